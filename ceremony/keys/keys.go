@@ -1,0 +1,136 @@
+// Package keys names the key algorithms a ceremony may use and computes the
+// public-key fingerprints that transcripts and people compare.
+//
+// It holds no keys itself: private keys live in the HSM (package hsm).
+package keys
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Algorithm is a key type and size, spelled as in templates ("ecdsa-p384").
+type Algorithm string
+
+// The algorithms a ceremony may generate or accept. Weaker choices (RSA-2048,
+// P-224) are deliberately absent.
+const (
+	ECDSAP256 Algorithm = "ecdsa-p256"
+	ECDSAP384 Algorithm = "ecdsa-p384"
+	ECDSAP521 Algorithm = "ecdsa-p521"
+	RSA3072   Algorithm = "rsa-3072"
+	RSA4096   Algorithm = "rsa-4096"
+)
+
+var algorithms = map[Algorithm]struct {
+	curve elliptic.Curve
+	bits  int
+}{
+	ECDSAP256: {curve: elliptic.P256()},
+	ECDSAP384: {curve: elliptic.P384()},
+	ECDSAP521: {curve: elliptic.P521()},
+	RSA3072:   {bits: 3072},
+	RSA4096:   {bits: 4096},
+}
+
+// Algorithms lists every supported algorithm, sorted.
+func Algorithms() []Algorithm {
+	out := make([]Algorithm, 0, len(algorithms))
+	for a := range algorithms {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// ParseAlgorithm returns the Algorithm named s, or an error listing the
+// supported names.
+func ParseAlgorithm(s string) (Algorithm, error) {
+	a := Algorithm(s)
+	if _, ok := algorithms[a]; !ok {
+		names := make([]string, 0, len(algorithms))
+		for _, a := range Algorithms() {
+			names = append(names, string(a))
+		}
+		return "", fmt.Errorf("unsupported key algorithm %q (supported: %s)", s, strings.Join(names, ", "))
+	}
+	return a, nil
+}
+
+// IsECDSA reports whether a is an elliptic-curve algorithm.
+func (a Algorithm) IsECDSA() bool { return algorithms[a].curve != nil }
+
+// Curve returns the curve of an ECDSA algorithm, or nil.
+func (a Algorithm) Curve() elliptic.Curve { return algorithms[a].curve }
+
+// RSABits returns the modulus size of an RSA algorithm, or 0.
+func (a Algorithm) RSABits() int { return algorithms[a].bits }
+
+// Describe returns a human name such as "ECDSA P-384" or "RSA 3072".
+func (a Algorithm) Describe() string {
+	if c := a.Curve(); c != nil {
+		return "ECDSA " + c.Params().Name
+	}
+	if b := a.RSABits(); b != 0 {
+		return fmt.Sprintf("RSA %d", b)
+	}
+	return string(a)
+}
+
+// AlgorithmOf returns the Algorithm of a public key, or an error for key
+// types and sizes that are not supported.
+func AlgorithmOf(pub crypto.PublicKey) (Algorithm, error) {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		for a, p := range algorithms {
+			if p.curve != nil && p.curve == k.Curve {
+				return a, nil
+			}
+		}
+		return "", fmt.Errorf("unsupported elliptic curve %s", k.Curve.Params().Name)
+	case *rsa.PublicKey:
+		bits := k.N.BitLen()
+		for a, p := range algorithms {
+			if p.bits != 0 && p.bits == bits {
+				return a, nil
+			}
+		}
+		return "", fmt.Errorf("unsupported RSA key size %d bits", bits)
+	default:
+		return "", fmt.Errorf("unsupported public key type %T", pub)
+	}
+}
+
+// Fingerprint is the SHA-256 of a DER SubjectPublicKeyInfo, as lower-case hex.
+// It is the same value as
+//
+//	openssl pkey -pubin -outform DER | sha256sum
+func Fingerprint(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("encode public key: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// SamePublicKey reports whether a and b encode to the same SubjectPublicKeyInfo.
+func SamePublicKey(a, b crypto.PublicKey) bool {
+	da, err := x509.MarshalPKIXPublicKey(a)
+	if err != nil {
+		return false
+	}
+	db, err := x509.MarshalPKIXPublicKey(b)
+	if err != nil {
+		return false
+	}
+	return string(da) == string(db)
+}

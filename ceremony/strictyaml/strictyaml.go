@@ -1,0 +1,137 @@
+// Package strictyaml decodes the project's YAML files (templates, scripts,
+// answers, HSM configs) strictly: unknown fields, duplicate keys, type
+// mismatches and extra documents are errors. Every error is one line that
+// names the file and the line, and semantic errors found after decoding can
+// name the YAML path and be located in the file too.
+package strictyaml
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Document is a decoded YAML file, kept so that errors about its values can
+// say where in the file they are.
+type Document struct {
+	name string
+	file *ast.File
+}
+
+// Decode parses data (read from the file called name) into v. The document
+// must be a single YAML mapping whose every key corresponds to a field of v.
+func Decode(name string, data []byte, v any) (*Document, error) {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, oneLine(name, err)
+	}
+	docs := 0
+	for _, d := range f.Docs {
+		if d != nil && d.Body != nil {
+			docs++
+		}
+	}
+	switch {
+	case docs == 0:
+		return nil, fmt.Errorf("%s: empty document", name)
+	case docs > 1:
+		return nil, fmt.Errorf("%s: holds %d YAML documents; exactly one is allowed", name, docs)
+	}
+	if _, ok := f.Docs[0].Body.(*ast.MappingNode); !ok {
+		if _, ok := f.Docs[0].Body.(*ast.MappingValueNode); !ok {
+			return nil, fmt.Errorf("%s: the document must be a mapping (key: value lines)", name)
+		}
+	}
+	if err := yaml.UnmarshalWithOptions(data, v, yaml.Strict()); err != nil {
+		return nil, oneLine(name, err)
+	}
+	return &Document{name: name, file: f}, nil
+}
+
+// Name returns the file name the document was read from.
+func (d *Document) Name() string { return d.name }
+
+// Line returns the line number of the value at path ("steps[2].template"), or
+// 0 if the path is not in the document (for example a missing field).
+func (d *Document) Line(path string) int {
+	if d == nil || d.file == nil || path == "" {
+		return 0
+	}
+	p, err := yaml.PathString("$." + path)
+	if err != nil {
+		return 0
+	}
+	n, err := p.FilterFile(d.file)
+	if err != nil || n == nil || n.GetToken() == nil {
+		return 0
+	}
+	return n.GetToken().Position.Line
+}
+
+// Errorf returns an error about the value at path, prefixed with the file
+// name, the line (when the path exists in the file) and the path itself:
+//
+//	templates/root-ca.yaml:12: validity.duration: 30y exceeds the 25-year limit for a root
+func (d *Document) Errorf(path, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	where := d.name
+	if l := d.Line(path); l > 0 {
+		where = fmt.Sprintf("%s:%d", d.name, l)
+	}
+	if path == "" {
+		return fmt.Errorf("%s: %s", where, msg)
+	}
+	return fmt.Errorf("%s: %s: %s", where, path, msg)
+}
+
+// oneLine turns a go-yaml error into "name:line:col: message".
+func oneLine(name string, err error) error {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		msg := ye.GetMessage()
+		var te *yaml.TypeError
+		if errors.As(err, &te) && te.DstType != nil {
+			msg = fmt.Sprintf("expected %s, found %s", kindWord(te.DstType), te.SrcType)
+		}
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			return fmt.Errorf("%s:%d:%d: %s", name, tk.Position.Line, tk.Position.Column, firstLine(msg))
+		}
+		return fmt.Errorf("%s: %s", name, firstLine(msg))
+	}
+	return fmt.Errorf("%s: %s", name, firstLine(err.Error()))
+}
+
+// kindWord names a Go destination type the way a YAML author thinks of it.
+func kindWord(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	default:
+		return t.String()
+	}
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

@@ -1,0 +1,14 @@
+module github.com/devicepki/ceremony
+
+go 1.26.8
+
+require (
+	github.com/ThalesIgnite/crypto11 v1.2.5
+	github.com/goccy/go-yaml v1.19.2
+	github.com/miekg/pkcs11 v1.1.2
+)
+
+require (
+	github.com/pkg/errors v0.8.1 // indirect
+	github.com/thales-e-security/pool v0.0.2 // indirect
+)

@@ -1,0 +1,328 @@
+// Package hsm is everything PKCS#11: open a module, select a token by label
+// or serial, log in, generate and find key pairs, sign through crypto.Signer,
+// and read token information and key attributes.
+//
+// Signing and key generation go through crypto11. What crypto11 does not
+// expose (token information, login, object search, attribute reads, object
+// destruction) goes through a raw github.com/miekg/pkcs11 session on the same
+// module. crypto11 is configured without a PIN: the login happens once, on the
+// raw session, and applies to every session of the process, so the PIN is
+// handed to the module exactly once and crypto11 never keeps a copy.
+//
+// Nothing here is specific to SoftHSM2; it is the module used for demos and
+// tests.
+package hsm
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/ThalesIgnite/crypto11"
+	"github.com/miekg/pkcs11"
+
+	"github.com/devicepki/ceremony/ceremony/secret"
+)
+
+// Errors callers may test for with errors.Is.
+var (
+	ErrModuleNotFound = errors.New("pkcs11 module not found")
+	ErrTokenNotFound  = errors.New("token not found")
+	ErrPINIncorrect   = errors.New("PIN incorrect")
+	ErrNotLoggedIn    = errors.New("not logged in")
+	ErrLabelInUse     = errors.New("label already in use")
+	ErrKeyNotFound    = errors.New("key pair not found")
+)
+
+// TokenInfo is what a token says about itself. It goes into transcripts.
+type TokenInfo struct {
+	Label           string `json:"label"`
+	Manufacturer    string `json:"manufacturer"`
+	Model           string `json:"model"`
+	Serial          string `json:"serial"`
+	HardwareVersion string `json:"hardware_version"`
+	FirmwareVersion string `json:"firmware_version"`
+}
+
+// Token is an open PKCS#11 token: a module, a slot, and a session. It is safe
+// for use by one goroutine at a time; signers it returns may be used
+// concurrently.
+type Token struct {
+	cfg  Config
+	info TokenInfo
+	slot uint
+
+	mu       sync.Mutex
+	raw      *pkcs11.Ctx
+	c11      *crypto11.Context
+	session  pkcs11.SessionHandle
+	loggedIn bool
+	closed   bool
+}
+
+// Open loads the module named in cfg, selects the token, and opens a session.
+// It does not log in. Every failure names the module or the token, and lists
+// the tokens that are present when the wanted one is not.
+func Open(cfg Config) (*Token, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(cfg.Module)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("pkcs11 module %s: no such file: %w", cfg.Module, ErrModuleNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("pkcs11 module %s: %w", cfg.Module, err)
+	case st.IsDir():
+		return nil, fmt.Errorf("pkcs11 module %s: is a directory, not a shared library", cfg.Module)
+	}
+	raw := pkcs11.New(cfg.Module)
+	if raw == nil {
+		return nil, fmt.Errorf("pkcs11 module %s: cannot be loaded (not a PKCS#11 library for this machine?)", cfg.Module)
+	}
+	t := &Token{cfg: cfg, raw: raw}
+
+	// Probe with our own initialisation first, so that a missing token is
+	// reported clearly; crypto11 then initialises the library itself.
+	if err := raw.Initialize(); err != nil {
+		raw.Destroy()
+		return nil, fmt.Errorf("pkcs11 module %s: initialise: %w", cfg.Module, err)
+	}
+	_, info, err := t.findSlot()
+	_ = raw.Finalize()
+	if err != nil {
+		raw.Destroy()
+		return nil, err
+	}
+
+	c11cfg := &crypto11.Config{Path: cfg.Module, TokenSerial: info.Serial, LoginNotSupported: true}
+	if info.Serial == "" {
+		c11cfg.TokenSerial, c11cfg.TokenLabel = "", info.Label
+	}
+	c11, err := crypto11.Configure(c11cfg)
+	if err != nil {
+		raw.Destroy()
+		return nil, fmt.Errorf("token %s: %w", t.cfg.Token, err)
+	}
+	t.c11 = c11
+	slot, info, err := t.findSlot()
+	if err != nil {
+		t.closeLibraries()
+		return nil, err
+	}
+	t.slot, t.info = slot, info
+	t.session, err = raw.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		t.closeLibraries()
+		return nil, fmt.Errorf("token %s: open session: %w", t.cfg.Token, err)
+	}
+	return t, nil
+}
+
+// findSlot returns the slot holding the configured token.
+func (t *Token) findSlot() (uint, TokenInfo, error) {
+	slots, err := t.raw.GetSlotList(true)
+	if err != nil {
+		return 0, TokenInfo{}, fmt.Errorf("pkcs11 module %s: list slots: %w", t.cfg.Module, err)
+	}
+	var (
+		found   []uint
+		infos   []TokenInfo
+		present []string
+	)
+	for _, s := range slots {
+		ti, err := t.raw.GetTokenInfo(s)
+		if err != nil {
+			continue
+		}
+		if ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
+			continue
+		}
+		info := tokenInfo(ti)
+		present = append(present, fmt.Sprintf("%q (serial %s)", info.Label, info.Serial))
+		if t.cfg.Token.matches(info) {
+			found = append(found, s)
+			infos = append(infos, info)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], infos[0], nil
+	case 0:
+		sort.Strings(present)
+		have := "no initialised tokens"
+		if len(present) > 0 {
+			have = "tokens present: " + strings.Join(present, ", ")
+		}
+		return 0, TokenInfo{}, fmt.Errorf("token %s not found in %s (%s): %w", t.cfg.Token, t.cfg.Module, have, ErrTokenNotFound)
+	default:
+		return 0, TokenInfo{}, fmt.Errorf("token %s is ambiguous: %d tokens match; select it by serial", t.cfg.Token, len(found))
+	}
+}
+
+func tokenInfo(ti pkcs11.TokenInfo) TokenInfo {
+	return TokenInfo{
+		Label:           ti.Label,
+		Manufacturer:    ti.ManufacturerID,
+		Model:           ti.Model,
+		Serial:          ti.SerialNumber,
+		HardwareVersion: fmt.Sprintf("%d.%d", ti.HardwareVersion.Major, ti.HardwareVersion.Minor),
+		FirmwareVersion: fmt.Sprintf("%d.%d", ti.FirmwareVersion.Major, ti.FirmwareVersion.Minor),
+	}
+}
+
+// Info returns the token's self-description, read when it was opened.
+func (t *Token) Info() TokenInfo { return t.info }
+
+// Config returns the configuration the token was opened with.
+func (t *Token) Config() Config { return t.cfg }
+
+// Login logs the user in with pin. The caller keeps ownership of pin and
+// should wipe it. A wrong PIN gives an error wrapping ErrPINIncorrect that
+// does not contain the PIN.
+func (t *Token) Login(pin *secret.Secret) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return err
+	}
+	if pin.Len() == 0 {
+		return fmt.Errorf("token %q: empty PIN", t.info.Label)
+	}
+	err := t.raw.Login(t.session, pkcs11.CKU_USER, string(pin.Bytes()))
+	var p11 pkcs11.Error
+	switch {
+	case err == nil:
+		t.loggedIn = true
+		return nil
+	case errors.As(err, &p11) && (p11 == pkcs11.CKR_PIN_INCORRECT || p11 == pkcs11.CKR_PIN_INVALID || p11 == pkcs11.CKR_PIN_LEN_RANGE):
+		return fmt.Errorf("token %q: log in: %w", t.info.Label, ErrPINIncorrect)
+	case errors.As(err, &p11) && p11 == pkcs11.CKR_PIN_LOCKED:
+		return fmt.Errorf("token %q: log in: the user PIN is locked", t.info.Label)
+	case errors.As(err, &p11) && p11 == pkcs11.CKR_USER_PIN_NOT_INITIALIZED:
+		return fmt.Errorf("token %q: log in: the token has no user PIN yet", t.info.Label)
+	default:
+		return fmt.Errorf("token %q: log in: %w", t.info.Label, err)
+	}
+}
+
+// LoggedIn reports whether Login succeeded and Logout has not been called.
+func (t *Token) LoggedIn() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.loggedIn
+}
+
+// Logout ends the login. Keys found earlier can no longer sign.
+func (t *Token) Logout() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed || !t.loggedIn {
+		return nil
+	}
+	t.loggedIn = false
+	if err := t.raw.Logout(t.session); err != nil {
+		return fmt.Errorf("token %q: log out: %w", t.info.Label, err)
+	}
+	return nil
+}
+
+// Close logs out, closes the session and unloads the module. It is safe to
+// call more than once.
+func (t *Token) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	if t.loggedIn {
+		_ = t.raw.Logout(t.session)
+		t.loggedIn = false
+	}
+	_ = t.raw.CloseSession(t.session)
+	return t.closeLibraries()
+}
+
+func (t *Token) closeLibraries() error {
+	var err error
+	if t.c11 != nil {
+		err = t.c11.Close()
+		t.c11 = nil
+	}
+	t.raw.Destroy()
+	return err
+}
+
+func (t *Token) usable() error {
+	if t.closed {
+		return fmt.Errorf("token %q: already closed", t.info.Label)
+	}
+	return nil
+}
+
+func (t *Token) requireLogin() error {
+	if err := t.usable(); err != nil {
+		return err
+	}
+	if !t.loggedIn {
+		return fmt.Errorf("token %q: %w", t.info.Label, ErrNotLoggedIn)
+	}
+	return nil
+}
+
+// Random returns n bytes from the token's random number generator.
+func (t *Token) Random(n int) ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	b, err := t.raw.GenerateRandom(t.session, n)
+	if err != nil {
+		return nil, fmt.Errorf("token %q: generate random: %w", t.info.Label, err)
+	}
+	if len(b) != n {
+		return nil, fmt.Errorf("token %q: generate random: got %d bytes, want %d", t.info.Label, len(b), n)
+	}
+	return b, nil
+}
+
+// findObjects returns the handles of all objects matching template. The
+// caller holds t.mu.
+func (t *Token) findObjects(template []*pkcs11.Attribute) ([]pkcs11.ObjectHandle, error) {
+	if err := t.raw.FindObjectsInit(t.session, template); err != nil {
+		return nil, err
+	}
+	var all []pkcs11.ObjectHandle
+	for {
+		hs, _, err := t.raw.FindObjects(t.session, 64)
+		if err != nil {
+			_ = t.raw.FindObjectsFinal(t.session)
+			return nil, err
+		}
+		if len(hs) == 0 {
+			break
+		}
+		all = append(all, hs...)
+	}
+	return all, t.raw.FindObjectsFinal(t.session)
+}
+
+// LabelInUse reports whether any object visible to the logged-in user carries
+// label. Private objects are only visible after Login.
+func (t *Token) LabelInUse(label string) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.requireLogin(); err != nil {
+		return false, err
+	}
+	hs, err := t.findObjects([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, label)})
+	if err != nil {
+		return false, fmt.Errorf("token %q: search label %q: %w", t.info.Label, label, err)
+	}
+	return len(hs) > 0, nil
+}

@@ -1,0 +1,259 @@
+package hsm
+
+import (
+	"bytes"
+	"crypto"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"unicode"
+
+	"github.com/ThalesIgnite/crypto11"
+	"github.com/miekg/pkcs11"
+
+	"github.com/devicepki/ceremony/ceremony/keys"
+)
+
+// idLen is the length of the random CKA_ID given to new key pairs.
+const idLen = 16
+
+// MaxLabelLen bounds key labels; PKCS#11 allows more, people reading labels
+// aloud do not.
+const MaxLabelLen = 64
+
+// KeyPair is a private key held in the token and its public key. Signer signs
+// inside the token.
+type KeyPair struct {
+	Label     string
+	ID        []byte
+	Algorithm keys.Algorithm
+	signer    crypto11.Signer
+}
+
+// Public returns the public key as read from the token's public-key object.
+func (k *KeyPair) Public() crypto.PublicKey { return k.signer.Public() }
+
+// Sign signs digest inside the token; it implements crypto.Signer.
+func (k *KeyPair) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return k.signer.Sign(rand, digest, opts)
+}
+
+// IDHex returns the CKA_ID as lower-case hex, as pkcs11-tool shows it.
+func (k *KeyPair) IDHex() string { return hex.EncodeToString(k.ID) }
+
+var _ crypto.Signer = (*KeyPair)(nil)
+
+// ValidateLabel checks that label is usable as a key label: 1 to MaxLabelLen
+// printable characters without leading or trailing space.
+func ValidateLabel(label string) error {
+	switch {
+	case label == "":
+		return errors.New("key label is empty")
+	case len(label) > MaxLabelLen:
+		return fmt.Errorf("key label %q is longer than %d bytes", label, MaxLabelLen)
+	case label[0] == ' ' || label[len(label)-1] == ' ':
+		return fmt.Errorf("key label %q has leading or trailing spaces", label)
+	}
+	for _, r := range label {
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("key label %q contains a non-printable character", label)
+		}
+	}
+	return nil
+}
+
+// GenerateKeyPair generates a key pair of algorithm alg inside the token,
+// labelled label, with a random CKA_ID from the token's RNG. The private key
+// is a token object that is private, sensitive, not extractable and may only
+// sign; the public key is a public token object that may only verify.
+//
+// It refuses, before generating anything, a label that any object on the
+// token already carries.
+func (t *Token) GenerateKeyPair(label string, alg keys.Algorithm) (*KeyPair, error) {
+	if err := ValidateLabel(label); err != nil {
+		return nil, err
+	}
+	if _, err := keys.ParseAlgorithm(string(alg)); err != nil {
+		return nil, err
+	}
+	inUse, err := t.LabelInUse(label)
+	if err != nil {
+		return nil, err
+	}
+	if inUse {
+		return nil, fmt.Errorf("token %q already holds an object labelled %q; refusing to generate another: %w", t.info.Label, label, ErrLabelInUse)
+	}
+	id, err := t.Random(idLen)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Count(id, []byte{0}) == len(id) {
+		return nil, fmt.Errorf("token %q: random number generator returned all zeros", t.info.Label)
+	}
+
+	pub, priv := crypto11.NewAttributeSet(), crypto11.NewAttributeSet()
+	for _, set := range []struct {
+		s     crypto11.AttributeSet
+		attrs map[crypto11.AttributeType]any
+	}{
+		{pub, map[crypto11.AttributeType]any{
+			crypto11.CkaId: id, crypto11.CkaLabel: label, crypto11.CkaToken: true, crypto11.CkaPrivate: false,
+			crypto11.CkaVerify: true, crypto11.CkaEncrypt: false, crypto11.CkaWrap: false, crypto11.CkaDerive: false,
+		}},
+		{priv, map[crypto11.AttributeType]any{
+			crypto11.CkaId: id, crypto11.CkaLabel: label, crypto11.CkaToken: true, crypto11.CkaPrivate: true,
+			crypto11.CkaSign: true, crypto11.CkaSensitive: true, crypto11.CkaExtractable: false,
+			crypto11.CkaDecrypt: false, crypto11.CkaUnwrap: false, crypto11.CkaDerive: false,
+		}},
+	} {
+		for k, v := range set.attrs {
+			if err := set.s.Set(k, v); err != nil {
+				return nil, fmt.Errorf("key template: %w", err)
+			}
+		}
+	}
+	// Every usage other than sign/verify is set false explicitly: SoftHSM2,
+	// for one, defaults CKA_DECRYPT and CKA_UNWRAP to true on EC keys.
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.requireLogin(); err != nil {
+		return nil, err
+	}
+	var signer crypto11.Signer
+	if alg.IsECDSA() {
+		signer, err = t.c11.GenerateECDSAKeyPairWithAttributes(pub, priv, alg.Curve())
+	} else {
+		signer, err = t.c11.GenerateRSAKeyPairWithAttributes(pub, priv, alg.RSABits())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token %q: generate %s key pair %q: %w", t.info.Label, alg.Describe(), label, err)
+	}
+	return &KeyPair{Label: label, ID: id, Algorithm: alg, signer: signer}, nil
+}
+
+// FindKeyPair finds the key pair labelled label. It is an error if there is
+// none, or more than one.
+func (t *Token) FindKeyPair(label string) (*KeyPair, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.requireLogin(); err != nil {
+		return nil, err
+	}
+	signers, err := t.c11.FindKeyPairs(nil, []byte(label))
+	if err != nil {
+		return nil, fmt.Errorf("token %q: find key pair %q: %w", t.info.Label, label, err)
+	}
+	switch len(signers) {
+	case 0:
+		// crypto11 returns no error for a missing label; we do.
+		return nil, fmt.Errorf("token %q has no key pair labelled %q: %w", t.info.Label, label, ErrKeyNotFound)
+	case 1:
+	default:
+		return nil, fmt.Errorf("token %q holds %d key pairs labelled %q; labels must be unique", t.info.Label, len(signers), label)
+	}
+	alg, err := keys.AlgorithmOf(signers[0].Public())
+	if err != nil {
+		return nil, fmt.Errorf("token %q: key pair %q: %w", t.info.Label, label, err)
+	}
+	attr, err := t.c11.GetAttribute(signers[0], crypto11.CkaId)
+	if err != nil {
+		return nil, fmt.Errorf("token %q: key pair %q: read CKA_ID: %w", t.info.Label, label, err)
+	}
+	return &KeyPair{Label: label, ID: attr.Value, Algorithm: alg, signer: signers[0]}, nil
+}
+
+// KeyAttributes are the PKCS#11 attributes that say how well a private key is
+// protected. They go into transcripts.
+type KeyAttributes struct {
+	Token            bool `json:"token"`
+	Private          bool `json:"private"`
+	Sensitive        bool `json:"sensitive"`
+	Extractable      bool `json:"extractable"`
+	Local            bool `json:"local"`
+	AlwaysSensitive  bool `json:"always_sensitive"`
+	NeverExtractable bool `json:"never_extractable"`
+	Sign             bool `json:"sign"`
+	Decrypt          bool `json:"decrypt"`
+	Unwrap           bool `json:"unwrap"`
+	Derive           bool `json:"derive"`
+}
+
+var keyAttributeTypes = []uint{
+	pkcs11.CKA_TOKEN, pkcs11.CKA_PRIVATE, pkcs11.CKA_SENSITIVE, pkcs11.CKA_EXTRACTABLE,
+	pkcs11.CKA_LOCAL, pkcs11.CKA_ALWAYS_SENSITIVE, pkcs11.CKA_NEVER_EXTRACTABLE,
+	pkcs11.CKA_SIGN, pkcs11.CKA_DECRYPT, pkcs11.CKA_UNWRAP, pkcs11.CKA_DERIVE,
+}
+
+// KeyAttributes reads the protection attributes of k's private key.
+func (t *Token) KeyAttributes(k *KeyPair) (KeyAttributes, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.requireLogin(); err != nil {
+		return KeyAttributes{}, err
+	}
+	hs, err := t.findObjects(keyTemplate(pkcs11.CKO_PRIVATE_KEY, k))
+	if err != nil {
+		return KeyAttributes{}, fmt.Errorf("token %q: find private key %q: %w", t.info.Label, k.Label, err)
+	}
+	if len(hs) != 1 {
+		return KeyAttributes{}, fmt.Errorf("token %q: found %d private keys labelled %q with id %s, want 1", t.info.Label, len(hs), k.Label, k.IDHex())
+	}
+	tmpl := make([]*pkcs11.Attribute, len(keyAttributeTypes))
+	for i, a := range keyAttributeTypes {
+		tmpl[i] = pkcs11.NewAttribute(a, nil)
+	}
+	got, err := t.raw.GetAttributeValue(t.session, hs[0], tmpl)
+	if err != nil {
+		return KeyAttributes{}, fmt.Errorf("token %q: read attributes of %q: %w", t.info.Label, k.Label, err)
+	}
+	var ka KeyAttributes
+	dst := map[uint]*bool{
+		pkcs11.CKA_TOKEN: &ka.Token, pkcs11.CKA_PRIVATE: &ka.Private, pkcs11.CKA_SENSITIVE: &ka.Sensitive,
+		pkcs11.CKA_EXTRACTABLE: &ka.Extractable, pkcs11.CKA_LOCAL: &ka.Local,
+		pkcs11.CKA_ALWAYS_SENSITIVE: &ka.AlwaysSensitive, pkcs11.CKA_NEVER_EXTRACTABLE: &ka.NeverExtractable,
+		pkcs11.CKA_SIGN: &ka.Sign, pkcs11.CKA_DECRYPT: &ka.Decrypt, pkcs11.CKA_UNWRAP: &ka.Unwrap, pkcs11.CKA_DERIVE: &ka.Derive,
+	}
+	for _, a := range got {
+		if p, ok := dst[a.Type]; ok {
+			*p = len(a.Value) == 1 && a.Value[0] != 0
+		}
+	}
+	return ka, nil
+}
+
+// DestroyKeyPair destroys k's private and public key objects. The ceremony
+// engine uses it to roll back a key generated by a ceremony that then failed.
+func (t *Token) DestroyKeyPair(k *KeyPair) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.requireLogin(); err != nil {
+		return err
+	}
+	var errs []error
+	for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_PUBLIC_KEY} {
+		hs, err := t.findObjects(keyTemplate(class, k))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, h := range hs {
+			if err := t.raw.DestroyObject(t.session, h); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("token %q: destroy key pair %q: %w", t.info.Label, k.Label, err)
+	}
+	return nil
+}
+
+func keyTemplate(class uint, k *KeyPair) []*pkcs11.Attribute {
+	return []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, class),
+		pkcs11.NewAttribute(pkcs11.CKA_ID, k.ID),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, k.Label),
+	}
+}
