@@ -1,0 +1,166 @@
+package pki
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// These tests sign with a software key: the HSM path is covered by the
+// engine and command-line tests, which use SoftHSM2.
+
+func TestNewSerial(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		n, err := NewSerial(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n.Sign() <= 0 || n.BitLen() > 127 || n.BitLen() < 64 {
+			t.Fatalf("serial %x has %d bits", n, n.BitLen())
+		}
+		if seen[n.String()] {
+			t.Fatal("repeated serial")
+		}
+		seen[n.String()] = true
+	}
+	if _, err := NewSerial(bytes.NewReader(make([]byte, 16))); err == nil {
+		t.Fatal("all-zero RNG accepted")
+	}
+	if _, err := NewSerial(io.LimitReader(rand.Reader, 3)); err == nil {
+		t.Fatal("short read accepted")
+	}
+}
+
+func selfSigned(t *testing.T, yaml string) (*Issued, crypto.Signer) {
+	t.Helper()
+	p, err := Parse("t.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := p.Validity.Resolve(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := NewSerial(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := SelfSign(p, v, serial, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss, key
+}
+
+// openssl prints the certificate as text; it is the independent reader.
+func opensslText(t *testing.T, iss *Issued) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "c.pem")
+	if err := os.WriteFile(path, iss.PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("openssl", "x509", "-in", path, "-noout", "-text").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl x509: %v\n%s", err, out)
+	}
+	vout, err := exec.Command("openssl", "verify", "-CAfile", path, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl verify: %v\n%s", err, vout)
+	}
+	return string(out)
+}
+
+func TestSelfSignRoot(t *testing.T) {
+	iss, key := selfSigned(t, baseRoot)
+	c := iss.Cert
+	if c.Subject.CommonName != "Example Root" || !c.IsCA || c.MaxPathLen != 1 || c.SignatureAlgorithm != x509.ECDSAWithSHA384 {
+		t.Fatalf("certificate %+v", c)
+	}
+	if !c.NotBefore.Equal(start) || !c.NotAfter.Equal(start.AddDate(20, 0, 0)) {
+		t.Fatalf("validity %v – %v", c.NotBefore, c.NotAfter)
+	}
+	if len(c.SubjectKeyId) == 0 {
+		t.Fatal("no subject key identifier")
+	}
+	if len(iss.SHA256()) != 64 {
+		t.Fatal("bad fingerprint")
+	}
+	text := opensslText(t, iss)
+	for _, want := range []string{
+		"Signature Algorithm: ecdsa-with-SHA384",
+		"Public-Key: (384 bit)",
+		"X509v3 Basic Constraints: critical\n                CA:TRUE, pathlen:1",
+		"X509v3 Key Usage: critical\n                Certificate Sign, CRL Sign",
+		"Issuer: C = DE, O = Example Devices GmbH, CN = Example Root",
+		"Subject: C = DE, O = Example Devices GmbH, CN = Example Root",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("openssl output lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "Extended Key Usage") {
+		t.Error("root has an extended key usage")
+	}
+	pemKey, err := PublicKeyPEM(key.Public())
+	if err != nil || !bytes.HasPrefix(pemKey, []byte("-----BEGIN PUBLIC KEY-----")) {
+		t.Fatalf("PublicKeyPEM: %s %v", pemKey, err)
+	}
+}
+
+func TestPathLenZeroIsEncoded(t *testing.T) {
+	iss, _ := selfSigned(t, strings.Replace(baseRoot, "max_path_len: 1", "max_path_len: 0", 1))
+	if iss.Cert.MaxPathLen != 0 || !iss.Cert.MaxPathLenZero {
+		t.Fatalf("MaxPathLen %d zero %t", iss.Cert.MaxPathLen, iss.Cert.MaxPathLenZero)
+	}
+	if !strings.Contains(opensslText(t, iss), "CA:TRUE, pathlen:0") {
+		t.Fatal("openssl does not see pathlen:0")
+	}
+	iss, _ = selfSigned(t, strings.Replace(baseRoot, "  max_path_len: 1\n", "", 1))
+	if text := opensslText(t, iss); !strings.Contains(text, "CA:TRUE\n") || strings.Contains(text, "pathlen") {
+		t.Fatal("omitted max_path_len should mean no path length")
+	}
+}
+
+func TestSelfSignRefusesWrongKey(t *testing.T) {
+	p, err := Parse("t.yaml", []byte(baseRoot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := p.Validity.Resolve(start)
+	serial, _ := NewSerial(rand.Reader)
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if _, err := SelfSign(p, v, serial, p256); err == nil || !strings.Contains(err.Error(), "wants a ECDSA P-384 key") {
+		t.Fatalf("err = %v", err)
+	}
+	// A signer whose Sign uses a different key from its Public is caught by
+	// the check after signing.
+	a, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	b, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if _, err := SelfSign(p, v, serial, liar{pub: a.Public(), sign: b}); err == nil {
+		t.Fatal("certificate signed by another key accepted")
+	}
+}
+
+type liar struct {
+	pub  crypto.PublicKey
+	sign crypto.Signer
+}
+
+func (l liar) Public() crypto.PublicKey { return l.pub }
+func (l liar) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
+	return l.sign.Sign(r, d, o)
+}

@@ -1,0 +1,599 @@
+// Package pki turns certificate templates (templates/*.yaml) into validated
+// profiles, and profiles into certificates signed in the HSM.
+//
+// A template is data: subject, key, signature algorithm, validity, basic
+// constraints, key usage and the other extensions. Load decodes it strictly
+// and validates every value and the profile's internal consistency, so that a
+// bad template is rejected before any HSM operation. Issuing a certificate
+// then verifies the result before anyone writes it.
+package pki
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/devicepki/ceremony/ceremony/keys"
+	"github.com/devicepki/ceremony/ceremony/strictyaml"
+)
+
+// template is the YAML form of a certificate profile.
+type template struct {
+	Profile               string            `yaml:"profile"`
+	Description           string            `yaml:"description"`
+	Key                   keySpec           `yaml:"key"`
+	SignatureAlgorithm    string            `yaml:"signature_algorithm"`
+	Subject               subject           `yaml:"subject"`
+	Validity              validitySpec      `yaml:"validity"`
+	BasicConstraints      *basicConstraints `yaml:"basic_constraints"`
+	KeyUsage              []string          `yaml:"key_usage"`
+	ExtendedKeyUsage      []string          `yaml:"extended_key_usage"`
+	NameConstraints       *nameConstraints  `yaml:"name_constraints"`
+	CRLDistributionPoints []string          `yaml:"crl_distribution_points"`
+	AuthorityInfoAccess   *authorityInfo    `yaml:"authority_info_access"`
+	Policies              []string          `yaml:"policies"`
+}
+
+type keySpec struct {
+	Algorithm string `yaml:"algorithm"`
+}
+
+type subject struct {
+	Country            string `yaml:"country"`
+	Province           string `yaml:"province"`
+	Locality           string `yaml:"locality"`
+	Organization       string `yaml:"organization"`
+	OrganizationalUnit string `yaml:"organizational_unit"`
+	CommonName         string `yaml:"common_name"`
+}
+
+type validitySpec struct {
+	NotBefore string `yaml:"not_before"`
+	NotAfter  string `yaml:"not_after"`
+	Duration  string `yaml:"duration"`
+}
+
+type basicConstraints struct {
+	CA         bool `yaml:"ca"`
+	MaxPathLen *int `yaml:"max_path_len"`
+}
+
+type nameConstraints struct {
+	Critical  bool    `yaml:"critical"`
+	Permitted nameSet `yaml:"permitted"`
+	Excluded  nameSet `yaml:"excluded"`
+}
+
+type nameSet struct {
+	DNS   []string `yaml:"dns"`
+	IP    []string `yaml:"ip"`
+	Email []string `yaml:"email"`
+	URI   []string `yaml:"uri"`
+}
+
+type authorityInfo struct {
+	CAIssuers []string `yaml:"ca_issuers"`
+	OCSP      []string `yaml:"ocsp"`
+}
+
+// Kind is the role a profile gives a certificate. It selects the rules the
+// profile must satisfy.
+type Kind string
+
+// The kinds of certificate profile.
+const (
+	KindRootCA Kind = "root-ca"
+)
+
+// kindRules are the consistency rules for one kind of profile.
+type kindRules struct {
+	selfSigned       bool
+	ca               bool
+	requiredKU       x509.KeyUsage
+	allowedKU        x509.KeyUsage
+	allowEKU         bool
+	maxYears         int
+	allowIssuerLinks bool // CRL distribution points and AIA
+	allowNameConstr  bool
+	requireOrgAndC   bool
+}
+
+var rules = map[Kind]kindRules{
+	// A root is self-issued, a CA, signs certificates and CRLs, has no EKU
+	// (an EKU on a root constrains nothing it should constrain), lives at
+	// most 25 years, and has nothing above it to point at.
+	KindRootCA: {
+		selfSigned: true, ca: true,
+		requiredKU: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		allowedKU:  x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		maxYears:   25, requireOrgAndC: true,
+	},
+}
+
+func kindNames() string {
+	var names []string
+	for k := range rules {
+		names = append(names, string(k))
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// Profile is a validated certificate template.
+type Profile struct {
+	// Name is the template's file name without ".yaml"; scripts refer to it.
+	Name string
+	// Path is the file the profile was loaded from.
+	Path string
+	// SHA256 is the hex SHA-256 of the template file's bytes.
+	SHA256 string
+
+	Kind               Kind
+	Description        string
+	Key                keys.Algorithm
+	SignatureAlgorithm x509.SignatureAlgorithm
+	Subject            pkix.Name
+	Validity           ValidityRule
+
+	IsCA           bool
+	MaxPathLen     int
+	MaxPathLenZero bool
+	KeyUsage       x509.KeyUsage
+	ExtKeyUsage    []x509.ExtKeyUsage
+	UnknownEKU     []asn1.ObjectIdentifier
+
+	NameConstraints *NameConstraints
+
+	CRLDistributionPoints []string
+	IssuingCertificateURL []string
+	OCSPServer            []string
+	Policies              []x509.OID
+
+	doc *strictyaml.Document
+}
+
+// NameConstraints is a profile's name constraints extension.
+type NameConstraints struct {
+	Critical                      bool
+	PermittedDNS, ExcludedDNS     []string
+	PermittedIP, ExcludedIP       []*net.IPNet
+	PermittedEmail, ExcludedEmail []string
+	PermittedURI, ExcludedURI     []string
+}
+
+// SelfSigned reports whether certificates of this profile sign themselves.
+func (p *Profile) SelfSigned() bool { return rules[p.Kind].selfSigned }
+
+// Load reads, decodes and validates the template at path.
+func Load(path string) (*Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("template %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a template read from path.
+func Parse(path string, data []byte) (*Profile, error) {
+	var t template
+	doc, err := strictyaml.Decode(path, data, &t)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	p := &Profile{
+		Name:   strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
+		Path:   path,
+		SHA256: hex.EncodeToString(sum[:]),
+		doc:    doc,
+	}
+	if err := p.fill(&t); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// errorf reports a problem with the value at a YAML path of the template.
+func (p *Profile) errorf(path, format string, args ...any) error {
+	return p.doc.Errorf(path, format, args...)
+}
+
+func (p *Profile) fill(t *template) error {
+	kind := Kind(t.Profile)
+	r, ok := rules[kind]
+	switch {
+	case t.Profile == "":
+		return p.errorf("profile", "required (one of: %s)", kindNames())
+	case !ok:
+		return p.errorf("profile", "unknown profile %q (known: %s)", t.Profile, kindNames())
+	}
+	p.Kind, p.Description = kind, strings.TrimSpace(t.Description)
+
+	alg, err := keys.ParseAlgorithm(t.Key.Algorithm)
+	if t.Key.Algorithm == "" {
+		return p.errorf("key.algorithm", "required (one of: %s)", algorithmNames())
+	}
+	if err != nil {
+		return p.errorf("key.algorithm", "%v", err)
+	}
+	p.Key = alg
+	if p.SignatureAlgorithm, err = signatureAlgorithmFor(alg, t.SignatureAlgorithm); err != nil {
+		return p.errorf("signature_algorithm", "%v", err)
+	}
+
+	if err := p.fillSubject(t.Subject, r); err != nil {
+		return err
+	}
+	if p.Validity, err = parseValidity(t.Validity, r.maxYears, p.errorf); err != nil {
+		return err
+	}
+
+	bc := t.BasicConstraints
+	if bc == nil {
+		return p.errorf("basic_constraints", "required (ca: true or false)")
+	}
+	if bc.CA != r.ca {
+		return p.errorf("basic_constraints.ca", "must be %t for a %s profile", r.ca, kind)
+	}
+	p.IsCA, p.MaxPathLen = bc.CA, -1
+	if bc.MaxPathLen != nil {
+		switch {
+		case !bc.CA:
+			return p.errorf("basic_constraints.max_path_len", "only a CA certificate can have a path length")
+		case *bc.MaxPathLen < 0:
+			return p.errorf("basic_constraints.max_path_len", "must be 0 or more (omit it for no limit)")
+		case *bc.MaxPathLen > 8:
+			return p.errorf("basic_constraints.max_path_len", "%d is more than a device PKI needs (at most 8)", *bc.MaxPathLen)
+		}
+		p.MaxPathLen = *bc.MaxPathLen
+		// Go's x509 treats MaxPathLen 0 as "unset" unless MaxPathLenZero.
+		p.MaxPathLenZero = *bc.MaxPathLen == 0
+	}
+
+	if p.KeyUsage, err = parseKeyUsage(t.KeyUsage); err != nil {
+		return p.errorf("key_usage", "%v", err)
+	}
+	if missing := r.requiredKU &^ p.KeyUsage; missing != 0 {
+		return p.errorf("key_usage", "a %s profile must include %s", kind, strings.Join(keyUsageNames(missing), " and "))
+	}
+	if extra := p.KeyUsage &^ r.allowedKU; extra != 0 {
+		return p.errorf("key_usage", "%s not allowed in a %s profile", strings.Join(keyUsageNames(extra), " and "), kind)
+	}
+	if p.KeyUsage&x509.KeyUsageCertSign != 0 && !p.IsCA {
+		return p.errorf("key_usage", "keyCertSign requires basic_constraints.ca: true")
+	}
+
+	if len(t.ExtendedKeyUsage) > 0 && !r.allowEKU {
+		return p.errorf("extended_key_usage", "not allowed in a %s profile", kind)
+	}
+	if p.ExtKeyUsage, p.UnknownEKU, err = parseEKU(t.ExtendedKeyUsage); err != nil {
+		return p.errorf("extended_key_usage", "%v", err)
+	}
+
+	if t.NameConstraints != nil {
+		if !r.allowNameConstr {
+			return p.errorf("name_constraints", "not allowed in a %s profile", kind)
+		}
+		if p.NameConstraints, err = parseNameConstraints(t.NameConstraints, p.errorf); err != nil {
+			return err
+		}
+	}
+
+	if (len(t.CRLDistributionPoints) > 0 || t.AuthorityInfoAccess != nil) && !r.allowIssuerLinks {
+		path := "crl_distribution_points"
+		if len(t.CRLDistributionPoints) == 0 {
+			path = "authority_info_access"
+		}
+		return p.errorf(path, "not allowed in a %s profile (a self-signed root has no issuer to point at)", kind)
+	}
+	for i, u := range t.CRLDistributionPoints {
+		if err := checkURL(u); err != nil {
+			return p.errorf(fmt.Sprintf("crl_distribution_points[%d]", i), "%v", err)
+		}
+	}
+	p.CRLDistributionPoints = t.CRLDistributionPoints
+	if a := t.AuthorityInfoAccess; a != nil {
+		for i, u := range a.CAIssuers {
+			if err := checkURL(u); err != nil {
+				return p.errorf(fmt.Sprintf("authority_info_access.ca_issuers[%d]", i), "%v", err)
+			}
+		}
+		for i, u := range a.OCSP {
+			if err := checkURL(u); err != nil {
+				return p.errorf(fmt.Sprintf("authority_info_access.ocsp[%d]", i), "%v", err)
+			}
+		}
+		p.IssuingCertificateURL, p.OCSPServer = a.CAIssuers, a.OCSP
+	}
+
+	seen := map[string]bool{}
+	for i, s := range t.Policies {
+		oid, err := x509.ParseOID(s)
+		if err != nil || !dottedOID.MatchString(s) {
+			return p.errorf(fmt.Sprintf("policies[%d]", i), "%q is not a dotted object identifier such as 1.3.6.1.4.1.99999.1", s)
+		}
+		if seen[s] {
+			return p.errorf(fmt.Sprintf("policies[%d]", i), "%s listed twice", s)
+		}
+		seen[s] = true
+		p.Policies = append(p.Policies, oid)
+	}
+	return nil
+}
+
+var dottedOID = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
+
+func algorithmNames() string {
+	var names []string
+	for _, a := range keys.Algorithms() {
+		names = append(names, string(a))
+	}
+	return strings.Join(names, ", ")
+}
+
+// subject attribute upper bounds from RFC 5280 appendix A.
+var subjectFields = []struct {
+	path  string
+	max   int
+	value func(s subject) string
+}{
+	{"country", 2, func(s subject) string { return s.Country }},
+	{"province", 128, func(s subject) string { return s.Province }},
+	{"locality", 128, func(s subject) string { return s.Locality }},
+	{"organization", 64, func(s subject) string { return s.Organization }},
+	{"organizational_unit", 64, func(s subject) string { return s.OrganizationalUnit }},
+	{"common_name", 64, func(s subject) string { return s.CommonName }},
+}
+
+func (p *Profile) fillSubject(s subject, r kindRules) error {
+	for _, f := range subjectFields {
+		v := f.value(s)
+		path := "subject." + f.path
+		switch {
+		case v != strings.TrimSpace(v):
+			return p.errorf(path, "%q has leading or trailing spaces", v)
+		case utf8.RuneCountInString(v) > f.max:
+			return p.errorf(path, "%q is longer than %d characters (RFC 5280 limit)", v, f.max)
+		case strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+			return p.errorf(path, "%q contains a non-printable character", v)
+		}
+	}
+	if s.CommonName == "" {
+		return p.errorf("subject.common_name", "required")
+	}
+	if s.Country != "" && !regexp.MustCompile(`^[A-Z]{2}$`).MatchString(s.Country) {
+		return p.errorf("subject.country", "%q is not a two-letter ISO 3166 code such as DE", s.Country)
+	}
+	if r.requireOrgAndC {
+		if s.Country == "" {
+			return p.errorf("subject.country", "required for a CA certificate")
+		}
+		if s.Organization == "" {
+			return p.errorf("subject.organization", "required for a CA certificate")
+		}
+	}
+	p.Subject = pkix.Name{CommonName: s.CommonName}
+	for _, kv := range []struct {
+		v   string
+		dst *[]string
+	}{
+		{s.Country, &p.Subject.Country}, {s.Province, &p.Subject.Province}, {s.Locality, &p.Subject.Locality},
+		{s.Organization, &p.Subject.Organization}, {s.OrganizationalUnit, &p.Subject.OrganizationalUnit},
+	} {
+		if kv.v != "" {
+			*kv.dst = []string{kv.v}
+		}
+	}
+	return nil
+}
+
+var signatureAlgorithms = map[string]x509.SignatureAlgorithm{
+	"ecdsa-with-SHA256":       x509.ECDSAWithSHA256,
+	"ecdsa-with-SHA384":       x509.ECDSAWithSHA384,
+	"ecdsa-with-SHA512":       x509.ECDSAWithSHA512,
+	"sha256WithRSAEncryption": x509.SHA256WithRSA,
+	"sha384WithRSAEncryption": x509.SHA384WithRSA,
+	"sha512WithRSAEncryption": x509.SHA512WithRSA,
+}
+
+// matchingECDSA pairs each curve with the hash of the same strength.
+var matchingECDSA = map[keys.Algorithm]string{
+	keys.ECDSAP256: "ecdsa-with-SHA256",
+	keys.ECDSAP384: "ecdsa-with-SHA384",
+	keys.ECDSAP521: "ecdsa-with-SHA512",
+}
+
+func signatureAlgorithmFor(alg keys.Algorithm, name string) (x509.SignatureAlgorithm, error) {
+	want := matchingECDSA[alg]
+	if !alg.IsECDSA() {
+		want = "sha256WithRSAEncryption, sha384WithRSAEncryption or sha512WithRSAEncryption"
+	}
+	if name == "" {
+		return 0, fmt.Errorf("required (for %s: %s)", alg, want)
+	}
+	sa, ok := signatureAlgorithms[name]
+	if !ok {
+		var names []string
+		for n := range signatureAlgorithms {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return 0, fmt.Errorf("unknown signature algorithm %q (known: %s)", name, strings.Join(names, ", "))
+	}
+	if alg.IsECDSA() && name != want || !alg.IsECDSA() && strings.HasPrefix(name, "ecdsa") {
+		return 0, fmt.Errorf("%s does not suit key.algorithm %s (use %s)", name, alg, want)
+	}
+	return sa, nil
+}
+
+var keyUsages = []struct {
+	name string
+	ku   x509.KeyUsage
+}{
+	{"digitalSignature", x509.KeyUsageDigitalSignature},
+	{"contentCommitment", x509.KeyUsageContentCommitment},
+	{"keyEncipherment", x509.KeyUsageKeyEncipherment},
+	{"dataEncipherment", x509.KeyUsageDataEncipherment},
+	{"keyAgreement", x509.KeyUsageKeyAgreement},
+	{"keyCertSign", x509.KeyUsageCertSign},
+	{"cRLSign", x509.KeyUsageCRLSign},
+	{"encipherOnly", x509.KeyUsageEncipherOnly},
+	{"decipherOnly", x509.KeyUsageDecipherOnly},
+}
+
+func parseKeyUsage(names []string) (x509.KeyUsage, error) {
+	if len(names) == 0 {
+		return 0, fmt.Errorf("required (RFC 5280 names such as keyCertSign, cRLSign, digitalSignature)")
+	}
+	var ku x509.KeyUsage
+next:
+	for _, n := range names {
+		for _, k := range keyUsages {
+			if k.name == n {
+				if ku&k.ku != 0 {
+					return 0, fmt.Errorf("%s listed twice", n)
+				}
+				ku |= k.ku
+				continue next
+			}
+		}
+		var known []string
+		for _, k := range keyUsages {
+			known = append(known, k.name)
+		}
+		return 0, fmt.Errorf("unknown key usage %q (known: %s)", n, strings.Join(known, ", "))
+	}
+	return ku, nil
+}
+
+// keyUsageNames returns the RFC 5280 names of the bits set in ku.
+func keyUsageNames(ku x509.KeyUsage) []string {
+	var out []string
+	for _, k := range keyUsages {
+		if ku&k.ku != 0 {
+			out = append(out, k.name)
+		}
+	}
+	return out
+}
+
+var extKeyUsages = map[string]x509.ExtKeyUsage{
+	"serverAuth":      x509.ExtKeyUsageServerAuth,
+	"clientAuth":      x509.ExtKeyUsageClientAuth,
+	"codeSigning":     x509.ExtKeyUsageCodeSigning,
+	"emailProtection": x509.ExtKeyUsageEmailProtection,
+	"timeStamping":    x509.ExtKeyUsageTimeStamping,
+	"OCSPSigning":     x509.ExtKeyUsageOCSPSigning,
+}
+
+func parseEKU(names []string) ([]x509.ExtKeyUsage, []asn1.ObjectIdentifier, error) {
+	var (
+		ekus  []x509.ExtKeyUsage
+		oids  []asn1.ObjectIdentifier
+		seen  = map[string]bool{}
+		known []string
+	)
+	for n := range extKeyUsages {
+		known = append(known, n)
+	}
+	sort.Strings(known)
+	for _, n := range names {
+		if seen[n] {
+			return nil, nil, fmt.Errorf("%s listed twice", n)
+		}
+		seen[n] = true
+		if e, ok := extKeyUsages[n]; ok {
+			ekus = append(ekus, e)
+			continue
+		}
+		if n == "anyExtendedKeyUsage" || n == "2.5.29.37.0" {
+			return nil, nil, fmt.Errorf("anyExtendedKeyUsage defeats the purpose of an extended key usage")
+		}
+		if !dottedOID.MatchString(n) {
+			return nil, nil, fmt.Errorf("unknown extended key usage %q (known: %s, or a dotted OID)", n, strings.Join(known, ", "))
+		}
+		var oid asn1.ObjectIdentifier
+		for _, arc := range strings.Split(n, ".") {
+			v, err := strconv.Atoi(arc)
+			if err != nil {
+				return nil, nil, fmt.Errorf("extended key usage %q: arc %q is too large", n, arc)
+			}
+			oid = append(oid, v)
+		}
+		oids = append(oids, oid)
+	}
+	return ekus, oids, nil
+}
+
+func parseNameConstraints(nc *nameConstraints, errorf func(string, string, ...any) error) (*NameConstraints, error) {
+	out := &NameConstraints{Critical: nc.Critical}
+	for _, side := range []struct {
+		path string
+		set  nameSet
+		dns  *[]string
+		ip   *[]*net.IPNet
+		mail *[]string
+		uri  *[]string
+	}{
+		{"name_constraints.permitted", nc.Permitted, &out.PermittedDNS, &out.PermittedIP, &out.PermittedEmail, &out.PermittedURI},
+		{"name_constraints.excluded", nc.Excluded, &out.ExcludedDNS, &out.ExcludedIP, &out.ExcludedEmail, &out.ExcludedURI},
+	} {
+		for i, d := range side.set.DNS {
+			if !dnsConstraint.MatchString(d) {
+				return nil, errorf(fmt.Sprintf("%s.dns[%d]", side.path, i), "%q is not a DNS name such as devices.example.com", d)
+			}
+		}
+		for i, s := range side.set.IP {
+			_, n, err := net.ParseCIDR(s)
+			if err != nil {
+				return nil, errorf(fmt.Sprintf("%s.ip[%d]", side.path, i), "%q is not a CIDR range such as 10.0.0.0/8", s)
+			}
+			*side.ip = append(*side.ip, n)
+		}
+		for i, m := range side.set.Email {
+			if strings.ContainsAny(m, " \t") || m == "" {
+				return nil, errorf(fmt.Sprintf("%s.email[%d]", side.path, i), "%q is not a mailbox or domain", m)
+			}
+		}
+		for i, u := range side.set.URI {
+			if !dnsConstraint.MatchString(strings.TrimPrefix(u, ".")) {
+				return nil, errorf(fmt.Sprintf("%s.uri[%d]", side.path, i), "%q is not a host or domain such as .example.com", u)
+			}
+		}
+		*side.dns, *side.mail, *side.uri = side.set.DNS, side.set.Email, side.set.URI
+	}
+	if len(out.PermittedDNS)+len(out.PermittedIP)+len(out.PermittedEmail)+len(out.PermittedURI)+
+		len(out.ExcludedDNS)+len(out.ExcludedIP)+len(out.ExcludedEmail)+len(out.ExcludedURI) == 0 {
+		return nil, errorf("name_constraints", "empty: list permitted or excluded names, or remove it")
+	}
+	return out, nil
+}
+
+var dnsConstraint = regexp.MustCompile(`^\.?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", s)
+	}
+	if u.Scheme != "http" && u.Scheme != "ldap" {
+		return fmt.Errorf("%q: use an http:// or ldap:// URL (relying parties fetch it without TLS)", s)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q has no host", s)
+	}
+	return nil
+}
