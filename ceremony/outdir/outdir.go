@@ -1,0 +1,174 @@
+// Package outdir manages a ceremony directory, the contract users, auditors
+// and ops rely on:
+//
+//	OUT/transcript.jsonl   the hash-chained event log
+//	OUT/artifacts/         certificates, public keys and other outputs
+//
+// Artifacts are written atomically (temporary file, fsync, link into place,
+// fsync the directory) and never overwrite an existing file.
+package outdir
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+)
+
+// File names inside a ceremony directory.
+const (
+	TranscriptFile = "transcript.jsonl"
+	ArtifactsDir   = "artifacts"
+)
+
+// Dir is a ceremony directory.
+type Dir struct {
+	path    string
+	created bool // Create made the directory itself
+}
+
+// Check returns a Dir for path after making sure a ceremony can be written
+// there: path does not exist, or is an empty directory. It creates nothing.
+func Check(path string) (*Dir, error) {
+	if path == "" {
+		return nil, errors.New("output directory: no path given")
+	}
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &Dir{path: path}, nil
+	case err != nil:
+		return nil, fmt.Errorf("output directory %s: %w", path, err)
+	case !st.IsDir():
+		return nil, fmt.Errorf("output directory %s: exists and is not a directory", path)
+	}
+	if _, err := os.Stat(filepath.Join(path, TranscriptFile)); err == nil {
+		return nil, fmt.Errorf("output directory %s already holds a ceremony transcript; choose a new --out", path)
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, fmt.Errorf("output directory %s: %w", path, err)
+	}
+	if len(entries) > 0 {
+		return nil, fmt.Errorf("output directory %s is not empty (holds %s); choose a new --out", path, entries[0].Name())
+	}
+	return &Dir{path: path}, nil
+}
+
+// Path returns the directory's path.
+func (d *Dir) Path() string { return d.path }
+
+// TranscriptPath returns the path of the transcript file.
+func (d *Dir) TranscriptPath() string { return filepath.Join(d.path, TranscriptFile) }
+
+// Create creates the directory (and its parents) if it does not exist yet.
+func (d *Dir) Create() error {
+	if _, err := os.Stat(d.path); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(d.path, 0o755); err != nil {
+			return fmt.Errorf("output directory: %w", err)
+		}
+		d.created = true
+		return syncDir(filepath.Dir(d.path))
+	}
+	return nil
+}
+
+// Discard removes what this run put in the directory: the transcript, the
+// artifacts directory, and the directory itself if Create made it. The
+// engine calls it only when a run failed before changing anything.
+func (d *Dir) Discard() error {
+	var errs []error
+	for _, p := range []string{d.TranscriptPath(), filepath.Join(d.path, ArtifactsDir)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if d.created {
+		if err := os.Remove(d.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Artifact describes a file written into the ceremony directory.
+type Artifact struct {
+	// Path is relative to the ceremony directory, with forward slashes.
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int    `json:"size"`
+}
+
+var artifactName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
+
+// WriteArtifact writes data to artifacts/name atomically. It fails, leaving
+// the existing file untouched, if artifacts/name exists.
+func (d *Dir) WriteArtifact(name string, data []byte) (Artifact, error) {
+	if !artifactName.MatchString(name) {
+		return Artifact{}, fmt.Errorf("artifact name %q: use lower-case letters, digits, '.', '_' and '-'", name)
+	}
+	dir := filepath.Join(d.path, ArtifactsDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Artifact{}, fmt.Errorf("artifact %s: %w", name, err)
+	}
+	if err := WriteFileExclusive(filepath.Join(dir, name), data, 0o644); err != nil {
+		return Artifact{}, err
+	}
+	sum := sha256.Sum256(data)
+	return Artifact{Path: ArtifactsDir + "/" + name, SHA256: hex.EncodeToString(sum[:]), Size: len(data)}, nil
+}
+
+// WriteFileExclusive writes data to path atomically: readers see either no
+// file or the whole file, a crash never leaves a partial file under path,
+// and an existing file is never replaced.
+func WriteFileExclusive(path string, data []byte, perm fs.FileMode) error {
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("%s: already exists; refusing to overwrite it", path)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName) // after a successful link this removes the extra name only
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: write: %w", path, err)
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("%s: sync: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	// link(2) fails if path exists, unlike rename(2).
+	if err := os.Link(tmpName, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s: already exists; refusing to overwrite it", path)
+		}
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("%s: sync directory: %w", path, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

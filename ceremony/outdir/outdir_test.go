@@ -1,0 +1,98 @@
+package outdir
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	base := t.TempDir()
+	if _, err := Check(filepath.Join(base, "new", "deeper")); err != nil {
+		t.Fatalf("new directory: %v", err)
+	}
+	if _, err := Check(base); err != nil {
+		t.Fatalf("empty directory: %v", err)
+	}
+	used := filepath.Join(base, "used")
+	os.MkdirAll(used, 0o755)
+	os.WriteFile(filepath.Join(used, TranscriptFile), []byte("x\n"), 0o644)
+	if _, err := Check(used); err == nil || !strings.Contains(err.Error(), "already holds a ceremony transcript") {
+		t.Fatalf("dir with transcript: %v", err)
+	}
+	other := filepath.Join(base, "other")
+	os.MkdirAll(other, 0o755)
+	os.WriteFile(filepath.Join(other, "notes.txt"), nil, 0o644)
+	if _, err := Check(other); err == nil || !strings.Contains(err.Error(), "is not empty (holds notes.txt)") {
+		t.Fatalf("non-empty dir: %v", err)
+	}
+	file := filepath.Join(base, "file")
+	os.WriteFile(file, nil, 0o644)
+	if _, err := Check(file); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Fatalf("file: %v", err)
+	}
+}
+
+func TestWriteArtifact(t *testing.T) {
+	d, err := Check(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Create(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := d.WriteArtifact("root-ca.crt.pem", []byte("cert"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("cert"))
+	if a.Path != "artifacts/root-ca.crt.pem" || a.Size != 4 || a.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("artifact %+v", a)
+	}
+	if _, err := d.WriteArtifact("root-ca.crt.pem", []byte("other")); err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
+		t.Fatalf("overwrite: %v", err)
+	}
+	got, _ := os.ReadFile(filepath.Join(d.Path(), "artifacts", "root-ca.crt.pem"))
+	if !bytes.Equal(got, []byte("cert")) {
+		t.Fatalf("artifact content %q", got)
+	}
+	entries, _ := os.ReadDir(filepath.Join(d.Path(), "artifacts"))
+	if len(entries) != 1 {
+		t.Fatalf("temporary files left behind: %v", entries)
+	}
+	for _, bad := range []string{"../escape", "a/b", "", ".hidden", "UPPER.pem"} {
+		if _, err := d.WriteArtifact(bad, nil); err == nil {
+			t.Errorf("name %q accepted", bad)
+		}
+	}
+}
+
+func TestDiscardRemovesOnlyWhatItMade(t *testing.T) {
+	base := t.TempDir()
+	d, _ := Check(filepath.Join(base, "out"))
+	d.Create()
+	os.WriteFile(d.TranscriptPath(), []byte("x\n"), 0o644)
+	if err := d.Discard(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.Path()); !os.IsNotExist(err) {
+		t.Fatal("created directory not removed")
+	}
+	// A directory the user made stays.
+	d, _ = Check(base)
+	d.Create()
+	os.WriteFile(d.TranscriptPath(), []byte("x\n"), 0o644)
+	if err := d.Discard(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(base); err != nil {
+		t.Fatal("user's directory removed")
+	}
+	if _, err := os.Stat(d.TranscriptPath()); !os.IsNotExist(err) {
+		t.Fatal("transcript not removed")
+	}
+}

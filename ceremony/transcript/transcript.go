@@ -1,0 +1,178 @@
+// Package transcript writes and checks ceremony transcripts: append-only JSON
+// Lines files in which every event carries the SHA-256 of the line before it.
+//
+// Each event is written and fsync'ed before Append returns, so a crash leaves
+// a transcript that is intact up to its last complete line. Event data is
+// marshalled before anything is written; data holding a secret.Secret fails
+// to marshal, so a secret can never reach a transcript.
+//
+// The format is documented in transcripts/README.md.
+package transcript
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Version is the transcript format version, recorded in the first event.
+const Version = 1
+
+// Genesis is the "prev" value of the first event.
+var Genesis = strings.Repeat("0", 64)
+
+// TimeFormat is how event times are written: UTC with milliseconds.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// Actor is a person who took part in an event, by role and name.
+type Actor struct {
+	Role string `json:"role"`
+	Name string `json:"name"`
+}
+
+// Event is one line of a transcript.
+type Event struct {
+	Seq    int             `json:"seq"`
+	Time   string          `json:"time"`
+	Prev   string          `json:"prev"`
+	Type   string          `json:"type"`
+	Step   string          `json:"step,omitempty"`
+	Actors []Actor         `json:"actors,omitempty"`
+	Text   string          `json:"text"`
+	Data   json.RawMessage `json:"data,omitempty"`
+}
+
+// Entry is what a caller appends; the Writer adds the sequence number, the
+// time and the chain hash.
+type Entry struct {
+	Type   string
+	Step   string
+	Actors []Actor
+	Text   string
+	// Data is marshalled to JSON. It must not contain secrets; a
+	// secret.Secret refuses to marshal, which fails the Append.
+	Data any
+}
+
+// Writer appends events to a transcript file.
+type Writer struct {
+	f      *os.File
+	path   string
+	seq    int
+	prev   string
+	now    func() time.Time
+	broken error
+}
+
+// Create creates a new transcript at path; it fails if the file exists. now
+// supplies event times (time.Now when nil).
+func Create(path string, now func() time.Time) (*Writer, error) {
+	if now == nil {
+		now = time.Now
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create transcript: %w", err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create transcript: %w", err)
+	}
+	return &Writer{f: f, path: path, prev: Genesis, now: now}, nil
+}
+
+// Path returns the transcript's file name.
+func (w *Writer) Path() string { return w.path }
+
+// Len returns the number of events written.
+func (w *Writer) Len() int { return w.seq }
+
+// Head returns the hex SHA-256 of the last line written (Genesis if none):
+// the digest that commits to the whole transcript so far.
+func (w *Writer) Head() string { return w.prev }
+
+// Append writes one event and fsyncs it. After a write error the Writer
+// refuses further events: the file ends at its last complete line.
+func (w *Writer) Append(e Entry) (Event, error) {
+	if w.broken != nil {
+		return Event{}, fmt.Errorf("transcript unusable after an earlier error: %w", w.broken)
+	}
+	if e.Type == "" || e.Text == "" {
+		return Event{}, errors.New("transcript: an event needs a type and a text")
+	}
+	ev := Event{
+		Seq:    w.seq + 1,
+		Time:   w.now().UTC().Format(TimeFormat),
+		Prev:   w.prev,
+		Type:   e.Type,
+		Step:   e.Step,
+		Actors: e.Actors,
+		Text:   e.Text,
+	}
+	if e.Data != nil {
+		d, err := marshal(e.Data)
+		if err != nil {
+			return Event{}, fmt.Errorf("transcript: event %d (%s) data: %w", ev.Seq, e.Type, err)
+		}
+		ev.Data = d
+	}
+	line, err := marshal(ev)
+	if err != nil {
+		return Event{}, fmt.Errorf("transcript: event %d (%s): %w", ev.Seq, e.Type, err)
+	}
+	if _, err := w.f.Write(append(line, '\n')); err != nil {
+		w.broken = err
+		return Event{}, fmt.Errorf("transcript: write event %d: %w", ev.Seq, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		w.broken = err
+		return Event{}, fmt.Errorf("transcript: sync event %d: %w", ev.Seq, err)
+	}
+	w.seq, w.prev = ev.Seq, LineHash(line)
+	return ev, nil
+}
+
+// Close closes the file.
+func (w *Writer) Close() error {
+	if w.f == nil {
+		return nil
+	}
+	err := w.f.Close()
+	w.f = nil
+	return err
+}
+
+// LineHash returns the hex SHA-256 of one transcript line, without its
+// newline: the value the next event carries as "prev".
+func LineHash(line []byte) string {
+	sum := sha256.Sum256(line)
+	return hex.EncodeToString(sum[:])
+}
+
+// marshal encodes v compactly without HTML escaping, so that texts read
+// naturally in the file.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

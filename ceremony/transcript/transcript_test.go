@@ -1,0 +1,182 @@
+package transcript
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/devicepki/ceremony/ceremony/secret"
+)
+
+func fakeClock() func() time.Time {
+	t := time.Date(2026, 11, 21, 9, 0, 0, 0, time.FixedZone("CET", 3600))
+	return func() time.Time {
+		t = t.Add(1500 * time.Millisecond)
+		return t
+	}
+}
+
+func writeSample(t *testing.T) (string, []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "transcript.jsonl")
+	w, err := Create(path, fakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := []Entry{
+		{Type: "ceremony-started", Text: "Ceremony <root> started", Data: map[string]any{"script_sha256": strings.Repeat("a", 64)}},
+		{Type: "attendance", Step: "attendance", Text: "Present: Alice (administrator), Wendy (witness)",
+			Actors: []Actor{{Role: "administrator", Name: "Alice"}, {Role: "witness", Name: "Wendy"}}},
+		{Type: "key-generated", Step: "generate", Text: "Generated key pair \"root-ca\"", Data: struct {
+			Label string `json:"label"`
+		}{"root-ca"}},
+		{Type: "ceremony-completed", Text: "done"},
+	}
+	for _, e := range entries {
+		if _, err := w.Append(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.Len() != 4 {
+		t.Fatalf("Len = %d", w.Len())
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head := w.Head(); head != LineHash(bytes.Split(data, []byte("\n"))[3]) {
+		t.Fatal("Head is not the hash of the last line")
+	}
+	return path, data
+}
+
+func TestWriteAndCheck(t *testing.T) {
+	_, data := writeSample(t)
+	c, err := Check(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Events) != 4 || c.Events[0].Prev != Genesis || c.Events[1].Time != "2026-11-21T08:00:03.000Z" {
+		t.Fatalf("events %+v", c.Events)
+	}
+	// The chain, recomputed here with nothing but sha256 over raw lines.
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	prev := Genesis
+	for i, l := range lines {
+		if !strings.Contains(l, `"prev":"`+prev+`"`) {
+			t.Fatalf("line %d does not carry the hash of line %d", i+1, i)
+		}
+		sum := sha256.Sum256([]byte(l))
+		prev = hex.EncodeToString(sum[:])
+	}
+	if c.Head != prev {
+		t.Fatal("Head differs from the recomputed chain")
+	}
+	if !strings.Contains(lines[0], `"Ceremony <root> started"`) {
+		t.Fatal("text was HTML-escaped")
+	}
+}
+
+// Changing any byte of any line but the last breaks the chain or the line,
+// and Check names an event at or before the change. (The last line is
+// protected by the seal, not by the chain.)
+func TestEveryByteMatters(t *testing.T) {
+	_, data := writeSample(t)
+	lastStart := bytes.LastIndexByte(data[:len(data)-1], '\n') + 1
+	for i := 0; i < lastStart; i++ {
+		for _, delta := range []byte{1, 0x20} {
+			mut := bytes.Clone(data)
+			mut[i] ^= delta
+			if _, err := Check(mut); err == nil {
+				t.Fatalf("byte %d ^ %#x not detected", i, delta)
+			} else {
+				var ce *ChainError
+				if !errors.As(err, &ce) {
+					t.Fatalf("byte %d: error %v is not a ChainError", i, err)
+				}
+				line := bytes.Count(data[:i], []byte("\n")) + 1
+				if ce.Event > line+1 {
+					t.Fatalf("byte %d (line %d): blamed event %d", i, line, ce.Event)
+				}
+			}
+		}
+	}
+}
+
+func TestCheckRejects(t *testing.T) {
+	_, data := writeSample(t)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	join := func(ls ...[]byte) []byte { return bytes.Join(ls, nil) }
+	for _, tc := range []struct {
+		name  string
+		data  []byte
+		event int
+		want  string
+	}{
+		{"empty", nil, 1, "empty"},
+		{"line removed", join(lines[0], lines[2], lines[3]), 2, "sequence number 3, expected 2"},
+		{"lines swapped", join(lines[0], lines[2], lines[1], lines[3]), 2, "sequence number 3, expected 2"},
+		{"first line removed", join(lines[1], lines[2], lines[3]), 1, "sequence number 2, expected 1"},
+		{"line duplicated", join(lines[0], lines[1], lines[1], lines[2], lines[3]), 3, "sequence number 2, expected 3"},
+		{"cut off", data[:len(data)-10], 4, "incomplete last line"},
+		{"garbage appended", join(data, []byte("{}\n")), 5, "canonical"},
+		{"blank line", join(lines[0], []byte("\n"), lines[1]), 2, "not a valid event"},
+		{"pretty-printed", bytes.Replace(data, []byte(`"seq":2,`), []byte(`"seq": 2,`), 1), 2, "canonical"},
+		{"unknown field", bytes.Replace(data, []byte(`"seq":4,`), []byte(`"seq":4,"pin":"1",`), 1), 4, "unknown field"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Check(tc.data)
+			var ce *ChainError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v", err)
+			}
+			if ce.Event != tc.event || !strings.Contains(ce.Msg, tc.want) {
+				t.Fatalf("err = %v, want event %d %q", err, tc.event, tc.want)
+			}
+		})
+	}
+}
+
+func TestCreateIsExclusive(t *testing.T) {
+	path, data := writeSample(t)
+	if _, err := Create(path, nil); err == nil {
+		t.Fatal("Create over an existing transcript succeeded")
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(after, data) {
+		t.Fatal("existing transcript changed")
+	}
+}
+
+func TestSecretsNeverReachTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "transcript.jsonl")
+	w, err := Create(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	pin := secret.FromString("271828")
+	_, err = w.Append(Entry{Type: "login", Text: "logged in", Data: map[string]any{"pin": pin}})
+	if !errors.Is(err, secret.ErrSerialise) {
+		t.Fatalf("Append with a secret: err = %v", err)
+	}
+	if _, err := w.Append(Entry{Type: "ok", Text: "still usable"}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if strings.Contains(string(data), "271828") || w.Len() != 1 {
+		t.Fatalf("transcript: %s", data)
+	}
+	if _, err := w.Append(Entry{Type: "no-text"}); err == nil {
+		t.Fatal("event without text accepted")
+	}
+}

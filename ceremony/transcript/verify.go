@@ -1,0 +1,93 @@
+package transcript
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+)
+
+// ChainError says which event of a transcript is broken and how.
+type ChainError struct {
+	Event int // 1-based event (line) number
+	Msg   string
+}
+
+func (e *ChainError) Error() string { return fmt.Sprintf("event %d: %s", e.Event, e.Msg) }
+
+// Chain is the result of checking a transcript's lines.
+type Chain struct {
+	Events []Event
+	// Head is the hex SHA-256 of the last line.
+	Head string
+}
+
+// ReadFile reads and checks the transcript at path; see Check.
+func ReadFile(path string) (*Chain, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Check(data)
+}
+
+// Check parses a transcript and checks its structure: every line is one
+// event with exactly the known fields, sequence numbers count up from 1,
+// every "prev" is the SHA-256 of the line before (Genesis for the first),
+// times are UTC and never go backwards, and the file ends with a newline.
+// The first problem is returned as a *ChainError naming the event.
+func Check(data []byte) (*Chain, error) {
+	if len(data) == 0 {
+		return nil, &ChainError{Event: 1, Msg: "transcript is empty"}
+	}
+	lines := bytes.Split(data, []byte("\n"))
+	last := lines[len(lines)-1]
+	lines = lines[:len(lines)-1]
+	if len(last) > 0 {
+		return nil, &ChainError{Event: len(lines) + 1, Msg: "incomplete last line (no newline): the write was cut off"}
+	}
+	c := &Chain{Head: Genesis}
+	var prevTime time.Time
+	for i, line := range lines {
+		n := i + 1
+		var ev Event
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&ev); err != nil {
+			return nil, &ChainError{Event: n, Msg: fmt.Sprintf("not a valid event: %v", err)}
+		}
+		if dec.More() {
+			return nil, &ChainError{Event: n, Msg: "more than one JSON value on the line"}
+		}
+		if canon, err := marshal(ev); err != nil || !bytes.Equal(canon, line) {
+			return nil, &ChainError{Event: n, Msg: "line is not in canonical form (altered by hand?)"}
+		}
+		switch {
+		case ev.Seq != n:
+			return nil, &ChainError{Event: n, Msg: fmt.Sprintf("sequence number %d, expected %d (event removed, added or reordered)", ev.Seq, n)}
+		case ev.Prev != c.Head:
+			return nil, &ChainError{Event: n, Msg: fmt.Sprintf("hash chain broken: prev is %s, the previous line hashes to %s", short(ev.Prev), short(c.Head))}
+		case ev.Type == "" || ev.Text == "":
+			return nil, &ChainError{Event: n, Msg: "event without a type or text"}
+		}
+		t, err := time.Parse(TimeFormat, ev.Time)
+		if err != nil || t.Location() != time.UTC {
+			return nil, &ChainError{Event: n, Msg: fmt.Sprintf("time %q is not UTC in the form %s", ev.Time, TimeFormat)}
+		}
+		if t.Before(prevTime) {
+			return nil, &ChainError{Event: n, Msg: fmt.Sprintf("time %s is before the previous event's %s", ev.Time, prevTime.Format(TimeFormat))}
+		}
+		prevTime = t
+		c.Events = append(c.Events, ev)
+		c.Head = LineHash(line)
+	}
+	return c, nil
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
+}
