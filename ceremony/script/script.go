@@ -1,0 +1,493 @@
+// Package script reads ceremony scripts (scripts/*.yaml): the runbook of a
+// ceremony as data. A script declares the roles that must be present, the
+// named inputs it acts on, and an ordered list of steps, each either a human
+// step (text read aloud, confirmed by roles, or a choice) or a machine step
+// (preflight, attendance, HSM login, key generation, certificate issuance,
+// artifact writing).
+//
+// Load decodes a script strictly and validates it as a whole before anything
+// runs: unknown kinds, fields a kind does not use, duplicate ids, undeclared
+// roles and inputs, references to missing or later steps, and steps in an
+// impossible order are errors naming the file, line and YAML path. What needs
+// other files (templates) is checked by the engine, which also reports by
+// YAML path through Errorf.
+package script
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/devicepki/ceremony/ceremony/strictyaml"
+)
+
+// FormatVersion is the script format this package reads.
+const FormatVersion = 1
+
+// Step kinds.
+const (
+	KindConfirm          = "confirm"
+	KindChoose           = "choose"
+	KindAttendance       = "attendance"
+	KindPreflight        = "preflight"
+	KindHSMLogin         = "hsm-login"
+	KindGenerateKey      = "generate-key"
+	KindIssueCertificate = "issue-certificate"
+	KindWriteArtifact    = "write-artifact"
+)
+
+// IssuerSelf is the issue-certificate issuer that means self-signed.
+const IssuerSelf = "self"
+
+// Script is a validated ceremony script.
+type Script struct {
+	// Path is the file the script was read from; SHA256 the hex digest of
+	// its bytes.
+	Path   string `yaml:"-"`
+	SHA256 string `yaml:"-"`
+
+	Version     int     `yaml:"version"`
+	Name        string  `yaml:"name"`
+	Title       string  `yaml:"title"`
+	Description string  `yaml:"description"`
+	Roles       []Role  `yaml:"roles"`
+	Inputs      []Input `yaml:"inputs"`
+	Steps       []Step  `yaml:"steps"`
+
+	doc *strictyaml.Document
+}
+
+// Role is a kind of participant and how many of them must be present.
+type Role struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// Min people of this role must attend (at least 1).
+	Min int `yaml:"min"`
+	// Max people may attend; 0 means no limit.
+	Max int `yaml:"max"`
+}
+
+// Input is a named value given with --input NAME=VALUE.
+type Input struct {
+	Name        string  `yaml:"name"`
+	Description string  `yaml:"description"`
+	Default     *string `yaml:"default"`
+}
+
+// Step is one step of a script. Which fields apply depends on Kind; Load
+// rejects fields a kind does not use.
+type Step struct {
+	ID    string `yaml:"id"`
+	Kind  string `yaml:"kind"`
+	Title string `yaml:"title"`
+	// Say is read aloud by the administrator before the step runs. It may
+	// use ${input} references.
+	Say string `yaml:"say"`
+
+	// Confirm lists the roles whose every attendee confirms (confirm).
+	Confirm []string `yaml:"confirm"`
+	// By is the role that acts (choose, hsm-login).
+	By string `yaml:"by"`
+	// Options are the answers to choose from (choose).
+	Options []Option `yaml:"options"`
+
+	// Template names a certificate template in templates/ (generate-key,
+	// issue-certificate).
+	Template string `yaml:"template"`
+	// Label is the HSM label of a new key (generate-key); may use ${input}.
+	Label string `yaml:"label"`
+	// Key is the id of the generate-key step whose key is certified
+	// (issue-certificate).
+	Key string `yaml:"key"`
+	// Issuer is "self" for a self-signed certificate (issue-certificate).
+	Issuer string `yaml:"issuer"`
+	// Source is the id of the step whose output is written (write-artifact).
+	Source string `yaml:"source"`
+	// Name is the artifact's base name (write-artifact): NAME.crt.pem for a
+	// certificate, NAME.pub.pem for a public key.
+	Name string `yaml:"name"`
+}
+
+// Option is one possible answer to a choose step.
+type Option struct {
+	Value string `yaml:"value"`
+	Text  string `yaml:"text"`
+	// Abort means choosing this option stops the ceremony.
+	Abort bool `yaml:"abort"`
+}
+
+var (
+	nameRE     = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	inputRE    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	inputRefRE = regexp.MustCompile(`\$\{([^}]*)\}`)
+)
+
+// Load reads and validates the script at path.
+func Load(path string) (*Script, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("script %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a script read from path.
+func Parse(path string, data []byte) (*Script, error) {
+	s := &Script{}
+	doc, err := strictyaml.Decode(path, data, s)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	s.Path, s.SHA256, s.doc = path, hex.EncodeToString(sum[:]), doc
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Errorf reports a problem with the value at a YAML path of the script,
+// naming the file and line.
+func (s *Script) Errorf(path, format string, args ...any) error {
+	return s.doc.Errorf(path, format, args...)
+}
+
+// Role returns the declared role called name.
+func (s *Script) Role(name string) (Role, bool) {
+	for _, r := range s.Roles {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Role{}, false
+}
+
+// StepIndex returns the index of the step with the given id, or -1.
+func (s *Script) StepIndex(id string) int {
+	for i, st := range s.Steps {
+		if st.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// fieldsUsed lists, per kind, the optional fields it may carry besides id,
+// kind, title and say.
+var fieldsUsed = map[string][]string{
+	KindConfirm:          {"confirm"},
+	KindChoose:           {"by", "options"},
+	KindAttendance:       {},
+	KindPreflight:        {},
+	KindHSMLogin:         {"by"},
+	KindGenerateKey:      {"template", "label"},
+	KindIssueCertificate: {"template", "key", "issuer"},
+	KindWriteArtifact:    {"source", "name"},
+}
+
+// setFields returns the optional fields a step sets.
+func (st *Step) setFields() map[string]bool {
+	return map[string]bool{
+		"confirm": len(st.Confirm) > 0, "by": st.By != "", "options": len(st.Options) > 0,
+		"template": st.Template != "", "label": st.Label != "", "key": st.Key != "",
+		"issuer": st.Issuer != "", "source": st.Source != "", "name": st.Name != "",
+	}
+}
+
+func kindList() string {
+	return strings.Join([]string{KindAttendance, KindPreflight, KindConfirm, KindChoose, KindHSMLogin,
+		KindGenerateKey, KindIssueCertificate, KindWriteArtifact}, ", ")
+}
+
+func (s *Script) validate() error {
+	switch {
+	case s.Version != FormatVersion:
+		return s.Errorf("version", "must be %d (this tool reads script format %d)", FormatVersion, FormatVersion)
+	case !nameRE.MatchString(s.Name):
+		return s.Errorf("name", "%q: use lower-case letters, digits and '-'", s.Name)
+	case strings.TrimSpace(s.Title) == "":
+		return s.Errorf("title", "required")
+	case len(s.Roles) == 0:
+		return s.Errorf("roles", "declare at least one role")
+	case len(s.Steps) == 0:
+		return s.Errorf("steps", "a script needs steps")
+	}
+	for i, r := range s.Roles {
+		p := fmt.Sprintf("roles[%d]", i)
+		switch {
+		case !nameRE.MatchString(r.Name):
+			return s.Errorf(p+".name", "%q: use lower-case letters, digits and '-'", r.Name)
+		case s.roleIndex(r.Name) != i:
+			return s.Errorf(p+".name", "role %q declared twice", r.Name)
+		case r.Min < 1:
+			return s.Errorf(p+".min", "must be at least 1")
+		case r.Max != 0 && r.Max < r.Min:
+			return s.Errorf(p+".max", "%d is less than min %d (0 means no limit)", r.Max, r.Min)
+		}
+	}
+	for i, in := range s.Inputs {
+		p := fmt.Sprintf("inputs[%d]", i)
+		switch {
+		case !inputRE.MatchString(in.Name):
+			return s.Errorf(p+".name", "%q: use lower-case letters, digits and '_'", in.Name)
+		case s.inputIndex(in.Name) != i:
+			return s.Errorf(p+".name", "input %q declared twice", in.Name)
+		case strings.TrimSpace(in.Description) == "":
+			return s.Errorf(p+".description", "required: say what the value is")
+		}
+		if in.Default != nil {
+			if err := CheckInputValue(*in.Default); err != nil {
+				return s.Errorf(p+".default", "%v", err)
+			}
+		}
+	}
+
+	var (
+		attendanceAt, preflightAt, loginAt = -1, -1, -1
+		artifactFiles                      = map[string]int{}
+	)
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		p := fmt.Sprintf("steps[%d]", i)
+		used, ok := fieldsUsed[st.Kind]
+		switch {
+		case !nameRE.MatchString(st.ID):
+			return s.Errorf(p+".id", "%q: use lower-case letters, digits and '-'", st.ID)
+		case s.StepIndex(st.ID) != i:
+			return s.Errorf(p+".id", "duplicate step id %q (first used by steps[%d])", st.ID, s.StepIndex(st.ID))
+		case st.Kind == "":
+			return s.Errorf(p+".kind", "required (one of: %s)", kindList())
+		case !ok:
+			return s.Errorf(p+".kind", "unknown step kind %q (known: %s)", st.Kind, kindList())
+		case strings.TrimSpace(st.Title) == "":
+			return s.Errorf(p+".title", "required: a short heading for the step list")
+		}
+		allowed := map[string]bool{}
+		for _, f := range used {
+			allowed[f] = true
+		}
+		for _, f := range []string{"confirm", "by", "options", "template", "label", "key", "issuer", "source", "name"} {
+			if st.setFields()[f] && !allowed[f] {
+				return s.Errorf(p+"."+f, "not used by a %s step", st.Kind)
+			}
+		}
+		for _, f := range []string{"say", "title", "label"} {
+			if err := s.checkRefs(p+"."+f, map[string]string{"say": st.Say, "title": st.Title, "label": st.Label}[f]); err != nil {
+				return err
+			}
+		}
+		needsPeople := st.Kind == KindConfirm || st.Kind == KindChoose || st.Kind == KindHSMLogin
+		if needsPeople && attendanceAt < 0 {
+			return s.Errorf(p, "a %s step needs people: put the attendance step before it", st.Kind)
+		}
+
+		switch st.Kind {
+		case KindAttendance:
+			if attendanceAt >= 0 {
+				return s.Errorf(p+".kind", "only one attendance step (steps[%d] is one)", attendanceAt)
+			}
+			attendanceAt = i
+		case KindPreflight:
+			if preflightAt >= 0 {
+				return s.Errorf(p+".kind", "only one preflight step (steps[%d] is one)", preflightAt)
+			}
+			preflightAt = i
+		case KindConfirm:
+			if strings.TrimSpace(st.Say) == "" {
+				return s.Errorf(p+".say", "required: the text the people confirm")
+			}
+			if len(st.Confirm) == 0 {
+				return s.Errorf(p+".confirm", "list the roles that confirm this step")
+			}
+			for j, r := range st.Confirm {
+				if err := s.checkRole(fmt.Sprintf("%s.confirm[%d]", p, j), r); err != nil {
+					return err
+				}
+				if slicesIndex(st.Confirm, r) != j {
+					return s.Errorf(fmt.Sprintf("%s.confirm[%d]", p, j), "role %q listed twice", r)
+				}
+			}
+		case KindChoose:
+			if strings.TrimSpace(st.Say) == "" {
+				return s.Errorf(p+".say", "required: the question")
+			}
+			if err := s.checkRole(p+".by", st.By); err != nil {
+				return err
+			}
+			if err := s.checkOptions(p, st.Options); err != nil {
+				return err
+			}
+		case KindHSMLogin:
+			if loginAt >= 0 {
+				return s.Errorf(p+".kind", "only one hsm-login step (steps[%d] is one)", loginAt)
+			}
+			if preflightAt < 0 {
+				return s.Errorf(p, "hsm-login must come after the preflight step")
+			}
+			if err := s.checkRole(p+".by", st.By); err != nil {
+				return err
+			}
+			loginAt = i
+		case KindGenerateKey:
+			if loginAt < 0 {
+				return s.Errorf(p, "generate-key needs the HSM: put an hsm-login step before it")
+			}
+			if err := s.checkTemplateName(p, st.Template); err != nil {
+				return err
+			}
+			if st.Label == "" {
+				return s.Errorf(p+".label", "required: the HSM label of the new key")
+			}
+		case KindIssueCertificate:
+			if loginAt < 0 {
+				return s.Errorf(p, "issue-certificate needs the HSM: put an hsm-login step before it")
+			}
+			if err := s.checkTemplateName(p, st.Template); err != nil {
+				return err
+			}
+			if err := s.checkEarlier(p+".key", st.Key, i, KindGenerateKey); err != nil {
+				return err
+			}
+			if st.Issuer != IssuerSelf {
+				return s.Errorf(p+".issuer", "%q: only %q (self-signed) is supported", st.Issuer, IssuerSelf)
+			}
+		case KindWriteArtifact:
+			if err := s.checkEarlier(p+".source", st.Source, i, KindGenerateKey, KindIssueCertificate); err != nil {
+				return err
+			}
+			if !nameRE.MatchString(st.Name) {
+				return s.Errorf(p+".name", "%q: use lower-case letters, digits and '-'", st.Name)
+			}
+			file := s.ArtifactFile(st)
+			if j, dup := artifactFiles[file]; dup {
+				return s.Errorf(p+".name", "artifact %s is already written by steps[%d]", file, j)
+			}
+			artifactFiles[file] = i
+		}
+	}
+	if attendanceAt < 0 {
+		return s.Errorf("steps", "no attendance step: a ceremony records who is present")
+	}
+	if preflightAt < 0 {
+		return s.Errorf("steps", "no preflight step: a ceremony records its environment")
+	}
+	return nil
+}
+
+// ArtifactFile returns the file name a write-artifact step writes under
+// artifacts/.
+func (s *Script) ArtifactFile(st *Step) string {
+	src := s.StepIndex(st.Source)
+	if src >= 0 && s.Steps[src].Kind == KindGenerateKey {
+		return st.Name + ".pub.pem"
+	}
+	return st.Name + ".crt.pem"
+}
+
+func (s *Script) roleIndex(name string) int {
+	for i, r := range s.Roles {
+		if r.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *Script) inputIndex(name string) int {
+	for i, in := range s.Inputs {
+		if in.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *Script) checkRole(path, role string) error {
+	if role == "" {
+		return s.Errorf(path, "required: the role that acts")
+	}
+	if _, ok := s.Role(role); !ok {
+		var names []string
+		for _, r := range s.Roles {
+			names = append(names, r.Name)
+		}
+		return s.Errorf(path, "undeclared role %q (roles: %s)", role, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+func (s *Script) checkOptions(p string, opts []Option) error {
+	if len(opts) < 2 {
+		return s.Errorf(p+".options", "give at least two options")
+	}
+	proceed := false
+	for j, o := range opts {
+		op := fmt.Sprintf("%s.options[%d]", p, j)
+		switch {
+		case !nameRE.MatchString(o.Value):
+			return s.Errorf(op+".value", "%q: use lower-case letters, digits and '-'", o.Value)
+		case strings.TrimSpace(o.Text) == "":
+			return s.Errorf(op+".text", "required")
+		}
+		for k := range j {
+			if opts[k].Value == o.Value {
+				return s.Errorf(op+".value", "%q listed twice", o.Value)
+			}
+		}
+		proceed = proceed || !o.Abort
+	}
+	if !proceed {
+		return s.Errorf(p+".options", "every option aborts: give one that lets the ceremony go on")
+	}
+	return nil
+}
+
+var templateNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+func (s *Script) checkTemplateName(p, name string) error {
+	if name == "" {
+		return s.Errorf(p+".template", "required: a template name from templates/")
+	}
+	if !templateNameRE.MatchString(name) {
+		return s.Errorf(p+".template", "%q: give the template's name (templates/NAME.yaml), not a path", name)
+	}
+	return nil
+}
+
+// checkEarlier checks that ref names a step before index i of one of kinds.
+func (s *Script) checkEarlier(path, ref string, i int, kinds ...string) error {
+	if ref == "" {
+		return s.Errorf(path, "required: the id of an earlier %s step", strings.Join(kinds, " or "))
+	}
+	j := s.StepIndex(ref)
+	switch {
+	case j < 0:
+		return s.Errorf(path, "no step with id %q", ref)
+	case j >= i:
+		return s.Errorf(path, "step %q comes later; refer to an earlier step", ref)
+	case slicesIndex(kinds, s.Steps[j].Kind) < 0:
+		return s.Errorf(path, "step %q is a %s step, not %s", ref, s.Steps[j].Kind, strings.Join(kinds, " or "))
+	}
+	return nil
+}
+
+func (s *Script) checkRefs(path, text string) error {
+	for _, m := range inputRefRE.FindAllStringSubmatch(text, -1) {
+		if s.inputIndex(m[1]) < 0 {
+			return s.Errorf(path, "refers to undeclared input ${%s}", m[1])
+		}
+	}
+	return nil
+}
+
+func slicesIndex(list []string, v string) int {
+	for i, x := range list {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,199 @@
+package script
+
+import (
+	"strings"
+	"testing"
+)
+
+const base = `version: 1
+name: t
+title: Test
+roles:
+  - name: administrator
+    description: operates
+    min: 1
+    max: 1
+  - name: witness
+    description: watches
+    min: 1
+inputs:
+  - name: place
+    description: where
+  - name: key_label
+    description: label
+    default: root-ca
+steps:
+  - id: attendance
+    kind: attendance
+    title: Attendance
+  - id: welcome
+    kind: confirm
+    title: Welcome
+    say: Welcome to ${place}.
+    confirm: [administrator, witness]
+  - id: preflight
+    kind: preflight
+    title: Preflight
+  - id: clock
+    kind: choose
+    title: Clock
+    say: Is the clock right?
+    by: witness
+    options:
+      - value: yes-right
+        text: right
+      - value: wrong
+        text: wrong
+        abort: true
+  - id: login
+    kind: hsm-login
+    title: Login
+    by: administrator
+  - id: gen
+    kind: generate-key
+    title: Generate
+    template: root-ca
+    label: ${key_label}
+  - id: cert
+    kind: issue-certificate
+    title: Certificate
+    template: root-ca
+    key: gen
+    issuer: self
+  - id: write-cert
+    kind: write-artifact
+    title: Write cert
+    source: cert
+    name: root-ca
+  - id: write-key
+    kind: write-artifact
+    title: Write key
+    source: gen
+    name: root-ca
+`
+
+func TestShippedScript(t *testing.T) {
+	s, err := Load("../../scripts/root-key-generation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "root-key-generation" || len(s.SHA256) != 64 || s.Steps[0].Kind != KindAttendance {
+		t.Fatalf("script %+v", s)
+	}
+	vals, err := s.ResolveInputs(map[string]string{"place": "Room 4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vals["key_label"] != "root-ca" {
+		t.Fatalf("inputs %v", vals)
+	}
+	i := s.StepIndex("generate-root-key")
+	if Expand(s.Steps[i].Label, vals) != "root-ca" {
+		t.Fatal("label not expanded")
+	}
+	if got := s.ArtifactFile(&s.Steps[s.StepIndex("write-root-public-key")]); got != "root-ca.pub.pem" {
+		t.Fatalf("public key artifact %q", got)
+	}
+	if got := s.ArtifactFile(&s.Steps[s.StepIndex("write-root-certificate")]); got != "root-ca.crt.pem" {
+		t.Fatalf("certificate artifact %q", got)
+	}
+}
+
+func TestBaseIsValid(t *testing.T) {
+	if _, err := Parse("s.yaml", []byte(base)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestScriptRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name, old, new, want string
+	}{
+		{"unknown top-level field", "title: Test\n", "title: Test\nauthor: me\n", `s.yaml:4:1: unknown field "author"`},
+		{"unknown step field", "    title: Preflight\n", "    title: Preflight\n    timeout: 5\n", `s.yaml:30:5: unknown field "timeout"`},
+		{"unknown kind", "kind: preflight", "kind: reboot", `s.yaml:28: steps[2].kind: unknown step kind "reboot"`},
+		{"missing kind", "    kind: preflight\n", "", "steps[2].kind: required"},
+		{"duplicate id", "id: clock", "id: welcome", `s.yaml:30: steps[3].id: duplicate step id "welcome" (first used by steps[1])`},
+		{"undeclared role in confirm", "confirm: [administrator, witness]", "confirm: [administrator, auditor]", `steps[1].confirm[1]: undeclared role "auditor" (roles: administrator, witness)`},
+		{"undeclared role in by", "by: witness", "by: officer", `steps[3].by: undeclared role "officer"`},
+		{"role twice in confirm", "confirm: [administrator, witness]", "confirm: [witness, witness]", `role "witness" listed twice`},
+		{"field of another kind", "    title: Login\n", "    title: Login\n    template: root-ca\n", "s.yaml:44: steps[4].template: not used by a hsm-login step"},
+		{"label on confirm", "    confirm: [administrator, witness]\n", "    confirm: [administrator, witness]\n    label: x\n", "steps[1].label: not used by a confirm step"},
+		{"undeclared input", "Welcome to ${place}.", "Welcome to ${site}.", "steps[1].say: refers to undeclared input ${site}"},
+		{"template path", "    template: root-ca\n    label", "    template: ../../etc/passwd\n    label", `steps[5].template: "../../etc/passwd": give the template's name`},
+		{"missing template", "    template: root-ca\n    label", "    label", "steps[5].template: required"},
+		{"key references later step", "key: gen", "key: write-key", `steps[6].key: step "write-key" comes later`},
+		{"key references wrong kind", "key: gen", "key: clock", `steps[6].key: step "clock" is a choose step, not generate-key`},
+		{"key references nothing", "key: gen", "key: nope", `steps[6].key: no step with id "nope"`},
+		{"issuer not self", "issuer: self", "issuer: root", `steps[6].issuer: "root": only "self"`},
+		{"source missing", "source: cert", "source: ghost", `steps[7].source: no step with id "ghost"`},
+		{"same artifact twice", "    source: gen\n    name: root-ca", "    source: cert\n    name: root-ca", "steps[8].name: artifact root-ca.crt.pem is already written by steps[7]"},
+		{"confirm before attendance", "  - id: attendance\n    kind: attendance\n    title: Attendance\n", "", "steps[0]: a confirm step needs people: put the attendance step before it"},
+		{"login before preflight", "  - id: preflight\n    kind: preflight\n    title: Preflight\n", "", "hsm-login must come after the preflight step"},
+		{"generate without login", "  - id: login\n    kind: hsm-login\n    title: Login\n    by: administrator\n", "", "generate-key needs the HSM: put an hsm-login step before it"},
+		{"two attendance steps", "    kind: preflight\n", "    kind: attendance\n", "only one attendance step"},
+		{"confirm without roles", "    confirm: [administrator, witness]\n", "", "steps[1].confirm: list the roles"},
+		{"confirm without text", "    say: Welcome to ${place}.\n", "", "steps[1].say: required"},
+		{"no title", "    title: Preflight\n", "", "steps[2].title: required"},
+		{"one option", "      - value: wrong\n        text: wrong\n        abort: true\n", "", "steps[3].options: give at least two options"},
+		{"all options abort", "        text: right\n", "        text: right\n        abort: true\n", "every option aborts"},
+		{"wrong version", "version: 1", "version: 2", "s.yaml:1: version: must be 1"},
+		{"bad name", "name: t", "name: Root Key", `name: "Root Key"`},
+		{"role min 0", "    min: 1\n    max: 1", "    min: 0\n    max: 1", "roles[0].min: must be at least 1"},
+		{"role max below min", "    min: 1\n    max: 1", "    min: 2\n    max: 1", "roles[0].max: 1 is less than min 2"},
+		{"duplicate role", "  - name: witness", "  - name: administrator", `roles[1].name: role "administrator" declared twice`},
+		{"duplicate input", "  - name: key_label", "  - name: place", `inputs[1].name: input "place" declared twice`},
+		{"input without description", "    description: where\n", "", "inputs[0].description: required"},
+		{"bad step id", "id: write-key", "id: Write_Key", `"Write_Key": use lower-case`},
+		{"duplicate yaml key", "    title: Preflight\n", "    title: Preflight\n    title: Again\n", `mapping key "title" already defined`},
+		{"wrong type", "    min: 1\n    max: 1", "    min: one\n    max: 1", "expected an integer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(base, tc.old) {
+				t.Fatalf("case does not apply: %q not in base", tc.old)
+			}
+			_, err := Parse("s.yaml", []byte(strings.Replace(base, tc.old, tc.new, 1)))
+			if err == nil {
+				t.Fatal("script accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %q\nwant it to contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error spans lines: %q", err)
+			}
+		})
+	}
+}
+
+func TestResolveInputs(t *testing.T) {
+	s, err := Parse("s.yaml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		given map[string]string
+		want  string
+	}{
+		{map[string]string{}, "input place is required (where): pass --input place=VALUE"},
+		{map[string]string{"place": "x", "colour": "red"}, "--input colour: script t has no such input (it takes: place, key_label)"},
+		{map[string]string{"place": " "}, "--input place: empty value"},
+		{map[string]string{"place": "a\nb"}, "--input place: contains a control character or line break"},
+	} {
+		if _, err := s.ResolveInputs(tc.given); err == nil || err.Error() != tc.want {
+			t.Errorf("ResolveInputs(%v) = %v, want %q", tc.given, err, tc.want)
+		}
+	}
+	vals, err := s.ResolveInputs(map[string]string{"place": "Room 4", "key_label": "root-2026"})
+	if err != nil || vals["key_label"] != "root-2026" || Expand("at ${place}: ${key_label}", vals) != "at Room 4: root-2026" {
+		t.Fatalf("%v %v", vals, err)
+	}
+	for _, bad := range []string{"noequals", "=v", "Upper=v", "a b=v"} {
+		if _, _, err := ParseInputFlag(bad); err == nil {
+			t.Errorf("ParseInputFlag(%q) accepted", bad)
+		}
+	}
+	if n, v, err := ParseInputFlag("place=Room=4"); err != nil || n != "place" || v != "Room=4" {
+		t.Fatalf("ParseInputFlag: %q %q %v", n, v, err)
+	}
+}
