@@ -1,0 +1,31 @@
+# ceremony: build, demo, test, bench. CI runs .ci/run, which calls `make test`.
+GO      ?= go
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build demo test vet bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ceremony ./ceremony
+
+## demo: full rehearsal ceremony on a fresh SoftHSM2 token -> transcripts/demo/
+demo: build
+	sh scripts/demo/demo.sh
+
+## test: every test, as CI runs them (needs softhsm2, opensc, openssl)
+test: vet
+	$(GO) test -count=1 ./...
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: performance, measured in benchmarks only
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin .softhsm transcripts/demo

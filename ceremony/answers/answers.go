@@ -1,0 +1,355 @@
+// Package answers is the answers-file face of the ceremony engine: the
+// people's answers (attendance, confirmations, choices, PINs) written in a
+// YAML file in advance, for rehearsals, demos, tests and CI.
+//
+//	version: 1
+//	script: root-key-generation
+//	attendance:
+//	  administrator: [Alice Example]
+//	  witness: [Wendy Example]
+//	steps:
+//	  welcome:
+//	    confirmed_by: [Alice Example, Wendy Example]
+//	  check-clock:
+//	    choice: matches
+//	  activate-hsm:
+//	    pin: {file: user.pin}    # or {env: NAME}, or {value: "..."}
+//
+// The file is decoded strictly and checked against the script before the
+// ceremony starts: every step that asks something has its answer, and every
+// name answering was recorded present. A PIN is read only when the engine
+// asks for it, from a file (relative to the answers file) or an environment
+// variable, so the answers file itself can be committed without a secret.
+package answers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/script"
+	"github.com/devicepki/ceremony/ceremony/secret"
+	"github.com/devicepki/ceremony/ceremony/strictyaml"
+)
+
+type file struct {
+	Version    int                   `yaml:"version"`
+	Script     string                `yaml:"script"`
+	Attendance map[string][]string   `yaml:"attendance"`
+	Steps      map[string]stepAnswer `yaml:"steps"`
+}
+
+type stepAnswer struct {
+	ConfirmedBy []string      `yaml:"confirmed_by"`
+	Choice      string        `yaml:"choice"`
+	By          string        `yaml:"by"`
+	PIN         *secretSource `yaml:"pin"`
+}
+
+// secretSource says where a secret comes from; exactly one field is set.
+type secretSource struct {
+	File  string `yaml:"file"`
+	Env   string `yaml:"env"`
+	Value string `yaml:"value"`
+}
+
+// Face answers the engine's prompts from an answers file.
+type Face struct {
+	path string
+	dir  string
+	f    file
+	doc  *strictyaml.Document
+	out  io.Writer
+}
+
+var _ engine.Face = (*Face)(nil)
+
+// Load reads the answers file at path and checks it against s. Progress is
+// written to progress (nil for none).
+func Load(path string, s *script.Script, progress io.Writer) (*Face, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("answers file: %w", err)
+	}
+	a := &Face{path: path, dir: filepath.Dir(path), out: progress}
+	if a.out == nil {
+		a.out = io.Discard
+	}
+	if a.doc, err = strictyaml.Decode(path, data, &a.f); err != nil {
+		return nil, err
+	}
+	if err := a.check(s); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Name implements engine.Face.
+func (a *Face) Name() string { return "answers-file" }
+
+func (a *Face) errorf(path, format string, args ...any) error {
+	return a.doc.Errorf(path, format, args...)
+}
+
+func (a *Face) check(s *script.Script) error {
+	if a.f.Version != 1 {
+		return a.errorf("version", "must be 1")
+	}
+	if a.f.Script != s.Name {
+		return a.errorf("script", "this answers file is for script %q, not %q", a.f.Script, s.Name)
+	}
+	present := map[string]string{} // name -> role
+	for _, role := range sortedKeys(a.f.Attendance) {
+		if _, ok := s.Role(role); !ok {
+			return a.errorf("attendance."+role, "script %s has no role %q", s.Name, role)
+		}
+		for i, n := range a.f.Attendance[role] {
+			if other, dup := present[n]; dup {
+				return a.errorf(fmt.Sprintf("attendance.%s[%d]", role, i), "%q is also listed as %s", n, other)
+			}
+			present[n] = role
+		}
+	}
+	for _, id := range sortedKeys(a.f.Steps) {
+		if s.StepIndex(id) < 0 {
+			return a.errorf("steps."+id, "script %s has no step %q", s.Name, id)
+		}
+	}
+	for i := range s.Steps {
+		st := &s.Steps[i]
+		ans, has := a.f.Steps[st.ID]
+		p := "steps." + st.ID
+		want := map[string]bool{}
+		switch st.Kind {
+		case script.KindConfirm:
+			want["confirmed_by"] = true
+			if !has || len(ans.ConfirmedBy) == 0 {
+				return a.errorf(p, "step %q needs confirmed_by: the names of everyone who confirms it", st.ID)
+			}
+			for _, role := range st.Confirm {
+				for _, n := range a.f.Attendance[role] {
+					if !contains(ans.ConfirmedBy, n) {
+						return a.errorf(p+".confirmed_by", "step %q: no confirmation from %s %q", st.ID, role, n)
+					}
+				}
+			}
+			for j, n := range ans.ConfirmedBy {
+				if role, ok := present[n]; !ok || !contains(st.Confirm, role) {
+					return a.errorf(fmt.Sprintf("%s.confirmed_by[%d]", p, j), "%q is not present in a role that confirms step %q", n, st.ID)
+				}
+			}
+		case script.KindChoose:
+			want["choice"], want["by"] = true, true
+			if !has || ans.Choice == "" {
+				return a.errorf(p, "step %q needs a choice (one of: %s)", st.ID, optionValues(st.Options))
+			}
+			if !hasOption(st.Options, ans.Choice) {
+				return a.errorf(p+".choice", "%q is not an option of step %q (one of: %s)", ans.Choice, st.ID, optionValues(st.Options))
+			}
+			if err := a.checkBy(p, ans.By, st.By, present); err != nil {
+				return err
+			}
+		case script.KindHSMLogin:
+			want["pin"], want["by"] = true, true
+			if !has || ans.PIN == nil {
+				return a.errorf(p, "step %q needs a pin: {file: PATH} or {env: NAME}", st.ID)
+			}
+			if err := ans.PIN.check(); err != nil {
+				return a.errorf(p+".pin", "%v", err)
+			}
+			if err := a.checkBy(p, ans.By, st.By, present); err != nil {
+				return err
+			}
+		}
+		if has {
+			set := map[string]bool{"confirmed_by": len(ans.ConfirmedBy) > 0, "choice": ans.Choice != "", "by": ans.By != "", "pin": ans.PIN != nil}
+			for _, f := range []string{"confirmed_by", "choice", "by", "pin"} {
+				if set[f] && !want[f] {
+					return a.errorf(p+"."+f, "step %q is a %s step and asks nothing of this kind", st.ID, st.Kind)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (a *Face) checkBy(p, by, role string, present map[string]string) error {
+	if by == "" {
+		if n := len(a.f.Attendance[role]); n > 1 {
+			return a.errorf(p, "%d people attend as %s: say which one acts with by: NAME", n, role)
+		}
+		return nil
+	}
+	if present[by] != role {
+		return a.errorf(p+".by", "%q is not present as %s", by, role)
+	}
+	return nil
+}
+
+func (s *secretSource) check() error {
+	n := 0
+	for _, v := range []string{s.File, s.Env, s.Value} {
+		if v != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("give exactly one of file, env or value")
+	}
+	return nil
+}
+
+// read returns the secret. Errors never contain it.
+func (a *Face) read(stepID string, s *secretSource) (*secret.Secret, error) {
+	var b []byte
+	switch {
+	case s.File != "":
+		path := s.File
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(a.dir, path)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("answers: step %s: read PIN file: %w", stepID, err)
+		}
+		b = data
+		if n := len(b); n > 0 && b[n-1] == '\n' {
+			b = b[:n-1]
+			if n := len(b); n > 0 && b[n-1] == '\r' {
+				b = b[:n-1]
+			}
+		}
+		sec := secret.New(b)
+		clear(data)
+		if sec.Len() == 0 {
+			return nil, fmt.Errorf("answers: step %s: PIN file %s is empty", stepID, path)
+		}
+		return sec, nil
+	case s.Env != "":
+		v, ok := os.LookupEnv(s.Env)
+		if !ok || v == "" {
+			return nil, fmt.Errorf("answers: step %s: environment variable %s is not set", stepID, s.Env)
+		}
+		return secret.FromString(v), nil
+	default:
+		return secret.FromString(s.Value), nil
+	}
+}
+
+func (a *Face) answer(step engine.StepInfo) (stepAnswer, error) {
+	ans, ok := a.f.Steps[step.ID]
+	if !ok {
+		return ans, fmt.Errorf("answers: no answer for step %q (%s)", step.ID, step.Title)
+	}
+	return ans, nil
+}
+
+// Attendance implements engine.Face.
+func (a *Face) Attendance(_ context.Context, req engine.AttendanceRequest) (engine.Attendance, error) {
+	if len(a.f.Attendance) == 0 {
+		return nil, fmt.Errorf("answers: no attendance for step %q", req.Step.ID)
+	}
+	out := engine.Attendance{}
+	for role, names := range a.f.Attendance {
+		out[role] = append([]string(nil), names...)
+	}
+	return out, nil
+}
+
+// Confirm implements engine.Face.
+func (a *Face) Confirm(_ context.Context, req engine.ConfirmRequest) error {
+	ans, err := a.answer(req.Step)
+	if err != nil {
+		return err
+	}
+	if !contains(ans.ConfirmedBy, req.Participant.Name) {
+		return fmt.Errorf("answers: step %q: no confirmation from %s %q", req.Step.ID, req.Participant.Role, req.Participant.Name)
+	}
+	return nil
+}
+
+// Choose implements engine.Face.
+func (a *Face) Choose(_ context.Context, req engine.ChoiceRequest) (engine.Choice, error) {
+	ans, err := a.answer(req.Step)
+	if err != nil {
+		return engine.Choice{}, err
+	}
+	return engine.Choice{Value: ans.Choice, By: engine.Participant{Name: ans.By}}, nil
+}
+
+// Secret implements engine.Face. An answers file holds one PIN per step, so
+// a second attempt gets engine.ErrNoRetry.
+func (a *Face) Secret(_ context.Context, req engine.SecretRequest) (engine.SecretAnswer, error) {
+	if req.Attempt > 1 {
+		return engine.SecretAnswer{}, engine.ErrNoRetry
+	}
+	ans, err := a.answer(req.Step)
+	if err != nil {
+		return engine.SecretAnswer{}, err
+	}
+	if ans.PIN == nil {
+		return engine.SecretAnswer{}, fmt.Errorf("answers: step %q: no pin", req.Step.ID)
+	}
+	sec, err := a.read(req.Step.ID, ans.PIN)
+	if err != nil {
+		return engine.SecretAnswer{}, err
+	}
+	return engine.SecretAnswer{Secret: sec, By: engine.Participant{Name: ans.By}}, nil
+}
+
+// Report implements engine.Face: progress lines for the person running the
+// rehearsal.
+func (a *Face) Report(r engine.Report) {
+	switch r.Kind {
+	case engine.StepStarted:
+		fmt.Fprintf(a.out, "[%2d/%d] %s\n", r.Step.Index+1, r.Step.Total, r.Text)
+	case engine.StepDone:
+		fmt.Fprintf(a.out, "        %s\n", r.Text)
+	case engine.OperationStarted:
+		fmt.Fprintf(a.out, "        %s ...\n", r.Text)
+	case engine.OperationDone:
+		fmt.Fprintf(a.out, "        ... done in %s\n", r.Elapsed.Round(100_000))
+	case engine.Notice:
+		fmt.Fprintf(a.out, "        %s\n", r.Text)
+	}
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func hasOption(opts []script.Option, v string) bool {
+	for _, o := range opts {
+		if o.Value == v {
+			return true
+		}
+	}
+	return false
+}
+
+func optionValues(opts []script.Option) string {
+	var vs []string
+	for _, o := range opts {
+		vs = append(vs, o.Value)
+	}
+	return strings.Join(vs, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,188 @@
+// Package cli is the ceremony command line: it parses arguments, builds the
+// engine's options, and turns every failure into one line on stderr and a
+// non-zero exit status. The command in ../main.go only calls Main.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/devicepki/ceremony/ceremony/answers"
+	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/script"
+	"github.com/devicepki/ceremony/hsm"
+)
+
+// Exit statuses.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+const usage = `ceremony runs offline root-key ceremonies on a PKCS#11 HSM.
+
+Usage:
+  ceremony run SCRIPT --config HSM.yaml --answers FILE [--out DIR] [--input NAME=VALUE]...
+  ceremony version
+  ceremony help
+
+Commands:
+  run      Run a ceremony script (scripts/*.yaml). Every step is recorded in
+           OUT/transcript.jsonl; certificates and public keys go to
+           OUT/artifacts/.
+  version  Print the version of this program.
+
+Run 'ceremony run --help' for the flags of run.
+`
+
+// Main runs the command line with args (without the program name) and
+// returns the exit status.
+func Main(ctx context.Context, args []string, version string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		fmt.Fprintln(stderr, "\nceremony: the interactive TUI is not available yet; use 'ceremony run SCRIPT --answers FILE'")
+		return ExitUsage
+	}
+	switch args[0] {
+	case "run":
+		return runCommand(ctx, args[1:], version, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "ceremony %s\n", version)
+		t := engine.CurrentTool(version)
+		fmt.Fprintf(stdout, "go: %s\n", t.GoVersion)
+		if t.Revision != "" {
+			fmt.Fprintf(stdout, "revision: %s%s\n", t.Revision, map[bool]string{true: " (modified)"}[t.Modified])
+		}
+		return ExitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return ExitOK
+	default:
+		fmt.Fprintf(stderr, "ceremony: unknown command %q (try 'ceremony help')\n", args[0])
+		return ExitUsage
+	}
+}
+
+// inputFlags collects repeated --input NAME=VALUE flags.
+type inputFlags map[string]string
+
+func (f inputFlags) String() string { return "" }
+
+func (f inputFlags) Set(kv string) error {
+	name, value, err := script.ParseInputFlag(kv)
+	if err != nil {
+		return err
+	}
+	if _, dup := f[name]; dup {
+		return fmt.Errorf("--input %s given twice", name)
+	}
+	f[name] = value
+	return nil
+}
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments, and returns the positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func runCommand(ctx context.Context, args []string, version string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ceremony run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		answersPath = fs.String("answers", "", "answers `FILE` for a rehearsal (attendance, confirmations, PIN sources)")
+		configPath  = fs.String("config", "", "HSM config `FILE`: PKCS#11 module path and token label or serial")
+		out         = fs.String("out", "", "ceremony output `DIR` (default transcripts/SCRIPT-TIMESTAMP)")
+		templates   = fs.String("templates", "", "certificate templates `DIR` (default: templates/ beside the scripts directory)")
+		inputs      = inputFlags{}
+	)
+	fs.Var(inputs, "input", "script input `NAME=VALUE` (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: ceremony run SCRIPT --config HSM.yaml --answers FILE [--out DIR] [--input NAME=VALUE]...")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		return ExitUsage
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "ceremony: "+format+"\n", a...)
+		return code
+	}
+	switch {
+	case len(pos) == 0:
+		return fail(ExitUsage, "run: which script? (for example scripts/root-key-generation.yaml)")
+	case len(pos) > 1:
+		return fail(ExitUsage, "run: one script at a time (got %s)", strings.Join(pos, ", "))
+	case *configPath == "":
+		return fail(ExitUsage, "run: --config FILE is required: it names the PKCS#11 module and the token")
+	case *answersPath == "":
+		return fail(ExitUsage, "run: --answers FILE is required: the interactive TUI is not available yet")
+	}
+	scriptPath := resolveScript(pos[0])
+
+	cfg, err := hsm.LoadConfig(*configPath)
+	if err != nil {
+		return fail(ExitFailure, "%v", err)
+	}
+	s, err := script.Load(scriptPath)
+	if err != nil {
+		return fail(ExitFailure, "%v", err)
+	}
+	face, err := answers.Load(*answersPath, s, stdout)
+	if err != nil {
+		return fail(ExitFailure, "%v", err)
+	}
+	if *out == "" {
+		*out = filepath.Join("transcripts", s.Name+"-"+time.Now().UTC().Format("20060102T150405Z"))
+	}
+	plan, err := engine.Prepare(engine.Options{
+		ScriptPath: scriptPath, TemplatesDir: *templates, Inputs: inputs, HSM: cfg,
+		OutDir: *out, Face: face, Tool: engine.CurrentTool(version),
+	})
+	if err != nil {
+		return fail(ExitFailure, "%v", err)
+	}
+	fmt.Fprintf(stdout, "Ceremony: %s (%s)\nOutput:   %s\n\n", s.Title, s.Path, plan.OutDir())
+	res, err := plan.Run(ctx)
+	if err != nil {
+		return fail(ExitFailure, "%v", err)
+	}
+	fmt.Fprintf(stdout, "\nCeremony %s completed.\n", s.Name)
+	fmt.Fprintf(stdout, "  transcript:   %s (%d events)\n", res.Transcript, res.Events)
+	for _, a := range res.Artifacts {
+		fmt.Fprintf(stdout, "  artifact:     %s\n                sha256 %s\n", filepath.Join(res.Dir, a.Path), a.SHA256)
+	}
+	fmt.Fprintf(stdout, "  final digest: %s\n", engine.GroupHex(res.Head))
+	return ExitOK
+}
+
+// resolveScript accepts a path, or a bare name looked up as
+// scripts/NAME.yaml.
+func resolveScript(arg string) string {
+	if _, err := os.Stat(arg); err == nil || strings.ContainsAny(arg, `/\`) || strings.HasSuffix(arg, ".yaml") {
+		return arg
+	}
+	return filepath.Join("scripts", arg+".yaml")
+}

@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/devicepki/ceremony/ceremony/script"
+	"github.com/devicepki/ceremony/ceremony/secret"
+)
+
+// Face is how the engine talks to the people in the room. It has two
+// implementations: the answers file (package answers) for rehearsals, demos
+// and tests, and the TUI for real ceremonies. The engine behaves the same
+// whichever face it is given.
+//
+// The engine runs in its own goroutine and calls the prompt methods one at a
+// time; each blocks until the people answer or ctx is done, so a face may
+// show the prompt asynchronously (a TUI sends it to its event loop and waits
+// for the reply). Report must not block.
+type Face interface {
+	// Name says which face this is ("answers-file", "tui"); the transcript
+	// records it.
+	Name() string
+	// Attendance asks who is present, by role.
+	Attendance(ctx context.Context, req AttendanceRequest) (Attendance, error)
+	// Confirm asks one participant to confirm a step. A nil error means
+	// they confirmed; ErrAborted means they, or the room, stopped the
+	// ceremony.
+	Confirm(ctx context.Context, req ConfirmRequest) error
+	// Choose asks one of the candidates to pick an option.
+	Choose(ctx context.Context, req ChoiceRequest) (Choice, error)
+	// Secret asks one of the candidates to enter a secret such as a PIN.
+	// The engine wipes the returned secret after use.
+	Secret(ctx context.Context, req SecretRequest) (SecretAnswer, error)
+	// Report tells the room what the engine is doing.
+	Report(Report)
+}
+
+// ErrAborted is returned by a face when the people stop the ceremony.
+var ErrAborted = errors.New("ceremony aborted by the participants")
+
+// ErrNoRetry is returned by a face asked to re-enter a rejected secret when it
+// has nothing else to offer (an answers file holds one PIN); the engine then
+// reports the rejection itself.
+var ErrNoRetry = errors.New("no other secret to try")
+
+// Participant is a person present at the ceremony.
+type Participant struct {
+	Role string
+	Name string
+}
+
+// StepInfo describes the step a prompt or report belongs to.
+type StepInfo struct {
+	Index int // 0-based
+	Total int
+	ID    string
+	Kind  string
+	Title string
+	// Say is the step's text, inputs expanded, to be read aloud.
+	Say string
+}
+
+// AttendanceRequest asks who is present.
+type AttendanceRequest struct {
+	Step  StepInfo
+	Roles []script.Role
+}
+
+// Attendance maps a role name to the names of the people present in it, in
+// the order they were recorded.
+type Attendance map[string][]string
+
+// ConfirmRequest asks one participant to confirm a step.
+type ConfirmRequest struct {
+	Step        StepInfo
+	Participant Participant
+}
+
+// ChoiceRequest asks one of the candidates to choose.
+type ChoiceRequest struct {
+	Step       StepInfo
+	Candidates []Participant
+	Options    []script.Option
+}
+
+// Choice is an answer to a ChoiceRequest.
+type Choice struct {
+	Value string
+	By    Participant
+}
+
+// SecretRequest asks one of the candidates for a secret.
+type SecretRequest struct {
+	Step       StepInfo
+	What       string // "HSM user PIN for token "root""
+	Candidates []Participant
+	// Attempt counts from 1; after a rejected secret the engine asks
+	// again, up to MaxSecretAttempts.
+	Attempt int
+}
+
+// MaxSecretAttempts is how often a rejected PIN may be entered again.
+const MaxSecretAttempts = 3
+
+// SecretAnswer is a secret and who entered it.
+type SecretAnswer struct {
+	Secret *secret.Secret
+	By     Participant
+}
+
+// ReportKind says what a Report is about.
+type ReportKind int
+
+// Report kinds.
+const (
+	// StepStarted: a step begins.
+	StepStarted ReportKind = iota
+	// StepDone: a step finished; Text summarises what happened.
+	StepDone
+	// OperationStarted: a long operation (key generation, signing) began.
+	OperationStarted
+	// OperationDone: it finished after Elapsed.
+	OperationDone
+	// Notice: something the room should read (a fingerprint, a warning).
+	Notice
+)
+
+// Report is a progress message from the engine.
+type Report struct {
+	Kind    ReportKind
+	Step    StepInfo
+	Text    string
+	Elapsed time.Duration
+}

@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/devicepki/ceremony/ceremony/transcript"
+)
+
+// ToolInfo describes this program for transcripts.
+type ToolInfo struct {
+	Version     string   `json:"version"`
+	GoVersion   string   `json:"go_version"`
+	Revision    string   `json:"vcs_revision,omitempty"`
+	Modified    bool     `json:"vcs_modified,omitempty"`
+	Modules     []string `json:"modules"`
+	Executable  string   `json:"executable"`
+	ExecSHA256  string   `json:"executable_sha256"`
+	ExecFailure string   `json:"executable_error,omitempty"`
+}
+
+// CurrentTool returns the ToolInfo of the running binary; version is the
+// version stamped at build time ("dev" when none was).
+func CurrentTool(version string) ToolInfo {
+	t := ToolInfo{Version: version, GoVersion: runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				t.Revision = s.Value
+			case "vcs.modified":
+				t.Modified = s.Value == "true"
+			}
+		}
+		for _, m := range bi.Deps {
+			v := m.Version
+			if m.Replace != nil {
+				v += " => " + m.Replace.Path + " " + m.Replace.Version
+			}
+			t.Modules = append(t.Modules, m.Path+" "+v)
+		}
+	}
+	exe, err := os.Executable()
+	if err == nil {
+		t.Executable = exe
+		t.ExecSHA256, err = fileSHA256(exe)
+	}
+	if err != nil {
+		t.ExecFailure = err.Error()
+	}
+	return t
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func (r *run) preflight(info StepInfo) (string, error) {
+	modSHA, err := fileSHA256(r.opts.HSM.Module)
+	if err != nil {
+		return "", fmt.Errorf("hash the PKCS#11 module: %w", err)
+	}
+	host, _ := os.Hostname()
+	kernel := runtime.GOOS
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel += " " + strings.TrimSpace(string(b))
+	}
+	now := r.opts.Now()
+	tok := r.tok.Info()
+	r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("Machine clock: %s (local %s)",
+		now.UTC().Format("2006-01-02 15:04:05 MST"), now.Local().Format("15:04:05 MST"))})
+	r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("HSM token %q, serial %s, %s %s, firmware %s",
+		tok.Label, tok.Serial, tok.Manufacturer, tok.Model, tok.FirmwareVersion)})
+	text := fmt.Sprintf("Environment recorded: %s on %s (%s); HSM token %q serial %s (%s %s)",
+		r.opts.Tool.Version, host, kernel, tok.Label, tok.Serial, tok.Manufacturer, tok.Model)
+	return text, r.record(transcript.Entry{Type: "preflight", Step: info.ID, Text: text, Data: map[string]any{
+		"tool":          r.opts.Tool,
+		"pkcs11_module": map[string]string{"path": r.opts.HSM.Module, "sha256": modSHA},
+		"token":         tok,
+		"host":          map[string]string{"hostname": host, "kernel": kernel, "arch": runtime.GOARCH},
+		"clock":         map[string]string{"utc": now.UTC().Format(time.RFC3339), "local": now.Format(time.RFC3339)},
+	}})
+}
