@@ -12,9 +12,10 @@
 //
 // If a run fails or is aborted, keys it generated are destroyed (a key
 // without a completed ceremony must not stay usable) and the transcript
-// records why. A run that fails before it changed anything (no key generated,
-// no artifact written) removes its transcript and output directory, so that
-// a bad input leaves nothing behind and the rehearsal can simply be rerun.
+// records why. A run that fails on an error before it changed anything (no
+// key generated, no artifact written) removes its transcript and output
+// directory, so that a bad input leaves nothing behind and the rehearsal can
+// simply be rerun. An abort by the participants is always kept on record.
 package engine
 
 import (

@@ -76,20 +76,29 @@ func New(t testing.TB) *HSM {
 // the environment; callers pass Env() to the processes that use it.
 func NewInDir(t testing.TB, dir string) *HSM {
 	t.Helper()
+	h, err := Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// Create is NewInDir for callers without a testing.TB (testscript setup).
+func Create(dir string) (*HSM, error) {
 	mod := Module()
 	if mod == "" {
-		t.Fatalf("SoftHSM2 is not installed (apt-get install softhsm2); looked in %s", strings.Join(modulePaths, ", "))
+		return nil, fmt.Errorf("SoftHSM2 is not installed (apt-get install softhsm2); looked in %s", strings.Join(modulePaths, ", "))
 	}
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.MkdirAll(tokens, 0o700); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	conf := filepath.Join(dir, "softhsm2.conf")
 	body := fmt.Sprintf("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n", tokens)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return &HSM{Dir: dir, Conf: conf, Module: mod}
+	return &HSM{Dir: dir, Conf: conf, Module: mod}, nil
 }
 
 // Env returns the environment entries that select this installation.
@@ -100,12 +109,14 @@ func (h *HSM) Config(label string) hsm.Config {
 	return hsm.Config{Module: h.Module, Token: hsm.TokenSelector{Label: label}}
 }
 
-// RandomPIN returns a fresh random PIN, different for every call.
-func RandomPIN(t testing.TB) string {
-	t.Helper()
+// RandomPIN returns a fresh random PIN (16 hex digits), different for every
+// call. The testing.TB is unused and kept for call-site symmetry.
+func RandomPIN(testing.TB) string { return randomPIN() }
+
+func randomPIN() string {
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
+		panic(err) // crypto/rand does not fail on supported platforms
 	}
 	return hex.EncodeToString(b)
 }
@@ -114,20 +125,39 @@ func RandomPIN(t testing.TB) string {
 // softhsm2-util.
 func (h *HSM) InitToken(t testing.TB, label string) *Token {
 	t.Helper()
-	tk := &Token{HSM: h, Label: label, PIN: RandomPIN(t), SOPIN: RandomPIN(t)}
-	h.run(t, "softhsm2-util", "--init-token", "--free", "--label", label, "--pin", tk.PIN, "--so-pin", tk.SOPIN)
+	tk, err := h.Init(label)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return tk
 }
 
-func (h *HSM) run(t testing.TB, name string, args ...string) string {
-	t.Helper()
+// Init is InitToken for callers without a testing.TB.
+func (h *HSM) Init(label string) (*Token, error) {
+	tk := &Token{HSM: h, Label: label, PIN: randomPIN(), SOPIN: randomPIN()}
+	_, err := h.Run("softhsm2-util", "--init-token", "--free", "--label", label, "--pin", tk.PIN, "--so-pin", tk.SOPIN)
+	return tk, err
+}
+
+// Run runs a command with this installation's environment and returns its
+// combined output.
+func (h *HSM) Run(name string, args ...string) (string, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), h.Env()...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, args[0], err, out)
+		return string(out), fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
-	return string(out)
+	return string(out), nil
+}
+
+func (h *HSM) run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := h.Run(name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // Object is one object as pkcs11-tool lists it.
@@ -147,9 +177,21 @@ type Object struct {
 // pkcs11-tool (OpenSC).
 func (tk *Token) Objects(t testing.TB) []Object {
 	t.Helper()
-	out := tk.HSM.run(t, "pkcs11-tool", "--module", tk.HSM.Module, "--token-label", tk.Label,
+	objs, err := tk.ListObjects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// ListObjects is Objects for callers without a testing.TB.
+func (tk *Token) ListObjects() ([]Object, error) {
+	out, err := tk.HSM.Run("pkcs11-tool", "--module", tk.HSM.Module, "--token-label", tk.Label,
 		"--login", "--pin", tk.PIN, "--list-objects")
-	return ParseObjects(out)
+	if err != nil {
+		return nil, err
+	}
+	return ParseObjects(out), nil
 }
 
 // ReadObject returns pkcs11-tool's --read-object output for the object of

@@ -1,0 +1,157 @@
+package answers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/script"
+)
+
+const good = `version: 1
+script: root-key-generation
+attendance:
+  administrator: [Ada]
+  witness: [Wanda, Walter]
+steps:
+  welcome: {confirmed_by: [Ada, Wanda, Walter]}
+  check-clock: {choice: matches, by: Wanda}
+  inspect-hsm: {confirmed_by: [Ada, Wanda, Walter]}
+  activate-hsm: {pin: {file: user.pin}}
+  read-fingerprint: {confirmed_by: [Ada, Wanda, Walter]}
+  closing: {confirmed_by: [Ada, Wanda, Walter]}
+`
+
+func load(t *testing.T, body string) (*Face, error) {
+	t.Helper()
+	s, err := script.Load("../../scripts/root-key-generation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "answers.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "user.pin"), []byte("8e1f22c0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Load(path, s, nil)
+}
+
+func TestGoodAnswers(t *testing.T) {
+	f, err := load(t, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	att, err := f.Attendance(ctx, engine.AttendanceRequest{})
+	if err != nil || len(att["witness"]) != 2 || att["administrator"][0] != "Ada" {
+		t.Fatalf("attendance %v %v", att, err)
+	}
+	step := engine.StepInfo{ID: "welcome"}
+	if err := f.Confirm(ctx, engine.ConfirmRequest{Step: step, Participant: engine.Participant{Role: "witness", Name: "Walter"}}); err != nil {
+		t.Fatal(err)
+	}
+	err = f.Confirm(ctx, engine.ConfirmRequest{Step: step, Participant: engine.Participant{Role: "witness", Name: "Mallory"}})
+	if err == nil || !strings.Contains(err.Error(), `step "welcome": no confirmation from witness "Mallory"`) {
+		t.Fatalf("err = %v", err)
+	}
+	c, err := f.Choose(ctx, engine.ChoiceRequest{Step: engine.StepInfo{ID: "check-clock"}})
+	if err != nil || c.Value != "matches" || c.By.Name != "Wanda" {
+		t.Fatalf("choice %+v %v", c, err)
+	}
+	ans, err := f.Secret(ctx, engine.SecretRequest{Step: engine.StepInfo{ID: "activate-hsm"}, Attempt: 1})
+	if err != nil || string(ans.Secret.Bytes()) != "8e1f22c0" {
+		t.Fatalf("secret: %v (trailing newline must be trimmed)", err)
+	}
+	if _, err := f.Secret(ctx, engine.SecretRequest{Step: engine.StepInfo{ID: "activate-hsm"}, Attempt: 2}); !errors.Is(err, engine.ErrNoRetry) {
+		t.Fatalf("second attempt: %v", err)
+	}
+	if _, err := f.Secret(ctx, engine.SecretRequest{Step: engine.StepInfo{ID: "nope", Title: "Nope"}, Attempt: 1}); err == nil ||
+		!strings.Contains(err.Error(), `no answer for step "nope" (Nope)`) {
+		t.Fatalf("missing step: %v", err)
+	}
+}
+
+func TestAnswersRejected(t *testing.T) {
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"unknown field", "version: 1\n", "version: 1\nmode: fast\n", `answers.yaml:2:1: unknown field "mode"`},
+		{"wrong script", "script: root-key-generation", "script: sign-intermediate", `this answers file is for script "sign-intermediate", not "root-key-generation"`},
+		{"unknown role", "  witness: [Wanda, Walter]", "  witness: [Wanda, Walter]\n  auditor: [Ann]", `attendance.auditor: script root-key-generation has no role "auditor"`},
+		{"one person two roles", "  administrator: [Ada]", "  administrator: [Wanda]", `"Wanda" is also listed as administrator`},
+		{"unknown step", "  closing:", "  lunch: {confirmed_by: [Ada]}\n  closing:", `steps.lunch: script root-key-generation has no step "lunch"`},
+		{"missing confirmation", "  read-fingerprint: {confirmed_by: [Ada, Wanda, Walter]}", "  read-fingerprint: {confirmed_by: [Ada, Wanda]}", `step "read-fingerprint": no confirmation from witness "Walter"`},
+		{"missing step answer", "  read-fingerprint: {confirmed_by: [Ada, Wanda, Walter]}\n", "", `step "read-fingerprint" needs confirmed_by`},
+		{"confirmation by stranger", "  closing: {confirmed_by: [Ada, Wanda, Walter]}", "  closing: {confirmed_by: [Ada, Wanda, Walter, Mallory]}", `"Mallory" is not present in a role that confirms step "closing"`},
+		{"bad choice", "choice: matches", "choice: maybe", `"maybe" is not an option of step "check-clock" (one of: matches, differs)`},
+		{"missing choice", "  check-clock: {choice: matches, by: Wanda}\n", "", `step "check-clock" needs a choice`},
+		{"ambiguous chooser", "{choice: matches, by: Wanda}", "{choice: matches}", "2 people attend as witness: say which one acts"},
+		{"chooser of the wrong role", "by: Wanda}", "by: Ada}", `steps.check-clock.by: "Ada" is not present as witness`},
+		{"missing pin", "  activate-hsm: {pin: {file: user.pin}}\n", "", `step "activate-hsm" needs a pin`},
+		{"two pin sources", "{pin: {file: user.pin}}", "{pin: {file: user.pin, env: PIN}}", "give exactly one of file, env or value"},
+		{"pin on a confirm step", "  closing: {confirmed_by: [Ada, Wanda, Walter]}", "  closing: {confirmed_by: [Ada, Wanda, Walter], pin: {env: X}}", `steps.closing.pin: step "closing" is a confirm step and asks nothing of this kind`},
+		{"answer for a machine step", "  closing:", "  preflight: {choice: matches}\n  closing:", `steps.preflight.choice: step "preflight" is a preflight step`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(good, tc.old) {
+				t.Fatalf("case does not apply: %q", tc.old)
+			}
+			_, err := load(t, strings.Replace(good, tc.old, tc.new, 1))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error = %q\nwant one line with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSecretSources(t *testing.T) {
+	t.Setenv("CEREMONY_TEST_PIN", "from-env")
+	f, err := load(t, strings.Replace(good, "{file: user.pin}", "{env: CEREMONY_TEST_PIN}", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := f.Secret(context.Background(), engine.SecretRequest{Step: engine.StepInfo{ID: "activate-hsm"}, Attempt: 1})
+	if err != nil || string(ans.Secret.Bytes()) != "from-env" {
+		t.Fatalf("env secret: %v", err)
+	}
+	f, err = load(t, strings.Replace(good, "{file: user.pin}", "{env: CEREMONY_TEST_UNSET}", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Secret(context.Background(), engine.SecretRequest{Step: engine.StepInfo{ID: "activate-hsm"}, Attempt: 1}); err == nil ||
+		!strings.Contains(err.Error(), "environment variable CEREMONY_TEST_UNSET is not set") {
+		t.Fatalf("unset env: %v", err)
+	}
+	f, err = load(t, strings.Replace(good, "{file: user.pin}", "{file: missing.pin}", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Secret(context.Background(), engine.SecretRequest{Step: engine.StepInfo{ID: "activate-hsm"}, Attempt: 1}); err == nil ||
+		!strings.Contains(err.Error(), "read PIN file") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func TestReportWritesProgress(t *testing.T) {
+	f, err := load(t, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	f.out = &buf
+	step := engine.StepInfo{Index: 6, Total: 12, Title: "Generate the root key"}
+	f.Report(engine.Report{Kind: engine.StepStarted, Step: step, Text: step.Title})
+	f.Report(engine.Report{Kind: engine.OperationStarted, Step: step, Text: "Generating"})
+	if got := buf.String(); got != "[ 7/12] Generate the root key\n        Generating ...\n" {
+		t.Fatalf("progress %q", got)
+	}
+}

@@ -1,0 +1,486 @@
+package engine_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/devicepki/ceremony/ceremony/answers"
+	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/script"
+	"github.com/devicepki/ceremony/ceremony/secret"
+	"github.com/devicepki/ceremony/ceremony/transcript"
+	"github.com/devicepki/ceremony/hsm"
+	"github.com/devicepki/ceremony/internal/softhsmtest"
+)
+
+// rig is a ceremony workspace: copies of the shipped script and template, a
+// fresh SoftHSM2 token, a PIN file and an answers file.
+type rig struct {
+	dir     string
+	script  string
+	tok     *softhsmtest.Token
+	cfg     hsm.Config
+	answers string
+	out     string
+}
+
+const answersYAML = `version: 1
+script: root-key-generation
+attendance:
+  administrator: [Ada Admin]
+  witness: [Wanda Witness]
+steps:
+  welcome: {confirmed_by: [Ada Admin, Wanda Witness]}
+  check-clock: {choice: matches}
+  inspect-hsm: {confirmed_by: [Ada Admin, Wanda Witness]}
+  activate-hsm: {pin: {file: user.pin}}
+  read-fingerprint: {confirmed_by: [Ada Admin, Wanda Witness]}
+  closing: {confirmed_by: [Ada Admin, Wanda Witness]}
+`
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"scripts/root-key-generation.yaml", "templates/root-ca.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, f), string(data))
+	}
+	h := softhsmtest.New(t)
+	tok := h.InitToken(t, "ceremony-test")
+	writeFile(t, filepath.Join(dir, "user.pin"), tok.PIN+"\n")
+	writeFile(t, filepath.Join(dir, "answers.yaml"), answersYAML)
+	return &rig{
+		dir: dir, script: filepath.Join(dir, "scripts", "root-key-generation.yaml"),
+		tok: tok, cfg: h.Config("ceremony-test"),
+		answers: filepath.Join(dir, "answers.yaml"), out: filepath.Join(dir, "out"),
+	}
+}
+
+func writeFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// edit replaces old with new in a file of the rig.
+func (r *rig) edit(t *testing.T, rel, old, new string) {
+	t.Helper()
+	path := filepath.Join(r.dir, rel)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s does not contain %q", rel, old)
+	}
+	writeFile(t, path, strings.Replace(string(data), old, new, 1))
+}
+
+func (r *rig) options(t *testing.T, face engine.Face) engine.Options {
+	t.Helper()
+	return engine.Options{
+		ScriptPath: r.script, Inputs: map[string]string{"place": "Test lab"}, HSM: r.cfg,
+		OutDir: r.out, Face: face, Tool: engine.CurrentTool("test"),
+	}
+}
+
+func (r *rig) answersFace(t *testing.T) engine.Face {
+	t.Helper()
+	s, err := script.Load(r.script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := answers.Load(r.answers, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (r *rig) run(t *testing.T, face engine.Face) (*engine.Result, error) {
+	t.Helper()
+	plan, err := engine.Prepare(r.options(t, face))
+	if err != nil {
+		return nil, err
+	}
+	return plan.Run(context.Background())
+}
+
+// assertNoSecret fails if the PIN appears in any file under dir.
+func (r *rig) assertNoSecret(t *testing.T, dir string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, s := range []string{r.tok.PIN, r.tok.SOPIN} {
+			if strings.Contains(string(data), s) {
+				t.Errorf("%s contains a PIN", path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func eventTypes(c *transcript.Chain) []string {
+	var out []string
+	for _, e := range c.Events {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func TestRootKeyGenerationCeremony(t *testing.T) {
+	r := newRig(t)
+	res, err := r.run(t, r.answersFace(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chain.Head != res.Head || len(chain.Events) != res.Events {
+		t.Fatalf("result %+v does not describe the transcript", res)
+	}
+	want := []string{"ceremony-started", "attendance", "confirmed", "preflight", "choice", "confirmed", "hsm-login",
+		"key-generated", "certificate-issued", "artifact-written", "artifact-written", "confirmed", "confirmed", "ceremony-completed"}
+	if got := eventTypes(chain); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("events %v\nwant %v", got, want)
+	}
+
+	// The first event commits to the script and template bytes.
+	var start struct {
+		Script    struct{ SHA256 string }
+		Templates []struct{ Name, SHA256 string }
+	}
+	if err := json.Unmarshal(chain.Events[0].Data, &start); err != nil {
+		t.Fatal(err)
+	}
+	scriptBytes, _ := os.ReadFile(r.script)
+	tmplBytes, _ := os.ReadFile(filepath.Join(r.dir, "templates", "root-ca.yaml"))
+	if start.Script.SHA256 != sha(scriptBytes) || len(start.Templates) != 1 || start.Templates[0].SHA256 != sha(tmplBytes) {
+		t.Fatalf("first event does not commit to the script and template: %s", chain.Events[0].Data)
+	}
+
+	// Every artifact's SHA-256 is in the transcript and matches the file.
+	certPEM, err := os.ReadFile(filepath.Join(r.out, "artifacts", "root-ca.crt.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM, err := os.ReadFile(filepath.Join(r.out, "artifacts", "root-ca.pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	for _, data := range [][]byte{certPEM, pubPEM} {
+		if !strings.Contains(string(raw), `"sha256":"`+sha(data)+`"`) {
+			t.Fatalf("artifact SHA-256 %s not in the transcript", sha(data))
+		}
+	}
+	block, _ := pem.Decode(certPEM)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"sha256":"`+sha(block.Bytes)+`"`) {
+		t.Fatal("certificate fingerprint not in the transcript")
+	}
+
+	// The token, read by pkcs11-tool, holds exactly the root key pair, and
+	// its public key is the certificate's.
+	objs := r.tok.Objects(t)
+	if len(objs) != 2 {
+		t.Fatalf("token objects: %+v", objs)
+	}
+	for _, o := range objs {
+		if o.Label != "root-ca" {
+			t.Fatalf("unexpected object %+v", o)
+		}
+		switch o.Class {
+		case "Public Key":
+			if o.ECPoint != softhsmtest.ECPointHex(t, cert.PublicKey) {
+				t.Fatal("token public key differs from the certificate's")
+			}
+		case "Private Key":
+			for _, a := range []string{"sensitive", "always sensitive", "never extractable", "local"} {
+				if !strings.Contains(o.Attrs, a) {
+					t.Fatalf("private key access %q lacks %q", o.Attrs, a)
+				}
+			}
+			if o.Usage != "sign" {
+				t.Fatalf("private key usage %q, want sign only", o.Usage)
+			}
+		}
+	}
+	r.assertNoSecret(t, r.out)
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// Every bad input is refused with a clear error, and leaves no key on the
+// token and no file behind.
+func TestBadInputsChangeNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		prepare func(t *testing.T, r *rig)
+		want    string
+		keep    int // objects on the token before (and after) the run
+	}{
+		{"unknown template field", func(t *testing.T, r *rig) {
+			r.edit(t, "templates/root-ca.yaml", "key_usage:", "colour: blue\nkey_usage:")
+		}, `root-ca.yaml:27:1: unknown field "colour"`, 0},
+		{"unknown script field", func(t *testing.T, r *rig) {
+			r.edit(t, "scripts/root-key-generation.yaml", "    template: root-ca\n    label:", "    template: root-ca\n    size: big\n    label:")
+		}, `unknown field "size"`, 0},
+		{"30-year root", func(t *testing.T, r *rig) {
+			r.edit(t, "templates/root-ca.yaml", "duration: 20y", "duration: 30y")
+		}, "validity.duration: 30y is longer than the 25-year limit", 0},
+		{"RSA 2048 root", func(t *testing.T, r *rig) {
+			r.edit(t, "templates/root-ca.yaml", "algorithm: ecdsa-p384", "algorithm: rsa-2048")
+		}, `key.algorithm: unsupported key algorithm "rsa-2048"`, 0},
+		{"P-224 root", func(t *testing.T, r *rig) {
+			r.edit(t, "templates/root-ca.yaml", "algorithm: ecdsa-p384", "algorithm: ecdsa-p224")
+		}, `unsupported key algorithm "ecdsa-p224"`, 0},
+		{"label already on the token", func(t *testing.T, r *rig) {
+			if _, err := r.tok.HSM.Run("pkcs11-tool", "--module", r.tok.HSM.Module, "--token-label", r.tok.Label,
+				"--login", "--pin", r.tok.PIN, "--keypairgen", "--key-type", "EC:prime256v1", "--label", "root-ca", "--id", "01"); err != nil {
+				t.Fatal(err)
+			}
+		}, `token "ceremony-test" already holds an object labelled "root-ca"`, 2},
+		{"wrong PIN", func(t *testing.T, r *rig) {
+			writeFile(t, filepath.Join(r.dir, "user.pin"), softhsmtest.RandomPIN(t))
+		}, "PIN incorrect", 0},
+		{"missing module", func(t *testing.T, r *rig) {
+			r.cfg.Module = "/nonexistent/libsofthsm2.so"
+		}, "pkcs11 module /nonexistent/libsofthsm2.so: no such file", 0},
+		{"missing token", func(t *testing.T, r *rig) {
+			r.cfg.Token.Label = "no-such-token"
+		}, `token "no-such-token" not found`, 0},
+		{"missing template", func(t *testing.T, r *rig) {
+			os.Remove(filepath.Join(r.dir, "templates", "root-ca.yaml"))
+		}, `steps[6].template: no template "root-ca"`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t)
+			tc.prepare(t, r)
+			var err error
+			s, lerr := script.Load(r.script)
+			if lerr != nil {
+				err = lerr
+			} else {
+				face, ferr := answers.Load(r.answers, s, nil)
+				if ferr != nil {
+					t.Fatal(ferr)
+				}
+				_, err = r.run(t, face)
+			}
+			if err == nil {
+				t.Fatal("ceremony succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error = %q\nwant one line containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), r.tok.PIN) {
+				t.Fatal("error contains the PIN")
+			}
+			if n := len(r.tok.Objects(t)); n != tc.keep {
+				t.Fatalf("%d objects on the token, want %d", n, tc.keep)
+			}
+			if _, err := os.Stat(r.out); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("output directory exists after a failed run (%v)", err)
+			}
+		})
+	}
+}
+
+func TestOutputDirectoryWithTranscriptIsLeftAlone(t *testing.T) {
+	r := newRig(t)
+	writeFile(t, filepath.Join(r.out, "transcript.jsonl"), "earlier ceremony\n")
+	_, err := r.run(t, r.answersFace(t))
+	if err == nil || !strings.Contains(err.Error(), "already holds a ceremony transcript") {
+		t.Fatalf("err = %v", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(r.out, "transcript.jsonl")); string(data) != "earlier ceremony\n" {
+		t.Fatal("earlier transcript changed")
+	}
+	if entries, _ := os.ReadDir(r.out); len(entries) != 1 {
+		t.Fatalf("output directory holds %d entries", len(entries))
+	}
+	if n := len(r.tok.Objects(t)); n != 0 {
+		t.Fatalf("%d objects on the token", n)
+	}
+}
+
+// scriptedFace answers everything positively, except as its hooks say.
+type scriptedFace struct {
+	pins      []string // PINs to offer, in order
+	abortAt   string   // step id at which a confirmation aborts
+	onConfirm func(engine.ConfirmRequest) error
+	reports   []engine.Report
+}
+
+func (f *scriptedFace) Name() string { return "test" }
+func (f *scriptedFace) Attendance(context.Context, engine.AttendanceRequest) (engine.Attendance, error) {
+	return engine.Attendance{"administrator": {"Ada"}, "witness": {"Wanda"}}, nil
+}
+func (f *scriptedFace) Confirm(ctx context.Context, req engine.ConfirmRequest) error {
+	if f.onConfirm != nil {
+		if err := f.onConfirm(req); err != nil {
+			return err
+		}
+	}
+	if req.Step.ID == f.abortAt {
+		return engine.ErrAborted
+	}
+	return ctx.Err()
+}
+func (f *scriptedFace) Choose(_ context.Context, req engine.ChoiceRequest) (engine.Choice, error) {
+	return engine.Choice{Value: req.Options[0].Value}, nil
+}
+func (f *scriptedFace) Secret(_ context.Context, req engine.SecretRequest) (engine.SecretAnswer, error) {
+	if req.Attempt > len(f.pins) {
+		return engine.SecretAnswer{}, engine.ErrNoRetry
+	}
+	return engine.SecretAnswer{Secret: secret.FromString(f.pins[req.Attempt-1])}, nil
+}
+func (f *scriptedFace) Report(r engine.Report) { f.reports = append(f.reports, r) }
+
+func TestAbortAfterKeyGenerationDestroysTheKey(t *testing.T) {
+	r := newRig(t)
+	face := &scriptedFace{pins: []string{r.tok.PIN}, abortAt: "read-fingerprint"}
+	_, err := r.run(t, face)
+	var se *engine.StepError
+	if !errors.As(err, &se) || !se.Aborted || se.ID != "read-fingerprint" || se.Discarded {
+		t.Fatalf("err = %#v", err)
+	}
+	chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatalf("transcript after abort: %v", err)
+	}
+	types := eventTypes(chain)
+	if got := strings.Join(types[len(types)-2:], " "); got != "key-destroyed ceremony-aborted" {
+		t.Fatalf("last events %v", types)
+	}
+	if n := len(r.tok.Objects(t)); n != 0 {
+		t.Fatalf("%d objects left on the token after the abort", n)
+	}
+	r.assertNoSecret(t, r.out)
+}
+
+func TestAbortBeforeAnyChangeIsRecorded(t *testing.T) {
+	r := newRig(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	face := &scriptedFace{pins: []string{r.tok.PIN}, onConfirm: func(req engine.ConfirmRequest) error {
+		if req.Step.ID == "welcome" {
+			cancel() // Ctrl+C while the first confirmation is asked
+		}
+		return nil
+	}}
+	plan, err := engine.Prepare(r.options(t, face))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = plan.Run(ctx)
+	var se *engine.StepError
+	if !errors.As(err, &se) || !se.Aborted || se.Discarded {
+		t.Fatalf("err = %#v", err)
+	}
+	chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := chain.Events[len(chain.Events)-1]; last.Type != "ceremony-aborted" {
+		t.Fatalf("last event %s", last.Type)
+	}
+}
+
+func TestWrongPINThenRightPIN(t *testing.T) {
+	r := newRig(t)
+	wrong := softhsmtest.RandomPIN(t)
+	face := &scriptedFace{pins: []string{wrong, r.tok.PIN}}
+	if _, err := r.run(t, face); err != nil {
+		t.Fatal(err)
+	}
+	chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := strings.Join(eventTypes(chain), " ")
+	if !strings.Contains(types, "hsm-login-failed hsm-login key-generated") {
+		t.Fatalf("events %s", types)
+	}
+	raw, _ := os.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if strings.Contains(string(raw), wrong) {
+		t.Fatal("the wrong PIN is in the transcript")
+	}
+	r.assertNoSecret(t, r.out)
+}
+
+func TestThreeWrongPINsStop(t *testing.T) {
+	r := newRig(t)
+	face := &scriptedFace{pins: []string{"11111111", "22222222", "33333333"}}
+	_, err := r.run(t, face)
+	if !errors.Is(err, hsm.ErrPINIncorrect) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(r.out); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("output kept although nothing changed")
+	}
+}
+
+func TestProgressIsReported(t *testing.T) {
+	r := newRig(t)
+	face := &scriptedFace{pins: []string{r.tok.PIN}}
+	if _, err := r.run(t, face); err != nil {
+		t.Fatal(err)
+	}
+	var started, ops, notices int
+	for _, rep := range face.reports {
+		switch rep.Kind {
+		case engine.StepStarted:
+			started++
+			if rep.Step.Total != 12 {
+				t.Fatalf("step total %d", rep.Step.Total)
+			}
+		case engine.OperationDone:
+			ops++
+			if rep.Elapsed <= 0 {
+				t.Fatal("operation without elapsed time")
+			}
+		case engine.Notice:
+			notices++
+		}
+	}
+	if started != 12 || ops != 2 || notices < 3 {
+		t.Fatalf("reports: %d steps, %d operations, %d notices", started, ops, notices)
+	}
+}
