@@ -106,7 +106,9 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 
 func runCommand(ctx context.Context, args []string, version string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ceremony run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package would print the error and the whole usage; we print
+	// one line instead, and the usage only when asked.
+	fs.SetOutput(io.Discard)
 	var (
 		answersPath = fs.String("answers", "", "answers `FILE` for a rehearsal (attendance, confirmations, PIN sources)")
 		configPath  = fs.String("config", "", "HSM config `FILE`: PKCS#11 module path and token label or serial")
@@ -115,20 +117,19 @@ func runCommand(ctx context.Context, args []string, version string, stdout, stde
 		inputs      = inputFlags{}
 	)
 	fs.Var(inputs, "input", "script input `NAME=VALUE` (repeatable)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: ceremony run SCRIPT --config HSM.yaml --answers FILE [--out DIR] [--input NAME=VALUE]...")
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return ExitOK
-	}
-	if err != nil {
-		return ExitUsage
-	}
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "ceremony: "+format+"\n", a...)
 		return code
+	}
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, "Usage: ceremony run SCRIPT --config HSM.yaml --answers FILE [--out DIR] [--input NAME=VALUE]...")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return ExitOK
+	}
+	if err != nil {
+		return fail(ExitUsage, "run: %v (see 'ceremony run --help')", err)
 	}
 	switch {
 	case len(pos) == 0:

@@ -48,7 +48,7 @@ steps:
   closing: {confirmed_by: [Ada Admin, Wanda Witness]}
 `
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	for _, f := range []string{"scripts/root-key-generation.yaml", "templates/root-ca.yaml"} {
@@ -69,7 +69,7 @@ func newRig(t *testing.T) *rig {
 	}
 }
 
-func writeFile(t *testing.T, path, body string) {
+func writeFile(t testing.TB, path, body string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func (r *rig) edit(t *testing.T, rel, old, new string) {
 	writeFile(t, path, strings.Replace(string(data), old, new, 1))
 }
 
-func (r *rig) options(t *testing.T, face engine.Face) engine.Options {
+func (r *rig) options(t testing.TB, face engine.Face) engine.Options {
 	t.Helper()
 	return engine.Options{
 		ScriptPath: r.script, Inputs: map[string]string{"place": "Test lab"}, HSM: r.cfg,

@@ -249,17 +249,26 @@ func ParseObjects(out string) []Object {
 // the form pkcs11-tool prints as EC_POINT.
 func ECPointHex(t testing.TB, pub crypto.PublicKey) string {
 	t.Helper()
+	h, err := ECPoint(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// ECPoint is ECPointHex for callers without a testing.TB.
+func ECPoint(pub crypto.PublicKey) (string, error) {
 	k, ok := pub.(*ecdsa.PublicKey)
 	if !ok {
-		t.Fatalf("ECPointHex: %T is not an ECDSA key", pub)
+		return "", fmt.Errorf("ECPoint: %T is not an ECDSA key", pub)
 	}
 	point, err := k.Bytes()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	der, err := asn1.Marshal(point)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	return hex.EncodeToString(der)
+	return hex.EncodeToString(der), nil
 }

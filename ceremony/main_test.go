@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/devicepki/ceremony/internal/softhsmtest"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"ceremony": main})
+}
+
+// TestCommandLine runs the stories in testdata/script. Each runs in a fresh
+// $WORK holding copies of scripts/ and templates/ (unless the story brings
+// its own), a fresh SoftHSM2 token labelled "demo" with a random PIN in
+// $WORK/user.pin, an HSM config hsm.yaml and an answers file answers.yaml.
+func TestCommandLine(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:   "testdata/script",
+		Setup: setup,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"tokenobjects": cmdTokenObjects,
+			"keygen":       cmdKeygen,
+			"chainok":      cmdChainOK,
+			"nosecret":     cmdNoSecret,
+			"ecpoint":      cmdECPoint,
+			"digestin":     cmdDigestIn,
+		},
+	})
+}
+
+const defaultAnswers = `version: 1
+script: root-key-generation
+attendance:
+  administrator: [Ada Administrator]
+  witness: [Wanda Witness]
+steps:
+  welcome: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  check-clock: {choice: matches}
+  inspect-hsm: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  activate-hsm: {pin: {file: user.pin}}
+  read-fingerprint: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  closing: {confirmed_by: [Ada Administrator, Wanda Witness]}
+`
+
+func setup(env *testscript.Env) error {
+	for _, dir := range []string{"scripts", "templates"} {
+		if err := copyMissing(filepath.Join("..", dir), filepath.Join(env.WorkDir, dir)); err != nil {
+			return err
+		}
+	}
+	h, err := softhsmtest.Create(filepath.Join(env.WorkDir, ".hsm"))
+	if err != nil {
+		return err
+	}
+	tok, err := h.Init("demo")
+	if err != nil {
+		return err
+	}
+	env.Setenv("SOFTHSM2_CONF", h.Conf)
+	env.Setenv("MODULE", h.Module)
+	env.Setenv("TEST_PIN", tok.PIN)
+	env.Setenv("TEST_SO_PIN", tok.SOPIN)
+	files := map[string]string{
+		"user.pin":     tok.PIN + "\n",
+		"hsm.yaml":     fmt.Sprintf("module: %s\ntoken:\n  label: demo\n", h.Module),
+		"answers.yaml": defaultAnswers,
+	}
+	for name, body := range files {
+		path := filepath.Join(env.WorkDir, name)
+		if _, err := os.Stat(path); err == nil {
+			continue // the story brings its own
+		}
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyMissing copies the files of src into dst, keeping files dst has.
+func copyMissing(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if _, err := os.Stat(target); err == nil {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+}
+
+func token(ts *testscript.TestScript) *softhsmtest.Token {
+	h := &softhsmtest.HSM{Conf: ts.Getenv("SOFTHSM2_CONF"), Module: ts.Getenv("MODULE")}
+	return &softhsmtest.Token{HSM: h, Label: "demo", PIN: ts.Getenv("TEST_PIN")}
+}
+
+// tokenobjects N: the demo token holds exactly N objects (pkcs11-tool).
+func cmdTokenObjects(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: tokenobjects N")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	objs, err := token(ts).ListObjects()
+	ts.Check(err)
+	if (len(objs) == want) == neg {
+		ts.Fatalf("token holds %d objects: %+v", len(objs), objs)
+	}
+}
+
+// keygen LABEL: pkcs11-tool generates a P-256 key pair labelled LABEL.
+func cmdKeygen(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: keygen LABEL")
+	}
+	tk := token(ts)
+	_, err := tk.HSM.Run("pkcs11-tool", "--module", tk.HSM.Module, "--token-label", tk.Label, "--login", "--pin", tk.PIN,
+		"--keypairgen", "--key-type", "EC:prime256v1", "--label", args[0], "--id", "ee")
+	ts.Check(err)
+}
+
+// chainok TRANSCRIPT: recomputes the hash chain with nothing but SHA-256
+// over the raw lines, independently of package transcript.
+func cmdChainOK(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: chainok TRANSCRIPT")
+	}
+	data, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	prev := strings.Repeat("0", 64)
+	var problem string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		var ev struct {
+			Seq  int    `json:"seq"`
+			Prev string `json:"prev"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			problem = fmt.Sprintf("line %d: %v", n, err)
+			break
+		}
+		if ev.Seq != n || ev.Prev != prev {
+			problem = fmt.Sprintf("line %d: seq %d prev %s, want seq %d prev %s", n, ev.Seq, ev.Prev, n, prev)
+			break
+		}
+		sum := sha256.Sum256(sc.Bytes())
+		prev = hex.EncodeToString(sum[:])
+	}
+	if (problem == "") == neg {
+		ts.Fatalf("chain check: %q (negated: %t)", problem, neg)
+	}
+}
+
+// nosecret DIR: no file under DIR contains the token's PINs.
+func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: nosecret DIR")
+	}
+	secrets := []string{ts.Getenv("TEST_PIN"), ts.Getenv("TEST_SO_PIN")}
+	err := filepath.WalkDir(ts.MkAbs(args[0]), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, s := range secrets {
+			if bytes.Contains(data, []byte(s)) {
+				ts.Fatalf("%s contains a PIN", path)
+			}
+		}
+		return nil
+	})
+	ts.Check(err)
+}
+
+// ecpoint CERT LABEL: the EC point pkcs11-tool lists for the public key
+// labelled LABEL is the certificate's public key.
+func cmdECPoint(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: ecpoint CERT.pem LABEL")
+	}
+	cert := readCert(ts, args[0])
+	objs, err := token(ts).ListObjects()
+	ts.Check(err)
+	for _, o := range objs {
+		if o.Class == "Public Key" && o.Label == args[1] {
+			want, err := softhsmtest.ECPoint(cert.PublicKey)
+			ts.Check(err)
+			if o.ECPoint != want {
+				ts.Fatalf("EC point %s is not the certificate's key", o.ECPoint)
+			}
+			return
+		}
+	}
+	ts.Fatalf("no public key labelled %q on the token", args[1])
+}
+
+// digestin FILE TRANSCRIPT: FILE's SHA-256 is recorded in TRANSCRIPT; for a
+// PEM certificate, its DER fingerprint is too.
+func cmdDigestIn(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: digestin FILE TRANSCRIPT")
+	}
+	data, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	tr, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	sums := [][32]byte{sha256.Sum256(data)}
+	if b, _ := pem.Decode(data); b != nil && b.Type == "CERTIFICATE" {
+		sums = append(sums, sha256.Sum256(b.Bytes))
+	}
+	for _, s := range sums {
+		if !bytes.Contains(tr, []byte(`"sha256":"`+hex.EncodeToString(s[:])+`"`)) {
+			ts.Fatalf("SHA-256 %x of %s is not in %s", s, args[0], args[1])
+		}
+	}
+}
+
+func readCert(ts *testscript.TestScript, path string) *x509.Certificate {
+	data, err := os.ReadFile(ts.MkAbs(path))
+	ts.Check(err)
+	b, _ := pem.Decode(data)
+	if b == nil {
+		ts.Fatalf("%s: no PEM block", path)
+	}
+	c, err := x509.ParseCertificate(b.Bytes)
+	ts.Check(err)
+	return c
+}
