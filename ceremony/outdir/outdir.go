@@ -28,7 +28,7 @@ const (
 // Dir is a ceremony directory.
 type Dir struct {
 	path    string
-	created bool // Create made the directory itself
+	created string // the topmost directory Create made ("" if none)
 }
 
 // Check returns a Dir for path after making sure a ceremony can be written
@@ -67,19 +67,32 @@ func (d *Dir) TranscriptPath() string { return filepath.Join(d.path, TranscriptF
 
 // Create creates the directory (and its parents) if it does not exist yet.
 func (d *Dir) Create() error {
-	if _, err := os.Stat(d.path); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(d.path, 0o755); err != nil {
+	top := ""
+	for p := filepath.Clean(d.path); ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("output directory: %w", err)
 		}
-		d.created = true
-		return syncDir(filepath.Dir(d.path))
+		top = p
+		if filepath.Dir(p) == p {
+			break
+		}
 	}
-	return nil
+	if top == "" {
+		return nil
+	}
+	if err := os.MkdirAll(d.path, 0o755); err != nil {
+		return fmt.Errorf("output directory: %w", err)
+	}
+	d.created = top
+	return syncDir(filepath.Dir(top))
 }
 
 // Discard removes what this run put in the directory: the transcript, the
-// artifacts directory, and the directory itself if Create made it. The
-// engine calls it only when a run failed before changing anything.
+// artifacts directory, and the directory itself and any parents if Create
+// made them. The engine calls it only when a run failed before changing
+// anything.
 func (d *Dir) Discard() error {
 	var errs []error
 	for _, p := range []string{d.TranscriptPath(), filepath.Join(d.path, ArtifactsDir)} {
@@ -87,9 +100,15 @@ func (d *Dir) Discard() error {
 			errs = append(errs, err)
 		}
 	}
-	if d.created {
-		if err := os.Remove(d.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
+	if d.created != "" {
+		for p := filepath.Clean(d.path); ; p = filepath.Dir(p) {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+				break
+			}
+			if p == d.created {
+				break
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -82,6 +82,20 @@ func TestDiscardRemovesOnlyWhatItMade(t *testing.T) {
 	if _, err := os.Stat(d.Path()); !os.IsNotExist(err) {
 		t.Fatal("created directory not removed")
 	}
+	// Parents Create made go too, and only they.
+	d, _ = Check(filepath.Join(base, "a", "b", "out"))
+	if err := d.Create(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Discard(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(base, "a")); !os.IsNotExist(err) {
+		t.Fatal("created parent directories not removed")
+	}
+	if _, err := os.Stat(base); err != nil {
+		t.Fatal("pre-existing base removed")
+	}
 	// A directory the user made stays.
 	d, _ = Check(base)
 	d.Create()
