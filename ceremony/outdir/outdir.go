@@ -4,8 +4,8 @@
 //	OUT/transcript.jsonl   the hash-chained event log
 //	OUT/artifacts/         certificates, public keys and other outputs
 //
-// Artifacts are written atomically (temporary file, fsync, link into place,
-// fsync the directory) and never overwrite an existing file.
+// Artifacts are written atomically (package durable) and never overwrite an
+// existing file.
 package outdir
 
 import (
@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/devicepki/ceremony/ceremony/durable"
 )
 
 // File names inside a ceremony directory.
@@ -86,7 +88,7 @@ func (d *Dir) Create() error {
 		return fmt.Errorf("output directory: %w", err)
 	}
 	d.created = top
-	return syncDir(filepath.Dir(top))
+	return durable.SyncDir(filepath.Dir(top))
 }
 
 // Discard removes what this run put in the directory: the transcript, the
@@ -134,60 +136,9 @@ func (d *Dir) WriteArtifact(name string, data []byte) (Artifact, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Artifact{}, fmt.Errorf("artifact %s: %w", name, err)
 	}
-	if err := WriteFileExclusive(filepath.Join(dir, name), data, 0o644); err != nil {
+	if err := durable.WriteFileExclusive(filepath.Join(dir, name), data, 0o644); err != nil {
 		return Artifact{}, err
 	}
 	sum := sha256.Sum256(data)
 	return Artifact{Path: ArtifactsDir + "/" + name, SHA256: hex.EncodeToString(sum[:]), Size: len(data)}, nil
-}
-
-// WriteFileExclusive writes data to path atomically: readers see either no
-// file or the whole file, a crash never leaves a partial file under path,
-// and an existing file is never replaced.
-func WriteFileExclusive(path string, data []byte, perm fs.FileMode) error {
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("%s: already exists; refusing to overwrite it", path)
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // after a successful link this removes the extra name only
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: write: %w", path, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: sync: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	// link(2) fails if path exists, unlike rename(2).
-	if err := os.Link(tmpName, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s: already exists; refusing to overwrite it", path)
-		}
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("%s: sync directory: %w", path, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -123,13 +123,16 @@ var rules = map[Kind]kindRules{
 	},
 }
 
-func kindNames() string {
-	var names []string
-	for k := range rules {
-		names = append(names, string(k))
+func kindNames() string { return strings.Join(sortedKeys(rules), ", ") }
+
+// sortedKeys returns the keys of m, sorted: the names listed in errors.
+func sortedKeys[K ~string, V any](m map[K]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, string(k))
 	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
+	sort.Strings(out)
+	return out
 }
 
 // Profile is a validated certificate template.
@@ -426,12 +429,7 @@ func signatureAlgorithmFor(alg keys.Algorithm, name string) (x509.SignatureAlgor
 	}
 	sa, ok := signatureAlgorithms[name]
 	if !ok {
-		var names []string
-		for n := range signatureAlgorithms {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return 0, fmt.Errorf("unknown signature algorithm %q (known: %s)", name, strings.Join(names, ", "))
+		return 0, fmt.Errorf("unknown signature algorithm %q (known: %s)", name, strings.Join(sortedKeys(signatureAlgorithms), ", "))
 	}
 	if alg.IsECDSA() && name != want || !alg.IsECDSA() && strings.HasPrefix(name, "ecdsa") {
 		return 0, fmt.Errorf("%s does not suit key.algorithm %s (use %s)", name, alg, want)
@@ -504,12 +502,8 @@ func parseEKU(names []string) ([]x509.ExtKeyUsage, []asn1.ObjectIdentifier, erro
 		ekus  []x509.ExtKeyUsage
 		oids  []asn1.ObjectIdentifier
 		seen  = map[string]bool{}
-		known []string
+		known = sortedKeys(extKeyUsages)
 	)
-	for n := range extKeyUsages {
-		known = append(known, n)
-	}
-	sort.Strings(known)
 	for _, n := range names {
 		if seen[n] {
 			return nil, nil, fmt.Errorf("%s listed twice", n)

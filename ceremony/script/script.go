@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/strictyaml"
@@ -157,18 +158,30 @@ func (s *Script) Errorf(path, format string, args ...any) error {
 
 // Role returns the declared role called name.
 func (s *Script) Role(name string) (Role, bool) {
-	for _, r := range s.Roles {
-		if r.Name == name {
-			return r, true
-		}
+	if i := s.roleIndex(name); i >= 0 {
+		return s.Roles[i], true
 	}
 	return Role{}, false
 }
 
 // StepIndex returns the index of the step with the given id, or -1.
 func (s *Script) StepIndex(id string) int {
-	for i, st := range s.Steps {
-		if st.ID == id {
+	return indexBy(s.Steps, func(st Step) string { return st.ID }, id)
+}
+
+func (s *Script) roleIndex(name string) int {
+	return indexBy(s.Roles, func(r Role) string { return r.Name }, name)
+}
+
+func (s *Script) inputIndex(name string) int {
+	return indexBy(s.Inputs, func(in Input) string { return in.Name }, name)
+}
+
+// indexBy returns the index of the first element of list whose name is
+// want, or -1.
+func indexBy[T any](list []T, name func(T) string, want string) int {
+	for i, x := range list {
+		if name(x) == want {
 			return i
 		}
 	}
@@ -306,7 +319,7 @@ func (s *Script) validate() error {
 				if err := s.checkRole(fmt.Sprintf("%s.confirm[%d]", p, j), r); err != nil {
 					return err
 				}
-				if slicesIndex(st.Confirm, r) != j {
+				if slices.Index(st.Confirm, r) != j {
 					return s.Errorf(fmt.Sprintf("%s.confirm[%d]", p, j), "role %q listed twice", r)
 				}
 			}
@@ -387,24 +400,6 @@ func (s *Script) ArtifactFile(st *Step) string {
 	return st.Name + ".crt.pem"
 }
 
-func (s *Script) roleIndex(name string) int {
-	for i, r := range s.Roles {
-		if r.Name == name {
-			return i
-		}
-	}
-	return -1
-}
-
-func (s *Script) inputIndex(name string) int {
-	for i, in := range s.Inputs {
-		if in.Name == name {
-			return i
-		}
-	}
-	return -1
-}
-
 func (s *Script) checkRole(path, role string) error {
 	if role == "" {
 		return s.Errorf(path, "required: the role that acts")
@@ -468,7 +463,7 @@ func (s *Script) checkEarlier(path, ref string, i int, kinds ...string) error {
 		return s.Errorf(path, "no step with id %q", ref)
 	case j >= i:
 		return s.Errorf(path, "step %q comes later; refer to an earlier step", ref)
-	case slicesIndex(kinds, s.Steps[j].Kind) < 0:
+	case slices.Index(kinds, s.Steps[j].Kind) < 0:
 		return s.Errorf(path, "step %q is a %s step, not %s", ref, s.Steps[j].Kind, strings.Join(kinds, " or "))
 	}
 	return nil
@@ -483,11 +478,3 @@ func (s *Script) checkRefs(path, text string) error {
 	return nil
 }
 
-func slicesIndex(list []string, v string) int {
-	for i, x := range list {
-		if x == v {
-			return i
-		}
-	}
-	return -1
-}

@@ -17,9 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/devicepki/ceremony/ceremony/durable"
 )
 
 // Version is the transcript format version, recorded in the first event.
@@ -77,12 +78,8 @@ func Create(path string, now func() time.Time) (*Writer, error) {
 	if now == nil {
 		now = time.Now
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+	f, err := durable.CreateExclusive(path, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("create transcript: %w", err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		f.Close()
 		return nil, fmt.Errorf("create transcript: %w", err)
 	}
 	return &Writer{f: f, path: path, prev: Genesis, now: now}, nil
@@ -166,13 +163,4 @@ func marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
