@@ -477,4 +477,3 @@ func (s *Script) checkRefs(path, text string) error {
 	}
 	return nil
 }
-
