@@ -172,6 +172,7 @@ func TestGenerateEveryAlgorithm(t *testing.T) {
 		}
 		want := hsm.KeyAttributes{Token: true, Private: true, Sensitive: true, Local: true, AlwaysSensitive: true, NeverExtractable: true, Sign: true}
 		if attrs != want {
+			// Modifiable is false too: no usage can be switched on later.
 			t.Fatalf("%s: attributes %+v, want %+v", alg, attrs, want)
 		}
 		generated[label] = kp

@@ -66,7 +66,9 @@ func ValidateLabel(label string) error {
 // GenerateKeyPair generates a key pair of algorithm alg inside the token,
 // labelled label, with a random CKA_ID from the token's RNG. The private key
 // is a token object that is private, sensitive, not extractable and may only
-// sign; the public key is a public token object that may only verify.
+// sign; the public key is a public token object that may only verify. Both
+// are created unmodifiable (CKA_MODIFIABLE false), so no usage can be
+// switched on later.
 //
 // It refuses, before generating anything, a label that any object on the
 // token already carries.
@@ -100,11 +102,13 @@ func (t *Token) GenerateKeyPair(label string, alg keys.Algorithm) (*KeyPair, err
 		{pub, map[crypto11.AttributeType]any{
 			crypto11.CkaId: id, crypto11.CkaLabel: label, crypto11.CkaToken: true, crypto11.CkaPrivate: false,
 			crypto11.CkaVerify: true, crypto11.CkaEncrypt: false, crypto11.CkaWrap: false, crypto11.CkaDerive: false,
+			crypto11.CkaModifiable: false,
 		}},
 		{priv, map[crypto11.AttributeType]any{
 			crypto11.CkaId: id, crypto11.CkaLabel: label, crypto11.CkaToken: true, crypto11.CkaPrivate: true,
 			crypto11.CkaSign: true, crypto11.CkaSensitive: true, crypto11.CkaExtractable: false,
 			crypto11.CkaDecrypt: false, crypto11.CkaUnwrap: false, crypto11.CkaDerive: false,
+			crypto11.CkaModifiable: false,
 		}},
 	} {
 		for k, v := range set.attrs {
@@ -178,12 +182,13 @@ type KeyAttributes struct {
 	Decrypt          bool `json:"decrypt"`
 	Unwrap           bool `json:"unwrap"`
 	Derive           bool `json:"derive"`
+	Modifiable       bool `json:"modifiable"`
 }
 
 var keyAttributeTypes = []uint{
 	pkcs11.CKA_TOKEN, pkcs11.CKA_PRIVATE, pkcs11.CKA_SENSITIVE, pkcs11.CKA_EXTRACTABLE,
 	pkcs11.CKA_LOCAL, pkcs11.CKA_ALWAYS_SENSITIVE, pkcs11.CKA_NEVER_EXTRACTABLE,
-	pkcs11.CKA_SIGN, pkcs11.CKA_DECRYPT, pkcs11.CKA_UNWRAP, pkcs11.CKA_DERIVE,
+	pkcs11.CKA_SIGN, pkcs11.CKA_DECRYPT, pkcs11.CKA_UNWRAP, pkcs11.CKA_DERIVE, pkcs11.CKA_MODIFIABLE,
 }
 
 // KeyAttributes reads the protection attributes of k's private key.
@@ -214,6 +219,7 @@ func (t *Token) KeyAttributes(k *KeyPair) (KeyAttributes, error) {
 		pkcs11.CKA_EXTRACTABLE: &ka.Extractable, pkcs11.CKA_LOCAL: &ka.Local,
 		pkcs11.CKA_ALWAYS_SENSITIVE: &ka.AlwaysSensitive, pkcs11.CKA_NEVER_EXTRACTABLE: &ka.NeverExtractable,
 		pkcs11.CKA_SIGN: &ka.Sign, pkcs11.CKA_DECRYPT: &ka.Decrypt, pkcs11.CKA_UNWRAP: &ka.Unwrap, pkcs11.CKA_DERIVE: &ka.Derive,
+		pkcs11.CKA_MODIFIABLE: &ka.Modifiable,
 	}
 	for _, a := range got {
 		if p, ok := dst[a.Type]; ok {

@@ -24,8 +24,10 @@ package answers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -53,10 +55,12 @@ type stepAnswer struct {
 
 // secretSource says where a secret comes from; exactly one field is set.
 type secretSource struct {
-	File  string `yaml:"file"`
-	Env   string `yaml:"env"`
-	Value string `yaml:"value"`
+	File string `yaml:"file"`
+	Env  string `yaml:"env"`
 }
+
+// maxSecretFile bounds the size of a PIN file.
+const maxSecretFile = 1024
 
 // Face answers the engine's prompts from an answers file.
 type Face struct {
@@ -80,7 +84,7 @@ func Load(path string, s *script.Script, progress io.Writer) (*Face, error) {
 	if a.out == nil {
 		a.out = io.Discard
 	}
-	if a.doc, err = strictyaml.Decode(path, data, &a.f); err != nil {
+	if a.doc, err = strictyaml.Decode(path, data, &a.f, strictyaml.Sensitive); err != nil {
 		return nil, err
 	}
 	if err := a.check(s); err != nil {
@@ -103,15 +107,12 @@ func (a *Face) check(s *script.Script) error {
 	if a.f.Script != s.Name {
 		return a.errorf("script", "this answers file is for script %q, not %q", a.f.Script, s.Name)
 	}
+	if err := engine.CheckAttendance(s.Roles, a.f.Attendance); err != nil {
+		return a.errorf("attendance", "%v", err)
+	}
 	present := map[string]string{} // name -> role
-	for _, role := range sortedKeys(a.f.Attendance) {
-		if _, ok := s.Role(role); !ok {
-			return a.errorf("attendance."+role, "script %s has no role %q", s.Name, role)
-		}
-		for i, n := range a.f.Attendance[role] {
-			if other, dup := present[n]; dup {
-				return a.errorf(fmt.Sprintf("attendance.%s[%d]", role, i), "%q is also listed as %s", n, other)
-			}
+	for role, names := range a.f.Attendance {
+		for _, n := range names {
 			present[n] = role
 		}
 	}
@@ -159,8 +160,8 @@ func (a *Face) check(s *script.Script) error {
 			if !has || ans.PIN == nil {
 				return a.errorf(p, "step %q needs a pin: {file: PATH} or {env: NAME}", st.ID)
 			}
-			if err := ans.PIN.check(); err != nil {
-				return a.errorf(p+".pin", "%v", err)
+			if (ans.PIN.File == "") == (ans.PIN.Env == "") {
+				return a.errorf(p+".pin", "give exactly one of file or env")
 			}
 			if err := a.checkBy(p, ans.By, st.By, present); err != nil {
 				return err
@@ -191,54 +192,61 @@ func (a *Face) checkBy(p, by, role string, present map[string]string) error {
 	return nil
 }
 
-func (s *secretSource) check() error {
-	n := 0
-	for _, v := range []string{s.File, s.Env, s.Value} {
-		if v != "" {
-			n++
-		}
-	}
-	if n != 1 {
-		return fmt.Errorf("give exactly one of file, env or value")
-	}
-	return nil
-}
-
-// read returns the secret. Errors never contain it.
+// read returns the secret. Errors name the line of the source, never the
+// file or variable name it holds (a PIN may have been typed there).
 func (a *Face) read(stepID string, s *secretSource) (*secret.Secret, error) {
-	var b []byte
-	switch {
-	case s.File != "":
-		path := s.File
-		if !filepath.IsAbs(path) {
-			path = filepath.Join(a.dir, path)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("answers: step %s: read PIN file: %w", stepID, err)
-		}
-		b = data
-		if n := len(b); n > 0 && b[n-1] == '\n' {
-			b = b[:n-1]
-			if n := len(b); n > 0 && b[n-1] == '\r' {
-				b = b[:n-1]
-			}
-		}
-		sec := secret.New(b)
-		clear(data)
-		if sec.Len() == 0 {
-			return nil, fmt.Errorf("answers: step %s: PIN file %s is empty", stepID, path)
-		}
-		return sec, nil
-	case s.Env != "":
+	p := "steps." + stepID + ".pin"
+	if s.Env != "" {
 		v, ok := os.LookupEnv(s.Env)
 		if !ok || v == "" {
-			return nil, fmt.Errorf("answers: step %s: environment variable %s is not set", stepID, s.Env)
+			return nil, a.errorf(p+".env", "the environment variable named here is not set")
 		}
 		return secret.FromString(v), nil
-	default:
-		return secret.FromString(s.Value), nil
 	}
+	path := s.File
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(a.dir, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, a.errorf(p+".file", "cannot read the PIN file named here: %v", bareError(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, a.errorf(p+".file", "cannot read the PIN file named here: %v", bareError(err))
+	case !st.Mode().IsRegular():
+		return nil, a.errorf(p+".file", "the PIN file named here is not a regular file")
+	case st.Size() > maxSecretFile:
+		return nil, a.errorf(p+".file", "the PIN file named here is larger than %d bytes", maxSecretFile)
+	}
+	buf := make([]byte, maxSecretFile+1)
+	n, err := io.ReadFull(f, buf)
+	defer clear(buf)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return nil, a.errorf(p+".file", "cannot read the PIN file named here: %v", bareError(err))
+	}
+	b := buf[:n]
+	if n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if m := len(b); m > 0 && b[m-1] == '\r' {
+			b = b[:m-1]
+		}
+	}
+	if len(b) == 0 {
+		return nil, a.errorf(p+".file", "the PIN file named here is empty")
+	}
+	return secret.New(b), nil
+}
+
+// bareError strips the path from a file error, keeping what went wrong.
+func bareError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func (a *Face) answer(step engine.StepInfo) (stepAnswer, error) {

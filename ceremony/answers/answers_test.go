@@ -83,8 +83,8 @@ func TestAnswersRejected(t *testing.T) {
 	for _, tc := range []struct{ name, old, new, want string }{
 		{"unknown field", "version: 1\n", "version: 1\nmode: fast\n", `answers.yaml:2:1: unknown field "mode"`},
 		{"wrong script", "script: root-key-generation", "script: sign-intermediate", `this answers file is for script "sign-intermediate", not "root-key-generation"`},
-		{"unknown role", "  witness: [Wanda, Walter]", "  witness: [Wanda, Walter]\n  auditor: [Ann]", `attendance.auditor: script root-key-generation has no role "auditor"`},
-		{"one person two roles", "  administrator: [Ada]", "  administrator: [Wanda]", `"Wanda" is also listed as administrator`},
+		{"unknown role", "  witness: [Wanda, Walter]", "  witness: [Wanda, Walter]\n  auditor: [Ann]", `attendance: attendance names role "auditor", which the script does not declare`},
+		{"one person two roles", "  administrator: [Ada]", "  administrator: [Wanda]", `"Wanda" (witness) and "Wanda" (administrator) are the same person`},
 		{"unknown step", "  closing:", "  lunch: {confirmed_by: [Ada]}\n  closing:", `steps.lunch: script root-key-generation has no step "lunch"`},
 		{"missing confirmation", "  read-fingerprint: {confirmed_by: [Ada, Wanda, Walter]}", "  read-fingerprint: {confirmed_by: [Ada, Wanda]}", `step "read-fingerprint": no confirmation from witness "Walter"`},
 		{"missing step answer", "  read-fingerprint: {confirmed_by: [Ada, Wanda, Walter]}\n", "", `step "read-fingerprint" needs confirmed_by`},
@@ -94,7 +94,14 @@ func TestAnswersRejected(t *testing.T) {
 		{"ambiguous chooser", "{choice: matches, by: Wanda}", "{choice: matches}", "2 people attend as witness: say which one acts"},
 		{"chooser of the wrong role", "by: Wanda}", "by: Ada}", `steps.check-clock.by: "Ada" is not present as witness`},
 		{"missing pin", "  activate-hsm: {pin: {file: user.pin}}\n", "", `step "activate-hsm" needs a pin`},
-		{"two pin sources", "{pin: {file: user.pin}}", "{pin: {file: user.pin, env: PIN}}", "give exactly one of file, env or value"},
+		{"two pin sources", "{pin: {file: user.pin}}", "{pin: {file: user.pin, env: PIN}}", "steps.activate-hsm.pin: give exactly one of file or env"},
+		{"pin value in the file", "{pin: {file: user.pin}}", "{pin: {value: '8e1f22c0'}}", `unknown field "value"`},
+		{"two administrators", "  administrator: [Ada]", "  administrator: [Ada, Alan]", "attendance: role administrator allows at most 1 present, 2 recorded"},
+		{"no witness", "  witness: [Wanda, Walter]", "  witness: []", "role witness needs at least 1 present, 0 recorded"},
+		{"same person in another case", "  witness: [Wanda, Walter]", "  witness: [Wanda, ada]", `"ada" (witness) and "Ada" (administrator) are the same person`},
+		{"same person, full-width letters", "  witness: [Wanda, Walter]", "  witness: [Wanda, Ａｄａ]", "are the same person"},
+		{"Cyrillic look-alike", "  witness: [Wanda, Walter]", "  witness: [Wanda, \u0410da]", "mixes letters of the Cyrillic and Latin scripts"},
+		{"trailing space", "  witness: [Wanda, Walter]", "  witness: [Wanda, 'Walter ']", `name "Walter " has leading, trailing or doubled spaces`},
 		{"pin on a confirm step", "  closing: {confirmed_by: [Ada, Wanda, Walter]}", "  closing: {confirmed_by: [Ada, Wanda, Walter], pin: {env: X}}", `steps.closing.pin: step "closing" is a confirm step and asks nothing of this kind`},
 		{"answer for a machine step", "  closing:", "  preflight: {choice: matches}\n  closing:", `steps.preflight.choice: step "preflight" is a preflight step`},
 	} {
@@ -128,7 +135,7 @@ func TestSecretSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := f.Secret(context.Background(), engine.SecretRequest{Step: engine.StepInfo{ID: "activate-hsm"}, Attempt: 1}); err == nil ||
-		!strings.Contains(err.Error(), "environment variable CEREMONY_TEST_UNSET is not set") {
+		!strings.Contains(err.Error(), "answers.yaml:10: steps.activate-hsm.pin.env: the environment variable named here is not set") {
 		t.Fatalf("unset env: %v", err)
 	}
 	f, err = load(t, strings.Replace(good, "{file: user.pin}", "{file: missing.pin}", 1))
@@ -136,8 +143,45 @@ func TestSecretSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := f.Secret(context.Background(), engine.SecretRequest{Step: engine.StepInfo{ID: "activate-hsm"}, Attempt: 1}); err == nil ||
-		!strings.Contains(err.Error(), "read PIN file") {
+		!strings.Contains(err.Error(), "cannot read the PIN file named here: no such file or directory") {
 		t.Fatalf("missing file: %v", err)
+	}
+}
+
+// A PIN typed where a file or variable name belongs is never echoed back,
+// and a PIN file must be a small regular file.
+func TestPINSourceErrorsDoNotEcho(t *testing.T) {
+	const pin = "90210355"
+	for _, src := range []string{"{env: '" + pin + "'}", "{file: '" + pin + "'}", "{env: " + pin + "}"} {
+		f, err := load(t, strings.Replace(good, "{file: user.pin}", src, 1))
+		if err != nil {
+			if strings.Contains(err.Error(), pin) {
+				t.Fatalf("load error echoes the PIN: %v", err)
+			}
+			continue
+		}
+		_, err = f.Secret(context.Background(), engine.SecretRequest{Step: engine.StepInfo{ID: "activate-hsm"}, Attempt: 1})
+		if err == nil || strings.Contains(err.Error(), pin) {
+			t.Fatalf("%s: err = %v", src, err)
+		}
+	}
+	for file, want := range map[string]string{"/dev/zero": "is not a regular file", "/": "is not a regular file"} {
+		f, err := load(t, strings.Replace(good, "{file: user.pin}", "{file: "+file+"}", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Secret(context.Background(), engine.SecretRequest{Step: engine.StepInfo{ID: "activate-hsm"}, Attempt: 1}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: err = %v", file, err)
+		}
+	}
+	big := filepath.Join(t.TempDir(), "big.pin")
+	os.WriteFile(big, make([]byte, 4096), 0o600)
+	f, err := load(t, strings.Replace(good, "{file: user.pin}", "{file: "+big+"}", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Secret(context.Background(), engine.SecretRequest{Step: engine.StepInfo{ID: "activate-hsm"}, Attempt: 1}); err == nil || !strings.Contains(err.Error(), "larger than 1024 bytes") {
+		t.Fatalf("big PIN file: %v", err)
 	}
 }
 

@@ -147,26 +147,24 @@ func runCommand(ctx context.Context, args []string, version string, stdout, stde
 	if err != nil {
 		return fail(ExitFailure, "%v", err)
 	}
-	s, err := script.Load(scriptPath)
-	if err != nil {
-		return fail(ExitFailure, "%v", err)
-	}
-	face, err := answers.Load(*answersPath, s, stdout)
-	if err != nil {
-		return fail(ExitFailure, "%v", err)
-	}
 	if *out == "" {
-		*out = filepath.Join("transcripts", s.Name+"-"+time.Now().UTC().Format("20060102T150405Z"))
+		name := strings.TrimSuffix(filepath.Base(scriptPath), filepath.Ext(scriptPath))
+		*out = filepath.Join("transcripts", name+"-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
 	plan, err := engine.Prepare(engine.Options{
 		ScriptPath: scriptPath, TemplatesDir: *templates, Inputs: inputs, HSM: cfg,
-		OutDir: *out, Face: face, Tool: engine.CurrentTool(version),
+		OutDir: *out, Tool: engine.CurrentTool(version),
 	})
 	if err != nil {
 		return fail(ExitFailure, "%v", err)
 	}
+	s := plan.Script()
+	face, err := answers.Load(*answersPath, s, stdout)
+	if err != nil {
+		return fail(ExitFailure, "%v", err)
+	}
 	fmt.Fprintf(stdout, "Ceremony: %s (%s)\nOutput:   %s\n\n", s.Title, s.Path, plan.OutDir())
-	res, err := plan.Run(ctx)
+	res, err := plan.Run(ctx, face)
 	if err != nil {
 		return fail(ExitFailure, "%v", err)
 	}

@@ -16,11 +16,11 @@ func BenchmarkRootCeremony(b *testing.B) {
 		b.StopTimer()
 		r := newRig(b)
 		b.StartTimer()
-		plan, err := engine.Prepare(r.options(b, &scriptedFace{pins: []string{r.tok.PIN}}))
+		plan, err := engine.Prepare(r.options(b))
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := plan.Run(context.Background()); err != nil {
+		if _, err := plan.Run(context.Background(), &scriptedFace{pins: []string{r.tok.PIN}}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

@@ -45,8 +45,6 @@ type Options struct {
 	HSM hsm.Config
 	// OutDir is the ceremony directory to create.
 	OutDir string
-	// Face asks the people in the room.
-	Face Face
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Tool describes this program for the transcript.
@@ -67,9 +65,6 @@ type Plan struct {
 
 // Prepare checks a ceremony run without touching the HSM or the disk.
 func Prepare(opts Options) (*Plan, error) {
-	if opts.Face == nil {
-		return nil, errors.New("engine: no face to ask the participants")
-	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -196,10 +191,14 @@ type Result struct {
 	Artifacts []outdir.Artifact
 }
 
-// Run runs the ceremony. It opens the HSM token first; if that fails,
-// nothing has been created. Cancelling ctx aborts the ceremony at the next
-// prompt or step boundary, with an abort event in the transcript.
-func (p *Plan) Run(ctx context.Context) (*Result, error) {
+// Run runs the ceremony, asking the people in the room through face. It
+// opens the HSM token first; if that fails, nothing has been created.
+// Cancelling ctx aborts the ceremony at the next prompt or step boundary,
+// with an abort event in the transcript.
+func (p *Plan) Run(ctx context.Context, face Face) (*Result, error) {
+	if face == nil {
+		return nil, errors.New("engine: no face to ask the participants")
+	}
 	tok, err := hsm.Open(p.opts.HSM)
 	if err != nil {
 		return nil, err
@@ -208,7 +207,7 @@ func (p *Plan) Run(ctx context.Context) (*Result, error) {
 	if err := p.out.Create(); err != nil {
 		return nil, err
 	}
-	r, err := newRun(p, tok)
+	r, err := newRun(p, tok, face)
 	if err != nil {
 		_ = p.out.Discard()
 		return nil, err

@@ -93,11 +93,11 @@ func (r *rig) edit(t *testing.T, rel, old, new string) {
 	writeFile(t, path, strings.Replace(string(data), old, new, 1))
 }
 
-func (r *rig) options(t testing.TB, face engine.Face) engine.Options {
+func (r *rig) options(t testing.TB) engine.Options {
 	t.Helper()
 	return engine.Options{
 		ScriptPath: r.script, Inputs: map[string]string{"place": "Test lab"}, HSM: r.cfg,
-		OutDir: r.out, Face: face, Tool: engine.CurrentTool("test"),
+		OutDir: r.out, Tool: engine.CurrentTool("test"),
 	}
 }
 
@@ -116,11 +116,11 @@ func (r *rig) answersFace(t *testing.T) engine.Face {
 
 func (r *rig) run(t *testing.T, face engine.Face) (*engine.Result, error) {
 	t.Helper()
-	plan, err := engine.Prepare(r.options(t, face))
+	plan, err := engine.Prepare(r.options(t))
 	if err != nil {
 		return nil, err
 	}
-	return plan.Run(context.Background())
+	return plan.Run(context.Background(), face)
 }
 
 // assertNoSecret fails if the PIN appears in any file under dir.
@@ -386,11 +386,15 @@ func TestAbortAfterKeyGenerationDestroysTheKey(t *testing.T) {
 		t.Fatalf("transcript after abort: %v", err)
 	}
 	types := eventTypes(chain)
-	if got := strings.Join(types[len(types)-2:], " "); got != "key-destroyed ceremony-aborted" {
+	if got := strings.Join(types[len(types)-4:], " "); got != "key-destroyed artifact-withdrawn artifact-withdrawn ceremony-aborted" {
 		t.Fatalf("last events %v", types)
 	}
 	if n := len(r.tok.Objects(t)); n != 0 {
 		t.Fatalf("%d objects left on the token after the abort", n)
+	}
+	// The certificate of the destroyed key is not left to be carried out.
+	if entries, err := os.ReadDir(filepath.Join(r.out, "artifacts")); err != nil || len(entries) != 0 {
+		t.Fatalf("artifacts after the abort: %v %v", entries, err)
 	}
 	r.assertNoSecret(t, r.out)
 }
@@ -405,11 +409,11 @@ func TestAbortBeforeAnyChangeIsRecorded(t *testing.T) {
 		}
 		return nil
 	}}
-	plan, err := engine.Prepare(r.options(t, face))
+	plan, err := engine.Prepare(r.options(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = plan.Run(ctx)
+	_, err = plan.Run(ctx, face)
 	var se *engine.StepError
 	if !errors.As(err, &se) || !se.Aborted || se.Discarded {
 		t.Fatalf("err = %#v", err)
@@ -445,15 +449,26 @@ func TestWrongPINThenRightPIN(t *testing.T) {
 	r.assertNoSecret(t, r.out)
 }
 
-func TestThreeWrongPINsStop(t *testing.T) {
+// Repeated wrong PINs count against the HSM's retry limit, so they stay on
+// record even though nothing else changed.
+func TestRepeatedWrongPINsAreKeptOnRecord(t *testing.T) {
 	r := newRig(t)
 	face := &scriptedFace{pins: []string{"11111111", "22222222", "33333333"}}
 	_, err := r.run(t, face)
 	if !errors.Is(err, hsm.ErrPINIncorrect) {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := os.Stat(r.out); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatal("output kept although nothing changed")
+	chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := strings.Join(eventTypes(chain), " ")
+	if !strings.HasSuffix(types, "hsm-login-failed hsm-login-failed hsm-login-failed ceremony-failed") {
+		t.Fatalf("events %s", types)
+	}
+	r.assertNoSecret(t, r.out)
+	if raw, _ := os.ReadFile(filepath.Join(r.out, "transcript.jsonl")); strings.Contains(string(raw), "22222222") {
+		t.Fatal("a wrong PIN is in the transcript")
 	}
 }
 

@@ -85,25 +85,13 @@ func (r *run) attendance(ctx context.Context, info StepInfo) (string, error) {
 			return "", fmt.Errorf("attendance names role %q, which the script does not declare", role)
 		}
 	}
-	seen := map[string]string{}
+	if err := CheckAttendance(r.script.Roles, got); err != nil {
+		return "", err
+	}
 	var present []Participant
 	var parts []string
 	for _, role := range r.script.Roles {
-		names := got[role.Name]
-		switch {
-		case len(names) < role.Min:
-			return "", fmt.Errorf("role %s needs at least %d present, %d recorded", role.Name, role.Min, len(names))
-		case role.Max > 0 && len(names) > role.Max:
-			return "", fmt.Errorf("role %s allows at most %d present, %d recorded", role.Name, role.Max, len(names))
-		}
-		for _, n := range names {
-			if err := script.CheckInputValue(n); err != nil || n != strings.TrimSpace(n) {
-				return "", fmt.Errorf("role %s: name %q is not a usable name", role.Name, n)
-			}
-			if other, dup := seen[n]; dup {
-				return "", fmt.Errorf("%q is recorded as %s and as %s; one person holds one role in a ceremony", n, other, role.Name)
-			}
-			seen[n] = role.Name
+		for _, n := range got[role.Name] {
 			present = append(present, Participant{Role: role.Name, Name: n})
 			parts = append(parts, fmt.Sprintf("%s (%s)", n, role.Name))
 		}
@@ -174,6 +162,11 @@ func (r *run) login(ctx context.Context, info StepInfo, st *script.Step) (string
 		if err != nil {
 			return "", err
 		}
+		if attempt > 1 {
+			// Repeated PIN attempts count against the HSM's retry limit:
+			// from here on the record is kept whatever happens.
+			r.changed = true
+		}
 		by, err := pick(ans.By, candidates)
 		if err != nil {
 			ans.Secret.Wipe()
@@ -226,8 +219,9 @@ func (r *run) generateKey(info StepInfo, st *script.Step, i int) (string, error)
 	if err != nil {
 		return "", err
 	}
-	if !attrs.Token || !attrs.Private || !attrs.Sensitive || attrs.Extractable || !attrs.Local || !attrs.AlwaysSensitive || !attrs.NeverExtractable {
-		return "", fmt.Errorf("key pair %q: the HSM reports %+v; a root key must be a private, sensitive, non-extractable token object generated on the token", label, attrs)
+	want := hsm.KeyAttributes{Token: true, Private: true, Sensitive: true, Local: true, AlwaysSensitive: true, NeverExtractable: true, Sign: true}
+	if attrs != want {
+		return "", fmt.Errorf("key pair %q: the HSM reports %+v; a root key must be a private, sensitive, non-extractable, unmodifiable token object generated on the token, for signing only", label, attrs)
 	}
 	fp, err := keys.Fingerprint(kp.Public())
 	if err != nil {

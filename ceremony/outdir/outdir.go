@@ -34,17 +34,21 @@ type Dir struct {
 }
 
 // Check returns a Dir for path after making sure a ceremony can be written
-// there: path does not exist, or is an empty directory. It creates nothing.
+// there: path does not exist, or is an empty directory (not a symbolic
+// link). It creates nothing.
 func Check(path string) (*Dir, error) {
 	if path == "" {
 		return nil, errors.New("output directory: no path given")
 	}
-	st, err := os.Stat(path)
+	path = filepath.Clean(path)
+	st, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return &Dir{path: path}, nil
 	case err != nil:
 		return nil, fmt.Errorf("output directory %s: %w", path, err)
+	case st.Mode()&fs.ModeSymlink != 0:
+		return nil, fmt.Errorf("output directory %s is a symbolic link; give the directory itself", path)
 	case !st.IsDir():
 		return nil, fmt.Errorf("output directory %s: exists and is not a directory", path)
 	}
@@ -125,6 +129,14 @@ type Artifact struct {
 }
 
 var artifactName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
+
+// RemoveArtifact removes an artifact this run wrote (a withdrawn output).
+func (d *Dir) RemoveArtifact(a Artifact) error {
+	if err := os.Remove(filepath.Join(d.path, filepath.FromSlash(a.Path))); err != nil {
+		return err
+	}
+	return durable.SyncDir(filepath.Join(d.path, ArtifactsDir))
+}
 
 // WriteArtifact writes data to artifacts/name atomically. It fails, leaving
 // the existing file untouched, if artifacts/name exists.

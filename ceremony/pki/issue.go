@@ -149,12 +149,25 @@ func checkIssued(tmpl, cert *x509.Certificate, subjectPub, issuerPub crypto.Publ
 		{"extended key usage", fmt.Sprint(cert.ExtKeyUsage), fmt.Sprint(tmpl.ExtKeyUsage)},
 		{"path length", pathLen(cert), pathLen(tmpl)},
 		{"policies", fmt.Sprint(cert.Policies), fmt.Sprint(tmpl.Policies)},
+		{"other extended key usages", fmt.Sprint(cert.UnknownExtKeyUsage), fmt.Sprint(tmpl.UnknownExtKeyUsage)},
+		{"CRL distribution points", fmt.Sprint(cert.CRLDistributionPoints), fmt.Sprint(tmpl.CRLDistributionPoints)},
+		{"CA issuers URLs", fmt.Sprint(cert.IssuingCertificateURL), fmt.Sprint(tmpl.IssuingCertificateURL)},
+		{"OCSP URLs", fmt.Sprint(cert.OCSPServer), fmt.Sprint(tmpl.OCSPServer)},
+		{"name constraints", constraintsOf(cert), constraintsOf(tmpl)},
+		{"has a subject key identifier", len(cert.SubjectKeyId) > 0, true},
 	} {
 		if f.got != f.want {
 			return fmt.Errorf("%s is %v, the template says %v", f.name, f.got, f.want)
 		}
 	}
 	return nil
+}
+
+// constraintsOf summarises a certificate's name constraints for comparison.
+func constraintsOf(c *x509.Certificate) string {
+	return fmt.Sprint(c.PermittedDNSDomainsCritical, c.PermittedDNSDomains, c.ExcludedDNSDomains,
+		c.PermittedIPRanges, c.ExcludedIPRanges, c.PermittedEmailAddresses, c.ExcludedEmailAddresses,
+		c.PermittedURIDomains, c.ExcludedURIDomains)
 }
 
 // pathLen returns a certificate's path length constraint, -1 for none.

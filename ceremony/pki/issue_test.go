@@ -7,12 +7,16 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/asn1"
 	"io"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // These tests sign with a software key: the HSM path is covered by the
@@ -163,4 +167,46 @@ type liar struct {
 func (l liar) Public() crypto.PublicKey { return l.pub }
 func (l liar) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
 	return l.sign.Sign(r, d, o)
+}
+
+// checkIssued notices every field in which a certificate differs from the
+// template it should have been made from.
+func TestCheckIssuedComparesEveryField(t *testing.T) {
+	p, err := Parse("t.yaml", []byte(baseRoot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := p.Validity.Resolve(start)
+	serial, _ := NewSerial(rand.Reader)
+	key, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	iss, err := SelfSign(p, v, serial, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, nw, _ := net.ParseCIDR("10.0.0.0/8")
+	for name, mutate := range map[string]func(c *x509.Certificate){
+		"serial number":           func(c *x509.Certificate) { c.SerialNumber = big.NewInt(7) },
+		"subject":                 func(c *x509.Certificate) { c.Subject.CommonName = "Other" },
+		"not after":               func(c *x509.Certificate) { c.NotAfter = c.NotAfter.Add(time.Second) },
+		"key usage":               func(c *x509.Certificate) { c.KeyUsage |= x509.KeyUsageDigitalSignature },
+		"path length":             func(c *x509.Certificate) { c.MaxPathLen = 0; c.MaxPathLenZero = true },
+		"extended key usage":      func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} },
+		"other extended key":      func(c *x509.Certificate) { c.UnknownExtKeyUsage = []asn1.ObjectIdentifier{{1, 2, 3}} },
+		"CRL distribution points": func(c *x509.Certificate) { c.CRLDistributionPoints = []string{"http://crl.example.com/r.crl"} },
+		"CA issuers URLs":         func(c *x509.Certificate) { c.IssuingCertificateURL = []string{"http://example.com/r.crt"} },
+		"OCSP URLs":               func(c *x509.Certificate) { c.OCSPServer = []string{"http://ocsp.example.com"} },
+		"name constraints":        func(c *x509.Certificate) { c.PermittedIPRanges = []*net.IPNet{nw} },
+	} {
+		tmpl := p.Certificate(v, serial)
+		mutate(tmpl)
+		err := checkIssued(tmpl, iss.Cert, key.Public(), key.Public())
+		if err == nil {
+			t.Errorf("%s: difference not noticed", name)
+		} else if !strings.Contains(err.Error(), strings.Fields(name)[0]) {
+			t.Errorf("%s: error %q does not name the field", name, err)
+		}
+	}
+	if err := checkIssued(p.Certificate(v, serial), iss.Cert, key.Public(), key.Public()); err != nil {
+		t.Fatalf("unchanged template: %v", err)
+	}
 }

@@ -3,12 +3,21 @@
 // mismatches and extra documents are errors. Every error is one line that
 // names the file and the line, and semantic errors found after decoding can
 // name the YAML path and be located in the file too.
+//
+// It also refuses the YAML features that make a file mean something other
+// than what it shows: anchors, aliases and merge keys (which also make
+// "billion laughs" expansion impossible), explicit tags, and numbers,
+// booleans or infinities written so that they would not read back as the
+// same text (0010 is the number 8 in YAML; such a value must be quoted).
+// These errors never repeat the value, which might be a misplaced secret.
 package strictyaml
 
 import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -23,12 +32,35 @@ type Document struct {
 	file *ast.File
 }
 
+// MaxSize is the largest file Decode accepts.
+const MaxSize = 1 << 20
+
+// Option changes how Decode reports errors.
+type Option int
+
+const (
+	// Sensitive keeps quoted text out of syntax error messages, for files in
+	// which a person might type a secret by mistake (answers files).
+	Sensitive Option = iota + 1
+)
+
 // Decode parses data (read from the file called name) into v. The document
 // must be a single YAML mapping whose every key corresponds to a field of v.
-func Decode(name string, data []byte, v any) (*Document, error) {
+func Decode(name string, data []byte, v any, opts ...Option) (*Document, error) {
+	sensitive := false
+	for _, o := range opts {
+		sensitive = sensitive || o == Sensitive
+	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte limit for a ceremony file", name, len(data), MaxSize)
+	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
-		return nil, oneLine(name, err)
+		err = oneLine(name, err)
+		if sensitive {
+			err = errors.New(quoted.ReplaceAllString(err.Error(), `"…"`))
+		}
+		return nil, err
 	}
 	docs := 0
 	for _, d := range f.Docs {
@@ -46,6 +78,9 @@ func Decode(name string, data []byte, v any) (*Document, error) {
 		if _, ok := f.Docs[0].Body.(*ast.MappingValueNode); !ok {
 			return nil, fmt.Errorf("%s: the document must be a mapping (key: value lines)", name)
 		}
+	}
+	if err := plainOnly(name, f); err != nil {
+		return nil, err
 	}
 	if err := yaml.UnmarshalWithOptions(data, v, yaml.Strict()); err != nil {
 		return nil, oneLine(name, err)
@@ -104,6 +139,68 @@ func oneLine(name string, err error) error {
 		return fmt.Errorf("%s: %s", name, firstLine(msg))
 	}
 	return fmt.Errorf("%s: %s", name, firstLine(err.Error()))
+}
+
+var (
+	quoted    = regexp.MustCompile(`"[^"]*"`)
+	decimalRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+)
+
+// plainOnly refuses the YAML features that can make a value differ from its
+// text, before anything is decoded.
+func plainOnly(name string, f *ast.File) error {
+	var bad error
+	where := func(n ast.Node) string {
+		if tk := n.GetToken(); tk != nil && tk.Position != nil {
+			return fmt.Sprintf("%s:%d:%d", name, tk.Position.Line, tk.Position.Column)
+		}
+		return name
+	}
+	v := visitFunc(func(n ast.Node) bool {
+		if bad != nil {
+			return false
+		}
+		text := ""
+		if tk := n.GetToken(); tk != nil {
+			text = tk.Value
+		}
+		switch n := n.(type) {
+		case *ast.AnchorNode, *ast.AliasNode, *ast.MergeKeyNode:
+			bad = fmt.Errorf("%s: anchors, aliases and merge keys (&, *, <<) are not allowed; write each value out", where(n))
+		case *ast.TagNode:
+			bad = fmt.Errorf("%s: YAML tags (!!...) are not allowed; put the value in quotes if it is text", where(n))
+		case *ast.IntegerNode:
+			if !decimalRE.MatchString(text) || text == "-0" {
+				bad = fmt.Errorf("%s: this value is a number in YAML but not written as a plain decimal; put it in quotes to keep it as text", where(n))
+			}
+		case *ast.FloatNode:
+			if strconv.FormatFloat(n.Value, 'f', -1, 64) != text {
+				bad = fmt.Errorf("%s: this value is a number in YAML that would not read back as written; put it in quotes to keep it as text", where(n))
+			}
+		case *ast.BoolNode:
+			if text != "true" && text != "false" {
+				bad = fmt.Errorf("%s: write true or false in lower case, or put the value in quotes to keep it as text", where(n))
+			}
+		case *ast.InfinityNode, *ast.NanNode:
+			bad = fmt.Errorf("%s: .inf and .nan are not allowed; put the value in quotes to keep it as text", where(n))
+		}
+		return bad == nil
+	})
+	for _, d := range f.Docs {
+		if d != nil {
+			ast.Walk(v, d)
+		}
+	}
+	return bad
+}
+
+type visitFunc func(ast.Node) bool
+
+func (v visitFunc) Visit(n ast.Node) ast.Visitor {
+	if !v(n) {
+		return nil
+	}
+	return v
 }
 
 // kindWord names a Go destination type the way a YAML author thinks of it.

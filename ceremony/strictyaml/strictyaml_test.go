@@ -1,6 +1,7 @@
 package strictyaml
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -71,5 +72,84 @@ func TestLineAndErrorf(t *testing.T) {
 	}
 	if got := d.Errorf("", "whole file").Error(); got != "f.yaml: whole file" {
 		t.Errorf("Errorf = %q", got)
+	}
+}
+
+type textDoc struct {
+	S    string   `yaml:"s"`
+	N    int      `yaml:"n"`
+	List []string `yaml:"list"`
+}
+
+// Values that YAML would silently turn into something else are refused, and
+// the error does not repeat them.
+func TestRefusesValuesThatChangeMeaning(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"s: 0010\n", "f.yaml:1:4: this value is a number in YAML but not written as a plain decimal"},
+		{"s: 012345\n", "not written as a plain decimal"},
+		{"s: 0x1F\n", "not written as a plain decimal"},
+		{"s: 0o17\n", "not written as a plain decimal"},
+		{"s: 1_000\n", "not written as a plain decimal"},
+		{"s: +1\n", "not written as a plain decimal"},
+		{"n: -0\n", "not written as a plain decimal"},
+		{"s: 1.50\n", "would not read back as written"},
+		{"s: .5\n", "would not read back as written"},
+		{"s: True\n", "write true or false in lower case"},
+		{"s: .inf\n", ".inf and .nan are not allowed"},
+		{"s: !!str 0123\n", "f.yaml:1:4: YAML tags (!!...) are not allowed"},
+		{"s: !!binary aGVsbG8=\n", "YAML tags"},
+		{"s: &a x\nlist: [*a]\n", "anchors, aliases and merge keys"},
+		{"list: [x]\n<<: {s: y}\n", "anchors, aliases and merge keys"},
+	} {
+		var v textDoc
+		_, err := Decode("f.yaml", []byte(tc.in), &v)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Decode(%q) = %v, want %q", tc.in, err, tc.want)
+			continue
+		}
+		for _, secretish := range []string{"0010", "012345", "0x1F", "0123", "aGVsbG8"} {
+			if strings.Contains(tc.in, secretish) && strings.Contains(err.Error(), secretish) {
+				t.Errorf("error %q repeats the value", err)
+			}
+		}
+	}
+	// What stays: quoted text, plain decimals, lower-case booleans, nulls.
+	var v textDoc
+	if _, err := Decode("f.yaml", []byte("s: '0010'\nn: 10\nlist: [\"0x1F\", 2026-11-21, 12:30, yes, null]\n"), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.S != "0010" || v.N != 10 || strings.Join(v.List, ",") != "0x1F,2026-11-21,12:30,yes," {
+		t.Fatalf("decoded %+v", v)
+	}
+}
+
+func TestAliasBombIsRefusedCheaply(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("a0: &a0 [x]\n")
+	for i := 1; i < 30; i++ {
+		fmt.Fprintf(&b, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	var v map[string]any
+	if _, err := Decode("bomb.yaml", []byte(b.String()), &v); err == nil || !strings.Contains(err.Error(), "anchors, aliases") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSizeLimitAndSensitiveSyntaxErrors(t *testing.T) {
+	var v textDoc
+	if _, err := Decode("big.yaml", []byte("s: "+strings.Repeat("x", MaxSize)), &v); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("err = %v", err)
+	}
+	in := []byte("s: |hunter2\n  x\n")
+	_, plain := Decode("f.yaml", in, &v)
+	_, quiet := Decode("f.yaml", in, &v, Sensitive)
+	if plain == nil || quiet == nil {
+		t.Fatal("syntax error accepted")
+	}
+	if !strings.Contains(plain.Error(), "hunter2") {
+		t.Fatalf("the parser no longer quotes the text (%q); this test proves nothing", plain)
+	}
+	if strings.Contains(quiet.Error(), "hunter2") || !strings.HasPrefix(quiet.Error(), "f.yaml:1:") {
+		t.Fatalf("sensitive error %q", quiet)
 	}
 }
