@@ -1,6 +1,6 @@
 module github.com/devicepki/ceremony
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/ThalesIgnite/crypto11 v1.2.5
