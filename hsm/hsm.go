@@ -177,9 +177,6 @@ func tokenInfo(ti pkcs11.TokenInfo) TokenInfo {
 // Info returns the token's self-description, read when it was opened.
 func (t *Token) Info() TokenInfo { return t.info }
 
-// Config returns the configuration the token was opened with.
-func (t *Token) Config() Config { return t.cfg }
-
 // Login logs the user in with pin. The caller keeps ownership of pin and
 // should wipe it. A wrong PIN gives an error wrapping ErrPINIncorrect that
 // does not contain the PIN.

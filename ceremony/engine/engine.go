@@ -153,9 +153,6 @@ func (p *Plan) template(path, name string) (*pki.Profile, error) {
 // Script returns the script the plan runs.
 func (p *Plan) Script() *script.Script { return p.script }
 
-// Inputs returns the resolved inputs.
-func (p *Plan) Inputs() map[string]string { return p.inputs }
-
 // OutDir returns the ceremony directory the run will create.
 func (p *Plan) OutDir() string { return p.out.Path() }
 

@@ -69,10 +69,6 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		}
 		r.face.Report(Report{Kind: StepDone, Step: info, Text: summary})
 	}
-	files := make([]string, len(r.artifacts))
-	for i, a := range r.artifacts {
-		files[i] = a.Path
-	}
 	if err := r.record(transcript.Entry{
 		Type: "ceremony-completed",
 		Text: fmt.Sprintf("Ceremony %s completed: %d steps, %d artifacts written", r.script.Name, len(r.script.Steps), len(r.artifacts)),

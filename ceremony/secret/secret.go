@@ -8,7 +8,6 @@
 package secret
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 )
@@ -50,11 +49,6 @@ func (s *Secret) Len() int {
 		return 0
 	}
 	return len(s.b)
-}
-
-// Equal reports, in constant time, whether s and o hold the same bytes.
-func (s *Secret) Equal(o *Secret) bool {
-	return subtle.ConstantTimeCompare(s.Bytes(), o.Bytes()) == 1
 }
 
 // Wipe overwrites the secret bytes with zeros and empties the Secret.

@@ -59,9 +59,3 @@ func TestWipeZeroesTheBytes(t *testing.T) {
 		t.Fatal("nil secret misbehaves")
 	}
 }
-
-func TestEqual(t *testing.T) {
-	if !FromString("a").Equal(FromString("a")) || FromString("a").Equal(FromString("b")) {
-		t.Fatal("Equal is wrong")
-	}
-}
