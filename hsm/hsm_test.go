@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/secret"
@@ -364,5 +368,80 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if _, err := hsm.LoadConfig(filepath.Join(dir, "missing.yaml")); err == nil {
 		t.Error("missing config accepted")
+	}
+}
+
+// selfSigned returns a minimal certificate for kp, signed by kp in the token.
+func selfSigned(t *testing.T, kp *hsm.KeyPair, cn string) *x509.Certificate {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, kp.Public(), kp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestStoreAndFindCertificate(t *testing.T) {
+	h := softhsmtest.New(t)
+	tk := h.InitToken(t, "root")
+	tok := open(t, tk)
+	kp, err := tok.GenerateKeyPair("audit", keys.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := tok.GenerateKeyPair("other", keys.ECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.FindCertificate(kp); !errors.Is(err, hsm.ErrCertificateNotFound) {
+		t.Fatalf("FindCertificate before store: %v", err)
+	}
+	cert := selfSigned(t, kp, "Audit")
+	if err := tok.StoreCertificate(other, cert); err == nil || !strings.Contains(err.Error(), "does not certify") {
+		t.Fatalf("storing a certificate for another key: %v", err)
+	}
+	if err := tok.StoreCertificate(kp, cert); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.StoreCertificate(kp, cert); !errors.Is(err, hsm.ErrLabelInUse) {
+		t.Fatalf("second store: %v", err)
+	}
+	got, err := tok.FindCertificate(kp)
+	if err != nil || !bytes.Equal(got.Raw, cert.Raw) {
+		t.Fatalf("FindCertificate = %v, %v", got, err)
+	}
+	all, err := tok.Certificates()
+	if err != nil || len(all) != 1 || !bytes.Equal(all[0].Raw, cert.Raw) {
+		t.Fatalf("Certificates = %d, %v", len(all), err)
+	}
+	// pkcs11-tool sees a public certificate object beside the key pair,
+	// with the key pair's label and id.
+	var certObj *softhsmtest.Object
+	objs := tk.Objects(t)
+	for i := range objs {
+		if objs[i].Class == "Certificate" {
+			certObj = &objs[i]
+		}
+	}
+	if certObj == nil || certObj.Label != "audit" || certObj.ID != kp.IDHex() {
+		t.Fatalf("token objects: %+v", objs)
+	}
+	// Destroying the key pair destroys its certificate too.
+	if err := tok.DestroyKeyPair(kp); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range tk.Objects(t) {
+		if o.Label == "audit" {
+			t.Fatalf("left behind: %+v", o)
+		}
+	}
+	if all, err := tok.Certificates(); err != nil || len(all) != 0 {
+		t.Fatalf("Certificates after destroy = %d, %v", len(all), err)
 	}
 }
