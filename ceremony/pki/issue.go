@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -13,6 +15,7 @@ import (
 	"io"
 	"math/big"
 	"slices"
+	"time"
 
 	"github.com/devicepki/ceremony/ceremony/keys"
 )
@@ -97,16 +100,98 @@ func SelfSign(p *Profile, v Validity, serial *big.Int, signer crypto.Signer) (*I
 	if !p.SelfSigned() {
 		return nil, fmt.Errorf("template %s: a %s profile is not self-signed", p.Name, p.Kind)
 	}
-	pub := signer.Public()
-	alg, err := keys.AlgorithmOf(pub)
+	tmpl := p.Certificate(v, serial)
+	iss, err := sign(p, tmpl, tmpl, signer.Public(), signer)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(iss.Cert.RawSubject, iss.Cert.RawIssuer) {
+		return nil, fmt.Errorf("certificate %q: issuer differs from subject in a self-signed certificate", p.Subject.CommonName)
+	}
+	return iss, nil
+}
+
+// Issue issues a certificate of profile p for subjectPub, signed by the
+// issuer CA certificate's key (issuerKey, an HSM key), then checks it: the
+// certificate chains to issuer, its signature verifies with the issuer key's
+// public key as the HSM holds it, and every field is what the profile asked
+// for. The validity must lie inside the issuer's.
+func Issue(p *Profile, v Validity, serial *big.Int, subjectPub crypto.PublicKey, issuer *x509.Certificate, issuerKey crypto.Signer) (*Issued, error) {
+	if p.SelfSigned() {
+		return nil, fmt.Errorf("template %s: a %s profile is self-signed, not issued by a CA", p.Name, p.Kind)
+	}
+	if err := CheckIssuer(p, v, issuer); err != nil {
+		return nil, err
+	}
+	if !keys.SamePublicKey(issuer.PublicKey, issuerKey.Public()) {
+		return nil, fmt.Errorf("issuer certificate %q does not belong to the signing key", issuer.Subject)
+	}
+	tmpl := p.Certificate(v, serial)
+	iss, err := sign(p, tmpl, issuer, subjectPub, issuerKey)
+	if err != nil {
+		return nil, err
+	}
+	c := iss.Cert
+	if err := c.CheckSignatureFrom(issuer); err != nil {
+		return nil, fmt.Errorf("certificate %q does not chain to %q: %w", p.Subject.CommonName, issuer.Subject, err)
+	}
+	if !bytes.Equal(c.RawIssuer, issuer.RawSubject) || !bytes.Equal(c.AuthorityKeyId, issuer.SubjectKeyId) {
+		return nil, fmt.Errorf("certificate %q: issuer name or authority key identifier differs from %q", p.Subject.CommonName, issuer.Subject)
+	}
+	return iss, nil
+}
+
+// CheckIssuer checks that issuer may issue a certificate of profile p with
+// validity v: it is a CA that signs certificates, its path length leaves
+// room for a CA below it, and v lies inside its validity.
+func CheckIssuer(p *Profile, v Validity, issuer *x509.Certificate) error {
+	alg, err := keys.AlgorithmOf(issuer.PublicKey)
+	if err != nil {
+		return fmt.Errorf("issuer %q: %w", issuer.Subject, err)
+	}
+	return checkIssuer(p, v, issuer, alg)
+}
+
+// CheckIssuerProfile is CheckIssuer before the issuer exists: the issuer
+// will be a certificate of profile issuer with validity iv, for a key of
+// that profile. Scripts are checked with it before anything is signed.
+func CheckIssuerProfile(p *Profile, v Validity, issuer *Profile, iv Validity) error {
+	return checkIssuer(p, v, issuer.Certificate(iv, big.NewInt(1)), issuer.Key)
+}
+
+func checkIssuer(p *Profile, v Validity, issuer *x509.Certificate, alg keys.Algorithm) error {
+	switch {
+	case !issuer.BasicConstraintsValid || !issuer.IsCA:
+		return fmt.Errorf("issuer %q is not a CA certificate", issuer.Subject)
+	case issuer.KeyUsage&x509.KeyUsageCertSign == 0:
+		return fmt.Errorf("issuer %q may not sign certificates (no keyCertSign)", issuer.Subject)
+	case p.IsCA && pathLen(issuer) == 0:
+		return fmt.Errorf("issuer %q has path length 0: it cannot issue the CA certificate of template %s", issuer.Subject, p.Name)
+	case v.NotBefore.Before(issuer.NotBefore) || v.NotAfter.After(issuer.NotAfter):
+		return fmt.Errorf("template %s: validity %s to %s is not inside issuer %q's %s to %s", p.Name,
+			v.NotBefore.UTC().Format(time.RFC3339), v.NotAfter.UTC().Format(time.RFC3339), issuer.Subject.CommonName,
+			issuer.NotBefore.UTC().Format(time.RFC3339), issuer.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if err := checkSignatureSuits(alg, p.SignatureAlgorithm, fmt.Sprintf("the issuer's %s key", alg)); err != nil {
+		return fmt.Errorf("template %s: signature_algorithm: %w", p.Name, err)
+	}
+	return nil
+}
+
+// sign creates the certificate tmpl for subjectPub, signed by signer as
+// parent, and checks the result against tmpl.
+func sign(p *Profile, tmpl, parent *x509.Certificate, subjectPub crypto.PublicKey, signer crypto.Signer) (*Issued, error) {
+	alg, err := keys.AlgorithmOf(subjectPub)
 	if err != nil {
 		return nil, fmt.Errorf("template %s: %w", p.Name, err)
 	}
 	if alg != p.Key {
 		return nil, fmt.Errorf("template %s wants a %s key, the key is %s", p.Name, p.Key.Describe(), alg.Describe())
 	}
-	tmpl := p.Certificate(v, serial)
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, signer)
+	if tmpl.SubjectKeyId, err = subjectKeyID(subjectPub); err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, subjectPub, signer)
 	if err != nil {
 		return nil, fmt.Errorf("sign certificate %q: %w", p.Subject.CommonName, err)
 	}
@@ -114,11 +199,8 @@ func SelfSign(p *Profile, v Validity, serial *big.Int, signer crypto.Signer) (*I
 	if err != nil {
 		return nil, fmt.Errorf("parse the certificate just signed: %w", err)
 	}
-	if err := checkIssued(tmpl, cert, pub, pub); err != nil {
+	if err := checkIssued(tmpl, cert, subjectPub, signer.Public()); err != nil {
 		return nil, fmt.Errorf("certificate %q failed its check after signing: %w", p.Subject.CommonName, err)
-	}
-	if !bytes.Equal(cert.RawSubject, cert.RawIssuer) {
-		return nil, fmt.Errorf("certificate %q: issuer differs from subject in a self-signed certificate", p.Subject.CommonName)
 	}
 	return &Issued{Cert: cert, DER: der}, nil
 }
@@ -126,9 +208,8 @@ func SelfSign(p *Profile, v Validity, serial *big.Int, signer crypto.Signer) (*I
 // checkIssued verifies cert's signature with issuerPub (read from the HSM)
 // and compares its fields with the template it was made from.
 func checkIssued(tmpl, cert *x509.Certificate, subjectPub, issuerPub crypto.PublicKey) error {
-	issuer := *cert
-	issuer.PublicKey = issuerPub
-	if err := cert.CheckSignatureFrom(&issuer); err != nil {
+	key := &x509.Certificate{PublicKey: issuerPub}
+	if err := key.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
 		return fmt.Errorf("signature does not verify with the HSM's public key: %w", err)
 	}
 	if !keys.SamePublicKey(cert.PublicKey, subjectPub) {
@@ -161,6 +242,25 @@ func checkIssued(tmpl, cert *x509.Certificate, subjectPub, issuerPub crypto.Publ
 		}
 	}
 	return nil
+}
+
+// subjectKeyID computes the subject key identifier of RFC 5280 4.2.1.2
+// method (1): the SHA-1 of the subjectPublicKey bit string. Go adds one by
+// itself only to CA certificates; every certificate we issue carries one.
+func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("encode public key: %w", err)
+	}
+	var spki struct {
+		Algorithm asn1.RawValue
+		PublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(der, &spki); err != nil {
+		return nil, fmt.Errorf("decode public key: %w", err)
+	}
+	sum := sha1.Sum(spki.PublicKey.Bytes)
+	return sum[:], nil
 }
 
 // constraintsOf summarises a certificate's name constraints for comparison.

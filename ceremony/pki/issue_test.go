@@ -210,3 +210,97 @@ func TestCheckIssuedComparesEveryField(t *testing.T) {
 		t.Fatalf("unchanged template: %v", err)
 	}
 }
+
+const baseAudit = `profile: transcript-signing
+key: {algorithm: ecdsa-p256}
+signature_algorithm: ecdsa-with-SHA384
+subject: {country: DE, organization: Example Devices GmbH, common_name: Example Ceremony Audit 1}
+validity: {not_before: ceremony-start, duration: 10y}
+basic_constraints: {ca: false}
+key_usage: [digitalSignature]
+`
+
+func TestIssueTranscriptSigning(t *testing.T) {
+	root, rootKey := selfSigned(t, baseRoot)
+	p, err := Parse("audit.yaml", []byte(baseAudit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := p.Validity.Resolve(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := Issue(p, v, big.NewInt(99), key.Public(), root.Cert, rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := iss.Cert
+	if c.IsCA || c.KeyUsage != x509.KeyUsageDigitalSignature || len(c.ExtKeyUsage) != 0 || !bytes.Equal(c.AuthorityKeyId, root.Cert.SubjectKeyId) {
+		t.Fatalf("certificate %+v", c)
+	}
+	// openssl, the independent reader, chains it to the root.
+	dir := t.TempDir()
+	rootPath, leafPath := filepath.Join(dir, "root.pem"), filepath.Join(dir, "leaf.pem")
+	_ = os.WriteFile(rootPath, root.PEM(), 0o600)
+	_ = os.WriteFile(leafPath, iss.PEM(), 0o600)
+	out, err := exec.Command("openssl", "verify", "-CAfile", rootPath, leafPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl verify: %v\n%s", err, out)
+	}
+	text, err := exec.Command("openssl", "x509", "-in", leafPath, "-noout", "-text").CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CA:FALSE", "X509v3 Key Usage: critical\n                Digital Signature\n"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("openssl output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(string(text), "Extended Key Usage") {
+		t.Error("audit certificate has an extended key usage")
+	}
+
+	// Refusals: wrong issuer key, validity beyond the issuer's, a leaf as
+	// issuer, a self-signed profile, a key of the wrong type.
+	other, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if _, err := Issue(p, v, big.NewInt(1), key.Public(), root.Cert, other); err == nil || !strings.Contains(err.Error(), "does not belong to the signing key") {
+		t.Errorf("foreign issuer key: %v", err)
+	}
+	long := v
+	long.NotAfter = root.Cert.NotAfter.Add(time.Second)
+	if _, err := Issue(p, long, big.NewInt(1), key.Public(), root.Cert, rootKey); err == nil || !strings.Contains(err.Error(), "is not inside issuer") {
+		t.Errorf("validity beyond the root's: %v", err)
+	}
+	if _, err := Issue(p, v, big.NewInt(1), key.Public(), c, key); err == nil || !strings.Contains(err.Error(), "is not a CA") {
+		t.Errorf("leaf as issuer: %v", err)
+	}
+	p256, _ := Parse("audit.yaml", []byte(strings.Replace(baseAudit, "ecdsa-with-SHA384", "ecdsa-with-SHA256", 1)))
+	if _, err := Issue(p256, v, big.NewInt(1), key.Public(), root.Cert, rootKey); err == nil || !strings.Contains(err.Error(), "ecdsa-with-SHA256 does not suit the issuer's ecdsa-p384 key") {
+		t.Errorf("signature algorithm unfit for the issuer's key: %v", err)
+	}
+	rootProf, _ := Parse("root.yaml", []byte(baseRoot))
+	if _, err := Issue(rootProf, v, big.NewInt(1), key.Public(), root.Cert, rootKey); err == nil || !strings.Contains(err.Error(), "is self-signed") {
+		t.Errorf("root profile issued by a CA: %v", err)
+	}
+	if _, err := Issue(p, v, big.NewInt(1), other.Public(), root.Cert, rootKey); err == nil || !strings.Contains(err.Error(), "wants a") {
+		t.Errorf("wrong key type: %v", err)
+	}
+}
+
+func TestTranscriptSigningTemplateRules(t *testing.T) {
+	for _, tc := range []struct{ old, new, want string }{
+		{"ca: false", "ca: true", "basic_constraints.ca: must be false"},
+		{"key_usage: [digitalSignature]", "key_usage: [digitalSignature, keyEncipherment]", "keyEncipherment not allowed"},
+		{"key_usage: [digitalSignature]", "key_usage: [digitalSignature]\nextended_key_usage: [codeSigning]", "extended_key_usage: not allowed"},
+		{"key_usage: [digitalSignature]", "key_usage: [contentCommitment]", "must include digitalSignature"},
+	} {
+		_, err := Parse("audit.yaml", []byte(strings.Replace(baseAudit, tc.old, tc.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s -> %s: error %v, want %q", tc.old, tc.new, err, tc.want)
+		}
+	}
+}

@@ -96,6 +96,9 @@ type Kind string
 // The kinds of certificate profile.
 const (
 	KindRootCA Kind = "root-ca"
+	// KindTranscriptSigning is the audit key that seals ceremony
+	// transcripts; the root never signs a transcript itself.
+	KindTranscriptSigning Kind = "transcript-signing"
 )
 
 // kindRules are the consistency rules for one kind of profile.
@@ -120,6 +123,16 @@ var rules = map[Kind]kindRules{
 		requiredKU: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		allowedKU:  x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		maxYears:   25, requireOrgAndC: true,
+	},
+	// The transcript-signing (audit) certificate is issued by the root. It
+	// only signs: not a CA, digitalSignature alone, and no extended key
+	// usage, so it cannot pass for a TLS, code-signing or e-mail
+	// certificate anywhere.
+	KindTranscriptSigning: {
+		ca:         false,
+		requiredKU: x509.KeyUsageDigitalSignature,
+		allowedKU:  x509.KeyUsageDigitalSignature,
+		maxYears:   25, requireOrgAndC: true, allowIssuerLinks: true,
 	},
 }
 
@@ -233,7 +246,14 @@ func (p *Profile) fill(t *template) error {
 		return p.errorf("key.algorithm", "%v", err)
 	}
 	p.Key = alg
-	if p.SignatureAlgorithm, err = signatureAlgorithmFor(alg, t.SignatureAlgorithm); err != nil {
+	// A self-signed certificate is signed by its own key; any other by
+	// its issuer's, which is checked when the issuer is known.
+	if r.selfSigned {
+		p.SignatureAlgorithm, err = signatureAlgorithmFor(alg, t.SignatureAlgorithm)
+	} else {
+		p.SignatureAlgorithm, err = parseSignatureAlgorithm(t.SignatureAlgorithm)
+	}
+	if err != nil {
 		return p.errorf("signature_algorithm", "%v", err)
 	}
 
@@ -419,22 +439,51 @@ var matchingECDSA = map[keys.Algorithm]string{
 	keys.ECDSAP521: "ecdsa-with-SHA512",
 }
 
+// signatureAlgorithmFor parses the signature algorithm name and checks that
+// a key of algorithm alg can make such signatures.
 func signatureAlgorithmFor(alg keys.Algorithm, name string) (x509.SignatureAlgorithm, error) {
-	want := matchingECDSA[alg]
-	if !alg.IsECDSA() {
-		want = "sha256WithRSAEncryption, sha384WithRSAEncryption or sha512WithRSAEncryption"
-	}
 	if name == "" {
-		return 0, fmt.Errorf("required (for %s: %s)", alg, want)
+		return 0, fmt.Errorf("required (for %s: %s)", alg, suitableSignatures(alg))
+	}
+	sa, err := parseSignatureAlgorithm(name)
+	if err != nil {
+		return 0, err
+	}
+	return sa, checkSignatureSuits(alg, sa, "key.algorithm "+string(alg))
+}
+
+func parseSignatureAlgorithm(name string) (x509.SignatureAlgorithm, error) {
+	if name == "" {
+		return 0, fmt.Errorf("required (one of: %s)", strings.Join(sortedKeys(signatureAlgorithms), ", "))
 	}
 	sa, ok := signatureAlgorithms[name]
 	if !ok {
 		return 0, fmt.Errorf("unknown signature algorithm %q (known: %s)", name, strings.Join(sortedKeys(signatureAlgorithms), ", "))
 	}
-	if alg.IsECDSA() && name != want || !alg.IsECDSA() && strings.HasPrefix(name, "ecdsa") {
-		return 0, fmt.Errorf("%s does not suit key.algorithm %s (use %s)", name, alg, want)
-	}
 	return sa, nil
+}
+
+func suitableSignatures(alg keys.Algorithm) string {
+	if alg.IsECDSA() {
+		return matchingECDSA[alg]
+	}
+	return "sha256WithRSAEncryption, sha384WithRSAEncryption or sha512WithRSAEncryption"
+}
+
+// checkSignatureSuits checks that a key of algorithm alg (the signer's,
+// described as what) can make signatures of algorithm sa: ECDSA keys with
+// the hash matching their curve, RSA keys with PKCS#1 v1.5 and SHA-2.
+func checkSignatureSuits(alg keys.Algorithm, sa x509.SignatureAlgorithm, what string) error {
+	name := ""
+	for n, a := range signatureAlgorithms {
+		if a == sa {
+			name = n
+		}
+	}
+	if alg.IsECDSA() && name != matchingECDSA[alg] || !alg.IsECDSA() && !strings.HasSuffix(name, "WithRSAEncryption") {
+		return fmt.Errorf("%s does not suit %s (use %s)", name, what, suitableSignatures(alg))
+	}
+	return nil
 }
 
 var keyUsages = []struct {

@@ -95,7 +95,7 @@ func TestTemplateRejects(t *testing.T) {
 		{"bad time", "not_before: ceremony-start", "not_before: 2026-11-21", `"2026-11-21" is not a time`},
 		{"fractional time", "not_before: ceremony-start", "not_before: 2026-11-21T00:00:00.5Z", "fractions of a second"},
 		{"end before start", "  not_before: ceremony-start\n  duration: 20y", "  not_before: 2026-11-21T00:00:00Z\n  not_after: 2026-11-20T00:00:00Z", "is not after not_before"},
-		{"unknown profile", "profile: root-ca", "profile: leaf", `profile: unknown profile "leaf" (known: root-ca)`},
+		{"unknown profile", "profile: root-ca", "profile: leaf", `profile: unknown profile "leaf" (known: root-ca, transcript-signing)`},
 		{"duplicate key", "description: test root\n", "description: test root\ndescription: again\n", `mapping key "description" already defined`},
 		{"two documents", "key_usage: [keyCertSign, cRLSign]\n", "key_usage: [keyCertSign, cRLSign]\n---\nprofile: root-ca\n", "holds 2 YAML documents"},
 		{"type mismatch", "max_path_len: 1", "max_path_len: one", "expected an integer"},
