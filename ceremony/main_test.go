@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/devicepki/ceremony/ceremony/cli"
 	"github.com/devicepki/ceremony/internal/softhsmtest"
 )
 
@@ -40,6 +42,11 @@ func TestCommandLine(t *testing.T) {
 			"nosecret":     cmdNoSecret,
 			"ecpoint":      cmdECPoint,
 			"digestin":     cmdDigestIn,
+			"status":       cmdStatus,
+			"fingerprint":  cmdFingerprint,
+			"subst":        cmdSubst,
+			"lines":        cmdLines,
+			"appendevent":  cmdAppendEvent,
 		},
 	})
 }
@@ -51,6 +58,7 @@ attendance:
   witness: [Wanda Witness]
 steps:
   welcome: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  preflight: {network_override: {by: Ada Administrator, reason: test run on a networked machine}}
   check-clock: {choice: matches}
   inspect-hsm: {confirmed_by: [Ada Administrator, Wanda Witness]}
   activate-hsm: {pin: {file: user.pin}}
@@ -255,4 +263,98 @@ func readCert(ts *testscript.TestScript, path string) *x509.Certificate {
 	c, err := x509.ParseCertificate(b.Bytes)
 	ts.Check(err)
 	return c
+}
+
+// status N ARGS...: ceremony ARGS exits with status N (run in-process, so
+// the exact status is checked; the output goes to the log).
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 || neg {
+		ts.Fatalf("usage: status N ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	var out, errOut bytes.Buffer
+	got := cli.Main(context.Background(), args[1:], "test", &out, &errOut)
+	ts.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+	if got != want {
+		ts.Fatalf("exit status %d, want %d", got, want)
+	}
+}
+
+// fingerprint CERT VAR: sets $VAR to the certificate's SHA-256 as openssl
+// prints it (upper case, colon-separated).
+func cmdFingerprint(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: fingerprint CERT VAR")
+	}
+	sum := sha256.Sum256(readCert(ts, args[0]).Raw)
+	var parts []string
+	for _, b := range sum {
+		parts = append(parts, fmt.Sprintf("%02X", b))
+	}
+	ts.Setenv(args[1], strings.Join(parts, ":"))
+}
+
+// subst FILE OLD NEW: replaces the first OLD in FILE with NEW; OLD must be
+// there.
+func cmdSubst(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 || neg {
+		ts.Fatalf("usage: subst FILE OLD NEW")
+	}
+	path := ts.MkAbs(args[0])
+	data, err := os.ReadFile(path)
+	ts.Check(err)
+	if !bytes.Contains(data, []byte(args[1])) {
+		ts.Fatalf("%s does not contain %q", args[0], args[1])
+	}
+	ts.Check(os.WriteFile(path, bytes.Replace(data, []byte(args[1]), []byte(args[2]), 1), 0o644))
+}
+
+// lines FILE drop N | swap A B | dropfrom N: edits FILE's lines (1-based).
+func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 || neg {
+		ts.Fatalf("usage: lines FILE drop N | swap A B | dropfrom N")
+	}
+	path := ts.MkAbs(args[0])
+	data, err := os.ReadFile(path)
+	ts.Check(err)
+	lines := strings.SplitAfter(string(data), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	switch args[1] {
+	case "drop":
+		lines = append(lines[:n-1], lines[n:]...)
+	case "dropfrom":
+		lines = lines[:n-1]
+	case "swap":
+		m, err := strconv.Atoi(args[3])
+		ts.Check(err)
+		lines[n-1], lines[m-1] = lines[m-1], lines[n-1]
+	default:
+		ts.Fatalf("lines: unknown edit %q", args[1])
+	}
+	ts.Check(os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644))
+}
+
+// appendevent TRANSCRIPT: appends a well-formed event, correctly chained,
+// as someone with a text editor and sha256sum could.
+func cmdAppendEvent(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: appendevent TRANSCRIPT")
+	}
+	path := ts.MkAbs(args[0])
+	data, err := os.ReadFile(path)
+	ts.Check(err)
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	var last struct {
+		Seq  int    `json:"seq"`
+		Time string `json:"time"`
+	}
+	ts.Check(json.Unmarshal([]byte(lines[len(lines)-1]), &last))
+	sum := sha256.Sum256([]byte(lines[len(lines)-1]))
+	line := fmt.Sprintf(`{"seq":%d,"time":%q,"prev":"%x","type":"confirmed","text":"Added after the ceremony"}`, last.Seq+1, last.Time, sum)
+	ts.Check(os.WriteFile(path, append(data, line+"\n"...), 0o644))
 }

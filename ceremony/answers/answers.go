@@ -12,8 +12,16 @@
 //	    confirmed_by: [Alice Example, Wendy Example]
 //	  check-clock:
 //	    choice: matches
+//	  preflight:                 # only if a network interface is up
+//	    network_override: {by: Alice Example, reason: Rehearsal on a lab machine}
 //	  activate-hsm:
-//	    pin: {file: user.pin}    # or {env: NAME}, or {value: "..."}
+//	    pin: {file: user.pin}    # or {env: NAME}
+//	  generate-root-key:
+//	    exceptions:              # any step may record exceptions
+//	      - by: Wendy Example
+//	        expected: Key generation takes seconds
+//	        happened: It took two minutes
+//	        done: Waited; the HSM log showed no error
 //
 // The file is decoded strictly and checked against the script before the
 // ceremony starts: every step that asks something has its answer, and every
@@ -51,6 +59,23 @@ type stepAnswer struct {
 	Choice      string        `yaml:"choice"`
 	By          string        `yaml:"by"`
 	PIN         *secretSource `yaml:"pin"`
+	// NetworkOverride lets the ceremony go on with a network interface
+	// up, where the script allows it (preflight).
+	NetworkOverride *override `yaml:"network_override"`
+	// Exceptions are recorded after the step (before it, for the seal).
+	Exceptions []exception `yaml:"exceptions"`
+}
+
+type override struct {
+	By     string `yaml:"by"`
+	Reason string `yaml:"reason"`
+}
+
+type exception struct {
+	By       string `yaml:"by"`
+	Expected string `yaml:"expected"`
+	Happened string `yaml:"happened"`
+	Done     string `yaml:"done"`
 }
 
 // secretSource says where a secret comes from; exactly one field is set.
@@ -121,12 +146,45 @@ func (a *Face) check(s *script.Script) error {
 			return a.errorf("steps."+id, "script %s has no step %q", s.Name, id)
 		}
 	}
+	attendanceAt := -1
 	for i := range s.Steps {
 		st := &s.Steps[i]
 		ans, has := a.f.Steps[st.ID]
 		p := "steps." + st.ID
-		want := map[string]bool{}
+		want := map[string]bool{"exceptions": true}
+		if st.Kind == script.KindAttendance {
+			attendanceAt = i
+		}
+		for j, ex := range ans.Exceptions {
+			ep := fmt.Sprintf("%s.exceptions[%d]", p, j)
+			if attendanceAt < 0 {
+				return a.errorf(ep, "step %q comes before attendance: nobody is recorded present to note an exception", st.ID)
+			}
+			if _, ok := present[ex.By]; !ok {
+				return a.errorf(ep+".by", "%q is not present", ex.By)
+			}
+			for _, f := range []struct{ name, text string }{{"expected", ex.Expected}, {"happened", ex.Happened}, {"done", ex.Done}} {
+				if strings.TrimSpace(f.text) == "" {
+					return a.errorf(ep+"."+f.name, "required: an exception says what was expected, what happened and what was done")
+				}
+			}
+		}
 		switch st.Kind {
+		case script.KindPreflight:
+			if ans.NetworkOverride == nil {
+				break
+			}
+			want["network_override"] = true
+			op := p + ".network_override"
+			if st.NetworkOverrideBy == "" {
+				return a.errorf(op, "step %q allows no network override in the script", st.ID)
+			}
+			if strings.TrimSpace(ans.NetworkOverride.Reason) == "" {
+				return a.errorf(op+".reason", "required: why the ceremony may go on with a network interface up")
+			}
+			if err := a.checkBy(op, ans.NetworkOverride.By, st.NetworkOverrideBy, present); err != nil {
+				return err
+			}
 		case script.KindConfirm:
 			want["confirmed_by"] = true
 			if !has || len(ans.ConfirmedBy) == 0 {
@@ -168,8 +226,9 @@ func (a *Face) check(s *script.Script) error {
 			}
 		}
 		if has {
-			set := map[string]bool{"confirmed_by": len(ans.ConfirmedBy) > 0, "choice": ans.Choice != "", "by": ans.By != "", "pin": ans.PIN != nil}
-			for _, f := range []string{"confirmed_by", "choice", "by", "pin"} {
+			set := map[string]bool{"confirmed_by": len(ans.ConfirmedBy) > 0, "choice": ans.Choice != "", "by": ans.By != "",
+				"pin": ans.PIN != nil, "network_override": ans.NetworkOverride != nil}
+			for _, f := range []string{"confirmed_by", "choice", "by", "pin", "network_override"} {
 				if set[f] && !want[f] {
 					return a.errorf(p+"."+f, "step %q is a %s step and asks nothing of this kind", st.ID, st.Kind)
 				}
@@ -308,6 +367,26 @@ func (a *Face) Secret(_ context.Context, req engine.SecretRequest) (engine.Secre
 		return engine.SecretAnswer{}, err
 	}
 	return engine.SecretAnswer{Secret: sec, By: engine.Participant{Name: ans.By}}, nil
+}
+
+// Override implements engine.Face: the step's network_override, if the
+// answers file gives one.
+func (a *Face) Override(_ context.Context, req engine.OverrideRequest) (engine.OverrideAnswer, error) {
+	ans := a.f.Steps[req.Step.ID]
+	if req.Check != "network" || ans.NetworkOverride == nil {
+		return engine.OverrideAnswer{}, fmt.Errorf("answers: step %q: %s, and the answers file gives no network_override {by: NAME, reason: TEXT}", req.Step.ID, req.Problem)
+	}
+	o := ans.NetworkOverride
+	return engine.OverrideAnswer{By: engine.Participant{Name: o.By}, Reason: o.Reason}, nil
+}
+
+// Exceptions implements engine.Face: the step's exceptions.
+func (a *Face) Exceptions(_ context.Context, step engine.StepInfo) ([]engine.Exception, error) {
+	var out []engine.Exception
+	for _, ex := range a.f.Steps[step.ID].Exceptions {
+		out = append(out, engine.Exception{By: engine.Participant{Name: ex.By}, Expected: ex.Expected, Happened: ex.Happened, Action: ex.Done})
+	}
+	return out, nil
 }
 
 // Report implements engine.Face: progress lines for the person running the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/answers"
 	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/hsm"
 )
@@ -31,13 +32,22 @@ const usage = `ceremony runs offline root-key ceremonies on a PKCS#11 HSM.
 
 Usage:
   ceremony run SCRIPT --config HSM.yaml --answers FILE [--out DIR] [--input NAME=VALUE]...
+  ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256)
+  ceremony transcript show OUT/transcript.jsonl
   ceremony version
   ceremony help
 
 Commands:
   run      Run a ceremony script (scripts/*.yaml). Every step is recorded in
            OUT/transcript.jsonl; certificates and public keys go to
-           OUT/artifacts/.
+           OUT/artifacts/. The last step seals the transcript
+           (OUT/transcript.sig) and writes the printable OUT/transcript.md.
+  transcript verify
+           Check a transcript, its seal against the root you pin, and its
+           artifacts. Exit 0 verified, 1 broken, 3 unsealed but intact,
+           4 sealed but no root pinned.
+  transcript show
+           Print the printable record of a transcript.
   version  Print the version of this program.
 
 Run 'ceremony run --help' for the flags of run.
@@ -54,6 +64,8 @@ func Main(ctx context.Context, args []string, version string, stdout, stderr io.
 	switch args[0] {
 	case "run":
 		return runCommand(ctx, args[1:], version, stdout, stderr)
+	case "transcript":
+		return transcriptCommand(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "ceremony %s\n", version)
 		t := engine.CurrentTool(version)
@@ -173,7 +185,7 @@ func runCommand(ctx context.Context, args []string, version string, stdout, stde
 	for _, a := range res.Artifacts {
 		fmt.Fprintf(stdout, "  artifact:     %s\n                sha256 %s\n", filepath.Join(res.Dir, a.Path), a.SHA256)
 	}
-	fmt.Fprintf(stdout, "  final digest: %s\n", engine.GroupHex(res.Head))
+	fmt.Fprintf(stdout, "  final digest: %s\n", record.GroupHex(res.Head))
 	return ExitOK
 }
 

@@ -32,6 +32,7 @@ type rig struct {
 	cfg     hsm.Config
 	answers string
 	out     string
+	live    []engine.NetInterface // the network interfaces the run sees up
 }
 
 const answersYAML = `version: 1
@@ -51,7 +52,7 @@ steps:
 func newRig(t testing.TB) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"scripts/root-key-generation.yaml", "templates/root-ca.yaml"} {
+	for _, f := range []string{"scripts/root-key-generation.yaml", "templates/root-ca.yaml", "templates/transcript-signing.yaml"} {
 		data, err := os.ReadFile(filepath.Join("..", "..", f))
 		if err != nil {
 			t.Fatal(err)
@@ -98,6 +99,7 @@ func (r *rig) options(t testing.TB) engine.Options {
 	return engine.Options{
 		ScriptPath: r.script, Inputs: map[string]string{"place": "Test lab"}, HSM: r.cfg,
 		OutDir: r.out, Tool: engine.CurrentTool("test"),
+		Interfaces: func() ([]engine.NetInterface, error) { return r.live, nil },
 	}
 }
 
@@ -168,7 +170,8 @@ func TestRootKeyGenerationCeremony(t *testing.T) {
 		t.Fatalf("result %+v does not describe the transcript", res)
 	}
 	want := []string{"ceremony-started", "attendance", "confirmed", "preflight", "choice", "confirmed", "hsm-login",
-		"key-generated", "certificate-issued", "artifact-written", "artifact-written", "confirmed", "confirmed", "ceremony-completed"}
+		"key-generated", "certificate-issued", "artifact-written", "artifact-written", "confirmed",
+		"key-generated", "certificate-issued", "artifact-written", "confirmed", "transcript-sealed"}
 	if got := eventTypes(chain); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("events %v\nwant %v", got, want)
 	}
@@ -183,7 +186,7 @@ func TestRootKeyGenerationCeremony(t *testing.T) {
 	}
 	scriptBytes, _ := os.ReadFile(r.script)
 	tmplBytes, _ := os.ReadFile(filepath.Join(r.dir, "templates", "root-ca.yaml"))
-	if start.Script.SHA256 != sha(scriptBytes) || len(start.Templates) != 1 || start.Templates[0].SHA256 != sha(tmplBytes) {
+	if start.Script.SHA256 != sha(scriptBytes) || len(start.Templates) != 2 || start.Templates[0].SHA256 != sha(tmplBytes) {
 		t.Fatalf("first event does not commit to the script and template: %s", chain.Events[0].Data)
 	}
 
@@ -211,15 +214,19 @@ func TestRootKeyGenerationCeremony(t *testing.T) {
 		t.Fatal("certificate fingerprint not in the transcript")
 	}
 
-	// The token, read by pkcs11-tool, holds exactly the root key pair, and
-	// its public key is the certificate's.
+	// The token, read by pkcs11-tool, holds exactly the root key pair and
+	// the audit key pair, each with its certificate, and the root's public
+	// key is the certificate's.
 	objs := r.tok.Objects(t)
-	if len(objs) != 2 {
+	if len(objs) != 6 {
 		t.Fatalf("token objects: %+v", objs)
 	}
 	for _, o := range objs {
 		if o.Label != "root-ca" {
-			t.Fatalf("unexpected object %+v", o)
+			if o.Label != "ceremony-audit" {
+				t.Fatalf("unexpected object %+v", o)
+			}
+			continue
 		}
 		switch o.Class {
 		case "Public Key":
@@ -344,7 +351,10 @@ type scriptedFace struct {
 	pins      []string // PINs to offer, in order
 	abortAt   string   // step id at which a confirmation aborts
 	onConfirm func(engine.ConfirmRequest) error
-	reports   []engine.Report
+	override  string // reason to override a failed network check ("": abort)
+	// exceptions to report, by step id
+	exceptions map[string][]engine.Exception
+	reports    []engine.Report
 }
 
 func (f *scriptedFace) Name() string { return "test" }
@@ -370,6 +380,15 @@ func (f *scriptedFace) Secret(_ context.Context, req engine.SecretRequest) (engi
 		return engine.SecretAnswer{}, engine.ErrNoRetry
 	}
 	return engine.SecretAnswer{Secret: secret.FromString(f.pins[req.Attempt-1])}, nil
+}
+func (f *scriptedFace) Override(_ context.Context, req engine.OverrideRequest) (engine.OverrideAnswer, error) {
+	if f.override == "" {
+		return engine.OverrideAnswer{}, engine.ErrAborted
+	}
+	return engine.OverrideAnswer{Reason: f.override}, nil
+}
+func (f *scriptedFace) Exceptions(_ context.Context, step engine.StepInfo) ([]engine.Exception, error) {
+	return f.exceptions[step.ID], nil
 }
 func (f *scriptedFace) Report(r engine.Report) { f.reports = append(f.reports, r) }
 
@@ -483,7 +502,7 @@ func TestProgressIsReported(t *testing.T) {
 		switch rep.Kind {
 		case engine.StepStarted:
 			started++
-			if rep.Step.Total != 12 {
+			if rep.Step.Total != 16 {
 				t.Fatalf("step total %d", rep.Step.Total)
 			}
 		case engine.OperationDone:
@@ -495,7 +514,7 @@ func TestProgressIsReported(t *testing.T) {
 			notices++
 		}
 	}
-	if started != 12 || ops != 2 || notices < 3 {
+	if started != 16 || ops != 5 || notices < 6 {
 		t.Fatalf("reports: %d steps, %d operations, %d notices", started, ops, notices)
 	}
 }

@@ -33,6 +33,15 @@ type Face interface {
 	// Secret asks one of the candidates to enter a secret such as a PIN.
 	// The engine wipes the returned secret after use.
 	Secret(ctx context.Context, req SecretRequest) (SecretAnswer, error)
+	// Override asks one of the candidates whether the ceremony may go on
+	// despite a failed safety check the script lets them override (a live
+	// network interface), and why. ErrAborted means nobody overrides: the
+	// ceremony stops.
+	Override(ctx context.Context, req OverrideRequest) (OverrideAnswer, error)
+	// Exceptions returns the exceptions the participants recorded during a
+	// step (none is the usual answer). The engine asks after every step,
+	// and at a step that failed.
+	Exceptions(ctx context.Context, step StepInfo) ([]Exception, error)
 	// Report tells the room what the engine is doing.
 	Report(Report)
 }
@@ -108,6 +117,31 @@ const MaxSecretAttempts = 3
 type SecretAnswer struct {
 	Secret *secret.Secret
 	By     Participant
+}
+
+// OverrideRequest asks whether a failed safety check may be overridden.
+type OverrideRequest struct {
+	Step StepInfo
+	// Check names the check ("network"); Problem says what failed.
+	Check      string
+	Problem    string
+	Candidates []Participant
+}
+
+// OverrideAnswer is an override and who gave it, with their reason.
+type OverrideAnswer struct {
+	By     Participant
+	Reason string
+}
+
+// Exception is a deviation from the script recorded by a participant, as in
+// the annotated scripts of public root key ceremonies: what the script
+// expected, what happened instead, and what the people did about it.
+type Exception struct {
+	By       Participant
+	Expected string
+	Happened string
+	Action   string
 }
 
 // ReportKind says what a Report is about.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 )
 
@@ -71,10 +73,14 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func (r *run) preflight(info StepInfo) (string, error) {
+func (r *run) preflight(ctx context.Context, info StepInfo, st *script.Step) (string, error) {
 	modSHA, err := fileSHA256(r.opts.HSM.Module)
 	if err != nil {
 		return "", fmt.Errorf("hash the PKCS#11 module: %w", err)
+	}
+	live, err := r.checkNetwork(ctx, info, st)
+	if err != nil {
+		return "", err
 	}
 	host, _ := os.Hostname()
 	kernel := runtime.GOOS
@@ -87,13 +93,26 @@ func (r *run) preflight(info StepInfo) (string, error) {
 		now.UTC().Format("2006-01-02 15:04:05 MST"), now.Local().Format("15:04:05 MST"))})
 	r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("HSM token %q, serial %s, %s %s, firmware %s",
 		tok.Label, tok.Serial, tok.Manufacturer, tok.Model, tok.FirmwareVersion)})
-	text := fmt.Sprintf("Environment recorded: %s on %s (%s); HSM token %q serial %s (%s %s)",
-		r.opts.Tool.Version, host, kernel, tok.Label, tok.Serial, tok.Manufacturer, tok.Model)
+	network := "no network interface up"
+	if len(live) > 0 {
+		network = fmt.Sprintf("%d network interface(s) up, overridden", len(live))
+	}
+	text := fmt.Sprintf("Environment recorded: %s on %s (%s); HSM token %q serial %s (%s %s); %s",
+		r.opts.Tool.Version, host, kernel, tok.Label, tok.Serial, tok.Manufacturer, tok.Model, network)
 	return text, r.record(transcript.Entry{Type: "preflight", Step: info.ID, Text: text, Data: map[string]any{
 		"tool":          r.opts.Tool,
 		"pkcs11_module": map[string]string{"path": r.opts.HSM.Module, "sha256": modSHA},
 		"token":         tok,
 		"host":          map[string]string{"hostname": host, "kernel": kernel, "arch": runtime.GOARCH},
 		"clock":         map[string]string{"utc": now.UTC().Format(time.RFC3339), "local": now.Format(time.RFC3339)},
+		"network":       map[string]any{"interfaces_up": nonNil(live), "loopback_ignored": true},
 	}})
+}
+
+// nonNil makes an empty list marshal as [] rather than null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

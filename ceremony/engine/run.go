@@ -29,6 +29,7 @@ type run struct {
 	generated []*hsm.KeyPair // keys this run created, for rollback
 	artifacts []outdir.Artifact
 	changed   bool // something irreversible happened
+	sealed    bool // the transcript is sealed: nothing more is recorded
 }
 
 func newRun(p *Plan, tok *hsm.Token, face Face) (*run, error) {
@@ -63,18 +64,24 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		}
 		info := r.info(i)
 		r.face.Report(Report{Kind: StepStarted, Step: info, Text: info.Title})
+		last := r.script.Steps[i].Kind == script.KindSeal
+		if last {
+			// Nothing can be recorded after the seal: exceptions at the
+			// seal step are taken before it.
+			if err := r.exceptions(ctx, info); err != nil {
+				return nil, r.fail(i, err)
+			}
+		}
 		summary, err := r.step(ctx, i)
 		if err != nil {
 			return nil, r.fail(i, err)
 		}
+		if !last {
+			if err := r.exceptions(ctx, info); err != nil {
+				return nil, r.fail(i, err)
+			}
+		}
 		r.face.Report(Report{Kind: StepDone, Step: info, Text: summary})
-	}
-	if err := r.record(transcript.Entry{
-		Type: "ceremony-completed",
-		Text: fmt.Sprintf("Ceremony %s completed: %d steps, %d artifacts written", r.script.Name, len(r.script.Steps), len(r.artifacts)),
-		Data: map[string]any{"steps": len(r.script.Steps), "artifacts": r.artifacts},
-	}); err != nil {
-		return nil, r.fail(len(r.script.Steps)-1, err)
 	}
 	if err := r.tw.Close(); err != nil {
 		return nil, fmt.Errorf("close transcript: %w", err)
@@ -82,6 +89,35 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	return &Result{
 		Dir: r.out.Path(), Transcript: r.tw.Path(), Events: r.tw.Len(), Head: r.tw.Head(), Artifacts: r.artifacts,
 	}, nil
+}
+
+// exceptions records the exceptions the participants noted at a step.
+func (r *run) exceptions(ctx context.Context, info StepInfo) error {
+	exs, err := r.face.Exceptions(ctx, info)
+	if err != nil {
+		return err
+	}
+	for _, ex := range exs {
+		if len(r.present) == 0 {
+			return errors.New("an exception needs the person recording it to be present: record attendance first")
+		}
+		by, err := pick(ex.By, r.present)
+		if err != nil {
+			return fmt.Errorf("exception: %w", err)
+		}
+		for _, f := range []struct{ what, text string }{{"what was expected", ex.Expected}, {"what happened", ex.Happened}, {"what was done", ex.Action}} {
+			if err := checkNote("exception: "+f.what, f.text); err != nil {
+				return err
+			}
+		}
+		text := fmt.Sprintf("Exception recorded by %s at step %s: %s", by.Name, info.ID, ex.Happened)
+		r.face.Report(Report{Kind: Notice, Step: info, Text: text})
+		if err := r.record(transcript.Entry{Type: "exception", Step: info.ID, Actors: actors(by), Text: text,
+			Data: map[string]string{"expected": ex.Expected, "happened": ex.Happened, "action": ex.Action}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *run) startEntry() transcript.Entry {
@@ -95,13 +131,25 @@ func (r *run) startEntry() transcript.Entry {
 		templates = append(templates, file{t.Name, t.Path, t.SHA256})
 	}
 	sort.Slice(templates, func(i, j int) bool { return templates[i].Name < templates[j].Name })
+	type step struct {
+		ID    string `json:"id"`
+		Kind  string `json:"kind"`
+		Title string `json:"title"`
+	}
+	var steps []step
+	for i := range r.script.Steps {
+		info := r.info(i)
+		steps = append(steps, step{info.ID, info.Kind, info.Title})
+	}
 	return transcript.Entry{
 		Type: "ceremony-started",
 		Text: fmt.Sprintf("Ceremony %q (%s) started with the %s face", r.script.Title, r.script.Name, r.face.Name()),
 		Data: map[string]any{
 			"format_version": transcript.Version,
+			"title":          r.script.Title,
 			"script":         file{r.script.Name, r.script.Path, r.script.SHA256},
 			"templates":      templates,
+			"steps":          steps,
 			"inputs":         r.inputs,
 			"hsm":            r.opts.HSM,
 			"face":           r.face.Name(),
@@ -121,6 +169,11 @@ func (r *run) fail(i int, cause error) error {
 	se := &StepError{Index: i, ID: "start", Err: cause, Aborted: errors.Is(cause, ErrAborted) || errors.Is(cause, context.Canceled)}
 	if i >= 0 {
 		se.ID = r.script.Steps[i].ID
+		if !r.sealed {
+			// Exceptions the people noted at the failing step go on
+			// record too (best effort: the failure is what is reported).
+			_ = r.exceptions(context.Background(), r.info(i))
+		}
 	}
 	for j := len(r.generated) - 1; j >= 0; j-- {
 		kp := r.generated[j]

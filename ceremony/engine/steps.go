@@ -10,6 +10,7 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/pki"
+	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/hsm"
@@ -27,7 +28,7 @@ func (r *run) step(ctx context.Context, i int) (string, error) {
 	case script.KindChoose:
 		return r.choose(ctx, info, st)
 	case script.KindPreflight:
-		return r.preflight(info)
+		return r.preflight(ctx, info, st)
 	case script.KindHSMLogin:
 		return r.login(ctx, info, st)
 	case script.KindGenerateKey:
@@ -36,6 +37,8 @@ func (r *run) step(ctx context.Context, i int) (string, error) {
 		return r.issueCertificate(info, st, i)
 	case script.KindWriteArtifact:
 		return r.writeArtifact(info, st)
+	case script.KindSeal:
+		return r.seal(info, i)
 	}
 	return "", fmt.Errorf("step kind %q has no implementation", st.Kind)
 }
@@ -233,7 +236,7 @@ func (r *run) generateKey(info StepInfo, st *script.Step, i int) (string, error)
 	}
 	r.keys[st.ID] = kp
 	text := fmt.Sprintf("Generated %s key pair %q in the HSM (public key SHA-256 %s)", prof.Key.Describe(), label, fp)
-	r.face.Report(Report{Kind: Notice, Step: info, Text: "Public key SHA-256: " + GroupHex(fp)})
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "Public key SHA-256: " + record.GroupHex(fp)})
 	return text, r.record(transcript.Entry{Type: "key-generated", Step: info.ID, Text: text, Data: map[string]any{
 		"label": label, "id": kp.IDHex(), "algorithm": prof.Key, "template": prof.Name,
 		"public_key_sha256": fp, "public_key_pem": string(pubPEM), "attributes": attrs,
@@ -243,42 +246,81 @@ func (r *run) generateKey(info StepInfo, st *script.Step, i int) (string, error)
 
 func (r *run) issueCertificate(info StepInfo, st *script.Step, i int) (string, error) {
 	prof := r.templates[st.Template]
-	generated := r.keys[st.Key]
-	// Find the key again by label: the certificate is signed by the key the
+	// Find the keys again by label: the certificate is signed by the key the
 	// token holds under that label, and checked with the public key it holds.
-	kp, err := r.tok.FindKeyPair(generated.Label)
+	kp, err := r.refind(r.keys[st.Key])
 	if err != nil {
 		return "", err
-	}
-	if !keys.SamePublicKey(kp.Public(), generated.Public()) || kp.IDHex() != generated.IDHex() {
-		return "", fmt.Errorf("key pair %q found on the token differs from the one generated", generated.Label)
 	}
 	serial, err := pki.NewSerial(tokenRand{r.tok})
 	if err != nil {
 		return "", err
 	}
-	var iss *pki.Issued
-	d, err := r.timed(info, fmt.Sprintf("Signing certificate %q with key %q in the HSM", prof.Subject.CommonName, kp.Label), func() (err error) {
-		iss, err = pki.SelfSign(prof, r.validities[i], serial, kp)
+	var (
+		iss    *pki.Issued
+		signer = kp
+		what   string
+	)
+	if st.Issuer == script.IssuerSelf {
+		what = fmt.Sprintf("Signing certificate %q with key %q in the HSM", prof.Subject.CommonName, kp.Label)
+	} else {
+		issuerStep := &r.script.Steps[r.script.StepIndex(st.Issuer)]
+		if signer, err = r.refind(r.keys[issuerStep.Key]); err != nil {
+			return "", err
+		}
+		what = fmt.Sprintf("Signing certificate %q for key %q with key %q in the HSM", prof.Subject.CommonName, kp.Label, signer.Label)
+	}
+	d, err := r.timed(info, what, func() (err error) {
+		if st.Issuer == script.IssuerSelf {
+			iss, err = pki.SelfSign(prof, r.validities[i], serial, kp)
+		} else {
+			iss, err = pki.Issue(prof, r.validities[i], serial, kp.Public(), r.certs[st.Issuer].Cert, signer)
+		}
 		return err
 	})
 	if err != nil {
 		return "", err
 	}
+	// The certificate is kept on the token beside its key, where later
+	// ceremonies find it (the root's, the audit key's).
+	if err := r.tok.StoreCertificate(kp, iss.Cert); err != nil {
+		return "", err
+	}
 	fp, _ := keys.Fingerprint(iss.Cert.PublicKey)
 	c := iss.Cert
 	r.certs[st.ID] = iss
-	text := fmt.Sprintf("Issued self-signed certificate %q, serial %s, valid %s to %s (SHA-256 %s)",
-		c.Subject.String(), serialHex(c.SerialNumber.Bytes()), c.NotBefore.Format(time.DateOnly), c.NotAfter.Format(time.DateOnly), iss.SHA256())
-	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + GroupHex(iss.SHA256())})
+	kind := "self-signed certificate"
+	if st.Issuer != script.IssuerSelf {
+		kind = fmt.Sprintf("certificate (issued by %q)", c.Issuer.String())
+	}
+	text := fmt.Sprintf("Issued %s %q, serial %s, valid %s to %s (SHA-256 %s); stored on the token beside key %q",
+		kind, c.Subject.String(), serialHex(c.SerialNumber.Bytes()), c.NotBefore.Format(time.DateOnly), c.NotAfter.Format(time.DateOnly), iss.SHA256(), kp.Label)
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + record.GroupHex(iss.SHA256())})
+	checks := []string{"signature verified with the HSM's public key", "fields match the template"}
+	if st.Issuer != script.IssuerSelf {
+		checks = append(checks, "chains to the issuer certificate", "validity inside the issuer's")
+	}
 	return text, r.record(transcript.Entry{Type: "certificate-issued", Step: info.ID, Text: text, Data: map[string]any{
 		"template": prof.Name, "template_sha256": prof.SHA256, "profile": prof.Kind,
 		"subject": c.Subject.String(), "issuer": c.Issuer.String(), "serial": serialHex(c.SerialNumber.Bytes()),
 		"not_before": c.NotBefore.UTC().Format(time.RFC3339), "not_after": c.NotAfter.UTC().Format(time.RFC3339),
 		"signature_algorithm": c.SignatureAlgorithm.String(), "key_label": kp.Label, "key_id": kp.IDHex(),
-		"public_key_sha256": fp, "sha256": iss.SHA256(), "duration_ms": d.Milliseconds(),
-		"checks": []string{"signature verified with the HSM's public key", "fields match the template"},
+		"signed_by_key": signer.Label, "public_key_sha256": fp, "sha256": iss.SHA256(), "duration_ms": d.Milliseconds(),
+		"stored_on_token": true, "checks": checks,
 	}})
+}
+
+// refind finds a key pair generated earlier in the run again on the token,
+// by label, and checks it is the same key.
+func (r *run) refind(generated *hsm.KeyPair) (*hsm.KeyPair, error) {
+	kp, err := r.tok.FindKeyPair(generated.Label)
+	if err != nil {
+		return nil, err
+	}
+	if !keys.SamePublicKey(kp.Public(), generated.Public()) || kp.IDHex() != generated.IDHex() {
+		return nil, fmt.Errorf("key pair %q found on the token differs from the one generated", generated.Label)
+	}
+	return kp, nil
 }
 
 func (r *run) writeArtifact(info StepInfo, st *script.Step) (string, error) {
@@ -312,16 +354,3 @@ func (r *run) writeArtifact(info StepInfo, st *script.Step) (string, error) {
 // serialHex writes a serial number as whole bytes of hex, as openssl
 // shows it (without the colons).
 func serialHex(b []byte) string { return hex.EncodeToString(b) }
-
-// GroupHex formats a hex digest in groups of four for reading aloud:
-// "1a2b 3c4d …".
-func GroupHex(h string) string {
-	var b strings.Builder
-	for i := 0; i < len(h); i += 4 {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(h[i:min(i+4, len(h))])
-	}
-	return b.String()
-}

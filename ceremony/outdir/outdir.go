@@ -24,7 +24,11 @@ import (
 // File names inside a ceremony directory.
 const (
 	TranscriptFile = "transcript.jsonl"
-	ArtifactsDir   = "artifacts"
+	// SealFile is the detached signature over the transcript.
+	SealFile = "transcript.sig"
+	// RecordFile is the printable rendering of the transcript.
+	RecordFile   = "transcript.md"
+	ArtifactsDir = "artifacts"
 )
 
 // Dir is a ceremony directory.
@@ -70,6 +74,15 @@ func (d *Dir) Path() string { return d.path }
 
 // TranscriptPath returns the path of the transcript file.
 func (d *Dir) TranscriptPath() string { return filepath.Join(d.path, TranscriptFile) }
+
+// WriteFile writes one of the ceremony directory's own files (SealFile,
+// RecordFile) atomically; it never overwrites.
+func (d *Dir) WriteFile(name string, data []byte) error {
+	if name != SealFile && name != RecordFile {
+		return fmt.Errorf("outdir: %s is not a ceremony file", name)
+	}
+	return durable.WriteFileExclusive(filepath.Join(d.path, name), data, 0o644)
+}
 
 // Create creates the directory (and its parents) if it does not exist yet.
 func (d *Dir) Create() error {

@@ -3,7 +3,7 @@
 // named inputs it acts on, and an ordered list of steps, each either a human
 // step (text read aloud, confirmed by roles, or a choice) or a machine step
 // (preflight, attendance, HSM login, key generation, certificate issuance,
-// artifact writing).
+// artifact writing, and the seal that ends every script).
 //
 // Load decodes a script strictly and validates it as a whole before anything
 // runs: unknown kinds, fields a kind does not use, duplicate ids, undeclared
@@ -38,6 +38,7 @@ const (
 	KindGenerateKey      = "generate-key"
 	KindIssueCertificate = "issue-certificate"
 	KindWriteArtifact    = "write-artifact"
+	KindSeal             = "seal"
 )
 
 // IssuerSelf is the issue-certificate issuer that means self-signed.
@@ -92,18 +93,25 @@ type Step struct {
 	Confirm []string `yaml:"confirm"`
 	// By is the role that acts (choose, hsm-login).
 	By string `yaml:"by"`
+	// NetworkOverrideBy is the role that may let the ceremony go on while a
+	// network interface other than loopback is up (preflight). Empty means
+	// a live interface stops the ceremony.
+	NetworkOverrideBy string `yaml:"network_override_by"`
 	// Options are the answers to choose from (choose).
 	Options []Option `yaml:"options"`
 
 	// Template names a certificate template in templates/ (generate-key,
 	// issue-certificate).
 	Template string `yaml:"template"`
-	// Label is the HSM label of a new key (generate-key); may use ${input}.
+	// Label is the HSM label of a new key (generate-key), or of the audit
+	// key that seals the transcript (seal); may use ${input}.
 	Label string `yaml:"label"`
 	// Key is the id of the generate-key step whose key is certified
 	// (issue-certificate).
 	Key string `yaml:"key"`
-	// Issuer is "self" for a self-signed certificate (issue-certificate).
+	// Issuer is "self" for a self-signed certificate, or the id of an
+	// earlier issue-certificate step whose certificate and key issue this
+	// one (issue-certificate).
 	Issuer string `yaml:"issuer"`
 	// Source is the id of the step whose output is written (write-artifact).
 	Source string `yaml:"source"`
@@ -194,25 +202,27 @@ var fieldsUsed = map[string][]string{
 	KindConfirm:          {"confirm"},
 	KindChoose:           {"by", "options"},
 	KindAttendance:       {},
-	KindPreflight:        {},
+	KindPreflight:        {"network_override_by"},
 	KindHSMLogin:         {"by"},
 	KindGenerateKey:      {"template", "label"},
 	KindIssueCertificate: {"template", "key", "issuer"},
 	KindWriteArtifact:    {"source", "name"},
+	KindSeal:             {"label"},
 }
 
 // setFields returns the optional fields a step sets.
 func (st *Step) setFields() map[string]bool {
 	return map[string]bool{
 		"confirm": len(st.Confirm) > 0, "by": st.By != "", "options": len(st.Options) > 0,
-		"template": st.Template != "", "label": st.Label != "", "key": st.Key != "",
+		"network_override_by": st.NetworkOverrideBy != "",
+		"template":            st.Template != "", "label": st.Label != "", "key": st.Key != "",
 		"issuer": st.Issuer != "", "source": st.Source != "", "name": st.Name != "",
 	}
 }
 
 func kindList() string {
 	return strings.Join([]string{KindAttendance, KindPreflight, KindConfirm, KindChoose, KindHSMLogin,
-		KindGenerateKey, KindIssueCertificate, KindWriteArtifact}, ", ")
+		KindGenerateKey, KindIssueCertificate, KindWriteArtifact, KindSeal}, ", ")
 }
 
 func (s *Script) validate() error {
@@ -282,7 +292,7 @@ func (s *Script) validate() error {
 		for _, f := range used {
 			allowed[f] = true
 		}
-		for _, f := range []string{"confirm", "by", "options", "template", "label", "key", "issuer", "source", "name"} {
+		for _, f := range []string{"confirm", "by", "network_override_by", "options", "template", "label", "key", "issuer", "source", "name"} {
 			if st.setFields()[f] && !allowed[f] {
 				return s.Errorf(p+"."+f, "not used by a %s step", st.Kind)
 			}
@@ -292,7 +302,7 @@ func (s *Script) validate() error {
 				return err
 			}
 		}
-		needsPeople := st.Kind == KindConfirm || st.Kind == KindChoose || st.Kind == KindHSMLogin
+		needsPeople := st.Kind == KindConfirm || st.Kind == KindChoose || st.Kind == KindHSMLogin || st.NetworkOverrideBy != ""
 		if needsPeople && attendanceAt < 0 {
 			return s.Errorf(p, "a %s step needs people: put the attendance step before it", st.Kind)
 		}
@@ -308,6 +318,11 @@ func (s *Script) validate() error {
 				return s.Errorf(p+".kind", "only one preflight step (steps[%d] is one)", preflightAt)
 			}
 			preflightAt = i
+			if st.NetworkOverrideBy != "" {
+				if err := s.checkRole(p+".network_override_by", st.NetworkOverrideBy); err != nil {
+					return err
+				}
+			}
 		case KindConfirm:
 			if strings.TrimSpace(st.Say) == "" {
 				return s.Errorf(p+".say", "required: the text the people confirm")
@@ -364,8 +379,16 @@ func (s *Script) validate() error {
 			if err := s.checkEarlier(p+".key", st.Key, i, KindGenerateKey); err != nil {
 				return err
 			}
+			if st.Issuer == "" {
+				return s.Errorf(p+".issuer", "required: %q, or the id of the earlier issue-certificate step whose key signs", IssuerSelf)
+			}
 			if st.Issuer != IssuerSelf {
-				return s.Errorf(p+".issuer", "%q: only %q (self-signed) is supported", st.Issuer, IssuerSelf)
+				if err := s.checkEarlier(p+".issuer", st.Issuer, i, KindIssueCertificate); err != nil {
+					return err
+				}
+				if s.Steps[s.StepIndex(st.Issuer)].Key == st.Key {
+					return s.Errorf(p+".issuer", "step %q certifies the same key; use issuer: %s for a self-signed certificate", st.Issuer, IssuerSelf)
+				}
 			}
 		case KindWriteArtifact:
 			if err := s.checkEarlier(p+".source", st.Source, i, KindGenerateKey, KindIssueCertificate); err != nil {
@@ -379,6 +402,16 @@ func (s *Script) validate() error {
 				return s.Errorf(p+".name", "artifact %s is already written by steps[%d]", file, j)
 			}
 			artifactFiles[file] = i
+		case KindSeal:
+			if i != len(s.Steps)-1 {
+				return s.Errorf(p+".kind", "the seal must be the last step: nothing may be recorded after it")
+			}
+			if loginAt < 0 {
+				return s.Errorf(p, "seal needs the HSM's audit key: put an hsm-login step before it")
+			}
+			if st.Label == "" {
+				return s.Errorf(p+".label", "required: the HSM label of the transcript-signing (audit) key")
+			}
 		}
 	}
 	if attendanceAt < 0 {
@@ -386,6 +419,9 @@ func (s *Script) validate() error {
 	}
 	if preflightAt < 0 {
 		return s.Errorf("steps", "no preflight step: a ceremony records its environment")
+	}
+	if last := s.Steps[len(s.Steps)-1]; last.Kind != KindSeal {
+		return s.Errorf(fmt.Sprintf("steps[%d]", len(s.Steps)-1), "the last step must be a seal step: every transcript ends sealed by the audit key")
 	}
 	return nil
 }

@@ -70,6 +70,10 @@ steps:
     title: Write key
     source: gen
     name: root-ca
+  - id: seal
+    kind: seal
+    title: Seal
+    label: audit
 `
 
 func TestShippedScript(t *testing.T) {
@@ -125,7 +129,16 @@ func TestScriptRejects(t *testing.T) {
 		{"key references later step", "key: gen", "key: write-key", `steps[6].key: step "write-key" comes later`},
 		{"key references wrong kind", "key: gen", "key: clock", `steps[6].key: step "clock" is a choose step, not generate-key`},
 		{"key references nothing", "key: gen", "key: nope", `steps[6].key: no step with id "nope"`},
-		{"issuer not self", "issuer: self", "issuer: root", `steps[6].issuer: "root": only "self"`},
+		{"issuer nothing", "issuer: self", "issuer: root", `steps[6].issuer: no step with id "root"`},
+		{"issuer missing", "    issuer: self\n", "", `steps[6].issuer: required: "self", or the id of the earlier issue-certificate step`},
+		{"issuer not a certificate", "issuer: self", "issuer: gen", `steps[6].issuer: step "gen" is a generate-key step, not issue-certificate`},
+		{"issuer itself", "issuer: self", "issuer: cert", `steps[6].issuer: step "cert" comes later`},
+		{"issuer certifies the same key", "  - id: write-key\n", "  - id: again\n    kind: issue-certificate\n    title: Again\n    template: root-ca\n    key: gen\n    issuer: cert\n  - id: write-key\n", `steps[8].issuer: step "cert" certifies the same key`},
+		{"no seal", "  - id: seal\n    kind: seal\n    title: Seal\n    label: audit\n", "", "steps[8]: the last step must be a seal step"},
+		{"seal not last", "  - id: write-key\n", "  - id: early-seal\n    kind: seal\n    title: Seal\n    label: audit\n  - id: write-key\n", "steps[8].kind: the seal must be the last step"},
+		{"seal without label", "    label: audit\n", "", "steps[9].label: required: the HSM label of the transcript-signing (audit) key"},
+		{"network override by unknown role", "    title: Preflight\n", "    title: Preflight\n    network_override_by: ops\n", `steps[2].network_override_by: undeclared role "ops"`},
+		{"network override on confirm", "    confirm: [administrator, witness]\n", "    confirm: [administrator, witness]\n    network_override_by: witness\n", "steps[1].network_override_by: not used by a confirm step"},
 		{"source missing", "source: cert", "source: ghost", `steps[7].source: no step with id "ghost"`},
 		{"same artifact twice", "    source: gen\n    name: root-ca", "    source: cert\n    name: root-ca", "steps[8].name: artifact root-ca.crt.pem is already written by steps[7]"},
 		{"confirm before attendance", "  - id: attendance\n    kind: attendance\n    title: Attendance\n", "", "steps[0]: a confirm step needs people: put the attendance step before it"},

@@ -98,11 +98,55 @@ func (w *Writer) Head() string { return w.prev }
 // Append writes one event and fsyncs it. After a write error the Writer
 // refuses further events: the file ends at its last complete line.
 func (w *Writer) Append(e Entry) (Event, error) {
+	ev, line, err := w.next(e)
+	if err != nil {
+		return Event{}, err
+	}
+	return ev, w.write(ev, line)
+}
+
+// ErrSealed is returned by Append after Seal.
+var ErrSealed = errors.New("transcript is sealed: nothing may be added")
+
+// Seal appends the last event, e, and seals the transcript. sign receives
+// the exact bytes the file holds once e is written (every line so far, read
+// back from the file, and e's line) and makes the seal over them; e is
+// written only if sign succeeds. The Writer then refuses further events.
+func (w *Writer) Seal(e Entry, sign func(content []byte) error) (Event, error) {
+	ev, line, err := w.next(e)
+	if err != nil {
+		return Event{}, err
+	}
+	written, err := os.ReadFile(w.path)
+	if err != nil {
+		return Event{}, fmt.Errorf("transcript: read back before sealing: %w", err)
+	}
+	c, err := Check(written)
+	if err != nil || c.Head != w.prev || len(c.Events) != w.seq {
+		return Event{}, fmt.Errorf("transcript: %s changed on disk since it was written; refusing to seal it", w.path)
+	}
+	content := make([]byte, 0, len(written)+len(line)+1)
+	content = append(append(append(content, written...), line...), '\n')
+	if err := sign(content); err != nil {
+		return Event{}, err
+	}
+	if err := w.write(ev, line); err != nil {
+		return Event{}, err
+	}
+	w.broken = ErrSealed
+	return ev, nil
+}
+
+// next builds the next event from e and its line, without writing it.
+func (w *Writer) next(e Entry) (Event, []byte, error) {
 	if w.broken != nil {
-		return Event{}, fmt.Errorf("transcript unusable after an earlier error: %w", w.broken)
+		if w.broken == ErrSealed {
+			return Event{}, nil, ErrSealed
+		}
+		return Event{}, nil, fmt.Errorf("transcript unusable after an earlier error: %w", w.broken)
 	}
 	if e.Type == "" || e.Text == "" {
-		return Event{}, errors.New("transcript: an event needs a type and a text")
+		return Event{}, nil, errors.New("transcript: an event needs a type and a text")
 	}
 	ev := Event{
 		Seq:    w.seq + 1,
@@ -116,24 +160,29 @@ func (w *Writer) Append(e Entry) (Event, error) {
 	if e.Data != nil {
 		d, err := marshal(e.Data)
 		if err != nil {
-			return Event{}, fmt.Errorf("transcript: event %d (%s) data: %w", ev.Seq, e.Type, err)
+			return Event{}, nil, fmt.Errorf("transcript: event %d (%s) data: %w", ev.Seq, e.Type, err)
 		}
 		ev.Data = d
 	}
 	line, err := marshal(ev)
 	if err != nil {
-		return Event{}, fmt.Errorf("transcript: event %d (%s): %w", ev.Seq, e.Type, err)
+		return Event{}, nil, fmt.Errorf("transcript: event %d (%s): %w", ev.Seq, e.Type, err)
 	}
+	return ev, line, nil
+}
+
+// write appends line (the event ev) and fsyncs the file.
+func (w *Writer) write(ev Event, line []byte) error {
 	if _, err := w.f.Write(append(line, '\n')); err != nil {
 		w.broken = err
-		return Event{}, fmt.Errorf("transcript: write event %d: %w", ev.Seq, err)
+		return fmt.Errorf("transcript: write event %d: %w", ev.Seq, err)
 	}
 	if err := w.f.Sync(); err != nil {
 		w.broken = err
-		return Event{}, fmt.Errorf("transcript: sync event %d: %w", ev.Seq, err)
+		return fmt.Errorf("transcript: sync event %d: %w", ev.Seq, err)
 	}
 	w.seq, w.prev = ev.Seq, LineHash(line)
-	return ev, nil
+	return nil
 }
 
 // Close closes the file.

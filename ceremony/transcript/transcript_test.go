@@ -180,3 +180,62 @@ func TestSecretsNeverReachTheFile(t *testing.T) {
 		t.Fatal("event without text accepted")
 	}
 }
+
+func TestSealSignsExactlyTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "transcript.jsonl")
+	w, err := Create(path, fakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Append(Entry{Type: "ceremony-started", Text: "start"}); err != nil {
+		t.Fatal(err)
+	}
+	// A failing signer leaves the file as it was.
+	before, _ := os.ReadFile(path)
+	boom := errors.New("HSM unplugged")
+	if _, err := w.Seal(Entry{Type: "transcript-sealed", Text: "sealed"}, func([]byte) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("Seal with failing signer: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("a failed seal changed the file")
+	}
+	var signed []byte
+	ev, err := w.Seal(Entry{Type: "transcript-sealed", Text: "sealed"}, func(b []byte) error {
+		signed = bytes.Clone(b)
+		return nil
+	})
+	if err != nil || ev.Seq != 2 {
+		t.Fatalf("Seal: %+v %v", ev, err)
+	}
+	final, _ := os.ReadFile(path)
+	if !bytes.Equal(signed, final) {
+		t.Fatalf("signed bytes differ from the file:\n%s\n%s", signed, final)
+	}
+	if _, err := w.Append(Entry{Type: "late", Text: "after the seal"}); !errors.Is(err, ErrSealed) {
+		t.Fatalf("Append after Seal: %v", err)
+	}
+}
+
+func TestSealRefusesAFileChangedOnDisk(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "transcript.jsonl")
+	w, err := Create(path, fakeClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Append(Entry{Type: "ceremony-started", Text: "start"}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, bytes.Replace(data, []byte("start"), []byte("START"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Seal(Entry{Type: "transcript-sealed", Text: "sealed"}, func([]byte) error {
+		t.Fatal("signer called on an altered file")
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "changed on disk") {
+		t.Fatalf("Seal: %v", err)
+	}
+}

@@ -67,7 +67,11 @@ func Check(data []byte) (*Chain, error) {
 		case ev.Seq != n:
 			return nil, &ChainError{Event: n, Msg: fmt.Sprintf("sequence number %d, expected %d (event removed, added or reordered)", ev.Seq, n)}
 		case ev.Prev != c.Head:
-			return nil, &ChainError{Event: n, Msg: fmt.Sprintf("hash chain broken: prev is %s, the previous line hashes to %s", short(ev.Prev), short(c.Head))}
+			if n == 1 {
+				return nil, &ChainError{Event: n, Msg: fmt.Sprintf("hash chain broken: the first event's prev is %s, not %s", short(ev.Prev), short(Genesis))}
+			}
+			return nil, &ChainError{Event: n, Msg: fmt.Sprintf("hash chain broken: event %d hashes to %s, but this event records prev %s (event %d, or this link, was altered)",
+				n-1, short(c.Head), short(ev.Prev), n-1)}
 		case ev.Type == "" || ev.Text == "":
 			return nil, &ChainError{Event: n, Msg: "event without a type or text"}
 		}

@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/seal"
+	"github.com/devicepki/ceremony/ceremony/transcript"
+	"github.com/devicepki/ceremony/ceremony/verify"
+	"github.com/devicepki/ceremony/ceremony/words"
+)
+
+// Exit statuses of transcript verify besides ExitOK, ExitFailure and
+// ExitUsage.
+const (
+	// ExitUnsealed: the transcript is intact up to its last event but was
+	// never sealed (the ceremony failed, was aborted or crashed).
+	ExitUnsealed = 3
+	// ExitUnpinned: sealed and intact, but no root was pinned.
+	ExitUnpinned = 4
+)
+
+const transcriptUsage = `Usage:
+  ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256)
+  ceremony transcript show   OUT/transcript.jsonl
+
+verify checks the transcript's lines, sequence numbers and hash chain, the
+seal (transcript.sig) against the root you pin, and every artifact's SHA-256.
+Exit status: 0 verified; 1 something is wrong (the line says where);
+2 usage; 3 unsealed but intact up to its last event; 4 sealed and intact,
+but no root pinned.
+
+show prints the printable record (the same as OUT/transcript.md).
+`
+
+func transcriptCommand(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, transcriptUsage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "verify":
+		return verifyCommand(args[1:], stdout, stderr)
+	case "show":
+		return showCommand(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, transcriptUsage)
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "ceremony: transcript: unknown command %q (verify or show)\n", args[0])
+	return ExitUsage
+}
+
+// oneTranscript parses the flags of a transcript subcommand and returns its
+// one positional argument.
+func oneTranscript(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (string, int) {
+	fs.SetOutput(io.Discard)
+	pos, err := parseInterleaved(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, transcriptUsage)
+		return "", ExitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "ceremony: %s: %v\n", fs.Name(), err)
+		return "", ExitUsage
+	case len(pos) != 1:
+		fmt.Fprintf(stderr, "ceremony: %s: give one transcript file (OUT/transcript.jsonl)\n", fs.Name())
+		return "", ExitUsage
+	}
+	return pos[0], -1
+}
+
+func verifyCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("transcript verify", flag.ContinueOnError)
+	rootPath := fs.String("root", "", "pinned root certificate `ROOT.pem`")
+	rootFP := fs.String("root-fingerprint", "", "pinned root certificate's `SHA256` fingerprint (hex; colons and spaces allowed)")
+	path, code := oneTranscript(fs, args, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "ceremony: transcript verify: "+format+"\n", a...)
+		return code
+	}
+	var pin verify.Pin
+	switch {
+	case *rootPath != "" && *rootFP != "":
+		return fail(ExitUsage, "give --root or --root-fingerprint, not both")
+	case *rootPath != "":
+		root, err := verify.LoadRoot(*rootPath)
+		if err != nil {
+			return fail(ExitUsage, "%v", err)
+		}
+		pin.Root = root
+	case *rootFP != "":
+		fp, err := seal.NormalizeFingerprint(*rootFP)
+		if err != nil {
+			return fail(ExitUsage, "--root-fingerprint: %v", err)
+		}
+		pin.Fingerprint = fp
+	}
+	res, err := verify.Ceremony(path, pin)
+	if err != nil {
+		return fail(ExitFailure, "%s: FAILED: %v", path, err)
+	}
+	c := res.Chain
+	last := c.Events[len(c.Events)-1]
+	switch res.Status {
+	case verify.Verified:
+		fmt.Fprintf(stdout, "VERIFIED: %s is sealed and intact; the seal chains to the pinned root.\n", path)
+	case verify.Unpinned:
+		fmt.Fprintf(stdout, "SEALED AND INTACT, ROOT NOT PINNED: %s\n", path)
+	case verify.Unsealed:
+		fmt.Fprintf(stdout, "UNSEALED, intact up to event %d (%s): %s\n", last.Seq, last.Type, path)
+	}
+	summary(stdout, res)
+	switch res.Status {
+	case verify.Unpinned:
+		fmt.Fprintln(stderr, "ceremony: transcript verify: who sealed it is unproven: pin the root with --root ROOT.pem or --root-fingerprint SHA256 (from the paper record)")
+		return ExitUnpinned
+	case verify.Unsealed:
+		fmt.Fprintf(stderr, "ceremony: transcript verify: unsealed, intact up to event %d: the ceremony did not complete (%s)\n", last.Seq, record.Status(c))
+		return ExitUnsealed
+	}
+	return ExitOK
+}
+
+// summary prints what an auditor wants to see at a glance.
+func summary(w io.Writer, res *verify.Result) {
+	c := res.Chain
+	first, last := c.Events[0], c.Events[len(c.Events)-1]
+	var start struct {
+		Title  string            `json:"title"`
+		Inputs map[string]string `json:"inputs"`
+		Script struct{ Name, SHA256 string }
+	}
+	_ = json.Unmarshal(first.Data, &start)
+	row := func(k, format string, a ...any) {
+		if k != "" {
+			k += ":"
+		}
+		fmt.Fprintf(w, "  %-14s%s\n", k, fmt.Sprintf(format, a...))
+	}
+	row("ceremony", "%s (script %s, SHA-256 %s)", start.Title, start.Script.Name, start.Script.SHA256)
+	if p := start.Inputs["place"]; p != "" {
+		row("place", "%s", p)
+	}
+	row("time", "%s to %s UTC (%d events)", strings.Replace(strings.TrimSuffix(first.Time, "Z"), "T", " ", 1),
+		strings.TrimSuffix(last.Time[11:], "Z"), len(c.Events))
+	var people []string
+	for _, p := range record.Participants(c) {
+		people = append(people, fmt.Sprintf("%s (%s)", p.Name, p.Role))
+	}
+	row("participants", "%s", strings.Join(people, ", "))
+	if len(res.Artifacts) == 0 {
+		row("artifacts", "none")
+	}
+	for i, a := range res.Artifacts {
+		k := ""
+		if i == 0 {
+			k = "artifacts"
+		}
+		row(k, "%s  sha256 %s  ok", a.Path, a.SHA256)
+	}
+	if s := res.Seal; s != nil {
+		row("sealed by", "%s (certificate SHA-256 %s) at %s", s.Signer.Subject, seal.Fingerprint(s.Signer), s.SigningTime.UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
+	if res.Root != nil {
+		row("pinned root", "%s (SHA-256 %s)", res.Root.Subject, seal.Fingerprint(res.Root))
+	}
+	row("final digest", "%s", record.GroupHex(c.Head))
+	ws, _ := words.FromHex(c.Head)
+	for i, l := range words.Lines(ws, 8) {
+		k := ""
+		if i == 0 {
+			k = "as words"
+		}
+		row(k, "%s", l)
+	}
+	for _, n := range res.Notes {
+		row("note", "%s", n)
+	}
+}
+
+func showCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("transcript show", flag.ContinueOnError)
+	path, code := oneTranscript(fs, args, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	chain, err := transcript.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "ceremony: transcript show: %s: %v\n", path, err)
+		return ExitFailure
+	}
+	fmt.Fprint(stdout, record.Render(chain))
+	return ExitOK
+}

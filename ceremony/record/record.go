@@ -1,0 +1,354 @@
+// Package record renders a ceremony transcript as the printable record
+// (OUT/transcript.md): ceremony, date, place, participants by role, every
+// step with its events, times, who acted and what happened, fingerprints in
+// full, exceptions, artifacts, the final digest in hex and as words for
+// reading aloud, and signature blocks for everyone present to sign the paper
+// copy.
+//
+// The record is rendered from the transcript alone, so `ceremony transcript
+// show` reproduces it from a sealed transcript at any time. It is Markdown
+// that reads well as plain text and prints on A4 without a renderer.
+package record
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/devicepki/ceremony/ceremony/transcript"
+	"github.com/devicepki/ceremony/ceremony/words"
+)
+
+// started is the data of the ceremony-started event that the record uses.
+type started struct {
+	Title  string            `json:"title"`
+	Inputs map[string]string `json:"inputs"`
+	Script struct {
+		Name   string `json:"name"`
+		Path   string `json:"path"`
+		SHA256 string `json:"sha256"`
+	} `json:"script"`
+	Steps []struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	} `json:"steps"`
+	Face          string `json:"face"`
+	ToolVersion   string `json:"tool_version"`
+	ValidityStart string `json:"validity_start"`
+}
+
+// fingerprints are the digests an event carries that people compare.
+type fingerprints struct {
+	PublicKey   string          `json:"public_key_sha256"`
+	Certificate string          `json:"sha256"`
+	Path        string          `json:"path"`
+	Size        int             `json:"size"`
+	Said        string          `json:"said"`
+	Expected    string          `json:"expected"`
+	Happened    string          `json:"happened"`
+	Action      string          `json:"action"`
+	Reason      string          `json:"reason"`
+	Check       string          `json:"check"`
+	Attributes  map[string]bool `json:"attributes"`
+	Tool        struct {
+		ExecSHA256 string `json:"executable_sha256"`
+		Revision   string `json:"vcs_revision"`
+		GoVersion  string `json:"go_version"`
+	} `json:"tool"`
+	Module struct {
+		Path   string `json:"path"`
+		SHA256 string `json:"sha256"`
+	} `json:"pkcs11_module"`
+}
+
+// Status describes how a transcript ends.
+func Status(c *transcript.Chain) string {
+	if len(c.Events) == 0 {
+		return "EMPTY"
+	}
+	last := c.Events[len(c.Events)-1]
+	switch last.Type {
+	case "transcript-sealed":
+		return fmt.Sprintf("SEALED after event %d", last.Seq-1)
+	case "ceremony-failed":
+		return fmt.Sprintf("FAILED at step %s; not sealed", last.Step)
+	case "ceremony-aborted":
+		return fmt.Sprintf("ABORTED at step %s; not sealed", last.Step)
+	}
+	return fmt.Sprintf("NOT SEALED: the record ends at event %d (%s) — the ceremony was interrupted", last.Seq, last.Type)
+}
+
+// Render returns the printable record of a checked transcript.
+func Render(c *transcript.Chain) string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+
+	var st started
+	if len(c.Events) > 0 && c.Events[0].Type == "ceremony-started" {
+		_ = json.Unmarshal(c.Events[0].Data, &st)
+	}
+	title := st.Title
+	if title == "" {
+		title = st.Script.Name
+	}
+	w("# Ceremony record: %s\n\n", title)
+	first, last := c.Events[0], c.Events[len(c.Events)-1]
+	place := st.Inputs["place"]
+	if place == "" {
+		place = "(not recorded)"
+	}
+	w("| | |\n|---|---|\n")
+	w("| Ceremony | %s (script `%s`) |\n", cell(title), cell(st.Script.Name))
+	w("| Script file | `%s` |\n", cell(st.Script.Path))
+	w("| Script SHA-256 | `%s` |\n", st.Script.SHA256)
+	w("| Place | %s |\n", cell(place))
+	w("| Date | %s (UTC) |\n", first.Time[:10])
+	w("| Began | %s |\n", clock(first.Time))
+	w("| Ended | %s |\n", clock(last.Time))
+	w("| Events | %d |\n", len(c.Events))
+	w("| Status | **%s** |\n", Status(c))
+	w("| Recorded by | ceremony %s, %s face |\n", cell(st.ToolVersion), cell(st.Face))
+	var inputs []string
+	for _, k := range sortedKeys(st.Inputs) {
+		if k != "place" {
+			inputs = append(inputs, fmt.Sprintf("%s = %s", k, st.Inputs[k]))
+		}
+	}
+	if len(inputs) > 0 {
+		w("| Inputs | %s |\n", cell(strings.Join(inputs, "; ")))
+	}
+
+	people := participants(c)
+	w("\n## Participants\n\n")
+	if len(people) == 0 {
+		w("No attendance was recorded.\n")
+	} else {
+		w("| Role | Name |\n|---|---|\n")
+		for _, p := range people {
+			w("| %s | %s |\n", cell(p.Role), cell(p.Name))
+		}
+	}
+
+	w("\n## Events\n\nTimes are UTC. Each step lists what the machine recorded, in order.\n")
+	step := "\x00"
+	for _, ev := range c.Events {
+		if ev.Step != step {
+			step = ev.Step
+			switch n, title := stepTitle(st.Steps, step); {
+			case step == "":
+				w("\n### Ceremony\n\n")
+			case n > 0:
+				w("\n### Step %d of %d: %s (`%s`)\n\n", n, len(st.Steps), title, step)
+			default:
+				w("\n### Step `%s`\n\n", step)
+			}
+		}
+		by := ""
+		if len(ev.Actors) > 0 && ev.Type != "attendance" && ev.Type != "confirmed" {
+			var names []string
+			for _, a := range ev.Actors {
+				names = append(names, fmt.Sprintf("%s (%s)", a.Name, a.Role))
+			}
+			by = " — by " + strings.Join(names, ", ")
+		}
+		w("- **%d** `%s` %s: %s%s\n", ev.Seq, clock(ev.Time)[11:], ev.Type, ev.Text, by)
+		var f fingerprints
+		_ = json.Unmarshal(ev.Data, &f)
+		switch ev.Type {
+		case "confirmed":
+			if f.Said != "" {
+				w("  - Read aloud: “%s”\n", f.Said)
+			}
+		case "preflight":
+			build := f.Tool.GoVersion
+			if f.Tool.Revision != "" {
+				build += ", revision " + f.Tool.Revision
+			}
+			w("  - Program SHA-256: `%s` (%s)\n", GroupHex(f.Tool.ExecSHA256), build)
+			w("  - PKCS#11 module `%s` SHA-256: `%s`\n", f.Module.Path, GroupHex(f.Module.SHA256))
+		case "key-generated":
+			w("  - Public key SHA-256: `%s`\n", GroupHex(f.PublicKey))
+			var attrs []string
+			for _, k := range sortedBoolKeys(f.Attributes) {
+				if f.Attributes[k] {
+					attrs = append(attrs, strings.ReplaceAll(k, "_", "-"))
+				}
+			}
+			w("  - Private key attributes: %s\n", strings.Join(attrs, ", "))
+		case "certificate-issued":
+			w("  - Certificate SHA-256: `%s`\n", GroupHex(f.Certificate))
+		case "artifact-written":
+			w("  - File `%s`, %d bytes, SHA-256: `%s`\n", f.Path, f.Size, GroupHex(f.Certificate))
+		case "exception":
+			w("  - Expected: %s\n  - Happened: %s\n  - Done: %s\n", oneLine(f.Expected), oneLine(f.Happened), oneLine(f.Action))
+		}
+	}
+
+	w("\n## Exceptions and overrides\n\n")
+	n := 0
+	for _, ev := range c.Events {
+		if ev.Type != "exception" && ev.Type != "override" {
+			continue
+		}
+		n++
+		var f fingerprints
+		_ = json.Unmarshal(ev.Data, &f)
+		who := ""
+		if len(ev.Actors) > 0 && ev.Type != "attendance" && ev.Type != "confirmed" {
+			who = ev.Actors[0].Name
+		}
+		if ev.Type == "override" {
+			w("%d. Event %d, step `%s`: %s overrode the %s check. Reason: %s\n", n, ev.Seq, ev.Step, who, f.Check, oneLine(f.Reason))
+			continue
+		}
+		w("%d. Event %d, step `%s`, recorded by %s. Expected: %s Happened: %s Done: %s\n", n, ev.Seq, ev.Step, who,
+			sentence(f.Expected), sentence(f.Happened), sentence(f.Action))
+	}
+	if n == 0 {
+		w("None recorded.\n")
+	}
+
+	w("\n## Artifacts\n\n")
+	arts := Artifacts(c)
+	if len(arts) == 0 {
+		w("None.\n")
+	} else {
+		w("| File | Bytes | SHA-256 |\n|---|---|---|\n")
+		for _, a := range arts {
+			w("| `%s` | %d | `%s` |\n", a.Path, a.Size, a.SHA256)
+		}
+	}
+
+	w("\n## Final digest\n\n")
+	w("SHA-256 of the transcript's last line (event %d), which commits to every event before it:\n\n", last.Seq)
+	w("```\n%s\n```\n\n", GroupHex(c.Head))
+	ws, _ := words.FromHex(c.Head)
+	w("The same digest as words, one per byte, to read aloud and compare:\n\n```\n%s\n```\n", strings.Join(words.Lines(ws, 8), "\n"))
+	w("\nCheck the transcript and its seal: `ceremony transcript verify transcript.jsonl --root root-ca.crt.pem`.\n")
+
+	w("\n## Signatures\n\n")
+	w("By signing I confirm that I was present, that this record describes the ceremony as it happened, and that the final digest words above match those shown on the ceremony machine's screen.\n\n")
+	for _, p := range people {
+		w("%s (%s)\n\nSignature: ________________________________  Date: ______________\n\n", p.Name, p.Role)
+	}
+	if len(people) == 0 {
+		w("Name: ________________________  Role: ______________\n\nSignature: ________________________________  Date: ______________\n\n")
+	}
+	return b.String()
+}
+
+// Artifact is a file the transcript says the ceremony wrote and did not
+// withdraw.
+type Artifact struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int    `json:"size"`
+	// Event is the event that recorded it.
+	Event int `json:"-"`
+}
+
+// Artifacts returns the artifacts a transcript records as written, without
+// those withdrawn later, in the order they were written.
+func Artifacts(c *transcript.Chain) []Artifact {
+	var out []Artifact
+	for _, ev := range c.Events {
+		var a Artifact
+		switch ev.Type {
+		case "artifact-written":
+			if json.Unmarshal(ev.Data, &a) == nil {
+				a.Event = ev.Seq
+				out = append(out, a)
+			}
+		case "artifact-withdrawn":
+			if json.Unmarshal(ev.Data, &a) == nil {
+				for i := range out {
+					if out[i].Path == a.Path {
+						out = append(out[:i], out[i+1:]...)
+						break
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Participant is a person the attendance event records.
+type Participant = transcript.Actor
+
+// participants returns the people recorded present, in attendance order.
+func participants(c *transcript.Chain) []Participant {
+	for _, ev := range c.Events {
+		if ev.Type == "attendance" {
+			return ev.Actors
+		}
+	}
+	return nil
+}
+
+// Participants returns the people recorded present, in attendance order.
+func Participants(c *transcript.Chain) []Participant { return participants(c) }
+
+// GroupHex formats a hex digest in groups of four for reading aloud.
+func GroupHex(h string) string {
+	var b strings.Builder
+	for i := 0; i < len(h); i += 4 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(h[i:min(i+4, len(h))])
+	}
+	return b.String()
+}
+
+// clock turns an event time into "2006-01-02 15:04:05.000 UTC".
+func clock(t string) string {
+	return strings.Replace(strings.TrimSuffix(t, "Z"), "T", " ", 1) + " UTC"
+}
+
+// cell makes text safe inside a Markdown table cell.
+func cell(s string) string {
+	return strings.ReplaceAll(oneLine(s), "|", `\|`)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func sentence(s string) string {
+	s = oneLine(s)
+	if s != "" && !strings.ContainsAny(s[len(s)-1:], ".!?") {
+		s += "."
+	}
+	return s
+}
+
+// stepTitle returns the 1-based position and title of step id, or 0.
+func stepTitle(steps []struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}, id string) (int, string) {
+	for i, s := range steps {
+		if s.ID == id {
+			return i + 1, s.Title
+		}
+	}
+	return 0, ""
+}
+
+func sortedBoolKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

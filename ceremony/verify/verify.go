@@ -1,0 +1,293 @@
+// Package verify checks a ceremony directory the way an auditor does: the
+// transcript's lines, sequence numbers and hash chain; the seal (a detached
+// CMS signature by the audit key, whose certificate must chain to a root the
+// auditor pins); and every artifact against the SHA-256 the transcript
+// recorded for it. The first problem is reported as one *Failure naming the
+// event number or the file.
+//
+// Nothing here trusts the ceremony directory: the root comes from the
+// auditor (a certificate file or its SHA-256 fingerprint from the paper
+// record), and every claim the transcript makes about files is checked
+// against the files.
+package verify
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/devicepki/ceremony/ceremony/outdir"
+	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/seal"
+	"github.com/devicepki/ceremony/ceremony/transcript"
+)
+
+// Status is the outcome of a verification that found nothing wrong.
+type Status int
+
+const (
+	// Verified: sealed, intact, the seal chains to the pinned root, every
+	// artifact matches.
+	Verified Status = iota
+	// Unsealed: the ceremony did not reach its seal (it failed, was
+	// aborted or crashed); the transcript is intact up to its last event.
+	Unsealed
+	// Unpinned: sealed and intact, but no root was pinned, so who sealed
+	// it is unproven.
+	Unpinned
+)
+
+// Pin is the root the seal must chain to: a certificate, or the SHA-256
+// fingerprint of one (looked up among the certificates the seal carries).
+type Pin struct {
+	Root        *x509.Certificate
+	Fingerprint string
+}
+
+// Failure is the first thing found wrong: at an event, or in a file.
+type Failure struct {
+	Event int    // 1-based event number, 0 if the problem is a file
+	File  string // path relative to the ceremony directory, if a file
+	Msg   string
+}
+
+func (f *Failure) Error() string {
+	if f.Event > 0 {
+		return fmt.Sprintf("event %d: %s", f.Event, f.Msg)
+	}
+	return fmt.Sprintf("%s: %s", f.File, f.Msg)
+}
+
+// Result describes a transcript that verified (fully or as unsealed).
+type Result struct {
+	Status Status
+	Chain  *transcript.Chain
+	// Seal and Root are set for a sealed transcript; Root only if pinned.
+	Seal *seal.Seal
+	Root *x509.Certificate
+	// Artifacts are the files the transcript records, checked.
+	Artifacts []record.Artifact
+	// Notes are things worth knowing that are not failures.
+	Notes []string
+}
+
+// LastEvent is the number of the transcript's last event.
+func (r *Result) LastEvent() int { return len(r.Chain.Events) }
+
+// sealData is what the transcript-sealed event records.
+type sealData struct {
+	EventsBeforeSeal int    `json:"events_before_seal"`
+	ChainHash        string `json:"chain_hash"`
+	AuditCertificate struct {
+		SHA256 string `json:"sha256"`
+	} `json:"audit_certificate"`
+	SealFile string `json:"seal_file"`
+}
+
+// Ceremony verifies the ceremony directory holding the transcript at path.
+func Ceremony(path string, pin Pin) (*Result, error) {
+	dir := filepath.Dir(path)
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Failure{File: filepath.Base(path), Msg: bareError(err)}
+	}
+	chain, err := transcript.Check(content)
+	if err != nil {
+		var ce *transcript.ChainError
+		if errors.As(err, &ce) {
+			return nil, &Failure{Event: ce.Event, Msg: ce.Msg}
+		}
+		return nil, err
+	}
+	res := &Result{Chain: chain}
+	evs := chain.Events
+	if evs[0].Type != "ceremony-started" {
+		return nil, &Failure{Event: 1, Msg: fmt.Sprintf("a transcript starts with ceremony-started, not %s", evs[0].Type)}
+	}
+	sealAt := -1
+	for i, ev := range evs {
+		if ev.Type == "transcript-sealed" {
+			if sealAt >= 0 {
+				return nil, &Failure{Event: ev.Seq, Msg: fmt.Sprintf("a second seal event (the first is event %d)", evs[sealAt].Seq)}
+			}
+			sealAt = i
+		} else if sealAt >= 0 {
+			return nil, &Failure{Event: ev.Seq, Msg: fmt.Sprintf("recorded after the seal (event %d): nothing may follow it", evs[sealAt].Seq)}
+		}
+	}
+
+	sigPath := filepath.Join(dir, outdir.SealFile)
+	sig, sigErr := os.ReadFile(sigPath)
+	switch {
+	case sealAt < 0 && sigErr == nil:
+		return nil, &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("present, but the transcript has no seal event: it ends at event %d (events after %d removed?)", len(evs), len(evs))}
+	case sealAt < 0:
+		res.Status = Unsealed
+	case errors.Is(sigErr, fs.ErrNotExist):
+		return nil, &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("missing: event %d says the transcript was sealed", evs[sealAt].Seq)}
+	case sigErr != nil:
+		return nil, &Failure{File: outdir.SealFile, Msg: bareError(sigErr)}
+	default:
+		if err := res.checkSeal(evs[sealAt], content, sig, pin); err != nil {
+			return nil, err
+		}
+	}
+	if err := res.checkArtifacts(dir); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkSeal checks the seal event against the chain, and the seal file
+// against the transcript's bytes and the pinned root.
+func (res *Result) checkSeal(ev transcript.Event, content, sig []byte, pin Pin) error {
+	var d sealData
+	if err := json.Unmarshal(ev.Data, &d); err != nil {
+		return &Failure{Event: ev.Seq, Msg: fmt.Sprintf("seal event data: %v", err)}
+	}
+	if d.EventsBeforeSeal != ev.Seq-1 || d.ChainHash != ev.Prev {
+		return &Failure{Event: ev.Seq, Msg: fmt.Sprintf("the seal event records %d events and chain hash %s, the chain has %d and %s",
+			d.EventsBeforeSeal, short(d.ChainHash), ev.Seq-1, short(ev.Prev))}
+	}
+	s, err := seal.Parse(sig)
+	if err != nil {
+		return &Failure{File: outdir.SealFile, Msg: err.Error()}
+	}
+	res.Seal = s
+	if err := s.Verify(content); err != nil {
+		if errors.Is(err, seal.ErrContentChanged) {
+			return &Failure{Event: ev.Seq, Msg: "the transcript differs from what the seal signed: this seal event, or the chain it commits to, was rewritten"}
+		}
+		return &Failure{File: outdir.SealFile, Msg: err.Error()}
+	}
+	if fp := seal.Fingerprint(s.Signer); fp != d.AuditCertificate.SHA256 {
+		return &Failure{Event: ev.Seq, Msg: fmt.Sprintf("the seal event names audit certificate %s, but the seal was made with %s", short(d.AuditCertificate.SHA256), short(fp))}
+	}
+	root := pin.Root
+	if root == nil && pin.Fingerprint != "" {
+		want, err := seal.NormalizeFingerprint(pin.Fingerprint)
+		if err != nil {
+			return err
+		}
+		if root = s.CertificateBySHA256(want); root == nil {
+			return &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("the seal does not chain to the pinned root: it carries no certificate with SHA-256 %s", record.GroupHex(want))}
+		}
+	}
+	if root == nil {
+		res.Status = Unpinned
+		return nil
+	}
+	if err := s.VerifyChain(root); err != nil {
+		return &Failure{File: outdir.SealFile, Msg: err.Error()}
+	}
+	res.Root, res.Status = root, Verified
+	return nil
+}
+
+var artifactPath = regexp.MustCompile(`^artifacts/[a-z0-9][a-z0-9._-]{0,99}$`)
+
+// checkArtifacts compares the files under artifacts/ with the transcript:
+// each recorded artifact exists with the recorded size and SHA-256, each
+// withdrawn one is gone, and nothing else is there.
+func (res *Result) checkArtifacts(dir string) error {
+	evs := res.Chain.Events
+	withdrawn := map[string]int{}
+	for _, ev := range evs {
+		if ev.Type != "artifact-written" && ev.Type != "artifact-withdrawn" {
+			continue
+		}
+		var a record.Artifact
+		if err := json.Unmarshal(ev.Data, &a); err != nil || !artifactPath.MatchString(a.Path) {
+			return &Failure{Event: ev.Seq, Msg: fmt.Sprintf("%s event with a bad artifact path %q", ev.Type, a.Path)}
+		}
+		if ev.Type == "artifact-withdrawn" {
+			withdrawn[a.Path] = ev.Seq
+		}
+	}
+	res.Artifacts = record.Artifacts(res.Chain)
+	recorded := map[string]bool{}
+	for _, a := range res.Artifacts {
+		recorded[a.Path] = true
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(a.Path)))
+		if err != nil {
+			return &Failure{File: a.Path, Msg: fmt.Sprintf("recorded at event %d, but %s", a.Event, bareError(err))}
+		}
+		if got := sha256Hex(data); got != a.SHA256 || len(data) != a.Size {
+			return &Failure{File: a.Path, Msg: fmt.Sprintf("SHA-256 %s (%d bytes), but event %d recorded %s (%d bytes): the file was changed",
+				short(got), len(data), a.Event, short(a.SHA256), a.Size)}
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, outdir.ArtifactsDir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return &Failure{File: outdir.ArtifactsDir, Msg: bareError(err)}
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p := outdir.ArtifactsDir + "/" + n
+		switch {
+		case recorded[p]:
+		case withdrawn[p] > 0:
+			return &Failure{File: p, Msg: fmt.Sprintf("withdrawn at event %d, but still present: do not carry it out", withdrawn[p])}
+		case res.Status == Unsealed && strings.HasPrefix(n, "."):
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: an unfinished write left by the interrupted ceremony; it is not an artifact", p))
+		default:
+			return &Failure{File: p, Msg: "not recorded in the transcript: this file is not the ceremony's"}
+		}
+	}
+	return nil
+}
+
+// LoadRoot reads a PEM file holding exactly one certificate.
+func LoadRoot(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("root certificate %w", err)
+	}
+	block, rest := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("root certificate %s: no PEM CERTIFICATE block", path)
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return nil, fmt.Errorf("root certificate %s: more than one PEM block; give the root certificate alone", path)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("root certificate %s: %v", path, err)
+	}
+	return c, nil
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func bareError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
+}
