@@ -3,15 +3,16 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,7 +20,6 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/devicepki/ceremony/ceremony/cli"
 	"github.com/devicepki/ceremony/internal/softhsmtest"
 )
 
@@ -47,6 +47,7 @@ func TestCommandLine(t *testing.T) {
 			"subst":        cmdSubst,
 			"lines":        cmdLines,
 			"appendevent":  cmdAppendEvent,
+			"cpdir":        cmdCpDir,
 		},
 	})
 }
@@ -265,17 +266,22 @@ func readCert(ts *testscript.TestScript, path string) *x509.Certificate {
 	return c
 }
 
-// status N ARGS...: ceremony ARGS exits with status N (run in-process, so
-// the exact status is checked; the output goes to the log).
+// status N ARGS...: ceremony ARGS exits with status N exactly (exec only
+// tells zero from non-zero).
 func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 2 || neg {
 		ts.Fatalf("usage: status N ARGS...")
 	}
 	want, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	var out, errOut bytes.Buffer
-	got := cli.Main(context.Background(), args[1:], "test", &out, &errOut)
-	ts.Logf("stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+	got := 0
+	if err := ts.Exec("ceremony", args[1:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("ceremony: %v", err)
+		}
+		got = ee.ExitCode()
+	}
 	if got != want {
 		ts.Fatalf("exit status %d, want %d", got, want)
 	}
@@ -357,4 +363,17 @@ func cmdAppendEvent(ts *testscript.TestScript, neg bool, args []string) {
 	sum := sha256.Sum256([]byte(lines[len(lines)-1]))
 	line := fmt.Sprintf(`{"seq":%d,"time":%q,"prev":"%x","type":"confirmed","text":"Added after the ceremony"}`, last.Seq+1, last.Time, sum)
 	ts.Check(os.WriteFile(path, append(data, line+"\n"...), 0o644))
+}
+
+// cpdir SRC [DST]: replaces DST (default t1) with a copy of directory SRC.
+func cmdCpDir(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 || len(args) > 2 || neg {
+		ts.Fatalf("usage: cpdir SRC [DST]")
+	}
+	dst := "t1"
+	if len(args) == 2 {
+		dst = args[1]
+	}
+	ts.Check(os.RemoveAll(ts.MkAbs(dst)))
+	ts.Check(copyMissing(ts.MkAbs(args[0]), ts.MkAbs(dst)))
 }

@@ -73,9 +73,36 @@ func TestGoodAnswers(t *testing.T) {
 	if _, err := f.Secret(ctx, engine.SecretRequest{Step: engine.StepInfo{ID: "activate-hsm"}, Attempt: 2}); !errors.Is(err, engine.ErrNoRetry) {
 		t.Fatalf("second attempt: %v", err)
 	}
+	if _, err := f.Override(ctx, engine.OverrideRequest{Step: engine.StepInfo{ID: "preflight"}, Check: "network", Problem: "eth0 up"}); err == nil ||
+		!strings.Contains(err.Error(), `step "preflight": eth0 up, and the answers file gives no network_override`) {
+		t.Fatalf("override without an answer: %v", err)
+	}
+	if exs, err := f.Exceptions(ctx, step); err != nil || len(exs) != 0 {
+		t.Fatalf("exceptions %v %v", exs, err)
+	}
 	if _, err := f.Secret(ctx, engine.SecretRequest{Step: engine.StepInfo{ID: "nope", Title: "Nope"}, Attempt: 1}); err == nil ||
 		!strings.Contains(err.Error(), `no answer for step "nope" (Nope)`) {
 		t.Fatalf("missing step: %v", err)
+	}
+}
+
+func TestOverrideAndExceptions(t *testing.T) {
+	f, err := load(t, strings.Replace(good, "  closing:", `  preflight: {network_override: {by: Ada, reason: Rehearsal in the lab}}
+  generate-root-key:
+    exceptions:
+      - {by: Walter, expected: seconds, happened: two minutes, done: waited}
+  closing:`, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	o, err := f.Override(ctx, engine.OverrideRequest{Step: engine.StepInfo{ID: "preflight"}, Check: "network"})
+	if err != nil || o.By.Name != "Ada" || o.Reason != "Rehearsal in the lab" {
+		t.Fatalf("override %+v %v", o, err)
+	}
+	exs, err := f.Exceptions(ctx, engine.StepInfo{ID: "generate-root-key"})
+	if err != nil || len(exs) != 1 || exs[0].By.Name != "Walter" || exs[0].Happened != "two minutes" || exs[0].Action != "waited" {
+		t.Fatalf("exceptions %+v %v", exs, err)
 	}
 }
 
@@ -104,6 +131,11 @@ func TestAnswersRejected(t *testing.T) {
 		{"trailing space", "  witness: [Wanda, Walter]", "  witness: [Wanda, 'Walter ']", `name "Walter " has leading, trailing or doubled spaces`},
 		{"pin on a confirm step", "  closing: {confirmed_by: [Ada, Wanda, Walter]}", "  closing: {confirmed_by: [Ada, Wanda, Walter], pin: {env: X}}", `steps.closing.pin: step "closing" is a confirm step and asks nothing of this kind`},
 		{"answer for a machine step", "  closing:", "  preflight: {choice: matches}\n  closing:", `steps.preflight.choice: step "preflight" is a preflight step`},
+		{"override without reason", "  closing:", "  preflight: {network_override: {by: Ada}}\n  closing:", "steps.preflight.network_override.reason: required"},
+		{"override by a witness", "  closing:", "  preflight: {network_override: {by: Wanda, reason: lab}}\n  closing:", `steps.preflight.network_override.by: "Wanda" is not present as administrator`},
+		{"override on another step", "  closing: {confirmed_by: [Ada, Wanda, Walter]}", "  closing: {confirmed_by: [Ada, Wanda, Walter], network_override: {by: Ada, reason: lab}}", `steps.closing.network_override: step "closing" is a confirm step`},
+		{"exception by a stranger", "  closing: {confirmed_by: [Ada, Wanda, Walter]}", "  closing: {confirmed_by: [Ada, Wanda, Walter], exceptions: [{by: Mallory, expected: a, happened: b, done: c}]}", `steps.closing.exceptions[0].by: "Mallory" is not present`},
+		{"exception without what was done", "  closing: {confirmed_by: [Ada, Wanda, Walter]}", "  closing: {confirmed_by: [Ada, Wanda, Walter], exceptions: [{by: Ada, expected: a, happened: b}]}", "steps.closing.exceptions[0].done: required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(good, tc.old) {

@@ -518,3 +518,153 @@ func TestProgressIsReported(t *testing.T) {
 		t.Fatalf("reports: %d steps, %d operations, %d notices", started, ops, notices)
 	}
 }
+
+var eth0 = []engine.NetInterface{{Name: "eth0", Flags: "up|broadcast", Addresses: []string{"192.0.2.7/24"}}}
+
+// A live network interface stops the ceremony before anything changes,
+// unless the script allows an override and someone gives one, with a reason
+// that goes on record.
+func TestNetworkInterfaceUp(t *testing.T) {
+	t.Run("no override allowed", func(t *testing.T) {
+		r := newRig(t)
+		r.live = eth0
+		r.edit(t, "scripts/root-key-generation.yaml", "    network_override_by: administrator\n", "")
+		_, err := r.run(t, &scriptedFace{pins: []string{r.tok.PIN}, override: "should not be asked"})
+		var se *engine.StepError
+		if !errors.As(err, &se) || se.ID != "preflight" || !se.Discarded ||
+			!strings.Contains(err.Error(), "network interface(s) up: eth0 (192.0.2.7/24); the ceremony machine must be offline") {
+			t.Fatalf("err = %v", err)
+		}
+		if _, err := os.Stat(r.out); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal("output left behind")
+		}
+	})
+	t.Run("nobody overrides", func(t *testing.T) {
+		r := newRig(t)
+		r.live = eth0
+		_, err := r.run(t, &scriptedFace{pins: []string{r.tok.PIN}})
+		var se *engine.StepError
+		if !errors.As(err, &se) || se.ID != "preflight" || !se.Aborted {
+			t.Fatalf("err = %v", err)
+		}
+		if n := len(r.tok.Objects(t)); n != 0 {
+			t.Fatalf("%d objects on the token", n)
+		}
+	})
+	t.Run("override on record", func(t *testing.T) {
+		r := newRig(t)
+		r.live = eth0
+		if _, err := r.run(t, &scriptedFace{pins: []string{r.tok.PIN}, override: "Rehearsal in the lab"}); err != nil {
+			t.Fatal(err)
+		}
+		chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found bool
+		for _, ev := range chain.Events {
+			if ev.Type == "override" {
+				found = true
+				if len(ev.Actors) != 1 || ev.Actors[0].Name != "Ada" || ev.Actors[0].Role != "administrator" ||
+					!strings.Contains(ev.Text, "Reason: Rehearsal in the lab") || !strings.Contains(string(ev.Data), `"name":"eth0"`) {
+					t.Fatalf("override event %+v %s", ev, ev.Data)
+				}
+			}
+			if ev.Type == "preflight" && !strings.Contains(string(ev.Data), `"interfaces_up":[{"name":"eth0"`) {
+				t.Fatalf("preflight does not record the interface: %s", ev.Data)
+			}
+		}
+		if !found {
+			t.Fatal("no override event")
+		}
+		md, _ := os.ReadFile(filepath.Join(r.out, "transcript.md"))
+		if !strings.Contains(string(md), "Ada overrode the network check. Reason: Rehearsal in the lab") {
+			t.Fatalf("the printable record lacks the override:\n%s", md)
+		}
+	})
+	t.Run("offline", func(t *testing.T) {
+		r := newRig(t)
+		if _, err := r.run(t, &scriptedFace{pins: []string{r.tok.PIN}}); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := os.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+		if !strings.Contains(string(raw), `"interfaces_up":[]`) || strings.Contains(string(raw), `"type":"override"`) {
+			t.Fatal("an offline machine's preflight is not recorded as such")
+		}
+	})
+}
+
+func TestExceptionsGoOnRecord(t *testing.T) {
+	r := newRig(t)
+	ex := engine.Exception{By: engine.Participant{Name: "Wanda"}, Expected: "Key generation takes seconds",
+		Happened: "It took two minutes", Action: "Waited; no error shown"}
+	face := &scriptedFace{pins: []string{r.tok.PIN}, exceptions: map[string][]engine.Exception{
+		"generate-root-key": {ex},
+		"seal":              {{By: engine.Participant{Name: "Ada"}, Expected: "a", Happened: "Printer jammed", Action: "c"}},
+	}}
+	if _, err := r.run(t, face); err != nil {
+		t.Fatal(err)
+	}
+	chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := strings.Join(eventTypes(chain), " ")
+	if !strings.Contains(types, "key-generated exception certificate-issued") || !strings.HasSuffix(types, "exception transcript-sealed") {
+		t.Fatalf("events %s", types)
+	}
+	md, _ := os.ReadFile(filepath.Join(r.out, "transcript.md"))
+	for _, want := range []string{"recorded by Wanda. Expected: Key generation takes seconds. Happened: It took two minutes. Done: Waited; no error shown.", "Printer jammed"} {
+		if !strings.Contains(string(md), want) {
+			t.Fatalf("record lacks %q", want)
+		}
+	}
+
+	// An exception by someone not present, or without its texts, stops
+	// the ceremony.
+	for _, bad := range []engine.Exception{
+		{By: engine.Participant{Name: "Mallory"}, Expected: "a", Happened: "b", Action: "c"},
+		{By: engine.Participant{Name: "Wanda"}, Expected: "a", Happened: " ", Action: "c"},
+		{By: engine.Participant{Name: "Wanda"}, Expected: "a", Happened: "b\x1b[2J", Action: "c"},
+	} {
+		r := newRig(t)
+		_, err := r.run(t, &scriptedFace{pins: []string{r.tok.PIN}, exceptions: map[string][]engine.Exception{"welcome": {bad}}})
+		if err == nil || !strings.Contains(err.Error(), "exception") {
+			t.Fatalf("bad exception %+v: %v", bad, err)
+		}
+	}
+}
+
+// The seal needs a transcript-signing key: the root key never seals.
+func TestSealRefusesTheRootKey(t *testing.T) {
+	r := newRig(t)
+	data, _ := os.ReadFile(r.script)
+	s := string(data)
+	i := strings.LastIndex(s, "label: ${audit_key_label}")
+	writeFile(t, r.script, s[:i]+"label: ${key_label}"+s[i+len("label: ${audit_key_label}"):])
+	_, err := engine.Prepare(r.options(t))
+	if err == nil || !strings.Contains(err.Error(), `.label: key "root-ca" is generated by steps[6] from template root-ca, a root-ca profile: only a transcript-signing key seals transcripts`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A seal that cannot be made fails the ceremony like any other step: the
+// keys it generated are destroyed, the artifacts withdrawn.
+func TestSealWithoutAuditKeyFails(t *testing.T) {
+	r := newRig(t)
+	data, _ := os.ReadFile(r.script)
+	s := string(data)
+	i := strings.LastIndex(s, "label: ${audit_key_label}")
+	writeFile(t, r.script, s[:i]+"label: no-such-key"+s[i+len("label: ${audit_key_label}"):])
+	_, err := r.run(t, &scriptedFace{pins: []string{r.tok.PIN}})
+	var se *engine.StepError
+	if !errors.As(err, &se) || se.ID != "seal" || !errors.Is(err, hsm.ErrKeyNotFound) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(r.tok.Objects(t)); n != 0 {
+		t.Fatalf("%d objects left on the token", n)
+	}
+	if _, err := os.Stat(filepath.Join(r.out, "transcript.sig")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("a seal was written")
+	}
+}

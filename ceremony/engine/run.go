@@ -10,6 +10,7 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/pki"
+	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/hsm"
@@ -213,6 +214,12 @@ func (r *run) fail(i int, cause error) error {
 		Text: fmt.Sprintf("Ceremony %s at step %s: %v", what, se.ID, cause),
 		Data: map[string]any{"step": se.ID, "error": cause.Error()}})
 	_ = r.tw.Close()
+	if !r.sealed {
+		// The printable record of an unsealed ceremony says so at the top.
+		if chain, err := transcript.ReadFile(r.tw.Path()); err == nil {
+			_ = r.out.WriteFile(outdir.RecordFile, []byte(record.Render(chain)))
+		}
+	}
 	return se
 }
 
