@@ -63,14 +63,21 @@ bin/ceremony run scripts/root-key-generation.yaml \
 	--input place="Demo lab (make demo)" \
 	--out transcripts/demo
 
+# An auditor's check of what was just written.
+echo
+bin/ceremony transcript verify transcripts/demo/transcript.jsonl \
+	--root transcripts/demo/artifacts/root-ca.crt.pem
+
 cat <<EOF2
 
 The demo ceremony wrote transcripts/demo/. Inspect it:
 
+  bin/ceremony transcript verify transcripts/demo/transcript.jsonl --root transcripts/demo/artifacts/root-ca.crt.pem
+  openssl cms -verify -binary -inform DER -in transcripts/demo/transcript.sig \\
+      -content transcripts/demo/transcript.jsonl \\
+      -CAfile transcripts/demo/artifacts/root-ca.crt.pem -purpose any -out /dev/null
+  less transcripts/demo/transcript.md
   openssl x509 -in transcripts/demo/artifacts/root-ca.crt.pem -noout -text
-  openssl verify -CAfile transcripts/demo/artifacts/root-ca.crt.pem transcripts/demo/artifacts/root-ca.crt.pem
-  openssl pkey -pubin -in transcripts/demo/artifacts/root-ca.pub.pem -noout -text
-  less transcripts/demo/transcript.jsonl
 
 and the demo token:
 
