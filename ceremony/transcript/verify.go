@@ -12,6 +12,10 @@ import (
 type ChainError struct {
 	Event int // 1-based event (line) number
 	Msg   string
+	// CutOff is true when the only problem is an incomplete last line,
+	// as a crash in the middle of a write leaves it: the events before
+	// it are intact.
+	CutOff bool
 }
 
 func (e *ChainError) Error() string { return fmt.Sprintf("event %d: %s", e.Event, e.Msg) }
@@ -45,7 +49,12 @@ func Check(data []byte) (*Chain, error) {
 	last := lines[len(lines)-1]
 	lines = lines[:len(lines)-1]
 	if len(last) > 0 {
-		return nil, &ChainError{Event: len(lines) + 1, Msg: "incomplete last line (no newline): the write was cut off"}
+		if len(lines) > 0 {
+			if _, err := Check(data[:len(data)-len(last)]); err != nil {
+				return nil, err
+			}
+		}
+		return nil, &ChainError{Event: len(lines) + 1, Msg: "incomplete last line (no newline): the write was cut off", CutOff: true}
 	}
 	c := &Chain{Head: Genesis}
 	var prevTime time.Time

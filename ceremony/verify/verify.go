@@ -102,15 +102,27 @@ func Ceremony(path string, pin Pin) (*Result, error) {
 	if err != nil {
 		return nil, &Failure{File: filepath.Base(path), Msg: bareError(err)}
 	}
+	res := &Result{}
 	chain, err := transcript.Check(content)
+	var ce *transcript.ChainError
+	if errors.As(err, &ce) && ce.CutOff && ce.Event > 1 {
+		// A crash in the middle of writing an event: what came before it
+		// is intact, and the ceremony was never sealed.
+		content = content[:bytes.LastIndexByte(content, '\n')+1]
+		if chain, err = transcript.Check(content); err == nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("event %d was cut off in the middle of its write (a crash or power loss); it is not part of the record", ce.Event))
+			if last := chain.Events[len(chain.Events)-1]; last.Type == "transcript-sealed" {
+				return nil, &Failure{Event: ce.Event, Msg: fmt.Sprintf("a partial line after the seal (event %d): nothing may follow it", last.Seq)}
+			}
+		}
+	}
 	if err != nil {
-		var ce *transcript.ChainError
 		if errors.As(err, &ce) {
 			return nil, &Failure{Event: ce.Event, Msg: ce.Msg}
 		}
 		return nil, err
 	}
-	res := &Result{Chain: chain}
+	res.Chain = chain
 	evs := chain.Events
 	if evs[0].Type != "ceremony-started" {
 		return nil, &Failure{Event: 1, Msg: fmt.Sprintf("a transcript starts with ceremony-started, not %s", evs[0].Type)}
