@@ -152,13 +152,13 @@ func Render(c *transcript.Chain) string {
 			}
 			by = " — by " + strings.Join(names, ", ")
 		}
-		w("- **%d** `%s` %s: %s%s\n", ev.Seq, clock(ev.Time)[11:], ev.Type, ev.Text, by)
+		w("- **%d** `%s` %s: %s%s\n", ev.Seq, clock(ev.Time)[11:], ev.Type, oneLine(ev.Text), by)
 		var f fingerprints
 		_ = json.Unmarshal(ev.Data, &f)
 		switch ev.Type {
 		case "confirmed":
 			if f.Said != "" {
-				w("  - Read aloud: “%s”\n", f.Said)
+				w("  - Read aloud: “%s”\n", oneLine(f.Said))
 			}
 		case "preflight":
 			build := f.Tool.GoVersion

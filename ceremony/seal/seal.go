@@ -18,6 +18,7 @@ package seal
 import (
 	"bytes"
 	"crypto"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -120,6 +121,7 @@ type Seal struct {
 	p7     *pkcs7.PKCS7
 	hash   crypto.Hash
 	sealed []byte // the messageDigest signed attribute
+	rawSI  []byte // the DER signer info
 }
 
 // contentInfo and the types below mirror the outer layers of a CMS
@@ -255,6 +257,7 @@ func Parse(der []byte) (*Seal, error) {
 		p7:           p7,
 		hash:         p.hash,
 		sealed:       sealed,
+		rawSI:        sd.SignerInfos[0].FullBytes,
 	}, nil
 }
 
@@ -308,6 +311,9 @@ var ErrContentChanged = errors.New("the content differs from what was sealed")
 func (s *Seal) Verify(content []byte) error {
 	if s == nil || s.p7 == nil {
 		return errors.New("not a parsed seal")
+	}
+	if err := s.checkAttributeSignature(); err != nil {
+		return fmt.Errorf("the seal's signature does not verify with the key of %q: %v", s.Signer.Subject, err)
 	}
 	h := s.hash.New()
 	h.Write(content)
@@ -444,4 +450,31 @@ func NormalizeFingerprint(s string) (string, error) {
 		return "", fmt.Errorf("SHA-256 fingerprint has %d hex digits, expected 64", len(digits))
 	}
 	return string(digits), nil
+}
+
+// checkAttributeSignature checks the signature over the signed attributes
+// alone (RFC 5652 5.4: their DER with the tag of a SET), so that a damaged
+// seal is told apart from changed content.
+func (s *Seal) checkAttributeSignature() error {
+	var si struct {
+		Version            int
+		SID                asn1.RawValue
+		DigestAlgorithm    pkix.AlgorithmIdentifier
+		SignedAttrs        asn1.RawValue `asn1:"optional,tag:0"`
+		SignatureAlgorithm pkix.AlgorithmIdentifier
+		Signature          []byte
+	}
+	if _, err := asn1.Unmarshal(s.rawSI, &si); err != nil {
+		return err
+	}
+	attrs := bytes.Clone(si.SignedAttrs.FullBytes)
+	if len(attrs) == 0 {
+		return errors.New("no signed attributes")
+	}
+	attrs[0] = 0x31
+	alg := map[crypto.Hash]x509.SignatureAlgorithm{crypto.SHA256: x509.ECDSAWithSHA256, crypto.SHA384: x509.ECDSAWithSHA384, crypto.SHA512: x509.ECDSAWithSHA512}[s.hash]
+	if _, ok := s.Signer.PublicKey.(*rsa.PublicKey); ok {
+		alg = x509.SHA256WithRSA
+	}
+	return s.Signer.CheckSignature(alg, attrs, si.Signature)
 }

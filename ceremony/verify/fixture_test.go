@@ -132,8 +132,8 @@ func sha256Hex(b []byte) string {
 }
 
 var (
-	alice = transcript.Actor{Role: "administrator", Name: "Alice Admin"}
-	wendy = transcript.Actor{Role: "witness", Name: "Wendy Witness"}
+	alice = transcript.Actor{Role: "admin", Name: "Alice"}
+	wendy = transcript.Actor{Role: "witness", Name: "Wendy"}
 )
 
 // newCeremony writes a sealed ceremony directory sealed by p's audit key.
@@ -161,24 +161,22 @@ func newCeremony(t testing.TB, p *testPKI) *ceremony {
 		return map[string]string{"id": id, "kind": kind, "title": title}
 	}
 	for _, e := range []transcript.Entry{
-		{Type: "ceremony-started", Text: "Ceremony started", Data: map[string]any{
-			"title":  "Root key generation",
-			"inputs": map[string]string{"place": "Room 4.12, Munich"},
-			"script": map[string]string{"name": "root-key-generation", "path": "scripts/rkg.yaml", "sha256": sha256Hex([]byte("script"))},
-			"steps": []map[string]string{step("attendance", "attendance", "Who is present"), step("check", "confirm", "Check the room"),
-				step("generate", "generate-key", "Generate the key"), step("write", "write-artifact", "Write the key"), step("seal", "seal", "Seal")},
+		{Type: "ceremony-started", Text: "Start", Data: map[string]any{
+			"title":  "Root key",
+			"inputs": map[string]string{"place": "Room 4"},
+			"script": map[string]string{"name": "rkg", "path": "rkg.yaml", "sha256": sha256Hex([]byte("script"))},
+			"steps":  []map[string]string{step("a", "attendance", "Attend"), step("k", "generate-key", "Key"), step("s", "seal", "Seal")},
 		}},
-		{Type: "attendance", Step: "attendance", Actors: []transcript.Actor{alice, wendy}, Text: "Present: Alice, Wendy"},
-		{Type: "confirmed", Step: "check", Actors: []transcript.Actor{alice, wendy}, Text: "Confirmed by Alice, Wendy",
-			Data: map[string]string{"said": "The room is sealed."}},
-		{Type: "key-generated", Step: "generate", Text: "Generated key pair root-ca", Data: map[string]any{
-			"label": "root-ca", "public_key_sha256": sha256Hex(pubDER), "attributes": map[string]bool{"sensitive": true, "extractable": false},
+		{Type: "attendance", Step: "a", Actors: []transcript.Actor{alice, wendy}, Text: "Present"},
+		{Type: "confirmed", Step: "a", Actors: []transcript.Actor{wendy}, Text: "OK", Data: map[string]string{"said": "OK"}},
+		{Type: "key-generated", Step: "k", Text: "Key", Data: map[string]any{
+			"public_key_sha256": sha256Hex(pubDER), "attributes": map[string]bool{"sign": true},
 		}},
-		{Type: "artifact-written", Step: "write", Text: "Wrote " + artifactPath, Data: map[string]any{
+		{Type: "artifact-written", Step: "k", Text: "Wrote", Data: map[string]any{
 			"path": artifactPath, "sha256": sha256Hex(c.artifact), "size": len(c.artifact),
 		}},
-		{Type: "exception", Step: "write", Actors: []transcript.Actor{wendy}, Text: "Exception: printer jammed", Data: map[string]string{
-			"expected": "A printout", "happened": "Printer jammed", "action": "Cleared it",
+		{Type: "exception", Step: "k", Actors: []transcript.Actor{wendy}, Text: "Oops", Data: map[string]string{
+			"expected": "A", "happened": "B", "action": "C",
 		}},
 	} {
 		if _, err := w.Append(e); err != nil {
@@ -204,7 +202,7 @@ func newCeremony(t testing.TB, p *testPKI) *ceremony {
 
 // sealEntry is the last event, as the engine's seal step writes it.
 func sealEntry(events int, head string, audit *x509.Certificate) transcript.Entry {
-	return transcript.Entry{Type: "transcript-sealed", Step: "seal", Text: "Transcript sealed", Data: sealData(events, head, audit)}
+	return transcript.Entry{Type: "transcript-sealed", Step: "s", Text: "Sealed", Data: sealData(events, head, audit)}
 }
 
 func sealData(events int, head string, audit *x509.Certificate) map[string]any {
@@ -212,7 +210,6 @@ func sealData(events int, head string, audit *x509.Certificate) map[string]any {
 		"events_before_seal": events,
 		"chain_hash":         head,
 		"audit_certificate":  map[string]string{"sha256": seal.Fingerprint(audit)},
-		"seal_file":          "transcript.sig",
 	}
 }
 

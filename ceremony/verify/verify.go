@@ -114,6 +114,11 @@ func Ceremony(path string, pin Pin) (*Result, error) {
 			if last := chain.Events[len(chain.Events)-1]; last.Type == "transcript-sealed" {
 				return nil, &Failure{Event: ce.Event, Msg: fmt.Sprintf("a partial line after the seal (event %d): nothing may follow it", last.Seq)}
 			}
+			// The engine writes transcript.sig only after the seal event
+			// is complete and fsync'ed: beside it, a cut-off line is no crash.
+			if _, serr := os.Lstat(filepath.Join(dir, outdir.SealFile)); serr == nil {
+				return nil, &Failure{Event: ce.Event, Msg: fmt.Sprintf("%s, but %s is present, which no crash leaves beside a cut-off line: this event was altered", ce.Msg, outdir.SealFile)}
+			}
 		}
 	}
 	if err != nil {
@@ -142,8 +147,13 @@ func Ceremony(path string, pin Pin) (*Result, error) {
 	sigPath := filepath.Join(dir, outdir.SealFile)
 	sig, sigErr := os.ReadFile(sigPath)
 	switch {
+	case sealAt < 0 && sigErr == nil && looksSealed(evs[len(evs)-1]):
+		last := evs[len(evs)-1]
+		return nil, &Failure{Event: last.Seq, Msg: fmt.Sprintf("type %q, but it records a seal of the %d events before it and %s is present: this seal event was altered", last.Type, last.Seq-1, outdir.SealFile)}
 	case sealAt < 0 && sigErr == nil:
 		return nil, &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("present, but the transcript has no seal event: it ends at event %d (events after %d removed?)", len(evs), len(evs))}
+	case sealAt < 0 && !errors.Is(sigErr, fs.ErrNotExist):
+		return nil, &Failure{File: outdir.SealFile, Msg: bareError(sigErr)}
 	case sealAt < 0:
 		res.Status = Unsealed
 	case errors.Is(sigErr, fs.ErrNotExist):
@@ -183,9 +193,6 @@ func (res *Result) checkSeal(ev transcript.Event, content, sig []byte, pin Pin) 
 		}
 		return &Failure{File: outdir.SealFile, Msg: err.Error()}
 	}
-	if fp := seal.Fingerprint(s.Signer); fp != d.AuditCertificate.SHA256 {
-		return &Failure{Event: ev.Seq, Msg: fmt.Sprintf("the seal event names audit certificate %s, but the seal was made with %s", short(d.AuditCertificate.SHA256), short(fp))}
-	}
 	root := pin.Root
 	if root == nil && pin.Fingerprint != "" {
 		want, err := seal.NormalizeFingerprint(pin.Fingerprint)
@@ -196,12 +203,19 @@ func (res *Result) checkSeal(ev transcript.Event, content, sig []byte, pin Pin) 
 			return &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("the seal does not chain to the pinned root: it carries no certificate with SHA-256 %s", record.GroupHex(want))}
 		}
 	}
+	// The chain first: a certificate damaged inside transcript.sig is the
+	// seal file's fault, not the seal event's.
+	if root != nil {
+		if err := s.VerifyChain(root); err != nil {
+			return &Failure{File: outdir.SealFile, Msg: err.Error()}
+		}
+	}
+	if fp := seal.Fingerprint(s.Signer); fp != d.AuditCertificate.SHA256 {
+		return &Failure{Event: ev.Seq, Msg: fmt.Sprintf("the seal event names audit certificate %s, but the seal was made with %s", short(d.AuditCertificate.SHA256), short(fp))}
+	}
 	if root == nil {
 		res.Status = Unpinned
 		return nil
-	}
-	if err := s.VerifyChain(root); err != nil {
-		return &Failure{File: outdir.SealFile, Msg: err.Error()}
 	}
 	res.Root, res.Status = root, Verified
 	return nil
@@ -302,4 +316,11 @@ func short(h string) string {
 		return h[:16] + "…"
 	}
 	return h
+}
+
+// looksSealed reports whether ev's data is that of a seal event for the
+// chain before it, whatever its type.
+func looksSealed(ev transcript.Event) bool {
+	var d sealData
+	return json.Unmarshal(ev.Data, &d) == nil && d.EventsBeforeSeal == ev.Seq-1 && d.ChainHash == ev.Prev
 }
