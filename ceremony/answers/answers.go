@@ -167,6 +167,9 @@ func (a *Face) check(s *script.Script) error {
 				if strings.TrimSpace(f.text) == "" {
 					return a.errorf(ep+"."+f.name, "required: an exception says what was expected, what happened and what was done")
 				}
+				if err := engine.CheckNote(f.name, f.text); err != nil {
+					return a.errorf(ep+"."+f.name, "%v", err)
+				}
 			}
 		}
 		switch st.Kind {
@@ -181,6 +184,9 @@ func (a *Face) check(s *script.Script) error {
 			}
 			if strings.TrimSpace(ans.NetworkOverride.Reason) == "" {
 				return a.errorf(op+".reason", "required: why the ceremony may go on with a network interface up")
+			}
+			if err := engine.CheckNote("reason", ans.NetworkOverride.Reason); err != nil {
+				return a.errorf(op+".reason", "%v", err)
 			}
 			if err := a.checkBy(op, ans.NetworkOverride.By, st.NetworkOverrideBy, present); err != nil {
 				return err

@@ -151,6 +151,19 @@ func Prepare(opts Options) (*Plan, error) {
 			}
 		}
 	}
+	// A ceremony that certifies an audit key seals with that key, so its
+	// transcript verifies against the root it created.
+	if last := len(s.Steps) - 1; s.Steps[last].Kind == script.KindSeal {
+		for i := range s.Steps {
+			st := &s.Steps[i]
+			if st.Kind != script.KindIssueCertificate || p.templates[st.Template].Kind != pki.KindTranscriptSigning {
+				continue
+			}
+			if want := p.labels[s.StepIndex(st.Key)]; p.labels[last] != want {
+				return nil, s.Errorf(fmt.Sprintf("steps[%d].label", last), "the seal must use the audit key this ceremony certifies (%q, steps[%d]), not %q", want, i, p.labels[last])
+			}
+		}
+	}
 	if err := opts.HSM.Validate(); err != nil {
 		return nil, err
 	}

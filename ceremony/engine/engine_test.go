@@ -648,17 +648,31 @@ func TestSealRefusesTheRootKey(t *testing.T) {
 	}
 }
 
-// A seal that cannot be made fails the ceremony like any other step: the
-// keys it generated are destroyed, the artifacts withdrawn.
-func TestSealWithoutAuditKeyFails(t *testing.T) {
+// The root ceremony seals with the audit key it certifies, no other.
+func TestSealMustUseTheAuditKeyCertifiedHere(t *testing.T) {
 	r := newRig(t)
 	data, _ := os.ReadFile(r.script)
 	s := string(data)
 	i := strings.LastIndex(s, "label: ${audit_key_label}")
-	writeFile(t, r.script, s[:i]+"label: no-such-key"+s[i+len("label: ${audit_key_label}"):])
-	_, err := r.run(t, &scriptedFace{pins: []string{r.tok.PIN}})
+	writeFile(t, r.script, s[:i]+"label: older-audit-key"+s[i+len("label: ${audit_key_label}"):])
+	_, err := engine.Prepare(r.options(t))
+	if err == nil || !strings.Contains(err.Error(), `the seal must use the audit key this ceremony certifies ("ceremony-audit", steps[12]), not "older-audit-key"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A seal step that fails fails the ceremony like any other step: the keys
+// it generated are destroyed, the artifacts withdrawn, nothing sealed, and
+// the exceptions noted at it are recorded once.
+func TestSealStepFailureRollsBack(t *testing.T) {
+	r := newRig(t)
+	face := &scriptedFace{pins: []string{r.tok.PIN}, exceptions: map[string][]engine.Exception{
+		"seal": {{By: engine.Participant{Name: "Ada"}, Expected: "a", Happened: "b", Action: "c"},
+			{By: engine.Participant{Name: "Mallory"}, Expected: "a", Happened: "b", Action: "c"}},
+	}}
+	_, err := r.run(t, face)
 	var se *engine.StepError
-	if !errors.As(err, &se) || se.ID != "seal" || !errors.Is(err, hsm.ErrKeyNotFound) {
+	if !errors.As(err, &se) || se.ID != "seal" || !strings.Contains(err.Error(), `"Mallory" may not act here`) {
 		t.Fatalf("err = %v", err)
 	}
 	if n := len(r.tok.Objects(t)); n != 0 {
@@ -666,5 +680,12 @@ func TestSealWithoutAuditKeyFails(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(r.out, "transcript.sig")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatal("a seal was written")
+	}
+	chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(strings.Join(eventTypes(chain), " "), "exception"); n != 1 {
+		t.Fatalf("%d exception events, want 1: %v", n, eventTypes(chain))
 	}
 }

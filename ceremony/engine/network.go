@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"unicode"
 
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/transcript"
@@ -86,6 +87,12 @@ func (r *run) checkNetwork(ctx context.Context, info StepInfo, st *script.Step) 
 		Data: map[string]any{"check": "network", "interfaces": live, "reason": ans.Reason}})
 }
 
+// CheckNote checks free text a participant types into the record (an
+// override reason, an exception): not empty, at most MaxNoteLen bytes,
+// printable characters and line breaks only (no terminal escapes, no
+// invisible or direction-changing characters).
+func CheckNote(what, s string) error { return checkNote(what, s) }
+
 // MaxNoteLen bounds free text people type into the record (override
 // reasons, exceptions).
 const MaxNoteLen = 2000
@@ -99,8 +106,8 @@ func checkNote(what, s string) error {
 		return fmt.Errorf("%s is longer than %d bytes", what, MaxNoteLen)
 	}
 	for _, c := range s {
-		if c < 0x20 && c != '\n' || c == 0x7f {
-			return fmt.Errorf("%s contains a control character", what)
+		if c != '\n' && !unicode.IsPrint(c) {
+			return fmt.Errorf("%s contains a control or invisible character (%U)", what, c)
 		}
 	}
 	return nil

@@ -29,8 +29,10 @@ type run struct {
 
 	generated []*hsm.KeyPair // keys this run created, for rollback
 	artifacts []outdir.Artifact
-	changed   bool // something irreversible happened
-	sealed    bool // the transcript is sealed: nothing more is recorded
+	changed   bool         // something irreversible happened
+	sealed    bool         // the transcript is sealed: nothing more is recorded
+	started   map[int]bool // steps that began
+	asked     map[int]bool // steps whose exceptions were asked for
 }
 
 func newRun(p *Plan, tok *hsm.Token, face Face) (*run, error) {
@@ -39,7 +41,8 @@ func newRun(p *Plan, tok *hsm.Token, face Face) (*run, error) {
 		return nil, err
 	}
 	return &run{Plan: p, tok: tok, tw: tw, face: face,
-		keys: map[string]*hsm.KeyPair{}, certs: map[string]*pki.Issued{}}, nil
+		keys: map[string]*hsm.KeyPair{}, certs: map[string]*pki.Issued{},
+		started: map[int]bool{}, asked: map[int]bool{}}, nil
 }
 
 func (r *run) record(e transcript.Entry) error {
@@ -64,6 +67,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 			return nil, r.fail(i, fmt.Errorf("%w: %v", ErrAborted, err))
 		}
 		info := r.info(i)
+		r.started[i] = true
 		r.face.Report(Report{Kind: StepStarted, Step: info, Text: info.Title})
 		last := r.script.Steps[i].Kind == script.KindSeal
 		if last {
@@ -94,6 +98,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 
 // exceptions records the exceptions the participants noted at a step.
 func (r *run) exceptions(ctx context.Context, info StepInfo) error {
+	r.asked[info.Index] = true
 	exs, err := r.face.Exceptions(ctx, info)
 	if err != nil {
 		return err
@@ -168,9 +173,17 @@ func (r *run) startEntry() transcript.Entry {
 // participants is always kept on record.
 func (r *run) fail(i int, cause error) error {
 	se := &StepError{Index: i, ID: "start", Err: cause, Aborted: errors.Is(cause, ErrAborted) || errors.Is(cause, context.Canceled)}
+	if r.sealed {
+		// The ceremony completed and its transcript is sealed: nothing is
+		// rolled back, whatever failed after the seal.
+		se.ID = r.script.Steps[i].ID
+		se.Err = fmt.Errorf("the ceremony completed and its transcript is sealed; keys and artifacts are kept, but: %w", cause)
+		_ = r.tw.Close()
+		return se
+	}
 	if i >= 0 {
 		se.ID = r.script.Steps[i].ID
-		if !r.sealed {
+		if r.started[i] && !r.asked[i] {
 			// Exceptions the people noted at the failing step go on
 			// record too (best effort: the failure is what is reported).
 			_ = r.exceptions(context.Background(), r.info(i))

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/ceremony/words"
@@ -70,7 +71,7 @@ func Status(c *transcript.Chain) string {
 	last := c.Events[len(c.Events)-1]
 	switch last.Type {
 	case "transcript-sealed":
-		return fmt.Sprintf("SEALED after event %d", last.Seq-1)
+		return fmt.Sprintf("SEALED after event %d (check the seal: ceremony transcript verify)", last.Seq-1)
 	case "ceremony-failed":
 		return fmt.Sprintf("FAILED at step %s; not sealed", last.Step)
 	case "ceremony-aborted":
@@ -148,11 +149,11 @@ func Render(c *transcript.Chain) string {
 		if len(ev.Actors) > 0 && ev.Type != "attendance" && ev.Type != "confirmed" {
 			var names []string
 			for _, a := range ev.Actors {
-				names = append(names, fmt.Sprintf("%s (%s)", a.Name, a.Role))
+				names = append(names, fmt.Sprintf("%s (%s)", oneLine(a.Name), oneLine(a.Role)))
 			}
 			by = " — by " + strings.Join(names, ", ")
 		}
-		w("- **%d** `%s` %s: %s%s\n", ev.Seq, clock(ev.Time)[11:], ev.Type, oneLine(ev.Text), by)
+		w("- **%d** `%s` %s: %s%s\n", ev.Seq, clock(ev.Time)[11:], oneLine(ev.Type), oneLine(ev.Text), by)
 		var f fingerprints
 		_ = json.Unmarshal(ev.Data, &f)
 		switch ev.Type {
@@ -230,7 +231,7 @@ func Render(c *transcript.Chain) string {
 	w("\n## Signatures\n\n")
 	w("By signing I confirm that I was present, that this record describes the ceremony as it happened, and that the final digest words above match those shown on the ceremony machine's screen.\n\n")
 	for _, p := range people {
-		w("%s (%s)\n\nSignature: ________________________________  Date: ______________\n\n", p.Name, p.Role)
+		w("%s (%s)\n\nSignature: ________________________________  Date: ______________\n\n", oneLine(p.Name), oneLine(p.Role))
 	}
 	if len(people) == 0 {
 		w("Name: ________________________  Role: ______________\n\nSignature: ________________________________  Date: ______________\n\n")
@@ -312,7 +313,19 @@ func cell(s string) string {
 	return strings.ReplaceAll(oneLine(s), "|", `\|`)
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine puts text from the transcript on one line and makes it inert in
+// Markdown and on a terminal: control, invisible and direction-changing
+// characters become U+FFFD, and < > are escaped so no HTML renders.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) || unicode.IsPrint(r) {
+			return r
+		}
+		return '\uFFFD'
+	}, s)
+	s = strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.Join(strings.Fields(s), " ")
+}
 
 func sentence(s string) string {
 	s = oneLine(s)

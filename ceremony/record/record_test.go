@@ -147,7 +147,7 @@ func TestRender(t *testing.T) {
 		"| Began | 2026-11-21 08:00:01.500 UTC |",
 		"| Ended | 2026-11-21 08:00:12.000 UTC |",
 		"| Events | 8 |",
-		"| Status | **SEALED after event 7** |",
+		"| Status | **SEALED after event 7 (check the seal: ceremony transcript verify)** |",
 		"| Recorded by | ceremony v1.2.3, answers face |",
 		"| Inputs | key_label = root-ca |",
 	)
@@ -236,7 +236,7 @@ func TestStatus(t *testing.T) {
 		seal bool
 		want string
 	}{
-		{"sealed", nil, true, "SEALED after event 7"},
+		{"sealed", nil, true, "SEALED after event 7 (check the seal: ceremony transcript verify)"},
 		{"failed", &transcript.Entry{Type: "ceremony-failed", Step: "write", Text: "failed", Data: map[string]string{"error": "disk full"}}, false,
 			"FAILED at step write; not sealed"},
 		{"aborted", &transcript.Entry{Type: "ceremony-aborted", Step: "check-room", Text: "aborted"}, false,

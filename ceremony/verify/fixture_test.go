@@ -183,7 +183,7 @@ func newCeremony(t testing.TB, p *testPKI) *ceremony {
 			t.Fatal(err)
 		}
 	}
-	_, err = w.Seal(sealEntry(w.Len(), w.Head(), p.audit), func(content []byte) error {
+	_, err = w.Seal(sealEntry(w.Len(), w.Head(), p.audit, p.root), func(content []byte) error {
 		c.sig, err = seal.Sign(content, p.auditKey, p.audit, []*x509.Certificate{p.root})
 		return err
 	})
@@ -201,15 +201,16 @@ func newCeremony(t testing.TB, p *testPKI) *ceremony {
 }
 
 // sealEntry is the last event, as the engine's seal step writes it.
-func sealEntry(events int, head string, audit *x509.Certificate) transcript.Entry {
-	return transcript.Entry{Type: "transcript-sealed", Step: "s", Text: "Sealed", Data: sealData(events, head, audit)}
+func sealEntry(events int, head string, audit, root *x509.Certificate) transcript.Entry {
+	return transcript.Entry{Type: "transcript-sealed", Step: "s", Text: "Sealed", Data: sealData(events, head, audit, root)}
 }
 
-func sealData(events int, head string, audit *x509.Certificate) map[string]any {
+func sealData(events int, head string, audit, root *x509.Certificate) map[string]any {
 	return map[string]any{
 		"events_before_seal": events,
 		"chain_hash":         head,
 		"audit_certificate":  map[string]string{"sha256": seal.Fingerprint(audit)},
+		"root_certificate":   map[string]string{"sha256": seal.Fingerprint(root)},
 	}
 }
 
@@ -258,14 +259,14 @@ func canonical(t testing.TB, ev transcript.Event) []byte {
 // rechain numbers evs from 1 and recomputes every prev from the raw bytes
 // of the line before; a transcript-sealed event also gets the new chain
 // hash, its count and the fingerprint of audit. It returns the lines.
-func rechain(t testing.TB, evs []transcript.Event, audit *x509.Certificate) [][]byte {
+func rechain(t testing.TB, evs []transcript.Event, audit, root *x509.Certificate) [][]byte {
 	t.Helper()
 	prev := strings.Repeat("0", 64)
 	var out [][]byte
 	for i, ev := range evs {
 		ev.Seq, ev.Prev = i+1, prev
 		if ev.Type == "transcript-sealed" {
-			d, err := json.Marshal(sealData(i, prev, audit))
+			d, err := json.Marshal(sealData(i, prev, audit, root))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -92,6 +92,9 @@ type sealData struct {
 	AuditCertificate struct {
 		SHA256 string `json:"sha256"`
 	} `json:"audit_certificate"`
+	RootCertificate struct {
+		SHA256 string `json:"sha256"`
+	} `json:"root_certificate"`
 	SealFile string `json:"seal_file"`
 }
 
@@ -206,8 +209,20 @@ func (res *Result) checkSeal(ev transcript.Event, content, sig []byte, pin Pin) 
 	// The chain first: a certificate damaged inside transcript.sig is the
 	// seal file's fault, not the seal event's.
 	if root != nil {
+		if err := checkRoot(root, s.Signer); err != nil {
+			return err
+		}
 		if err := s.VerifyChain(root); err != nil {
 			return &Failure{File: outdir.SealFile, Msg: err.Error()}
+		}
+		// Only a transcript-signing certificate issued by the root itself
+		// seals: not a device or server certificate further down.
+		sg := s.Signer
+		if sg.IsCA || sg.KeyUsage != x509.KeyUsageDigitalSignature || len(sg.ExtKeyUsage)+len(sg.UnknownExtKeyUsage) > 0 || sg.CheckSignatureFrom(root) != nil {
+			return &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("the seal was made with %q, which is not a transcript-signing certificate (digitalSignature only, no extended key usage) issued directly by the pinned root", sg.Subject)}
+		}
+		if d.RootCertificate.SHA256 != seal.Fingerprint(root) {
+			return &Failure{Event: ev.Seq, Msg: fmt.Sprintf("the seal event names root certificate %s, but the pinned root is %s", short(d.RootCertificate.SHA256), short(seal.Fingerprint(root)))}
 		}
 	}
 	if fp := seal.Fingerprint(s.Signer); fp != d.AuditCertificate.SHA256 {
@@ -218,6 +233,16 @@ func (res *Result) checkSeal(ev transcript.Event, content, sig []byte, pin Pin) 
 		return nil
 	}
 	res.Root, res.Status = root, Verified
+	return nil
+}
+
+// checkRoot checks that the pinned root is a root: a self-signed CA
+// certificate that signs certificates, and not the seal's own signer.
+func checkRoot(root, signer *x509.Certificate) error {
+	if !root.BasicConstraintsValid || !root.IsCA || root.KeyUsage&x509.KeyUsageCertSign == 0 ||
+		!bytes.Equal(root.RawSubject, root.RawIssuer) || root.CheckSignatureFrom(root) != nil || root.Equal(signer) {
+		return &Failure{File: "pinned root", Msg: fmt.Sprintf("%q (SHA-256 %s) is not a self-signed CA certificate: pin the company root", root.Subject, seal.Fingerprint(root))}
+	}
 	return nil
 }
 
@@ -245,14 +270,29 @@ func (res *Result) checkArtifacts(dir string) error {
 	recorded := map[string]bool{}
 	for _, a := range res.Artifacts {
 		recorded[a.Path] = true
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(a.Path)))
-		if err != nil {
+		file := filepath.Join(dir, filepath.FromSlash(a.Path))
+		st, err := os.Lstat(file)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return &Failure{File: a.Path, Msg: fmt.Sprintf("recorded at event %d, but missing", a.Event)}
+		case err != nil:
 			return &Failure{File: a.Path, Msg: fmt.Sprintf("recorded at event %d, but %s", a.Event, bareError(err))}
+		case !st.Mode().IsRegular():
+			return &Failure{File: a.Path, Msg: fmt.Sprintf("not a regular file (%s): the ceremony wrote a file here", st.Mode().Type())}
+		case st.Size() != int64(a.Size):
+			return &Failure{File: a.Path, Msg: fmt.Sprintf("%d bytes, but event %d recorded %d bytes: the file was changed", st.Size(), a.Event, a.Size)}
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return &Failure{File: a.Path, Msg: bareError(err)}
 		}
 		if got := sha256Hex(data); got != a.SHA256 || len(data) != a.Size {
 			return &Failure{File: a.Path, Msg: fmt.Sprintf("SHA-256 %s (%d bytes), but event %d recorded %s (%d bytes): the file was changed",
 				short(got), len(data), a.Event, short(a.SHA256), a.Size)}
 		}
+	}
+	if st, err := os.Lstat(filepath.Join(dir, outdir.ArtifactsDir)); err == nil && !st.IsDir() {
+		return &Failure{File: outdir.ArtifactsDir, Msg: fmt.Sprintf("not a directory (%s)", st.Mode().Type())}
 	}
 	entries, err := os.ReadDir(filepath.Join(dir, outdir.ArtifactsDir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -2,8 +2,10 @@ package verify_test
 
 import (
 	"bytes"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,8 +66,8 @@ func TestFixtureIsSmall(t *testing.T) {
 	c := newCeremony(t, newPKI(t, "Example Devices Root CA R1"))
 	// About 2 KiB, of which 768 bytes are the seven prevs and five other
 	// digests the events must carry.
-	if n := len(c.transcript); n < 300 || n > 2250 {
-		t.Fatalf("the test transcript is %d bytes; keep it between a few hundred and 2250", n)
+	if n := len(c.transcript); n < 300 || n > 2400 {
+		t.Fatalf("the test transcript is %d bytes; keep it between a few hundred and 2400", n)
 	}
 	if n := len(lines(c.transcript)); n != 7 {
 		t.Fatalf("the test transcript has %d events, want 7", n)
@@ -568,7 +570,7 @@ func TestForgedWithAnotherAuditKey(t *testing.T) {
 		t.Fatalf("event 4 is %s", evs[3].Type)
 	}
 	evs[3].Data = json.RawMessage(bytes.Replace(evs[3].Data, []byte(`"extractable":false`), []byte(`"extractable":true`), 1))
-	content := joinLines(rechain(t, evs, forger.audit))
+	content := joinLines(rechain(t, evs, forger.audit, forger.root))
 	if _, err := transcript.Check(content); err != nil {
 		t.Fatalf("the forged transcript is not well chained: %v", err)
 	}
@@ -631,4 +633,55 @@ func TestForgedWithAnotherAuditKey(t *testing.T) {
 		_, err := verify.Ceremony(path, verify.Pin{Root: real.root})
 		wantEvent(t, err, 7, "differs from what the seal signed")
 	})
+}
+
+// Only a transcript-signing certificate issued by the pinned root itself
+// seals: a device certificate under the same root does not, and the pin
+// must be a root.
+func TestOnlyAnAuditCertificateSeals(t *testing.T) {
+	p := newPKI(t, "Example Devices Root CA R1")
+	devKey := newKey(t, elliptic.P256())
+	p.audit = newCert(t, &x509.Certificate{
+		Subject:   pkix.Name{CommonName: "device-000123"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, p.root, devKey.Public(), p.rootKey)
+	p.auditKey = devKey
+	c := newCeremony(t, p)
+	_, err := verify.Ceremony(c.path(), verify.Pin{Root: p.root})
+	if f := asFailure(t, err); f.File != "transcript.sig" || !strings.Contains(f.Msg, "not a transcript-signing certificate") {
+		t.Fatalf("a device certificate's seal: %v", err)
+	}
+
+	good := newCeremony(t, newPKI(t, "Example Devices Root CA R1"))
+	_, err = verify.Ceremony(good.path(), verify.Pin{Root: good.pki.audit})
+	if f := asFailure(t, err); f.File != "pinned root" || !strings.Contains(f.Msg, "is not a self-signed CA certificate") {
+		t.Fatalf("the audit certificate pinned as root: %v", err)
+	}
+}
+
+func TestArtifactMustBeARegularFile(t *testing.T) {
+	c := newCeremony(t, newPKI(t, "Example Devices Root CA R1"))
+	path := c.copyOf(t, func(dir string) {
+		art := filepath.Join(dir, "artifacts", "root-ca.pub.pem")
+		data, err := os.ReadFile(art)
+		if err != nil {
+			t.Fatal(err)
+		}
+		elsewhere := filepath.Join(t.TempDir(), "elsewhere.pem")
+		if err := os.WriteFile(elsewhere, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(art); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(elsewhere, art); err != nil {
+			t.Fatal(err)
+		}
+	})
+	_, err := verify.Ceremony(path, verify.Pin{Root: c.pki.root})
+	if f := asFailure(t, err); f.File != "artifacts/root-ca.pub.pem" || !strings.Contains(f.Msg, "not a regular file") {
+		t.Fatalf("symlinked artifact: %v", err)
+	}
 }
