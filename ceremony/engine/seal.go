@@ -2,10 +2,9 @@ package engine
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/record"
@@ -14,12 +13,6 @@ import (
 	"github.com/devicepki/ceremony/ceremony/words"
 	"github.com/devicepki/ceremony/hsm"
 )
-
-// certSHA256 is the hex SHA-256 of a certificate's DER, its fingerprint.
-func certSHA256(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return hex.EncodeToString(sum[:])
-}
 
 // auditKey finds the transcript-signing key labelled label on the token,
 // with the certificate stored beside it, and the root certificate (also on
@@ -68,8 +61,8 @@ func (r *run) seal(info StepInfo, i int) (string, error) {
 	}
 	events, head := r.tw.Len(), r.tw.Head()
 	text := fmt.Sprintf("Ceremony %s completed: %d steps, %d artifacts. Transcript sealed by audit key %q (certificate %q, SHA-256 %s, issued by %q, SHA-256 %s) after event %d, chain hash %s",
-		r.script.Name, len(r.script.Steps), len(r.artifacts), kp.Label, cert.Subject.CommonName, certSHA256(cert),
-		root.Subject.CommonName, certSHA256(root), events, head)
+		r.script.Name, len(r.script.Steps), len(r.artifacts), kp.Label, cert.Subject.CommonName, seal.Fingerprint(cert),
+		root.Subject.CommonName, seal.Fingerprint(root), events, head)
 	entry := transcript.Entry{Type: "transcript-sealed", Step: info.ID, Text: text, Data: map[string]any{
 		"events_before_seal": events,
 		"chain_hash":         head,
@@ -77,8 +70,8 @@ func (r *run) seal(info StepInfo, i int) (string, error) {
 		"artifacts":          nonNil(r.artifacts),
 		"audit_key":          map[string]string{"label": kp.Label, "id": kp.IDHex(), "token": r.tok.Info().Label},
 		"audit_certificate": map[string]string{"subject": cert.Subject.String(), "serial": serialHex(cert.SerialNumber.Bytes()),
-			"sha256": certSHA256(cert), "not_after": cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")},
-		"root_certificate": map[string]string{"subject": root.Subject.String(), "sha256": certSHA256(root)},
+			"sha256": seal.Fingerprint(cert), "not_after": cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")},
+		"root_certificate": map[string]string{"subject": root.Subject.String(), "sha256": seal.Fingerprint(root)},
 		"seal_file":        outdir.SealFile,
 		"seal_format":      "CMS SignedData (RFC 5652), detached, DER",
 	}}
@@ -105,17 +98,6 @@ func (r *run) seal(info StepInfo, i int) (string, error) {
 	}
 	ws, _ := words.FromHex(chain.Head)
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Final digest: " + record.GroupHex(chain.Head)})
-	r.face.Report(Report{Kind: Notice, Step: info, Text: "Final digest as words: " + joinWords(ws)})
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "Final digest as words: " + strings.Join(ws, " ")})
 	return fmt.Sprintf("Transcript sealed by audit key %q: %s, %s", kp.Label, outdir.SealFile, outdir.RecordFile), nil
-}
-
-func joinWords(ws []string) string {
-	var b bytes.Buffer
-	for i, w := range ws {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(w)
-	}
-	return b.String()
 }

@@ -120,7 +120,7 @@ func Render(c *transcript.Chain) string {
 		w("| Inputs | %s |\n", cell(strings.Join(inputs, "; ")))
 	}
 
-	people := participants(c)
+	people := Participants(c)
 	w("\n## Participants\n\n")
 	if len(people) == 0 {
 		w("No attendance was recorded.\n")
@@ -171,7 +171,7 @@ func Render(c *transcript.Chain) string {
 		case "key-generated":
 			w("  - Public key SHA-256: `%s`\n", GroupHex(f.PublicKey))
 			var attrs []string
-			for _, k := range sortedBoolKeys(f.Attributes) {
+			for _, k := range sortedKeys(f.Attributes) {
 				if f.Attributes[k] {
 					attrs = append(attrs, strings.ReplaceAll(k, "_", "-"))
 				}
@@ -278,8 +278,8 @@ func Artifacts(c *transcript.Chain) []Artifact {
 // Participant is a person the attendance event records.
 type Participant = transcript.Actor
 
-// participants returns the people recorded present, in attendance order.
-func participants(c *transcript.Chain) []Participant {
+// Participants returns the people recorded present, in attendance order.
+func Participants(c *transcript.Chain) []Participant {
 	for _, ev := range c.Events {
 		if ev.Type == "attendance" {
 			return ev.Actors
@@ -287,9 +287,6 @@ func participants(c *transcript.Chain) []Participant {
 	}
 	return nil
 }
-
-// Participants returns the people recorded present, in attendance order.
-func Participants(c *transcript.Chain) []Participant { return participants(c) }
 
 // GroupHex formats a hex digest in groups of four for reading aloud.
 func GroupHex(h string) string {
@@ -348,16 +345,7 @@ func stepTitle(steps []struct {
 	return 0, ""
 }
 
-func sortedBoolKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
