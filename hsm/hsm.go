@@ -3,9 +3,10 @@
 // and read token information and key attributes.
 //
 // Signing and key generation go through crypto11. What crypto11 does not
-// expose (token information, login, object search, attribute reads, object
-// destruction) goes through a raw github.com/miekg/pkcs11 session on the same
-// module. crypto11 is configured without a PIN: the login happens once, on the
+// expose (token information and initialisation, user and security-officer
+// login, object search, attribute reads, object destruction, key wrap and
+// unwrap for backups, data objects) goes through a raw github.com/miekg/pkcs11
+// session on the same module. crypto11 is configured without a PIN: the login happens once, on the
 // raw session, and applies to every session of the process, so the PIN is
 // handed to the module exactly once and crypto11 never keeps a copy.
 //
@@ -55,12 +56,13 @@ type Token struct {
 	info TokenInfo
 	slot uint
 
-	mu       sync.Mutex
-	raw      *pkcs11.Ctx
-	c11      *crypto11.Context
-	session  pkcs11.SessionHandle
-	loggedIn bool
-	closed   bool
+	mu         sync.Mutex
+	raw        *pkcs11.Ctx
+	c11        *crypto11.Context
+	session    pkcs11.SessionHandle
+	loggedIn   bool // the user is logged in
+	soLoggedIn bool // the security officer is logged in
+	closed     bool
 }
 
 // Open loads the module named in cfg, selects the token, and opens a session.
@@ -70,18 +72,9 @@ func Open(cfg Config) (*Token, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := os.Stat(cfg.Module)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("pkcs11 module %s: no such file: %w", cfg.Module, ErrModuleNotFound)
-	case err != nil:
-		return nil, fmt.Errorf("pkcs11 module %s: %w", cfg.Module, err)
-	case st.IsDir():
-		return nil, fmt.Errorf("pkcs11 module %s: is a directory, not a shared library", cfg.Module)
-	}
-	raw := pkcs11.New(cfg.Module)
-	if raw == nil {
-		return nil, fmt.Errorf("pkcs11 module %s: cannot be loaded (not a PKCS#11 library for this machine?)", cfg.Module)
+	raw, err := loadModule(cfg.Module)
+	if err != nil {
+		return nil, err
 	}
 	t := &Token{cfg: cfg, raw: raw}
 
@@ -120,6 +113,25 @@ func Open(cfg Config) (*Token, error) {
 		return nil, fmt.Errorf("token %s: open session: %w", t.cfg.Token, err)
 	}
 	return t, nil
+}
+
+// loadModule checks that path names a shared library and loads it. It does
+// not initialise it.
+func loadModule(path string) (*pkcs11.Ctx, error) {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("pkcs11 module %s: no such file: %w", path, ErrModuleNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("pkcs11 module %s: %w", path, err)
+	case st.IsDir():
+		return nil, fmt.Errorf("pkcs11 module %s: is a directory, not a shared library", path)
+	}
+	raw := pkcs11.New(path)
+	if raw == nil {
+		return nil, fmt.Errorf("pkcs11 module %s: cannot be loaded (not a PKCS#11 library for this machine?)", path)
+	}
+	return raw, nil
 }
 
 // findSlot returns the slot holding the configured token.
@@ -186,41 +198,95 @@ func (t *Token) Login(pin *secret.Secret) error {
 	if err := t.usable(); err != nil {
 		return err
 	}
-	if pin.Len() == 0 {
-		return fmt.Errorf("token %q: empty PIN", t.info.Label)
+	return t.login(pkcs11.CKU_USER, pin)
+}
+
+// LoginSO logs the security officer in with pin. The SO manages the token
+// (it sets trusted keys, see ImportTrustedAESKey) but cannot see or use
+// private objects, so key pair operations fail until Logout and Login. It is
+// an error if the user is logged in. A wrong PIN gives an error wrapping
+// ErrPINIncorrect that does not contain the PIN.
+func (t *Token) LoginSO(pin *secret.Secret) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return err
 	}
-	err := t.raw.Login(t.session, pkcs11.CKU_USER, string(pin.Bytes()))
-	var p11 pkcs11.Error
+	return t.login(pkcs11.CKU_SO, pin)
+}
+
+// login logs in as who (CKU_USER or CKU_SO). The caller holds t.mu.
+func (t *Token) login(who uint, pin *secret.Secret) error {
+	name := "the user"
+	if who == pkcs11.CKU_SO {
+		name = "the security officer"
+	}
 	switch {
-	case err == nil:
-		t.loggedIn = true
+	case pin.Len() == 0:
+		return fmt.Errorf("token %q: empty PIN for %s", t.info.Label, name)
+	case who == pkcs11.CKU_USER && t.loggedIn, who == pkcs11.CKU_SO && t.soLoggedIn:
+		return fmt.Errorf("token %q: %s is already logged in", t.info.Label, name)
+	case t.loggedIn || t.soLoggedIn:
+		return fmt.Errorf("token %q: cannot log in %s while another user is logged in; log out first", t.info.Label, name)
+	}
+	err := t.raw.Login(t.session, who, string(pin.Bytes()))
+	if err == nil {
+		if who == pkcs11.CKU_SO {
+			t.soLoggedIn = true
+		} else {
+			t.loggedIn = true
+		}
 		return nil
-	case errors.As(err, &p11) && (p11 == pkcs11.CKR_PIN_INCORRECT || p11 == pkcs11.CKR_PIN_INVALID || p11 == pkcs11.CKR_PIN_LEN_RANGE):
-		return fmt.Errorf("token %q: log in: %w", t.info.Label, ErrPINIncorrect)
-	case errors.As(err, &p11) && p11 == pkcs11.CKR_PIN_LOCKED:
-		return fmt.Errorf("token %q: log in: the user PIN is locked", t.info.Label)
-	case errors.As(err, &p11) && p11 == pkcs11.CKR_USER_PIN_NOT_INITIALIZED:
-		return fmt.Errorf("token %q: log in: the token has no user PIN yet", t.info.Label)
+	}
+	var p11 pkcs11.Error
+	if !errors.As(err, &p11) {
+		return fmt.Errorf("token %q: log in %s: %w", t.info.Label, name, err)
+	}
+	switch p11 {
+	case pkcs11.CKR_PIN_INCORRECT, pkcs11.CKR_PIN_INVALID, pkcs11.CKR_PIN_LEN_RANGE:
+		return fmt.Errorf("token %q: log in %s: %w", t.info.Label, name, ErrPINIncorrect)
+	case pkcs11.CKR_PIN_LOCKED:
+		if who == pkcs11.CKU_SO {
+			return fmt.Errorf("token %q: log in %s: the SO PIN is locked", t.info.Label, name)
+		}
+		return fmt.Errorf("token %q: log in %s: the user PIN is locked", t.info.Label, name)
+	case pkcs11.CKR_USER_PIN_NOT_INITIALIZED:
+		return fmt.Errorf("token %q: log in %s: the token has no user PIN yet", t.info.Label, name)
+	case pkcs11.CKR_USER_ANOTHER_ALREADY_LOGGED_IN, pkcs11.CKR_USER_ALREADY_LOGGED_IN:
+		return fmt.Errorf("token %q: log in %s: another user is already logged in (%v)", t.info.Label, name, err)
+	case pkcs11.CKR_SESSION_READ_ONLY_EXISTS:
+		return fmt.Errorf("token %q: log in %s: a read-only session is open on the token", t.info.Label, name)
 	default:
-		return fmt.Errorf("token %q: log in: %w", t.info.Label, err)
+		return fmt.Errorf("token %q: log in %s: %w", t.info.Label, name, err)
 	}
 }
 
-// LoggedIn reports whether Login succeeded and Logout has not been called.
+// LoggedIn reports whether the user is logged in: Login succeeded and Logout
+// has not been called.
 func (t *Token) LoggedIn() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.loggedIn
 }
 
-// Logout ends the login. Keys found earlier can no longer sign.
+// Logout ends the login of the user or of the security officer. Keys found
+// earlier can no longer sign, and their handles stay invalid after a new
+// Login: find them again by label.
 func (t *Token) Logout() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed || !t.loggedIn {
+	if t.closed {
 		return nil
 	}
-	t.loggedIn = false
+	return t.logout()
+}
+
+// logout logs out whoever is logged in. The caller holds t.mu.
+func (t *Token) logout() error {
+	if !t.loggedIn && !t.soLoggedIn {
+		return nil
+	}
+	t.loggedIn, t.soLoggedIn = false, false
 	if err := t.raw.Logout(t.session); err != nil {
 		return fmt.Errorf("token %q: log out: %w", t.info.Label, err)
 	}
@@ -236,10 +302,7 @@ func (t *Token) Close() error {
 		return nil
 	}
 	t.closed = true
-	if t.loggedIn {
-		_ = t.raw.Logout(t.session)
-		t.loggedIn = false
-	}
+	_ = t.logout()
 	_ = t.raw.CloseSession(t.session)
 	return t.closeLibraries()
 }
@@ -265,6 +328,9 @@ func (t *Token) requireLogin() error {
 	if err := t.usable(); err != nil {
 		return err
 	}
+	if t.soLoggedIn {
+		return fmt.Errorf("token %q: the security officer is logged in, not the user: %w", t.info.Label, ErrNotLoggedIn)
+	}
 	if !t.loggedIn {
 		return fmt.Errorf("token %q: %w", t.info.Label, ErrNotLoggedIn)
 	}
@@ -278,6 +344,11 @@ func (t *Token) Random(n int) ([]byte, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
 	}
+	return t.random(n)
+}
+
+// random is Random for callers that hold t.mu.
+func (t *Token) random(n int) ([]byte, error) {
 	b, err := t.raw.GenerateRandom(t.session, n)
 	if err != nil {
 		return nil, fmt.Errorf("token %q: generate random: %w", t.info.Label, err)
@@ -317,9 +388,65 @@ func (t *Token) LabelInUse(label string) (bool, error) {
 	if err := t.requireLogin(); err != nil {
 		return false, err
 	}
+	return t.labelInUse(label)
+}
+
+// labelInUse is LabelInUse for callers that hold t.mu.
+func (t *Token) labelInUse(label string) (bool, error) {
 	hs, err := t.findObjects([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, label)})
 	if err != nil {
 		return false, fmt.Errorf("token %q: search label %q: %w", t.info.Label, label, err)
 	}
 	return len(hs) > 0, nil
+}
+
+// objectSet returns the handles of every object the session sees. The caller
+// holds t.mu.
+func (t *Token) objectSet() (map[pkcs11.ObjectHandle]bool, error) {
+	hs, err := t.findObjects(nil)
+	if err != nil {
+		return nil, fmt.Errorf("token %q: list objects: %w", t.info.Label, err)
+	}
+	set := make(map[pkcs11.ObjectHandle]bool, len(hs))
+	for _, h := range hs {
+		set[h] = true
+	}
+	return set, nil
+}
+
+// removeStrays destroys the objects that appeared since before (an
+// objectSet) and carry label or no label, and id or no id: what a failed
+// operation left behind. SoftHSM2 2.6.1 keeps the half-made object when
+// C_GenerateKeyPair or C_CreateObject rejects an attribute, without the
+// label and ID that were asked for. The caller holds t.mu, checked that label
+// was unused, and runs nothing else on the token meanwhile; the ceremony is
+// the only user of an offline token.
+func (t *Token) removeStrays(before map[pkcs11.ObjectHandle]bool, label string, id []byte) error {
+	hs, err := t.findObjects(nil)
+	if err != nil {
+		return fmt.Errorf("token %q: list objects to remove what a failed operation on %q left: %w", t.info.Label, label, err)
+	}
+	var errs []error
+	for _, h := range hs {
+		if before[h] {
+			continue
+		}
+		got, err := t.raw.GetAttributeValue(t.session, h, []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, nil), pkcs11.NewAttribute(pkcs11.CKA_ID, nil)})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		l, i := string(got[0].Value), string(got[1].Value)
+		if (l != "" && l != label) || (i != "" && i != string(id)) {
+			continue
+		}
+		if err := t.raw.DestroyObject(t.session, h); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("token %q: could not remove what a failed operation on %q left on the token; check the token and remove it by hand: %w", t.info.Label, label, err)
+	}
+	return nil
 }

@@ -63,6 +63,31 @@ func ValidateLabel(label string) error {
 	return nil
 }
 
+// ErrTrustedWrapUnsupported is returned by GenerateKeyPairWith when a key
+// pair that can be backed up was asked for and the module rejects
+// CKA_WRAP_WITH_TRUSTED, so it cannot restrict wrapping to trusted keys.
+var ErrTrustedWrapUnsupported = errors.New("the module cannot restrict wrapping to trusted keys (CKA_WRAP_WITH_TRUSTED rejected)")
+
+// KeyOptions are the choices GenerateKeyPairWith offers beyond the label and
+// the algorithm. The zero value is what GenerateKeyPair does: a key that can
+// never leave the token.
+type KeyOptions struct {
+	// Backup makes the private key extractable, but only under a trusted
+	// wrapping key (CKA_WRAP_WITH_TRUSTED true), still sensitive: its value
+	// can never be read in clear, only wrapped under a key the security
+	// officer marked trusted (ImportTrustedAESKey, WrapKeyPair).
+	Backup bool
+	// AllowUntrustedWrap: if the module rejects CKA_WRAP_WITH_TRUSTED,
+	// generate the key extractable without it instead of failing. Such a key
+	// can be wrapped under any wrapping key the user can create. Check
+	// KeyAttributes.WrapWithTrusted to see which one was made.
+	AllowUntrustedWrap bool
+}
+
+// trustedWrapAttr is the attribute that restricts wrapping to trusted keys.
+// Tests replace it with a type the module rejects.
+var trustedWrapAttr crypto11.AttributeType = crypto11.CkaWrapWithTrusted
+
 // GenerateKeyPair generates a key pair of algorithm alg inside the token,
 // labelled label, with a random CKA_ID from the token's RNG. The private key
 // is a token object that is private, sensitive, not extractable and may only
@@ -71,22 +96,37 @@ func ValidateLabel(label string) error {
 // switched on later.
 //
 // It refuses, before generating anything, a label that any object on the
-// token already carries.
+// token already carries. It is GenerateKeyPairWith with no options.
 func (t *Token) GenerateKeyPair(label string, alg keys.Algorithm) (*KeyPair, error) {
+	return t.GenerateKeyPairWith(label, alg, KeyOptions{})
+}
+
+// GenerateKeyPairWith is GenerateKeyPair with options. With opts.Backup the
+// private key is extractable, still sensitive, and CKA_WRAP_WITH_TRUSTED, so
+// WrapKeyPair can back it up under a trusted key and nothing else can export
+// it. If the module rejects CKA_WRAP_WITH_TRUSTED, it fails with an error
+// wrapping ErrTrustedWrapUnsupported and nothing on the token, unless
+// opts.AllowUntrustedWrap.
+func (t *Token) GenerateKeyPairWith(label string, alg keys.Algorithm, opts KeyOptions) (*KeyPair, error) {
 	if err := ValidateLabel(label); err != nil {
 		return nil, err
 	}
 	if _, err := keys.ParseAlgorithm(string(alg)); err != nil {
 		return nil, err
 	}
-	inUse, err := t.LabelInUse(label)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.requireLogin(); err != nil {
+		return nil, err
+	}
+	inUse, err := t.labelInUse(label)
 	if err != nil {
 		return nil, err
 	}
 	if inUse {
 		return nil, fmt.Errorf("token %q already holds an object labelled %q; refusing to generate another: %w", t.info.Label, label, ErrLabelInUse)
 	}
-	id, err := t.Random(idLen)
+	id, err := t.random(idLen)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +134,54 @@ func (t *Token) GenerateKeyPair(label string, alg keys.Algorithm) (*KeyPair, err
 		return nil, fmt.Errorf("token %q: random number generator returned all zeros", t.info.Label)
 	}
 
+	before, err := t.objectSet()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := t.generate(id, label, alg, opts.Backup, opts.Backup)
+	if err != nil {
+		if cerr := t.removeStrays(before, label, id); cerr != nil {
+			return nil, errors.Join(fmt.Errorf("token %q: generate %s key pair %q: %w", t.info.Label, alg.Describe(), label, err), cerr)
+		}
+	}
+	if err != nil && opts.Backup && trustedWrapRejected(err) {
+		if !opts.AllowUntrustedWrap {
+			return nil, fmt.Errorf("token %q: generate %s key pair %q for backup: %w (%v); nothing was generated", t.info.Label, alg.Describe(), label, ErrTrustedWrapUnsupported, err)
+		}
+		signer, err = t.generate(id, label, alg, true, false)
+		if err != nil {
+			if cerr := t.removeStrays(before, label, id); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token %q: generate %s key pair %q: %w", t.info.Label, alg.Describe(), label, err)
+	}
+	return &KeyPair{Label: label, ID: id, Algorithm: alg, signer: signer}, nil
+}
+
+// trustedWrapRejected reports whether err is how a module rejects an
+// attribute it does not support or will not combine with the others.
+func trustedWrapRejected(err error) bool {
+	var p11 pkcs11.Error
+	if !errors.As(err, &p11) {
+		return false
+	}
+	return p11 == pkcs11.CKR_ATTRIBUTE_TYPE_INVALID || p11 == pkcs11.CKR_TEMPLATE_INCONSISTENT || p11 == pkcs11.CKR_ATTRIBUTE_VALUE_INVALID
+}
+
+// generate generates the key pair. The caller holds t.mu.
+func (t *Token) generate(id []byte, label string, alg keys.Algorithm, extractable, wrapWithTrusted bool) (crypto11.Signer, error) {
+	privAttrs := map[crypto11.AttributeType]any{
+		crypto11.CkaId: id, crypto11.CkaLabel: label, crypto11.CkaToken: true, crypto11.CkaPrivate: true,
+		crypto11.CkaSign: true, crypto11.CkaSensitive: true, crypto11.CkaExtractable: extractable,
+		crypto11.CkaDecrypt: false, crypto11.CkaUnwrap: false, crypto11.CkaDerive: false,
+		crypto11.CkaModifiable: false,
+	}
+	if wrapWithTrusted {
+		privAttrs[trustedWrapAttr] = true
+	}
 	pub, priv := crypto11.NewAttributeSet(), crypto11.NewAttributeSet()
 	for _, set := range []struct {
 		s     crypto11.AttributeSet
@@ -104,12 +192,7 @@ func (t *Token) GenerateKeyPair(label string, alg keys.Algorithm) (*KeyPair, err
 			crypto11.CkaVerify: true, crypto11.CkaEncrypt: false, crypto11.CkaWrap: false, crypto11.CkaDerive: false,
 			crypto11.CkaModifiable: false,
 		}},
-		{priv, map[crypto11.AttributeType]any{
-			crypto11.CkaId: id, crypto11.CkaLabel: label, crypto11.CkaToken: true, crypto11.CkaPrivate: true,
-			crypto11.CkaSign: true, crypto11.CkaSensitive: true, crypto11.CkaExtractable: false,
-			crypto11.CkaDecrypt: false, crypto11.CkaUnwrap: false, crypto11.CkaDerive: false,
-			crypto11.CkaModifiable: false,
-		}},
+		{priv, privAttrs},
 	} {
 		for k, v := range set.attrs {
 			if err := set.s.Set(k, v); err != nil {
@@ -119,22 +202,10 @@ func (t *Token) GenerateKeyPair(label string, alg keys.Algorithm) (*KeyPair, err
 	}
 	// Every usage other than sign/verify is set false explicitly: SoftHSM2,
 	// for one, defaults CKA_DECRYPT and CKA_UNWRAP to true on EC keys.
-
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err := t.requireLogin(); err != nil {
-		return nil, err
-	}
-	var signer crypto11.Signer
 	if alg.IsECDSA() {
-		signer, err = t.c11.GenerateECDSAKeyPairWithAttributes(pub, priv, alg.Curve())
-	} else {
-		signer, err = t.c11.GenerateRSAKeyPairWithAttributes(pub, priv, alg.RSABits())
+		return t.c11.GenerateECDSAKeyPairWithAttributes(pub, priv, alg.Curve())
 	}
-	if err != nil {
-		return nil, fmt.Errorf("token %q: generate %s key pair %q: %w", t.info.Label, alg.Describe(), label, err)
-	}
-	return &KeyPair{Label: label, ID: id, Algorithm: alg, signer: signer}, nil
+	return t.c11.GenerateRSAKeyPairWithAttributes(pub, priv, alg.RSABits())
 }
 
 // FindKeyPair finds the key pair labelled label. It is an error if there is
@@ -145,6 +216,11 @@ func (t *Token) FindKeyPair(label string) (*KeyPair, error) {
 	if err := t.requireLogin(); err != nil {
 		return nil, err
 	}
+	return t.findKeyPair(label)
+}
+
+// findKeyPair is FindKeyPair for callers that hold t.mu.
+func (t *Token) findKeyPair(label string) (*KeyPair, error) {
 	signers, err := t.c11.FindKeyPairs(nil, []byte(label))
 	if err != nil {
 		return nil, fmt.Errorf("token %q: find key pair %q: %w", t.info.Label, label, err)
@@ -183,12 +259,16 @@ type KeyAttributes struct {
 	Unwrap           bool `json:"unwrap"`
 	Derive           bool `json:"derive"`
 	Modifiable       bool `json:"modifiable"`
+	// WrapWithTrusted: the key may only be wrapped under a trusted key. A
+	// module that does not know the attribute reads as false.
+	WrapWithTrusted bool `json:"wrap_with_trusted"`
 }
 
 var keyAttributeTypes = []uint{
 	pkcs11.CKA_TOKEN, pkcs11.CKA_PRIVATE, pkcs11.CKA_SENSITIVE, pkcs11.CKA_EXTRACTABLE,
 	pkcs11.CKA_LOCAL, pkcs11.CKA_ALWAYS_SENSITIVE, pkcs11.CKA_NEVER_EXTRACTABLE,
 	pkcs11.CKA_SIGN, pkcs11.CKA_DECRYPT, pkcs11.CKA_UNWRAP, pkcs11.CKA_DERIVE, pkcs11.CKA_MODIFIABLE,
+	pkcs11.CKA_WRAP_WITH_TRUSTED,
 }
 
 // KeyAttributes reads the protection attributes of k's private key.
@@ -205,11 +285,7 @@ func (t *Token) KeyAttributes(k *KeyPair) (KeyAttributes, error) {
 	if len(hs) != 1 {
 		return KeyAttributes{}, fmt.Errorf("token %q: found %d private keys labelled %q with id %s, want 1", t.info.Label, len(hs), k.Label, k.IDHex())
 	}
-	tmpl := make([]*pkcs11.Attribute, len(keyAttributeTypes))
-	for i, a := range keyAttributeTypes {
-		tmpl[i] = pkcs11.NewAttribute(a, nil)
-	}
-	got, err := t.raw.GetAttributeValue(t.session, hs[0], tmpl)
+	got, err := t.boolAttributes(hs[0], keyAttributeTypes)
 	if err != nil {
 		return KeyAttributes{}, fmt.Errorf("token %q: read attributes of %q: %w", t.info.Label, k.Label, err)
 	}
@@ -219,14 +295,48 @@ func (t *Token) KeyAttributes(k *KeyPair) (KeyAttributes, error) {
 		pkcs11.CKA_EXTRACTABLE: &ka.Extractable, pkcs11.CKA_LOCAL: &ka.Local,
 		pkcs11.CKA_ALWAYS_SENSITIVE: &ka.AlwaysSensitive, pkcs11.CKA_NEVER_EXTRACTABLE: &ka.NeverExtractable,
 		pkcs11.CKA_SIGN: &ka.Sign, pkcs11.CKA_DECRYPT: &ka.Decrypt, pkcs11.CKA_UNWRAP: &ka.Unwrap, pkcs11.CKA_DERIVE: &ka.Derive,
-		pkcs11.CKA_MODIFIABLE: &ka.Modifiable,
+		pkcs11.CKA_MODIFIABLE: &ka.Modifiable, pkcs11.CKA_WRAP_WITH_TRUSTED: &ka.WrapWithTrusted,
 	}
-	for _, a := range got {
-		if p, ok := dst[a.Type]; ok {
-			*p = len(a.Value) == 1 && a.Value[0] != 0
+	for typ, v := range got {
+		if p, ok := dst[typ]; ok {
+			*p = v
 		}
 	}
 	return ka, nil
+}
+
+// boolAttributes reads the boolean attributes types of object h in one
+// C_GetAttributeValue call. If the module fails the whole call (PKCS#11 lets
+// it return CKR_ATTRIBUTE_TYPE_INVALID or CKR_ATTRIBUTE_SENSITIVE for one bad
+// attribute, and miekg/pkcs11 then returns no values at all), it reads them
+// one by one and counts an attribute the module does not know, or will not
+// reveal, as false; any other error is returned. The caller holds t.mu.
+func (t *Token) boolAttributes(h pkcs11.ObjectHandle, types []uint) (map[uint]bool, error) {
+	tmpl := make([]*pkcs11.Attribute, len(types))
+	for i, a := range types {
+		tmpl[i] = pkcs11.NewAttribute(a, nil)
+	}
+	out := make(map[uint]bool, len(types))
+	got, err := t.raw.GetAttributeValue(t.session, h, tmpl)
+	if err == nil {
+		for _, a := range got {
+			out[a.Type] = len(a.Value) == 1 && a.Value[0] != 0
+		}
+		return out, nil
+	}
+	var p11 pkcs11.Error
+	for _, typ := range types {
+		got, err := t.raw.GetAttributeValue(t.session, h, []*pkcs11.Attribute{pkcs11.NewAttribute(typ, nil)})
+		switch {
+		case err == nil:
+			out[typ] = len(got[0].Value) == 1 && got[0].Value[0] != 0
+		case errors.As(err, &p11) && (p11 == pkcs11.CKR_ATTRIBUTE_TYPE_INVALID || p11 == pkcs11.CKR_ATTRIBUTE_SENSITIVE):
+			out[typ] = false
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // DestroyKeyPair destroys k's private and public key objects and any

@@ -171,6 +171,8 @@ type Object struct {
 	// ECPoint is the public key's CKA_EC_POINT as pkcs11-tool prints it: hex
 	// of a DER OCTET STRING holding the uncompressed point.
 	ECPoint string
+	// Application is a data object's CKA_APPLICATION.
+	Application string
 }
 
 // Objects lists every object on the token, logged in as the user, with
@@ -215,6 +217,11 @@ func ParseObjects(out string) []Object {
 	var objs []Object
 	for _, line := range strings.Split(out, "\n") {
 		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(line, "Data object ") {
+			// Data objects: "Data object 2", then quoted values.
+			objs = append(objs, Object{Class: "Data"})
+			continue
+		}
 		if !strings.HasPrefix(line, " ") && strings.Contains(line, " Object;") {
 			head, typ, _ := strings.Cut(line, ";")
 			objs = append(objs, Object{Class: strings.TrimSuffix(strings.TrimSpace(head), " Object"), Type: strings.TrimSpace(typ)})
@@ -229,6 +236,9 @@ func ParseObjects(out string) []Object {
 			continue
 		}
 		val = strings.TrimSpace(val)
+		if o.Class == "Data" && len(val) >= 2 && val[0] == '\'' && val[len(val)-1] == '\'' {
+			val = val[1 : len(val)-1]
+		}
 		switch key {
 		case "label":
 			o.Label = val
@@ -240,6 +250,8 @@ func ParseObjects(out string) []Object {
 			o.Attrs = val
 		case "EC_POINT":
 			o.ECPoint = val
+		case "application":
+			o.Application = val
 		}
 	}
 	return objs

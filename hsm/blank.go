@@ -1,0 +1,198 @@
+package hsm
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/devicepki/ceremony/ceremony/secret"
+)
+
+// Blank is a module slot holding a token that is not initialised yet. The
+// ceremony initialises it itself (Initialize), so that the PINs come from the
+// ceremony's secrets and are never typed into another tool.
+//
+// While a Blank is open the module is initialised for it alone: close it
+// before opening a Token of the same module.
+type Blank struct {
+	cfg    Config
+	info   TokenInfo
+	slot   uint
+	minPIN int
+	maxPIN int
+
+	mu     sync.Mutex
+	raw    *pkcs11.Ctx
+	closed bool
+}
+
+// OpenBlank loads the module named in cfg and finds a slot whose token is not
+// initialised (CKF_TOKEN_INITIALIZED unset). cfg must select the token by
+// label, the label the token will get; a serial selector is an error (a
+// blank token has no serial yet). It is an error, naming the token, if an
+// initialised token already carries that label, or if there is no blank
+// slot. If several slots hold blank tokens, the first one is taken.
+func OpenBlank(cfg Config) (*Blank, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Token.Serial != "" {
+		return nil, fmt.Errorf("hsm config: token: a blank token has no serial yet; select it by the label it will get, not by serial %s", cfg.Token.Serial)
+	}
+	raw, err := loadModule(cfg.Module)
+	if err != nil {
+		return nil, err
+	}
+	if err := raw.Initialize(); err != nil {
+		raw.Destroy()
+		var p11 pkcs11.Error
+		if errors.As(err, &p11) && p11 == pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
+			return nil, fmt.Errorf("pkcs11 module %s is already in use by this process; close its open tokens before initialising one: %w", cfg.Module, err)
+		}
+		return nil, fmt.Errorf("pkcs11 module %s: initialise: %w", cfg.Module, err)
+	}
+	b := &Blank{cfg: cfg, raw: raw}
+	if err := b.findBlank(); err != nil {
+		_ = raw.Finalize()
+		raw.Destroy()
+		return nil, err
+	}
+	return b, nil
+}
+
+// findBlank finds the first slot with a blank token, and checks that no
+// initialised token has the label already.
+func (b *Blank) findBlank() error {
+	label := b.cfg.Token.Label
+	slots, err := b.raw.GetSlotList(true)
+	if err != nil {
+		return fmt.Errorf("pkcs11 module %s: list slots: %w", b.cfg.Module, err)
+	}
+	found := false
+	for _, s := range slots {
+		ti, err := b.raw.GetTokenInfo(s)
+		if err != nil {
+			continue
+		}
+		if ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 {
+			if ti.Label == label {
+				return fmt.Errorf("token %q is already initialised (serial %s); refusing to initialise another token with that label", label, ti.SerialNumber)
+			}
+			continue
+		}
+		if found {
+			continue
+		}
+		found = true
+		b.slot = s
+		b.info = tokenInfo(ti)
+		b.info.Label = label
+		b.minPIN, b.maxPIN = int(ti.MinPinLen), int(ti.MaxPinLen)
+	}
+	if !found {
+		return fmt.Errorf("token %q: no slot of %s holds a blank (uninitialised) token", label, b.cfg.Module)
+	}
+	return nil
+}
+
+// Info returns what the blank token says about itself, with Label the
+// configured label it will get. Serial may be empty.
+func (b *Blank) Info() TokenInfo { return b.info }
+
+// PINLengths returns the shortest and longest PIN the token accepts
+// (ulMinPinLen and ulMaxPinLen), in bytes.
+func (b *Blank) PINLengths() (min, max int) { return b.minPIN, b.maxPIN }
+
+// Initialize runs C_InitToken with the SO PIN so and the configured label,
+// sets the user PIN (SO login, C_InitPIN, logout) and returns the token
+// opened exactly as Open does, not logged in. The Blank is closed afterwards
+// whatever happens. The caller keeps ownership of so and user and should wipe
+// them. Errors never contain PINs.
+//
+// A failure after C_InitToken leaves an initialised token without a usable
+// user PIN; the error says so.
+func (b *Blank) Initialize(so, user *secret.Secret) (*Token, error) {
+	label := b.cfg.Token.Label
+	err := b.initialize(so, user)
+	if cerr := b.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("token %q: unload module after initialisation: %w", label, cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	tok, err := Open(b.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("token %q: initialised, but opening it failed: %w", label, err)
+	}
+	return tok, nil
+}
+
+func (b *Blank) initialize(so, user *secret.Secret) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	label := b.cfg.Token.Label
+	if b.closed {
+		return fmt.Errorf("token %q: blank slot already closed", label)
+	}
+	for _, p := range []struct {
+		name string
+		pin  *secret.Secret
+	}{{"SO PIN", so}, {"user PIN", user}} {
+		if n := p.pin.Len(); n == 0 || n < b.minPIN || (b.maxPIN > 0 && n > b.maxPIN) {
+			return fmt.Errorf("token %q: the %s has %d bytes; the token accepts %d to %d", label, p.name, n, b.minPIN, b.maxPIN)
+		}
+	}
+	if err := b.raw.InitToken(b.slot, string(so.Bytes()), label); err != nil {
+		return fmt.Errorf("token %q: initialise the token in %s: %w", label, b.cfg.Module, err)
+	}
+	// Some modules (SoftHSM2 among them) give the token a new slot ID; look
+	// it up again by its new label, keeping the old slot if the module does
+	// not renumber within one initialisation.
+	slot := b.slot
+	if slots, err := b.raw.GetSlotList(true); err == nil {
+		for _, s := range slots {
+			ti, err := b.raw.GetTokenInfo(s)
+			if err == nil && ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 && ti.Label == label {
+				slot = s
+				break
+			}
+		}
+	}
+	failed := func(what string, err error) error {
+		return fmt.Errorf("token %q: initialised, but %s failed, so it has no usable user PIN: %w", label, what, err)
+	}
+	session, err := b.raw.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		return failed("opening a session", err)
+	}
+	defer func() { _ = b.raw.CloseSession(session) }()
+	if err := b.raw.Login(session, pkcs11.CKU_SO, string(so.Bytes())); err != nil {
+		return failed("the security officer's login", err)
+	}
+	if err := b.raw.InitPIN(session, string(user.Bytes())); err != nil {
+		_ = b.raw.Logout(session)
+		return failed("setting the user PIN", err)
+	}
+	if err := b.raw.Logout(session); err != nil {
+		return fmt.Errorf("token %q: initialised, but the security officer's logout failed: %w", label, err)
+	}
+	return nil
+}
+
+// Close unloads the module. It is safe to call more than once.
+func (b *Blank) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	err := b.raw.Finalize()
+	b.raw.Destroy()
+	if err != nil {
+		return fmt.Errorf("pkcs11 module %s: finalise: %w", b.cfg.Module, err)
+	}
+	return nil
+}
