@@ -28,4 +28,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
-	rm -rf bin .softhsm transcripts/demo
+	rm -rf bin .softhsm transcripts/demo transcripts/demo-restore

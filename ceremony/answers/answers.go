@@ -64,6 +64,28 @@ type stepAnswer struct {
 	NetworkOverride *override `yaml:"network_override"`
 	// Exceptions are recorded after the step (before it, for the seal).
 	Exceptions []exception `yaml:"exceptions"`
+	// Shares are the keyholders' shares, in the order they are entered
+	// (hsm-login with a quorum, restore-key).
+	Shares []shareSource `yaml:"shares"`
+	// TypedBack replaces, per keyholder, the copy a rehearsal types back
+	// (by default the rehearsal share file) (hand-out-shares).
+	TypedBack map[string]secretSource `yaml:"typed_back"`
+	// Media asks, per keyholder, for an encrypted copy of the share on
+	// removable media (hand-out-shares).
+	Media map[string]mediaCopy `yaml:"media"`
+}
+
+// shareSource is a keyholder's share, read from a file.
+type shareSource struct {
+	By   string `yaml:"by"`
+	File string `yaml:"file"`
+}
+
+// mediaCopy is a directory on removable media and the passphrase that
+// encrypts the copy written there.
+type mediaCopy struct {
+	Dir        string        `yaml:"dir"`
+	Passphrase *secretSource `yaml:"passphrase"`
 }
 
 type override struct {
@@ -219,7 +241,14 @@ func (a *Face) check(s *script.Script) error {
 			if err := a.checkBy(p, ans.By, st.By, present); err != nil {
 				return err
 			}
-		case script.KindHSMLogin:
+		case script.KindHSMLogin, script.KindRestoreKey:
+			if st.Quorum != nil {
+				want["shares"] = true
+				if err := a.checkShares(p, st, ans, present); err != nil {
+					return err
+				}
+				break
+			}
 			want["pin"], want["by"] = true, true
 			if !has || ans.PIN == nil {
 				return a.errorf(p, "step %q needs a pin: {file: PATH} or {env: NAME}", st.ID)
@@ -231,14 +260,70 @@ func (a *Face) check(s *script.Script) error {
 				return err
 			}
 		}
+		if st.Kind == script.KindHandOutShares {
+			want["typed_back"], want["media"] = true, true
+			if err := a.checkHandOut(p, s, st, ans, present); err != nil {
+				return err
+			}
+		}
 		if has {
 			set := map[string]bool{"confirmed_by": len(ans.ConfirmedBy) > 0, "choice": ans.Choice != "", "by": ans.By != "",
-				"pin": ans.PIN != nil, "network_override": ans.NetworkOverride != nil}
-			for _, f := range []string{"confirmed_by", "choice", "by", "pin", "network_override"} {
+				"pin": ans.PIN != nil, "network_override": ans.NetworkOverride != nil, "shares": len(ans.Shares) > 0,
+				"typed_back": len(ans.TypedBack) > 0, "media": len(ans.Media) > 0}
+			for _, f := range []string{"confirmed_by", "choice", "by", "pin", "network_override", "shares", "typed_back", "media"} {
 				if set[f] && !want[f] {
 					return a.errorf(p+"."+f, "step %q is a %s step and asks nothing of this kind", st.ID, st.Kind)
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// checkShares checks the shares a quorum step is given: each from a
+// different keyholder present in the quorum's role, each from a file.
+func (a *Face) checkShares(p string, st *script.Step, ans stepAnswer, present map[string]string) error {
+	if len(ans.Shares) == 0 {
+		return a.errorf(p, "step %q needs shares: [{by: NAME, file: PATH}, ...], one per %s who enters one", st.ID, st.Quorum.Role)
+	}
+	seen := map[string]bool{}
+	for j, sh := range ans.Shares {
+		sp := fmt.Sprintf("%s.shares[%d]", p, j)
+		switch {
+		case present[sh.By] != st.Quorum.Role:
+			return a.errorf(sp+".by", "%q is not present as %s", sh.By, st.Quorum.Role)
+		case seen[sh.By]:
+			return a.errorf(sp+".by", "%q enters a share twice", sh.By)
+		case sh.File == "":
+			return a.errorf(sp+".file", "required: the file holding the share as typed")
+		}
+		seen[sh.By] = true
+	}
+	return nil
+}
+
+// checkHandOut checks the per-keyholder answers of a hand-out step.
+func (a *Face) checkHandOut(p string, s *script.Script, st *script.Step, ans stepAnswer, present map[string]string) error {
+	role := s.Steps[s.StepIndex(st.Split)].Quorum.Role
+	for _, name := range sortedKeys(ans.TypedBack) {
+		src := ans.TypedBack[name]
+		if present[name] != role {
+			return a.errorf(p+".typed_back", "%q is not present as %s", name, role)
+		}
+		if (src.File == "") == (src.Env == "") {
+			return a.errorf(p+".typed_back."+name, "give exactly one of file or env")
+		}
+	}
+	for _, name := range sortedKeys(ans.Media) {
+		m := ans.Media[name]
+		mp := p + ".media." + name
+		switch {
+		case present[name] != role:
+			return a.errorf(p+".media", "%q is not present as %s", name, role)
+		case m.Dir == "":
+			return a.errorf(mp+".dir", "required: the directory on the keyholder's removable media")
+		case m.Passphrase == nil || (m.Passphrase.File == "") == (m.Passphrase.Env == ""):
+			return a.errorf(mp+".passphrase", "required: {file: PATH} or {env: NAME}")
 		}
 	}
 	return nil
@@ -257,10 +342,10 @@ func (a *Face) checkBy(p, by, role string, present map[string]string) error {
 	return nil
 }
 
-// read returns the secret. Errors name the line of the source, never the
-// file or variable name it holds (a PIN may have been typed there).
-func (a *Face) read(stepID string, s *secretSource) (*secret.Secret, error) {
-	p := "steps." + stepID + ".pin"
+// read returns the secret given at YAML path p. Errors name the line of
+// the source, never the file or variable name it holds (a PIN may have
+// been typed there).
+func (a *Face) read(p string, s *secretSource) (*secret.Secret, error) {
 	if s.Env != "" {
 		v, ok := os.LookupEnv(s.Env)
 		if !ok || v == "" {
@@ -274,23 +359,23 @@ func (a *Face) read(stepID string, s *secretSource) (*secret.Secret, error) {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, a.errorf(p+".file", "cannot read the PIN file named here: %v", bareError(err))
+		return nil, a.errorf(p+".file", "cannot read the secret file named here: %v", bareError(err))
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	switch {
 	case err != nil:
-		return nil, a.errorf(p+".file", "cannot read the PIN file named here: %v", bareError(err))
+		return nil, a.errorf(p+".file", "cannot read the secret file named here: %v", bareError(err))
 	case !st.Mode().IsRegular():
-		return nil, a.errorf(p+".file", "the PIN file named here is not a regular file")
+		return nil, a.errorf(p+".file", "the secret file named here is not a regular file")
 	case st.Size() > maxSecretFile:
-		return nil, a.errorf(p+".file", "the PIN file named here is larger than %d bytes", maxSecretFile)
+		return nil, a.errorf(p+".file", "the secret file named here is larger than %d bytes", maxSecretFile)
 	}
 	buf := make([]byte, maxSecretFile+1)
 	n, err := io.ReadFull(f, buf)
 	defer clear(buf)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, a.errorf(p+".file", "cannot read the PIN file named here: %v", bareError(err))
+		return nil, a.errorf(p+".file", "cannot read the secret file named here: %v", bareError(err))
 	}
 	b := buf[:n]
 	if n > 0 && b[n-1] == '\n' {
@@ -300,7 +385,7 @@ func (a *Face) read(stepID string, s *secretSource) (*secret.Secret, error) {
 		}
 	}
 	if len(b) == 0 {
-		return nil, a.errorf(p+".file", "the PIN file named here is empty")
+		return nil, a.errorf(p+".file", "the secret file named here is empty")
 	}
 	return secret.New(b), nil
 }
@@ -368,11 +453,75 @@ func (a *Face) Secret(_ context.Context, req engine.SecretRequest) (engine.Secre
 	if ans.PIN == nil {
 		return engine.SecretAnswer{}, fmt.Errorf("answers: step %q: no pin", req.Step.ID)
 	}
-	sec, err := a.read(req.Step.ID, ans.PIN)
+	sec, err := a.read("steps."+req.Step.ID+".pin", ans.PIN)
 	if err != nil {
 		return engine.SecretAnswer{}, err
 	}
 	return engine.SecretAnswer{Secret: sec, By: engine.Participant{Name: ans.By}}, nil
+}
+
+// Share implements engine.Face: the step's shares, in order. An answers
+// file holds one share per keyholder, so a rejected share gets
+// engine.ErrNoRetry.
+func (a *Face) Share(_ context.Context, req engine.ShareRequest) (engine.ShareAnswer, error) {
+	if req.Attempt > 1 {
+		return engine.ShareAnswer{}, engine.ErrNoRetry
+	}
+	ans, err := a.answer(req.Step)
+	if err != nil {
+		return engine.ShareAnswer{}, err
+	}
+	k := req.Number - 1
+	if k >= len(ans.Shares) {
+		return engine.ShareAnswer{}, a.errorf("steps."+req.Step.ID+".shares", "%d shares given; %d of split %s are needed", len(ans.Shares), req.Needed, req.Split)
+	}
+	sh := ans.Shares[k]
+	text, err := a.read(fmt.Sprintf("steps.%s.shares[%d].file", req.Step.ID, k), &secretSource{File: sh.File})
+	if err != nil {
+		return engine.ShareAnswer{}, err
+	}
+	return engine.ShareAnswer{Text: text, By: engine.Participant{Name: sh.By}}, nil
+}
+
+// HandOut implements engine.Face. An answers file cannot show a share to
+// a person: in a rehearsal, the keyholder "types back" the rehearsal share
+// file (or the typed_back file the answers give for them); outside a
+// rehearsal it refuses.
+func (a *Face) HandOut(_ context.Context, req engine.HandOutRequest) (engine.HandOutAnswer, error) {
+	if req.Attempt > 1 {
+		return engine.HandOutAnswer{}, engine.ErrNoRetry
+	}
+	ans := a.f.Steps[req.Step.ID]
+	p := "steps." + req.Step.ID
+	var (
+		out  engine.HandOutAnswer
+		err  error
+		from string
+	)
+	if src, ok := ans.TypedBack[req.Holder.Name]; ok {
+		from = "the answers file"
+		out.TypedBack, err = a.read(p+".typed_back."+req.Holder.Name, &src)
+	} else if req.Rehearsal && req.RehearsalFile != "" {
+		from = "the rehearsal share file"
+		out.TypedBack, err = a.read(p, &secretSource{File: req.RehearsalFile})
+	} else {
+		return out, fmt.Errorf("answers: step %q: an answers file cannot show %s their share; run a rehearsal (--rehearsal) or use the TUI", req.Step.ID, req.Holder.Name)
+	}
+	if err != nil {
+		return out, err
+	}
+	fmt.Fprintf(a.out, "        %s receives %s; typed back from %s\n", req.Holder.Name, req.Describe, from)
+	if m, ok := ans.Media[req.Holder.Name]; ok {
+		out.MediaDir = m.Dir
+		if !filepath.IsAbs(out.MediaDir) {
+			out.MediaDir = filepath.Join(a.dir, out.MediaDir)
+		}
+		if out.Passphrase, err = a.read(p+".media."+req.Holder.Name+".passphrase", m.Passphrase); err != nil {
+			out.TypedBack.Wipe()
+			return engine.HandOutAnswer{}, err
+		}
+	}
+	return out, nil
 }
 
 // Override implements engine.Face: the step's network_override, if the

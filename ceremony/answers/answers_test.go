@@ -29,7 +29,7 @@ steps:
 
 func load(t *testing.T, body string) (*Face, error) {
 	t.Helper()
-	s, err := script.Load("../../scripts/root-key-generation.yaml")
+	s, err := script.Load("testdata/pin-login.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestSecretSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := f.Secret(context.Background(), engine.SecretRequest{Step: engine.StepInfo{ID: "activate-hsm"}, Attempt: 1}); err == nil ||
-		!strings.Contains(err.Error(), "cannot read the PIN file named here: no such file or directory") {
+		!strings.Contains(err.Error(), "cannot read the secret file named here: no such file or directory") {
 		t.Fatalf("missing file: %v", err)
 	}
 }

@@ -31,7 +31,8 @@ const (
 const usage = `ceremony runs offline root-key ceremonies on a PKCS#11 HSM.
 
 Usage:
-  ceremony run SCRIPT --config HSM.yaml --answers FILE [--out DIR] [--input NAME=VALUE]...
+  ceremony run SCRIPT --config HSM.yaml --answers FILE [--rehearsal] [--out DIR] [--input NAME=VALUE]...
+  ceremony shares check [--transcript OUT/transcript.jsonl] (SHARE-FILE... | -)
   ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256)
   ceremony transcript show OUT/transcript.jsonl
   ceremony version
@@ -42,6 +43,11 @@ Commands:
            OUT/transcript.jsonl; certificates and public keys go to
            OUT/artifacts/. The last step seals the transcript
            (OUT/transcript.sig) and writes the printable OUT/transcript.md.
+  shares check
+           Check Shamir shares: each share's checksums, and with the
+           transcript that recorded the split, each share against the
+           split's manifest and (given enough shares) the rebuilt secret
+           against its commitment. The secret is never printed.
   transcript verify
            Check a transcript, its seal against the root you pin, and its
            artifacts. Exit 0 verified, 1 broken, 3 unsealed but intact,
@@ -66,6 +72,8 @@ func Main(ctx context.Context, args []string, version string, stdout, stderr io.
 		return runCommand(ctx, args[1:], version, stdout, stderr)
 	case "transcript":
 		return transcriptCommand(args[1:], stdout, stderr)
+	case "shares":
+		return sharesCommand(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "ceremony %s\n", version)
 		t := engine.CurrentTool(version)
@@ -126,6 +134,7 @@ func runCommand(ctx context.Context, args []string, version string, stdout, stde
 		configPath  = fs.String("config", "", "HSM config `FILE`: PKCS#11 module path and token label or serial")
 		out         = fs.String("out", "", "ceremony output `DIR` (default transcripts/SCRIPT-TIMESTAMP)")
 		templates   = fs.String("templates", "", "certificate templates `DIR` (default: templates/ beside the scripts directory)")
+		rehearsal   = fs.Bool("rehearsal", false, "a rehearsal: recorded as one, and shares handed out are also written to OUT/shares/")
 		inputs      = inputFlags{}
 	)
 	fs.Var(inputs, "input", "script input `NAME=VALUE` (repeatable)")
@@ -135,7 +144,7 @@ func runCommand(ctx context.Context, args []string, version string, stdout, stde
 	}
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, "Usage: ceremony run SCRIPT --config HSM.yaml --answers FILE [--out DIR] [--input NAME=VALUE]...")
+		fmt.Fprintln(stdout, "Usage: ceremony run SCRIPT --config HSM.yaml --answers FILE [--rehearsal] [--out DIR] [--input NAME=VALUE]...")
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		return ExitOK
@@ -165,7 +174,7 @@ func runCommand(ctx context.Context, args []string, version string, stdout, stde
 	}
 	plan, err := engine.Prepare(engine.Options{
 		ScriptPath: scriptPath, TemplatesDir: *templates, Inputs: inputs, HSM: cfg,
-		OutDir: *out, Tool: engine.CurrentTool(version),
+		OutDir: *out, Tool: engine.CurrentTool(version), Rehearsal: *rehearsal,
 	})
 	if err != nil {
 		return fail(ExitFailure, "%v", err)
@@ -175,7 +184,11 @@ func runCommand(ctx context.Context, args []string, version string, stdout, stde
 	if err != nil {
 		return fail(ExitFailure, "%v", err)
 	}
-	fmt.Fprintf(stdout, "Ceremony: %s (%s)\nOutput:   %s\n\n", s.Title, s.Path, plan.OutDir())
+	fmt.Fprintf(stdout, "Ceremony: %s (%s)\nOutput:   %s\n", s.Title, s.Path, plan.OutDir())
+	if *rehearsal {
+		fmt.Fprintf(stdout, "REHEARSAL: shares handed out are also written to %s\n", filepath.Join(plan.OutDir(), "shares"))
+	}
+	fmt.Fprintln(stdout)
 	res, err := plan.Run(ctx, face)
 	if err != nil {
 		return fail(ExitFailure, "%v", err)

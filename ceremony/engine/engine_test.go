@@ -52,8 +52,15 @@ steps:
 func newRig(t testing.TB) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"scripts/root-key-generation.yaml", "templates/root-ca.yaml", "templates/transcript-signing.yaml"} {
-		data, err := os.ReadFile(filepath.Join("..", "..", f))
+	// The root key generation script as it was before quorums: one PIN
+	// logs in to a token initialised by the test (quorum_test.go runs
+	// the shipped script on a blank token).
+	for f, src := range map[string]string{
+		"scripts/root-key-generation.yaml":  "ceremony/answers/testdata/pin-login.yaml",
+		"templates/root-ca.yaml":            "templates/root-ca.yaml",
+		"templates/transcript-signing.yaml": "templates/transcript-signing.yaml",
+	} {
+		data, err := os.ReadFile(filepath.Join("..", "..", src))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -355,10 +362,20 @@ type scriptedFace struct {
 	// exceptions to report, by step id
 	exceptions map[string][]engine.Exception
 	reports    []engine.Report
+	// shares to enter, in order; handedOut collects the shares shown,
+	// typeBack (if set) says what the keyholder types back.
+	shares    []string
+	handedOut []string
+	typeBack  func(engine.HandOutRequest) string
+	// people, if set, replaces the attendance.
+	people engine.Attendance
 }
 
 func (f *scriptedFace) Name() string { return "test" }
 func (f *scriptedFace) Attendance(context.Context, engine.AttendanceRequest) (engine.Attendance, error) {
+	if f.people != nil {
+		return f.people, nil
+	}
 	return engine.Attendance{"administrator": {"Ada"}, "witness": {"Wanda"}}, nil
 }
 func (f *scriptedFace) Confirm(ctx context.Context, req engine.ConfirmRequest) error {
@@ -391,6 +408,20 @@ func (f *scriptedFace) Exceptions(_ context.Context, step engine.StepInfo) ([]en
 	return f.exceptions[step.ID], nil
 }
 func (f *scriptedFace) Report(r engine.Report) { f.reports = append(f.reports, r) }
+func (f *scriptedFace) Share(_ context.Context, req engine.ShareRequest) (engine.ShareAnswer, error) {
+	if req.Attempt > 1 || req.Number > len(f.shares) {
+		return engine.ShareAnswer{}, engine.ErrNoRetry
+	}
+	return engine.ShareAnswer{Text: secret.FromString(f.shares[req.Number-1]), By: req.Candidates[0]}, nil
+}
+func (f *scriptedFace) HandOut(_ context.Context, req engine.HandOutRequest) (engine.HandOutAnswer, error) {
+	f.handedOut = append(f.handedOut, string(req.Text.Bytes()))
+	typed := string(req.Text.Bytes())
+	if f.typeBack != nil {
+		typed = f.typeBack(req)
+	}
+	return engine.HandOutAnswer{TypedBack: secret.FromString(typed)}, nil
+}
 
 func TestAbortAfterKeyGenerationDestroysTheKey(t *testing.T) {
 	r := newRig(t)

@@ -38,6 +38,15 @@ type Face interface {
 	// network interface), and why. ErrAborted means nobody overrides: the
 	// ceremony stops.
 	Override(ctx context.Context, req OverrideRequest) (OverrideAnswer, error)
+	// Share asks one of the candidates, keyholders of a split, for their
+	// share (typed, or scanned from the share card's QR code). The engine
+	// checks it at once and asks again, with Problem set, if it is wrong.
+	Share(ctx context.Context, req ShareRequest) (ShareAnswer, error)
+	// HandOut shows one keyholder their share, on a screen of its own
+	// that the others look away from, and has them type it back (or scan
+	// its QR code); the engine checks the copy and asks again, with
+	// Problem set, if it differs. The face clears the screen afterwards.
+	HandOut(ctx context.Context, req HandOutRequest) (HandOutAnswer, error)
 	// Exceptions returns the exceptions the participants recorded during a
 	// step (none is the usual answer). The engine asks after every step,
 	// and at a step that failed.
@@ -167,4 +176,58 @@ type Report struct {
 	Step    StepInfo
 	Text    string
 	Elapsed time.Duration
+}
+
+// ShareRequest asks a keyholder for a share of a split on record.
+type ShareRequest struct {
+	Step StepInfo
+	// Purpose is "activation" or "backup"; Split the split's id.
+	Purpose string
+	Split   string
+	// Number counts the shares entered so far, from 1, up to Needed.
+	Number, Needed int
+	// Candidates are the keyholders present who have not entered one.
+	Candidates []Participant
+	// Attempt counts from 1 for this Number; Problem says why the
+	// previous entry was rejected (never containing the share).
+	Attempt int
+	Problem string
+}
+
+// ShareAnswer is a share's text and who entered it. The engine wipes it.
+type ShareAnswer struct {
+	Text *secret.Secret
+	By   Participant
+}
+
+// HandOutRequest shows one keyholder their share.
+type HandOutRequest struct {
+	Step   StepInfo
+	Holder Participant
+	// Describe says which share this is, in words (no secret).
+	Describe string
+	// Text is the share as the keyholder copies it (lines of groups);
+	// Compact is the same in one line, for a QR code.
+	Text, Compact *secret.Secret
+	// Number of Count: the keyholder's place in the hand-out.
+	Number, Count int
+	// Rehearsal is true when the ceremony is a rehearsal; the share was
+	// then also written to RehearsalFile.
+	Rehearsal     bool
+	RehearsalFile string
+	// Attempt counts from 1; Problem says why the previous copy typed
+	// back was rejected and where.
+	Attempt int
+	Problem string
+}
+
+// HandOutAnswer is the keyholder's copy of their share, typed back, and
+// optionally removable media to write an encrypted copy to.
+type HandOutAnswer struct {
+	TypedBack *secret.Secret
+	// MediaDir, if set, is a directory on the keyholder's removable
+	// media; the engine writes the share there encrypted with
+	// Passphrase (age, scrypt).
+	MediaDir   string
+	Passphrase *secret.Secret
 }

@@ -88,21 +88,26 @@ func (r *run) preflight(ctx context.Context, info StepInfo, st *script.Step) (st
 		kernel += " " + strings.TrimSpace(string(b))
 	}
 	now := r.opts.Now()
-	tok := r.tok.Info()
+	tok := r.tokenInfo()
 	r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("Machine clock: %s (local %s)",
 		now.UTC().Format("2006-01-02 15:04:05 MST"), now.Local().Format("15:04:05 MST"))})
-	r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("HSM token %q, serial %s, %s %s, firmware %s",
-		tok.Label, tok.Serial, tok.Manufacturer, tok.Model, tok.FirmwareVersion)})
+	serial := "serial " + tok.Serial
+	if r.tok == nil {
+		serial = "a blank token, to be initialised with this label"
+	}
+	r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("HSM token %q, %s, %s %s, firmware %s",
+		tok.Label, serial, tok.Manufacturer, tok.Model, tok.FirmwareVersion)})
 	network := "no network interface up"
 	if len(live) > 0 {
 		network = fmt.Sprintf("%d network interface(s) up, overridden", len(live))
 	}
-	text := fmt.Sprintf("Environment recorded: %s on %s (%s); HSM token %q serial %s (%s %s); %s",
-		r.opts.Tool.Version, host, kernel, tok.Label, tok.Serial, tok.Manufacturer, tok.Model, network)
+	text := fmt.Sprintf("Environment recorded: %s on %s (%s); HSM token %q %s (%s %s); %s",
+		r.opts.Tool.Version, host, kernel, tok.Label, serial, tok.Manufacturer, tok.Model, network)
 	return text, r.record(transcript.Entry{Type: "preflight", Step: info.ID, Text: text, Data: map[string]any{
 		"tool":          r.opts.Tool,
 		"pkcs11_module": map[string]string{"path": r.opts.HSM.Module, "sha256": modSHA},
 		"token":         tok,
+		"token_blank":   r.tok == nil,
 		"host":          map[string]string{"hostname": host, "kernel": kernel, "arch": runtime.GOARCH},
 		"clock":         map[string]string{"utc": now.UTC().Format(time.RFC3339), "local": now.Format(time.RFC3339)},
 		"network":       map[string]any{"interfaces_up": nonNil(live), "loopback_ignored": true},

@@ -30,9 +30,22 @@ type run struct {
 	generated []*hsm.KeyPair // keys this run created, for rollback
 	artifacts []outdir.Artifact
 	changed   bool         // something irreversible happened
+	// initialised is true once this run initialised the token.
+	initialised bool
 	sealed    bool         // the transcript is sealed: nothing more is recorded
 	started   map[int]bool // steps that began
 	asked     map[int]bool // steps whose exceptions were asked for
+
+	// blank is the token slot an init-token step initialises; tok is nil
+	// until it has.
+	blank *hsm.Blank
+	// activation is the token's activation record and secret, held from
+	// init-token or a quorum login until the run ends, for the security
+	// officer's PIN; wiped by end.
+	activation *activationState
+	// pending holds the shares of each split (by step id) until they are
+	// handed out.
+	pending map[string]*pendingSplit
 }
 
 func newRun(p *Plan, tok *hsm.Token, face Face) (*run, error) {
@@ -42,7 +55,7 @@ func newRun(p *Plan, tok *hsm.Token, face Face) (*run, error) {
 	}
 	return &run{Plan: p, tok: tok, tw: tw, face: face,
 		keys: map[string]*hsm.KeyPair{}, certs: map[string]*pki.Issued{},
-		started: map[int]bool{}, asked: map[int]bool{}}, nil
+		started: map[int]bool{}, asked: map[int]bool{}, pending: map[string]*pendingSplit{}}, nil
 }
 
 func (r *run) record(e transcript.Entry) error {
@@ -147,9 +160,13 @@ func (r *run) startEntry() transcript.Entry {
 		info := r.info(i)
 		steps = append(steps, step{info.ID, info.Kind, info.Title})
 	}
+	text := fmt.Sprintf("Ceremony %q (%s) started with the %s face", r.script.Title, r.script.Name, r.face.Name())
+	if r.opts.Rehearsal {
+		text = "REHEARSAL: " + text + "; shares handed out are also written to shares/ and protect nothing"
+	}
 	return transcript.Entry{
 		Type: "ceremony-started",
-		Text: fmt.Sprintf("Ceremony %q (%s) started with the %s face", r.script.Title, r.script.Name, r.face.Name()),
+		Text: text,
 		Data: map[string]any{
 			"format_version": transcript.Version,
 			"title":          r.script.Title,
@@ -159,6 +176,7 @@ func (r *run) startEntry() transcript.Entry {
 			"inputs":         r.inputs,
 			"hsm":            r.opts.HSM,
 			"face":           r.face.Name(),
+			"rehearsal":      r.opts.Rehearsal,
 			"tool_version":   r.opts.Tool.Version,
 			"validity_start": r.start.Format("2006-01-02T15:04:05Z"),
 		},
@@ -212,6 +230,15 @@ func (r *run) fail(i int, cause error) error {
 			Text: fmt.Sprintf("Withdrew %s (SHA-256 %s): the ceremony did not complete", a.Path, a.SHA256),
 			Data: map[string]any{"path": a.Path, "sha256": a.SHA256}})
 	}
+	if r.initialised {
+		note := "Its activation shares were all handed out."
+		if _, pending := r.pendingActivation(); pending {
+			note = "Its activation shares were NOT all handed out: nobody can log in to it."
+		}
+		_ = r.record(transcript.Entry{Type: "token-left-initialised", Step: se.ID,
+			Text: fmt.Sprintf("HSM token %q was initialised by this ceremony and stays initialised. %s Re-initialise the token before the ceremony is run again.", r.tok.Info().Label, note),
+			Data: map[string]any{"token": r.tok.Info()}})
+	}
 	if !r.changed && !se.Aborted {
 		_ = r.tw.Close()
 		if err := r.out.Discard(); err == nil {
@@ -234,6 +261,17 @@ func (r *run) fail(i int, cause error) error {
 		}
 	}
 	return se
+}
+
+// pendingActivation returns the activation split whose shares are not yet
+// all handed out, if any.
+func (r *run) pendingActivation() (*pendingSplit, bool) {
+	for _, p := range r.pending {
+		if p.manifest.Purpose == "activation" {
+			return p, true
+		}
+	}
+	return nil, false
 }
 
 // tokenRand reads random bytes from the HSM.

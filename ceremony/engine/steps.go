@@ -30,6 +30,9 @@ func (r *run) step(ctx context.Context, i int) (string, error) {
 	case script.KindPreflight:
 		return r.preflight(ctx, info, st)
 	case script.KindHSMLogin:
+		if st.Quorum != nil {
+			return r.quorumLogin(ctx, info, st)
+		}
 		return r.login(ctx, info, st)
 	case script.KindGenerateKey:
 		return r.generateKey(info, st, i)
@@ -39,6 +42,14 @@ func (r *run) step(ctx context.Context, i int) (string, error) {
 		return r.writeArtifact(info, st)
 	case script.KindSeal:
 		return r.seal(info, i)
+	case script.KindInitToken:
+		return r.initToken(ctx, info, st)
+	case script.KindHandOutShares:
+		return r.handOut(ctx, info, st)
+	case script.KindBackupKey:
+		return r.backupKey(info, st)
+	case script.KindRestoreKey:
+		return r.restoreKey(ctx, info, st, i)
 	}
 	return "", fmt.Errorf("step kind %q has no implementation", st.Kind)
 }
@@ -208,11 +219,21 @@ func (r *run) timed(info StepInfo, what string, op func() error) (time.Duration,
 func (r *run) generateKey(info StepInfo, st *script.Step, i int) (string, error) {
 	prof := r.templates[st.Template]
 	label := r.labels[i]
-	var kp *hsm.KeyPair
+	var (
+		kp   *hsm.KeyPair
+		opts hsm.KeyOptions
+	)
+	bst, backedUp := r.backups[st.ID]
+	if backedUp {
+		opts = hsm.KeyOptions{Backup: true, AllowUntrustedWrap: bst.AllowUntrustedWrap}
+	}
 	d, err := r.timed(info, fmt.Sprintf("Generating %s key pair %q in the HSM", prof.Key.Describe(), label), func() (err error) {
-		kp, err = r.tok.GenerateKeyPair(label, prof.Key)
+		kp, err = r.tok.GenerateKeyPairWith(label, prof.Key, opts)
 		return err
 	})
+	if errors.Is(err, hsm.ErrTrustedWrapUnsupported) {
+		return "", fmt.Errorf("%w; step %q backs this key up, and the script does not allow a backup without trusted wrapping (allow_untrusted_wrap)", err, bst.ID)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -223,8 +244,18 @@ func (r *run) generateKey(info StepInfo, st *script.Step, i int) (string, error)
 		return "", err
 	}
 	want := hsm.KeyAttributes{Token: true, Private: true, Sensitive: true, Local: true, AlwaysSensitive: true, NeverExtractable: true, Sign: true}
+	what := "a private, sensitive, non-extractable, unmodifiable token object generated on the token, for signing only"
+	if backedUp {
+		// Extractable for the backup, but only under a trusted key.
+		want.NeverExtractable, want.Extractable, want.WrapWithTrusted = false, true, true
+		what = "a private, sensitive token object generated on the token, for signing only, extractable only wrapped under a trusted key"
+		if !attrs.WrapWithTrusted && bst.AllowUntrustedWrap {
+			want.WrapWithTrusted = false
+			r.face.Report(Report{Kind: Notice, Step: info, Text: "WARNING: the HSM cannot restrict wrapping of this key to trusted keys; the script allows it (allow_untrusted_wrap)"})
+		}
+	}
 	if attrs != want {
-		return "", fmt.Errorf("key pair %q: the HSM reports %+v; a root key must be a private, sensitive, non-extractable, unmodifiable token object generated on the token, for signing only", label, attrs)
+		return "", fmt.Errorf("key pair %q: the HSM reports %+v; the key must be %s", label, attrs, what)
 	}
 	fp, err := keys.Fingerprint(kp.Public())
 	if err != nil {
@@ -265,7 +296,11 @@ func (r *run) issueCertificate(info StepInfo, st *script.Step, i int) (string, e
 		what = fmt.Sprintf("Signing certificate %q with key %q in the HSM", prof.Subject.CommonName, kp.Label)
 	} else {
 		issuerStep := &r.script.Steps[r.script.StepIndex(st.Issuer)]
-		if signer, err = r.refind(r.keys[issuerStep.Key]); err != nil {
+		issuerKey := issuerStep.Key
+		if issuerStep.Kind == script.KindRestoreKey {
+			issuerKey = issuerStep.ID // the restored key and its certificate
+		}
+		if signer, err = r.refind(r.keys[issuerKey]); err != nil {
 			return "", err
 		}
 		what = fmt.Sprintf("Signing certificate %q for key %q with key %q in the HSM", prof.Subject.CommonName, kp.Label, signer.Label)

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -133,4 +134,19 @@ func SamePublicKey(a, b crypto.PublicKey) bool {
 		return false
 	}
 	return string(da) == string(db)
+}
+
+// VerifyDigest checks sig, made by the private key of pub over digest (a
+// hash of kind h): ECDSA signatures in ASN.1 form, RSA in PKCS #1 v1.5.
+func VerifyDigest(pub crypto.PublicKey, h crypto.Hash, digest, sig []byte) error {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if !ecdsa.VerifyASN1(k, digest, sig) {
+			return errors.New("ECDSA signature does not verify")
+		}
+		return nil
+	case *rsa.PublicKey:
+		return rsa.VerifyPKCS1v15(k, h, digest, sig)
+	}
+	return fmt.Errorf("unsupported public key type %T", pub)
 }

@@ -29,6 +29,8 @@ const (
 	// RecordFile is the printable rendering of the transcript.
 	RecordFile   = "transcript.md"
 	ArtifactsDir = "artifacts"
+	// SharesDir holds a rehearsal's shares (never a real ceremony's).
+	SharesDir = "shares"
 )
 
 // Dir is a ceremony directory.
@@ -131,6 +133,23 @@ func (d *Dir) Discard() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// WriteShareFile writes a rehearsal share to shares/name, readable by the
+// owner only, atomically and without overwriting. It returns the path.
+func (d *Dir) WriteShareFile(name string, data []byte) (string, error) {
+	if !artifactName.MatchString(name) {
+		return "", fmt.Errorf("share file name %q: use lower-case letters, digits, '.', '_' and '-'", name)
+	}
+	dir := filepath.Join(d.path, SharesDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("share file %s: %w", name, err)
+	}
+	path := filepath.Join(dir, name)
+	if err := durable.WriteFileExclusive(path, data, 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
 }
 
 // Artifact describes a file written into the ceremony directory.

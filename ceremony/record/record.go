@@ -35,6 +35,7 @@ type started struct {
 		Title string `json:"title"`
 	} `json:"steps"`
 	Face          string `json:"face"`
+	Rehearsal     bool   `json:"rehearsal"`
 	ToolVersion   string `json:"tool_version"`
 	ValidityStart string `json:"validity_start"`
 }
@@ -52,7 +53,20 @@ type fingerprints struct {
 	Reason      string          `json:"reason"`
 	Check       string          `json:"check"`
 	Attributes  map[string]bool `json:"attributes"`
-	Tool        struct {
+	Manifest    *struct {
+		Split       string   `json:"split_id"`
+		Purpose     string   `json:"purpose"`
+		Threshold   int      `json:"threshold"`
+		Count       int      `json:"shares"`
+		Commitment  string   `json:"commitment"`
+		ShareHashes []string `json:"share_sha256"`
+	} `json:"manifest"`
+	Holders []struct {
+		Share int    `json:"share"`
+		Role  string `json:"role"`
+		Name  string `json:"name"`
+	} `json:"holders"`
+	Tool struct {
 		ExecSHA256 string `json:"executable_sha256"`
 		Revision   string `json:"vcs_revision"`
 		GoVersion  string `json:"go_version"`
@@ -109,6 +123,9 @@ func Render(c *transcript.Chain) string {
 	w("| Ended | %s |\n", clock(last.Time))
 	w("| Events | %d |\n", len(c.Events))
 	w("| Status | **%s** |\n", Status(c))
+	if st.Rehearsal {
+		w("| Rehearsal | **yes**: the shares handed out were also written to `shares/`; they protect nothing |\n")
+	}
 	w("| Recorded by | ceremony %s, %s face |\n", cell(st.ToolVersion), cell(st.Face))
 	var inputs []string
 	for _, k := range sortedKeys(st.Inputs) {
@@ -168,7 +185,18 @@ func Render(c *transcript.Chain) string {
 			}
 			w("  - Program SHA-256: `%s` (%s)\n", GroupHex(f.Tool.ExecSHA256), build)
 			w("  - PKCS#11 module `%s` SHA-256: `%s`\n", f.Module.Path, GroupHex(f.Module.SHA256))
-		case "key-generated":
+		case "shares-split":
+			if m := f.Manifest; m != nil {
+				w("  - Split `%s`: %s, %d of %d shares needed; commitment `%s`\n", oneLine(m.Split), oneLine(m.Purpose), m.Threshold, m.Count, GroupHex(m.Commitment))
+				for _, h := range f.Holders {
+					hash := ""
+					if h.Share >= 1 && h.Share <= len(m.ShareHashes) {
+						hash = m.ShareHashes[h.Share-1]
+					}
+					w("  - Share %d: %s (%s), share SHA-256 `%s`\n", h.Share, oneLine(h.Name), oneLine(h.Role), GroupHex(hash))
+				}
+			}
+		case "key-generated", "key-backed-up", "key-restored":
 			w("  - Public key SHA-256: `%s`\n", GroupHex(f.PublicKey))
 			var attrs []string
 			for _, k := range sortedKeys(f.Attributes) {

@@ -39,6 +39,18 @@ const (
 	KindIssueCertificate = "issue-certificate"
 	KindWriteArtifact    = "write-artifact"
 	KindSeal             = "seal"
+	// KindInitToken initialises a blank HSM token with PINs derived from a
+	// fresh activation secret, split among a quorum of keyholders.
+	KindInitToken = "init-token"
+	// KindHandOutShares gives each keyholder of a split their share, in
+	// turn, and has them type it back.
+	KindHandOutShares = "hand-out-shares"
+	// KindBackupKey wraps a generated key under a fresh backup key and
+	// splits the backup key among a quorum of custodians.
+	KindBackupKey = "backup-key"
+	// KindRestoreKey rebuilds a backup key from custodians' shares and
+	// unwraps a backed-up key into the token.
+	KindRestoreKey = "restore-key"
 )
 
 // IssuerSelf is the issue-certificate issuer that means self-signed.
@@ -116,9 +128,39 @@ type Step struct {
 	// Source is the id of the step whose output is written (write-artifact).
 	Source string `yaml:"source"`
 	// Name is the artifact's base name (write-artifact): NAME.crt.pem for a
-	// certificate, NAME.pub.pem for a public key.
+	// certificate, NAME.pub.pem for a public key; NAME.backup for the
+	// wrapped key (backup-key).
 	Name string `yaml:"name"`
+
+	// Quorum says which role holds the shares of a split and how many
+	// are needed (init-token, backup-key: role, threshold and shares;
+	// hsm-login, restore-key: role only, the rest is on record).
+	Quorum *Quorum `yaml:"quorum"`
+	// Split is the id of the init-token or backup-key step whose shares
+	// are handed out (hand-out-shares).
+	Split string `yaml:"split"`
+	// AllowUntrustedWrap lets a backup go ahead on a module that cannot
+	// restrict wrapping to trusted keys (backup-key). Default: refuse.
+	AllowUntrustedWrap bool `yaml:"allow_untrusted_wrap"`
+	// Backup is the path of the backup file to restore, and Certificate
+	// the path of the certificate its key must match (restore-key); both
+	// may use ${input}.
+	Backup      string `yaml:"backup"`
+	Certificate string `yaml:"certificate"`
 }
+
+// Quorum is an M-of-N split among the people of one role.
+type Quorum struct {
+	Role string `yaml:"role"`
+	// Threshold (M) shares rebuild the secret.
+	Threshold int `yaml:"threshold"`
+	// Shares (N) is how many keyholders receive one.
+	Shares int `yaml:"shares"`
+}
+
+// MaxShares bounds N: a share per keyholder, at most 255 (Shamir over
+// GF(2^8)); a real quorum is far smaller.
+const MaxShares = 255
 
 // Option is one possible answer to a choose step.
 type Option struct {
@@ -203,12 +245,20 @@ var fieldsUsed = map[string][]string{
 	KindChoose:           {"by", "options"},
 	KindAttendance:       {},
 	KindPreflight:        {"network_override_by"},
-	KindHSMLogin:         {"by"},
+	KindHSMLogin:         {"by", "quorum"},
 	KindGenerateKey:      {"template", "label"},
 	KindIssueCertificate: {"template", "key", "issuer"},
 	KindWriteArtifact:    {"source", "name"},
 	KindSeal:             {"label"},
+	KindInitToken:        {"quorum"},
+	KindHandOutShares:    {"split"},
+	KindBackupKey:        {"key", "name", "quorum", "allow_untrusted_wrap"},
+	KindRestoreKey:       {"backup", "certificate", "label", "quorum"},
 }
+
+// optionalFields lists every optional field, in the order errors name them.
+var optionalFields = []string{"confirm", "by", "network_override_by", "options", "template", "label", "key", "issuer",
+	"source", "name", "quorum", "split", "allow_untrusted_wrap", "backup", "certificate"}
 
 // setFields returns the optional fields a step sets.
 func (st *Step) setFields() map[string]bool {
@@ -217,12 +267,15 @@ func (st *Step) setFields() map[string]bool {
 		"network_override_by": st.NetworkOverrideBy != "",
 		"template":            st.Template != "", "label": st.Label != "", "key": st.Key != "",
 		"issuer": st.Issuer != "", "source": st.Source != "", "name": st.Name != "",
+		"quorum": st.Quorum != nil, "split": st.Split != "", "allow_untrusted_wrap": st.AllowUntrustedWrap,
+		"backup": st.Backup != "", "certificate": st.Certificate != "",
 	}
 }
 
 func kindList() string {
-	return strings.Join([]string{KindAttendance, KindPreflight, KindConfirm, KindChoose, KindHSMLogin,
-		KindGenerateKey, KindIssueCertificate, KindWriteArtifact, KindSeal}, ", ")
+	return strings.Join([]string{KindAttendance, KindPreflight, KindConfirm, KindChoose, KindInitToken, KindHSMLogin,
+		KindHandOutShares, KindGenerateKey, KindIssueCertificate, KindWriteArtifact, KindBackupKey, KindRestoreKey,
+		KindSeal}, ", ")
 }
 
 func (s *Script) validate() error {
@@ -269,8 +322,10 @@ func (s *Script) validate() error {
 	}
 
 	var (
-		attendanceAt, preflightAt, loginAt = -1, -1, -1
-		artifactFiles                      = map[string]int{}
+		attendanceAt, preflightAt, loginAt, activationAt = -1, -1, -1, -1
+		artifactFiles                                    = map[string]int{}
+		splits                                           = map[string]int{} // split step id -> hand-out step index, or -1
+		backedUp                                         = map[string]int{} // generate-key step id -> backup-key step index
 	)
 	for i := range s.Steps {
 		st := &s.Steps[i]
@@ -292,17 +347,19 @@ func (s *Script) validate() error {
 		for _, f := range used {
 			allowed[f] = true
 		}
-		for _, f := range []string{"confirm", "by", "network_override_by", "options", "template", "label", "key", "issuer", "source", "name"} {
+		for _, f := range optionalFields {
 			if st.setFields()[f] && !allowed[f] {
 				return s.Errorf(p+"."+f, "not used by a %s step", st.Kind)
 			}
 		}
-		for _, f := range []string{"say", "title", "label"} {
-			if err := s.checkRefs(p+"."+f, map[string]string{"say": st.Say, "title": st.Title, "label": st.Label}[f]); err != nil {
+		refs := map[string]string{"say": st.Say, "title": st.Title, "label": st.Label, "backup": st.Backup, "certificate": st.Certificate}
+		for _, f := range []string{"say", "title", "label", "backup", "certificate"} {
+			if err := s.checkRefs(p+"."+f, refs[f]); err != nil {
 				return err
 			}
 		}
-		needsPeople := st.Kind == KindConfirm || st.Kind == KindChoose || st.Kind == KindHSMLogin || st.NetworkOverrideBy != ""
+		needsPeople := st.Kind == KindConfirm || st.Kind == KindChoose || st.Kind == KindHSMLogin || st.NetworkOverrideBy != "" ||
+			st.Quorum != nil || st.Kind == KindHandOutShares
 		if needsPeople && attendanceAt < 0 {
 			return s.Errorf(p, "a %s step needs people: put the attendance step before it", st.Kind)
 		}
@@ -348,20 +405,76 @@ func (s *Script) validate() error {
 			if err := s.checkOptions(p, st.Options); err != nil {
 				return err
 			}
-		case KindHSMLogin:
+		case KindHSMLogin, KindInitToken:
 			if loginAt >= 0 {
-				return s.Errorf(p+".kind", "only one hsm-login step (steps[%d] is one)", loginAt)
+				return s.Errorf(p+".kind", "the HSM is opened once: steps[%d] already logs in or initialises the token", loginAt)
 			}
 			if preflightAt < 0 {
-				return s.Errorf(p, "hsm-login must come after the preflight step")
-			}
-			if err := s.checkRole(p+".by", st.By); err != nil {
-				return err
+				return s.Errorf(p, "%s must come after the preflight step", st.Kind)
 			}
 			loginAt = i
+			if st.Kind == KindInitToken {
+				if err := s.checkQuorum(p, st.Quorum, true); err != nil {
+					return err
+				}
+				activationAt = i
+				splits[st.ID] = -1
+				break
+			}
+			switch {
+			case st.By != "" && st.Quorum != nil:
+				return s.Errorf(p+".quorum", "give by (one person enters the PIN) or quorum (keyholders enter activation shares), not both")
+			case st.Quorum != nil:
+				if err := s.checkQuorum(p, st.Quorum, false); err != nil {
+					return err
+				}
+				activationAt = i
+			default:
+				if err := s.checkRole(p+".by", st.By); err != nil {
+					return err
+				}
+			}
+		case KindHandOutShares:
+			if err := s.checkEarlier(p+".split", st.Split, i, KindInitToken, KindBackupKey); err != nil {
+				return err
+			}
+			if j := splits[st.Split]; j >= 0 {
+				return s.Errorf(p+".split", "the shares of step %q are already handed out by steps[%d]", st.Split, j)
+			}
+			splits[st.Split] = i
+		case KindBackupKey:
+			if activationAt < 0 {
+				return s.Errorf(p, "backup-key needs the HSM's security officer, whose PIN comes from the activation shares: put an init-token step, or an hsm-login step with a quorum, before it")
+			}
+			if err := s.checkEarlier(p+".key", st.Key, i, KindGenerateKey); err != nil {
+				return err
+			}
+			if j, dup := backedUp[st.Key]; dup {
+				return s.Errorf(p+".key", "key %q is already backed up by steps[%d]", st.Key, j)
+			}
+			backedUp[st.Key] = i
+			if err := s.checkArtifactName(p, st, i, artifactFiles); err != nil {
+				return err
+			}
+			if err := s.checkQuorum(p, st.Quorum, true); err != nil {
+				return err
+			}
+			splits[st.ID] = -1
+		case KindRestoreKey:
+			if activationAt < 0 {
+				return s.Errorf(p, "restore-key needs the HSM's security officer, whose PIN comes from the activation shares: put an init-token step, or an hsm-login step with a quorum, before it")
+			}
+			for _, f := range []struct{ name, v string }{{"backup", st.Backup}, {"certificate", st.Certificate}, {"label", st.Label}} {
+				if strings.TrimSpace(f.v) == "" {
+					return s.Errorf(p+"."+f.name, "required")
+				}
+			}
+			if err := s.checkQuorum(p, st.Quorum, false); err != nil {
+				return err
+			}
 		case KindGenerateKey:
 			if loginAt < 0 {
-				return s.Errorf(p, "generate-key needs the HSM: put an hsm-login step before it")
+				return s.Errorf(p, "generate-key needs the HSM: put an hsm-login or init-token step before it")
 			}
 			if err := s.checkTemplateName(p, st.Template); err != nil {
 				return err
@@ -371,7 +484,7 @@ func (s *Script) validate() error {
 			}
 		case KindIssueCertificate:
 			if loginAt < 0 {
-				return s.Errorf(p, "issue-certificate needs the HSM: put an hsm-login step before it")
+				return s.Errorf(p, "issue-certificate needs the HSM: put an hsm-login or init-token step before it")
 			}
 			if err := s.checkTemplateName(p, st.Template); err != nil {
 				return err
@@ -383,10 +496,10 @@ func (s *Script) validate() error {
 				return s.Errorf(p+".issuer", "required: %q, or the id of the earlier issue-certificate step whose key signs", IssuerSelf)
 			}
 			if st.Issuer != IssuerSelf {
-				if err := s.checkEarlier(p+".issuer", st.Issuer, i, KindIssueCertificate); err != nil {
+				if err := s.checkEarlier(p+".issuer", st.Issuer, i, KindIssueCertificate, KindRestoreKey); err != nil {
 					return err
 				}
-				if s.Steps[s.StepIndex(st.Issuer)].Key == st.Key {
+				if iss := s.Steps[s.StepIndex(st.Issuer)]; iss.Kind == KindIssueCertificate && iss.Key == st.Key {
 					return s.Errorf(p+".issuer", "step %q certifies the same key; use issuer: %s for a self-signed certificate", st.Issuer, IssuerSelf)
 				}
 			}
@@ -394,20 +507,15 @@ func (s *Script) validate() error {
 			if err := s.checkEarlier(p+".source", st.Source, i, KindGenerateKey, KindIssueCertificate); err != nil {
 				return err
 			}
-			if !nameRE.MatchString(st.Name) {
-				return s.Errorf(p+".name", "%q: use lower-case letters, digits and '-'", st.Name)
+			if err := s.checkArtifactName(p, st, i, artifactFiles); err != nil {
+				return err
 			}
-			file := s.ArtifactFile(st)
-			if j, dup := artifactFiles[file]; dup {
-				return s.Errorf(p+".name", "artifact %s is already written by steps[%d]", file, j)
-			}
-			artifactFiles[file] = i
 		case KindSeal:
 			if i != len(s.Steps)-1 {
 				return s.Errorf(p+".kind", "the seal must be the last step: nothing may be recorded after it")
 			}
 			if loginAt < 0 {
-				return s.Errorf(p, "seal needs the HSM's audit key: put an hsm-login step before it")
+				return s.Errorf(p, "seal needs the HSM's audit key: put an hsm-login or init-token step before it")
 			}
 			if st.Label == "" {
 				return s.Errorf(p+".label", "required: the HSM label of the transcript-signing (audit) key")
@@ -420,15 +528,81 @@ func (s *Script) validate() error {
 	if preflightAt < 0 {
 		return s.Errorf("steps", "no preflight step: a ceremony records its environment")
 	}
+	for _, id := range sortedSplits(splits) {
+		if splits[id] < 0 {
+			return s.Errorf(fmt.Sprintf("steps[%d]", s.StepIndex(id)), "nobody receives the shares of step %q: add a %s step with split: %s", id, KindHandOutShares, id)
+		}
+	}
 	if last := s.Steps[len(s.Steps)-1]; last.Kind != KindSeal {
 		return s.Errorf(fmt.Sprintf("steps[%d]", len(s.Steps)-1), "the last step must be a seal step: every transcript ends sealed by the audit key")
 	}
 	return nil
 }
 
-// ArtifactFile returns the file name a write-artifact step writes under
-// artifacts/.
+// sortedSplits returns the split step ids in script order.
+func sortedSplits(splits map[string]int) []string {
+	ids := make([]string, 0, len(splits))
+	for id := range splits {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// checkArtifactName checks the artifact name of a write-artifact or
+// backup-key step and that no other step writes the same file.
+func (s *Script) checkArtifactName(p string, st *Step, i int, files map[string]int) error {
+	if !nameRE.MatchString(st.Name) {
+		return s.Errorf(p+".name", "%q: use lower-case letters, digits and '-'", st.Name)
+	}
+	file := s.ArtifactFile(st)
+	if j, dup := files[file]; dup {
+		return s.Errorf(p+".name", "artifact %s is already written by steps[%d]", file, j)
+	}
+	files[file] = i
+	return nil
+}
+
+// checkQuorum checks a step's quorum: a declared role, and for a new split
+// (full) a threshold of at least 2 and no more shares than MaxShares and
+// the role admits; for a split on record only the role.
+func (s *Script) checkQuorum(p string, q *Quorum, full bool) error {
+	if q == nil {
+		if full {
+			return s.Errorf(p+".quorum", "required: {role: ROLE, threshold: M, shares: N}")
+		}
+		return s.Errorf(p+".quorum", "required: {role: ROLE}")
+	}
+	qp := p + ".quorum"
+	if err := s.checkRole(qp+".role", q.Role); err != nil {
+		return err
+	}
+	if !full {
+		if q.Threshold != 0 || q.Shares != 0 {
+			return s.Errorf(qp, "give only the role: the threshold is on record with the split")
+		}
+		return nil
+	}
+	r, _ := s.Role(q.Role)
+	switch {
+	case q.Threshold < 2:
+		return s.Errorf(qp+".threshold", "must be at least 2: one keyholder alone must not suffice")
+	case q.Shares < q.Threshold:
+		return s.Errorf(qp+".shares", "%d is less than the threshold %d", q.Shares, q.Threshold)
+	case q.Shares > MaxShares:
+		return s.Errorf(qp+".shares", "at most %d", MaxShares)
+	case r.Min != q.Shares || r.Max != q.Shares:
+		return s.Errorf(qp+".shares", "every %s receives a share, so exactly %d must attend: set the role's min and max to %d", q.Role, q.Shares, q.Shares)
+	}
+	return nil
+}
+
+// ArtifactFile returns the file name a write-artifact or backup-key step
+// writes under artifacts/.
 func (s *Script) ArtifactFile(st *Step) string {
+	if st.Kind == KindBackupKey {
+		return st.Name + ".backup"
+	}
 	src := s.StepIndex(st.Source)
 	if src >= 0 && s.Steps[src].Kind == KindGenerateKey {
 		return st.Name + ".pub.pem"
@@ -500,9 +674,17 @@ func (s *Script) checkEarlier(path, ref string, i int, kinds ...string) error {
 	case j >= i:
 		return s.Errorf(path, "step %q comes later; refer to an earlier step", ref)
 	case slices.Index(kinds, s.Steps[j].Kind) < 0:
-		return s.Errorf(path, "step %q is a %s step, not %s", ref, s.Steps[j].Kind, strings.Join(kinds, " or "))
+		return s.Errorf(path, "step %q is %s %s step, not %s", ref, article(s.Steps[j].Kind), s.Steps[j].Kind, strings.Join(kinds, " or "))
 	}
 	return nil
+}
+
+// article returns "an" before a vowel, else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 func (s *Script) checkRefs(path, text string) error {

@@ -143,7 +143,7 @@ func TestScriptRejects(t *testing.T) {
 		{"same artifact twice", "    source: gen\n    name: root-ca", "    source: cert\n    name: root-ca", "steps[8].name: artifact root-ca.crt.pem is already written by steps[7]"},
 		{"confirm before attendance", "  - id: attendance\n    kind: attendance\n    title: Attendance\n", "", "steps[0]: a confirm step needs people: put the attendance step before it"},
 		{"login before preflight", "  - id: preflight\n    kind: preflight\n    title: Preflight\n", "", "hsm-login must come after the preflight step"},
-		{"generate without login", "  - id: login\n    kind: hsm-login\n    title: Login\n    by: administrator\n", "", "generate-key needs the HSM: put an hsm-login step before it"},
+		{"generate without login", "  - id: login\n    kind: hsm-login\n    title: Login\n    by: administrator\n", "", "generate-key needs the HSM: put an hsm-login or init-token step before it"},
 		{"two attendance steps", "    kind: preflight\n", "    kind: attendance\n", "only one attendance step"},
 		{"confirm without roles", "    confirm: [administrator, witness]\n", "", "steps[1].confirm: list the roles"},
 		{"confirm without text", "    say: Welcome to ${place}.\n", "", "steps[1].say: required"},
@@ -208,5 +208,117 @@ func TestResolveInputs(t *testing.T) {
 	}
 	if n, v, err := ParseInputFlag("place=Room=4"); err != nil || n != "place" || v != "Room=4" {
 		t.Fatalf("ParseInputFlag: %q %q %v", n, v, err)
+	}
+}
+
+// quorumBase initialises the token with officers' shares, backs the key up
+// to custodians, and restores it.
+const quorumBase = `version: 1
+name: q
+title: Quorum
+roles:
+  - name: administrator
+    description: operates
+    min: 1
+    max: 1
+  - name: officer
+    description: activates the HSM
+    min: 3
+    max: 3
+  - name: custodian
+    description: holds backup shares
+    min: 3
+    max: 3
+inputs:
+  - name: backup
+    description: backup file
+    default: root-ca.backup
+steps:
+  - id: attendance
+    kind: attendance
+    title: Attendance
+  - id: preflight
+    kind: preflight
+    title: Preflight
+  - id: init
+    kind: init-token
+    title: Initialise
+    quorum: {role: officer, threshold: 2, shares: 3}
+  - id: give-officers
+    kind: hand-out-shares
+    title: Officers' shares
+    split: init
+  - id: gen
+    kind: generate-key
+    title: Generate
+    template: root-ca
+    label: root-ca
+  - id: backup
+    kind: backup-key
+    title: Backup
+    key: gen
+    name: root-ca
+    quorum: {role: custodian, threshold: 2, shares: 3}
+  - id: give-custodians
+    kind: hand-out-shares
+    title: Custodians' shares
+    split: backup
+  - id: restore
+    kind: restore-key
+    title: Restore
+    backup: ${backup}
+    certificate: root.pem
+    label: restored
+    quorum: {role: custodian}
+  - id: seal
+    kind: seal
+    title: Seal
+    label: audit
+`
+
+func TestQuorumBaseIsValid(t *testing.T) {
+	s, err := Parse("q.yaml", []byte(quorumBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.ArtifactFile(&s.Steps[5]); got != "root-ca.backup" {
+		t.Errorf("backup artifact = %q", got)
+	}
+}
+
+func TestQuorumScriptRejects(t *testing.T) {
+	for _, tc := range []struct {
+		name, old, new, want string
+	}{
+		{"threshold 1", "threshold: 2, shares: 3}\n  - id: give-officers", "threshold: 1, shares: 3}\n  - id: give-officers", "steps[2].quorum.threshold: must be at least 2"},
+		{"shares below threshold", "{role: officer, threshold: 2, shares: 3}", "{role: officer, threshold: 3, shares: 2}", "steps[2].quorum.shares: 2 is less than the threshold 3"},
+		{"shares beyond the role", "{role: officer, threshold: 2, shares: 3}", "{role: officer, threshold: 2, shares: 4}", "exactly 4 must attend"},
+		{"no quorum", "    quorum: {role: officer, threshold: 2, shares: 3}\n", "", "steps[2].quorum: required: {role: ROLE, threshold: M, shares: N}"},
+		{"undeclared quorum role", "{role: officer, threshold: 2, shares: 3}", "{role: admin, threshold: 2, shares: 3}", `steps[2].quorum.role: undeclared role "admin"`},
+		{"threshold on a restore", "quorum: {role: custodian}", "quorum: {role: custodian, threshold: 2}", "steps[7].quorum: give only the role"},
+		{"shares never handed out", "  - id: give-custodians\n    kind: hand-out-shares\n    title: Custodians' shares\n    split: backup\n", "", `steps[5]: nobody receives the shares of step "backup"`},
+		{"handed out twice", "    split: backup\n", "    split: init\n", `steps[6].split: the shares of step "init" are already handed out by steps[3]`},
+		{"hand-out of a key", "    split: backup\n", "    split: gen\n", `steps[6].split: step "gen" is a generate-key step, not init-token or backup-key`},
+		{"hand-out before split", "    split: init\n", "    split: backup\n", `steps[3].split: step "backup" comes later`},
+		{"init and login", "  - id: gen\n", "  - id: login\n    kind: hsm-login\n    title: Login\n    by: administrator\n  - id: gen\n", "steps[4].kind: the HSM is opened once"},
+		{"backup of a non-key", "    key: gen\n", "    key: init\n", `steps[5].key: step "init" is an init-token step, not generate-key`},
+		{"restore without backup", "    backup: ${backup}\n", "", "steps[7].backup: required"},
+		{"restore undeclared input", "certificate: root.pem", "certificate: ${root}", "steps[7].certificate: refers to undeclared input ${root}"},
+		{"backup before the SO can act", "  - id: init\n    kind: init-token\n    title: Initialise\n    quorum: {role: officer, threshold: 2, shares: 3}\n  - id: give-officers\n    kind: hand-out-shares\n    title: Officers' shares\n    split: init\n",
+			"  - id: login\n    kind: hsm-login\n    title: Login\n    by: administrator\n", "steps[4]: backup-key needs the HSM's security officer"},
+		{"untrusted wrap on a restore", "    label: restored\n", "    label: restored\n    allow_untrusted_wrap: true\n", "steps[7].allow_untrusted_wrap: not used by a restore-key step"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(quorumBase, tc.old) {
+				t.Fatalf("case does not apply: %q not in base", tc.old)
+			}
+			_, err := Parse("q.yaml", []byte(strings.Replace(quorumBase, tc.old, tc.new, 1)))
+			if err == nil {
+				t.Fatal("script accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %q\nwant it to contain %q", err, tc.want)
+			}
+		})
 	}
 }

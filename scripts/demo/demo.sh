@@ -29,7 +29,7 @@ done
 [ -n "$module" ] || { say "make demo: cannot find libsofthsm2.so; set SOFTHSM2_MODULE" >&2; exit 1; }
 
 label=ceremony-demo
-rm -rf .softhsm transcripts/demo
+rm -rf .softhsm transcripts/demo transcripts/demo-restore
 mkdir -p .softhsm/tokens
 chmod 700 .softhsm
 cat > .softhsm/softhsm2.conf <<CONF
@@ -41,46 +41,67 @@ CONF
 SOFTHSM2_CONF=$PWD/.softhsm/softhsm2.conf
 export SOFTHSM2_CONF
 
-# Random rehearsal PINs, readable only by you, never committed.
-(
-	umask 077
-	od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > .softhsm/user.pin
-	od -An -N8 -tx1 /dev/urandom | tr -d ' \n' > .softhsm/so.pin
-)
-softhsm2-util --init-token --free --label "$label" \
-	--pin "$(cat .softhsm/user.pin)" --so-pin "$(cat .softhsm/so.pin)" >/dev/null
-
-cat > .softhsm/hsm.yaml <<CONF
-# HSM config for the demo: SoftHSM2 token created by make demo.
+# The ceremony initialises the blank token itself, with PINs derived from an
+# activation secret split among the officers: nobody ever sees a PIN.
+for t in "$label" "$label-restore"; do
+	cat > ".softhsm/$t.yaml" <<CONF
+# HSM config for the demo: a blank SoftHSM2 token slot; the ceremony
+# initialises it with this label.
 module: $module
 token:
-  label: $label
+  label: $t
 CONF
+done
 
-bin/ceremony run scripts/root-key-generation.yaml \
-	--config .softhsm/hsm.yaml \
+say "== Root key generation rehearsal (3-of-5 officers, 3-of-5 custodians, backup)"
+bin/ceremony run scripts/root-key-generation.yaml --rehearsal \
+	--config ".softhsm/$label.yaml" \
 	--answers scripts/demo/root-key-generation.answers.yaml \
 	--input place="Demo lab (make demo)" \
 	--out transcripts/demo
 
-# An auditor's check of what was just written.
-echo
+say
+say "== Restore rehearsal: the backup into a second, blank token, with 3 custodians' shares"
+bin/ceremony run scripts/restore-backup.yaml --rehearsal \
+	--config ".softhsm/$label-restore.yaml" \
+	--answers scripts/demo/restore-backup.answers.yaml \
+	--input place="Demo lab (make demo)" \
+	--input backup=transcripts/demo/artifacts/root-ca.backup \
+	--input root_certificate=transcripts/demo/artifacts/root-ca.crt.pem \
+	--out transcripts/demo-restore
+
+# An auditor's checks of what was just written.
+say
+say "== Auditor: both transcripts against the root certificate"
 bin/ceremony transcript verify transcripts/demo/transcript.jsonl \
 	--root transcripts/demo/artifacts/root-ca.crt.pem
+bin/ceremony transcript verify transcripts/demo-restore/transcript.jsonl \
+	--root transcripts/demo/artifacts/root-ca.crt.pem
+say
+say "== The restored key certified the new audit key; openssl checks it against the root"
+openssl verify -CAfile transcripts/demo/artifacts/root-ca.crt.pem \
+	transcripts/demo-restore/artifacts/transcript-signing.crt.pem
+say
+say "== Custodians' share audit: three shares against the transcript's manifest"
+bin/ceremony shares check --transcript transcripts/demo/transcript.jsonl \
+	transcripts/demo/shares/custodian-2.share transcripts/demo/shares/custodian-4.share \
+	transcripts/demo/shares/custodian-5.share
 
 cat <<EOF2
 
-The demo ceremony wrote transcripts/demo/. Inspect it:
+The demo wrote transcripts/demo/ (root key generation) and
+transcripts/demo-restore/ (restore rehearsal). The shares in
+transcripts/demo/shares/ are rehearsal shares: they protect nothing. Inspect:
 
   bin/ceremony transcript verify transcripts/demo/transcript.jsonl --root transcripts/demo/artifacts/root-ca.crt.pem
   openssl cms -verify -binary -inform DER -in transcripts/demo/transcript.sig \\
       -content transcripts/demo/transcript.jsonl \\
       -CAfile transcripts/demo/artifacts/root-ca.crt.pem -purpose any -out /dev/null
+  bin/ceremony shares check --transcript transcripts/demo/transcript.jsonl transcripts/demo/shares/custodian-*.share
   less transcripts/demo/transcript.md
   openssl x509 -in transcripts/demo/artifacts/root-ca.crt.pem -noout -text
 
-and the demo token:
+and the demo tokens' public objects (no PIN: nobody knows one):
 
-  SOFTHSM2_CONF=.softhsm/softhsm2.conf pkcs11-tool --module $module \\
-      --token-label $label --login --pin "\$(cat .softhsm/user.pin)" --list-objects
+  SOFTHSM2_CONF=.softhsm/softhsm2.conf pkcs11-tool --module $module --token-label $label --list-objects
 EOF2
