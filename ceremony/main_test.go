@@ -20,6 +20,9 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/devicepki/ceremony/ceremony/activation"
+	"github.com/devicepki/ceremony/ceremony/shares"
+	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/internal/softhsmtest"
 )
 
@@ -48,10 +51,32 @@ func TestCommandLine(t *testing.T) {
 			"lines":        cmdLines,
 			"appendevent":  cmdAppendEvent,
 			"cpdir":        cmdCpDir,
+			"derivepin":    cmdDerivePIN,
+			"keyaccess":    cmdKeyAccess,
 		},
 	})
 }
 
+// quorumAnswers answer the shipped root key generation script (officers'
+// and custodians' shares; run it with --rehearsal and --config blank.yaml).
+const quorumAnswers = `version: 1
+script: root-key-generation
+attendance:
+  administrator: [Ada Administrator]
+  witness: [Wanda Witness]
+  officer: [Olga Officer, Omar Officer, Otto Officer, Oona Officer, Oscar Officer]
+  custodian: [Carla Custodian, Chen Custodian, Cyril Custodian, Cleo Custodian, Cosmo Custodian]
+steps:
+  welcome: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  preflight: {network_override: {by: Ada Administrator, reason: test run on a networked machine}}
+  check-clock: {choice: matches}
+  inspect-hsm: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  read-fingerprint: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  closing: {confirmed_by: [Ada Administrator, Wanda Witness]}
+`
+
+// defaultAnswers answer scripts/pin-login.yaml, the root key generation
+// script as it was before quorums (one PIN logs in to the "demo" token).
 const defaultAnswers = `version: 1
 script: root-key-generation
 attendance:
@@ -85,10 +110,17 @@ func setup(env *testscript.Env) error {
 	env.Setenv("MODULE", h.Module)
 	env.Setenv("TEST_PIN", tok.PIN)
 	env.Setenv("TEST_SO_PIN", tok.SOPIN)
+	pinScript, err := os.ReadFile(filepath.Join("answers", "testdata", "pin-login.yaml"))
+	if err != nil {
+		return err
+	}
 	files := map[string]string{
-		"user.pin":     tok.PIN + "\n",
-		"hsm.yaml":     fmt.Sprintf("module: %s\ntoken:\n  label: demo\n", h.Module),
-		"answers.yaml": defaultAnswers,
+		"user.pin":               tok.PIN + "\n",
+		"hsm.yaml":               fmt.Sprintf("module: %s\ntoken:\n  label: demo\n", h.Module),
+		"blank.yaml":             fmt.Sprintf("module: %s\ntoken:\n  label: root\n", h.Module),
+		"answers.yaml":           defaultAnswers,
+		"quorum.yaml":            quorumAnswers,
+		"scripts/pin-login.yaml": string(pinScript),
 	}
 	for name, body := range files {
 		path := filepath.Join(env.WorkDir, name)
@@ -129,14 +161,34 @@ func token(ts *testscript.TestScript) *softhsmtest.Token {
 	return &softhsmtest.Token{HSM: h, Label: "demo", PIN: ts.Getenv("TEST_PIN")}
 }
 
-// tokenobjects N: the demo token holds exactly N objects (pkcs11-tool).
+// tokenNamed returns the token labelled label: "demo" (initialised by the
+// test) or one a ceremony initialised, whose PIN derivepin wrote to
+// LABEL.pin.
+func tokenNamed(ts *testscript.TestScript, label string) *softhsmtest.Token {
+	if label == "demo" {
+		return token(ts)
+	}
+	tk := token(ts)
+	tk.Label = label
+	pin, err := os.ReadFile(ts.MkAbs(label + ".pin"))
+	ts.Check(err)
+	tk.PIN = strings.TrimSpace(string(pin))
+	return tk
+}
+
+// tokenobjects N [LABEL]: the token (default "demo") holds exactly N
+// objects (pkcs11-tool, logged in).
 func cmdTokenObjects(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 {
-		ts.Fatalf("usage: tokenobjects N")
+	if len(args) != 1 && len(args) != 2 {
+		ts.Fatalf("usage: tokenobjects N [LABEL]")
 	}
 	want, err := strconv.Atoi(args[0])
 	ts.Check(err)
-	objs, err := token(ts).ListObjects()
+	label := "demo"
+	if len(args) == 2 {
+		label = args[1]
+	}
+	objs, err := tokenNamed(ts, label).ListObjects()
 	ts.Check(err)
 	if (len(objs) == want) == neg {
 		ts.Fatalf("token holds %d objects: %+v", len(objs), objs)
@@ -189,26 +241,179 @@ func cmdChainOK(ts *testscript.TestScript, neg bool, args []string) {
 
 // nosecret DIR: no file under DIR contains the token's PINs.
 func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 || neg {
+	if len(args) != 1 {
 		ts.Fatalf("usage: nosecret DIR")
 	}
-	secrets := []string{ts.Getenv("TEST_PIN"), ts.Getenv("TEST_SO_PIN")}
-	err := filepath.WalkDir(ts.MkAbs(args[0]), func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	dir := ts.MkAbs(args[0])
+	found := ""
+	secrets := map[string]string{"the test token's PIN": ts.Getenv("TEST_PIN"), "the test token's SO PIN": ts.Getenv("TEST_SO_PIN")}
+	// PINs derivepin derived from a ceremony's activation shares.
+	pins, _ := filepath.Glob(ts.MkAbs("*.pin"))
+	sopins, _ := filepath.Glob(ts.MkAbs("*.sopin"))
+	for _, f := range append(pins, sopins...) {
+		b, err := os.ReadFile(f)
+		ts.Check(err)
+		secrets["the PIN in "+filepath.Base(f)] = strings.TrimSpace(string(b))
+	}
+	// The rehearsal shares of every ceremony directory in $WORK, line by
+	// line and whole, and the secrets they rebuild.
+	outs, _ := filepath.Glob(ts.MkAbs(filepath.Join("*", "shares")))
+	for _, o := range outs {
+		for what, v := range rehearsalSecrets(ts, filepath.Dir(o)) {
+			secrets[what] = v
+		}
+	}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			if path == filepath.Join(dir, "shares") {
+				return filepath.SkipDir // where a rehearsal writes them, on purpose
+			}
+			return nil
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return err
 		}
-		for _, s := range secrets {
-			if bytes.Contains(data, []byte(s)) {
-				ts.Fatalf("%s contains a PIN", path)
+		for what, s := range secrets {
+			if s != "" && bytes.Contains(data, []byte(s)) && found == "" {
+				found = fmt.Sprintf("%s contains %s", path, what)
 			}
 		}
 		return nil
 	})
 	ts.Check(err)
+	switch {
+	case found != "" && !neg:
+		ts.Fatalf("%s", found)
+	case found == "" && neg:
+		ts.Fatalf("no secret found under %s", args[0])
+	}
+}
+
+// rehearsalSecrets returns what must appear nowhere but in DIR/shares: each
+// share's text lines and compact form, and the secret each split's shares
+// rebuild (raw and hex), checked against the manifests in DIR's transcript.
+func rehearsalSecrets(ts *testscript.TestScript, dir string) map[string]string {
+	out := map[string]string{}
+	files, _ := filepath.Glob(filepath.Join(dir, "shares", "*.share"))
+	if len(files) == 0 {
+		return out
+	}
+	mans := manifests(ts, filepath.Join(dir, "transcript.jsonl"))
+	bySplit := map[string][]*shares.Share{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		ts.Check(err)
+		for i, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); len(line) > 8 && !strings.HasPrefix(line, "#") {
+				out[fmt.Sprintf("line %d of %s", i+1, filepath.Base(f))] = line
+			}
+		}
+		sh, err := shares.Parse(b)
+		ts.Check(err)
+		out["the compact form of "+filepath.Base(f)] = string(sh.Compact().Bytes())
+		bySplit[sh.Split.String()] = append(bySplit[sh.Split.String()], sh)
+	}
+	for id, list := range bySplit {
+		man := mans[id]
+		if man == nil || len(list) < man.Threshold {
+			continue
+		}
+		sec, err := shares.Combine(list, man)
+		ts.Check(err)
+		out["the "+man.Purpose+" secret"] = string(sec.Bytes())
+		out["the "+man.Purpose+" secret in hex"] = hex.EncodeToString(sec.Bytes())
+		out["the "+man.Purpose+" secret in HEX"] = strings.ToUpper(hex.EncodeToString(sec.Bytes()))
+	}
+	return out
+}
+
+// manifests returns the share manifests a transcript records, by split id.
+func manifests(ts *testscript.TestScript, path string) map[string]*shares.Manifest {
+	chain, err := transcript.ReadFile(path)
+	ts.Check(err)
+	out := map[string]*shares.Manifest{}
+	for _, ev := range chain.Events {
+		if ev.Type != "shares-split" {
+			continue
+		}
+		var d struct {
+			Manifest *shares.Manifest `json:"manifest"`
+		}
+		ts.Check(json.Unmarshal(ev.Data, &d))
+		out[d.Manifest.Split] = d.Manifest
+	}
+	return out
+}
+
+// keyaccess TOKEN KEYLABEL ACCESS: pkcs11-tool lists the private key
+// labelled KEYLABEL on token TOKEN with exactly the "Access:" line ACCESS.
+func cmdKeyAccess(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 || neg {
+		ts.Fatalf("usage: keyaccess TOKEN KEYLABEL ACCESS")
+	}
+	objs, err := tokenNamed(ts, args[0]).ListObjects()
+	ts.Check(err)
+	for _, o := range objs {
+		if o.Class == "Private Key" && o.Label == args[1] {
+			if o.Attrs != args[2] {
+				ts.Fatalf("private key %q: Access: %q, want %q", args[1], o.Attrs, args[2])
+			}
+			return
+		}
+	}
+	ts.Fatalf("no private key labelled %q on token %q", args[1], args[0])
+}
+
+// derivepin OUT LABEL: rebuilds the activation secret of the ceremony in
+// OUT from its rehearsal officer shares, derives the token's PINs as the
+// ceremony does, and writes them to LABEL.pin and LABEL.sopin, so that
+// pkcs11-tool can log in to look at the token.
+func cmdDerivePIN(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: derivepin OUT LABEL")
+	}
+	dir := ts.MkAbs(args[0])
+	chain, err := transcript.ReadFile(filepath.Join(dir, "transcript.jsonl"))
+	ts.Check(err)
+	pinLen := 0
+	for _, ev := range chain.Events {
+		if ev.Type == "token-initialized" {
+			var d struct {
+				PINLength int `json:"pin_length"`
+			}
+			ts.Check(json.Unmarshal(ev.Data, &d))
+			pinLen = d.PINLength
+		}
+	}
+	if pinLen == 0 {
+		ts.Fatalf("%s records no token initialisation", args[0])
+	}
+	mans := manifests(ts, filepath.Join(dir, "transcript.jsonl"))
+	files, _ := filepath.Glob(filepath.Join(dir, "shares", "officer-*.share"))
+	var list []*shares.Share
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		ts.Check(err)
+		sh, err := shares.Parse(b)
+		ts.Check(err)
+		list = append(list, sh)
+	}
+	if len(list) == 0 {
+		ts.Fatalf("no officer shares in %s/shares", args[0])
+	}
+	man := mans[list[0].Split.String()]
+	sec, err := shares.Combine(list, man)
+	ts.Check(err)
+	id, err := man.SplitID()
+	ts.Check(err)
+	so, user, err := activation.PINs(sec, id, pinLen)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]+".pin"), user.Bytes(), 0o600))
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]+".sopin"), so.Bytes(), 0o600))
 }
 
 // ecpoint CERT LABEL: the EC point pkcs11-tool lists for the public key

@@ -145,7 +145,7 @@ func (r *run) backupKey(info StepInfo, st *script.Step) (string, error) {
 		"label": kp.Label, "id": kp.IDHex(), "public_key_sha256": fp, "path": art.Path, "sha256": art.SHA256, "size": art.Size,
 		"mechanism": backup.Mechanism, "wrapping_key": "AES-256, imported as a trusted session object by the security officer, destroyed after wrapping",
 		"checked_in_hsm": "the backup was unwrapped inside the HSM as a session key, which signed a test message that verified with the public key, and was destroyed",
-		"attributes": attrs, "backup_key_split": man.Split, "duration_ms": d.Milliseconds(),
+		"attributes":     attrs, "backup_key_split": man.Split, "duration_ms": d.Milliseconds(),
 	}}); err != nil {
 		return "", err
 	}
@@ -272,8 +272,8 @@ func (r *run) restoreKey(ctx context.Context, info StepInfo, st *script.Step, i 
 		b.Label, filepath.Base(paths[0]), r.tok.Info().Label, label, cert.Subject.String(), iss.SHA256())
 	return text, r.record(transcript.Entry{Type: "key-restored", Step: info.ID, Actors: actors(by...), Text: text, Data: map[string]any{
 		"label": label, "id": kp.IDHex(), "backup_label": b.Label, "algorithm": b.Algorithm,
-		"backup_file": map[string]string{"path": paths[0], "sha256": sha256Hex(data)},
-		"certificate": map[string]string{"path": paths[1], "subject": cert.Subject.String(), "sha256": iss.SHA256()},
+		"backup_file":       map[string]string{"path": paths[0], "sha256": sha256Hex(data)},
+		"certificate":       map[string]string{"path": paths[1], "subject": cert.Subject.String(), "sha256": iss.SHA256()},
 		"public_key_sha256": certFP, "backup_key_split": b.Manifest.Split, "shares": indices,
 		"checks": []string{"backup public key equals the certificate's", "every share matched the manifest", "backup key matched its commitment",
 			"unwrapped key signed a test message that verified with the certificate's public key"},

@@ -171,7 +171,7 @@ func (r *run) initToken(_ context.Context, info StepInfo, st *script.Step) (stri
 	text := fmt.Sprintf("Initialised HSM token %q (serial %s) with PINs derived from a new activation secret; nobody has seen them", ti.Label, ti.Serial)
 	if err := r.record(transcript.Entry{Type: "token-initialized", Step: info.ID, Text: text, Data: map[string]any{
 		"token": ti, "pin_derivation": activation.Derivation, "pin_length": pinLen,
-		"pins": "security officer and user PINs derived from the activation secret by HKDF-SHA256 with distinct labels",
+		"pins":              "security officer and user PINs derived from the activation secret by HKDF-SHA256 with distinct labels",
 		"activation_record": map[string]any{"label": activation.RecordLabel, "sha256": sha256Hex(data)},
 	}}); err != nil {
 		return "", err
@@ -270,7 +270,7 @@ func (r *run) handOutOne(ctx context.Context, info StepInfo, ps *pendingSplit, s
 		ans.Passphrase.Wipe()
 		lastProblem = problem
 		if err := r.record(transcript.Entry{Type: "share-typeback-failed", Step: info.ID, Actors: actors(holder),
-			Text:    fmt.Sprintf("%s's copy of share %d did not match (attempt %d of %d): %s", holder.Name, sh.Index, attempt, MaxSecretAttempts, problem),
+			Text: fmt.Sprintf("%s's copy of share %d did not match (attempt %d of %d): %s", holder.Name, sh.Index, attempt, MaxSecretAttempts, problem),
 			Data: map[string]any{"share": sh.Index, "attempt": attempt, "problem": problem}}); err != nil {
 			return err
 		}

@@ -29,12 +29,12 @@ type run struct {
 
 	generated []*hsm.KeyPair // keys this run created, for rollback
 	artifacts []outdir.Artifact
-	changed   bool         // something irreversible happened
+	changed   bool // something irreversible happened
 	// initialised is true once this run initialised the token.
 	initialised bool
-	sealed    bool         // the transcript is sealed: nothing more is recorded
-	started   map[int]bool // steps that began
-	asked     map[int]bool // steps whose exceptions were asked for
+	sealed      bool         // the transcript is sealed: nothing more is recorded
+	started     map[int]bool // steps that began
+	asked       map[int]bool // steps whose exceptions were asked for
 
 	// blank is the token slot an init-token step initialises; tok is nil
 	// until it has.
