@@ -21,6 +21,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/devicepki/ceremony/ceremony/activation"
+	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/shares"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/internal/softhsmtest"
@@ -53,6 +54,8 @@ func TestCommandLine(t *testing.T) {
 			"cpdir":        cmdCpDir,
 			"derivepin":    cmdDerivePIN,
 			"keyaccess":    cmdKeyAccess,
+			"forgeshare":   cmdForgeShare,
+			"mangle":       cmdMangle,
 		},
 	})
 }
@@ -368,6 +371,76 @@ func cmdKeyAccess(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("no private key labelled %q on token %q", args[1], args[0])
 }
 
+// forgeshare IN OUT: writes to OUT the share in IN with one byte of its
+// value changed and every checksum recomputed: well-formed, but not the
+// share that was handed out.
+func cmdForgeShare(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: forgeshare IN OUT")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	sh, err := shares.Parse(b)
+	ts.Check(err)
+	v := append([]byte(nil), sh.Value.Bytes()...)
+	v[0] ^= 0x01
+	forged := *sh
+	forged.Value = secret.New(v)
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), forged.Text().Bytes(), 0o600))
+}
+
+// mangle IN OUT change|swap N: copies the share text IN to OUT with its
+// N-th group character (0-based, after the CS1 tag line) changed to
+// another, or swapped with the next different one, as a tired typist
+// would.
+func cmdMangle(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 4 || neg {
+		ts.Fatalf("usage: mangle IN OUT change|swap N")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	n, err := strconv.Atoi(args[3])
+	ts.Check(err)
+	var pos []int // offsets of group characters
+	tagSeen := false
+	lineStart := 0
+	for _, line := range bytes.SplitAfter(b, []byte("\n")) {
+		t := strings.TrimSpace(string(line))
+		switch {
+		case strings.HasPrefix(t, "#"):
+		case !tagSeen && strings.HasPrefix(t, "CS1"):
+			tagSeen = true
+		case tagSeen:
+			for i, c := range line {
+				if c != ' ' && c != '\n' && c != '\r' && c != '-' {
+					pos = append(pos, lineStart+i)
+				}
+			}
+		}
+		lineStart += len(line)
+	}
+	if n < 0 || n+1 >= len(pos) {
+		ts.Fatalf("share has %d group characters", len(pos))
+	}
+	out := append([]byte(nil), b...)
+	switch args[2] {
+	case "change":
+		if out[pos[n]] == 'X' {
+			out[pos[n]] = 'Y'
+		} else {
+			out[pos[n]] = 'X'
+		}
+	case "swap":
+		for n+1 < len(pos) && out[pos[n]] == out[pos[n+1]] {
+			n++
+		}
+		out[pos[n]], out[pos[n+1]] = out[pos[n+1]], out[pos[n]]
+	default:
+		ts.Fatalf("mangle: change or swap")
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), out, 0o600))
+}
+
 // derivepin OUT LABEL: rebuilds the activation secret of the ceremony in
 // OUT from its rehearsal officer shares, derives the token's PINs as the
 // ceremony does, and writes them to LABEL.pin and LABEL.sopin, so that
@@ -416,14 +489,19 @@ func cmdDerivePIN(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]+".sopin"), so.Bytes(), 0o600))
 }
 
-// ecpoint CERT LABEL: the EC point pkcs11-tool lists for the public key
-// labelled LABEL is the certificate's public key.
+// ecpoint CERT LABEL [TOKEN]: the EC point pkcs11-tool lists for the
+// public key labelled LABEL (on TOKEN, default "demo") is the
+// certificate's public key.
 func cmdECPoint(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 2 || neg {
-		ts.Fatalf("usage: ecpoint CERT.pem LABEL")
+	if (len(args) != 2 && len(args) != 3) || neg {
+		ts.Fatalf("usage: ecpoint CERT.pem LABEL [TOKEN]")
+	}
+	label := "demo"
+	if len(args) == 3 {
+		label = args[2]
 	}
 	cert := readCert(ts, args[0])
-	objs, err := token(ts).ListObjects()
+	objs, err := tokenNamed(ts, label).ListObjects()
 	ts.Check(err)
 	for _, o := range objs {
 		if o.Class == "Public Key" && o.Label == args[1] {

@@ -20,6 +20,7 @@ package engine
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -63,11 +64,12 @@ type Plan struct {
 	opts       Options
 	script     *script.Script
 	inputs     map[string]string
-	templates  map[string]*pki.Profile // by template name
-	labels     map[int]string          // generate-key, restore-key and seal step index -> expanded label
-	backups    map[string]*script.Step // generate-key step id -> the backup-key step that backs it up
-	paths      map[int][2]string       // restore-key step index -> backup and certificate paths
-	validities map[int]pki.Validity    // issue-certificate step index -> validity
+	templates  map[string]*pki.Profile      // by template name
+	labels     map[int]string               // generate-key, restore-key and seal step index -> expanded label
+	backups    map[string]*script.Step      // generate-key step id -> the backup-key step that backs it up
+	paths      map[int][2]string            // restore-key step index -> backup and certificate paths
+	restored   map[string]*x509.Certificate // restore-key step id -> the certificate its key must match
+	validities map[int]pki.Validity         // issue-certificate step index -> validity
 	out        *outdir.Dir
 	start      time.Time
 }
@@ -97,6 +99,7 @@ func Prepare(opts Options) (*Plan, error) {
 		labels:     map[int]string{},
 		backups:    map[string]*script.Step{},
 		paths:      map[int][2]string{},
+		restored:   map[string]*x509.Certificate{},
 		validities: map[int]pki.Validity{},
 		start:      opts.Now().UTC().Truncate(time.Second),
 	}
@@ -140,6 +143,11 @@ func Prepare(opts Options) (*Plan, error) {
 				}
 			}
 			p.paths[i] = paths
+			cert, err := readCertificate(paths[1])
+			if err != nil {
+				return nil, s.Errorf(path+".certificate", "%v", err)
+			}
+			p.restored[st.ID] = cert
 		case script.KindSeal:
 			label := script.Expand(st.Label, inputs)
 			if err := hsm.ValidateLabel(label); err != nil {
@@ -170,9 +178,17 @@ func Prepare(opts Options) (*Plan, error) {
 				return nil, fmt.Errorf("%s: validity: %w", prof.Path, err)
 			}
 			p.validities[i] = v
-			if j := s.StepIndex(st.Issuer); st.Issuer != script.IssuerSelf && s.Steps[j].Kind == script.KindIssueCertificate {
-				// A restored issuer is checked against its certificate
-				// when the restore has read it.
+			if cert, ok := p.restored[st.Issuer]; ok {
+				// Issued by a restored key: checked against its
+				// certificate now, before the restore.
+				v = prof.Validity.ClampToIssuer(v, cert.NotAfter)
+				p.validities[i] = v
+				if err := pki.CheckIssuer(prof, v, cert); err != nil {
+					return nil, s.Errorf(path+".issuer", "%v", err)
+				}
+			} else if j := s.StepIndex(st.Issuer); st.Issuer != script.IssuerSelf {
+				v = prof.Validity.ClampToIssuer(v, p.validities[j].NotAfter)
+				p.validities[i] = v
 				if err := pki.CheckIssuerProfile(prof, v, p.templates[s.Steps[j].Template], p.validities[j]); err != nil {
 					return nil, s.Errorf(path+".issuer", "%v", err)
 				}

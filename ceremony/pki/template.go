@@ -64,6 +64,9 @@ type validitySpec struct {
 	NotBefore string `yaml:"not_before"`
 	NotAfter  string `yaml:"not_after"`
 	Duration  string `yaml:"duration"`
+	// UntilIssuer ends the certificate at its issuer's not-after when
+	// that comes first (a key certified again years after its issuer).
+	UntilIssuer bool `yaml:"until_issuer"`
 }
 
 type basicConstraints struct {

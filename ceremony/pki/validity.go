@@ -25,6 +25,18 @@ type ValidityRule struct {
 	days       int
 	hours      int
 	maxYears   int
+	// UntilIssuer: the validity ends at the issuer's not-after if that
+	// comes first (ClampToIssuer).
+	UntilIssuer bool
+}
+
+// ClampToIssuer ends v at the issuer's not-after if the rule says so and
+// the issuer's ends first.
+func (r ValidityRule) ClampToIssuer(v Validity, issuerNotAfter time.Time) Validity {
+	if r.UntilIssuer && issuerNotAfter.Before(v.NotAfter) && issuerNotAfter.After(v.NotBefore) {
+		v.NotAfter = issuerNotAfter.UTC()
+	}
+	return v
 }
 
 // Validity is a resolved validity period.
@@ -36,7 +48,7 @@ type Validity struct {
 var durationRE = regexp.MustCompile(`^([1-9][0-9]*)(y|d|h)$`)
 
 func parseValidity(v validitySpec, maxYears int, errorf func(string, string, ...any) error) (ValidityRule, error) {
-	r := ValidityRule{maxYears: maxYears}
+	r := ValidityRule{maxYears: maxYears, UntilIssuer: v.UntilIssuer}
 	switch v.NotBefore {
 	case "":
 		return r, errorf("validity.not_before", "required (%s, or a UTC time such as 2027-01-01T00:00:00Z)", CeremonyStart)
