@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/devicepki/ceremony/ceremony/activation"
@@ -56,6 +58,7 @@ func TestCommandLine(t *testing.T) {
 			"keyaccess":    cmdKeyAccess,
 			"forgeshare":   cmdForgeShare,
 			"mangle":       cmdMangle,
+			"agedecrypt":   cmdAgeDecrypt,
 		},
 	})
 }
@@ -439,6 +442,31 @@ func cmdMangle(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("mangle: change or swap")
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), out, 0o600))
+}
+
+// agedecrypt FILE PASSFILE OUT: decrypts the age file FILE with the scrypt
+// passphrase in PASSFILE (as age -d would) into OUT.
+func cmdAgeDecrypt(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: agedecrypt FILE PASSFILE OUT")
+	}
+	pass, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	id, err := age.NewScryptIdentity(strings.TrimSpace(string(pass)))
+	ts.Check(err)
+	f, err := os.Open(ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer f.Close()
+	r, err := age.Decrypt(f, id)
+	if err == nil {
+		var plain []byte
+		if plain, err = io.ReadAll(r); err == nil {
+			ts.Check(os.WriteFile(ts.MkAbs(args[2]), plain, 0o600))
+		}
+	}
+	if (err != nil) != neg {
+		ts.Fatalf("age decrypt: %v", err)
+	}
 }
 
 // derivepin OUT LABEL: rebuilds the activation secret of the ceremony in
