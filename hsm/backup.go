@@ -112,15 +112,8 @@ func (t *Token) ImportTrustedAESKey(so, user *secret.Secret, value *secret.Secre
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.requireLogin(); err != nil {
+	if err := t.requireLabelFree(label, "import another key"); err != nil {
 		return nil, err
-	}
-	inUse, err := t.labelInUse(label)
-	if err != nil {
-		return nil, err
-	}
-	if inUse {
-		return nil, fmt.Errorf("token %q already holds an object labelled %q; refusing to import another key: %w", t.info.Label, label, ErrLabelInUse)
 	}
 	k := &SecretKey{Label: label, Usage: usage, tok: t}
 	before, err := t.objectSet()
@@ -506,15 +499,8 @@ func (t *Token) UnwrapKeyPair(u *SecretKey, wrapped []byte, label string, pub cr
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.requireLogin(); err != nil {
+	if err := t.requireLabelFree(label, "restore a key pair under it"); err != nil {
 		return nil, err
-	}
-	inUse, err := t.labelInUse(label)
-	if err != nil {
-		return nil, err
-	}
-	if inUse {
-		return nil, fmt.Errorf("token %q already holds an object labelled %q; refusing to restore a key pair under it: %w", t.info.Label, label, ErrLabelInUse)
 	}
 	uh, err := t.unwrapKeyHandle(u)
 	if err != nil {

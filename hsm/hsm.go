@@ -392,6 +392,23 @@ func (t *Token) LabelInUse(label string) (bool, error) {
 }
 
 // labelInUse is LabelInUse for callers that hold t.mu.
+// requireLabelFree checks that the user is logged in and that no object
+// carries label, before an operation (what: "generate another") that would
+// create one. The caller holds t.mu.
+func (t *Token) requireLabelFree(label, what string) error {
+	if err := t.requireLogin(); err != nil {
+		return err
+	}
+	inUse, err := t.labelInUse(label)
+	if err != nil {
+		return err
+	}
+	if inUse {
+		return fmt.Errorf("token %q already holds an object labelled %q; refusing to %s: %w", t.info.Label, label, what, ErrLabelInUse)
+	}
+	return nil
+}
+
 func (t *Token) labelInUse(label string) (bool, error) {
 	hs, err := t.findObjects([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, label)})
 	if err != nil {

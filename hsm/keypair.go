@@ -116,15 +116,8 @@ func (t *Token) GenerateKeyPairWith(label string, alg keys.Algorithm, opts KeyOp
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.requireLogin(); err != nil {
+	if err := t.requireLabelFree(label, "generate another"); err != nil {
 		return nil, err
-	}
-	inUse, err := t.labelInUse(label)
-	if err != nil {
-		return nil, err
-	}
-	if inUse {
-		return nil, fmt.Errorf("token %q already holds an object labelled %q; refusing to generate another: %w", t.info.Label, label, ErrLabelInUse)
 	}
 	id, err := t.random(idLen)
 	if err != nil {
