@@ -103,6 +103,39 @@ func TestShippedScript(t *testing.T) {
 	}
 }
 
+// The shipped scripts split and restore as the issue asks: 3-of-5 officers
+// and custodians, a backup handed out, a restore that needs no threshold
+// of its own.
+func TestShippedQuorumScripts(t *testing.T) {
+	root, err := Load("../../scripts/root-key-generation.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]Quorum{
+		"initialise-hsm":   {Role: "officer", Threshold: 3, Shares: 5},
+		"back-up-root-key": {Role: "custodian", Threshold: 3, Shares: 5},
+	} {
+		i := root.StepIndex(id)
+		if i < 0 || root.Steps[i].Quorum == nil || *root.Steps[i].Quorum != want {
+			t.Fatalf("step %s: %+v", id, root.Steps[max(i, 0)])
+		}
+	}
+	if got := root.ArtifactFile(&root.Steps[root.StepIndex("back-up-root-key")]); got != "root-ca.backup" {
+		t.Fatalf("backup artifact %q", got)
+	}
+	restore, err := Load("../../scripts/restore-backup.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := restore.Steps[restore.StepIndex("restore-root-key")]
+	if st.Kind != KindRestoreKey || st.Quorum.Role != "custodian" || st.Quorum.Threshold != 0 {
+		t.Fatalf("restore step %+v", st)
+	}
+	if _, err := restore.ResolveInputs(map[string]string{"place": "x"}); err == nil {
+		t.Fatal("the restore script ran without a backup file")
+	}
+}
+
 func TestBaseIsValid(t *testing.T) {
 	if _, err := Parse("s.yaml", []byte(base)); err != nil {
 		t.Fatal(err)
