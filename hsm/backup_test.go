@@ -358,6 +358,56 @@ func TestDefaultKeysCannotBeWrapped(t *testing.T) {
 	verifySignature(t, kp, crypto.SHA384)
 }
 
+// Once its backup is made, a key can no longer be wrapped under any key,
+// even a trusted one the security officer imports: whoever can derive the
+// SO PIN cannot take the key out again.
+func TestEndExtraction(t *testing.T) {
+	h := softhsmtest.New(t)
+	tok, tk := initBlank(t, h, "a")
+	kp, err := tok.GenerateKeyPairWith("root", keys.ECDSAP384, hsm.KeyOptions{Backup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := importKey(t, tok, tk, aesKey(t), hsm.UsageWrap, "ceremony-backup-wrap")
+	if kp, err = tok.FindKeyPair("root"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.WrapKeyPair(w, kp); err != nil {
+		t.Fatalf("the backup wrap: %v", err)
+	}
+	if err := tok.EndExtraction(kp); err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := tok.KeyAttributes(kp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attrs.Extractable || !attrs.Sensitive || !attrs.WrapWithTrusted || attrs.NeverExtractable {
+		t.Fatalf("attributes after EndExtraction: %+v", attrs)
+	}
+	w2 := importKey(t, tok, tk, aesKey(t), hsm.UsageWrap, "attacker-wrap")
+	if kp, err = tok.FindKeyPair("root"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.WrapKeyPair(w2, kp); err == nil {
+		t.Fatal("a key whose extraction ended was wrapped under a trusted key")
+	}
+	// pkcs11-tool agrees: neither extractable nor never-extractable.
+	found := false
+	for _, o := range tk.Objects(t) {
+		if o.Class == "Private Key" && o.Label == "root" {
+			found = true
+			if o.Attrs != "sensitive, always sensitive, local" {
+				t.Fatalf("pkcs11-tool: Access: %q", o.Attrs)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("pkcs11-tool lists no private key root")
+	}
+	verifySignature(t, kp, crypto.SHA384)
+}
+
 func TestImportTrustedKeyFailures(t *testing.T) {
 	h := softhsmtest.New(t)
 	tok, tk := initBlank(t, h, "a")

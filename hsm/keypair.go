@@ -75,7 +75,9 @@ type KeyOptions struct {
 	// Backup makes the private key extractable, but only under a trusted
 	// wrapping key (CKA_WRAP_WITH_TRUSTED true), still sensitive: its value
 	// can never be read in clear, only wrapped under a key the security
-	// officer marked trusted (ImportTrustedAESKey, WrapKeyPair).
+	// officer marked trusted (ImportTrustedAESKey, WrapKeyPair). The key
+	// is modifiable, so that EndExtraction can make it non-extractable
+	// for good once the backup is made.
 	Backup bool
 	// AllowUntrustedWrap: if the module rejects CKA_WRAP_WITH_TRUSTED,
 	// generate the key extractable without it instead of failing. Such a key
@@ -154,6 +156,31 @@ func (t *Token) GenerateKeyPairWith(label string, alg keys.Algorithm, opts KeyOp
 	return &KeyPair{Label: label, ID: id, Algorithm: alg, signer: signer}, nil
 }
 
+// EndExtraction makes k's private key non-extractable for good, once its
+// backup is made: PKCS#11 lets CKA_EXTRACTABLE go from true to false, never
+// back. Without it, anyone who can log in as the security officer could
+// mark a key of their own trusted and wrap the key under it. It reads the
+// attribute back and fails unless the key is now non-extractable.
+func (t *Token) EndExtraction(k *KeyPair) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.requireLogin(); err != nil {
+		return err
+	}
+	hs, err := t.findObjects(keyTemplate(pkcs11.CKO_PRIVATE_KEY, k))
+	if err != nil || len(hs) != 1 {
+		return fmt.Errorf("token %q: find private key %q: %d found, %v", t.info.Label, k.Label, len(hs), err)
+	}
+	if err := t.raw.SetAttributeValue(t.session, hs[0], []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false)}); err != nil {
+		return fmt.Errorf("token %q: make key %q non-extractable: %w", t.info.Label, k.Label, err)
+	}
+	got, err := t.raw.GetAttributeValue(t.session, hs[0], []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil)})
+	if err != nil || len(got) != 1 || len(got[0].Value) != 1 || got[0].Value[0] != 0 {
+		return fmt.Errorf("token %q: key %q is still extractable after it was made non-extractable (%v)", t.info.Label, k.Label, err)
+	}
+	return nil
+}
+
 // trustedWrapRejected reports whether err is how a module rejects an
 // attribute it does not support or will not combine with the others.
 func trustedWrapRejected(err error) bool {
@@ -170,7 +197,9 @@ func (t *Token) generate(id []byte, label string, alg keys.Algorithm, extractabl
 		crypto11.CkaId: id, crypto11.CkaLabel: label, crypto11.CkaToken: true, crypto11.CkaPrivate: true,
 		crypto11.CkaSign: true, crypto11.CkaSensitive: true, crypto11.CkaExtractable: extractable,
 		crypto11.CkaDecrypt: false, crypto11.CkaUnwrap: false, crypto11.CkaDerive: false,
-		crypto11.CkaModifiable: false,
+		// An extractable key stays modifiable only so that
+		// EndExtraction can clear CKA_EXTRACTABLE (a one-way change).
+		crypto11.CkaModifiable: extractable,
 	}
 	if wrapWithTrusted {
 		privAttrs[trustedWrapAttr] = true

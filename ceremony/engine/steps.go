@@ -247,8 +247,9 @@ func (r *run) generateKey(info StepInfo, st *script.Step, i int) (string, error)
 	what := "a private, sensitive, non-extractable, unmodifiable token object generated on the token, for signing only"
 	if backedUp {
 		// Extractable for the backup, but only under a trusted key.
-		want.NeverExtractable, want.Extractable, want.WrapWithTrusted = false, true, true
-		what = "a private, sensitive token object generated on the token, for signing only, extractable only wrapped under a trusted key"
+		// Modifiable only until the backup makes it non-extractable.
+		want.NeverExtractable, want.Extractable, want.WrapWithTrusted, want.Modifiable = false, true, true, true
+		what = "a private, sensitive token object generated on the token, for signing only, extractable only wrapped under a trusted key until its backup is made"
 		if !attrs.WrapWithTrusted && bst.AllowUntrustedWrap {
 			want.WrapWithTrusted = false
 			r.face.Report(Report{Kind: Notice, Step: info, Text: "WARNING: the HSM cannot restrict wrapping of this key to trusted keys; the script allows it (allow_untrusted_wrap)"})
