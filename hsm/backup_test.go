@@ -68,7 +68,8 @@ func makeBackup(t *testing.T, h *softhsmtest.HSM, label string, alg keys.Algorit
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := hsm.KeyAttributes{Token: true, Private: true, Sensitive: true, Extractable: true, Local: true, AlwaysSensitive: true, Sign: true, WrapWithTrusted: true}
+	// Modifiable until EndExtraction makes it non-extractable.
+	want := hsm.KeyAttributes{Token: true, Private: true, Sensitive: true, Extractable: true, Local: true, AlwaysSensitive: true, Sign: true, WrapWithTrusted: true, Modifiable: true}
 	if attrs != want {
 		t.Fatalf("backup key attributes %+v, want %+v", attrs, want)
 	}
