@@ -41,6 +41,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
@@ -357,26 +358,17 @@ func (a *Face) read(p string, s *secretSource) (*secret.Secret, error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(a.dir, path)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, a.errorf(p+".file", "cannot read the secret file named here: %v", bareError(err))
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	buf, err := durable.ReadRegularFile(path, maxSecretFile)
+	defer clear(buf)
 	switch {
+	case errors.Is(err, durable.ErrNotRegular):
+		return nil, a.errorf(p+".file", "the secret file named here is not a regular file")
+	case errors.Is(err, durable.ErrTooLarge):
+		return nil, a.errorf(p+".file", "the secret file named here is larger than %d bytes", maxSecretFile)
 	case err != nil:
 		return nil, a.errorf(p+".file", "cannot read the secret file named here: %v", bareError(err))
-	case !st.Mode().IsRegular():
-		return nil, a.errorf(p+".file", "the secret file named here is not a regular file")
-	case st.Size() > maxSecretFile:
-		return nil, a.errorf(p+".file", "the secret file named here is larger than %d bytes", maxSecretFile)
 	}
-	buf := make([]byte, maxSecretFile+1)
-	n, err := io.ReadFull(f, buf)
-	defer clear(buf)
-	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		return nil, a.errorf(p+".file", "cannot read the secret file named here: %v", bareError(err))
-	}
+	n := len(buf)
 	b := buf[:n]
 	if n > 0 && b[n-1] == '\n' {
 		b = b[:n-1]

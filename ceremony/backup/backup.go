@@ -42,6 +42,7 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/shares"
+	"github.com/devicepki/ceremony/hsm"
 )
 
 // PEMType is the PEM block type of a backup file.
@@ -143,6 +144,9 @@ func Decode(data []byte) (*Backup, error) {
 		return nil, fmt.Errorf("backup file: Wrapping-Key %q; this tool restores under %s", h["Wrapping-Key"], WrappingKey)
 	}
 	b := &Backup{Label: h["Key-Label"], Wrapped: block.Bytes}
+	if err := hsm.ValidateLabel(b.Label); err != nil {
+		return nil, fmt.Errorf("backup file: Key-Label: %w", err)
+	}
 	if len(b.Wrapped) == 0 || len(b.Wrapped) > maxWrapped || len(b.Wrapped)%8 != 0 {
 		return nil, fmt.Errorf("backup file: wrapped key of %d bytes is not an RFC 5649 ciphertext", len(b.Wrapped))
 	}

@@ -8,9 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"strings"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/shares"
 	"github.com/devicepki/ceremony/ceremony/transcript"
@@ -204,29 +205,25 @@ func manifestsIn(path string) (map[string]*shares.Manifest, error) {
 // readShares reads one share from a file, or the shares on standard input
 // ("-"), each beginning at a line whose first group starts with CS.
 func readShares(name string, stdin io.Reader) ([]shareInput, error) {
-	var r io.Reader = stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
+	var (
+		data []byte
+		err  error
+	)
+	if name == "-" {
+		data, err = io.ReadAll(io.LimitReader(stdin, maxShareInput+1))
+		if err == nil && len(data) > maxShareInput {
+			err = fmt.Errorf("more than %d bytes", maxShareInput)
 		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return nil, err
-		}
-		if !st.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s: not a regular file", name)
-		}
-		r = f
+	} else {
+		data, err = durable.ReadRegularFile(name, maxShareInput)
 	}
-	data, err := io.ReadAll(io.LimitReader(r, maxShareInput+1))
 	defer clear(data)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(data) > maxShareInput {
-		return nil, fmt.Errorf("%s: more than %d bytes", name, maxShareInput)
 	}
 	if name != "-" {
 		return []shareInput{{name: name, line: 1, text: secret.New(data)}}, nil

@@ -6,9 +6,11 @@ package durable
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // SyncDir fsyncs a directory, making the creation or removal of its entries
@@ -76,4 +78,42 @@ func WriteFileExclusive(path string, data []byte, perm fs.FileMode) error {
 		return fmt.Errorf("%s: sync directory: %w", path, err)
 	}
 	return nil
+}
+
+// ErrNotRegular is returned by ReadRegularFile for a directory, device,
+// FIFO or socket.
+var ErrNotRegular = errors.New("not a regular file")
+
+// ErrTooLarge is returned by ReadRegularFile for a file above its limit.
+var ErrTooLarge = errors.New("file too large")
+
+// ReadRegularFile reads a regular file of at most max bytes. It opens the
+// file without blocking, so a FIFO named where a file belongs is refused
+// rather than waited on for ever, and checks what it opened (not what the
+// name pointed to a moment before). Errors wrap the *fs.PathError, or
+// ErrNotRegular or ErrTooLarge.
+func ReadRegularFile(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, err
+	case !st.Mode().IsRegular():
+		return nil, ErrNotRegular
+	case st.Size() > max:
+		return nil, fmt.Errorf("%w (more than %d bytes)", ErrTooLarge, max)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		clear(data)
+		return nil, fmt.Errorf("%w (more than %d bytes)", ErrTooLarge, max)
+	}
+	return data, nil
 }

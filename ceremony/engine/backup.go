@@ -173,27 +173,47 @@ func (r *run) backupKey(info StepInfo, st *script.Step) (string, error) {
 // maxInputFile bounds the backup and certificate files a restore reads.
 const maxInputFile = 1 << 16
 
-func readSmall(what, path string) ([]byte, error) {
-	f, err := os.Open(path)
+// restoreInput is a restore's backup file and certificate, read once and
+// checked against each other before the ceremony starts.
+type restoreInput struct {
+	backupPath, certPath string
+	data                 []byte // the backup file's bytes
+	backup               *backup.Backup
+	cert                 *x509.Certificate
+}
+
+// loadRestore reads and checks a restore's inputs: a well-formed backup
+// file, a self-signed CA certificate, and the same public key in both.
+// On error it also names the script field at fault.
+func loadRestore(backupPath, certPath string) (*restoreInput, string, error) {
+	data, err := durable.ReadRegularFile(backupPath, maxInputFile)
 	if err != nil {
-		return nil, fmt.Errorf("%s file: %w", what, err)
+		return nil, "backup", fmt.Errorf("backup file %s: %w", backupPath, err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxInputFile+1))
+	b, err := backup.Decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s file %s: %w", what, path, err)
+		return nil, "backup", fmt.Errorf("%s: %w", backupPath, err)
 	}
-	if len(data) > maxInputFile {
-		return nil, fmt.Errorf("%s file %s: larger than %d bytes", what, path, maxInputFile)
+	cert, err := readCertificate(certPath)
+	if err != nil {
+		return nil, "certificate", err
 	}
-	return data, nil
+	if !cert.IsCA || !bytes.Equal(cert.RawIssuer, cert.RawSubject) || cert.CheckSignatureFrom(cert) != nil {
+		return nil, "certificate", fmt.Errorf("certificate %s (%q) is not a self-signed CA certificate: a backup restores a root key against its root certificate", certPath, cert.Subject)
+	}
+	if !keys.SamePublicKey(b.PublicKey, cert.PublicKey) {
+		certFP, _ := keys.Fingerprint(cert.PublicKey)
+		return nil, "backup", fmt.Errorf("backup %s holds key %q with public key SHA-256 %s, but certificate %s (%q) is for public key %s",
+			backupPath, b.Label, b.PublicKeySHA256, certPath, cert.Subject, certFP)
+	}
+	return &restoreInput{backupPath: backupPath, certPath: certPath, data: data, backup: b, cert: cert}, "", nil
 }
 
 // readCertificate reads a file holding exactly one PEM certificate.
 func readCertificate(path string) (*x509.Certificate, error) {
-	data, err := readSmall("certificate", path)
+	data, err := durable.ReadRegularFile(path, maxInputFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("certificate file %s: %w", path, err)
 	}
 	block, rest := pem.Decode(data)
 	if block == nil || block.Type != "CERTIFICATE" || len(bytes.TrimSpace(rest)) != 0 {
@@ -214,24 +234,10 @@ func readCertificate(path string) (*x509.Certificate, error) {
 // object made from the certificate, a test signature checked with the
 // certificate's key, and the backup key destroyed.
 func (r *run) restoreKey(ctx context.Context, info StepInfo, st *script.Step, i int) (string, error) {
-	paths, label := r.paths[i], r.labels[i]
-	data, err := readSmall("backup", paths[0])
-	if err != nil {
-		return "", err
-	}
-	b, err := backup.Decode(data)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", paths[0], err)
-	}
-	cert, err := readCertificate(paths[1])
-	if err != nil {
-		return "", err
-	}
+	in, label := r.restores[i], r.labels[i]
+	b, cert, data := in.backup, in.cert, in.data
+	paths := [2]string{in.backupPath, in.certPath}
 	certFP, _ := keys.Fingerprint(cert.PublicKey)
-	if !keys.SamePublicKey(b.PublicKey, cert.PublicKey) {
-		return "", fmt.Errorf("backup %s holds key %q with public key SHA-256 %s, but certificate %s (%q) is for public key %s",
-			paths[0], b.Label, b.PublicKeySHA256, paths[1], cert.Subject, certFP)
-	}
 	iss := &pki.Issued{Cert: cert, DER: cert.Raw}
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + groupedFingerprint(iss.SHA256())})
 	inUse, err := r.tok.LabelInUse(label)

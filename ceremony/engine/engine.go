@@ -67,7 +67,7 @@ type Plan struct {
 	templates  map[string]*pki.Profile      // by template name
 	labels     map[int]string               // generate-key, restore-key and seal step index -> expanded label
 	backups    map[string]*script.Step      // generate-key step id -> the backup-key step that backs it up
-	paths      map[int][2]string            // restore-key step index -> backup and certificate paths
+	restores   map[int]*restoreInput        // restore-key step index -> its checked backup and certificate
 	restored   map[string]*x509.Certificate // restore-key step id -> the certificate its key must match
 	validities map[int]pki.Validity         // issue-certificate step index -> validity
 	out        *outdir.Dir
@@ -98,7 +98,7 @@ func Prepare(opts Options) (*Plan, error) {
 		templates:  map[string]*pki.Profile{},
 		labels:     map[int]string{},
 		backups:    map[string]*script.Step{},
-		paths:      map[int][2]string{},
+		restores:   map[int]*restoreInput{},
 		restored:   map[string]*x509.Certificate{},
 		validities: map[int]pki.Validity{},
 		start:      opts.Now().UTC().Truncate(time.Second),
@@ -129,18 +129,15 @@ func Prepare(opts Options) (*Plan, error) {
 			if st.Kind == script.KindGenerateKey {
 				break
 			}
-			paths := [2]string{script.Expand(st.Backup, inputs), script.Expand(st.Certificate, inputs)}
-			for k, f := range []string{"backup", "certificate"} {
-				if fi, err := os.Stat(paths[k]); err != nil || !fi.Mode().IsRegular() {
-					return nil, s.Errorf(path+"."+f, "%s file %q: not a readable regular file", f, paths[k])
-				}
-			}
-			p.paths[i] = paths
-			cert, err := readCertificate(paths[1])
+			// The backup and the certificate are read and checked
+			// against each other now, before any token is touched; the
+			// restore uses these very bytes.
+			in, field, err := loadRestore(script.Expand(st.Backup, inputs), script.Expand(st.Certificate, inputs))
 			if err != nil {
-				return nil, s.Errorf(path+".certificate", "%v", err)
+				return nil, s.Errorf(path+"."+field, "%v", err)
 			}
-			p.restored[st.ID] = cert
+			p.restores[i] = in
+			p.restored[st.ID] = in.cert
 		case script.KindSeal:
 			label := script.Expand(st.Label, inputs)
 			if err := hsm.ValidateLabel(label); err != nil {
