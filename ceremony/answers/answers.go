@@ -38,6 +38,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -122,8 +123,10 @@ type Face struct {
 var _ engine.Face = (*Face)(nil)
 
 // Load reads the answers file at path and checks it against s. Progress is
-// written to progress (nil for none).
-func Load(path string, s *script.Script, progress io.Writer) (*Face, error) {
+// written to progress (nil for none). An answers file can hand shares out
+// only in a rehearsal: outside one, a script with a hand-out-shares step is
+// refused here, before anything runs.
+func Load(path string, s *script.Script, progress io.Writer, rehearsal bool) (*Face, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("answers file: %w", err)
@@ -137,6 +140,13 @@ func Load(path string, s *script.Script, progress io.Writer) (*Face, error) {
 	}
 	if err := a.check(s); err != nil {
 		return nil, err
+	}
+	if !rehearsal {
+		for _, st := range s.Steps {
+			if st.Kind == script.KindHandOutShares {
+				return nil, a.errorf("script", "script %s hands out shares (step %q), which an answers file cannot show to a keyholder: run a rehearsal (--rehearsal) or use the TUI", s.Name, st.ID)
+			}
+		}
 	}
 	return a, nil
 }
@@ -326,6 +336,23 @@ func (a *Face) checkHandOut(p string, s *script.Script, st *script.Step, ans ste
 		case m.Passphrase == nil || (m.Passphrase.File == "") == (m.Passphrase.Env == ""):
 			return a.errorf(mp+".passphrase", "required: {file: PATH} or {env: NAME}")
 		}
+		if fi, err := os.Stat(a.abs(m.Dir)); err != nil || !fi.IsDir() {
+			return a.errorf(mp+".dir", "not a directory (is the keyholder's media mounted?)")
+		}
+		// Shares go to the keyholders in attendance order.
+		n := slices.Index(a.f.Attendance[role], name) + 1
+		if _, err := os.Lstat(filepath.Join(a.abs(m.Dir), fmt.Sprintf("%s-%d.share.age", role, n))); err == nil {
+			return a.errorf(mp+".dir", "already holds %s-%d.share.age; a media copy is never overwritten", role, n)
+		}
+		pass, err := a.read(mp+".passphrase", m.Passphrase)
+		if err != nil {
+			return err
+		}
+		short := pass.Len() < engine.MinPassphraseLen
+		pass.Wipe()
+		if short {
+			return a.errorf(mp+".passphrase", "shorter than %d characters", engine.MinPassphraseLen)
+		}
 	}
 	return nil
 }
@@ -380,6 +407,14 @@ func (a *Face) read(p string, s *secretSource) (*secret.Secret, error) {
 		return nil, a.errorf(p+".file", "the secret file named here is empty")
 	}
 	return secret.New(b), nil
+}
+
+// abs resolves a path relative to the answers file.
+func (a *Face) abs(path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(a.dir, path)
 }
 
 // bareError strips the path from a file error, keeping what went wrong.
@@ -504,10 +539,7 @@ func (a *Face) HandOut(_ context.Context, req engine.HandOutRequest) (engine.Han
 	}
 	fmt.Fprintf(a.out, "        %s receives %s; typed back from %s\n", req.Holder.Name, req.Describe, from)
 	if m, ok := ans.Media[req.Holder.Name]; ok {
-		out.MediaDir = m.Dir
-		if !filepath.IsAbs(out.MediaDir) {
-			out.MediaDir = filepath.Join(a.dir, out.MediaDir)
-		}
+		out.MediaDir = a.abs(m.Dir)
 		if out.Passphrase, err = a.read(p+".media."+req.Holder.Name+".passphrase", m.Passphrase); err != nil {
 			out.TypedBack.Wipe()
 			return engine.HandOutAnswer{}, err

@@ -41,7 +41,7 @@ func load(t *testing.T, body string) (*Face, error) {
 	if err := os.WriteFile(filepath.Join(dir, "user.pin"), []byte("8e1f22c0\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return Load(path, s, nil)
+	return Load(path, s, nil, false)
 }
 
 func TestGoodAnswers(t *testing.T) {

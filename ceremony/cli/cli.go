@@ -180,7 +180,7 @@ func runCommand(ctx context.Context, args []string, version string, stdout, stde
 		return fail(ExitFailure, "%v", err)
 	}
 	s := plan.Script()
-	face, err := answers.Load(*answersPath, s, stdout)
+	face, err := answers.Load(*answersPath, s, stdout, *rehearsal)
 	if err != nil {
 		return fail(ExitFailure, "%v", err)
 	}

@@ -298,12 +298,17 @@ func (r *run) restoreKey(ctx context.Context, info StepInfo, st *script.Step, i 
 	}})
 }
 
+// MinPassphraseLen is the shortest passphrase a media copy of a share is
+// encrypted with (age's scrypt makes each guess slow, not a short
+// passphrase safe).
+const MinPassphraseLen = 12
+
 // writeMedia writes a keyholder's share to their removable media,
 // encrypted to their passphrase with age (scrypt), and reads it back to
 // check it decrypts to the share.
 func (r *run) writeMedia(ans HandOutAnswer, holder Participant, sh *shares.Share, text *secret.Secret) (map[string]any, error) {
-	if ans.Passphrase.Len() < 8 {
-		return nil, fmt.Errorf("the passphrase for %s's media copy is shorter than 8 characters", holder.Name)
+	if ans.Passphrase.Len() < MinPassphraseLen {
+		return nil, fmt.Errorf("the passphrase for %s's media copy is shorter than %d characters", holder.Name, MinPassphraseLen)
 	}
 	rcpt, err := age.NewScryptRecipient(string(ans.Passphrase.Bytes()))
 	if err != nil {

@@ -116,7 +116,7 @@ func (r *rig) answersFace(t *testing.T) engine.Face {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := answers.Load(r.answers, s, nil)
+	f, err := answers.Load(r.answers, s, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestBadInputsChangeNothing(t *testing.T) {
 			if lerr != nil {
 				err = lerr
 			} else {
-				face, ferr := answers.Load(r.answers, s, nil)
+				face, ferr := answers.Load(r.answers, s, nil, false)
 				if ferr != nil {
 					t.Fatal(ferr)
 				}
