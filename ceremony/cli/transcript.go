@@ -149,9 +149,10 @@ func summary(w io.Writer, res *verify.Result) {
 	c := res.Chain
 	first, last := c.Events[0], c.Events[len(c.Events)-1]
 	var start struct {
-		Title  string            `json:"title"`
-		Inputs map[string]string `json:"inputs"`
-		Script struct{ Name, SHA256 string }
+		Title     string            `json:"title"`
+		Inputs    map[string]string `json:"inputs"`
+		Script    struct{ Name, SHA256 string }
+		Rehearsal bool `json:"rehearsal"`
 	}
 	_ = json.Unmarshal(first.Data, &start)
 	row := func(k, format string, a ...any) {
@@ -161,6 +162,9 @@ func summary(w io.Writer, res *verify.Result) {
 		fmt.Fprintf(w, "  %-14s%s\n", k, printable(fmt.Sprintf(format, a...)))
 	}
 	row("ceremony", "%s (script %s, SHA-256 %s)", start.Title, start.Script.Name, start.Script.SHA256)
+	if start.Rehearsal {
+		row("REHEARSAL", "yes: its shares were written to shares/; it protects nothing and is no real ceremony")
+	}
 	if p := start.Inputs["place"]; p != "" {
 		row("place", "%s", p)
 	}

@@ -146,6 +146,14 @@ func (r *run) initToken(_ context.Context, info StepInfo, st *script.Step) (stri
 	defer so.Wipe()
 	defer user.Wipe()
 	label := r.blank.Info().Label
+	// From here the token may be initialised whatever happens next (even a
+	// crash): the record says so first, and is kept.
+	r.changed = true
+	if err := r.record(transcript.Entry{Type: "token-initialising", Step: info.ID,
+		Text: fmt.Sprintf("Initialising blank HSM token as %q with PINs derived from a new activation secret (split %s)", label, man.Split),
+		Data: map[string]any{"token": r.blank.Info(), "split_id": man.Split}}); err != nil {
+		return "", err
+	}
 	var tok *hsm.Token
 	_, err = r.timed(info, fmt.Sprintf("Initialising HSM token %q", label), func() (err error) {
 		tok, err = r.blank.Initialize(so, user)
@@ -153,9 +161,9 @@ func (r *run) initToken(_ context.Context, info StepInfo, st *script.Step) (stri
 	})
 	r.blank = nil
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w; the token may be initialised nonetheless: check it before running the ceremony again", err)
 	}
-	r.tok, r.changed, r.initialised = tok, true, true
+	r.tok, r.initialised = tok, true
 	if err := tok.Login(user); err != nil {
 		return "", fmt.Errorf("log in to the token just initialised: %w", err)
 	}
@@ -265,6 +273,7 @@ func (r *run) handOutOne(ctx context.Context, info StepInfo, ps *pendingSplit, s
 				}
 				data["media_copy"] = media
 			}
+			ans.Passphrase.Wipe()
 			break
 		}
 		ans.Passphrase.Wipe()

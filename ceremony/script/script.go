@@ -539,7 +539,8 @@ func (s *Script) validate() error {
 	return nil
 }
 
-// sortedSplits returns the split step ids in script order.
+// sortedSplits returns the split step ids in alphabetical order, so that
+// errors come in a stable order.
 func sortedSplits(splits map[string]int) []string {
 	ids := make([]string, 0, len(splits))
 	for id := range splits {
