@@ -365,12 +365,13 @@ func TestDefaultKeysCannotBeWrapped(t *testing.T) {
 func TestEndExtraction(t *testing.T) {
 	h := softhsmtest.New(t)
 	tok, tk := initBlank(t, h, "a")
-	kp, err := tok.GenerateKeyPairWith("root", keys.ECDSAP384, hsm.KeyOptions{Backup: true})
-	if err != nil {
+	if _, err := tok.GenerateKeyPairWith("root", keys.ECDSAP384, hsm.KeyOptions{Backup: true}); err != nil {
 		t.Fatal(err)
 	}
+	// The SO login voids earlier handles: find the key again.
 	w := importKey(t, tok, tk, aesKey(t), hsm.UsageWrap, "ceremony-backup-wrap")
-	if kp, err = tok.FindKeyPair("root"); err != nil {
+	kp, err := tok.FindKeyPair("root")
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tok.WrapKeyPair(w, kp); err != nil {
