@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/pki"
+	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/shares"
@@ -194,7 +194,7 @@ func loadRestore(backupPath, certPath string) (*restoreInput, string, error) {
 	if err != nil {
 		return nil, "backup", fmt.Errorf("%s: %w", backupPath, err)
 	}
-	cert, err := readCertificate(certPath)
+	cert, err := pki.ReadCertificateFile("certificate", certPath)
 	if err != nil {
 		return nil, "certificate", err
 	}
@@ -207,23 +207,6 @@ func loadRestore(backupPath, certPath string) (*restoreInput, string, error) {
 			backupPath, b.Label, b.PublicKeySHA256, certPath, cert.Subject, certFP)
 	}
 	return &restoreInput{backupPath: backupPath, certPath: certPath, data: data, backup: b, cert: cert}, "", nil
-}
-
-// readCertificate reads a file holding exactly one PEM certificate.
-func readCertificate(path string) (*x509.Certificate, error) {
-	data, err := durable.ReadRegularFile(path, maxInputFile)
-	if err != nil {
-		return nil, fmt.Errorf("certificate file %s: %w", path, err)
-	}
-	block, rest := pem.Decode(data)
-	if block == nil || block.Type != "CERTIFICATE" || len(bytes.TrimSpace(rest)) != 0 {
-		return nil, fmt.Errorf("certificate file %s: want exactly one PEM CERTIFICATE", path)
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("certificate file %s: %w", path, err)
-	}
-	return cert, nil
 }
 
 // restoreKey restores a backed-up key into the token: the backup file and
@@ -239,7 +222,7 @@ func (r *run) restoreKey(ctx context.Context, info StepInfo, st *script.Step, i 
 	paths := [2]string{in.backupPath, in.certPath}
 	certFP, _ := keys.Fingerprint(cert.PublicKey)
 	iss := &pki.Issued{Cert: cert, DER: cert.Raw}
-	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + groupedFingerprint(iss.SHA256())})
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + record.GroupHex(iss.SHA256())})
 	inUse, err := r.tok.LabelInUse(label)
 	if err != nil {
 		return "", err

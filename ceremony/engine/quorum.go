@@ -13,7 +13,6 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/activation"
 	"github.com/devicepki/ceremony/ceremony/keys"
-	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/shares"
@@ -480,6 +479,3 @@ func testSignature(kp crypto.Signer, pub crypto.PublicKey, what string) error {
 	}
 	return nil
 }
-
-// groupedFingerprint is a fingerprint as read aloud.
-func groupedFingerprint(fp string) string { return record.GroupHex(fp) }

@@ -13,10 +13,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/big"
 	"slices"
 	"time"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/keys"
 )
 
@@ -286,4 +288,33 @@ func PublicKeyPEM(pub crypto.PublicKey) ([]byte, error) {
 		return nil, fmt.Errorf("encode public key: %w", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}
+
+// maxCertificateFile bounds a certificate file read by ReadCertificateFile.
+const maxCertificateFile = 1 << 16
+
+// ReadCertificateFile reads a file holding exactly one PEM certificate and
+// nothing else: a regular file (a FIFO is refused, not waited on) of at
+// most 64 KiB. Errors name what the certificate is for and the file.
+func ReadCertificateFile(what, path string) (*x509.Certificate, error) {
+	data, err := durable.ReadRegularFile(path, maxCertificateFile)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	block, rest := pem.Decode(data)
+	switch {
+	case block == nil || block.Type != "CERTIFICATE":
+		return nil, fmt.Errorf("%s %s: no PEM CERTIFICATE block", what, path)
+	case len(bytes.TrimSpace(rest)) > 0:
+		return nil, fmt.Errorf("%s %s: more than one PEM block; give the certificate alone", what, path)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %v", what, path, err)
+	}
+	return c, nil
 }

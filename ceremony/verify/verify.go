@@ -17,7 +17,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,6 +27,7 @@ import (
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/outdir"
+	"github.com/devicepki/ceremony/ceremony/pki"
 	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/transcript"
@@ -320,22 +320,7 @@ func (res *Result) checkArtifacts(dir string) error {
 
 // LoadRoot reads a PEM file holding exactly one certificate.
 func LoadRoot(path string) (*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("root certificate %w", err)
-	}
-	block, rest := pem.Decode(data)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("root certificate %s: no PEM CERTIFICATE block", path)
-	}
-	if len(bytes.TrimSpace(rest)) > 0 {
-		return nil, fmt.Errorf("root certificate %s: more than one PEM block; give the root certificate alone", path)
-	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("root certificate %s: %v", path, err)
-	}
-	return c, nil
+	return pki.ReadCertificateFile("root certificate", path)
 }
 
 func sha256Hex(b []byte) string {
