@@ -14,8 +14,9 @@ import (
 // ceremony initialises it itself (Initialize), so that the PINs come from the
 // ceremony's secrets and are never typed into another tool.
 //
-// While a Blank is open the module is initialised for it alone: close it
-// before opening a Token of the same module.
+// A Blank may be open beside Tokens of the same module (a second token
+// initialised while the root token is open and logged in), but only one
+// Blank per module at a time: two would find the same blank slot.
 type Blank struct {
 	cfg    Config
 	info   TokenInfo
@@ -24,7 +25,8 @@ type Blank struct {
 	maxPIN int
 
 	mu     sync.Mutex
-	raw    *pkcs11.Ctx
+	mod    *module
+	raw    *pkcs11.Ctx // the module's, shared with its Tokens
 	closed bool
 }
 
@@ -41,25 +43,40 @@ func OpenBlank(cfg Config) (*Blank, error) {
 	if cfg.Token.Serial != "" {
 		return nil, fmt.Errorf("hsm config: token: a blank token has no serial yet; select it by the label it will get, not by serial %s", cfg.Token.Serial)
 	}
-	raw, err := loadModule(cfg.Module)
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	m, err := acquireModule(cfg.Module)
 	if err != nil {
 		return nil, err
 	}
-	if err := raw.Initialize(); err != nil {
-		raw.Destroy()
-		var p11 pkcs11.Error
-		if errors.As(err, &p11) && p11 == pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
-			return nil, fmt.Errorf("pkcs11 module %s is already in use by this process; close its open tokens before initialising one: %w", cfg.Module, err)
-		}
-		return nil, fmt.Errorf("pkcs11 module %s: initialise: %w", cfg.Module, err)
-	}
-	b := &Blank{cfg: cfg, raw: raw}
-	if err := b.findBlank(); err != nil {
-		_ = raw.Finalize()
-		raw.Destroy()
-		return nil, err
+	b := &Blank{cfg: cfg, mod: m, raw: m.raw}
+	if err := b.open(); err != nil {
+		return nil, errors.Join(err, m.releaseIfUnused(cfg.Module))
 	}
 	return b, nil
+}
+
+// open registers b with its module and finds the blank slot. The caller
+// holds registry.mu.
+func (b *Blank) open() error {
+	m := b.mod
+	if err := m.brokenErr(); err != nil {
+		return err
+	}
+	if m.blank != nil {
+		return fmt.Errorf("pkcs11 module %s is already in use by this process for blank token %q; close it before initialising another token", b.cfg.Module, m.blank.cfg.Token.Label)
+	}
+	if len(m.tokens) == 0 {
+		// No crypto11 context holds the library initialised.
+		if err := m.initialize(b.cfg.Module); err != nil {
+			return err
+		}
+	}
+	if err := b.findBlank(); err != nil {
+		return err
+	}
+	m.blank = b
+	return nil
 }
 
 // findBlank finds the first slot with a blank token, and checks that no
@@ -136,6 +153,14 @@ func (b *Blank) initialize(so, user *secret.Secret) error {
 	if b.closed {
 		return fmt.Errorf("token %q: blank slot already closed", label)
 	}
+	// The registry may finalise and initialise the library again while no
+	// session is open (when a Token of the module opens or closes); hold it
+	// off while this opens sessions.
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if err := b.mod.brokenErr(); err != nil {
+		return fmt.Errorf("token %q: %w", label, err)
+	}
 	for _, p := range []struct {
 		name string
 		pin  *secret.Secret
@@ -143,6 +168,11 @@ func (b *Blank) initialize(so, user *secret.Secret) error {
 		if n := p.pin.Len(); n == 0 || n < b.minPIN || (b.maxPIN > 0 && n > b.maxPIN) {
 			return fmt.Errorf("token %q: the %s has %d bytes; the token accepts %d to %d", label, p.name, n, b.minPIN, b.maxPIN)
 		}
+	}
+	// Find the blank slot again: slot numbers may change when the library
+	// is initialised again, and another program may have taken the label.
+	if err := b.findBlank(); err != nil {
+		return err
 	}
 	if err := b.raw.InitToken(b.slot, string(so.Bytes()), label); err != nil {
 		return fmt.Errorf("token %q: initialise the token in %s: %w", label, b.cfg.Module, err)
@@ -181,7 +211,8 @@ func (b *Blank) initialize(so, user *secret.Secret) error {
 	return nil
 }
 
-// Close unloads the module. It is safe to call more than once.
+// Close releases the module: if no Token of it is open, it is finalised and
+// unloaded. It is safe to call more than once.
 func (b *Blank) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -189,10 +220,8 @@ func (b *Blank) Close() error {
 		return nil
 	}
 	b.closed = true
-	err := b.raw.Finalize()
-	b.raw.Destroy()
-	if err != nil {
-		return fmt.Errorf("pkcs11 module %s: finalise: %w", b.cfg.Module, err)
-	}
-	return nil
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	b.mod.blank = nil
+	return b.mod.releaseIfUnused(b.cfg.Module)
 }

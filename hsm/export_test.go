@@ -2,7 +2,9 @@ package hsm
 
 import (
 	"fmt"
+	"sync/atomic"
 
+	"github.com/ThalesIgnite/crypto11"
 	"github.com/miekg/pkcs11"
 )
 
@@ -93,4 +95,76 @@ func (t *Token) SessionObjectsForTest() ([]string, error) {
 		labels = append(labels, string(got[0].Value))
 	}
 	return labels, nil
+}
+
+// ReplacePrivateDataWithoutDestroyForTest runs ReplacePrivateData up to the
+// point where the new copy is written and checked, and stops before the old
+// copies are destroyed, as a crash there would.
+func (t *Token) ReplacePrivateDataWithoutDestroyForTest(label string, value []byte) error {
+	return t.replacePrivateData(label, value, false)
+}
+
+// EncodePrivateDataForTest returns the stored form of value at generation
+// gen, as ReplacePrivateData writes it.
+func EncodePrivateDataForTest(gen uint64, value []byte) []byte { return encodePrivateData(gen, value) }
+
+// CreatePrivateDataObjectForTest creates a private data object labelled
+// label holding stored as is, to play a copy that a crash cut short or that
+// another program wrote.
+func (t *Token) CreatePrivateDataObjectForTest(label string, stored []byte) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, err := t.raw.CreateObject(t.session, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_DATA),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_APPLICATION, dataApplication),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+		pkcs11.NewAttribute(pkcs11.CKA_VALUE, stored),
+	})
+	return err
+}
+
+// PrivateDataObjectsForTest returns the stored values of the private data
+// objects labelled label, as the module returns them.
+func (t *Token) PrivateDataObjectsForTest(label string) ([][]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	hs, err := t.findObjects(privateDataTemplate(label))
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, h := range hs {
+		got, err := t.raw.GetAttributeValue(t.session, h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got[0].Value)
+	}
+	return out, nil
+}
+
+// CountSyncsForTest counts the file system flushes ReplacePrivateData asks
+// for, instead of making them. It returns the counter and a function that
+// undoes the change.
+func CountSyncsForTest() (count func() int, restore func()) {
+	var n atomic.Int32
+	old := syncStorage
+	syncStorage = func() { n.Add(1) }
+	return func() int { return int(n.Load()) }, func() { syncStorage = old }
+}
+
+// FailCrypto11ConfigureForTest makes Open configure crypto11 for a token
+// serial no token has, so that crypto11.Configure fails after its token
+// search, as it would if the token went away between Open's own search and
+// crypto11's. It returns a function that undoes the change.
+func FailCrypto11ConfigureForTest() (restore func()) {
+	old := c11Configure
+	c11Configure = func(cfg *crypto11.Config) (*crypto11.Context, error) {
+		bad := *cfg
+		bad.TokenSerial, bad.TokenLabel = "no-such-serial", ""
+		return old(&bad)
+	}
+	return func() { c11Configure = old }
 }

@@ -7,8 +7,13 @@
 // login, object search, attribute reads, object destruction, key wrap and
 // unwrap for backups, data objects) goes through a raw github.com/miekg/pkcs11
 // session on the same module. crypto11 is configured without a PIN: the login happens once, on the
-// raw session, and applies to every session of the process, so the PIN is
-// handed to the module exactly once and crypto11 never keeps a copy.
+// raw session, and applies to every session of that token in the process, so
+// the PIN is handed to the module exactly once and crypto11 never keeps a
+// copy.
+//
+// Several tokens may be open at once, of one module or of several: each
+// module is loaded and initialised once per process and finalised when its
+// last Token or Blank closes (see OpenModules and the registry in module.go).
 //
 // Nothing here is specific to SoftHSM2; it is the module used for demos and
 // tests.
@@ -17,7 +22,6 @@ package hsm
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -57,7 +61,8 @@ type Token struct {
 	slot uint
 
 	mu         sync.Mutex
-	raw        *pkcs11.Ctx
+	mod        *module
+	raw        *pkcs11.Ctx // the module's, shared with its other Tokens
 	c11        *crypto11.Context
 	session    pkcs11.SessionHandle
 	loggedIn   bool // the user is logged in
@@ -65,73 +70,131 @@ type Token struct {
 	closed     bool
 }
 
-// Open loads the module named in cfg, selects the token, and opens a session.
-// It does not log in. Every failure names the module or the token, and lists
-// the tokens that are present when the wanted one is not.
+// Open loads the module named in cfg (once per process: see OpenModules),
+// selects the token, and opens a session. It does not log in. Every failure
+// names the module or the token, and lists the tokens that are present when
+// the wanted one is not.
+//
+// Several tokens may be open at once, of one module or of several, each with
+// its own login; closing one leaves the others working. One token cannot be
+// open twice at once: the second Open fails with an error wrapping
+// ErrTokenInUse. PKCS#11 keeps one login state per token and application,
+// so two Tokens of one token would log each other in and out behind their
+// backs; share the open Token instead. (Two different module files that
+// reach the same token, such as two copies of one library, are separate
+// applications to PKCS#11 and are not detected.)
 func Open(cfg Config) (*Token, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	raw, err := loadModule(cfg.Module)
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	m, err := acquireModule(cfg.Module)
 	if err != nil {
 		return nil, err
 	}
-	t := &Token{cfg: cfg, raw: raw}
-
-	// Probe with our own initialisation first, so that a missing token is
-	// reported clearly; crypto11 then initialises the library itself.
-	if err := raw.Initialize(); err != nil {
-		raw.Destroy()
-		return nil, fmt.Errorf("pkcs11 module %s: initialise: %w", cfg.Module, err)
-	}
-	_, info, err := t.findSlot()
-	_ = raw.Finalize()
-	if err != nil {
-		raw.Destroy()
-		return nil, err
-	}
-
-	c11cfg := &crypto11.Config{Path: cfg.Module, TokenSerial: info.Serial, LoginNotSupported: true}
-	if info.Serial == "" {
-		c11cfg.TokenSerial, c11cfg.TokenLabel = "", info.Label
-	}
-	c11, err := crypto11.Configure(c11cfg)
-	if err != nil {
-		raw.Destroy()
-		return nil, fmt.Errorf("token %s: %w", t.cfg.Token, err)
-	}
-	t.c11 = c11
-	slot, info, err := t.findSlot()
-	if err != nil {
-		t.closeLibraries()
-		return nil, err
-	}
-	t.slot, t.info = slot, info
-	t.session, err = raw.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
-	if err != nil {
-		t.closeLibraries()
-		return nil, fmt.Errorf("token %s: open session: %w", t.cfg.Token, err)
+	t := &Token{cfg: cfg, raw: m.raw, mod: m}
+	if err := t.open(); err != nil {
+		return nil, errors.Join(err, m.releaseIfUnused(cfg.Module))
 	}
 	return t, nil
 }
 
-// loadModule checks that path names a shared library and loads it. It does
-// not initialise it.
-func loadModule(path string) (*pkcs11.Ctx, error) {
-	st, err := os.Stat(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("pkcs11 module %s: no such file: %w", path, ErrModuleNotFound)
-	case err != nil:
-		return nil, fmt.Errorf("pkcs11 module %s: %w", path, err)
-	case st.IsDir():
-		return nil, fmt.Errorf("pkcs11 module %s: is a directory, not a shared library", path)
+// c11Configure is crypto11.Configure; tests replace it to play a failing
+// Configure.
+var c11Configure = crypto11.Configure
+
+// open finds the token in the module, configures crypto11 for it and opens
+// the raw session. The caller holds registry.mu; t.mod is registered.
+func (t *Token) open() error {
+	m, path := t.mod, t.cfg.Module
+	if err := m.brokenErr(); err != nil {
+		return err
 	}
-	raw := pkcs11.New(path)
-	if raw == nil {
-		return nil, fmt.Errorf("pkcs11 module %s: cannot be loaded (not a PKCS#11 library for this machine?)", path)
+	first := len(m.tokens) == 0
+	if first {
+		// Probe with the registry's own initialisation, so that a missing
+		// token is reported clearly and crypto11 is only configured for a
+		// token that is there.
+		if err := m.initialize(path); err != nil {
+			return err
+		}
 	}
-	return raw, nil
+	slot, info, err := t.findSlot()
+	if err != nil {
+		if !first && errors.Is(err, ErrTokenNotFound) {
+			// SoftHSM2, for one, reads its tokens when it is initialised.
+			err = fmt.Errorf("%w; the module is in use by %d open token(s) of this process, and a token initialised by another program since the module was loaded may only appear after they are all closed", err, len(m.tokens))
+		}
+		return err
+	}
+	if err := t.notOpen(slot, info); err != nil {
+		return err
+	}
+	var session pkcs11.SessionHandle
+	if first {
+		// crypto11 initialises the library itself when it has no context
+		// of it; hand the initialisation over. No session is open: a Blank
+		// opens sessions only while it holds registry.mu.
+		if err := m.finalize(path); err != nil {
+			return err
+		}
+	} else {
+		// Open our session before crypto11 opens its own: if the token
+		// refuses sessions, crypto11 never gets to fail (and finalise
+		// the library under the other tokens).
+		if session, err = m.raw.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION); err != nil {
+			return fmt.Errorf("token %s: open session: %w", t.cfg.Token, err)
+		}
+	}
+
+	c11cfg := &crypto11.Config{Path: m.key, TokenSerial: info.Serial, LoginNotSupported: true}
+	if info.Serial == "" {
+		c11cfg.TokenSerial, c11cfg.TokenLabel = "", info.Label
+	}
+	c11, err := c11Configure(c11cfg)
+	if err != nil {
+		err = fmt.Errorf("token %s: %w", t.cfg.Token, err)
+		if first {
+			m.afterLastToken(path)
+			return err
+		}
+		_ = m.raw.CloseSession(session)
+		if m.libraryFinalized() {
+			why := fmt.Sprintf("pkcs11 module %s was finalised by crypto11 when opening token %s failed; the sessions and logins of its open tokens are gone: close every token of this module and open them again", path, t.cfg.Token)
+			m.markBroken(why)
+			return fmt.Errorf("%w; %s", err, why)
+		}
+		return err
+	}
+	t.c11 = c11
+	if first {
+		// The library was initialised anew: find the slot again.
+		if slot, info, err = t.findSlot(); err == nil {
+			session, err = m.raw.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+			if err != nil {
+				err = fmt.Errorf("token %s: open session: %w", t.cfg.Token, err)
+			}
+		}
+		if err != nil {
+			_ = c11.Close()
+			t.c11 = nil
+			m.afterLastToken(path)
+			return err
+		}
+	}
+	t.slot, t.info, t.session = slot, info, session
+	m.tokens[slot] = t
+	return nil
+}
+
+// notOpen fails with ErrTokenInUse if the token in slot is open already. The
+// caller holds registry.mu.
+func (t *Token) notOpen(slot uint, info TokenInfo) error {
+	if _, open := t.mod.tokens[slot]; open {
+		return fmt.Errorf("token %q (serial %s) of %s is already open in this process; use the open token, or close it first: %w", info.Label, info.Serial, t.cfg.Module, ErrTokenInUse)
+	}
+	return nil
 }
 
 // findSlot returns the slot holding the configured token.
@@ -293,8 +356,10 @@ func (t *Token) logout() error {
 	return nil
 }
 
-// Close logs out, closes the session and unloads the module. It is safe to
-// call more than once.
+// Close logs out, closes the session and releases the module: the last
+// Token or Blank of a module to close finalises and unloads it. Other open
+// Tokens, of this module or another, keep working. It is safe to call more
+// than once.
 func (t *Token) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -302,24 +367,39 @@ func (t *Token) Close() error {
 		return nil
 	}
 	t.closed = true
+	// Hold the registry while the session closes, so that an Open of the
+	// same token waits for it rather than fails.
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	m := t.mod
+	broken := m.brokenErr() != nil
 	_ = t.logout()
 	_ = t.raw.CloseSession(t.session)
-	return t.closeLibraries()
-}
-
-func (t *Token) closeLibraries() error {
-	var err error
-	if t.c11 != nil {
-		err = t.c11.Close()
-		t.c11 = nil
+	delete(m.tokens, t.slot)
+	err := t.c11.Close()
+	t.c11 = nil
+	if broken {
+		// crypto11's C_Finalize of a library that is finalised already.
+		err = nil
 	}
-	t.raw.Destroy()
-	return err
+	if len(m.tokens) == 0 {
+		m.afterLastToken(t.cfg.Module)
+	}
+	if rerr := m.releaseIfUnused(t.cfg.Module); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("token %q: close: %w", t.info.Label, err)
+	}
+	return nil
 }
 
 func (t *Token) usable() error {
 	if t.closed {
 		return fmt.Errorf("token %q: already closed", t.info.Label)
+	}
+	if err := t.mod.brokenErr(); err != nil {
+		return fmt.Errorf("token %q: %w", t.info.Label, err)
 	}
 	return nil
 }

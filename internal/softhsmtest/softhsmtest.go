@@ -173,6 +173,8 @@ type Object struct {
 	ECPoint string
 	// Application is a data object's CKA_APPLICATION.
 	Application string
+	// Flags is a data object's flags line, e.g. "modifiable private".
+	Flags string
 }
 
 // Objects lists every object on the token, logged in as the user, with
@@ -194,6 +196,17 @@ func (tk *Token) ListObjects() ([]Object, error) {
 		return nil, err
 	}
 	return ParseObjects(out), nil
+}
+
+// PublicObjects lists the objects pkcs11-tool (OpenSC) sees on the token
+// without logging in: what anyone can see without the PIN.
+func (tk *Token) PublicObjects(t testing.TB) []Object {
+	t.Helper()
+	out, err := tk.HSM.Run("pkcs11-tool", "--module", tk.HSM.Module, "--token-label", tk.Label, "--list-objects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ParseObjects(out)
 }
 
 // ReadObject returns pkcs11-tool's --read-object output for the object of
@@ -252,6 +265,8 @@ func ParseObjects(out string) []Object {
 			o.ECPoint = val
 		case "application":
 			o.Application = val
+		case "flags":
+			o.Flags = val
 		}
 	}
 	return objs
