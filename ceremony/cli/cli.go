@@ -33,6 +33,8 @@ const usage = `ceremony runs offline root-key ceremonies on a PKCS#11 HSM.
 Usage:
   ceremony run SCRIPT --config HSM.yaml --answers FILE [--rehearsal] [--out DIR] [--input NAME=VALUE]...
   ceremony shares check [--transcript OUT/transcript.jsonl] (SHARE-FILE... | -)
+  ceremony csr --config HSM.yaml --label KEY-LABEL [--generate ALGORITHM] --subject /C=../O=../CN=..
+               (--pin-file FILE | --pin-env VAR) --out FILE.csr.pem
   ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256)
   ceremony transcript show OUT/transcript.jsonl
   ceremony version
@@ -48,6 +50,9 @@ Commands:
            transcript that recorded the split, each share against the
            split's manifest and (given enough shares) the rebuilt secret
            against its commitment. The secret is never printed.
+  csr      Make a certificate signing request with a key pair in a token
+           (a factory's or build system's HSM), generated there with
+           --generate or already there, for a root ceremony to certify.
   transcript verify
            Check a transcript, its seal against the root you pin, and its
            artifacts. Exit 0 verified, 1 broken, 3 unsealed but intact,
@@ -56,7 +61,7 @@ Commands:
            Print the printable record of a transcript.
   version  Print the version of this program.
 
-Run 'ceremony run --help' for the flags of run.
+Run 'ceremony run --help' for the flags of run, 'ceremony csr --help' for csr.
 `
 
 // Main runs the command line with args (without the program name) and
@@ -74,6 +79,8 @@ func Main(ctx context.Context, args []string, version string, stdout, stderr io.
 		return transcriptCommand(args[1:], stdout, stderr)
 	case "shares":
 		return sharesCommand(args[1:], os.Stdin, stdout, stderr)
+	case "csr":
+		return csrCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "ceremony %s\n", version)
 		t := engine.CurrentTool(version)
