@@ -78,6 +78,8 @@ steps:
   check-clock: {choice: matches}
   inspect-hsm: {confirmed_by: [Ada Administrator, Wanda Witness]}
   read-fingerprint: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  issue-root-certificate: {approved_by: [Olga Officer, Omar Officer, Otto Officer, Oona Officer, Oscar Officer]}
+  issue-audit-certificate: {approved_by: [Olga Officer, Omar Officer, Otto Officer, Oona Officer, Oscar Officer]}
   closing: {confirmed_by: [Ada Administrator, Wanda Witness]}
 `
 
@@ -95,6 +97,8 @@ steps:
   inspect-hsm: {confirmed_by: [Ada Administrator, Wanda Witness]}
   activate-hsm: {pin: {file: user.pin}}
   read-fingerprint: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  issue-root-certificate: {approved_by: [Wanda Witness]}
+  issue-audit-certificate: {approved_by: [Wanda Witness]}
   closing: {confirmed_by: [Ada Administrator, Wanda Witness]}
 `
 

@@ -12,6 +12,8 @@
 //	    confirmed_by: [Alice Example, Wendy Example]
 //	  check-clock:
 //	    choice: matches
+//	  sign-intermediate:         # issue-certificate, issue-crl
+//	    approved_by: [Olga Officer, Omar Officer, Otto Officer]
 //	  preflight:                 # only if a network interface is up
 //	    network_override: {by: Alice Example, reason: Rehearsal on a lab machine}
 //	  activate-hsm:
@@ -57,10 +59,14 @@ type file struct {
 }
 
 type stepAnswer struct {
-	ConfirmedBy []string      `yaml:"confirmed_by"`
-	Choice      string        `yaml:"choice"`
-	By          string        `yaml:"by"`
-	PIN         *secretSource `yaml:"pin"`
+	ConfirmedBy []string `yaml:"confirmed_by"`
+	// ApprovedBy are the people who approve what is about to be signed
+	// (issue-certificate, issue-crl): every present member of the
+	// step's approved_by role.
+	ApprovedBy []string      `yaml:"approved_by"`
+	Choice     string        `yaml:"choice"`
+	By         string        `yaml:"by"`
+	PIN        *secretSource `yaml:"pin"`
 	// NetworkOverride lets the ceremony go on with a network interface
 	// up, where the script allows it (preflight).
 	NetworkOverride *override `yaml:"network_override"`
@@ -241,6 +247,24 @@ func (a *Face) check(s *script.Script) error {
 					return a.errorf(fmt.Sprintf("%s.confirmed_by[%d]", p, j), "%q is not present in a role that confirms step %q", n, st.ID)
 				}
 			}
+		case script.KindIssueCertificate, script.KindIssueCRL:
+			want["approved_by"] = true
+			if !has || len(ans.ApprovedBy) == 0 {
+				return a.errorf(p, "step %q needs approved_by: the names of every %s, who approve what is signed", st.ID, st.ApprovedBy)
+			}
+			for _, n := range a.f.Attendance[st.ApprovedBy] {
+				if !contains(ans.ApprovedBy, n) {
+					return a.errorf(p+".approved_by", "step %q: no approval from %s %q", st.ID, st.ApprovedBy, n)
+				}
+			}
+			for j, n := range ans.ApprovedBy {
+				if role, ok := present[n]; !ok || role != st.ApprovedBy {
+					return a.errorf(fmt.Sprintf("%s.approved_by[%d]", p, j), "%q is not present as %s, the role that approves step %q", n, st.ApprovedBy, st.ID)
+				}
+				if slices.Index(ans.ApprovedBy, n) != j {
+					return a.errorf(fmt.Sprintf("%s.approved_by[%d]", p, j), "%q listed twice", n)
+				}
+			}
 		case script.KindChoose:
 			want["choice"], want["by"] = true, true
 			if !has || ans.Choice == "" {
@@ -278,10 +302,10 @@ func (a *Face) check(s *script.Script) error {
 			}
 		}
 		if has {
-			set := map[string]bool{"confirmed_by": len(ans.ConfirmedBy) > 0, "choice": ans.Choice != "", "by": ans.By != "",
+			set := map[string]bool{"confirmed_by": len(ans.ConfirmedBy) > 0, "approved_by": len(ans.ApprovedBy) > 0, "choice": ans.Choice != "", "by": ans.By != "",
 				"pin": ans.PIN != nil, "network_override": ans.NetworkOverride != nil, "shares": len(ans.Shares) > 0,
 				"typed_back": len(ans.TypedBack) > 0, "media": len(ans.Media) > 0}
-			for _, f := range []string{"confirmed_by", "choice", "by", "pin", "network_override", "shares", "typed_back", "media"} {
+			for _, f := range []string{"confirmed_by", "approved_by", "choice", "by", "pin", "network_override", "shares", "typed_back", "media"} {
 				if set[f] && !want[f] {
 					return a.errorf(p+"."+f, "step %q is a %s step and asks nothing of this kind", st.ID, st.Kind)
 				}
@@ -454,6 +478,19 @@ func (a *Face) Confirm(_ context.Context, req engine.ConfirmRequest) error {
 	}
 	if !contains(ans.ConfirmedBy, req.Participant.Name) {
 		return fmt.Errorf("answers: step %q: no confirmation from %s %q", req.Step.ID, req.Participant.Role, req.Participant.Name)
+	}
+	return nil
+}
+
+// Approve implements engine.Face: the approvals are those listed in the
+// step's approved_by. What was shown is printed, as on the screen.
+func (a *Face) Approve(_ context.Context, req engine.ApprovalRequest) error {
+	ans, err := a.answer(req.Step)
+	if err != nil {
+		return err
+	}
+	if !contains(ans.ApprovedBy, req.Participant.Name) {
+		return fmt.Errorf("answers: step %q: no approval from %s %q", req.Step.ID, req.Participant.Role, req.Participant.Name)
 	}
 	return nil
 }

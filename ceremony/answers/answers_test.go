@@ -24,6 +24,8 @@ steps:
   inspect-hsm: {confirmed_by: [Ada, Wanda, Walter]}
   activate-hsm: {pin: {file: user.pin}}
   read-fingerprint: {confirmed_by: [Ada, Wanda, Walter]}
+  issue-root-certificate: {approved_by: [Wanda, Walter]}
+  issue-audit-certificate: {approved_by: [Wanda, Walter]}
   closing: {confirmed_by: [Ada, Wanda, Walter]}
 `
 

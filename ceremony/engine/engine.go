@@ -21,14 +21,17 @@ package engine
 import (
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/devicepki/ceremony/ceremony/lint"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/pki"
+	"github.com/devicepki/ceremony/ceremony/revoke"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/hsm"
 )
@@ -70,8 +73,18 @@ type Plan struct {
 	restores   map[int]*restoreInput        // restore-key step index -> its checked backup and certificate
 	restored   map[string]*x509.Certificate // restore-key step id -> the certificate its key must match
 	validities map[int]pki.Validity         // issue-certificate step index -> validity
-	out        *outdir.Dir
-	start      time.Time
+	// csrs are the checked CSRs, subjects the subjects given by the
+	// script for throwaway keys, by issue-certificate step index.
+	csrs     map[int]*csrInput
+	subjects map[int]*pkix.Name
+	// crlTemplates are the CRL profiles by name; revocations the checked
+	// revocations files by issue-crl step index.
+	crlTemplates map[string]*pki.CRLProfile
+	revocations  map[int][]revoke.Request
+	// pinned are the certificates use-key steps must find, by index.
+	pinned map[int]*x509.Certificate
+	out    *outdir.Dir
+	start  time.Time
 }
 
 // Prepare checks a ceremony run without touching the HSM or the disk.
@@ -101,13 +114,27 @@ func Prepare(opts Options) (*Plan, error) {
 		restores:   map[int]*restoreInput{},
 		restored:   map[string]*x509.Certificate{},
 		validities: map[int]pki.Validity{},
-		start:      opts.Now().UTC().Truncate(time.Second),
+		csrs:       map[int]*csrInput{}, subjects: map[int]*pkix.Name{},
+		crlTemplates: map[string]*pki.CRLProfile{}, revocations: map[int][]revoke.Request{},
+		pinned: map[int]*x509.Certificate{},
+		start:  opts.Now().UTC().Truncate(time.Second),
 	}
 	labelAt := map[string]int{}
 	for i := range s.Steps {
 		st := &s.Steps[i]
 		path := fmt.Sprintf("steps[%d]", i)
 		var prof *pki.Profile
+		if st.Kind == script.KindIssueCRL {
+			if err := p.prepareCRL(path, st, i); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if st.Token != "" {
+			if _, err := opts.HSM.Other(st.Token); err != nil {
+				return nil, s.Errorf(path+".token", "%v", err)
+			}
+		}
 		if st.Template != "" {
 			if prof, err = p.template(path, st.Template); err != nil {
 				return nil, err
@@ -116,7 +143,23 @@ func Prepare(opts Options) (*Plan, error) {
 		switch st.Kind {
 		case script.KindBackupKey:
 			p.backups[st.Key] = st
+		case script.KindUseKey:
+			label := script.Expand(st.Label, inputs)
+			if err := hsm.ValidateLabel(label); err != nil {
+				return nil, s.Errorf(path+".label", "%v", err)
+			}
+			p.labels[i] = label
+			if st.Certificate != "" {
+				c, err := pki.ReadCertificateFile("certificate", script.Expand(st.Certificate, inputs))
+				if err != nil {
+					return nil, s.Errorf(path+".certificate", "%v", err)
+				}
+				p.pinned[i] = c
+			}
 		case script.KindGenerateKey, script.KindRestoreKey:
+			if st.Kind == script.KindGenerateKey && prof.Key == "" {
+				return nil, s.Errorf(path+".template", "template %s lists the keys a CSR may bring (key.allowed); a generate-key step needs a template with key.algorithm", prof.Name)
+			}
 			label := script.Expand(st.Label, inputs)
 			if err := hsm.ValidateLabel(label); err != nil {
 				return nil, s.Errorf(path+".label", "%v", err)
@@ -151,37 +194,8 @@ func Prepare(opts Options) (*Plan, error) {
 			}
 			p.labels[i] = label
 		case script.KindIssueCertificate:
-			keyStep := &s.Steps[s.StepIndex(st.Key)]
-			keyProf := p.templates[keyStep.Template]
-			if st.Issuer == script.IssuerSelf && !prof.SelfSigned() {
-				return nil, s.Errorf(path+".template", "template %s is a %s profile, which is not self-signed", prof.Name, prof.Kind)
-			}
-			if st.Issuer != script.IssuerSelf && prof.SelfSigned() {
-				return nil, s.Errorf(path+".issuer", "template %s is a self-signed %s profile: use issuer: %s", prof.Name, prof.Kind, script.IssuerSelf)
-			}
-			if keyProf.Key != prof.Key {
-				return nil, s.Errorf(path+".template", "template %s wants a %s key, but step %q generates %s (template %s)",
-					prof.Name, prof.Key.Describe(), keyStep.ID, keyProf.Key.Describe(), keyProf.Name)
-			}
-			v, err := prof.Validity.Resolve(p.start)
-			if err != nil {
-				return nil, fmt.Errorf("%s: validity: %w", prof.Path, err)
-			}
-			p.validities[i] = v
-			if cert, ok := p.restored[st.Issuer]; ok {
-				// Issued by a restored key: checked against its
-				// certificate now, before the restore.
-				v = prof.Validity.ClampToIssuer(v, cert.NotAfter)
-				p.validities[i] = v
-				if err := pki.CheckIssuer(prof, v, cert); err != nil {
-					return nil, s.Errorf(path+".issuer", "%v", err)
-				}
-			} else if j := s.StepIndex(st.Issuer); st.Issuer != script.IssuerSelf {
-				v = prof.Validity.ClampToIssuer(v, p.validities[j].NotAfter)
-				p.validities[i] = v
-				if err := pki.CheckIssuerProfile(prof, v, p.templates[s.Steps[j].Template], p.validities[j]); err != nil {
-					return nil, s.Errorf(path+".issuer", "%v", err)
-				}
+			if err := p.prepareIssue(path, st, i, prof); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -205,6 +219,129 @@ func Prepare(opts Options) (*Plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// prepareIssue checks an issue-certificate step before anything runs: the
+// key it certifies suits the template (a generated key's algorithm, a CSR
+// read and checked in full, or the subject a throwaway key gets), the
+// lints the template excludes exist, and the validity fits the issuer
+// where the issuer is known now.
+func (p *Plan) prepareIssue(path string, st *script.Step, i int, prof *pki.Profile) error {
+	s := p.script
+	if st.Issuer == script.IssuerSelf && !prof.SelfSigned() {
+		return s.Errorf(path+".template", "template %s is a %s profile, which is not self-signed", prof.Name, prof.Kind)
+	}
+	if st.Issuer != script.IssuerSelf && prof.SelfSigned() {
+		return s.Errorf(path+".issuer", "template %s is a self-signed %s profile: use issuer: %s", prof.Name, prof.Kind, script.IssuerSelf)
+	}
+	if err := lint.CheckExclusions(prof.ExcludedLints()); err != nil {
+		return fmt.Errorf("%s: lint.exclude: %w", prof.Path, err)
+	}
+	switch {
+	case st.Key != "":
+		keyStep := &s.Steps[s.StepIndex(st.Key)]
+		keyProf := p.templates[keyStep.Template]
+		if !prof.AllowsKey(keyProf.Key) {
+			return s.Errorf(path+".template", "template %s wants a %s key, but step %q generates %s (template %s)",
+				prof.Name, prof.DescribeAllowedKeys(), keyStep.ID, keyProf.Key.Describe(), keyProf.Name)
+		}
+		if err := p.prepareSubject(path, st, i, prof); err != nil {
+			return err
+		}
+	case st.CSR != "":
+		in, err := loadCSR(script.Expand(st.CSR, p.inputs), prof)
+		if err != nil {
+			return s.Errorf(path+".csr", "%v", err)
+		}
+		p.csrs[i] = in
+	default: // throwaway key
+		if prof.Key == "" || !prof.Key.IsECDSA() {
+			return s.Errorf(path+".template", "a throwaway key needs a template with an ECDSA key.algorithm")
+		}
+		if err := p.prepareSubject(path, st, i, prof); err != nil {
+			return err
+		}
+	}
+	v, err := prof.Validity.Resolve(p.start)
+	if err != nil {
+		return fmt.Errorf("%s: validity: %w", prof.Path, err)
+	}
+	p.validities[i] = v
+	if st.Issuer == script.IssuerSelf {
+		return nil
+	}
+	j := s.StepIndex(st.Issuer)
+	switch s.Steps[j].Kind {
+	case script.KindRestoreKey:
+		// Issued by a restored key: checked against its certificate
+		// now, before the restore.
+		cert := p.restored[st.Issuer]
+		v = prof.Validity.ClampToIssuer(v, cert.NotAfter)
+		p.validities[i] = v
+		if err := pki.CheckIssuer(prof, v, cert); err != nil {
+			return s.Errorf(path+".issuer", "%v", err)
+		}
+	case script.KindIssueCertificate:
+		v = prof.Validity.ClampToIssuer(v, p.validities[j].NotAfter)
+		p.validities[i] = v
+		if err := pki.CheckIssuerProfile(prof, v, p.templates[s.Steps[j].Template], p.validities[j]); err != nil {
+			return s.Errorf(path+".issuer", "%v", err)
+		}
+	case script.KindUseKey:
+		if c := p.pinned[j]; c != nil {
+			v = prof.Validity.ClampToIssuer(v, c.NotAfter)
+			if err := pki.CheckIssuer(prof, v, c); err != nil {
+				return s.Errorf(path+".issuer", "%v", err)
+			}
+		}
+		// Otherwise the issuer certificate is on the token: checked when
+		// the step runs, before anything is signed.
+	}
+	return nil
+}
+
+// prepareSubject builds the subject of a certificate made without a CSR:
+// the template's, with the requested attributes the step's subject gives.
+func (p *Plan) prepareSubject(path string, st *script.Step, i int, prof *pki.Profile) error {
+	if len(prof.RequestedSubject) == 0 && len(st.Subject) == 0 {
+		return nil // the template's own subject
+	}
+	values := map[string]string{}
+	for k, v := range st.Subject {
+		values[k] = script.Expand(v, p.inputs)
+	}
+	subj, err := prof.SubjectFromValues(values)
+	if err != nil {
+		return p.script.Errorf(path+".subject", "%v", err)
+	}
+	p.subjects[i] = &subj
+	return nil
+}
+
+// prepareCRL checks an issue-crl step: its CRL template and its
+// revocations file, read in full now.
+func (p *Plan) prepareCRL(path string, st *script.Step, i int) error {
+	prof, ok := p.crlTemplates[st.Template]
+	if !ok {
+		file := filepath.Join(p.opts.TemplatesDir, st.Template+".yaml")
+		if _, err := os.Stat(file); err != nil {
+			return p.script.Errorf(path+".template", "no template %q (looked for %s)", st.Template, file)
+		}
+		var err error
+		if prof, err = pki.LoadCRL(file); err != nil {
+			return err
+		}
+		if err := lint.CheckExclusions(prof.ExcludedLints()); err != nil {
+			return fmt.Errorf("%s: lint.exclude: %w", prof.Path, err)
+		}
+		p.crlTemplates[st.Template] = prof
+	}
+	reqs, err := revoke.Load(script.Expand(st.Revocations, p.inputs))
+	if err != nil {
+		return p.script.Errorf(path+".revocations", "%v", err)
+	}
+	p.revocations[i] = reqs
+	return nil
 }
 
 // template loads (once) the template called name for the step at path.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/answers"
 	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/register"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/transcript"
@@ -46,6 +47,8 @@ steps:
   inspect-hsm: {confirmed_by: [Ada Admin, Wanda Witness]}
   activate-hsm: {pin: {file: user.pin}}
   read-fingerprint: {confirmed_by: [Ada Admin, Wanda Witness]}
+  issue-root-certificate: {approved_by: [Wanda Witness]}
+  issue-audit-certificate: {approved_by: [Wanda Witness]}
   closing: {confirmed_by: [Ada Admin, Wanda Witness]}
 `
 
@@ -177,8 +180,8 @@ func TestRootKeyGenerationCeremony(t *testing.T) {
 		t.Fatalf("result %+v does not describe the transcript", res)
 	}
 	want := []string{"ceremony-started", "attendance", "confirmed", "preflight", "choice", "confirmed", "hsm-login",
-		"key-generated", "certificate-issued", "artifact-written", "artifact-written", "confirmed",
-		"key-generated", "certificate-issued", "artifact-written", "confirmed", "transcript-sealed"}
+		"key-generated", "lint-passed", "signing-approved", "certificate-issued", "artifact-written", "artifact-written", "confirmed",
+		"key-generated", "lint-passed", "signing-approved", "certificate-issued", "artifact-written", "confirmed", "transcript-sealed"}
 	if got := eventTypes(chain); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("events %v\nwant %v", got, want)
 	}
@@ -222,13 +225,20 @@ func TestRootKeyGenerationCeremony(t *testing.T) {
 	}
 
 	// The token, read by pkcs11-tool, holds exactly the root key pair and
-	// the audit key pair, each with its certificate, and the root's public
-	// key is the certificate's.
+	// the audit key pair, each with its certificate, the issuance register
+	// (a private data object, invisible without login), and the root's
+	// public key is the certificate's.
 	objs := r.tok.Objects(t)
-	if len(objs) != 6 {
+	if len(objs) != 7 {
 		t.Fatalf("token objects: %+v", objs)
 	}
 	for _, o := range objs {
+		if o.Label == register.Label {
+			if o.Class != "Data" || o.Flags != "private" {
+				t.Fatalf("register object %+v", o)
+			}
+			continue
+		}
 		if o.Label != "root-ca" {
 			if o.Label != "ceremony-audit" {
 				t.Fatalf("unexpected object %+v", o)
@@ -270,7 +280,7 @@ func TestBadInputsChangeNothing(t *testing.T) {
 	}{
 		{"unknown template field", func(t *testing.T, r *rig) {
 			r.edit(t, "templates/root-ca.yaml", "key_usage:", "colour: blue\nkey_usage:")
-		}, `root-ca.yaml:27:1: unknown field "colour"`, 0},
+		}, `root-ca.yaml:29:1: unknown field "colour"`, 0},
 		{"unknown script field", func(t *testing.T, r *rig) {
 			r.edit(t, "scripts/root-key-generation.yaml", "    template: root-ca\n    label:", "    template: root-ca\n    size: big\n    label:")
 		}, `unknown field "size"`, 0},
@@ -369,6 +379,10 @@ type scriptedFace struct {
 	typeBack  func(engine.HandOutRequest) string
 	// people, if set, replaces the attendance.
 	people engine.Attendance
+	// approvals collects what was shown for approval; refuseAt is a step
+	// id whose signature is refused.
+	approvals []engine.ApprovalRequest
+	refuseAt  string
 }
 
 func (f *scriptedFace) Name() string { return "test" }
@@ -385,6 +399,13 @@ func (f *scriptedFace) Confirm(ctx context.Context, req engine.ConfirmRequest) e
 		}
 	}
 	if req.Step.ID == f.abortAt {
+		return engine.ErrAborted
+	}
+	return ctx.Err()
+}
+func (f *scriptedFace) Approve(ctx context.Context, req engine.ApprovalRequest) error {
+	f.approvals = append(f.approvals, req)
+	if req.Step.ID == f.refuseAt {
 		return engine.ErrAborted
 	}
 	return ctx.Err()
@@ -545,7 +566,8 @@ func TestProgressIsReported(t *testing.T) {
 			notices++
 		}
 	}
-	if started != 16 || ops != 5 || notices < 6 {
+	// Operations: two key generations, two lints, two signatures, the seal.
+	if started != 16 || ops != 7 || notices < 6 {
 		t.Fatalf("reports: %d steps, %d operations, %d notices", started, ops, notices)
 	}
 }
@@ -641,7 +663,7 @@ func TestExceptionsGoOnRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	types := strings.Join(eventTypes(chain), " ")
-	if !strings.Contains(types, "key-generated exception certificate-issued") || !strings.HasSuffix(types, "exception transcript-sealed") {
+	if !strings.Contains(types, "key-generated exception lint-passed signing-approved certificate-issued") || !strings.HasSuffix(types, "exception transcript-sealed") {
 		t.Fatalf("events %s", types)
 	}
 	md, _ := os.ReadFile(filepath.Join(r.out, "transcript.md"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/devicepki/ceremony/ceremony/pki"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
 )
@@ -28,6 +29,10 @@ type Face interface {
 	// they confirmed; ErrAborted means they, or the room, stopped the
 	// ceremony.
 	Confirm(ctx context.Context, req ConfirmRequest) error
+	// Approve shows one participant what is about to be signed, decoded
+	// in full, and asks them to approve it. A nil error means they
+	// approved; ErrAborted means they, or the room, refused.
+	Approve(ctx context.Context, req ApprovalRequest) error
 	// Choose asks one of the candidates to pick an option.
 	Choose(ctx context.Context, req ChoiceRequest) (Choice, error)
 	// Secret asks one of the candidates to enter a secret such as a PIN.
@@ -94,6 +99,19 @@ type Attendance map[string][]string
 type ConfirmRequest struct {
 	Step        StepInfo
 	Participant Participant
+}
+
+// ApprovalRequest asks one participant to approve a signature.
+type ApprovalRequest struct {
+	Step        StepInfo
+	Participant Participant
+	// What is being signed: "certificate" or "CRL".
+	What string
+	// Fields decode the exact to-be-signed content; TBSSHA256 is its
+	// digest, also in Words for reading aloud.
+	Fields    []pki.Field
+	TBSSHA256 string
+	Words     string
 }
 
 // ChoiceRequest asks one of the candidates to choose.

@@ -52,6 +52,10 @@ func (r *run) end() {
 		p.wipe()
 		delete(r.pending, id)
 	}
+	for name, t := range r.others {
+		_ = t.Close()
+		delete(r.others, name)
+	}
 	if r.tok != nil {
 		_ = r.tok.Close()
 	}

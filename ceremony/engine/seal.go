@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/outdir"
+	"github.com/devicepki/ceremony/ceremony/pki"
 	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/transcript"
@@ -29,8 +30,8 @@ func (r *run) auditKey(label string) (*hsm.KeyPair, *x509.Certificate, *x509.Cer
 	}
 	now := r.opts.Now()
 	switch {
-	case cert.IsCA || cert.KeyUsage != x509.KeyUsageDigitalSignature || len(cert.ExtKeyUsage)+len(cert.UnknownExtKeyUsage) > 0:
-		return nil, nil, nil, fmt.Errorf("key %q is not a transcript-signing key: its certificate %q must be a non-CA certificate for digitalSignature only, without extended key usage", label, cert.Subject)
+	case !pki.IsTranscriptSigner(cert):
+		return nil, nil, nil, fmt.Errorf("key %q is not a transcript-signing key: its certificate %q must be a non-CA certificate for digitalSignature only, with extended key usage documentSigning", label, cert.Subject)
 	case now.Before(cert.NotBefore) || now.After(cert.NotAfter):
 		return nil, nil, nil, fmt.Errorf("the audit certificate %q is not valid now (valid %s to %s)", cert.Subject, cert.NotBefore.UTC(), cert.NotAfter.UTC())
 	}

@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -37,7 +41,11 @@ func (r *run) step(ctx context.Context, i int) (string, error) {
 	case script.KindGenerateKey:
 		return r.generateKey(info, st, i)
 	case script.KindIssueCertificate:
-		return r.issueCertificate(info, st, i)
+		return r.issueCertificate(ctx, info, st, i)
+	case script.KindUseKey:
+		return r.useKey(info, st, i)
+	case script.KindIssueCRL:
+		return r.issueCRL(ctx, info, st, i)
 	case script.KindWriteArtifact:
 		return r.writeArtifact(info, st)
 	case script.KindSeal:
@@ -165,8 +173,19 @@ func (r *run) choose(ctx context.Context, info StepInfo, st *script.Step) (strin
 }
 
 func (r *run) login(ctx context.Context, info StepInfo, st *script.Step) (string, error) {
+	tok := r.tok
+	if st.Token != "" {
+		cfg, err := r.opts.HSM.Other(st.Token)
+		if err != nil {
+			return "", err
+		}
+		if tok, err = hsm.Open(cfg); err != nil {
+			return "", err
+		}
+		r.others[st.Token] = tok
+	}
 	candidates := r.inRole(st.By)
-	what := fmt.Sprintf("HSM user PIN for token %q", r.tok.Info().Label)
+	what := fmt.Sprintf("HSM user PIN for token %q", tok.Info().Label)
 	var lastErr error
 	for attempt := 1; attempt <= MaxSecretAttempts; attempt++ {
 		ans, err := r.face.Secret(ctx, SecretRequest{Step: info, What: what, Candidates: candidates, Attempt: attempt})
@@ -186,12 +205,12 @@ func (r *run) login(ctx context.Context, info StepInfo, st *script.Step) (string
 			ans.Secret.Wipe()
 			return "", err
 		}
-		err = r.tok.Login(ans.Secret)
+		err = tok.Login(ans.Secret)
 		ans.Secret.Wipe()
 		if err == nil {
-			text := fmt.Sprintf("%s logged in to HSM token %q", by.Name, r.tok.Info().Label)
+			text := fmt.Sprintf("%s logged in to HSM token %q", by.Name, tok.Info().Label)
 			return text, r.record(transcript.Entry{Type: "hsm-login", Step: info.ID, Actors: actors(by), Text: text,
-				Data: map[string]any{"token": r.tok.Info(), "attempt": attempt}})
+				Data: map[string]any{"token": tok.Info(), "attempt": attempt}})
 		}
 		if !errors.Is(err, hsm.ErrPINIncorrect) {
 			return "", err
@@ -227,8 +246,12 @@ func (r *run) generateKey(info StepInfo, st *script.Step, i int) (string, error)
 	if backedUp {
 		opts = hsm.KeyOptions{Backup: true, AllowUntrustedWrap: bst.AllowUntrustedWrap}
 	}
-	d, err := r.timed(info, fmt.Sprintf("Generating %s key pair %q in the HSM", prof.Key.Describe(), label), func() (err error) {
-		kp, err = r.tok.GenerateKeyPairWith(label, prof.Key, opts)
+	tok := r.tok
+	if st.Token != "" {
+		tok = r.others[st.Token]
+	}
+	d, err := r.timed(info, fmt.Sprintf("Generating %s key pair %q in HSM token %q", prof.Key.Describe(), label, tok.Info().Label), func() (err error) {
+		kp, err = tok.GenerateKeyPairWith(label, prof.Key, opts)
 		return err
 	})
 	if errors.Is(err, hsm.ErrTrustedWrapUnsupported) {
@@ -238,8 +261,11 @@ func (r *run) generateKey(info StepInfo, st *script.Step, i int) (string, error)
 		return "", err
 	}
 	r.generated = append(r.generated, kp)
+	if tok != r.tok {
+		r.keyToken[kp] = tok
+	}
 	r.changed = true
-	attrs, err := r.tok.KeyAttributes(kp)
+	attrs, err := tok.KeyAttributes(kp)
 	if err != nil {
 		return "", err
 	}
@@ -267,89 +293,23 @@ func (r *run) generateKey(info StepInfo, st *script.Step, i int) (string, error)
 		return "", err
 	}
 	r.keys[st.ID] = kp
-	text := fmt.Sprintf("Generated %s key pair %q in the HSM (public key SHA-256 %s)", prof.Key.Describe(), label, fp)
+	text := fmt.Sprintf("Generated %s key pair %q in HSM token %q (public key SHA-256 %s)", prof.Key.Describe(), label, tok.Info().Label, fp)
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Public key SHA-256: " + record.GroupHex(fp)})
 	return text, r.record(transcript.Entry{Type: "key-generated", Step: info.ID, Text: text, Data: map[string]any{
 		"label": label, "id": kp.IDHex(), "algorithm": prof.Key, "template": prof.Name,
 		"public_key_sha256": fp, "public_key_pem": string(pubPEM), "attributes": attrs,
-		"token": r.tok.Info().Label, "duration_ms": d.Milliseconds(),
-	}})
-}
-
-func (r *run) issueCertificate(info StepInfo, st *script.Step, i int) (string, error) {
-	prof := r.templates[st.Template]
-	// Find the keys again by label: the certificate is signed by the key the
-	// token holds under that label, and checked with the public key it holds.
-	kp, err := r.refind(r.keys[st.Key])
-	if err != nil {
-		return "", err
-	}
-	serial, err := pki.NewSerial(tokenRand{r.tok})
-	if err != nil {
-		return "", err
-	}
-	var (
-		iss    *pki.Issued
-		signer = kp
-		what   string
-	)
-	if st.Issuer == script.IssuerSelf {
-		what = fmt.Sprintf("Signing certificate %q with key %q in the HSM", prof.Subject.CommonName, kp.Label)
-	} else {
-		issuerStep := &r.script.Steps[r.script.StepIndex(st.Issuer)]
-		issuerKey := issuerStep.Key
-		if issuerStep.Kind == script.KindRestoreKey {
-			issuerKey = issuerStep.ID // the restored key and its certificate
-		}
-		if signer, err = r.refind(r.keys[issuerKey]); err != nil {
-			return "", err
-		}
-		what = fmt.Sprintf("Signing certificate %q for key %q with key %q in the HSM", prof.Subject.CommonName, kp.Label, signer.Label)
-	}
-	d, err := r.timed(info, what, func() (err error) {
-		if st.Issuer == script.IssuerSelf {
-			iss, err = pki.SelfSign(prof, r.validities[i], serial, kp)
-		} else {
-			iss, err = pki.Issue(prof, r.validities[i], serial, kp.Public(), r.certs[st.Issuer].Cert, signer)
-		}
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	// The certificate is kept on the token beside its key, where later
-	// ceremonies find it (the root's, the audit key's).
-	if err := r.tok.StoreCertificate(kp, iss.Cert); err != nil {
-		return "", err
-	}
-	fp, _ := keys.Fingerprint(iss.Cert.PublicKey)
-	c := iss.Cert
-	r.certs[st.ID] = iss
-	kind := "self-signed certificate"
-	if st.Issuer != script.IssuerSelf {
-		kind = fmt.Sprintf("certificate (issued by %q)", c.Issuer.String())
-	}
-	text := fmt.Sprintf("Issued %s %q, serial %s, valid %s to %s (SHA-256 %s); stored on the token beside key %q",
-		kind, c.Subject.String(), serialHex(c.SerialNumber.Bytes()), c.NotBefore.Format(time.DateOnly), c.NotAfter.Format(time.DateOnly), iss.SHA256(), kp.Label)
-	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + record.GroupHex(iss.SHA256())})
-	checks := []string{"signature verified with the HSM's public key", "fields match the template"}
-	if st.Issuer != script.IssuerSelf {
-		checks = append(checks, "chains to the issuer certificate", "validity inside the issuer's")
-	}
-	return text, r.record(transcript.Entry{Type: "certificate-issued", Step: info.ID, Text: text, Data: map[string]any{
-		"template": prof.Name, "template_sha256": prof.SHA256, "profile": prof.Kind,
-		"subject": c.Subject.String(), "issuer": c.Issuer.String(), "serial": serialHex(c.SerialNumber.Bytes()),
-		"not_before": c.NotBefore.UTC().Format(time.RFC3339), "not_after": c.NotAfter.UTC().Format(time.RFC3339),
-		"signature_algorithm": c.SignatureAlgorithm.String(), "key_label": kp.Label, "key_id": kp.IDHex(),
-		"signed_by_key": signer.Label, "public_key_sha256": fp, "sha256": iss.SHA256(), "duration_ms": d.Milliseconds(),
-		"stored_on_token": true, "checks": checks,
+		"token": tok.Info().Label, "duration_ms": d.Milliseconds(),
 	}})
 }
 
 // refind finds a key pair generated earlier in the run again on the token,
 // by label, and checks it is the same key.
 func (r *run) refind(generated *hsm.KeyPair) (*hsm.KeyPair, error) {
-	kp, err := r.tok.FindKeyPair(generated.Label)
+	tok := r.tok
+	if t, ok := r.keyToken[generated]; ok {
+		tok = t
+	}
+	kp, err := tok.FindKeyPair(generated.Label)
 	if err != nil {
 		return nil, err
 	}
@@ -359,32 +319,106 @@ func (r *run) refind(generated *hsm.KeyPair) (*hsm.KeyPair, error) {
 	return kp, nil
 }
 
+// writeArtifact writes the files of a write-artifact step, in the order of
+// its formats, each recorded with its digest.
 func (r *run) writeArtifact(info StepInfo, st *script.Step) (string, error) {
-	file := r.script.ArtifactFile(st)
-	var (
-		data []byte
-		what string
-		err  error
-	)
-	if iss, ok := r.certs[st.Source]; ok {
-		data, what = iss.PEM(), "certificate"
-	} else {
-		data, err = pki.PublicKeyPEM(r.keys[st.Source].Public())
+	var texts []string
+	files := r.script.ArtifactFiles(st)
+	for k, format := range r.script.ArtifactFormats(st) {
+		data, what, err := r.artifactContent(st.Source, format)
 		if err != nil {
 			return "", err
 		}
-		what = "public key"
+		art, err := r.out.WriteArtifact(files[k], data)
+		if err != nil {
+			return "", err
+		}
+		r.changed = true
+		r.artifacts = append(r.artifacts, art)
+		text := fmt.Sprintf("Wrote %s %s (%d bytes, SHA-256 %s)", what, art.Path, art.Size, art.SHA256)
+		if err := r.record(transcript.Entry{Type: "artifact-written", Step: info.ID, Text: text, Data: map[string]any{
+			"path": art.Path, "sha256": art.SHA256, "size": art.Size, "source": st.Source, "content": what, "format": format,
+		}}); err != nil {
+			return "", err
+		}
+		texts = append(texts, text)
 	}
-	art, err := r.out.WriteArtifact(file, data)
+	return strings.Join(texts, "; "), nil
+}
+
+// artifactContent returns the bytes of one format of a step's output and
+// what they are.
+func (r *run) artifactContent(source, format string) ([]byte, string, error) {
+	var pub crypto.PublicKey
+	switch {
+	case r.crls[source] != nil:
+		return r.crls[source].PEM(), "CRL", nil
+	case r.certs[source] != nil:
+		iss := r.certs[source]
+		switch format {
+		case script.FormatCertificate:
+			return iss.PEM(), "certificate", nil
+		case script.FormatChain:
+			chain, err := r.chain(iss.Cert)
+			return chain, "certificate chain", err
+		}
+		pub = iss.Cert.PublicKey
+	case r.keys[source] != nil:
+		pub = r.keys[source].Public()
+	default:
+		return nil, "", fmt.Errorf("step %q has no output to write", source)
+	}
+	switch format {
+	case script.FormatPublicKey:
+		data, err := pki.PublicKeyPEM(pub)
+		return data, "public key", err
+	case script.FormatPublicKeyDER:
+		data, err := x509.MarshalPKIXPublicKey(pub)
+		return data, "public key (DER SubjectPublicKeyInfo)", err
+	case script.FormatPublicKeyRaw:
+		data, err := keys.Raw(pub)
+		return data, "raw public key", err
+	}
+	return nil, "", fmt.Errorf("format %q does not apply to the output of step %q", format, source)
+}
+
+// chain returns c and its issuers up to a self-signed root, in PEM: the
+// certificates of this run and those stored on the token.
+func (r *run) chain(c *x509.Certificate) ([]byte, error) {
+	pool := []*x509.Certificate{}
+	for _, iss := range r.certs {
+		pool = append(pool, iss.Cert)
+	}
+	onToken, err := r.tok.Certificates()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	r.changed = true
-	r.artifacts = append(r.artifacts, art)
-	text := fmt.Sprintf("Wrote %s %s (%d bytes, SHA-256 %s)", what, art.Path, art.Size, art.SHA256)
-	return text, r.record(transcript.Entry{Type: "artifact-written", Step: info.ID, Text: text, Data: map[string]any{
-		"path": art.Path, "sha256": art.SHA256, "size": art.Size, "source": st.Source, "content": what,
-	}})
+	pool = append(pool, onToken...)
+	out := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	for depth := 0; !bytes.Equal(c.RawIssuer, c.RawSubject); depth++ {
+		var parent *x509.Certificate
+		for _, p := range pool {
+			if bytes.Equal(p.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(p) == nil {
+				parent = p
+				break
+			}
+		}
+		if parent == nil || depth > 8 {
+			return nil, fmt.Errorf("certificate %q: its issuer %q is neither on the token nor issued in this ceremony, so the chain cannot be written", c.Subject, c.Issuer)
+		}
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: parent.Raw})...)
+		c = parent
+	}
+	return out, nil
+}
+
+// tokenOf returns the other token a generate-key step uses ("" for the
+// ceremony's main token).
+func (r *run) tokenOf(stepID string) string {
+	if j := r.script.StepIndex(stepID); j >= 0 {
+		return r.script.Steps[j].Token
+	}
+	return ""
 }
 
 // serialHex writes a serial number as whole bytes of hex, as openssl

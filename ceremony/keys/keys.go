@@ -150,3 +150,20 @@ func VerifyDigest(pub crypto.PublicKey, h crypto.Hash, digest, sig []byte) error
 	}
 	return fmt.Errorf("unsupported public key type %T", pub)
 }
+
+// Raw returns a public key in the bare form embedded verifiers (MCUboot
+// and similar) compile in: for ECDSA the uncompressed SEC 1 point
+// (0x04 || X || Y), for RSA the PKCS #1 RSAPublicKey DER.
+func Raw(pub crypto.PublicKey) ([]byte, error) {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		ek, err := k.ECDH()
+		if err != nil {
+			return nil, fmt.Errorf("raw public key: %w", err)
+		}
+		return ek.Bytes(), nil
+	case *rsa.PublicKey:
+		return x509.MarshalPKCS1PublicKey(k), nil
+	}
+	return nil, fmt.Errorf("raw public key: unsupported key type %T", pub)
+}

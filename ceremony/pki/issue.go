@@ -3,7 +3,6 @@ package pki
 import (
 	"bytes"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
@@ -97,20 +96,14 @@ func (i *Issued) PEM() []byte {
 // SelfSign issues a self-signed certificate of profile p for the key pair
 // behind signer (an HSM key), then checks it: the signature verifies with the
 // public key the HSM holds, and every field is what the profile asked for.
-// Nothing is returned unless every check passes.
+// Nothing is returned unless every check passes. It is NewDraft and
+// Draft.Sign without a pause between them for approval.
 func SelfSign(p *Profile, v Validity, serial *big.Int, signer crypto.Signer) (*Issued, error) {
-	if !p.SelfSigned() {
-		return nil, fmt.Errorf("template %s: a %s profile is not self-signed", p.Name, p.Kind)
-	}
-	tmpl := p.Certificate(v, serial)
-	iss, err := sign(p, tmpl, tmpl, signer.Public(), signer)
+	d, err := NewDraft(p, v, serial, nil, signer.Public(), nil, signer.Public())
 	if err != nil {
 		return nil, err
 	}
-	if !bytes.Equal(iss.Cert.RawSubject, iss.Cert.RawIssuer) {
-		return nil, fmt.Errorf("certificate %q: issuer differs from subject in a self-signed certificate", p.Subject.CommonName)
-	}
-	return iss, nil
+	return d.Sign(signer)
 }
 
 // Issue issues a certificate of profile p for subjectPub, signed by the
@@ -119,28 +112,11 @@ func SelfSign(p *Profile, v Validity, serial *big.Int, signer crypto.Signer) (*I
 // public key as the HSM holds it, and every field is what the profile asked
 // for. The validity must lie inside the issuer's.
 func Issue(p *Profile, v Validity, serial *big.Int, subjectPub crypto.PublicKey, issuer *x509.Certificate, issuerKey crypto.Signer) (*Issued, error) {
-	if p.SelfSigned() {
-		return nil, fmt.Errorf("template %s: a %s profile is self-signed, not issued by a CA", p.Name, p.Kind)
-	}
-	if err := CheckIssuer(p, v, issuer); err != nil {
-		return nil, err
-	}
-	if !keys.SamePublicKey(issuer.PublicKey, issuerKey.Public()) {
-		return nil, fmt.Errorf("issuer certificate %q does not belong to the signing key", issuer.Subject)
-	}
-	tmpl := p.Certificate(v, serial)
-	iss, err := sign(p, tmpl, issuer, subjectPub, issuerKey)
+	d, err := NewDraft(p, v, serial, nil, subjectPub, issuer, issuerKey.Public())
 	if err != nil {
 		return nil, err
 	}
-	c := iss.Cert
-	if err := c.CheckSignatureFrom(issuer); err != nil {
-		return nil, fmt.Errorf("certificate %q does not chain to %q: %w", p.Subject.CommonName, issuer.Subject, err)
-	}
-	if !bytes.Equal(c.RawIssuer, issuer.RawSubject) || !bytes.Equal(c.AuthorityKeyId, issuer.SubjectKeyId) {
-		return nil, fmt.Errorf("certificate %q: issuer name or authority key identifier differs from %q", p.Subject.CommonName, issuer.Subject)
-	}
-	return iss, nil
+	return d.Sign(issuerKey)
 }
 
 // CheckIssuer checks that issuer may issue a certificate of profile p with
@@ -178,33 +154,6 @@ func checkIssuer(p *Profile, v Validity, issuer *x509.Certificate, alg keys.Algo
 		return fmt.Errorf("template %s: signature_algorithm: %w", p.Name, err)
 	}
 	return nil
-}
-
-// sign creates the certificate tmpl for subjectPub, signed by signer as
-// parent, and checks the result against tmpl.
-func sign(p *Profile, tmpl, parent *x509.Certificate, subjectPub crypto.PublicKey, signer crypto.Signer) (*Issued, error) {
-	alg, err := keys.AlgorithmOf(subjectPub)
-	if err != nil {
-		return nil, fmt.Errorf("template %s: %w", p.Name, err)
-	}
-	if alg != p.Key {
-		return nil, fmt.Errorf("template %s wants a %s key, the key is %s", p.Name, p.Key.Describe(), alg.Describe())
-	}
-	if tmpl.SubjectKeyId, err = subjectKeyID(subjectPub); err != nil {
-		return nil, err
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, subjectPub, signer)
-	if err != nil {
-		return nil, fmt.Errorf("sign certificate %q: %w", p.Subject.CommonName, err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("parse the certificate just signed: %w", err)
-	}
-	if err := checkIssued(tmpl, cert, subjectPub, signer.Public()); err != nil {
-		return nil, fmt.Errorf("certificate %q failed its check after signing: %w", p.Subject.CommonName, err)
-	}
-	return &Issued{Cert: cert, DER: der}, nil
 }
 
 // checkIssued verifies cert's signature with issuerPub (read from the HSM)
@@ -317,4 +266,10 @@ func ReadCertificateFile(what, path string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("%s %s: %v", what, path, err)
 	}
 	return c, nil
+}
+
+// sha256Hex returns the hex SHA-256 of b.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

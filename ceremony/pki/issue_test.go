@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -218,6 +219,7 @@ subject: {country: DE, organization: Example Devices GmbH, common_name: Example 
 validity: {not_before: ceremony-start, duration: 10y}
 basic_constraints: {ca: false}
 key_usage: [digitalSignature]
+extended_key_usage: [documentSigning]
 `
 
 func TestIssueTranscriptSigning(t *testing.T) {
@@ -260,8 +262,8 @@ func TestIssueTranscriptSigning(t *testing.T) {
 			t.Errorf("openssl output lacks %q:\n%s", want, text)
 		}
 	}
-	if strings.Contains(string(text), "Extended Key Usage") {
-		t.Error("audit certificate has an extended key usage")
+	if !regexp.MustCompile(`Extended Key Usage: *\n *(1\.3\.6\.1\.5\.5\.7\.3\.36|Document Signing)\n`).Match(text) {
+		t.Errorf("audit certificate's extended key usage is not documentSigning alone:\n%s", text)
 	}
 
 	// Refusals: wrong issuer key, validity beyond the issuer's, a leaf as
@@ -295,7 +297,8 @@ func TestTranscriptSigningTemplateRules(t *testing.T) {
 	for _, tc := range []struct{ old, new, want string }{
 		{"ca: false", "ca: true", "basic_constraints.ca: must be false"},
 		{"key_usage: [digitalSignature]", "key_usage: [digitalSignature, keyEncipherment]", "keyEncipherment not allowed"},
-		{"key_usage: [digitalSignature]", "key_usage: [digitalSignature]\nextended_key_usage: [codeSigning]", "extended_key_usage: not allowed"},
+		{"extended_key_usage: [documentSigning]", "extended_key_usage: [codeSigning]", "extended_key_usage: a transcript-signing profile has exactly [documentSigning]"},
+		{"extended_key_usage: [documentSigning]\n", "", "extended_key_usage: a transcript-signing profile has exactly [documentSigning]"},
 		{"key_usage: [digitalSignature]", "key_usage: [contentCommitment]", "must include digitalSignature"},
 	} {
 		_, err := Parse("audit.yaml", []byte(strings.Replace(baseAudit, tc.old, tc.new, 1)))

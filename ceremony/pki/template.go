@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,10 +46,30 @@ type template struct {
 	CRLDistributionPoints []string          `yaml:"crl_distribution_points"`
 	AuthorityInfoAccess   *authorityInfo    `yaml:"authority_info_access"`
 	Policies              []string          `yaml:"policies"`
+	// RequestedSubject lists the subject attributes a CSR (or the
+	// script) supplies, each with the pattern its value must match.
+	RequestedSubject map[string]string `yaml:"requested_subject"`
+	// CSRExtensions says what to do with extensions a CSR requests:
+	// ignore (the default: the certificate's content comes from the
+	// template) or refuse.
+	CSRExtensions string   `yaml:"csr_extensions"`
+	Lint          lintSpec `yaml:"lint"`
 }
 
 type keySpec struct {
 	Algorithm string `yaml:"algorithm"`
+	// Allowed lists the key algorithms a CSR may bring (instead of
+	// Algorithm, for a key generated in the ceremony).
+	Allowed []string `yaml:"allowed"`
+}
+
+type lintSpec struct {
+	Exclude []lintExclusion `yaml:"exclude"`
+}
+
+type lintExclusion struct {
+	Lint   string `yaml:"lint"`
+	Reason string `yaml:"reason"`
 }
 
 type subject struct {
@@ -102,6 +123,16 @@ const (
 	// KindTranscriptSigning is the audit key that seals ceremony
 	// transcripts; the root never signs a transcript itself.
 	KindTranscriptSigning Kind = "transcript-signing"
+	// KindIntermediateCA is a CA below the root: one per factory or
+	// production line, one for servers.
+	KindIntermediateCA Kind = "intermediate-ca"
+	// KindFirmwareSigning certifies the key that signs firmware images;
+	// firmware is never signed by the root itself.
+	KindFirmwareSigning Kind = "firmware-signing"
+	// KindVerification is the proof-of-possession certificate a cloud
+	// service (AWS IoT, Azure DPS) asks for when a CA is registered: its
+	// common name is the registration code the service gave.
+	KindVerification Kind = "verification"
 )
 
 // kindRules are the consistency rules for one kind of profile.
@@ -115,6 +146,8 @@ type kindRules struct {
 	allowIssuerLinks bool // CRL distribution points and AIA
 	allowNameConstr  bool
 	requireOrgAndC   bool
+	requirePathLen   bool     // a CA below the root states its path length
+	exactEKU         []string // the extended key usages (template names) required, and the only ones allowed
 }
 
 var rules = map[Kind]kindRules{
@@ -128,14 +161,42 @@ var rules = map[Kind]kindRules{
 		maxYears:   25, requireOrgAndC: true,
 	},
 	// The transcript-signing (audit) certificate is issued by the root. It
-	// only signs: not a CA, digitalSignature alone, and no extended key
-	// usage, so it cannot pass for a TLS, code-signing or e-mail
-	// certificate anywhere.
+	// only signs: not a CA, digitalSignature alone, and the one extended
+	// key usage documentSigning (RFC 9336), so it cannot pass for a TLS,
+	// code-signing or e-mail certificate anywhere. (No extended key usage
+	// at all would mean any purpose.)
 	KindTranscriptSigning: {
 		ca:         false,
 		requiredKU: x509.KeyUsageDigitalSignature,
 		allowedKU:  x509.KeyUsageDigitalSignature,
-		maxYears:   25, requireOrgAndC: true, allowIssuerLinks: true,
+		allowEKU:   true, exactEKU: []string{"documentSigning"},
+		maxYears: 25, requireOrgAndC: true, allowIssuerLinks: true,
+	},
+	// An intermediate CA signs certificates and CRLs below the root. Its
+	// path length is stated (0 for a factory CA that signs only device
+	// certificates); it may carry name constraints and an EKU that
+	// narrows what it can issue.
+	KindIntermediateCA: {
+		ca:         true,
+		requiredKU: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		allowedKU:  x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		allowEKU:   true, maxYears: 20, requireOrgAndC: true, allowIssuerLinks: true, allowNameConstr: true,
+		requirePathLen: true,
+	},
+	// The firmware-signing certificate: not a CA, digitalSignature
+	// alone, code signing alone.
+	KindFirmwareSigning: {
+		requiredKU: x509.KeyUsageDigitalSignature,
+		allowedKU:  x509.KeyUsageDigitalSignature,
+		allowEKU:   true, exactEKU: []string{"codeSigning"},
+		maxYears: 10, requireOrgAndC: true, allowIssuerLinks: true,
+	},
+	// A cloud CA registration (verification) certificate proves that the
+	// CA key signs: short-lived, not a CA, digitalSignature alone.
+	KindVerification: {
+		requiredKU: x509.KeyUsageDigitalSignature,
+		allowedKU:  x509.KeyUsageDigitalSignature,
+		allowEKU:   true, maxYears: 1,
 	},
 }
 
@@ -160,9 +221,14 @@ type Profile struct {
 	// SHA256 is the hex SHA-256 of the template file's bytes.
 	SHA256 string
 
-	Kind               Kind
-	Description        string
-	Key                keys.Algorithm
+	Kind        Kind
+	Description string
+	// Key is the algorithm of a key generated in the ceremony; empty when
+	// the template lists AllowedKeys for keys brought in a CSR.
+	Key keys.Algorithm
+	// AllowedKeys are the key algorithms a certificate of this profile
+	// may certify: Key alone, or the template's key.allowed list.
+	AllowedKeys        []keys.Algorithm
 	SignatureAlgorithm x509.SignatureAlgorithm
 	Subject            pkix.Name
 	Validity           ValidityRule
@@ -181,7 +247,43 @@ type Profile struct {
 	OCSPServer            []string
 	Policies              []x509.OID
 
+	// RequestedSubject are the subject attributes supplied by a CSR or
+	// the script, with the patterns they must match (see SubjectFor).
+	RequestedSubject []RequestedAttribute
+	// RefuseCSRExtensions refuses a CSR that requests any extension;
+	// otherwise requested extensions are ignored (and recorded).
+	RefuseCSRExtensions bool
+	// LintExclusions are the zlint lints the template excludes, with why.
+	LintExclusions []LintExclusion
+
 	doc *strictyaml.Document
+}
+
+// LintExclusion is a zlint lint a template excludes, and the reason.
+type LintExclusion struct {
+	Lint   string `json:"lint"`
+	Reason string `json:"reason"`
+}
+
+// ExcludedLints returns the names of the excluded lints.
+func (p *Profile) ExcludedLints() []string {
+	out := make([]string, len(p.LintExclusions))
+	for i, e := range p.LintExclusions {
+		out[i] = e.Lint
+	}
+	return out
+}
+
+// AllowsKey reports whether the profile certifies keys of algorithm a.
+func (p *Profile) AllowsKey(a keys.Algorithm) bool { return slices.Contains(p.AllowedKeys, a) }
+
+// DescribeAllowedKeys lists the allowed key algorithms for messages.
+func (p *Profile) DescribeAllowedKeys() string {
+	var out []string
+	for _, a := range p.AllowedKeys {
+		out = append(out, a.Describe())
+	}
+	return strings.Join(out, ", ")
 }
 
 // NameConstraints is a profile's name constraints extension.
@@ -241,18 +343,14 @@ func (p *Profile) fill(t *template) error {
 	}
 	p.Kind, p.Description = kind, strings.TrimSpace(t.Description)
 
-	alg, err := keys.ParseAlgorithm(t.Key.Algorithm)
-	if t.Key.Algorithm == "" {
-		return p.errorf("key.algorithm", "required (one of: %s)", algorithmNames())
+	if err := p.fillKey(t.Key, r); err != nil {
+		return err
 	}
-	if err != nil {
-		return p.errorf("key.algorithm", "%v", err)
-	}
-	p.Key = alg
+	var err error
 	// A self-signed certificate is signed by its own key; any other by
 	// its issuer's, which is checked when the issuer is known.
 	if r.selfSigned {
-		p.SignatureAlgorithm, err = signatureAlgorithmFor(alg, t.SignatureAlgorithm)
+		p.SignatureAlgorithm, err = signatureAlgorithmFor(p.Key, t.SignatureAlgorithm)
 	} else {
 		p.SignatureAlgorithm, err = parseSignatureAlgorithm(t.SignatureAlgorithm)
 	}
@@ -260,7 +358,7 @@ func (p *Profile) fill(t *template) error {
 		return p.errorf("signature_algorithm", "%v", err)
 	}
 
-	if err := p.fillSubject(t.Subject, r); err != nil {
+	if err := p.fillSubject(t.Subject, t.RequestedSubject, r); err != nil {
 		return err
 	}
 	if p.Validity, err = parseValidity(t.Validity, r.maxYears, p.errorf); err != nil {
@@ -287,6 +385,8 @@ func (p *Profile) fill(t *template) error {
 		p.MaxPathLen = *bc.MaxPathLen
 		// Go's x509 treats MaxPathLen 0 as "unset" unless MaxPathLenZero.
 		p.MaxPathLenZero = *bc.MaxPathLen == 0
+	} else if r.requirePathLen {
+		return p.errorf("basic_constraints.max_path_len", "required for a %s profile (0 for a CA that issues only end-entity certificates)", kind)
 	}
 
 	if p.KeyUsage, err = parseKeyUsage(t.KeyUsage); err != nil {
@@ -307,6 +407,9 @@ func (p *Profile) fill(t *template) error {
 	}
 	if p.ExtKeyUsage, p.UnknownEKU, err = parseEKU(t.ExtendedKeyUsage); err != nil {
 		return p.errorf("extended_key_usage", "%v", err)
+	}
+	if r.exactEKU != nil && !slices.Equal(slices.Sorted(slices.Values(t.ExtendedKeyUsage)), r.exactEKU) {
+		return p.errorf("extended_key_usage", "a %s profile has exactly [%s]", kind, strings.Join(r.exactEKU, ", "))
 	}
 
 	if t.NameConstraints != nil {
@@ -357,8 +460,71 @@ func (p *Profile) fill(t *template) error {
 		seen[s] = true
 		p.Policies = append(p.Policies, oid)
 	}
+
+	switch t.CSRExtensions {
+	case "", "ignore":
+	case "refuse":
+		p.RefuseCSRExtensions = true
+	default:
+		return p.errorf("csr_extensions", "%q: ignore (the certificate's content comes from the template) or refuse", t.CSRExtensions)
+	}
+	return p.fillLint(t.Lint)
+}
+
+// fillKey reads key.algorithm (a key generated in the ceremony) or
+// key.allowed (the algorithms a CSR may bring).
+func (p *Profile) fillKey(k keySpec, r kindRules) error {
+	switch {
+	case k.Algorithm != "" && len(k.Allowed) > 0:
+		return p.errorf("key", "give algorithm (a key generated in the ceremony) or allowed (keys brought in a CSR), not both")
+	case k.Algorithm != "":
+		alg, err := keys.ParseAlgorithm(k.Algorithm)
+		if err != nil {
+			return p.errorf("key.algorithm", "%v", err)
+		}
+		p.Key, p.AllowedKeys = alg, []keys.Algorithm{alg}
+		return nil
+	case len(k.Allowed) > 0:
+		if r.selfSigned {
+			return p.errorf("key.allowed", "a self-signed %s certifies the key generated in the ceremony: give key.algorithm", p.Kind)
+		}
+		for i, n := range k.Allowed {
+			alg, err := keys.ParseAlgorithm(n)
+			if err != nil {
+				return p.errorf(fmt.Sprintf("key.allowed[%d]", i), "%v", err)
+			}
+			if p.AllowsKey(alg) {
+				return p.errorf(fmt.Sprintf("key.allowed[%d]", i), "%s listed twice", n)
+			}
+			p.AllowedKeys = append(p.AllowedKeys, alg)
+		}
+		return nil
+	}
+	return p.errorf("key.algorithm", "required (one of: %s), or key.allowed for keys brought in a CSR", algorithmNames())
+}
+
+// fillLint reads the lint exclusions. Each needs a reason, which the
+// transcript records; whether the lint exists is checked by the engine
+// against the linter.
+func (p *Profile) fillLint(l lintSpec) error {
+	seen := map[string]bool{}
+	for i, e := range l.Exclude {
+		path := fmt.Sprintf("lint.exclude[%d]", i)
+		switch {
+		case !lintNameRE.MatchString(e.Lint):
+			return p.errorf(path+".lint", "%q is not a zlint lint name such as w_ext_subject_key_identifier_missing_sub_cert", e.Lint)
+		case seen[e.Lint]:
+			return p.errorf(path+".lint", "%s excluded twice", e.Lint)
+		case strings.TrimSpace(e.Reason) == "":
+			return p.errorf(path+".reason", "required: why %s does not apply (the transcript records it)", e.Lint)
+		}
+		seen[e.Lint] = true
+		p.LintExclusions = append(p.LintExclusions, LintExclusion{Lint: e.Lint, Reason: strings.TrimSpace(e.Reason)})
+	}
 	return nil
 }
+
+var lintNameRE = regexp.MustCompile(`^[enwi]_[a-z0-9_]+$`)
 
 var dottedOID = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
 
@@ -384,44 +550,48 @@ var subjectFields = []struct {
 	{"common_name", 64, func(s subject) string { return s.CommonName }},
 }
 
-func (p *Profile) fillSubject(s subject, r kindRules) error {
+func (p *Profile) fillSubject(s subject, requested map[string]string, r kindRules) error {
 	for _, f := range subjectFields {
-		v := f.value(s)
-		path := "subject." + f.path
-		switch {
-		case v != strings.TrimSpace(v):
-			return p.errorf(path, "%q has leading or trailing spaces", v)
-		case utf8.RuneCountInString(v) > f.max:
-			return p.errorf(path, "%q is longer than %d characters (RFC 5280 limit)", v, f.max)
-		case strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
-			return p.errorf(path, "%q contains a non-printable character", v)
+		if err := checkSubjectValue(f.value(s), f.max); err != nil {
+			return p.errorf("subject."+f.path, "%v", err)
 		}
 	}
-	if s.CommonName == "" {
-		return p.errorf("subject.common_name", "required")
+	if err := p.fillRequested(s, requested); err != nil {
+		return err
+	}
+	if s.CommonName == "" && !p.requests("common_name") {
+		return p.errorf("subject.common_name", "required (or requested_subject.common_name, to take it from the CSR)")
 	}
 	if s.Country != "" && !regexp.MustCompile(`^[A-Z]{2}$`).MatchString(s.Country) {
 		return p.errorf("subject.country", "%q is not a two-letter ISO 3166 code such as DE", s.Country)
 	}
 	if r.requireOrgAndC {
 		if s.Country == "" {
-			return p.errorf("subject.country", "required for a CA certificate")
+			return p.errorf("subject.country", "required for a %s certificate (fixed by the template)", p.Kind)
 		}
 		if s.Organization == "" {
-			return p.errorf("subject.organization", "required for a CA certificate")
+			return p.errorf("subject.organization", "required for a %s certificate (fixed by the template)", p.Kind)
 		}
 	}
-	p.Subject = pkix.Name{CommonName: s.CommonName}
-	for _, kv := range []struct {
-		v   string
-		dst *[]string
-	}{
-		{s.Country, &p.Subject.Country}, {s.Province, &p.Subject.Province}, {s.Locality, &p.Subject.Locality},
-		{s.Organization, &p.Subject.Organization}, {s.OrganizationalUnit, &p.Subject.OrganizationalUnit},
-	} {
-		if kv.v != "" {
-			*kv.dst = []string{kv.v}
+	p.Subject = pkix.Name{}
+	for _, f := range subjectFields {
+		if v := f.value(s); v != "" {
+			setSubjectField(&p.Subject, f.path, v)
 		}
+	}
+	return nil
+}
+
+// checkSubjectValue checks one subject attribute value: no surrounding
+// spaces, within the RFC 5280 length, printable.
+func checkSubjectValue(v string, max int) error {
+	switch {
+	case v != strings.TrimSpace(v):
+		return fmt.Errorf("%q has leading or trailing spaces", v)
+	case utf8.RuneCountInString(v) > max:
+		return fmt.Errorf("%q is longer than %d characters (RFC 5280 limit)", v, max)
+	case strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return fmt.Errorf("%q contains a non-printable character", v)
 	}
 	return nil
 }
@@ -549,6 +719,27 @@ var extKeyUsages = map[string]x509.ExtKeyUsage{
 	"OCSPSigning":     x509.ExtKeyUsageOCSPSigning,
 }
 
+// DocumentSigningOID is the documentSigning extended key usage (RFC 9336)
+// that transcript-signing certificates carry.
+var DocumentSigningOID = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
+
+// IsTranscriptSigner reports whether c is fit to seal transcripts: not a
+// CA, digitalSignature alone, and as extended key usage exactly
+// documentSigning (or, as certificates issued before it was required
+// have, none).
+func IsTranscriptSigner(c *x509.Certificate) bool {
+	if c.IsCA || c.KeyUsage != x509.KeyUsageDigitalSignature || len(c.ExtKeyUsage) > 0 {
+		return false
+	}
+	switch len(c.UnknownExtKeyUsage) {
+	case 0:
+		return true
+	case 1:
+		return c.UnknownExtKeyUsage[0].Equal(DocumentSigningOID)
+	}
+	return false
+}
+
 func parseEKU(names []string) ([]x509.ExtKeyUsage, []asn1.ObjectIdentifier, error) {
 	var (
 		ekus  []x509.ExtKeyUsage
@@ -563,6 +754,10 @@ func parseEKU(names []string) ([]x509.ExtKeyUsage, []asn1.ObjectIdentifier, erro
 		seen[n] = true
 		if e, ok := extKeyUsages[n]; ok {
 			ekus = append(ekus, e)
+			continue
+		}
+		if n == "documentSigning" {
+			oids = append(oids, DocumentSigningOID)
 			continue
 		}
 		if n == "anyExtendedKeyUsage" || n == "2.5.29.37.0" {

@@ -51,7 +51,29 @@ const (
 	// KindRestoreKey rebuilds a backup key from custodians' shares and
 	// unwraps a backed-up key into the token.
 	KindRestoreKey = "restore-key"
+	// KindUseKey finds a key pair made at an earlier ceremony on the
+	// token, with the certificate stored beside it (the root, to sign).
+	KindUseKey = "use-key"
+	// KindIssueCRL revokes certificates: the issuer signs a CRL listing
+	// them and every earlier revocation.
+	KindIssueCRL = "issue-crl"
 )
+
+// Artifact formats a write-artifact step can write.
+const (
+	FormatCertificate  = "certificate"    // NAME.crt.pem
+	FormatChain        = "chain"          // NAME.chain.pem: the certificate and its issuers up to the root
+	FormatPublicKey    = "public-key"     // NAME.pub.pem: SubjectPublicKeyInfo, PEM
+	FormatPublicKeyDER = "public-key-der" // NAME.pub.der: SubjectPublicKeyInfo, DER
+	FormatPublicKeyRaw = "public-key-raw" // NAME.pub.raw: the bare key (EC point, or PKCS#1 RSA key)
+	FormatCRL          = "crl"            // NAME.crl.pem
+)
+
+// formatSuffix is the file name suffix of each format.
+var formatSuffix = map[string]string{
+	FormatCertificate: ".crt.pem", FormatChain: ".chain.pem", FormatPublicKey: ".pub.pem",
+	FormatPublicKeyDER: ".pub.der", FormatPublicKeyRaw: ".pub.raw", FormatCRL: ".crl.pem",
+}
 
 // IssuerSelf is the issue-certificate issuer that means self-signed.
 const IssuerSelf = "self"
@@ -147,6 +169,32 @@ type Step struct {
 	// may use ${input}.
 	Backup      string `yaml:"backup"`
 	Certificate string `yaml:"certificate"`
+
+	// CSR is the path of the certificate signing request whose key and
+	// subject are certified (issue-certificate); may use ${input}.
+	CSR string `yaml:"csr"`
+	// ThrowawayKey certifies a fresh software key that is discarded at
+	// once (issue-certificate): a cloud CA's verification certificate
+	// proves the issuer's key, not the subject's.
+	ThrowawayKey bool `yaml:"throwaway_key"`
+	// Subject gives the values of the attributes the template requests
+	// (issue-certificate with key or throwaway_key); values may use
+	// ${input}.
+	Subject map[string]string `yaml:"subject"`
+	// ApprovedBy is the role whose every attendee approves the decoded
+	// content before the HSM signs it (issue-certificate, issue-crl).
+	ApprovedBy string `yaml:"approved_by"`
+	// Revocations is the path of the revocations file listing what to
+	// revoke and why (issue-crl); may use ${input}.
+	Revocations string `yaml:"revocations"`
+	// Formats are the files a write-artifact step writes; see the Format
+	// constants. The default is the certificate, the public key, or the
+	// CRL, as the source is.
+	Formats []string `yaml:"formats"`
+	// Token names one of the HSM config's other_tokens (hsm-login,
+	// generate-key): a second token, such as the firmware build system's.
+	// Empty means the ceremony's main token.
+	Token string `yaml:"token"`
 }
 
 // Quorum is an M-of-N split among the people of one role.
@@ -245,10 +293,12 @@ var fieldsUsed = map[string][]string{
 	KindChoose:           {"by", "options"},
 	KindAttendance:       {},
 	KindPreflight:        {"network_override_by"},
-	KindHSMLogin:         {"by", "quorum"},
-	KindGenerateKey:      {"template", "label"},
-	KindIssueCertificate: {"template", "key", "issuer"},
-	KindWriteArtifact:    {"source", "name"},
+	KindHSMLogin:         {"by", "quorum", "token"},
+	KindGenerateKey:      {"template", "label", "token"},
+	KindIssueCertificate: {"template", "key", "issuer", "csr", "throwaway_key", "subject", "approved_by"},
+	KindWriteArtifact:    {"source", "name", "formats"},
+	KindUseKey:           {"label", "certificate"},
+	KindIssueCRL:         {"template", "issuer", "revocations", "approved_by"},
 	KindSeal:             {"label"},
 	KindInitToken:        {"quorum"},
 	KindHandOutShares:    {"split"},
@@ -258,7 +308,8 @@ var fieldsUsed = map[string][]string{
 
 // optionalFields lists every optional field, in the order errors name them.
 var optionalFields = []string{"confirm", "by", "network_override_by", "options", "template", "label", "key", "issuer",
-	"source", "name", "quorum", "split", "allow_untrusted_wrap", "backup", "certificate"}
+	"source", "name", "quorum", "split", "allow_untrusted_wrap", "backup", "certificate", "csr", "throwaway_key", "subject",
+	"approved_by", "revocations", "formats", "token"}
 
 // setFields returns the optional fields a step sets.
 func (st *Step) setFields() map[string]bool {
@@ -269,13 +320,16 @@ func (st *Step) setFields() map[string]bool {
 		"issuer": st.Issuer != "", "source": st.Source != "", "name": st.Name != "",
 		"quorum": st.Quorum != nil, "split": st.Split != "", "allow_untrusted_wrap": st.AllowUntrustedWrap,
 		"backup": st.Backup != "", "certificate": st.Certificate != "",
+		"csr": st.CSR != "", "throwaway_key": st.ThrowawayKey, "subject": len(st.Subject) > 0,
+		"approved_by": st.ApprovedBy != "", "revocations": st.Revocations != "", "formats": len(st.Formats) > 0,
+		"token": st.Token != "",
 	}
 }
 
 func kindList() string {
 	return strings.Join([]string{KindAttendance, KindPreflight, KindConfirm, KindChoose, KindInitToken, KindHSMLogin,
-		KindHandOutShares, KindGenerateKey, KindIssueCertificate, KindWriteArtifact, KindBackupKey, KindRestoreKey,
-		KindSeal}, ", ")
+		KindHandOutShares, KindGenerateKey, KindUseKey, KindIssueCertificate, KindIssueCRL, KindWriteArtifact, KindBackupKey,
+		KindRestoreKey, KindSeal}, ", ")
 }
 
 func (s *Script) validate() error {
@@ -326,6 +380,7 @@ func (s *Script) validate() error {
 		artifactFiles                                    = map[string]int{}
 		splits                                           = map[string]int{} // split step id -> hand-out step index, or -1
 		backedUp                                         = map[string]int{} // generate-key step id -> backup-key step index
+		otherLogins                                      = map[string]int{} // other token name -> its hsm-login step index
 	)
 	for i := range s.Steps {
 		st := &s.Steps[i]
@@ -352,14 +407,20 @@ func (s *Script) validate() error {
 				return s.Errorf(p+"."+f, "not used by a %s step", st.Kind)
 			}
 		}
-		refs := map[string]string{"say": st.Say, "title": st.Title, "label": st.Label, "backup": st.Backup, "certificate": st.Certificate}
-		for _, f := range []string{"say", "title", "label", "backup", "certificate"} {
+		refs := map[string]string{"say": st.Say, "title": st.Title, "label": st.Label, "backup": st.Backup, "certificate": st.Certificate,
+			"csr": st.CSR, "revocations": st.Revocations}
+		for _, f := range []string{"say", "title", "label", "backup", "certificate", "csr", "revocations"} {
 			if err := s.checkRefs(p+"."+f, refs[f]); err != nil {
 				return err
 			}
 		}
+		for _, k := range sortedKeysOf(st.Subject) {
+			if err := s.checkRefs(p+".subject."+k, st.Subject[k]); err != nil {
+				return err
+			}
+		}
 		needsPeople := st.Kind == KindConfirm || st.Kind == KindChoose || st.Kind == KindHSMLogin || st.NetworkOverrideBy != "" ||
-			st.Quorum != nil || st.Kind == KindHandOutShares
+			st.Quorum != nil || st.Kind == KindHandOutShares || st.ApprovedBy != ""
 		if needsPeople && attendanceAt < 0 {
 			return s.Errorf(p, "a %s step needs people: put the attendance step before it", st.Kind)
 		}
@@ -406,6 +467,13 @@ func (s *Script) validate() error {
 				return err
 			}
 		case KindHSMLogin, KindInitToken:
+			if st.Token != "" {
+				if err := s.checkOtherLogin(p, st, loginAt, otherLogins); err != nil {
+					return err
+				}
+				otherLogins[st.Token] = i
+				break
+			}
 			if loginAt >= 0 {
 				return s.Errorf(p+".kind", "the HSM is opened once: steps[%d] already logs in or initialises the token", loginAt)
 			}
@@ -482,29 +550,41 @@ func (s *Script) validate() error {
 			if st.Label == "" {
 				return s.Errorf(p+".label", "required: the HSM label of the new key")
 			}
-		case KindIssueCertificate:
+			if _, ok := otherLogins[st.Token]; st.Token != "" && !ok {
+				return s.Errorf(p+".token", "nobody logs in to token %q before this step: put an hsm-login step with token: %s before it", st.Token, st.Token)
+			}
+		case KindUseKey:
 			if loginAt < 0 {
-				return s.Errorf(p, "issue-certificate needs the HSM: put an hsm-login or init-token step before it")
+				return s.Errorf(p, "use-key needs the HSM: put an hsm-login step before it")
+			}
+			if st.Label == "" {
+				return s.Errorf(p+".label", "required: the HSM label of the key to use")
+			}
+		case KindIssueCertificate:
+			if err := s.checkIssueCertificate(p, st, i, loginAt); err != nil {
+				return err
+			}
+		case KindIssueCRL:
+			if loginAt < 0 {
+				return s.Errorf(p, "issue-crl needs the HSM: put an hsm-login step before it")
 			}
 			if err := s.checkTemplateName(p, st.Template); err != nil {
 				return err
 			}
-			if err := s.checkEarlier(p+".key", st.Key, i, KindGenerateKey); err != nil {
+			if err := s.checkEarlier(p+".issuer", st.Issuer, i, KindUseKey, KindRestoreKey, KindIssueCertificate); err != nil {
 				return err
 			}
-			if st.Issuer == "" {
-				return s.Errorf(p+".issuer", "required: %q, or the id of the earlier issue-certificate step whose key signs", IssuerSelf)
+			if strings.TrimSpace(st.Revocations) == "" {
+				return s.Errorf(p+".revocations", "required: the revocations file (what to revoke, and why)")
 			}
-			if st.Issuer != IssuerSelf {
-				if err := s.checkEarlier(p+".issuer", st.Issuer, i, KindIssueCertificate, KindRestoreKey); err != nil {
-					return err
-				}
-				if iss := s.Steps[s.StepIndex(st.Issuer)]; iss.Kind == KindIssueCertificate && iss.Key == st.Key {
-					return s.Errorf(p+".issuer", "step %q certifies the same key; use issuer: %s for a self-signed certificate", st.Issuer, IssuerSelf)
-				}
+			if err := s.checkRole(p+".approved_by", st.ApprovedBy); err != nil {
+				return s.Errorf(p+".approved_by", "required: the role whose every member approves the CRL before it is signed")
 			}
 		case KindWriteArtifact:
-			if err := s.checkEarlier(p+".source", st.Source, i, KindGenerateKey, KindIssueCertificate); err != nil {
+			if err := s.checkEarlier(p+".source", st.Source, i, KindGenerateKey, KindIssueCertificate, KindIssueCRL); err != nil {
+				return err
+			}
+			if err := s.checkFormats(p, st); err != nil {
 				return err
 			}
 			if err := s.checkArtifactName(p, st, i, artifactFiles); err != nil {
@@ -556,11 +636,12 @@ func (s *Script) checkArtifactName(p string, st *Step, i int, files map[string]i
 	if !nameRE.MatchString(st.Name) {
 		return s.Errorf(p+".name", "%q: use lower-case letters, digits and '-'", st.Name)
 	}
-	file := s.ArtifactFile(st)
-	if j, dup := files[file]; dup {
-		return s.Errorf(p+".name", "artifact %s is already written by steps[%d]", file, j)
+	for _, file := range s.ArtifactFiles(st) {
+		if j, dup := files[file]; dup {
+			return s.Errorf(p+".name", "artifact %s is already written by steps[%d]", file, j)
+		}
+		files[file] = i
 	}
-	files[file] = i
 	return nil
 }
 
@@ -598,17 +679,140 @@ func (s *Script) checkQuorum(p string, q *Quorum, full bool) error {
 	return nil
 }
 
-// ArtifactFile returns the file name a write-artifact or backup-key step
-// writes under artifacts/.
-func (s *Script) ArtifactFile(st *Step) string {
+// ArtifactFile returns the first file name a write-artifact or backup-key
+// step writes under artifacts/.
+func (s *Script) ArtifactFile(st *Step) string { return s.ArtifactFiles(st)[0] }
+
+// ArtifactFiles returns the file names a write-artifact or backup-key step
+// writes under artifacts/, in the order of its formats.
+func (s *Script) ArtifactFiles(st *Step) []string {
 	if st.Kind == KindBackupKey {
-		return st.Name + ".backup"
+		return []string{st.Name + ".backup"}
 	}
-	src := s.StepIndex(st.Source)
-	if src >= 0 && s.Steps[src].Kind == KindGenerateKey {
-		return st.Name + ".pub.pem"
+	var out []string
+	for _, f := range s.ArtifactFormats(st) {
+		out = append(out, st.Name+formatSuffix[f])
 	}
-	return st.Name + ".crt.pem"
+	return out
+}
+
+// ArtifactFormats returns the formats a write-artifact step writes: those
+// it lists, or the default for its source.
+func (s *Script) ArtifactFormats(st *Step) []string {
+	if len(st.Formats) > 0 {
+		return st.Formats
+	}
+	if src := s.StepIndex(st.Source); src >= 0 {
+		switch s.Steps[src].Kind {
+		case KindGenerateKey:
+			return []string{FormatPublicKey}
+		case KindIssueCRL:
+			return []string{FormatCRL}
+		}
+	}
+	return []string{FormatCertificate}
+}
+
+// checkFormats checks a write-artifact step's formats against its source.
+func (s *Script) checkFormats(p string, st *Step) error {
+	src := &s.Steps[s.StepIndex(st.Source)]
+	var allowed []string
+	switch src.Kind {
+	case KindGenerateKey:
+		allowed = []string{FormatPublicKey, FormatPublicKeyDER, FormatPublicKeyRaw}
+	case KindIssueCertificate:
+		allowed = []string{FormatCertificate, FormatChain, FormatPublicKey, FormatPublicKeyDER, FormatPublicKeyRaw}
+		if src.Issuer == IssuerSelf {
+			allowed = slices.DeleteFunc(allowed, func(f string) bool { return f == FormatChain })
+		}
+	case KindIssueCRL:
+		allowed = []string{FormatCRL}
+	}
+	for j, f := range st.Formats {
+		fp := fmt.Sprintf("%s.formats[%d]", p, j)
+		if !slices.Contains(allowed, f) {
+			return s.Errorf(fp, "%q: a %s source can be written as %s", f, src.Kind, strings.Join(allowed, ", "))
+		}
+		if slices.Index(st.Formats, f) != j {
+			return s.Errorf(fp, "%q listed twice", f)
+		}
+	}
+	return nil
+}
+
+// checkIssueCertificate checks an issue-certificate step: the key it
+// certifies (a generated key, a CSR, or a throwaway key), its issuer, and
+// who approves it.
+func (s *Script) checkIssueCertificate(p string, st *Step, i, loginAt int) error {
+	if loginAt < 0 {
+		return s.Errorf(p, "issue-certificate needs the HSM: put an hsm-login or init-token step before it")
+	}
+	if err := s.checkTemplateName(p, st.Template); err != nil {
+		return err
+	}
+	sources := 0
+	for _, set := range []bool{st.Key != "", st.CSR != "", st.ThrowawayKey} {
+		if set {
+			sources++
+		}
+	}
+	if sources != 1 {
+		return s.Errorf(p, "give exactly one of key (a key generated in this ceremony), csr (a certificate signing request) or throwaway_key: true")
+	}
+	if st.Key != "" {
+		if err := s.checkEarlier(p+".key", st.Key, i, KindGenerateKey); err != nil {
+			return err
+		}
+	}
+	if len(st.Subject) > 0 && st.CSR != "" {
+		return s.Errorf(p+".subject", "a CSR brings its own subject: subject goes with key or throwaway_key")
+	}
+	if st.Issuer == "" {
+		return s.Errorf(p+".issuer", "required: %q, or the id of the earlier step whose key signs", IssuerSelf)
+	}
+	if st.Issuer == IssuerSelf {
+		if st.Key == "" {
+			return s.Errorf(p+".issuer", "only a key generated in this ceremony can sign its own certificate")
+		}
+	} else {
+		if err := s.checkEarlier(p+".issuer", st.Issuer, i, KindIssueCertificate, KindRestoreKey, KindUseKey); err != nil {
+			return err
+		}
+		if iss := s.Steps[s.StepIndex(st.Issuer)]; iss.Kind == KindIssueCertificate && st.Key != "" && iss.Key == st.Key {
+			return s.Errorf(p+".issuer", "step %q certifies the same key; use issuer: %s for a self-signed certificate", st.Issuer, IssuerSelf)
+		}
+	}
+	if st.ApprovedBy == "" {
+		return s.Errorf(p+".approved_by", "required: the role whose every member approves the certificate before it is signed")
+	}
+	return s.checkRole(p+".approved_by", st.ApprovedBy)
+}
+
+// checkOtherLogin checks an hsm-login step for one of the HSM config's
+// other tokens: one person's PIN, after the main token is open, once.
+func (s *Script) checkOtherLogin(p string, st *Step, loginAt int, logins map[string]int) error {
+	switch {
+	case !nameRE.MatchString(st.Token):
+		return s.Errorf(p+".token", "%q: use the lower-case name of an entry in the HSM config's other_tokens", st.Token)
+	case loginAt < 0:
+		return s.Errorf(p, "open the ceremony's main token first: put its hsm-login or init-token step before this one")
+	case st.Quorum != nil:
+		return s.Errorf(p+".quorum", "a second token is opened with its owner's PIN: give by, not quorum")
+	}
+	if j, ok := logins[st.Token]; ok {
+		return s.Errorf(p+".token", "token %q is already opened by steps[%d]", st.Token, j)
+	}
+	return s.checkRole(p+".by", st.By)
+}
+
+// sortedKeysOf returns the keys of m in order.
+func sortedKeysOf(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (s *Script) checkRole(path, role string) error {

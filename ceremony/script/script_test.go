@@ -60,6 +60,7 @@ steps:
     template: root-ca
     key: gen
     issuer: self
+    approved_by: witness
   - id: write-cert
     kind: write-artifact
     title: Write cert
@@ -163,7 +164,7 @@ func TestScriptRejects(t *testing.T) {
 		{"key references wrong kind", "key: gen", "key: clock", `steps[6].key: step "clock" is a choose step, not generate-key`},
 		{"key references nothing", "key: gen", "key: nope", `steps[6].key: no step with id "nope"`},
 		{"issuer nothing", "issuer: self", "issuer: root", `steps[6].issuer: no step with id "root"`},
-		{"issuer missing", "    issuer: self\n", "", `steps[6].issuer: required: "self", or the id of the earlier issue-certificate step`},
+		{"issuer missing", "    issuer: self\n", "", `steps[6].issuer: required: "self", or the id of the earlier step whose key signs`},
 		{"issuer not a certificate", "issuer: self", "issuer: gen", `steps[6].issuer: step "gen" is a generate-key step, not issue-certificate`},
 		{"issuer itself", "issuer: self", "issuer: cert", `steps[6].issuer: step "cert" comes later`},
 		{"issuer certifies the same key", "  - id: write-key\n", "  - id: again\n    kind: issue-certificate\n    title: Again\n    template: root-ca\n    key: gen\n    issuer: cert\n  - id: write-key\n", `steps[8].issuer: step "cert" certifies the same key`},

@@ -218,8 +218,8 @@ func (res *Result) checkSeal(ev transcript.Event, content, sig []byte, pin Pin) 
 		// Only a transcript-signing certificate issued by the root itself
 		// seals: not a device or server certificate further down.
 		sg := s.Signer
-		if sg.IsCA || sg.KeyUsage != x509.KeyUsageDigitalSignature || len(sg.ExtKeyUsage)+len(sg.UnknownExtKeyUsage) > 0 || sg.CheckSignatureFrom(root) != nil {
-			return &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("the seal was made with %q, which is not a transcript-signing certificate (digitalSignature only, no extended key usage) issued directly by the pinned root", sg.Subject)}
+		if !pki.IsTranscriptSigner(sg) || sg.CheckSignatureFrom(root) != nil {
+			return &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("the seal was made with %q, which is not a transcript-signing certificate (digitalSignature only, extended key usage documentSigning or none) issued directly by the pinned root", sg.Subject)}
 		}
 		if d.RootCertificate.SHA256 != seal.Fingerprint(root) {
 			return &Failure{Event: ev.Seq, Msg: fmt.Sprintf("the seal event names root certificate %s, but the pinned root is %s", short(d.RootCertificate.SHA256), short(seal.Fingerprint(root)))}

@@ -29,7 +29,9 @@ done
 [ -n "$module" ] || { say "make demo: cannot find libsofthsm2.so; set SOFTHSM2_MODULE" >&2; exit 1; }
 
 label=ceremony-demo
-rm -rf .softhsm transcripts/demo transcripts/demo-restore
+rm -rf .softhsm transcripts/demo transcripts/demo-restore transcripts/demo-requests \
+	transcripts/demo-factory-berlin transcripts/demo-factory-shenzhen transcripts/demo-server \
+	transcripts/demo-firmware transcripts/demo-firmware-token transcripts/demo-verification transcripts/demo-crl
 mkdir -p .softhsm/tokens
 chmod 700 .softhsm
 cat > .softhsm/softhsm2.conf <<CONF
@@ -46,10 +48,14 @@ export SOFTHSM2_CONF
 for t in "$label" "$label-restore"; do
 	cat > ".softhsm/$t.yaml" <<CONF
 # HSM config for the demo: a blank SoftHSM2 token slot; the ceremony
-# initialises it with this label.
+# initialises it with this label. The build system's token is a second
+# token a firmware key ceremony opens beside it.
 module: $module
 token:
   label: $t
+other_tokens:
+  firmware-build:
+    token: {label: demo-build}
 CONF
 done
 
@@ -70,6 +76,61 @@ bin/ceremony run scripts/restore-backup.yaml --rehearsal \
 	--input root_certificate=transcripts/demo/artifacts/root-ca.crt.pem \
 	--out transcripts/demo-restore
 
+# The signing ceremonies run on the root token (ceremony-demo): the
+# officers' quorum activates it, the root signs what comes in as CSRs.
+# Factory and build system tokens stand in for those sites' HSMs: they are
+# initialised here with a demo PIN (a real site keeps its own PIN).
+say
+say "== Requests: keys generated in a factory token (two lines), the build system's token, and by openssl"
+mkdir -p transcripts/demo-requests
+umask 077
+od -An -N16 -tx1 /dev/urandom | tr -d ' \n' > .softhsm/site.pin
+umask 022
+for site in factory build; do
+	softhsm2-util --init-token --free --label "demo-$site" --pin "$(cat .softhsm/site.pin)" \
+		--so-pin "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >/dev/null
+	printf 'module: %s\ntoken:\n  label: demo-%s\n' "$module" "$site" > ".softhsm/demo-$site.yaml"
+done
+bin/ceremony csr --config .softhsm/demo-factory.yaml --label factory-berlin-ca --generate ecdsa-p256 \
+	--subject "/C=DE/O=Example Devices GmbH/CN=Example Devices Factory Berlin Issuing CA" \
+	--pin-file .softhsm/site.pin --out transcripts/demo-requests/factory-berlin.csr.pem
+bin/ceremony csr --config .softhsm/demo-factory.yaml --label factory-shenzhen-ca --generate ecdsa-p256 \
+	--subject "/C=DE/O=Example Devices GmbH/CN=Example Devices Factory Shenzhen Issuing CA" \
+	--pin-file .softhsm/site.pin --out transcripts/demo-requests/factory-shenzhen.csr.pem
+bin/ceremony csr --config .softhsm/demo-build.yaml --label firmware-signing --generate ecdsa-p256 \
+	--subject "/C=DE/O=Example Devices GmbH/CN=Example Devices Firmware Signing 2026" \
+	--pin-file .softhsm/site.pin --out transcripts/demo-requests/firmware.csr.pem
+# The server CA's request comes from stock openssl (its key stays in the demo directory).
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout .softhsm/server-ca.key \
+	-subj "/C=DE/O=Example Devices GmbH/CN=Example Devices Server Issuing CA" \
+	-out transcripts/demo-requests/server.csr.pem 2>/dev/null
+
+root=transcripts/demo/artifacts/root-ca.crt.pem
+sign() { # sign SCRIPT OUT INPUT...
+	script=$1 out=$2; shift 2
+	say
+	say "== $script -> $out"
+	bin/ceremony run "scripts/$script.yaml" --config ".softhsm/$label.yaml" \
+		--answers "scripts/demo/$script.answers.yaml" \
+		--input place="Demo lab (make demo)" --input root_certificate=$root "$@" --out "$out"
+}
+sign sign-intermediate transcripts/demo-factory-berlin --input csr=transcripts/demo-requests/factory-berlin.csr.pem
+sign sign-intermediate transcripts/demo-factory-shenzhen --input csr=transcripts/demo-requests/factory-shenzhen.csr.pem
+sign sign-server-intermediate transcripts/demo-server --input csr=transcripts/demo-requests/server.csr.pem
+sign sign-firmware-cert transcripts/demo-firmware --input csr=transcripts/demo-requests/firmware.csr.pem
+sign generate-firmware-key transcripts/demo-firmware-token --input firmware_key_label=firmware-signing-2
+sign sign-verification-cert transcripts/demo-verification \
+	--input code=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+# The Shenzhen line's rig was stolen: the root revokes its intermediate.
+cat > transcripts/demo-requests/revocations.yaml <<REV
+# Demo: the Shenzhen factory's rig was stolen.
+version: 1
+revoke:
+  - certificate: ../demo-factory-shenzhen/artifacts/intermediate.crt.pem
+    reason: key-compromise
+REV
+sign issue-crl transcripts/demo-crl --input revocations=transcripts/demo-requests/revocations.yaml
+
 # An auditor's checks of what was just written.
 say
 say "== Auditor: both transcripts against the root certificate"
@@ -77,6 +138,25 @@ bin/ceremony transcript verify transcripts/demo/transcript.jsonl \
 	--root transcripts/demo/artifacts/root-ca.crt.pem
 bin/ceremony transcript verify transcripts/demo-restore/transcript.jsonl \
 	--root transcripts/demo/artifacts/root-ca.crt.pem
+for d in demo-factory-berlin demo-factory-shenzhen demo-server demo-firmware demo-firmware-token demo-verification demo-crl; do
+	bin/ceremony transcript verify "transcripts/$d/transcript.jsonl" --root $root
+done
+say
+say "== openssl: every issued certificate against the root; the CRL's signature; the revoked intermediate"
+for c in demo-factory-berlin/artifacts/intermediate demo-factory-shenzhen/artifacts/intermediate \
+	demo-server/artifacts/intermediate demo-firmware/artifacts/firmware-signing \
+	demo-firmware-token/artifacts/firmware-signing demo-verification/artifacts/verification; do
+	openssl verify -CAfile $root "transcripts/$c.crt.pem"
+done
+openssl crl -in transcripts/demo-crl/artifacts/root-ca.crl.pem -CAfile $root -noout -verify
+openssl verify -crl_check -CAfile $root -CRLfile transcripts/demo-crl/artifacts/root-ca.crl.pem \
+	transcripts/demo-factory-berlin/artifacts/intermediate.crt.pem
+if openssl verify -crl_check -CAfile $root -CRLfile transcripts/demo-crl/artifacts/root-ca.crl.pem \
+	transcripts/demo-factory-shenzhen/artifacts/intermediate.crt.pem 2>&1; then
+	say "make demo: the revoked Shenzhen intermediate still verifies" >&2
+	exit 1
+fi
+say "(the Shenzhen intermediate is rejected as revoked, as it must be)"
 say
 say "== The restored key certified the new audit key; openssl checks it against the root"
 openssl verify -CAfile transcripts/demo/artifacts/root-ca.crt.pem \
@@ -89,8 +169,11 @@ bin/ceremony shares check --transcript transcripts/demo/transcript.jsonl \
 
 cat <<EOF2
 
-The demo wrote transcripts/demo/ (root key generation) and
-transcripts/demo-restore/ (restore rehearsal). The shares in
+The demo wrote transcripts/demo/ (root key generation),
+transcripts/demo-restore/ (restore rehearsal), and one directory per signing
+ceremony: demo-factory-berlin, demo-factory-shenzhen, demo-server,
+demo-firmware, demo-verification and demo-crl (the CSRs they signed are in
+transcripts/demo-requests/). The shares in
 transcripts/demo/shares/ are rehearsal shares: they protect nothing. Inspect:
 
   bin/ceremony transcript verify transcripts/demo/transcript.jsonl --root transcripts/demo/artifacts/root-ca.crt.pem

@@ -1,0 +1,565 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/devicepki/ceremony/ceremony/csr"
+	"github.com/devicepki/ceremony/ceremony/keys"
+	"github.com/devicepki/ceremony/ceremony/lint"
+	"github.com/devicepki/ceremony/ceremony/pki"
+	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/register"
+	"github.com/devicepki/ceremony/ceremony/script"
+	"github.com/devicepki/ceremony/ceremony/seal"
+	"github.com/devicepki/ceremony/ceremony/transcript"
+	"github.com/devicepki/ceremony/ceremony/words"
+	"github.com/devicepki/ceremony/hsm"
+)
+
+// csrInput is a CSR read and checked by Prepare: its key passed the key
+// policy and its subject is one the template permits.
+type csrInput struct {
+	req     *csr.Request
+	alg     keys.Algorithm
+	subject pkix.Name
+	// ignored lists the extensions the CSR requested, which the
+	// certificate does not take from it.
+	ignored []string
+}
+
+// loadCSR reads the CSR of an issue-certificate step and checks it against
+// the step's template. The returned field names the script field at fault.
+func loadCSR(path string, prof *pki.Profile) (*csrInput, error) {
+	req, err := csr.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	alg, err := req.CheckKey(prof.AllowedKeys)
+	if err != nil {
+		return nil, err
+	}
+	subj, err := prof.SubjectFromCSR(req.CSR.RawSubject)
+	if err != nil {
+		return nil, fmt.Errorf("csr %s: %v", path, err)
+	}
+	in := &csrInput{req: req, alg: alg, subject: subj}
+	for _, e := range req.CSR.Extensions {
+		in.ignored = append(in.ignored, extensionName(e.Id.String()))
+	}
+	if len(in.ignored) > 0 && prof.RefuseCSRExtensions {
+		return nil, fmt.Errorf("csr %s requests extensions (%s); template %s refuses CSRs that request extensions (csr_extensions: refuse): make the CSR without them",
+			path, strings.Join(in.ignored, ", "), prof.Name)
+	}
+	return in, nil
+}
+
+// extensionNames names the extensions a CSR commonly requests.
+var extensionNames = map[string]string{
+	"2.5.29.19": "basicConstraints", "2.5.29.15": "keyUsage", "2.5.29.37": "extKeyUsage",
+	"2.5.29.17": "subjectAltName", "2.5.29.14": "subjectKeyIdentifier", "2.5.29.30": "nameConstraints",
+	"2.5.29.32": "certificatePolicies", "2.5.29.31": "cRLDistributionPoints", "1.3.6.1.5.5.7.1.1": "authorityInfoAccess",
+}
+
+func extensionName(oid string) string {
+	if n, ok := extensionNames[oid]; ok {
+		return n + " (" + oid + ")"
+	}
+	return oid
+}
+
+// useKey finds a key pair made at an earlier ceremony, with the
+// certificate stored beside it on the token. The key must still be
+// private, sensitive and non-extractable; the certificate must belong to
+// it, be valid now and, if the script pins a certificate file, be that
+// very certificate.
+func (r *run) useKey(info StepInfo, st *script.Step, i int) (string, error) {
+	label := r.labels[i]
+	kp, err := r.tok.FindKeyPair(label)
+	if err != nil {
+		return "", err
+	}
+	cert, err := r.tok.FindCertificate(kp)
+	if err != nil {
+		return "", err
+	}
+	attrs, err := r.tok.KeyAttributes(kp)
+	if err != nil {
+		return "", err
+	}
+	now := r.opts.Now()
+	switch {
+	case !attrs.Private || !attrs.Sensitive || attrs.Extractable || !attrs.Sign:
+		return "", fmt.Errorf("key %q: the HSM reports %+v; a signing key must be private, sensitive and non-extractable", label, attrs)
+	case !keys.SamePublicKey(cert.PublicKey, kp.Public()):
+		return "", fmt.Errorf("the certificate stored beside key %q holds a different public key", label)
+	case now.Before(cert.NotBefore) || now.After(cert.NotAfter):
+		return "", fmt.Errorf("certificate %q of key %q is not valid now (valid %s to %s)", cert.Subject, label,
+			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if want := r.pinned[i]; want != nil && !bytes.Equal(want.Raw, cert.Raw) {
+		return "", fmt.Errorf("the certificate stored beside key %q (SHA-256 %s) is not the certificate the script pins (%s, SHA-256 %s)",
+			label, seal.Fingerprint(cert), script.Expand(st.Certificate, r.inputs), seal.Fingerprint(want))
+	}
+	r.keys[st.ID] = kp
+	r.certs[st.ID] = &pki.Issued{Cert: cert, DER: cert.Raw}
+	fp, _ := keys.Fingerprint(kp.Public())
+	text := fmt.Sprintf("Found key %q on token %q with its certificate %q (SHA-256 %s), valid until %s",
+		label, r.tok.Info().Label, cert.Subject.String(), seal.Fingerprint(cert), cert.NotAfter.UTC().Format(time.DateOnly))
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + record.GroupHex(seal.Fingerprint(cert))})
+	return text, r.record(transcript.Entry{Type: "key-selected", Step: info.ID, Text: text, Data: map[string]any{
+		"label": label, "id": kp.IDHex(), "token": r.tok.Info().Label, "attributes": attrs, "public_key_sha256": fp,
+		"certificate": map[string]string{"subject": cert.Subject.String(), "serial": serialHex(cert.SerialNumber.Bytes()),
+			"sha256": seal.Fingerprint(cert), "not_after": cert.NotAfter.UTC().Format(time.RFC3339)},
+		"pinned": r.pinned[i] != nil,
+	}})
+}
+
+// subjectKey returns the public key an issue-certificate step certifies,
+// and a description for the transcript.
+func (r *run) subjectKey(info StepInfo, st *script.Step, i int, prof *pki.Profile) (crypto.PublicKey, map[string]any, error) {
+	switch {
+	case st.Key != "":
+		kp, err := r.refind(r.keys[st.Key])
+		if err != nil {
+			return nil, nil, err
+		}
+		return kp.Public(), map[string]any{"source": "generated", "label": kp.Label, "id": kp.IDHex(), "token": r.tokenOf(st.Key)}, nil
+	case st.CSR != "":
+		in := r.csrs[i]
+		return in.req.CSR.PublicKey, map[string]any{"source": "csr", "path": in.req.Path, "sha256": in.req.SHA256,
+			"requested_subject": in.req.CSR.Subject.String(), "ignored_extensions": nonNil(in.ignored)}, nil
+	}
+	// A throwaway key: generated in software, its private half dropped at
+	// once. Only the issuer's signature matters (proof of possession of
+	// the CA key for a cloud service).
+	k, err := ecdsa.GenerateKey(prof.Key.Curve(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("throwaway key: %w", err)
+	}
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "Throwaway key generated in memory; its private half is discarded"})
+	return k.Public(), map[string]any{"source": "throwaway", "algorithm": prof.Key}, nil
+}
+
+// otherKeys lists the public keys a CSR must not bring: every key on the
+// token with a certificate, and every key this run generated.
+func (r *run) otherKeys() ([]crypto.PublicKey, error) {
+	certs, err := r.tok.Certificates()
+	if err != nil {
+		return nil, err
+	}
+	var out []crypto.PublicKey
+	for _, c := range certs {
+		out = append(out, c.PublicKey)
+	}
+	for _, kp := range r.keys {
+		out = append(out, kp.Public())
+	}
+	return out, nil
+}
+
+// issueCertificate issues the certificate of an issue-certificate step:
+// the exact to-be-signed certificate is built and signed by a throwaway
+// key, linted, and shown decoded to every approver; only then does the
+// HSM sign it, and the result is checked (signature with the issuer's
+// public key, the same TBS, lint again) before anything is kept.
+func (r *run) issueCertificate(ctx context.Context, info StepInfo, st *script.Step, i int) (string, error) {
+	prof := r.templates[st.Template]
+	subjectPub, keyInfo, err := r.subjectKey(info, st, i, prof)
+	if err != nil {
+		return "", err
+	}
+	var (
+		signer     *hsm.KeyPair
+		issuerCert *x509.Certificate
+		v          = r.validities[i]
+	)
+	if st.Issuer == script.IssuerSelf {
+		if signer, err = r.refind(r.keys[st.Key]); err != nil {
+			return "", err
+		}
+	} else {
+		issuerStep := &r.script.Steps[r.script.StepIndex(st.Issuer)]
+		issuerKey := issuerStep.Key
+		if issuerStep.Kind != script.KindIssueCertificate {
+			issuerKey = issuerStep.ID // a restored or found key, with its certificate
+		}
+		if signer, err = r.refind(r.keys[issuerKey]); err != nil {
+			return "", err
+		}
+		issuerCert = r.certs[st.Issuer].Cert
+		v = prof.Validity.ClampToIssuer(v, issuerCert.NotAfter)
+	}
+	var subject *pkix.Name
+	if in, ok := r.csrs[i]; ok {
+		subject = &in.subject
+		others, err := r.otherKeys()
+		if err != nil {
+			return "", err
+		}
+		for _, k := range others {
+			if keys.SamePublicKey(k, subjectPub) {
+				return "", fmt.Errorf("csr %s: its key is a key of this HSM (the issuer's or another CA's): a CSR must bring a new key", in.req.Path)
+			}
+		}
+		if issuerCert != nil && pki.SameSubject(in.subject, issuerCert.Subject) {
+			return "", fmt.Errorf("csr %s: its subject is the issuer's own (%s)", in.req.Path, issuerCert.Subject)
+		}
+	} else if s, ok := r.subjects[i]; ok {
+		subject = s
+	}
+	serial, err := pki.NewSerial(tokenRand{r.tok})
+	if err != nil {
+		return "", err
+	}
+	draft, err := pki.NewDraft(prof, v, serial, subject, subjectPub, issuerCert, signer.Public())
+	if err != nil {
+		return "", err
+	}
+	if err := r.lintAndRecord(info, "certificate", draft.TBSSHA256, prof.LintExclusions, func() (*lint.Report, error) {
+		return lint.Certificate(draft.LintDER, prof.ExcludedLints())
+	}); err != nil {
+		return "", err
+	}
+	c := draft.Preview
+	fields := pki.DescribeCertificate(c)
+	approvers, err := r.approve(ctx, info, st, "certificate", fields, draft.TBSSHA256, map[string]any{
+		"subject": c.Subject.String(), "serial": serialHex(c.SerialNumber.Bytes()),
+	})
+	if err != nil {
+		return "", err
+	}
+
+	var iss *pki.Issued
+	what := fmt.Sprintf("Signing certificate %q with key %q in the HSM", c.Subject.CommonName, signer.Label)
+	d, err := r.timed(info, what, func() (err error) {
+		iss, err = draft.Sign(signer)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	r.changed = true
+	rep, err := lint.Certificate(iss.DER, prof.ExcludedLints())
+	if err != nil {
+		return "", err
+	}
+	if err := rep.Err(); err != nil {
+		return "", fmt.Errorf("the signed certificate fails lint although its preview passed: %w", err)
+	}
+	c = iss.Cert
+	r.certs[st.ID] = iss
+	stored := false
+	if st.Key != "" {
+		// The certificate is kept on the token beside its key, where
+		// later ceremonies (or the build system) find it.
+		kp, err := r.refind(r.keys[st.Key])
+		if err != nil {
+			return "", err
+		}
+		tok := r.tok
+		if t, ok := r.keyToken[r.keys[st.Key]]; ok {
+			tok = t
+		}
+		if err := tok.StoreCertificate(kp, iss.Cert); err != nil {
+			return "", err
+		}
+		stored = true
+	}
+	if err := r.registerIssued(iss, issuerCert); err != nil {
+		return "", err
+	}
+	fp, _ := keys.Fingerprint(iss.Cert.PublicKey)
+	kind := "self-signed certificate"
+	if issuerCert != nil {
+		kind = fmt.Sprintf("certificate (issued by %q)", c.Issuer.String())
+	}
+	text := fmt.Sprintf("Issued %s %q, serial %s, valid %s to %s (SHA-256 %s, TBS SHA-256 %s), approved by %s",
+		kind, c.Subject.String(), serialHex(c.SerialNumber.Bytes()), c.NotBefore.Format(time.DateOnly), c.NotAfter.Format(time.DateOnly),
+		iss.SHA256(), draft.TBSSHA256, names(approvers))
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + record.GroupHex(iss.SHA256())})
+	checks := []string{"linted before signing", "approved by every " + st.ApprovedBy, "signature verified with the HSM's public key",
+		"TBS identical to the one linted and approved", "fields match the template", "linted again after signing"}
+	if issuerCert != nil {
+		checks = append(checks, "chains to the issuer certificate", "validity inside the issuer's")
+	}
+	return text, r.record(transcript.Entry{Type: "certificate-issued", Step: info.ID, Actors: actors(approvers...), Text: text, Data: map[string]any{
+		"template": prof.Name, "template_sha256": prof.SHA256, "profile": prof.Kind,
+		"subject": c.Subject.String(), "issuer": c.Issuer.String(), "serial": serialHex(c.SerialNumber.Bytes()),
+		"not_before": c.NotBefore.UTC().Format(time.RFC3339), "not_after": c.NotAfter.UTC().Format(time.RFC3339),
+		"signature_algorithm": c.SignatureAlgorithm.String(), "key": keyInfo,
+		"signed_by_key": signer.Label, "public_key_sha256": fp, "sha256": iss.SHA256(), "tbs_sha256": draft.TBSSHA256,
+		"approved_by": names(approvers), "duration_ms": d.Milliseconds(), "stored_on_token": stored, "checks": checks,
+	}})
+}
+
+// lintAndRecord lints a preview and records the outcome, with every lint
+// the template excludes and why. Any finding stops the ceremony.
+func (r *run) lintAndRecord(info StepInfo, what, tbs string, exclusions []pki.LintExclusion, run func() (*lint.Report, error)) error {
+	var rep *lint.Report
+	if _, err := r.timed(info, fmt.Sprintf("Linting the %s with zlint", what), func() (err error) {
+		rep, err = run()
+		return err
+	}); err != nil {
+		return err
+	}
+	lerr := rep.Err()
+	typ, text := "lint-passed", fmt.Sprintf("zlint %s: the %s (TBS SHA-256 %s) passed %d applicable lints", rep.Version, what, tbs, rep.Ran)
+	if lerr != nil {
+		typ, text = "lint-failed", fmt.Sprintf("zlint %s: the %s (TBS SHA-256 %s) fails: %v", rep.Version, what, tbs, lerr)
+	}
+	if len(exclusions) > 0 {
+		var ex []string
+		for _, e := range exclusions {
+			ex = append(ex, e.Lint)
+		}
+		text += "; excluded by the template: " + strings.Join(ex, ", ")
+	}
+	if err := r.record(transcript.Entry{Type: typ, Step: info.ID, Text: text, Data: map[string]any{
+		"tbs_sha256": tbs, "zlint": rep.Version, "ran": rep.Ran, "passed": rep.Passed,
+		"findings": nonNil(rep.Findings), "notices": nonNil(rep.Notices), "excluded": nonNil(exclusions),
+	}}); err != nil {
+		return err
+	}
+	if lerr != nil {
+		return fmt.Errorf("%w; nothing was signed", lerr)
+	}
+	return nil
+}
+
+// approve shows the decoded content to every present member of the step's
+// approved_by role in turn and records their approval. A refusal stops
+// the ceremony.
+func (r *run) approve(ctx context.Context, info StepInfo, st *script.Step, what string, fields []pki.Field, tbs string, extra map[string]any) ([]Participant, error) {
+	ws, err := words.FromHex(tbs)
+	if err != nil {
+		return nil, err
+	}
+	var who []Participant
+	for _, p := range r.inRole(st.ApprovedBy) {
+		err := r.face.Approve(ctx, ApprovalRequest{Step: info, Participant: p, What: what, Fields: fields, TBSSHA256: tbs, Words: strings.Join(ws, " ")})
+		if errors.Is(err, ErrAborted) {
+			_ = r.record(transcript.Entry{Type: "signing-refused", Step: info.ID, Actors: actors(p),
+				Text: fmt.Sprintf("%s refused to approve the %s (TBS SHA-256 %s); nothing was signed", p.Name, what, tbs),
+				Data: map[string]any{"tbs_sha256": tbs}})
+		}
+		if err != nil {
+			return nil, err
+		}
+		who = append(who, p)
+	}
+	if len(who) == 0 {
+		return nil, fmt.Errorf("nobody present as %s to approve the %s", st.ApprovedBy, what)
+	}
+	data := map[string]any{"what": what, "tbs_sha256": tbs, "approved_by": names(who), "shown": fields}
+	for k, v := range extra {
+		data[k] = v
+	}
+	text := fmt.Sprintf("The %s with TBS SHA-256 %s was shown decoded and approved by %s", what, tbs, names(who))
+	return who, r.record(transcript.Entry{Type: "signing-approved", Step: info.ID, Actors: actors(who...), Text: text, Data: data})
+}
+
+// loadRegister reads the token's issuance register (empty if the token
+// has none yet).
+func (r *run) loadRegister() (*register.Register, error) {
+	data, err := r.tok.ReadPrivateData(register.Label)
+	if errors.Is(err, hsm.ErrDataNotFound) {
+		return register.New(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return register.Parse(data)
+}
+
+// saveRegister writes the register back to the token, keeping the first
+// time what it held before this run, for a rollback.
+func (r *run) saveRegister(reg *register.Register) error {
+	data, err := reg.Marshal()
+	if err != nil {
+		return err
+	}
+	if !r.registerSaved {
+		before, err := r.tok.ReadPrivateData(register.Label)
+		switch {
+		case errors.Is(err, hsm.ErrDataNotFound):
+		case err != nil:
+			return err
+		default:
+			r.registerBefore = before
+		}
+		r.registerSaved = true
+	}
+	return r.tok.ReplacePrivateData(register.Label, data)
+}
+
+// restoreRegister puts the register back as it was before this run: a
+// run that generated its issuers' keys and destroys them on failure leaves
+// no trace of what they issued. (A run that signed with an earlier key
+// keeps its entries: the CRL numbers it reserved stay used.)
+func (r *run) restoreRegister() error {
+	if !r.registerSaved {
+		return nil
+	}
+	if r.registerBefore == nil {
+		return r.tok.DestroyPrivateData(register.Label)
+	}
+	return r.tok.ReplacePrivateData(register.Label, r.registerBefore)
+}
+
+// registerIssued adds a certificate the token's key issued to the register.
+func (r *run) registerIssued(iss *pki.Issued, issuer *x509.Certificate) error {
+	if issuer == nil {
+		issuer = iss.Cert
+	}
+	reg, err := r.loadRegister()
+	if err != nil {
+		return err
+	}
+	is := reg.Issuer(seal.Fingerprint(issuer), issuer.Subject.String())
+	is.Issued = append(is.Issued, register.Certificate{
+		Serial: serialHex(iss.Cert.SerialNumber.Bytes()), Subject: iss.Cert.Subject.String(), SHA256: iss.SHA256(),
+		NotAfter: iss.Cert.NotAfter.UTC().Format(time.RFC3339), IssuedAt: r.opts.Now().UTC().Format(time.RFC3339),
+		Ceremony: r.script.Name + " " + r.start.Format(time.RFC3339),
+	})
+	return r.saveRegister(reg)
+}
+
+// issueCRL issues the CRL of an issue-crl step: every earlier revocation
+// of this issuer on the token's register plus the new ones, under the
+// next CRL number. Each new revocation is checked: a certificate file must
+// carry the issuer's signature, a bare serial number must be on the
+// register as issued by it. The CRL is linted and approved before the HSM
+// signs it.
+func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i int) (string, error) {
+	prof := r.crlTemplates[st.Template]
+	issuerStep := &r.script.Steps[r.script.StepIndex(st.Issuer)]
+	issuerKey := issuerStep.Key
+	if issuerStep.Kind != script.KindIssueCertificate {
+		issuerKey = issuerStep.ID
+	}
+	signer, err := r.refind(r.keys[issuerKey])
+	if err != nil {
+		return "", err
+	}
+	issuer := r.certs[st.Issuer].Cert
+	reg, err := r.loadRegister()
+	if err != nil {
+		return "", err
+	}
+	ifp := seal.Fingerprint(issuer)
+	is := reg.Issuer(ifp, issuer.Subject.String())
+	now := r.opts.Now().UTC().Truncate(time.Second)
+
+	var added []register.Revocation
+	for _, req := range r.revocations[i] {
+		serial := req.SerialHex()
+		subject := ""
+		if c := req.Certificate; c != nil {
+			if !bytes.Equal(c.RawIssuer, issuer.RawSubject) || c.CheckSignatureFrom(issuer) != nil {
+				return "", fmt.Errorf("certificate %s (%s) was not issued by %q: only certificates of this issuer can be revoked", req.CertificatePath, c.Subject, issuer.Subject)
+			}
+			subject = c.Subject.String()
+		} else if rec := is.Find(serial); rec != nil {
+			subject = rec.Subject
+		} else {
+			return "", fmt.Errorf("serial %s is not on token %q's register as issued by %q: give the certificate file instead, so its signature can be checked", serial, r.tok.Info().Label, issuer.Subject)
+		}
+		if prev := is.FindRevoked(serial); prev != nil {
+			return "", fmt.Errorf("serial %s (%s) is already revoked (CRL number %d, %s): remove it from the revocations file", serial, subject, prev.CRLNumber, prev.Reason)
+		}
+		added = append(added, register.Revocation{Serial: serial, Subject: subject, Reason: req.Reason, RevokedAt: now.Format(time.RFC3339)})
+	}
+	number := is.NextCRLNumber()
+	for k := range added {
+		added[k].CRLNumber = number.Int64()
+	}
+	all := append(append([]register.Revocation(nil), is.Revoked...), added...)
+	var entries []x509.RevocationListEntry
+	for _, rv := range all {
+		sn, ok := new(big.Int).SetString(rv.Serial, 16)
+		if !ok {
+			return "", fmt.Errorf("issuance register: bad serial %q", rv.Serial)
+		}
+		at, err := time.Parse(time.RFC3339, rv.RevokedAt)
+		if err != nil {
+			return "", fmt.Errorf("issuance register: serial %s: bad revocation time", rv.Serial)
+		}
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: sn, RevocationTime: at, ReasonCode: pki.Reasons[rv.Reason]})
+	}
+	draft, err := pki.NewCRLDraft(prof, issuer, signer.Public(), number, now, entries)
+	if err != nil {
+		return "", err
+	}
+	if err := r.lintAndRecord(info, "CRL", draft.TBSSHA256, prof.LintExclusions, func() (*lint.Report, error) {
+		return lint.RevocationList(draft.PreviewDER, prof.ExcludedLints())
+	}); err != nil {
+		return "", err
+	}
+	fields := pki.DescribeCRL(draft.Preview)
+	for k := range fields {
+		for _, rv := range all {
+			if strings.HasPrefix(fields[k].Value, "serial "+rv.Serial+" ") && rv.Subject != "" {
+				fields[k].Value += " (" + rv.Subject + ")"
+			}
+		}
+	}
+	approvers, err := r.approve(ctx, info, st, "CRL", fields, draft.TBSSHA256, map[string]any{"crl_number": number.String()})
+	if err != nil {
+		return "", err
+	}
+	// The number is used from here on, whatever happens next: reserve it
+	// on the token before the HSM signs.
+	is.CRLNumber = number.Int64()
+	if err := r.saveRegister(reg); err != nil {
+		return "", err
+	}
+	r.changed = true
+	var crl *pki.IssuedCRL
+	d, err := r.timed(info, fmt.Sprintf("Signing CRL number %s with key %q in the HSM", number, signer.Label), func() (err error) {
+		crl, err = draft.Sign(signer)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	rep, err := lint.RevocationList(crl.DER, prof.ExcludedLints())
+	if err != nil {
+		return "", err
+	}
+	if err := rep.Err(); err != nil {
+		return "", fmt.Errorf("the signed CRL fails lint although its preview passed: %w", err)
+	}
+	is.Revoked = all
+	if err := r.saveRegister(reg); err != nil {
+		return "", err
+	}
+	r.crls[st.ID] = crl
+	var newSerials []string
+	for _, rv := range added {
+		newSerials = append(newSerials, fmt.Sprintf("%s (%s, %s)", rv.Serial, rv.Subject, rv.Reason))
+	}
+	text := fmt.Sprintf("Issued CRL number %s of %q, this update %s, next update %s, listing %d revoked certificates; newly revoked: %s (SHA-256 %s, TBS SHA-256 %s), approved by %s",
+		number, issuer.Subject.String(), crl.CRL.ThisUpdate.UTC().Format(time.RFC3339), crl.CRL.NextUpdate.UTC().Format(time.RFC3339),
+		len(all), strings.Join(newSerials, "; "), crl.SHA256(), draft.TBSSHA256, names(approvers))
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "CRL SHA-256: " + record.GroupHex(crl.SHA256())})
+	return text, r.record(transcript.Entry{Type: "crl-issued", Step: info.ID, Actors: actors(approvers...), Text: text, Data: map[string]any{
+		"template": prof.Name, "template_sha256": prof.SHA256, "issuer": issuer.Subject.String(), "issuer_sha256": ifp,
+		"crl_number": number.String(), "this_update": crl.CRL.ThisUpdate.UTC().Format(time.RFC3339),
+		"next_update": crl.CRL.NextUpdate.UTC().Format(time.RFC3339), "revoked": all, "newly_revoked": added,
+		"signed_by_key": signer.Label, "sha256": crl.SHA256(), "tbs_sha256": draft.TBSSHA256,
+		"approved_by": names(approvers), "duration_ms": d.Milliseconds(),
+		"checks": []string{"linted before signing", "approved by every " + st.ApprovedBy, "signature verified with the issuer certificate",
+			"TBS identical to the one linted and approved", "linted again after signing", "CRL number reserved on the token before signing"},
+	}})
+}

@@ -1,0 +1,47 @@
+package register
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRoundTripAndQueries(t *testing.T) {
+	r := New()
+	is := r.Issuer("fp", "CN=Root")
+	is.Issued = append(is.Issued, Certificate{Serial: "0a", Subject: "CN=A"})
+	is.Revoked = append(is.Revoked, Revocation{Serial: "ff", Reason: "superseded", CRLNumber: 1}, Revocation{Serial: "0b", Reason: "key-compromise", CRLNumber: 2})
+	is.CRLNumber = 2
+	data, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := back.Issuer("fp", "ignored")
+	if b.Subject != "CN=Root" || b.Find("0a") == nil || b.Find("0b") != nil || b.FindRevoked("0b") == nil || b.NextCRLNumber().Int64() != 3 {
+		t.Fatalf("%+v", b)
+	}
+	if s := b.SortedRevoked(); s[0].Serial != "0b" || s[1].Serial != "ff" {
+		t.Fatalf("sorted %+v", s)
+	}
+	if back.Issuer("other", "CN=Other").NextCRLNumber().Int64() != 1 {
+		t.Fatal("a new issuer starts at CRL number 1")
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for _, tc := range []struct{ data, want string }{
+		{`{"version":2,"issuers":{}}`, "version 2"},
+		{`{"version":1,"issuers":{},"x":1}`, "unknown field"},
+		{`{"version":1,"issuers":{"fp":null}}`, "damaged"},
+		{`{"version":1,"issuers":{"fp":{"crl_number":-1}}}`, "damaged"},
+		{`{"version":1,"issuers":{}} {}`, "trailing"},
+		{`not json`, "issuance register"},
+	} {
+		if _, err := Parse([]byte(tc.data)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error = %v, want %q", tc.data, err, tc.want)
+		}
+	}
+}
