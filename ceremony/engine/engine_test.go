@@ -742,3 +742,37 @@ func TestSealStepFailureRollsBack(t *testing.T) {
 		t.Fatalf("%d exception events, want 1: %v", n, eventTypes(chain))
 	}
 }
+
+func TestRefusedApprovalSignsNothing(t *testing.T) {
+	r := newRig(t)
+	face := &scriptedFace{pins: []string{r.tok.PIN}, refuseAt: "issue-root-certificate"}
+	_, err := r.run(t, face)
+	var se *engine.StepError
+	if !errors.As(err, &se) || !se.Aborted || se.ID != "issue-root-certificate" {
+		t.Fatalf("err = %#v", err)
+	}
+	chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := strings.Join(eventTypes(chain), " ")
+	if !strings.Contains(types, "key-generated lint-passed signing-refused key-destroyed") || strings.Contains(types, "certificate-issued") {
+		t.Fatalf("events %s", types)
+	}
+	// What the approver saw: the decoded certificate, with its TBS digest.
+	if len(face.approvals) != 1 {
+		t.Fatalf("%d approvals asked", len(face.approvals))
+	}
+	req := face.approvals[0]
+	shown := map[string]string{}
+	for _, f := range req.Fields {
+		shown[f.Label] = f.Value
+	}
+	if shown["TBS SHA-256"] != req.TBSSHA256 || !strings.Contains(shown["Subject"], "Example Devices Root CA R1") ||
+		shown["Basic constraints"] != "CA:TRUE, no path length limit" || len(strings.Fields(req.Words)) != 32 {
+		t.Fatalf("approval request %+v", req)
+	}
+	if n := len(r.tok.Objects(t)); n != 0 {
+		t.Fatalf("%d objects left on the token", n)
+	}
+}
