@@ -35,6 +35,11 @@ func (r *run) auditKey(label string) (*hsm.KeyPair, *x509.Certificate, *x509.Cer
 	case now.Before(cert.NotBefore) || now.After(cert.NotAfter):
 		return nil, nil, nil, fmt.Errorf("the audit certificate %q is not valid now (valid %s to %s)", cert.Subject, cert.NotBefore.UTC(), cert.NotAfter.UTC())
 	}
+	if rv, err := r.revocation(cert); err != nil {
+		return nil, nil, nil, err
+	} else if rv != nil {
+		return nil, nil, nil, fmt.Errorf("the audit certificate %q was revoked (CRL number %d, %s): certify a new audit key before sealing", cert.Subject, rv.CRLNumber, rv.Reason)
+	}
 	all, err := r.tok.Certificates()
 	if err != nil {
 		return nil, nil, nil, err

@@ -107,6 +107,11 @@ func (r *run) useKey(info StepInfo, st *script.Step, i int) (string, error) {
 		return "", fmt.Errorf("certificate %q of key %q is not valid now (valid %s to %s)", cert.Subject, label,
 			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
 	}
+	if rv, err := r.revocation(cert); err != nil {
+		return "", err
+	} else if rv != nil {
+		return "", fmt.Errorf("certificate %q of key %q was revoked (CRL number %d, %s): it must not sign again", cert.Subject, label, rv.CRLNumber, rv.Reason)
+	}
 	if want := r.pinned[i]; want != nil && !bytes.Equal(want.Raw, cert.Raw) {
 		return "", fmt.Errorf("the certificate stored beside key %q (SHA-256 %s) is not the certificate the script pins (%s, SHA-256 %s)",
 			label, seal.Fingerprint(cert), script.Expand(st.Certificate, r.inputs), seal.Fingerprint(want))
@@ -417,6 +422,25 @@ func (r *run) restoreRegister() error {
 	return r.tok.ReplacePrivateData(register.Label, r.registerBefore)
 }
 
+// revocation returns the register's revocation of c, or nil: a
+// certificate revoked by an earlier CRL ceremony must not be used again.
+func (r *run) revocation(c *x509.Certificate) (*register.Revocation, error) {
+	if bytes.Equal(c.RawIssuer, c.RawSubject) {
+		return nil, nil
+	}
+	reg, err := r.loadRegister()
+	if err != nil {
+		return nil, err
+	}
+	serial := serialHex(c.SerialNumber.Bytes())
+	for _, is := range reg.Issuers {
+		if rv := is.FindRevoked(serial); rv != nil && is.Subject == c.Issuer.String() {
+			return rv, nil
+		}
+	}
+	return nil, nil
+}
+
 // registerIssued adds a certificate the token's key issued to the register.
 func (r *run) registerIssued(iss *pki.Issued, issuer *x509.Certificate) error {
 	if issuer == nil {
@@ -460,6 +484,12 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i in
 	ifp := seal.Fingerprint(issuer)
 	is := reg.Issuer(ifp, issuer.Subject.String())
 	now := r.opts.Now().UTC().Truncate(time.Second)
+	// The audit key's certificate seals this ceremony: it cannot be
+	// revoked by it.
+	var sealer *x509.Certificate
+	if kp, err := r.tok.FindKeyPair(r.labels[len(r.script.Steps)-1]); err == nil {
+		sealer, _ = r.tok.FindCertificate(kp)
+	}
 
 	var added []register.Revocation
 	for _, req := range r.revocations[i] {
@@ -474,6 +504,9 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i in
 			subject = rec.Subject
 		} else {
 			return "", fmt.Errorf("serial %s is not on token %q's register as issued by %q: give the certificate file instead, so its signature can be checked", serial, r.tok.Info().Label, issuer.Subject)
+		}
+		if sealer != nil && serial == serialHex(sealer.SerialNumber.Bytes()) && bytes.Equal(req.Certificate.Raw, sealer.Raw) {
+			return "", fmt.Errorf("certificate %s is the audit certificate that seals this very ceremony: certify a new audit key first, then revoke this one", req.CertificatePath)
 		}
 		if prev := is.FindRevoked(serial); prev != nil {
 			return "", fmt.Errorf("serial %s (%s) is already revoked (CRL number %d, %s): remove it from the revocations file", serial, subject, prev.CRLNumber, prev.Reason)
