@@ -59,6 +59,10 @@ func TestCommandLine(t *testing.T) {
 			"forgeshare":   cmdForgeShare,
 			"mangle":       cmdMangle,
 			"agedecrypt":   cmdAgeDecrypt,
+			"mtls":         cmdMTLS,
+			"fwsign":       cmdFWSign,
+			"fwverify":     cmdFWVerify,
+			"flipbyte":     cmdFlipByte,
 		},
 	})
 }

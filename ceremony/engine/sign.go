@@ -51,14 +51,14 @@ func loadCSR(path string, prof *pki.Profile) (*csrInput, error) {
 	}
 	subj, err := prof.SubjectFromCSR(req.CSR.RawSubject)
 	if err != nil {
-		return nil, fmt.Errorf("csr %s: %v", path, err)
+		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	in := &csrInput{req: req, alg: alg, subject: subj}
 	for _, e := range req.CSR.Extensions {
 		in.ignored = append(in.ignored, extensionName(e.Id.String()))
 	}
 	if len(in.ignored) > 0 && prof.RefuseCSRExtensions {
-		return nil, fmt.Errorf("csr %s requests extensions (%s); template %s refuses CSRs that request extensions (csr_extensions: refuse): make the CSR without them",
+		return nil, fmt.Errorf("%s: requests extensions (%s); template %s refuses CSRs that request extensions (csr_extensions: refuse): make the CSR without them",
 			path, strings.Join(in.ignored, ", "), prof.Name)
 	}
 	return in, nil
@@ -156,21 +156,55 @@ func (r *run) subjectKey(info StepInfo, st *script.Step, i int, prof *pki.Profil
 	return k.Public(), map[string]any{"source": "throwaway", "algorithm": prof.Key}, nil
 }
 
+// knownKey is a public key a CSR must not bring, and whose it is.
+type knownKey struct {
+	pub  crypto.PublicKey
+	what string
+}
+
 // otherKeys lists the public keys a CSR must not bring: every key on the
 // token with a certificate, and every key this run generated.
-func (r *run) otherKeys() ([]crypto.PublicKey, error) {
+func (r *run) otherKeys() ([]knownKey, error) {
 	certs, err := r.tok.Certificates()
 	if err != nil {
 		return nil, err
 	}
-	var out []crypto.PublicKey
+	var out []knownKey
 	for _, c := range certs {
-		out = append(out, c.PublicKey)
+		out = append(out, knownKey{c.PublicKey, fmt.Sprintf("the key of certificate %q on this HSM", c.Subject.String())})
 	}
-	for _, kp := range r.keys {
-		out = append(out, kp.Public())
+	for id, kp := range r.keys {
+		out = append(out, knownKey{kp.Public(), fmt.Sprintf("key %q of step %s", kp.Label, id)})
 	}
 	return out, nil
+}
+
+// checkKeyHistory refuses a key the register shows revoked, or certified
+// before for another subject or purpose: a stolen key is never certified
+// again, and one key never holds two roles (a factory CA's key as the
+// firmware-signing key), so revoking one certificate revokes the key.
+func (r *run) checkKeyHistory(path string, pub crypto.PublicKey, subject pkix.Name, prof *pki.Profile) error {
+	fp, err := keys.Fingerprint(pub)
+	if err != nil {
+		return err
+	}
+	reg, err := r.loadRegister()
+	if err != nil {
+		return err
+	}
+	use := reg.Key(fp)
+	if len(use.Revoked) > 0 {
+		rv := use.Revoked[0]
+		return fmt.Errorf("%s: its key was certified before in %q, serial %s, revoked (CRL number %d, %s): a revoked key is never certified again",
+			path, rv.Subject, rv.Serial, rv.CRLNumber, rv.Reason)
+	}
+	for _, c := range use.Issued {
+		if c.Subject != subject.String() || c.Profile != string(prof.Kind) {
+			return fmt.Errorf("%s: its key is already certified as %q (serial %s, %s profile): one key, one certificate subject and purpose",
+				path, c.Subject, c.Serial, c.Profile)
+		}
+	}
+	return nil
 }
 
 // issueCertificate issues the certificate of an issue-certificate step:
@@ -213,12 +247,15 @@ func (r *run) issueCertificate(ctx context.Context, info StepInfo, st *script.St
 			return "", err
 		}
 		for _, k := range others {
-			if keys.SamePublicKey(k, subjectPub) {
-				return "", fmt.Errorf("csr %s: its key is a key of this HSM (the issuer's or another CA's): a CSR must bring a new key", in.req.Path)
+			if keys.SamePublicKey(k.pub, subjectPub) {
+				return "", fmt.Errorf("%s: its key is %s: a CSR must bring a new key", in.req.Path, k.what)
 			}
 		}
 		if issuerCert != nil && pki.SameSubject(in.subject, issuerCert.Subject) {
-			return "", fmt.Errorf("csr %s: its subject is the issuer's own (%s)", in.req.Path, issuerCert.Subject)
+			return "", fmt.Errorf("%s: its subject is the issuer's own (%s)", in.req.Path, issuerCert.Subject)
+		}
+		if err := r.checkKeyHistory(in.req.Path, subjectPub, in.subject, prof); err != nil {
+			return "", err
 		}
 	} else if s, ok := r.subjects[i]; ok {
 		subject = s
@@ -281,7 +318,7 @@ func (r *run) issueCertificate(ctx context.Context, info StepInfo, st *script.St
 		}
 		stored = true
 	}
-	if err := r.registerIssued(iss, issuerCert); err != nil {
+	if err := r.registerIssued(iss, issuerCert, string(prof.Kind)); err != nil {
 		return "", err
 	}
 	fp, _ := keys.Fingerprint(iss.Cert.PublicKey)
@@ -442,7 +479,7 @@ func (r *run) revocation(c *x509.Certificate) (*register.Revocation, error) {
 }
 
 // registerIssued adds a certificate the token's key issued to the register.
-func (r *run) registerIssued(iss *pki.Issued, issuer *x509.Certificate) error {
+func (r *run) registerIssued(iss *pki.Issued, issuer *x509.Certificate, profile string) error {
 	if issuer == nil {
 		issuer = iss.Cert
 	}
@@ -451,7 +488,12 @@ func (r *run) registerIssued(iss *pki.Issued, issuer *x509.Certificate) error {
 		return err
 	}
 	is := reg.Issuer(seal.Fingerprint(issuer), issuer.Subject.String())
+	fp, err := keys.Fingerprint(iss.Cert.PublicKey)
+	if err != nil {
+		return err
+	}
 	is.Issued = append(is.Issued, register.Certificate{
+		PublicKeySHA256: fp, Profile: profile,
 		Serial: serialHex(iss.Cert.SerialNumber.Bytes()), Subject: iss.Cert.Subject.String(), SHA256: iss.SHA256(),
 		NotAfter: iss.Cert.NotAfter.UTC().Format(time.RFC3339), IssuedAt: r.opts.Now().UTC().Format(time.RFC3339),
 		Ceremony: r.script.Name + " " + r.start.Format(time.RFC3339),
@@ -494,14 +536,15 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i in
 	var added []register.Revocation
 	for _, req := range r.revocations[i] {
 		serial := req.SerialHex()
-		subject := ""
+		subject, keyFP := "", ""
 		if c := req.Certificate; c != nil {
+			keyFP, _ = keys.Fingerprint(c.PublicKey)
 			if !bytes.Equal(c.RawIssuer, issuer.RawSubject) || c.CheckSignatureFrom(issuer) != nil {
 				return "", fmt.Errorf("certificate %s (%s) was not issued by %q: only certificates of this issuer can be revoked", req.CertificatePath, c.Subject, issuer.Subject)
 			}
 			subject = c.Subject.String()
 		} else if rec := is.Find(serial); rec != nil {
-			subject = rec.Subject
+			subject, keyFP = rec.Subject, rec.PublicKeySHA256
 		} else {
 			return "", fmt.Errorf("serial %s is not on token %q's register as issued by %q: give the certificate file instead, so its signature can be checked", serial, r.tok.Info().Label, issuer.Subject)
 		}
@@ -511,7 +554,7 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i in
 		if prev := is.FindRevoked(serial); prev != nil {
 			return "", fmt.Errorf("serial %s (%s) is already revoked (CRL number %d, %s): remove it from the revocations file", serial, subject, prev.CRLNumber, prev.Reason)
 		}
-		added = append(added, register.Revocation{Serial: serial, Subject: subject, Reason: req.Reason, RevokedAt: now.Format(time.RFC3339)})
+		added = append(added, register.Revocation{Serial: serial, Subject: subject, Reason: req.Reason, RevokedAt: now.Format(time.RFC3339), PublicKeySHA256: keyFP})
 	}
 	number := is.NextCRLNumber()
 	for k := range added {

@@ -45,6 +45,10 @@ type Certificate struct {
 	SHA256   string `json:"sha256"`
 	NotAfter string `json:"not_after"`
 	IssuedAt string `json:"issued_at"`
+	// PublicKeySHA256 is the certified key's fingerprint and Profile the
+	// template's profile: a key is certified for one purpose only.
+	PublicKeySHA256 string `json:"public_key_sha256,omitempty"`
+	Profile         string `json:"profile,omitempty"`
 	// Ceremony names the ceremony directory's script and start.
 	Ceremony string `json:"ceremony"`
 }
@@ -55,6 +59,9 @@ type Revocation struct {
 	Subject   string `json:"subject,omitempty"`
 	Reason    string `json:"reason"`
 	RevokedAt string `json:"revoked_at"`
+	// PublicKeySHA256 is the revoked certificate's key, never to be
+	// certified again.
+	PublicKeySHA256 string `json:"public_key_sha256,omitempty"`
 	// CRLNumber is the first CRL that listed it.
 	CRLNumber int64 `json:"crl_number"`
 }
@@ -119,6 +126,35 @@ func (is *Issuer) FindRevoked(serial string) *Revocation {
 		}
 	}
 	return nil
+}
+
+// KeyUse says what the register knows of a public key (by its SHA-256):
+// the certificates that certify it, and whether any was revoked.
+type KeyUse struct {
+	Issued  []Certificate
+	Revoked []Revocation
+}
+
+// Key returns what every issuer on the register did with the key fp.
+func (r *Register) Key(fp string) KeyUse {
+	var u KeyUse
+	for _, is := range r.Issuers {
+		for _, c := range is.Issued {
+			if c.PublicKeySHA256 == fp {
+				u.Issued = append(u.Issued, c)
+			}
+		}
+		for _, rv := range is.Revoked {
+			if rv.PublicKeySHA256 == fp {
+				u.Revoked = append(u.Revoked, rv)
+				continue
+			}
+			if c := is.Find(rv.Serial); c != nil && c.PublicKeySHA256 == fp {
+				u.Revoked = append(u.Revoked, rv)
+			}
+		}
+	}
+	return u
 }
 
 // NextCRLNumber returns the number after the last one used.

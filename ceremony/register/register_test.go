@@ -45,3 +45,25 @@ func TestParseRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyUse(t *testing.T) {
+	r := New()
+	a := r.Issuer("root-a", "CN=Root")
+	a.Issued = append(a.Issued, Certificate{Serial: "01", Subject: "CN=A", PublicKeySHA256: "k1", Profile: "intermediate-ca"},
+		Certificate{Serial: "02", Subject: "CN=B", PublicKeySHA256: "k2"})
+	// Revoked by serial (key known from the issued entry) and by a
+	// certificate file issued before the register recorded keys.
+	a.Revoked = append(a.Revoked, Revocation{Serial: "02"}, Revocation{Serial: "09", PublicKeySHA256: "k3"})
+	if u := r.Key("k1"); len(u.Issued) != 1 || len(u.Revoked) != 0 {
+		t.Fatalf("k1: %+v", u)
+	}
+	if u := r.Key("k2"); len(u.Issued) != 1 || len(u.Revoked) != 1 || u.Revoked[0].Serial != "02" {
+		t.Fatalf("k2: %+v", u)
+	}
+	if u := r.Key("k3"); len(u.Issued) != 0 || len(u.Revoked) != 1 {
+		t.Fatalf("k3: %+v", u)
+	}
+	if u := r.Key("k4"); len(u.Issued)+len(u.Revoked) != 0 {
+		t.Fatalf("k4: %+v", u)
+	}
+}
