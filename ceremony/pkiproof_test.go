@@ -245,10 +245,10 @@ func issueDeviceLeaf(ts *testscript.TestScript, tok *hsm.Token, inter *x509.Cert
 // whose config is srv and a client whose config is cli, then a request
 // and a reply, so that a rejection the TLS 1.3 server sends after the
 // client's Finished reaches the client. It returns what each side saw.
-func handshake(srv, cli *tls.Config) (serverErr, clientErr error, reply string) {
+func handshake(srv, cli *tls.Config) (reply string, serverErr, clientErr error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err, nil, ""
+		return "", err, nil
 	}
 	defer ln.Close()
 	deadline := time.Now().Add(10 * time.Second)
@@ -285,7 +285,7 @@ func handshake(srv, cli *tls.Config) (serverErr, clientErr error, reply string) 
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		ln.Close() // ends the server's Accept
-		return <-done, err, ""
+		return "", <-done, err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(deadline)
@@ -302,7 +302,8 @@ func handshake(srv, cli *tls.Config) (serverErr, clientErr error, reply string) 
 		}
 	}
 	_ = conn.Close()
-	return <-done, clientErr, reply
+	serverErr = <-done
+	return reply, serverErr, clientErr
 }
 
 // mtls ROOT.pem INTERMEDIATE.crt.pem KEY-LABEL [CRL.pem]: in the "demo"
@@ -359,7 +360,7 @@ func cmdMTLS(ts *testscript.TestScript, neg bool, args []string) {
 				Leaf:        leaf,
 			}},
 		}
-		serverErr, clientErr, reply = handshake(srv, cli)
+		reply, serverErr, clientErr = handshake(srv, cli)
 	})
 	crlNote := "without a CRL"
 	if policy != nil {

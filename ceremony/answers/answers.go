@@ -124,6 +124,8 @@ type Face struct {
 	f    file
 	doc  *strictyaml.Document
 	out  io.Writer
+	// shown records the content already printed for approval.
+	shown map[string]bool
 }
 
 var _ engine.Face = (*Face)(nil)
@@ -137,7 +139,7 @@ func Load(path string, s *script.Script, progress io.Writer, rehearsal bool) (*F
 	if err != nil {
 		return nil, fmt.Errorf("answers file: %w", err)
 	}
-	a := &Face{path: path, dir: filepath.Dir(path), out: progress}
+	a := &Face{path: path, dir: filepath.Dir(path), out: progress, shown: map[string]bool{}}
 	if a.out == nil {
 		a.out = io.Discard
 	}
@@ -492,6 +494,16 @@ func (a *Face) Approve(_ context.Context, req engine.ApprovalRequest) error {
 	if !contains(ans.ApprovedBy, req.Participant.Name) {
 		return fmt.Errorf("answers: step %q: no approval from %s %q", req.Step.ID, req.Participant.Role, req.Participant.Name)
 	}
+	if !a.shown[req.Step.ID+req.TBSSHA256] {
+		// The decoded content, printed once per step as a screen shows it.
+		a.shown[req.Step.ID+req.TBSSHA256] = true
+		fmt.Fprintf(a.out, "        To be signed (%s), as shown to every approver:\n", req.What)
+		for _, f := range req.Fields {
+			fmt.Fprintf(a.out, "          %-28s %s\n", f.Label+":", f.Value)
+		}
+		fmt.Fprintf(a.out, "          %-28s %s\n", "TBS SHA-256 as words:", req.Words)
+	}
+	fmt.Fprintf(a.out, "        Approved by %s (%s), as the answers file says\n", req.Participant.Name, req.Participant.Role)
 	return nil
 }
 

@@ -81,6 +81,7 @@ type Plan struct {
 	// revocations files by issue-crl step index.
 	crlTemplates map[string]*pki.CRLProfile
 	revocations  map[int][]revoke.Request
+	previousCRLs map[int]*x509.RevocationList // issue-crl step index -> the CRL it follows (absent: none)
 	// pinned are the certificates use-key steps must find, by index.
 	pinned map[int]*x509.Certificate
 	out    *outdir.Dir
@@ -115,7 +116,7 @@ func Prepare(opts Options) (*Plan, error) {
 		restored:   map[string]*x509.Certificate{},
 		validities: map[int]pki.Validity{},
 		csrs:       map[int]*csrInput{}, subjects: map[int]*pkix.Name{},
-		crlTemplates: map[string]*pki.CRLProfile{}, revocations: map[int][]revoke.Request{},
+		crlTemplates: map[string]*pki.CRLProfile{}, revocations: map[int][]revoke.Request{}, previousCRLs: map[int]*x509.RevocationList{},
 		pinned: map[int]*x509.Certificate{},
 		start:  opts.Now().UTC().Truncate(time.Second),
 	}
@@ -321,14 +322,13 @@ func (p *Plan) prepareSubject(path string, st *script.Step, i int, prof *pki.Pro
 // prepareCRL checks an issue-crl step: its CRL template and its
 // revocations file, read in full now.
 func (p *Plan) prepareCRL(path string, st *script.Step, i int) error {
-	prof, ok := p.crlTemplates[st.Template]
-	if !ok {
+	if _, ok := p.crlTemplates[st.Template]; !ok {
 		file := filepath.Join(p.opts.TemplatesDir, st.Template+".yaml")
 		if _, err := os.Stat(file); err != nil {
 			return p.script.Errorf(path+".template", "no template %q (looked for %s)", st.Template, file)
 		}
-		var err error
-		if prof, err = pki.LoadCRL(file); err != nil {
+		prof, err := pki.LoadCRL(file)
+		if err != nil {
 			return err
 		}
 		if err := lint.CheckExclusions(prof.ExcludedLints()); err != nil {
@@ -341,6 +341,13 @@ func (p *Plan) prepareCRL(path string, st *script.Step, i int) error {
 		return p.script.Errorf(path+".revocations", "%v", err)
 	}
 	p.revocations[i] = reqs
+	if prev := script.Expand(st.PreviousCRL, p.inputs); prev != script.NoPreviousCRL {
+		crl, err := pki.ReadCRLFile("previous CRL", prev)
+		if err != nil {
+			return p.script.Errorf(path+".previous_crl", "%v", err)
+		}
+		p.previousCRLs[i] = crl
+	}
 	return nil
 }
 

@@ -116,6 +116,13 @@ func (r *run) useKey(info StepInfo, st *script.Step, i int) (string, error) {
 		return "", fmt.Errorf("the certificate stored beside key %q (SHA-256 %s) is not the certificate the script pins (%s, SHA-256 %s)",
 			label, seal.Fingerprint(cert), script.Expand(st.Certificate, r.inputs), seal.Fingerprint(want))
 	}
+	// The audit key that will seal this ceremony is checked now, before
+	// anything is signed, unless this ceremony makes it.
+	if last := len(r.script.Steps) - 1; !r.generatesLabel(r.labels[last]) {
+		if _, _, _, err := r.auditKey(r.labels[last]); err != nil {
+			return "", fmt.Errorf("the transcript could not be sealed at the end, so nothing is signed: %w", err)
+		}
+	}
 	r.keys[st.ID] = kp
 	r.certs[st.ID] = &pki.Issued{Cert: cert, DER: cert.Raw}
 	fp, _ := keys.Fingerprint(kp.Public())
@@ -128,6 +135,17 @@ func (r *run) useKey(info StepInfo, st *script.Step, i int) (string, error) {
 			"sha256": seal.Fingerprint(cert), "not_after": cert.NotAfter.UTC().Format(time.RFC3339)},
 		"pinned": r.pinned[i] != nil,
 	}})
+}
+
+// generatesLabel reports whether the script generates (or restores) a key
+// with this label.
+func (r *run) generatesLabel(label string) bool {
+	for i, st := range r.script.Steps {
+		if (st.Kind == script.KindGenerateKey || st.Kind == script.KindRestoreKey) && st.Token == "" && r.labels[i] == label {
+			return true
+		}
+	}
+	return false
 }
 
 // subjectKey returns the public key an issue-certificate step certifies,
@@ -275,6 +293,15 @@ func (r *run) issueCertificate(ctx context.Context, info StepInfo, st *script.St
 	}
 	c := draft.Preview
 	fields := pki.DescribeCertificate(c)
+	if in, ok := r.csrs[i]; ok {
+		// What the witness compares with the requester's printout, and
+		// what the CSR asked for that the certificate does not take.
+		fields = append([]pki.Field{{Label: "CSR file", Value: in.req.Path}, {Label: "CSR SHA-256 (DER request)", Value: in.req.SHA256},
+			{Label: "CSR subject", Value: in.req.CSR.Subject.String()}}, fields...)
+		if len(in.ignored) > 0 {
+			fields = append(fields, pki.Field{Label: "CSR extensions ignored", Value: strings.Join(in.ignored, ", ")})
+		}
+	}
 	approvers, err := r.approve(ctx, info, st, "certificate", fields, draft.TBSSHA256, map[string]any{
 		"subject": c.Subject.String(), "serial": serialHex(c.SerialNumber.Bytes()),
 	})
@@ -459,6 +486,13 @@ func (r *run) restoreRegister() error {
 	return r.tok.ReplacePrivateData(register.Label, r.registerBefore)
 }
 
+func orNone(s string) string {
+	if s == "" {
+		return "none (a renewal)"
+	}
+	return s
+}
+
 // revocation returns the register's revocation of c, or nil: a
 // certificate revoked by an earlier CRL ceremony must not be used again.
 func (r *run) revocation(c *x509.Certificate) (*register.Revocation, error) {
@@ -533,11 +567,47 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i in
 		sealer, _ = r.tok.FindCertificate(kp)
 	}
 
+	// The previous CRL: the register must not be behind it (a token
+	// restored from backup, a lost register), and nothing it lists is
+	// dropped.
+	prevText := "none (the first CRL of this issuer)"
+	if prev := r.previousCRLs[i]; prev != nil {
+		if err := prev.CheckSignatureFrom(issuer); err != nil {
+			return "", fmt.Errorf("previous CRL %s was not signed by %q: %v", script.Expand(st.PreviousCRL, r.inputs), issuer.Subject, err)
+		}
+		n := prev.Number.Int64()
+		if !prev.Number.IsInt64() || n < is.CRLNumber {
+			return "", fmt.Errorf("previous CRL %s is number %s, but token %q's register shows CRL number %d was issued: give the latest CRL",
+				script.Expand(st.PreviousCRL, r.inputs), prev.Number, r.tok.Info().Label, is.CRLNumber)
+		}
+		for _, e := range prev.RevokedCertificateEntries {
+			serial := serialHex(e.SerialNumber.Bytes())
+			if is.FindRevoked(serial) != nil {
+				continue
+			}
+			rv := register.Revocation{Serial: serial, Reason: pki.ReasonName(e.ReasonCode), RevokedAt: e.RevocationTime.UTC().Format(time.RFC3339), CRLNumber: n}
+			if c := is.Find(serial); c != nil {
+				rv.Subject, rv.PublicKeySHA256 = c.Subject, c.PublicKeySHA256
+			}
+			is.Revoked = append(is.Revoked, rv)
+		}
+		if n > is.CRLNumber {
+			is.CRLNumber = n
+		}
+		prevText = fmt.Sprintf("number %s of %s", prev.Number, prev.ThisUpdate.UTC().Format(time.RFC3339))
+	} else if is.CRLNumber > 0 {
+		return "", fmt.Errorf("token %q's register shows CRL number %d of %q was issued: give it as the previous CRL (previous_crl), not %q",
+			r.tok.Info().Label, is.CRLNumber, issuer.Subject, script.NoPreviousCRL)
+	}
+
 	var added []register.Revocation
 	for _, req := range r.revocations[i] {
 		serial := req.SerialHex()
 		subject, keyFP := "", ""
 		if c := req.Certificate; c != nil {
+			if keys.SamePublicKey(c.PublicKey, issuer.PublicKey) {
+				return "", fmt.Errorf("certificate %s is the issuer %q itself: a CA does not revoke its own key with its own CRL", req.CertificatePath, issuer.Subject)
+			}
 			keyFP, _ = keys.Fingerprint(c.PublicKey)
 			if !bytes.Equal(c.RawIssuer, issuer.RawSubject) || c.CheckSignatureFrom(issuer) != nil {
 				return "", fmt.Errorf("certificate %s (%s) was not issued by %q: only certificates of this issuer can be revoked", req.CertificatePath, c.Subject, issuer.Subject)
@@ -571,7 +641,11 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i in
 		if err != nil {
 			return "", fmt.Errorf("issuance register: serial %s: bad revocation time", rv.Serial)
 		}
-		entries = append(entries, x509.RevocationListEntry{SerialNumber: sn, RevocationTime: at, ReasonCode: pki.Reasons[rv.Reason]})
+		code, ok := pki.ReasonCode(rv.Reason)
+		if !ok {
+			return "", fmt.Errorf("issuance register: serial %s: unknown reason %q", rv.Serial, rv.Reason)
+		}
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: sn, RevocationTime: at, ReasonCode: code})
 	}
 	draft, err := pki.NewCRLDraft(prof, issuer, signer.Public(), number, now, entries)
 	if err != nil {
@@ -582,7 +656,7 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i in
 	}); err != nil {
 		return "", err
 	}
-	fields := pki.DescribeCRL(draft.Preview)
+	fields := append([]pki.Field{{Label: "Follows CRL", Value: prevText}}, pki.DescribeCRL(draft.Preview)...)
 	for k := range fields {
 		for _, rv := range all {
 			if strings.HasPrefix(fields[k].Value, "serial "+rv.Serial+" ") && rv.Subject != "" {
@@ -627,12 +701,13 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i in
 	}
 	text := fmt.Sprintf("Issued CRL number %s of %q, this update %s, next update %s, listing %d revoked certificates; newly revoked: %s (SHA-256 %s, TBS SHA-256 %s), approved by %s",
 		number, issuer.Subject.String(), crl.CRL.ThisUpdate.UTC().Format(time.RFC3339), crl.CRL.NextUpdate.UTC().Format(time.RFC3339),
-		len(all), strings.Join(newSerials, "; "), crl.SHA256(), draft.TBSSHA256, names(approvers))
+		len(all), orNone(strings.Join(newSerials, "; ")), crl.SHA256(), draft.TBSSHA256, names(approvers))
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "CRL SHA-256: " + record.GroupHex(crl.SHA256())})
 	return text, r.record(transcript.Entry{Type: "crl-issued", Step: info.ID, Actors: actors(approvers...), Text: text, Data: map[string]any{
 		"template": prof.Name, "template_sha256": prof.SHA256, "issuer": issuer.Subject.String(), "issuer_sha256": ifp,
 		"crl_number": number.String(), "this_update": crl.CRL.ThisUpdate.UTC().Format(time.RFC3339),
-		"next_update": crl.CRL.NextUpdate.UTC().Format(time.RFC3339), "revoked": all, "newly_revoked": added,
+		"next_update": crl.CRL.NextUpdate.UTC().Format(time.RFC3339), "revoked": all, "newly_revoked": nonNil(added),
+		"previous_crl": prevText,
 		"signed_by_key": signer.Label, "sha256": crl.SHA256(), "tbs_sha256": draft.TBSSHA256,
 		"approved_by": names(approvers), "duration_ms": d.Milliseconds(),
 		"checks": []string{"linted before signing", "approved by every " + st.ApprovedBy, "signature verified with the issuer certificate",

@@ -146,23 +146,36 @@ func constraintsText(c *x509.Certificate) string {
 
 // Reasons are the CRL reason codes (RFC 5280 5.3.1) a revocation may give,
 // by the names revocation files use. certificateHold and removeFromCRL are
-// not offered: an offline root's revocations are final.
+// not offered: an offline root's revocations are final. cACompromise is not
+// offered either: the CA/Browser Forum lint refuses it in a root's CRL, and
+// key-compromise says the same of an intermediate's key.
 var Reasons = map[string]int{
 	"unspecified":            0,
 	"key-compromise":         1,
-	"ca-compromise":          2,
 	"affiliation-changed":    3,
 	"superseded":             4,
 	"cessation-of-operation": 5,
 	"privilege-withdrawn":    9,
 }
 
+// allReasons names every RFC 5280 reason code, for CRLs read back.
+var allReasons = map[string]int{
+	"unspecified": 0, "key-compromise": 1, "ca-compromise": 2, "affiliation-changed": 3, "superseded": 4,
+	"cessation-of-operation": 5, "certificate-hold": 6, "remove-from-crl": 8, "privilege-withdrawn": 9, "aa-compromise": 10,
+}
+
 // ReasonName returns the name of a reason code.
 func ReasonName(code int) string {
-	for n, c := range Reasons {
+	for n, c := range allReasons {
 		if c == code {
 			return n
 		}
 	}
 	return fmt.Sprintf("code %d", code)
+}
+
+// ReasonCode returns the code of a reason name (any RFC 5280 reason).
+func ReasonCode(name string) (int, bool) {
+	c, ok := allReasons[name]
+	return c, ok
 }

@@ -10,7 +10,9 @@
 //	  - serial: 5f3a9c0e61d7b2a4...        # hex, as openssl prints it
 //	    reason: superseded
 //
-// The file is decoded strictly and checked before the HSM is opened.
+// An empty list (revoke: []) renews the CRL: the next number, every earlier
+// revocation, new dates. The file is decoded strictly and checked before
+// the HSM is opened.
 package revoke
 
 import (
@@ -72,9 +74,6 @@ func Load(path string) ([]Request, error) {
 	}
 	if f.Version != Version {
 		return nil, doc.Errorf("version", "must be %d", Version)
-	}
-	if len(f.Revoke) == 0 {
-		return nil, doc.Errorf("revoke", "list at least one certificate to revoke")
 	}
 	var out []Request
 	seen := map[string]int{}

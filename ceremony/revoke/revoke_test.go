@@ -47,9 +47,12 @@ func TestLoad(t *testing.T) {
 		reqs[1].SerialHex() != "0abc" || reqs[1].ReasonCode != 4 || reqs[1].Certificate != nil {
 		t.Fatalf("%+v", reqs)
 	}
+	write("version: 1\nrevoke: []\n")
+	if reqs, err := Load(path); err != nil || len(reqs) != 0 {
+		t.Fatalf("a renewal (no new revocation): %v %v", reqs, err)
+	}
 	for _, tc := range []struct{ yaml, want string }{
 		{"version: 2\nrevoke: []\n", "version: must be 1"},
-		{"version: 1\nrevoke: []\n", "list at least one"},
 		{"version: 1\nrevoke:\n  - serial: '12'\n    certificate: b.crt.pem\n    reason: superseded\n", "give certificate"},
 		{"version: 1\nrevoke:\n  - reason: superseded\n", "give certificate"},
 		{"version: 1\nrevoke:\n  - serial: xyz\n    reason: superseded\n", "is not a serial number in hex"},

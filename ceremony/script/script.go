@@ -75,6 +75,9 @@ var formatSuffix = map[string]string{
 	FormatPublicKeyDER: ".pub.der", FormatPublicKeyRaw: ".pub.raw", FormatCRL: ".crl.pem",
 }
 
+// NoPreviousCRL is the previous_crl value of an issuer's first CRL.
+const NoPreviousCRL = "none"
+
 // IssuerSelf is the issue-certificate issuer that means self-signed.
 const IssuerSelf = "self"
 
@@ -187,6 +190,10 @@ type Step struct {
 	// Revocations is the path of the revocations file listing what to
 	// revoke and why (issue-crl); may use ${input}.
 	Revocations string `yaml:"revocations"`
+	// PreviousCRL is the latest CRL the issuer signed before (a path), or
+	// "none" for its first (issue-crl); may use ${input}. The new CRL
+	// follows it: the next number, every entry it lists.
+	PreviousCRL string `yaml:"previous_crl"`
 	// Formats are the files a write-artifact step writes; see the Format
 	// constants. The default is the certificate, the public key, or the
 	// CRL, as the source is.
@@ -298,7 +305,7 @@ var fieldsUsed = map[string][]string{
 	KindIssueCertificate: {"template", "key", "issuer", "csr", "throwaway_key", "subject", "approved_by"},
 	KindWriteArtifact:    {"source", "name", "formats"},
 	KindUseKey:           {"label", "certificate"},
-	KindIssueCRL:         {"template", "issuer", "revocations", "approved_by"},
+	KindIssueCRL:         {"template", "issuer", "revocations", "previous_crl", "approved_by"},
 	KindSeal:             {"label"},
 	KindInitToken:        {"quorum"},
 	KindHandOutShares:    {"split"},
@@ -309,7 +316,7 @@ var fieldsUsed = map[string][]string{
 // optionalFields lists every optional field, in the order errors name them.
 var optionalFields = []string{"confirm", "by", "network_override_by", "options", "template", "label", "key", "issuer",
 	"source", "name", "quorum", "split", "allow_untrusted_wrap", "backup", "certificate", "csr", "throwaway_key", "subject",
-	"approved_by", "revocations", "formats", "token"}
+	"approved_by", "revocations", "previous_crl", "formats", "token"}
 
 // setFields returns the optional fields a step sets.
 func (st *Step) setFields() map[string]bool {
@@ -322,6 +329,7 @@ func (st *Step) setFields() map[string]bool {
 		"backup": st.Backup != "", "certificate": st.Certificate != "",
 		"csr": st.CSR != "", "throwaway_key": st.ThrowawayKey, "subject": len(st.Subject) > 0,
 		"approved_by": st.ApprovedBy != "", "revocations": st.Revocations != "", "formats": len(st.Formats) > 0,
+		"previous_crl": st.PreviousCRL != "",
 		"token": st.Token != "",
 	}
 }
@@ -408,8 +416,8 @@ func (s *Script) validate() error {
 			}
 		}
 		refs := map[string]string{"say": st.Say, "title": st.Title, "label": st.Label, "backup": st.Backup, "certificate": st.Certificate,
-			"csr": st.CSR, "revocations": st.Revocations}
-		for _, f := range []string{"say", "title", "label", "backup", "certificate", "csr", "revocations"} {
+			"csr": st.CSR, "revocations": st.Revocations, "previous_crl": st.PreviousCRL}
+		for _, f := range []string{"say", "title", "label", "backup", "certificate", "csr", "revocations", "previous_crl"} {
 			if err := s.checkRefs(p+"."+f, refs[f]); err != nil {
 				return err
 			}
@@ -576,6 +584,9 @@ func (s *Script) validate() error {
 			}
 			if strings.TrimSpace(st.Revocations) == "" {
 				return s.Errorf(p+".revocations", "required: the revocations file (what to revoke, and why)")
+			}
+			if strings.TrimSpace(st.PreviousCRL) == "" {
+				return s.Errorf(p+".previous_crl", "required: the issuer's latest CRL (a file), or %q for its first", NoPreviousCRL)
 			}
 			if err := s.checkRole(p+".approved_by", st.ApprovedBy); err != nil {
 				return s.Errorf(p+".approved_by", "required: the role whose every member approves the CRL before it is signed")

@@ -31,7 +31,8 @@ done
 label=ceremony-demo
 rm -rf .softhsm transcripts/demo transcripts/demo-restore transcripts/demo-requests \
 	transcripts/demo-factory-berlin transcripts/demo-factory-shenzhen transcripts/demo-server \
-	transcripts/demo-firmware transcripts/demo-firmware-token transcripts/demo-verification transcripts/demo-crl
+	transcripts/demo-firmware transcripts/demo-firmware-token transcripts/demo-verification transcripts/demo-crl \
+	transcripts/demo-crl-restored
 mkdir -p .softhsm/tokens
 chmod 700 .softhsm
 cat > .softhsm/softhsm2.conf <<CONF
@@ -129,7 +130,18 @@ revoke:
   - certificate: ../demo-factory-shenzhen/artifacts/intermediate.crt.pem
     reason: key-compromise
 REV
-sign issue-crl transcripts/demo-crl --input revocations=transcripts/demo-requests/revocations.yaml
+sign issue-crl transcripts/demo-crl --input revocations=transcripts/demo-requests/revocations.yaml --input previous_crl=none
+# The token restored from backup has no issuance register of its own: its
+# first CRL follows the latest one, so the number goes on and Shenzhen stays
+# revoked. (A renewal: no new revocation.)
+printf 'version: 1\nrevoke: []\n' > transcripts/demo-requests/renew.yaml
+say
+say "== issue-crl on the restored token -> transcripts/demo-crl-restored"
+bin/ceremony run scripts/issue-crl.yaml --config ".softhsm/$label-restore.yaml" \
+	--answers scripts/demo/issue-crl-restored.answers.yaml \
+	--input place="Demo lab (make demo)" --input root_certificate=$root \
+	--input revocations=transcripts/demo-requests/renew.yaml \
+	--input previous_crl=transcripts/demo-crl/artifacts/root-ca.crl.pem --out transcripts/demo-crl-restored
 
 # An auditor's checks of what was just written.
 say
@@ -138,7 +150,7 @@ bin/ceremony transcript verify transcripts/demo/transcript.jsonl \
 	--root transcripts/demo/artifacts/root-ca.crt.pem
 bin/ceremony transcript verify transcripts/demo-restore/transcript.jsonl \
 	--root transcripts/demo/artifacts/root-ca.crt.pem
-for d in demo-factory-berlin demo-factory-shenzhen demo-server demo-firmware demo-firmware-token demo-verification demo-crl; do
+for d in demo-factory-berlin demo-factory-shenzhen demo-server demo-firmware demo-firmware-token demo-verification demo-crl demo-crl-restored; do
 	bin/ceremony transcript verify "transcripts/$d/transcript.jsonl" --root $root
 done
 say
@@ -151,11 +163,14 @@ done
 openssl crl -in transcripts/demo-crl/artifacts/root-ca.crl.pem -CAfile $root -noout -verify
 openssl verify -crl_check -CAfile $root -CRLfile transcripts/demo-crl/artifacts/root-ca.crl.pem \
 	transcripts/demo-factory-berlin/artifacts/intermediate.crt.pem
-if openssl verify -crl_check -CAfile $root -CRLfile transcripts/demo-crl/artifacts/root-ca.crl.pem \
-	transcripts/demo-factory-shenzhen/artifacts/intermediate.crt.pem 2>&1; then
-	say "make demo: the revoked Shenzhen intermediate still verifies" >&2
-	exit 1
-fi
+for crl in demo-crl demo-crl-restored; do
+	if openssl verify -crl_check -CAfile $root -CRLfile transcripts/$crl/artifacts/root-ca.crl.pem \
+		transcripts/demo-factory-shenzhen/artifacts/intermediate.crt.pem 2>&1; then
+		say "make demo: the revoked Shenzhen intermediate still verifies with $crl" >&2
+		exit 1
+	fi
+done
+openssl crl -in transcripts/demo-crl-restored/artifacts/root-ca.crl.pem -noout -crlnumber
 say "(the Shenzhen intermediate is rejected as revoked, as it must be)"
 say
 say "== The restored key certified the new audit key; openssl checks it against the root"
