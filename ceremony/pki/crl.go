@@ -10,14 +10,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/strictyaml"
 )
@@ -184,22 +182,11 @@ func NewCRLDraft(p *CRLProfile, issuer *x509.Certificate, issuerKey crypto.Publi
 // ReadCRLFile reads a file holding exactly one PEM "X509 CRL" (a regular
 // file of at most 1 MiB). Errors name what it is for and the file.
 func ReadCRLFile(what, path string) (*x509.RevocationList, error) {
-	data, err := durable.ReadRegularFile(path, 1<<20)
+	der, err := readPEMFile(what, path, "X509 CRL", "the CRL", 1<<20)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+		return nil, err
 	}
-	block, rest := pem.Decode(data)
-	switch {
-	case block == nil || block.Type != "X509 CRL":
-		return nil, fmt.Errorf("%s %s: no PEM X509 CRL block", what, path)
-	case len(bytes.TrimSpace(rest)) > 0:
-		return nil, fmt.Errorf("%s %s: more than one PEM block; give the CRL alone", what, path)
-	}
-	crl, err := x509.ParseRevocationList(block.Bytes)
+	crl, err := x509.ParseRevocationList(der)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %v", what, path, err)
 	}

@@ -246,7 +246,22 @@ const maxCertificateFile = 1 << 16
 // nothing else: a regular file (a FIFO is refused, not waited on) of at
 // most 64 KiB. Errors name what the certificate is for and the file.
 func ReadCertificateFile(what, path string) (*x509.Certificate, error) {
-	data, err := durable.ReadRegularFile(path, maxCertificateFile)
+	der, err := readPEMFile(what, path, "CERTIFICATE", "the certificate", maxCertificateFile)
+	if err != nil {
+		return nil, err
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %v", what, path, err)
+	}
+	return c, nil
+}
+
+// readPEMFile reads a regular file (a FIFO is refused, not waited on) of
+// at most max bytes holding exactly one PEM block of type typ and nothing
+// else, and returns the block's bytes. Errors name what the file is for.
+func readPEMFile(what, path, typ, alone string, max int64) ([]byte, error) {
+	data, err := durable.ReadRegularFile(path, max)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -256,16 +271,12 @@ func ReadCertificateFile(what, path string) (*x509.Certificate, error) {
 	}
 	block, rest := pem.Decode(data)
 	switch {
-	case block == nil || block.Type != "CERTIFICATE":
-		return nil, fmt.Errorf("%s %s: no PEM CERTIFICATE block", what, path)
+	case block == nil || block.Type != typ:
+		return nil, fmt.Errorf("%s %s: no PEM %s block", what, path, typ)
 	case len(bytes.TrimSpace(rest)) > 0:
-		return nil, fmt.Errorf("%s %s: more than one PEM block; give the certificate alone", what, path)
+		return nil, fmt.Errorf("%s %s: more than one PEM block; give %s alone", what, path, alone)
 	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %v", what, path, err)
-	}
-	return c, nil
+	return block.Bytes, nil
 }
 
 // sha256Hex returns the hex SHA-256 of b.
