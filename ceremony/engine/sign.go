@@ -707,7 +707,7 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i in
 		"template": prof.Name, "template_sha256": prof.SHA256, "issuer": issuer.Subject.String(), "issuer_sha256": ifp,
 		"crl_number": number.String(), "this_update": crl.CRL.ThisUpdate.UTC().Format(time.RFC3339),
 		"next_update": crl.CRL.NextUpdate.UTC().Format(time.RFC3339), "revoked": all, "newly_revoked": nonNil(added),
-		"previous_crl": prevText,
+		"previous_crl":  prevText,
 		"signed_by_key": signer.Label, "sha256": crl.SHA256(), "tbs_sha256": draft.TBSSHA256,
 		"approved_by": names(approvers), "duration_ms": d.Milliseconds(),
 		"checks": []string{"linted before signing", "approved by every " + st.ApprovedBy, "signature verified with the issuer certificate",

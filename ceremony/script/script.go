@@ -330,7 +330,7 @@ func (st *Step) setFields() map[string]bool {
 		"csr": st.CSR != "", "throwaway_key": st.ThrowawayKey, "subject": len(st.Subject) > 0,
 		"approved_by": st.ApprovedBy != "", "revocations": st.Revocations != "", "formats": len(st.Formats) > 0,
 		"previous_crl": st.PreviousCRL != "",
-		"token": st.Token != "",
+		"token":        st.Token != "",
 	}
 }
 
