@@ -631,8 +631,11 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i in
 		added[k].CRLNumber = number.Int64()
 	}
 	all := append(append([]register.Revocation(nil), is.Revoked...), added...)
+	// The CRL lists its entries in serial order, whatever order the
+	// ceremonies revoked them in.
+	listed := (&register.Issuer{Revoked: all}).SortedRevoked()
 	var entries []x509.RevocationListEntry
-	for _, rv := range all {
+	for _, rv := range listed {
 		sn, ok := new(big.Int).SetString(rv.Serial, 16)
 		if !ok {
 			return "", fmt.Errorf("issuance register: bad serial %q", rv.Serial)
