@@ -1,0 +1,289 @@
+package qrframe_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/devicepki/ceremony/ceremony/qrframe"
+)
+
+func feed(t *testing.T, a *qrframe.Assembler, lines []string) []error {
+	t.Helper()
+	var errs []error
+	for i, l := range lines {
+		if _, _, err := a.Add(l, fmt.Sprintf("line %d", i+1)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+func TestAssembleAnyOrderWithRepeats(t *testing.T) {
+	packed := randomBundle(21, 5000)
+	lines := texts(t, packed, 300)
+	r := rand.New(rand.NewPCG(4, 4))
+	shuffled := append([]string(nil), lines...)
+	shuffled = append(shuffled, lines[3], lines[0], "", "   ")
+	r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	a := qrframe.NewAssembler("")
+	if errs := feed(t, a, shuffled); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	set, data, err := a.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(data, packed) || set.Total != len(lines) || set.Progress() != fmt.Sprintf("%d of %d frames", len(lines), len(lines)) {
+		t.Fatalf("reassembled %d bytes (want %d), progress %q", len(data), len(packed), set.Progress())
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	lines := texts(t, randomBundle(1, 100), 40)
+	a := qrframe.NewAssembler("")
+	for _, c := range []struct {
+		line string
+		want qrframe.Outcome
+	}{
+		{lines[0], qrframe.Added},
+		{lines[0], qrframe.Repeated},
+		{"", qrframe.Blank},
+		{"garbage", qrframe.Rejected},
+		{lines[1], qrframe.Added},
+	} {
+		got, _, _ := a.Add(c.line, "x")
+		if got != c.want {
+			t.Fatalf("Add(%.20q) = %v, want %v", c.line, got, c.want)
+		}
+	}
+}
+
+func TestMissingFramesAreNamed(t *testing.T) {
+	lines := texts(t, randomBundle(2, 17*50), 50)
+	a := qrframe.NewAssembler("")
+	for i, l := range lines {
+		if i == 3 || i == 8 || i == 12 {
+			continue
+		}
+		if _, set, err := a.Add(l, "x"); err != nil || set == nil {
+			t.Fatal(err)
+		}
+	}
+	s := a.Sets()[0]
+	if got := s.Progress(); got != "14 of 17 frames, missing 4, 9, 13" {
+		t.Fatalf("progress %q", got)
+	}
+	_, data, err := a.Result()
+	if err == nil || data != nil || !strings.Contains(err.Error(), "missing 4, 9, 13") || !strings.Contains(err.Error(), "nothing is written") {
+		t.Fatalf("incomplete result: %v", err)
+	}
+}
+
+func TestNumberListIsShort(t *testing.T) {
+	ns := make([]int, 30)
+	for i := range ns {
+		ns[i] = i + 1
+	}
+	if got := qrframe.NumberList(ns, 5); got != "1, 2, 3, 4, 5, and 25 more" {
+		t.Fatal(got)
+	}
+}
+
+func TestAlteredFrameIsNamedAndMissing(t *testing.T) {
+	lines := texts(t, randomBundle(3, 400), 100)
+	bad := []byte(lines[2])
+	i := bytes.LastIndexByte(bad, ':') - 3
+	if bad[i] == 'Q' {
+		bad[i] = 'R'
+	} else {
+		bad[i] = 'Q'
+	}
+	in := append(append([]string(nil), lines[:2]...), string(bad), lines[3])
+	a := qrframe.NewAssembler("")
+	errs := feed(t, a, in)
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "line 3: frame 3 of 4") {
+		t.Fatalf("errors %v", errs)
+	}
+	if _, _, err := a.Result(); err == nil || !strings.Contains(err.Error(), "missing 3") {
+		t.Fatalf("result %v", err)
+	}
+	// Scanned again, correctly: complete.
+	feed(t, a, lines[2:3])
+	if _, _, err := a.Result(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMixedBundlesAreNeverSpliced(t *testing.T) {
+	one := texts(t, randomBundle(30, 1000), 250)
+	two := texts(t, randomBundle(31, 1000), 250)
+	if len(one) != 4 || len(two) != 4 {
+		t.Fatal("want 4 frames each")
+	}
+	// Frames 1-3 of one and frame 4 of two: same total, different
+	// bundles: incomplete, never spliced.
+	a := qrframe.NewAssembler("")
+	feed(t, a, []string{one[0], one[1], one[2], two[3], two[0]})
+	if len(a.Sets()) != 2 {
+		t.Fatalf("%d sets, want 2", len(a.Sets()))
+	}
+	_, _, err := a.Result()
+	if err == nil || !strings.Contains(err.Error(), "missing 4") || !strings.Contains(err.Error(), "missing 2, 3") {
+		t.Fatalf("result %v", err)
+	}
+	// Completing one: it is chosen; the other is reported as another set.
+	feed(t, a, []string{one[3]})
+	set, data, err := a.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.ID() == "" || len(a.Others(set)) != 1 || len(data) != 1000 {
+		t.Fatalf("set %s others %d", set.ID(), len(a.Others(set)))
+	}
+	// Both complete: the importer must choose.
+	feed(t, a, two[1:3])
+	if _, _, err := a.Result(); err == nil || !strings.Contains(err.Error(), "--bundle") {
+		t.Fatalf("two complete bundles: %v", err)
+	}
+	want := qrframe.NewAssembler(two[0][5:13])
+	errs := feed(t, want, append(append([]string(nil), one...), two...))
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	set, _, err = want.Result()
+	if err != nil || set.ID() != two[0][5:13] || want.IgnoredCounts()[one[0][5:13]] != 4 {
+		t.Fatalf("want two: %v %v", err, want.IgnoredCounts())
+	}
+}
+
+func TestTwoCutsOfOneBundleAreKeptApart(t *testing.T) {
+	packed := randomBundle(40, 1000)
+	coarse := texts(t, packed, 500) // 2 frames of 500
+	fine := texts(t, packed, 400)   // 3 frames of 334/334/332
+	a := qrframe.NewAssembler("")
+	feed(t, a, []string{coarse[0], fine[1], fine[2]})
+	if len(a.Sets()) != 2 {
+		t.Fatalf("%d sets", len(a.Sets()))
+	}
+	if _, _, err := a.Result(); err == nil {
+		t.Fatal("spliced two cuts")
+	}
+	feed(t, a, []string{fine[0], coarse[1]})
+	set, data, err := a.Result()
+	if err != nil || !bytes.Equal(data, packed) {
+		t.Fatalf("both cuts complete: %v", err)
+	}
+	_ = set
+}
+
+func TestConflictingFramesAreReported(t *testing.T) {
+	packed := randomBundle(50, 100)
+	frames, _ := qrframe.Split(packed, 50)
+	forged := frames[0]
+	forged.Payload = append([]byte(nil), forged.Payload...)
+	forged.Payload[0] ^= 1
+	a := qrframe.NewAssembler("")
+	errs := feed(t, a, []string{frames[0].String(), forged.String(), frames[1].String()})
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "arrived twice with different content") {
+		t.Fatalf("errors %v", errs)
+	}
+	if _, _, err := a.Result(); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("result %v", err)
+	}
+}
+
+func TestForgedFramesFailTheDigest(t *testing.T) {
+	// Every frame passes its own check, but one payload was replaced by a
+	// forger who recomputed the check: the bundle digest catches it.
+	packed := randomBundle(60, 100)
+	frames, _ := qrframe.Split(packed, 50)
+	frames[1].Payload = append([]byte(nil), frames[1].Payload...)
+	frames[1].Payload[7] ^= 0x80
+	a := qrframe.NewAssembler("")
+	if errs := feed(t, a, []string{frames[0].String(), frames[1].String()}); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if _, data, err := a.Result(); err == nil || data != nil || !strings.Contains(err.Error(), "SHA-256") {
+		t.Fatalf("result %v", err)
+	}
+}
+
+func TestLengthMismatchInACut(t *testing.T) {
+	packed := randomBundle(70, 300)
+	frames, _ := qrframe.Split(packed, 100)
+	odd := frames[1]
+	odd.Payload = odd.Payload[:99]
+	a := qrframe.NewAssembler("")
+	errs := feed(t, a, []string{frames[0].String(), odd.String()})
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "does not fit") {
+		t.Fatalf("errors %v", errs)
+	}
+}
+
+func TestNoFrames(t *testing.T) {
+	a := qrframe.NewAssembler("")
+	feed(t, a, []string{"", "hello"})
+	if _, _, err := a.Result(); err != qrframe.ErrNoFrames {
+		t.Fatalf("%v", err)
+	}
+	b := qrframe.NewAssembler("ZZZZZZZZ")
+	feed(t, b, texts(t, randomBundle(1, 10), 16))
+	if _, _, err := b.Result(); err == nil || !strings.Contains(err.Error(), "no frame of bundle ZZZZZZZZ") {
+		t.Fatalf("%v", err)
+	}
+}
+
+// FuzzParse: Parse never panics, and whatever it accepts prints back to
+// the canonical text, which parses to the same frame.
+func FuzzParse(f *testing.F) {
+	for _, s := range texts(f, randomBundle(80, 120), 50) {
+		f.Add(s)
+	}
+	f.Add("QR-Code:" + texts(f, randomBundle(81, 20), 16)[0])
+	f.Add("CQR1:AAAAAAAA:1/1:" + strings.Repeat("A", 52) + ":AA:00000000")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, line string) {
+		fr, err := qrframe.Parse(line)
+		if err != nil {
+			return
+		}
+		if fr.Index < 1 || fr.Index > fr.Total || fr.Total > qrframe.MaxFrames || len(fr.Payload) == 0 {
+			t.Fatalf("accepted a bad frame %+v", fr)
+		}
+		back, err := qrframe.Parse(fr.String())
+		if err != nil || back.Digest != fr.Digest || back.Index != fr.Index || !bytes.Equal(back.Payload, fr.Payload) {
+			t.Fatalf("round trip of an accepted frame: %v", err)
+		}
+	})
+}
+
+// FuzzAssemble: whatever lines arrive, the Assembler never panics and
+// never returns data that does not match the digest its frames carry.
+func FuzzAssemble(f *testing.F) {
+	lines := texts(f, randomBundle(90, 200), 60)
+	f.Add(strings.Join(lines, "\n"))
+	f.Add(strings.Join([]string{lines[2], lines[0], lines[0], "x", lines[1], lines[3]}, "\n"))
+	f.Fuzz(func(t *testing.T, input string) {
+		a := qrframe.NewAssembler("")
+		for i, l := range strings.Split(input, "\n") {
+			a.Add(l, fmt.Sprint(i))
+		}
+		set, data, err := a.Result()
+		if err != nil {
+			return
+		}
+		if set == nil || len(data) == 0 {
+			t.Fatal("no error and no data")
+		}
+		frames, err := qrframe.Split(data, len(data)/set.Total+1)
+		if err != nil {
+			return
+		}
+		if frames[0].Digest != set.Digest {
+			t.Fatal("data does not match the set's digest")
+		}
+	})
+}
