@@ -23,9 +23,10 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: performance, measured in benchmarks only
+## bench: performance, measured in benchmarks only (QR numbers use the demo's bundle)
 bench:
+	@test -f transcripts/demo/transcript.sig || $(MAKE) demo
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:
-	rm -rf bin .softhsm transcripts/demo transcripts/demo-restore
+	rm -rf bin .softhsm transcripts/demo transcripts/demo-*

@@ -63,6 +63,8 @@ func TestCommandLine(t *testing.T) {
 			"fwsign":       cmdFWSign,
 			"fwverify":     cmdFWVerify,
 			"flipbyte":     cmdFlipByte,
+			"zbarimg":      cmdZbarimg,
+			"shuffle":      cmdShuffle,
 		},
 	})
 }

@@ -41,6 +41,12 @@ type File struct {
 	Data []byte
 }
 
+// SHA256 is the file's SHA-256 in lower-case hex.
+func (f File) SHA256() string {
+	sum := sha256.Sum256(f.Data)
+	return hex.EncodeToString(sum[:])
+}
+
 // Digest is the SHA-256 of a packed bundle, as sent.
 type Digest [sha256.Size]byte
 

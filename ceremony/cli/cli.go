@@ -81,6 +81,8 @@ func Main(ctx context.Context, args []string, version string, stdout, stderr io.
 		return sharesCommand(args[1:], os.Stdin, stdout, stderr)
 	case "csr":
 		return csrCommand(ctx, args[1:], stdout, stderr)
+	case "qr":
+		return qrCommand(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "ceremony %s\n", version)
 		t := engine.CurrentTool(version)

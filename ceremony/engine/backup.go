@@ -139,6 +139,7 @@ func (r *run) backupKey(info StepInfo, st *script.Step) (string, error) {
 	}
 	r.changed = true
 	r.artifacts = append(r.artifacts, art)
+	r.inRoom[art.Path] = true
 	if kp, err = r.refind(r.keys[st.Key]); err != nil {
 		return "", err
 	}

@@ -202,7 +202,7 @@ func Prepare(opts Options) (*Plan, error) {
 	}
 	// A ceremony that certifies an audit key seals with that key, so its
 	// transcript verifies against the root it created.
-	if last := len(s.Steps) - 1; s.Steps[last].Kind == script.KindSeal {
+	if last := s.StepIndex(sealStep(s)); last >= 0 {
 		for i := range s.Steps {
 			st := &s.Steps[i]
 			if st.Kind != script.KindIssueCertificate || p.templates[st.Template].Kind != pki.KindTranscriptSigning {
@@ -458,4 +458,14 @@ func (p *Plan) initialises() bool {
 		}
 	}
 	return false
+}
+
+// sealStep returns the id of the script's seal step ("" if none).
+func sealStep(s *script.Script) string {
+	for _, st := range s.Steps {
+		if st.Kind == script.KindSeal {
+			return st.ID
+		}
+	}
+	return ""
 }

@@ -39,7 +39,10 @@ type run struct {
 	registerSaved  bool
 	registerBefore []byte
 	artifacts      []outdir.Artifact
-	changed        bool // something irreversible happened
+	// inRoom are the artifacts that never leave the room (key backups):
+	// export-qr does not carry them out.
+	inRoom  map[string]bool
+	changed bool // something irreversible happened
 	// initialised is true once this run initialised the token.
 	initialised bool
 	sealed      bool         // the transcript is sealed: nothing more is recorded
@@ -65,7 +68,7 @@ func newRun(p *Plan, tok *hsm.Token, face Face) (*run, error) {
 	}
 	return &run{Plan: p, tok: tok, tw: tw, face: face,
 		keys: map[string]*hsm.KeyPair{}, certs: map[string]*pki.Issued{}, crls: map[string]*pki.IssuedCRL{},
-		started: map[int]bool{}, asked: map[int]bool{}, pending: map[string]*pendingSplit{},
+		inRoom: map[string]bool{}, started: map[int]bool{}, asked: map[int]bool{}, pending: map[string]*pendingSplit{},
 		others: map[string]*hsm.Token{}, keyToken: map[*hsm.KeyPair]*hsm.Token{}}, nil
 }
 
@@ -93,10 +96,11 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		info := r.info(i)
 		r.started[i] = true
 		r.face.Report(Report{Kind: StepStarted, Step: info, Text: info.Title})
-		last := r.script.Steps[i].Kind == script.KindSeal
-		if last {
-			// Nothing can be recorded after the seal: exceptions at the
-			// seal step are taken before it.
+		// Nothing can be recorded after the seal: exceptions at the seal
+		// step are taken before it, and none after it.
+		kind := r.script.Steps[i].Kind
+		sealing := kind == script.KindSeal || kind == script.KindExportQR
+		if kind == script.KindSeal {
 			if err := r.exceptions(ctx, info); err != nil {
 				return nil, r.fail(i, err)
 			}
@@ -105,7 +109,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, r.fail(i, err)
 		}
-		if !last {
+		if !sealing {
 			if err := r.exceptions(ctx, info); err != nil {
 				return nil, r.fail(i, err)
 			}

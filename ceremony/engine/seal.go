@@ -58,6 +58,11 @@ func (r *run) auditKey(label string) (*hsm.KeyPair, *x509.Certificate, *x509.Cer
 	return kp, cert, chain[len(chain)-1], nil
 }
 
+// sealLabel is the label of the audit key the seal step uses.
+func (r *run) sealLabel() string {
+	return r.labels[r.script.StepIndex(sealStep(r.script))]
+}
+
 // seal is the last step: the audit key signs the transcript, the seal goes
 // to transcript.sig, and the printable record to transcript.md.
 func (r *run) seal(info StepInfo, i int) (string, error) {

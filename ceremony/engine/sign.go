@@ -118,8 +118,8 @@ func (r *run) useKey(info StepInfo, st *script.Step, i int) (string, error) {
 	}
 	// The audit key that will seal this ceremony is checked now, before
 	// anything is signed, unless this ceremony makes it.
-	if last := len(r.script.Steps) - 1; !r.generatesLabel(r.labels[last]) {
-		if _, _, _, err := r.auditKey(r.labels[last]); err != nil {
+	if label := r.sealLabel(); !r.generatesLabel(label) {
+		if _, _, _, err := r.auditKey(label); err != nil {
 			return "", fmt.Errorf("the transcript could not be sealed at the end, so nothing is signed: %w", err)
 		}
 	}
@@ -563,7 +563,7 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i in
 	// The audit key's certificate seals this ceremony: it cannot be
 	// revoked by it.
 	var sealer *x509.Certificate
-	if kp, err := r.tok.FindKeyPair(r.labels[len(r.script.Steps)-1]); err == nil {
+	if kp, err := r.tok.FindKeyPair(r.sealLabel()); err == nil {
 		sealer, _ = r.tok.FindCertificate(kp)
 	}
 

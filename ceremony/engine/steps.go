@@ -50,6 +50,8 @@ func (r *run) step(ctx context.Context, i int) (string, error) {
 		return r.writeArtifact(info, st)
 	case script.KindSeal:
 		return r.seal(info, i)
+	case script.KindExportQR:
+		return r.exportQR(info, st)
 	case script.KindInitToken:
 		return r.initToken(ctx, info, st)
 	case script.KindHandOutShares:

@@ -31,6 +31,9 @@ const (
 	ArtifactsDir = "artifacts"
 	// SharesDir holds a rehearsal's shares (never a real ceremony's).
 	SharesDir = "shares"
+	// QRDir holds the QR frames and printable sheet of what is carried
+	// out: the sealed transcript and the public artifacts.
+	QRDir = "qr"
 )
 
 // Dir is a ceremony directory.

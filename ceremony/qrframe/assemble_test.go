@@ -95,7 +95,7 @@ func TestNumberListIsShort(t *testing.T) {
 func TestAlteredFrameIsNamedAndMissing(t *testing.T) {
 	lines := texts(t, randomBundle(3, 400), 100)
 	bad := []byte(lines[2])
-	i := bytes.LastIndexByte(bad, ':') - 3
+	i := bytes.LastIndexByte(bad, '.') - 3
 	if bad[i] == 'Q' {
 		bad[i] = 'R'
 	} else {
@@ -243,7 +243,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(s)
 	}
 	f.Add("QR-Code:" + texts(f, randomBundle(81, 20), 16)[0])
-	f.Add("CQR1:AAAAAAAA:1/1:" + strings.Repeat("A", 52) + ":AA:00000000")
+	f.Add("CQR1.AAAAAAAA.1-1." + strings.Repeat("A", 52) + ".AA.00000000")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, line string) {
 		fr, err := qrframe.Parse(line)

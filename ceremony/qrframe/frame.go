@@ -3,16 +3,18 @@
 //
 // A frame is one line of text made only of QR alphanumeric characters, so
 // that it is encoded in the QR alphanumeric mode and passes unchanged
-// through phones, scanners and keyboard wedges:
+// through phones, scanners and keyboard wedges; and only of upper-case
+// letters, digits, '.' and '-', which a keyboard-wedge scanner types
+// without Shift on US and German layouts (but letters):
 //
-//	CQR1:ID:I/N:DIGEST:PAYLOAD:CHECK
+//	CQR1.ID.I-N.DIGEST.PAYLOAD.CHECK
 //
 //	CQR1     the format tag and version
 //	ID       the bundle id: the first 8 characters of DIGEST
-//	I/N      this frame's number and the number of frames, in decimal
+//	I-N      this frame's number and the number of frames, in decimal
 //	DIGEST   the SHA-256 of the whole bundle, base32 (52 characters)
 //	PAYLOAD  this frame's slice of the bundle, base32 without padding
-//	CHECK    CRC-32C of everything before it (including the last ':'),
+//	CHECK    CRC-32C of everything before it (including the last '.'),
 //	         8 upper-case hex digits
 //
 // The bundle is cut into N slices of equal length (the last may be
@@ -35,6 +37,12 @@ import (
 
 // Tag starts every frame.
 const Tag = "CQR1"
+
+// Separators: between fields, and between a frame's number and the total.
+const (
+	sep    = '.'
+	numSep = '-'
+)
 
 // Limits.
 const (
@@ -67,17 +75,17 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func (f Frame) String() string {
 	var b strings.Builder
 	b.WriteString(Tag)
-	b.WriteByte(':')
+	b.WriteByte(sep)
 	b.WriteString(f.Digest.ID())
-	b.WriteByte(':')
+	b.WriteByte(sep)
 	b.WriteString(strconv.Itoa(f.Index))
-	b.WriteByte('/')
+	b.WriteByte(numSep)
 	b.WriteString(strconv.Itoa(f.Total))
-	b.WriteByte(':')
+	b.WriteByte(sep)
 	b.WriteString(f.Digest.Base32())
-	b.WriteByte(':')
+	b.WriteByte(sep)
 	b.WriteString(b32.EncodeToString(f.Payload))
-	b.WriteByte(':')
+	b.WriteByte(sep)
 	fmt.Fprintf(&b, "%08X", crc32.Checksum([]byte(b.String()), castagnoli))
 	return b.String()
 }
@@ -140,7 +148,7 @@ func (e *ParseError) Error() string {
 
 // ErrNotFrame is returned by Parse for a line that does not start with
 // the tag at all.
-var ErrNotFrame = errors.New("not a ceremony QR frame (it does not start with " + Tag + ":)")
+var ErrNotFrame = errors.New("not a ceremony QR frame (it does not start with " + Tag + string(sep) + ")")
 
 // zbarPrefix is what zbarimg prints before each code without --raw.
 const zbarPrefix = "QR-Code:"
@@ -153,19 +161,19 @@ func Parse(line string) (Frame, error) {
 	s := strings.TrimSpace(line)
 	s = strings.TrimPrefix(s, zbarPrefix)
 	s = strings.ToUpper(s)
-	if !strings.HasPrefix(s, Tag+":") {
+	if !strings.HasPrefix(s, Tag+string(sep)) {
 		return Frame{}, ErrNotFrame
 	}
-	fields := strings.Split(s, ":")
+	fields := strings.Split(s, string(sep))
 	if len(fields) != 6 {
-		return Frame{}, &ParseError{Msg: fmt.Sprintf("a frame has 6 fields separated by ':', this line has %d", len(fields))}
+		return Frame{}, &ParseError{Msg: fmt.Sprintf("a frame has 6 fields separated by '%c', this line has %d", sep, len(fields))}
 	}
 	id, numbers, digest, payload, check := fields[1], fields[2], fields[3], fields[4], fields[5]
 	perr := &ParseError{ID: id}
 	if i, n, ok := parseNumbers(numbers); ok {
 		perr.Index, perr.Total = i, n
 	} else {
-		perr.Msg = fmt.Sprintf("bad frame number %.12q: want I/N with 1 ≤ I ≤ N ≤ %d", numbers, MaxFrames)
+		perr.Msg = fmt.Sprintf("bad frame number %.12q: want I-N with 1 ≤ I ≤ N ≤ %d", numbers, MaxFrames)
 		return Frame{}, perr
 	}
 	if len(id) != bundle.IDLen {
@@ -209,9 +217,9 @@ func Parse(line string) (Frame, error) {
 	return Frame{Digest: d, Index: perr.Index, Total: perr.Total, Payload: data}, nil
 }
 
-// parseNumbers reads "I/N": canonical decimal numbers, 1 ≤ I ≤ N ≤ MaxFrames.
+// parseNumbers reads "I-N": canonical decimal numbers, 1 ≤ I ≤ N ≤ MaxFrames.
 func parseNumbers(s string) (i, n int, ok bool) {
-	a, b, found := strings.Cut(s, "/")
+	a, b, found := strings.Cut(s, string(numSep))
 	if !found {
 		return 0, 0, false
 	}

@@ -78,7 +78,7 @@ func TestSplitShape(t *testing.T) {
 		t.Fatal("frames do not join into the bundle")
 	}
 	s := frames[2].String()
-	want := fmt.Sprintf("CQR1:%s:3/4:%s:", frames[2].ID(), bundle.Of(packed).Base32())
+	want := fmt.Sprintf("CQR1.%s.3-4.%s.", frames[2].ID(), bundle.Of(packed).Base32())
 	if !strings.HasPrefix(s, want) {
 		t.Fatalf("frame text %q does not start %q", s[:80], want)
 	}
@@ -145,7 +145,7 @@ func TestEveryAlteredCharacterIsCaught(t *testing.T) {
 		t.Fatalf("only %d alterations tried", n)
 	}
 	// One altered payload character names its frame.
-	i := strings.LastIndexByte(s, ':') - 5
+	i := strings.LastIndexByte(s, '.') - 5
 	bad := s[:i] + string("AB"[boolInt(s[i] == 'A')]) + s[i+1:]
 	_, err := qrframe.Parse(bad)
 	var pe *qrframe.ParseError
@@ -179,40 +179,40 @@ func TestAdjacentSwapsAreCaught(t *testing.T) {
 
 // forge builds a frame text with a valid check from its fields.
 func forge(id, numbers, digest, payload string) string {
-	return qrframe.WithCheck(fmt.Sprintf("%s:%s:%s:%s:%s:", qrframe.Tag, id, numbers, digest, payload))
+	return qrframe.WithCheck(fmt.Sprintf("%s.%s.%s.%s.%s.", qrframe.Tag, id, numbers, digest, payload))
 }
 
 func TestParseRefusesForgedFields(t *testing.T) {
 	packed := randomBundle(5, 50)
 	d := bundle.Of(packed)
 	id, dig := d.ID(), d.Base32()
-	good := forge(id, "1/1", dig, "MZXW6YQ")
+	good := forge(id, "1-1", dig, "MZXW6YQ")
 	if _, err := qrframe.Parse(good); err != nil {
 		t.Fatalf("well-formed forged frame: %v", err)
 	}
 	other := bundle.Of([]byte("other")).ID()
 	cases := map[string]string{
-		"id not the digest's":  forge(other, "1/1", dig, "MZXW6YQ"),
-		"short id":             forge(id[:7], "1/1", dig, "MZXW6YQ"),
-		"index 0":              forge(id, "0/1", dig, "MZXW6YQ"),
-		"index past total":     forge(id, "3/2", dig, "MZXW6YQ"),
-		"leading zero":         forge(id, "01/2", dig, "MZXW6YQ"),
-		"total too large":      forge(id, "1/10000", dig, "MZXW6YQ"),
-		"negative":             forge(id, "-1/2", dig, "MZXW6YQ"),
+		"id not the digest's":  forge(other, "1-1", dig, "MZXW6YQ"),
+		"short id":             forge(id[:7], "1-1", dig, "MZXW6YQ"),
+		"index 0":              forge(id, "0-1", dig, "MZXW6YQ"),
+		"index past total":     forge(id, "3-2", dig, "MZXW6YQ"),
+		"leading zero":         forge(id, "01-2", dig, "MZXW6YQ"),
+		"total too large":      forge(id, "1-10000", dig, "MZXW6YQ"),
+		"negative":             forge(id, "-1-2", dig, "MZXW6YQ"),
 		"no slash":             forge(id, "12", dig, "MZXW6YQ"),
-		"short digest":         forge(id, "1/1", dig[:51], "MZXW6YQ"),
-		"empty payload":        forge(id, "1/1", dig, ""),
-		"non-canonical base32": forge(id, "1/1", dig, "MZXW6YR"),
-		"bad base32":           forge(id, "1/1", dig, "MZXW6Y1"),
-		"padding":              forge(id, "1/1", dig, "MZXW6YQ="),
-		"oversized payload":    forge(id, "1/1", dig, strings.Repeat("A", 2660)+"AA"),
+		"short digest":         forge(id, "1-1", dig[:51], "MZXW6YQ"),
+		"empty payload":        forge(id, "1-1", dig, ""),
+		"non-canonical base32": forge(id, "1-1", dig, "MZXW6YR"),
+		"bad base32":           forge(id, "1-1", dig, "MZXW6Y1"),
+		"padding":              forge(id, "1-1", dig, "MZXW6YQ="),
+		"oversized payload":    forge(id, "1-1", dig, strings.Repeat("A", 2660)+"AA"),
 	}
 	for name, s := range cases {
 		if _, err := qrframe.Parse(s); err == nil {
 			t.Errorf("%s: accepted %.60q", name, s)
 		}
 	}
-	for _, s := range []string{"", "hello", "CQR2:AAAA", "CQR1", "CQR1:", "CQR1:A:B:C:D:E:F:G", good + "X", good[:len(good)-1]} {
+	for _, s := range []string{"", "hello", "CQR2.AAAA", "CQR1", "CQR1.", "CQR1.A.B.C.D.E.F.G", "CQR1:A:B:C:D:E", good + "X", good[:len(good)-1]} {
 		if _, err := qrframe.Parse(s); err == nil {
 			t.Errorf("accepted %q", s)
 		}

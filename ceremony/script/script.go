@@ -17,6 +17,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/devicepki/ceremony/ceremony/qrimage"
+	"github.com/devicepki/ceremony/ceremony/qrtransfer"
 	"os"
 	"regexp"
 	"slices"
@@ -57,6 +59,10 @@ const (
 	// KindIssueCRL revokes certificates: the issuer signs a CRL listing
 	// them and every earlier revocation.
 	KindIssueCRL = "issue-crl"
+	// KindExportQR writes the sealed transcript and the public artifacts
+	// as QR codes to OUT/qr/ (package qrtransfer). It comes after the
+	// seal, as the only kind that may, and records nothing.
+	KindExportQR = "export-qr"
 )
 
 // Artifact formats a write-artifact step can write.
@@ -202,6 +208,12 @@ type Step struct {
 	// generate-key): a second token, such as the firmware build system's.
 	// Empty means the ceremony's main token.
 	Token string `yaml:"token"`
+	// FrameBytes is the most bundle bytes per QR frame (export-qr); 0
+	// means the default.
+	FrameBytes int `yaml:"frame_bytes"`
+	// ECC is the QR error-correction level, L, M, Q or H (export-qr);
+	// empty means the default.
+	ECC string `yaml:"ecc"`
 }
 
 // Quorum is an M-of-N split among the people of one role.
@@ -311,12 +323,13 @@ var fieldsUsed = map[string][]string{
 	KindHandOutShares:    {"split"},
 	KindBackupKey:        {"key", "name", "quorum", "allow_untrusted_wrap"},
 	KindRestoreKey:       {"backup", "certificate", "label", "quorum"},
+	KindExportQR:         {"frame_bytes", "ecc"},
 }
 
 // optionalFields lists every optional field, in the order errors name them.
 var optionalFields = []string{"confirm", "by", "network_override_by", "options", "template", "label", "key", "issuer",
 	"source", "name", "quorum", "split", "allow_untrusted_wrap", "backup", "certificate", "csr", "throwaway_key", "subject",
-	"approved_by", "revocations", "previous_crl", "formats", "token"}
+	"approved_by", "revocations", "previous_crl", "formats", "token", "frame_bytes", "ecc"}
 
 // setFields returns the optional fields a step sets.
 func (st *Step) setFields() map[string]bool {
@@ -331,13 +344,14 @@ func (st *Step) setFields() map[string]bool {
 		"approved_by": st.ApprovedBy != "", "revocations": st.Revocations != "", "formats": len(st.Formats) > 0,
 		"previous_crl": st.PreviousCRL != "",
 		"token":        st.Token != "",
+		"frame_bytes":  st.FrameBytes != 0, "ecc": st.ECC != "",
 	}
 }
 
 func kindList() string {
 	return strings.Join([]string{KindAttendance, KindPreflight, KindConfirm, KindChoose, KindInitToken, KindHSMLogin,
 		KindHandOutShares, KindGenerateKey, KindUseKey, KindIssueCertificate, KindIssueCRL, KindWriteArtifact, KindBackupKey,
-		KindRestoreKey, KindSeal}, ", ")
+		KindRestoreKey, KindSeal, KindExportQR}, ", ")
 }
 
 func (s *Script) validate() error {
@@ -390,10 +404,14 @@ func (s *Script) validate() error {
 		backedUp                                         = map[string]int{} // generate-key step id -> backup-key step index
 		otherLogins                                      = map[string]int{} // other token name -> its hsm-login step index
 	)
+	sealAt := -1
 	for i := range s.Steps {
 		st := &s.Steps[i]
 		p := fmt.Sprintf("steps[%d]", i)
 		used, ok := fieldsUsed[st.Kind]
+		if sealAt >= 0 && st.Kind != KindExportQR && ok {
+			return s.Errorf(p+".kind", "a %s step after the seal (steps[%d]): nothing may be recorded after it; only %s may follow", st.Kind, sealAt, KindExportQR)
+		}
 		switch {
 		case !nameRE.MatchString(st.ID):
 			return s.Errorf(p+".id", "%q: use lower-case letters, digits and '-'", st.ID)
@@ -601,10 +619,21 @@ func (s *Script) validate() error {
 			if err := s.checkArtifactName(p, st, i, artifactFiles); err != nil {
 				return err
 			}
-		case KindSeal:
-			if i != len(s.Steps)-1 {
-				return s.Errorf(p+".kind", "the seal must be the last step: nothing may be recorded after it")
+		case KindExportQR:
+			if sealAt < 0 {
+				return s.Errorf(p+".kind", "%s exports the sealed transcript: put it after the seal step", KindExportQR)
 			}
+			if j := s.kindAt(KindExportQR); j != i {
+				return s.Errorf(p+".kind", "only one %s step (steps[%d] is one)", KindExportQR, j)
+			}
+			if err := checkQR(st); err != nil {
+				return s.Errorf(p+"."+err.field, "%v", err.err)
+			}
+		case KindSeal:
+			if sealAt >= 0 {
+				return s.Errorf(p+".kind", "only one seal step (steps[%d] is one)", sealAt)
+			}
+			sealAt = i
 			if loginAt < 0 {
 				return s.Errorf(p, "seal needs the HSM's audit key: put an hsm-login or init-token step before it")
 			}
@@ -624,8 +653,39 @@ func (s *Script) validate() error {
 			return s.Errorf(fmt.Sprintf("steps[%d]", s.StepIndex(id)), "nobody receives the shares of step %q: add a %s step with split: %s", id, KindHandOutShares, id)
 		}
 	}
-	if last := s.Steps[len(s.Steps)-1]; last.Kind != KindSeal {
-		return s.Errorf(fmt.Sprintf("steps[%d]", len(s.Steps)-1), "the last step must be a seal step: every transcript ends sealed by the audit key")
+	if sealAt < 0 {
+		return s.Errorf(fmt.Sprintf("steps[%d]", len(s.Steps)-1), "the last step must be a seal step (followed at most by %s): every transcript ends sealed by the audit key", KindExportQR)
+	}
+	return nil
+}
+
+// kindAt returns the index of the first step of kind, or -1.
+func (s *Script) kindAt(kind string) int {
+	for i := range s.Steps {
+		if s.Steps[i].Kind == kind {
+			return i
+		}
+	}
+	return -1
+}
+
+type fieldError struct {
+	field string
+	err   error
+}
+
+// checkQR checks an export-qr step's frame size and error correction.
+func checkQR(st *Step) *fieldError {
+	opts := qrtransfer.Options{FrameBytes: st.FrameBytes}
+	if st.ECC != "" {
+		l, err := qrimage.ParseLevel(st.ECC)
+		if err != nil {
+			return &fieldError{"ecc", err}
+		}
+		opts.Level = l
+	}
+	if err := opts.Check(); err != nil {
+		return &fieldError{"frame_bytes", err}
 	}
 	return nil
 }

@@ -1,0 +1,346 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+
+	"github.com/devicepki/ceremony/ceremony/bundle"
+	"github.com/devicepki/ceremony/ceremony/durable"
+	"github.com/devicepki/ceremony/ceremony/qrframe"
+	"github.com/devicepki/ceremony/ceremony/qrimage"
+	"github.com/devicepki/ceremony/ceremony/qrshow"
+	"github.com/devicepki/ceremony/ceremony/qrtransfer"
+	"github.com/devicepki/ceremony/ceremony/words"
+)
+
+const qrUsage = `Usage:
+  ceremony qr export FILE... --out DIR [--frame-bytes N] [--ecc L|M|Q|H] [--title TEXT]
+  ceremony qr show   FILE... [--frame-bytes N] [--ecc L|M|Q|H] [--rate FPS] [--invert]
+  ceremony qr import --out DIR [--bundle ID] (IMAGE... | -)
+
+export packs the files (each under its base name) into one bundle,
+compressed, and cuts it into QR codes: DIR/frame-NN.png and a printable
+DIR/sheet.html with the bundle id and digest (also as words) and how to
+import. DIR must not exist or be empty.
+
+show cycles the same frames full-screen in this terminal for a camera to
+scan: space pauses, left/right step, +/- change the rate, i inverts, q quits.
+Without --frame-bytes the frames are made as large as the terminal shows.
+
+import reassembles a bundle from QR images (PNG or JPEG) or from scanned
+text lines on standard input (-), one frame per line as a keyboard-wedge
+scanner types it or zbarimg prints it, in any order, repeats allowed. It
+reports progress ("12 of 17 frames, missing 4, 9, 13"); reading from a
+terminal it stops when the bundle is complete. Only when every frame is in
+and the whole matches the bundle's SHA-256 are the files written to DIR,
+all or nothing; a file already there with other content refuses the import.
+Frames of other bundles are ignored and reported (--bundle ID picks one).
+Then check what arrived with 'ceremony import --root ROOT.pem'.
+
+  --frame-bytes N  bundle bytes per frame (default 600: version-22 codes
+                   at M). Dense: 1200 at L for good screens and scanners;
+                   sparse: 200 at Q for poor cameras or print.
+  --ecc LEVEL      error correction: L, M (default), Q or H.
+
+Exit status: 0 done; 1 failed (nothing written); 2 usage.
+`
+
+func qrCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, qrUsage)
+		return ExitUsage
+	}
+	switch args[0] {
+	case "export":
+		return qrExportCommand(args[1:], stdout, stderr)
+	case "show":
+		return qrShowCommand(ctx, args[1:], stdout, stderr)
+	case "import":
+		return qrImportCommand(args[1:], stdin, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, qrUsage)
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "ceremony: qr: unknown command %q (export, show or import)\n", args[0])
+	return ExitUsage
+}
+
+// levelFlag is a flag.Value for --ecc.
+type levelFlag struct{ level qrimage.Level }
+
+func (f *levelFlag) String() string {
+	if f.level == 0 {
+		return ""
+	}
+	return f.level.String()
+}
+
+func (f *levelFlag) Set(s string) error {
+	l, err := qrimage.ParseLevel(s)
+	if err != nil {
+		return err
+	}
+	f.level = l
+	return nil
+}
+
+// parseQRFlags parses a qr subcommand's flags; it returns the positional
+// arguments, or an exit status (-1 to go on).
+func parseQRFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]string, int) {
+	fs.SetOutput(io.Discard)
+	pos, err := parseInterleaved(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, qrUsage)
+		return nil, ExitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "ceremony: %s: %v\n", fs.Name(), err)
+		return nil, ExitUsage
+	}
+	return pos, -1
+}
+
+func qrExportCommand(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("qr export", flag.ContinueOnError)
+	out := fs.String("out", "", "output `DIR` for frame-NN.png and sheet.html")
+	frameBytes := fs.Int("frame-bytes", qrtransfer.DefaultFrameBytes, "bundle bytes per frame")
+	title := fs.String("title", "", "title of the printable sheet")
+	var ecc levelFlag
+	fs.Var(&ecc, "ecc", "error correction `LEVEL` (L, M, Q, H)")
+	pos, code := parseQRFlags(fs, args, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	switch {
+	case *out == "":
+		fmt.Fprintln(stderr, "ceremony: qr export: --out DIR is required")
+		return ExitUsage
+	case len(pos) == 0:
+		fmt.Fprintln(stderr, "ceremony: qr export: name the files to export")
+		return ExitUsage
+	}
+	files, err := qrtransfer.ReadFiles(pos)
+	if err != nil {
+		fmt.Fprintf(stderr, "ceremony: qr export: %v\n", err)
+		return ExitFailure
+	}
+	exp, err := qrtransfer.New(files, qrtransfer.Options{FrameBytes: *frameBytes, Level: ecc.level, Title: *title, Created: time.Now()})
+	if err != nil {
+		fmt.Fprintf(stderr, "ceremony: qr export: %v\n", err)
+		return ExitFailure
+	}
+	if _, err := exp.WriteDir(*out); err != nil {
+		fmt.Fprintf(stderr, "ceremony: qr export: %v\n", err)
+		return ExitFailure
+	}
+	describeExport(stdout, exp, *out)
+	return ExitOK
+}
+
+// describeExport prints what an export wrote, for the people in the room.
+func describeExport(w io.Writer, exp *qrtransfer.Export, dir string) {
+	fmt.Fprintf(w, "bundle %s: %s, %d bytes compressed, %d frames of up to %d bytes at error correction %s\n",
+		exp.Digest.ID(), plural(len(exp.Files), "file"), len(exp.Packed), len(exp.Frames), exp.Opts.FrameBytes, exp.Opts.Level)
+	width := 0
+	for _, f := range exp.Files {
+		width = max(width, len(f.Name))
+	}
+	for _, f := range exp.Files {
+		fmt.Fprintf(w, "  %-*s %7d bytes  SHA-256 %s\n", width, f.Name, len(f.Data), f.SHA256())
+	}
+	fmt.Fprintf(w, "bundle SHA-256: %s\n", exp.Digest.Hex())
+	printWords(w, "bundle SHA-256 as words", exp.DigestWords())
+	fmt.Fprintf(w, "wrote %s/%s … %s and %s\n", dir, exp.FrameFile(1), exp.FrameFile(len(exp.Frames)), filepath.Join(dir, qrtransfer.SheetFile))
+}
+
+func qrShowCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("qr show", flag.ContinueOnError)
+	frameBytes := fs.Int("frame-bytes", 0, "bundle bytes per frame (default: as large as the terminal shows)")
+	rate := fs.Float64("rate", qrshow.DefaultRate, "frames per second")
+	invert := fs.Bool("invert", false, "swap dark and light (for dark-on-light terminals)")
+	var ecc levelFlag
+	fs.Var(&ecc, "ecc", "error correction `LEVEL` (L, M, Q, H)")
+	pos, code := parseQRFlags(fs, args, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) == 0 {
+		fmt.Fprintln(stderr, "ceremony: qr show: name the files to show")
+		return ExitUsage
+	}
+	if *rate < qrshow.MinRate || *rate > qrshow.MaxRate {
+		fmt.Fprintf(stderr, "ceremony: qr show: --rate %g: choose %g to %g frames per second\n", *rate, qrshow.MinRate, qrshow.MaxRate)
+		return ExitUsage
+	}
+	in, out := os.Stdin, os.Stdout
+	if !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
+		fmt.Fprintln(stderr, "ceremony: qr show: needs a terminal; use 'ceremony qr export' to write the frames as images")
+		return ExitFailure
+	}
+	files, err := qrtransfer.ReadFiles(pos)
+	if err != nil {
+		fmt.Fprintf(stderr, "ceremony: qr show: %v\n", err)
+		return ExitFailure
+	}
+	level := ecc.level
+	if level == 0 {
+		level = qrtransfer.DefaultLevel
+	}
+	if *frameBytes == 0 {
+		cols, rows, err := term.GetSize(out.Fd())
+		if err != nil {
+			fmt.Fprintf(stderr, "ceremony: qr show: terminal size: %v\n", err)
+			return ExitFailure
+		}
+		*frameBytes = fitFrameBytes(level, cols, rows-3)
+		if *frameBytes < qrframe.MinFrameBytes {
+			fmt.Fprintf(stderr, "ceremony: qr show: a %d×%d terminal is too small for QR frames: enlarge it (a full-screen terminal), or use 'ceremony qr export'\n", cols, rows)
+			return ExitFailure
+		}
+	}
+	exp, err := qrtransfer.New(files, qrtransfer.Options{FrameBytes: *frameBytes, Level: level})
+	if err != nil {
+		fmt.Fprintf(stderr, "ceremony: qr show: %v\n", err)
+		return ExitFailure
+	}
+	err = qrshow.Run(ctx, qrshow.Options{
+		Frames:   exp.Texts(),
+		BundleID: exp.Digest.ID(),
+		Render:   terminalRender(level),
+		Rate:     *rate,
+		Invert:   *invert,
+		Title:    "bundle " + exp.Digest.ID(),
+	}, in, out)
+	if err != nil {
+		fmt.Fprintf(stderr, "ceremony: qr show: %v\n", err)
+		return ExitFailure
+	}
+	describeExport(stdout, exp, "(shown, not written)")
+	return ExitOK
+}
+
+// terminalRender draws frames for qrshow at level.
+func terminalRender(level qrimage.Level) qrshow.RenderFunc {
+	return func(text string, invert bool) (string, error) {
+		s, _, _, err := qrimage.Terminal(text, level, !invert)
+		return s, err
+	}
+}
+
+// fitFrameBytes is the largest frame size whose frames fit cols×rows
+// characters at level, at most the default.
+func fitFrameBytes(level qrimage.Level, cols, rows int) int {
+	chars := qrimage.FitChars(level, cols, rows)
+	n := min(qrtransfer.DefaultFrameBytes, qrframe.MaxFrameBytes)
+	for n >= qrframe.MinFrameBytes && qrframe.TextLen(n, qrframe.MaxFrames) > chars {
+		n--
+	}
+	return n
+}
+
+func qrImportCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("qr import", flag.ContinueOnError)
+	out := fs.String("out", "", "output `DIR` for the bundle's files")
+	want := fs.String("bundle", "", "import only the bundle with this `ID`")
+	pos, code := parseQRFlags(fs, args, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	switch {
+	case *out == "":
+		fmt.Fprintln(stderr, "ceremony: qr import: --out DIR is required")
+		return ExitUsage
+	case len(pos) == 0:
+		fmt.Fprintln(stderr, "ceremony: qr import: name the QR images, or - to read scanned lines from standard input")
+		return ExitUsage
+	case *want != "" && !bundleIDRE.MatchString(*want):
+		fmt.Fprintf(stderr, "ceremony: qr import: --bundle %s: a bundle id is 8 characters of A-Z and 2-7 (or more of the bundle digest in base32)\n", *want)
+		return ExitUsage
+	}
+	files, set, err := readFrames(pos, *want, stdin, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ceremony: qr import: %v\n", err)
+		return ExitFailure
+	}
+	var named []durable.NamedFile
+	for _, f := range files {
+		named = append(named, durable.NamedFile{Name: f.Name, Data: f.Data})
+	}
+	res, err := durable.WriteAll(*out, named)
+	if err != nil {
+		fmt.Fprintf(stderr, "ceremony: qr import: %v\n", err)
+		return ExitFailure
+	}
+	fmt.Fprintf(stdout, "bundle %s: %d frames, SHA-256 %s verified\n", set.ID(), set.Total, set.Digest.Hex())
+	printWords(stdout, "bundle SHA-256 as words (compare them with the sheet)", words.Encode(set.Digest[:]))
+	unchanged := map[string]bool{}
+	for _, n := range res.Unchanged {
+		unchanged[n] = true
+	}
+	width := 0
+	for _, f := range files {
+		width = max(width, len(filepath.Join(*out, filepath.FromSlash(f.Name))))
+	}
+	for _, f := range files {
+		state := "written"
+		if unchanged[f.Name] {
+			state = "already there, identical"
+		}
+		fmt.Fprintf(stdout, "  %-*s %7d bytes  SHA-256 %s  %s\n", width, filepath.Join(*out, filepath.FromSlash(f.Name)), len(f.Data), f.SHA256(), state)
+	}
+	fmt.Fprintf(stdout, "not yet trusted: check it with 'ceremony import --root ROOT.pem --out DIR2 %s/...'\n", *out)
+	return ExitOK
+}
+
+var bundleIDRE = regexp.MustCompile(`^[A-Za-z2-7]{8,52}$`)
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// readFrames reads frames from images and scanned lines ("-" for stdin)
+// and returns the files of the one complete bundle, reporting progress on
+// log.
+func readFrames(sources []string, want string, stdin io.Reader, log io.Writer) ([]bundle.File, *qrframe.Set, error) {
+	im := qrtransfer.NewImporter(want, log)
+	stdinUsed := false
+	for _, src := range sources {
+		if src == "-" {
+			if stdinUsed {
+				return nil, nil, errors.New("- given twice")
+			}
+			stdinUsed = true
+			interactive := false
+			if f, ok := stdin.(*os.File); ok && term.IsTerminal(f.Fd()) {
+				interactive = true
+				fmt.Fprintln(log, "scan the frames, in any order; the import ends when every frame is in (Ctrl-D to give up)")
+			}
+			if err := im.Lines(stdin, "", interactive); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		im.Image(src)
+	}
+	return im.Result()
+}
+
+// printWords prints a digest's words under a heading, eight to a line.
+func printWords(w io.Writer, heading string, ws []string) {
+	fmt.Fprintf(w, "%s:\n", heading)
+	for _, l := range words.Lines(ws, 8) {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
+}

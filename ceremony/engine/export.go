@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/devicepki/ceremony/ceremony/bundle"
+	"github.com/devicepki/ceremony/ceremony/outdir"
+	"github.com/devicepki/ceremony/ceremony/qrimage"
+	"github.com/devicepki/ceremony/ceremony/qrtransfer"
+	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/script"
+)
+
+// exportQR runs after the seal: it writes the sealed transcript, its seal
+// and every artifact but key backups as QR frames and a printable sheet to
+// OUT/qr/. Nothing is recorded (the transcript is sealed); the receiving
+// side checks the bundle against the seal with 'ceremony import'.
+func (r *run) exportQR(info StepInfo, st *script.Step) (string, error) {
+	files, err := r.publicFiles()
+	if err != nil {
+		return "", err
+	}
+	opts := qrtransfer.Options{FrameBytes: st.FrameBytes, Title: r.script.Title, Created: r.opts.Now()}
+	if st.ECC != "" {
+		if opts.Level, err = qrimage.ParseLevel(st.ECC); err != nil {
+			return "", err
+		}
+	}
+	exp, err := qrtransfer.New(files, opts)
+	if err != nil {
+		return "", err
+	}
+	var frames []string
+	if _, err := r.timed(info, fmt.Sprintf("Writing %d files as %d QR frames to %s/", len(files), len(exp.Frames), outdir.QRDir), func() error {
+		frames, err = exp.WriteDir(filepath.Join(r.out.Path(), outdir.QRDir))
+		return err
+	}); err != nil {
+		return "", err
+	}
+	r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("QR bundle %s: %d frames; bundle SHA-256 %s", exp.Digest.ID(), len(exp.Frames), record.GroupHex(exp.Digest.Hex()))})
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "Bundle SHA-256 as words: " + strings.Join(exp.DigestWords(), " ")})
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.Name
+	}
+	return fmt.Sprintf("%s/: %d QR frames and %s carrying %s (bundle %s)", outdir.QRDir, len(frames)-1, qrtransfer.SheetFile, strings.Join(names, ", "), exp.Digest.ID()), nil
+}
+
+// publicFiles reads what leaves the room: the transcript, its seal, and
+// every artifact but key backups, as the ceremony directory holds them.
+func (r *run) publicFiles() ([]bundle.File, error) {
+	names := []string{outdir.TranscriptFile, outdir.SealFile}
+	recorded := map[string]string{}
+	for _, a := range r.artifacts {
+		if !r.inRoom[a.Path] {
+			names = append(names, a.Path)
+			recorded[a.Path] = a.SHA256
+		}
+	}
+	files := make([]bundle.File, 0, len(names))
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join(r.out.Path(), filepath.FromSlash(n)))
+		if err != nil {
+			return nil, fmt.Errorf("read %s for the QR export: %w", n, err)
+		}
+		f := bundle.File{Name: n, Data: data}
+		if want, ok := recorded[n]; ok && f.SHA256() != want {
+			return nil, fmt.Errorf("%s changed since the ceremony wrote it (SHA-256 %s, recorded %s): not exported", n, f.SHA256(), want)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
