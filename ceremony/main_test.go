@@ -65,6 +65,8 @@ func TestCommandLine(t *testing.T) {
 			"flipbyte":     cmdFlipByte,
 			"zbarimg":      cmdZbarimg,
 			"shuffle":      cmdShuffle,
+			"tmuxwait":     cmdTmuxWait,
+			"panedecode":   cmdPaneDecode,
 		},
 	})
 }

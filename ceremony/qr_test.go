@@ -1,14 +1,20 @@
 package main
 
 import (
+	"image"
+	"image/color"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/devicepki/ceremony/ceremony/qrimage"
 )
 
 // zbarimg DIR FILE: decodes every PNG in DIR with zbarimg (Debian
@@ -69,4 +75,93 @@ func cmdShuffle(ts *testscript.TestScript, neg bool, args []string) {
 		r.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
 	}
 	ts.Check(os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644))
+}
+
+// tmuxwait SOCKET REGEX FILE: captures the only pane of the tmux server at
+// SOCKET until its text matches REGEX (for up to 20 seconds), and writes
+// the last capture to FILE.
+func cmdTmuxWait(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 || neg {
+		ts.Fatalf("usage: tmuxwait SOCKET REGEX FILE")
+	}
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	var pane []byte
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		pane, err = exec.Command("tmux", "-S", ts.MkAbs(args[0]), "capture-pane", "-p").Output()
+		if err == nil && re.Match(pane) {
+			ts.Check(os.WriteFile(ts.MkAbs(args[2]), pane, 0o644))
+			return
+		}
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[2]), pane, 0o644))
+	ts.Fatalf("the pane never matched %q; last capture:\n%s", args[1], pane)
+}
+
+// panedecode PANE FILE: reads the QR code drawn in half blocks in a
+// captured pane (blocks are light modules, as qr show draws them on a dark
+// terminal by default), the way a camera would see it, and writes its text
+// as one line to FILE.
+func cmdPaneDecode(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: panedecode PANE FILE")
+	}
+	data, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	var rows [][]rune
+	for _, l := range strings.Split(string(data), "\n") {
+		rows = append(rows, []rune(l))
+	}
+	isBlock := func(r rune) bool { return r == '█' || r == '▀' || r == '▄' }
+	// The code is the bounding box of the block characters (its quiet
+	// zone is drawn as blocks).
+	top, bottom, left, right := -1, -1, -1, -1
+	for y, row := range rows {
+		for x, r := range row {
+			if !isBlock(r) {
+				continue
+			}
+			if top < 0 {
+				top = y
+			}
+			bottom = y
+			if left < 0 || x < left {
+				left = x
+			}
+			right = max(right, x)
+		}
+	}
+	if top < 0 {
+		ts.Fatalf("no QR code in the pane")
+	}
+	const px = 4
+	w, h := right-left+1, 2*(bottom-top+1)
+	img := image.NewGray(image.Rect(0, 0, w*px, h*px))
+	for y := top; y <= bottom; y++ {
+		for x := left; x <= right; x++ {
+			r := ' '
+			if x < len(rows[y]) {
+				r = rows[y][x]
+			}
+			upper := r == '█' || r == '▀'
+			lower := r == '█' || r == '▄'
+			for half, light := range []bool{upper, lower} {
+				v := uint8(0)
+				if light {
+					v = 0xff
+				}
+				my := 2*(y-top) + half
+				for dy := range px {
+					for dx := range px {
+						img.SetGray((x-left)*px+dx, my*px+dy, color.Gray{Y: v})
+					}
+				}
+			}
+		}
+	}
+	text, err := qrimage.Decode(img)
+	if err != nil {
+		ts.Fatalf("the QR code on the screen does not scan: %v", err)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(text+"\n"), 0o644))
 }

@@ -83,6 +83,8 @@ func Main(ctx context.Context, args []string, version string, stdout, stderr io.
 		return csrCommand(ctx, args[1:], stdout, stderr)
 	case "qr":
 		return qrCommand(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "import":
+		return importCommand(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "ceremony %s\n", version)
 		t := engine.CurrentTool(version)

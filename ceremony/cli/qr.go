@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/x/term"
@@ -159,7 +160,9 @@ func describeExport(w io.Writer, exp *qrtransfer.Export, dir string) {
 	}
 	fmt.Fprintf(w, "bundle SHA-256: %s\n", exp.Digest.Hex())
 	printWords(w, "bundle SHA-256 as words", exp.DigestWords())
-	fmt.Fprintf(w, "wrote %s/%s … %s and %s\n", dir, exp.FrameFile(1), exp.FrameFile(len(exp.Frames)), filepath.Join(dir, qrtransfer.SheetFile))
+	if dir != "" {
+		fmt.Fprintf(w, "wrote %s/%s … %s and %s\n", dir, exp.FrameFile(1), exp.FrameFile(len(exp.Frames)), filepath.Join(dir, qrtransfer.SheetFile))
+	}
 }
 
 func qrShowCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -218,13 +221,13 @@ func qrShowCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 		Render:   terminalRender(level),
 		Rate:     *rate,
 		Invert:   *invert,
-		Title:    "bundle " + exp.Digest.ID(),
+		Title:    showTitle(pos),
 	}, in, out)
 	if err != nil {
 		fmt.Fprintf(stderr, "ceremony: qr show: %v\n", err)
 		return ExitFailure
 	}
-	describeExport(stdout, exp, "(shown, not written)")
+	describeExport(stdout, exp, "")
 	return ExitOK
 }
 
@@ -322,12 +325,7 @@ func readFrames(sources []string, want string, stdin io.Reader, log io.Writer) (
 				return nil, nil, errors.New("- given twice")
 			}
 			stdinUsed = true
-			interactive := false
-			if f, ok := stdin.(*os.File); ok && term.IsTerminal(f.Fd()) {
-				interactive = true
-				fmt.Fprintln(log, "scan the frames, in any order; the import ends when every frame is in (Ctrl-D to give up)")
-			}
-			if err := im.Lines(stdin, "", interactive); err != nil {
+			if err := readScanned(im, stdin, "", log); err != nil {
 				return nil, nil, err
 			}
 			continue
@@ -343,4 +341,13 @@ func printWords(w io.Writer, heading string, ws []string) {
 	for _, l := range words.Lines(ws, 8) {
 		fmt.Fprintf(w, "  %s\n", l)
 	}
+}
+
+// showTitle names the files qr show displays.
+func showTitle(paths []string) string {
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = filepath.Base(p)
+	}
+	return strings.Join(names, ", ")
 }

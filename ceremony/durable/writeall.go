@@ -45,18 +45,24 @@ func WriteAll(dir string, files []NamedFile) (*WriteAllResult, error) {
 		}
 		seen[f.Name] = true
 	}
-	madeDir := false
+	dir = filepath.Clean(dir)
+	var madeDirs []string // dir and the parents it needed, innermost first
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		for p := dir; ; p = filepath.Dir(p) {
+			if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) || filepath.Dir(p) == p {
+				break
+			}
+			madeDirs = append(madeDirs, p)
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("output directory %s: %w", dir, err)
 		}
-		madeDir = true
 	} else if st, err := os.Lstat(dir); err != nil {
 		return nil, fmt.Errorf("output directory %s: %w", dir, err)
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("output directory %s: not a directory", dir)
 	}
-	w := &allWriter{dir: dir, madeDir: madeDir}
+	w := &allWriter{dir: dir, madeDirs: madeDirs}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		w.undo()
@@ -96,9 +102,9 @@ func localName(name string) bool {
 }
 
 type allWriter struct {
-	dir     string
-	root    *os.Root
-	madeDir bool
+	dir      string
+	root     *os.Root
+	madeDirs []string
 	// made are the files and directories created, in order.
 	made []string
 }
@@ -115,8 +121,10 @@ func (w *allWriter) check(f NamedFile) (bool, error) {
 			continue
 		case err != nil:
 			return false, fmt.Errorf("%s: %v", where, bare(err))
+		case st.Mode()&fs.ModeSymlink != 0:
+			return false, fmt.Errorf("%s: %s is a symbolic link: files are written only inside the output directory; nothing was written", where, filepath.Join(w.dir, p))
 		case !st.IsDir():
-			return false, fmt.Errorf("%s: %s is in the way and is not a directory; nothing was written", where, filepath.Join(w.dir, p))
+			return false, fmt.Errorf("%s: %s exists and is not a directory; nothing was written", where, filepath.Join(w.dir, p))
 		}
 	}
 	st, err := w.root.Lstat(f.Name)
@@ -125,6 +133,8 @@ func (w *allWriter) check(f NamedFile) (bool, error) {
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("%s: %v", where, bare(err))
+	case st.Mode()&fs.ModeSymlink != 0:
+		return false, fmt.Errorf("%s: exists as a symbolic link: files are written only inside the output directory; nothing was written", where)
 	case !st.Mode().IsRegular():
 		return false, fmt.Errorf("%s: already exists and is not a regular file; nothing was written", where)
 	}
@@ -199,8 +209,8 @@ func (w *allWriter) undo() {
 	for i := len(w.made) - 1; i >= 0; i-- {
 		w.root.Remove(w.made[i])
 	}
-	if w.madeDir {
-		os.Remove(w.dir)
+	for _, d := range w.madeDirs {
+		os.Remove(d)
 	}
 }
 

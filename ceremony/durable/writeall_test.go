@@ -118,7 +118,17 @@ func TestWriteAllUndoesAFailedWrite(t *testing.T) {
 	if os.Geteuid() == 0 {
 		// root ignores directory permissions; make the second write fail
 		// another way: a directory where the temporary file goes.
-		dir := filepath.Join(t.TempDir(), "out")
+		parent := t.TempDir()
+		// Directories this call makes go again: new/out is made here.
+		// ("a" is written as a file, so "a/b" cannot be: the write fails
+		// midway.)
+		if _, err := WriteAll(filepath.Join(parent, "new", "out"), []NamedFile{{"x/y.pem", []byte("y")}, {"a", []byte("x")}, {"a/b", nil}}); err == nil {
+			t.Fatal("a/b written under a file")
+		}
+		if got := tree(t, parent); len(got) != 0 {
+			t.Fatalf("left behind: %v", got)
+		}
+		dir := filepath.Join(parent, "out")
 		os.MkdirAll(filepath.Join(dir, "z", ".f.pem.tmp"), 0o755)
 		_, err := WriteAll(dir, []NamedFile{{"a/x.pem", []byte("x")}, {"z/f.pem", []byte("f")}})
 		if err == nil {

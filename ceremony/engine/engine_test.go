@@ -554,7 +554,7 @@ func TestProgressIsReported(t *testing.T) {
 		switch rep.Kind {
 		case engine.StepStarted:
 			started++
-			if rep.Step.Total != 16 {
+			if rep.Step.Total != 17 {
 				t.Fatalf("step total %d", rep.Step.Total)
 			}
 		case engine.OperationDone:
@@ -566,8 +566,9 @@ func TestProgressIsReported(t *testing.T) {
 			notices++
 		}
 	}
-	// Operations: two key generations, two lints, two signatures, the seal.
-	if started != 16 || ops != 7 || notices < 6 {
+	// Operations: two key generations, two lints, two signatures, the
+	// seal, the QR export.
+	if started != 17 || ops != 8 || notices < 8 {
 		t.Fatalf("reports: %d steps, %d operations, %d notices", started, ops, notices)
 	}
 }

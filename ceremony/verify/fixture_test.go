@@ -4,29 +4,22 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/transcript"
+	"github.com/devicepki/ceremony/internal/ceremonytest"
 )
 
-// testPKI is a software root CA (P-384) and an audit certificate (P-256)
-// it issued, made like the engine's root-ca and transcript-signing
-// templates: the root CA:true with keyCertSign and cRLSign; the audit
-// certificate CA:false, key usage digitalSignature only, no EKU.
+// testPKI is the shared fixture's PKI (ceremonytest.PKI) under the names
+// these tests use: a software root CA (P-384) and an audit certificate
+// (P-256) it issued.
 type testPKI struct {
 	root     *x509.Certificate
 	rootKey  *ecdsa.PrivateKey
@@ -34,72 +27,29 @@ type testPKI struct {
 	auditKey *ecdsa.PrivateKey
 }
 
-func newKey(t testing.TB, c elliptic.Curve) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(c, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+func (p *testPKI) shared() *ceremonytest.PKI {
+	return &ceremonytest.PKI{Root: p.root, RootKey: p.rootKey, Audit: p.audit, AuditKey: p.auditKey}
 }
 
+func newKey(t testing.TB, c elliptic.Curve) *ecdsa.PrivateKey { return ceremonytest.NewKey(t, c) }
+
 func newCert(t testing.TB, tmpl, parent *x509.Certificate, pub any, key *ecdsa.PrivateKey) *x509.Certificate {
-	t.Helper()
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl.SerialNumber = serial
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return ceremonytest.NewCert(t, tmpl, parent, pub, key)
 }
 
 // newPKI makes a root CA named cn and an audit certificate issued by it.
 func newPKI(t testing.TB, cn string) *testPKI {
 	t.Helper()
-	now := time.Now()
-	rootKey := newKey(t, elliptic.P384())
-	rootTmpl := &x509.Certificate{
-		Subject:               pkix.Name{Country: []string{"DE"}, Organization: []string{"Example Devices GmbH"}, CommonName: cn},
-		NotBefore:             now.Add(-24 * time.Hour),
-		NotAfter:              now.Add(20 * 365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		MaxPathLen:            1,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	root := newCert(t, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
-	auditKey := newKey(t, elliptic.P256())
-	auditTmpl := &x509.Certificate{
-		Subject:               pkix.Name{Country: []string{"DE"}, Organization: []string{"Example Devices GmbH"}, CommonName: "Transcript Audit"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(2 * 365 * 24 * time.Hour),
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-	}
-	audit := newCert(t, auditTmpl, root, auditKey.Public(), rootKey)
-	return &testPKI{root: root, rootKey: rootKey, audit: audit, auditKey: auditKey}
+	p := ceremonytest.NewPKI(t, cn)
+	return &testPKI{root: p.Root, rootKey: p.RootKey, audit: p.Audit, auditKey: p.AuditKey}
 }
 
 // rootPEM writes the root certificate to a PEM file outside any ceremony
 // directory and returns its path.
-func (p *testPKI) rootPEM(t testing.TB) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "root.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+func (p *testPKI) rootPEM(t testing.TB) string { return p.shared().RootPEM(t) }
 
-// ceremony is a small sealed ceremony directory:
+// ceremony is a small sealed ceremony directory (ceremonytest.NewCeremony
+// with one artifact):
 //
 //	dir/transcript.jsonl   7 events, the last one transcript-sealed
 //	dir/transcript.sig     the seal, by the audit key
@@ -117,101 +67,23 @@ const artifactPath = "artifacts/root-ca.pub.pem"
 
 func (c *ceremony) path() string { return filepath.Join(c.dir, "transcript.jsonl") }
 
-// clock returns event times 1.5 s apart.
-func clock() func() time.Time {
-	t := time.Date(2026, 11, 21, 9, 0, 0, 0, time.FixedZone("CET", 3600))
-	return func() time.Time {
-		t = t.Add(1500 * time.Millisecond)
-		return t
-	}
-}
+func sha256Hex(b []byte) string { return ceremonytest.SHA256Hex(b) }
 
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-var (
-	alice = transcript.Actor{Role: "admin", Name: "Alice"}
-	wendy = transcript.Actor{Role: "witness", Name: "Wendy"}
-)
-
-// newCeremony writes a sealed ceremony directory sealed by p's audit key.
+// newCeremony writes a sealed ceremony directory sealed by p's audit key,
+// whose one artifact (event 5) is the root's public key.
 func newCeremony(t testing.TB, p *testPKI) *ceremony {
 	t.Helper()
-	c := &ceremony{pki: p, dir: t.TempDir()}
 	pubDER, err := x509.MarshalPKIXPublicKey(p.root.PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.artifact = pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
-	if err := os.Mkdir(filepath.Join(c.dir, "artifacts"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(c.dir, filepath.FromSlash(artifactPath)), c.artifact, 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	w, err := transcript.Create(c.path(), clock())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	step := func(id, kind, title string) map[string]string {
-		return map[string]string{"id": id, "kind": kind, "title": title}
-	}
-	for _, e := range []transcript.Entry{
-		{Type: "ceremony-started", Text: "Start", Data: map[string]any{
-			"title":  "Root key",
-			"inputs": map[string]string{"place": "Room 4"},
-			"script": map[string]string{"name": "rkg", "path": "rkg.yaml", "sha256": sha256Hex([]byte("script"))},
-			"steps":  []map[string]string{step("a", "attendance", "Attend"), step("k", "generate-key", "Key"), step("s", "seal", "Seal")},
-		}},
-		{Type: "attendance", Step: "a", Actors: []transcript.Actor{alice, wendy}, Text: "Present"},
-		{Type: "confirmed", Step: "a", Actors: []transcript.Actor{wendy}, Text: "OK", Data: map[string]string{"said": "OK"}},
-		{Type: "key-generated", Step: "k", Text: "Key", Data: map[string]any{
-			"public_key_sha256": sha256Hex(pubDER), "attributes": map[string]bool{"sign": true},
-		}},
-		{Type: "artifact-written", Step: "k", Text: "Wrote", Data: map[string]any{
-			"path": artifactPath, "sha256": sha256Hex(c.artifact), "size": len(c.artifact),
-		}},
-		{Type: "exception", Step: "k", Actors: []transcript.Actor{wendy}, Text: "Oops", Data: map[string]string{
-			"expected": "A", "happened": "B", "action": "C",
-		}},
-	} {
-		if _, err := w.Append(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, err = w.Seal(sealEntry(w.Len(), w.Head(), p.audit, p.root), func(content []byte) error {
-		c.sig, err = seal.Sign(content, p.auditKey, p.audit, []*x509.Certificate{p.root})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(c.dir, "transcript.sig"), c.sig, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if c.transcript, err = os.ReadFile(c.path()); err != nil {
-		t.Fatal(err)
-	}
-	c.rootPEM = p.rootPEM(t)
-	return c
-}
-
-// sealEntry is the last event, as the engine's seal step writes it.
-func sealEntry(events int, head string, audit, root *x509.Certificate) transcript.Entry {
-	return transcript.Entry{Type: "transcript-sealed", Step: "s", Text: "Sealed", Data: sealData(events, head, audit, root)}
+	artifact := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})
+	c := ceremonytest.NewCeremony(t, p.shared(), ceremonytest.Artifact{Path: artifactPath, Data: artifact})
+	return &ceremony{pki: p, dir: c.Dir, transcript: c.Transcript, sig: c.Sig, artifact: artifact, rootPEM: c.RootPEM}
 }
 
 func sealData(events int, head string, audit, root *x509.Certificate) map[string]any {
-	return map[string]any{
-		"events_before_seal": events,
-		"chain_hash":         head,
-		"audit_certificate":  map[string]string{"sha256": seal.Fingerprint(audit)},
-		"root_certificate":   map[string]string{"sha256": seal.Fingerprint(root)},
-	}
+	return ceremonytest.SealData(events, head, audit, root)
 }
 
 // copyOf copies the ceremony directory, lets edit change the copy, and

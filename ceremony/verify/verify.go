@@ -9,6 +9,11 @@
 // auditor (a certificate file or its SHA-256 fingerprint from the paper
 // record), and every claim the transcript makes about files is checked
 // against the files.
+//
+// Ceremony checks a whole ceremony directory, as the ceremony left it.
+// Carried checks what was carried out of the room, which holds only some of
+// the artifacts (never the key backups): the absent ones are listed, the
+// present ones checked as strictly.
 package verify
 
 import (
@@ -76,8 +81,14 @@ type Result struct {
 	// Seal and Root are set for a sealed transcript; Root only if pinned.
 	Seal *seal.Seal
 	Root *x509.Certificate
-	// Artifacts are the files the transcript records, checked.
+	// Artifacts are the files the transcript records that are present,
+	// each checked against its recorded size and SHA-256: for Ceremony,
+	// every artifact the transcript records.
 	Artifacts []record.Artifact
+	// Absent are the artifacts the transcript records that the directory
+	// does not hold (Carried only: for Ceremony an absent artifact is a
+	// failure).
+	Absent []record.Artifact
 	// Notes are things worth knowing that are not failures.
 	Notes []string
 }
@@ -100,6 +111,27 @@ type sealData struct {
 
 // Ceremony verifies the ceremony directory holding the transcript at path.
 func Ceremony(path string, pin Pin) (*Result, error) {
+	return check(path, pin, false)
+}
+
+// Carried verifies a ceremony directory that holds only some of the
+// artifacts the transcript records, as carried out of the ceremony room:
+// transcript.jsonl and transcript.sig as Ceremony checks them, and each
+// artifact that is present exactly as Ceremony checks it (a regular file of
+// the recorded size and SHA-256). A recorded artifact that is absent is
+// listed in Result.Absent instead of failing. A file under artifacts/ that
+// the transcript does not record, or records as withdrawn, still fails.
+//
+// Carried does not require the seal: an unsealed transcript verifies as
+// Unsealed, as with Ceremony. Callers that import only sealed ceremonies
+// check Result.Status.
+func Carried(path string, pin Pin) (*Result, error) {
+	return check(path, pin, true)
+}
+
+// check verifies the ceremony directory holding the transcript at path; if
+// carried, absent artifacts are listed rather than failing.
+func check(path string, pin Pin, carried bool) (*Result, error) {
 	dir := filepath.Dir(path)
 	content, err := os.ReadFile(path)
 	if err != nil {
@@ -168,7 +200,7 @@ func Ceremony(path string, pin Pin) (*Result, error) {
 			return nil, err
 		}
 	}
-	if err := res.checkArtifacts(dir); err != nil {
+	if err := res.checkArtifacts(dir, carried); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -236,6 +268,15 @@ func (res *Result) checkSeal(ev transcript.Event, content, sig []byte, pin Pin) 
 	return nil
 }
 
+// CheckRoot checks that root can be pinned: a self-signed CA certificate
+// that signs certificates. The error is a *Failure naming "pinned root".
+func CheckRoot(root *x509.Certificate) error {
+	if root == nil {
+		return &Failure{File: "pinned root", Msg: "no certificate given"}
+	}
+	return checkRoot(root, nil)
+}
+
 // checkRoot checks that the pinned root is a root: a self-signed CA
 // certificate that signs certificates, and not the seal's own signer.
 func checkRoot(root, signer *x509.Certificate) error {
@@ -249,9 +290,10 @@ func checkRoot(root, signer *x509.Certificate) error {
 var artifactPath = regexp.MustCompile(`^artifacts/[a-z0-9][a-z0-9._-]{0,99}$`)
 
 // checkArtifacts compares the files under artifacts/ with the transcript:
-// each recorded artifact exists with the recorded size and SHA-256, each
-// withdrawn one is gone, and nothing else is there.
-func (res *Result) checkArtifacts(dir string) error {
+// each recorded artifact exists with the recorded size and SHA-256 (or, if
+// carried, is absent), each withdrawn one is gone, and nothing else is
+// there.
+func (res *Result) checkArtifacts(dir string, carried bool) error {
 	evs := res.Chain.Events
 	withdrawn := map[string]int{}
 	for _, ev := range evs {
@@ -266,13 +308,15 @@ func (res *Result) checkArtifacts(dir string) error {
 			withdrawn[a.Path] = ev.Seq
 		}
 	}
-	res.Artifacts = record.Artifacts(res.Chain)
 	recorded := map[string]bool{}
-	for _, a := range res.Artifacts {
+	for _, a := range record.Artifacts(res.Chain) {
 		recorded[a.Path] = true
 		file := filepath.Join(dir, filepath.FromSlash(a.Path))
 		st, err := os.Lstat(file)
 		switch {
+		case errors.Is(err, fs.ErrNotExist) && carried:
+			res.Absent = append(res.Absent, a)
+			continue
 		case errors.Is(err, fs.ErrNotExist):
 			return &Failure{File: a.Path, Msg: fmt.Sprintf("recorded at event %d, but missing", a.Event)}
 		case err != nil:
@@ -290,6 +334,7 @@ func (res *Result) checkArtifacts(dir string) error {
 			return &Failure{File: a.Path, Msg: fmt.Sprintf("SHA-256 %s (%d bytes), but event %d recorded %s (%d bytes): the file was changed",
 				short(got), len(data), a.Event, short(a.SHA256), a.Size)}
 		}
+		res.Artifacts = append(res.Artifacts, a)
 	}
 	if st, err := os.Lstat(filepath.Join(dir, outdir.ArtifactsDir)); err == nil && !st.IsDir() {
 		return &Failure{File: outdir.ArtifactsDir, Msg: fmt.Sprintf("not a directory (%s)", st.Mode().Type())}

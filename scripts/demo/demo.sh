@@ -6,11 +6,13 @@ cd "$(dirname "$0")/../.."
 
 say() { printf '%s\n' "$*"; }
 
-# What the demo needs besides Go: SoftHSM2, OpenSC's pkcs11-tool, openssl.
+# What the demo needs besides Go: SoftHSM2, OpenSC's pkcs11-tool, openssl,
+# and zbarimg (zbar-tools), the independent QR reader of the online side.
 missing=""
 command -v softhsm2-util >/dev/null 2>&1 || missing="$missing softhsm2"
 command -v pkcs11-tool >/dev/null 2>&1 || missing="$missing opensc"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+command -v zbarimg >/dev/null 2>&1 || missing="$missing zbar-tools"
 if [ -n "$missing" ]; then
 	if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 		say "Installing:$missing"
@@ -182,13 +184,59 @@ bin/ceremony shares check --transcript transcripts/demo/transcript.jsonl \
 	transcripts/demo/shares/custodian-2.share transcripts/demo/shares/custodian-4.share \
 	transcripts/demo/shares/custodian-5.share
 
+say
+say "== Ops, online side: every ceremony's QR frames read by zbarimg, in a shuffled order"
+online=transcripts/demo-online
+rm -rf $online
+mkdir -p $online/scanned
+for d in demo demo-restore demo-factory-berlin demo-factory-shenzhen demo-server demo-firmware demo-firmware-token demo-verification demo-crl demo-crl-restored; do
+	n=$(ls transcripts/$d/qr/frame-*.png | wc -l)
+	zbarimg -q -Sdisable -Sqrcode.enable transcripts/$d/qr/frame-*.png 2>/dev/null | shuf > $online/scanned/$d.txt
+	got=$(wc -l < $online/scanned/$d.txt)
+	[ "$got" -eq "$n" ] || { say "make demo: zbarimg read $got of $n frames of transcripts/$d/qr" >&2; exit 1; }
+	bin/ceremony qr import --out $online/$d - < $online/scanned/$d.txt 2>/dev/null | head -1
+	for f in $(cd $online/$d && find . -type f | sort); do
+		cmp "$online/$d/$f" "transcripts/$d/$f"
+	done
+done
+[ ! -e $online/demo/artifacts/root-ca.backup ] || { say "make demo: the root key backup was carried out" >&2; exit 1; }
+say "(every file came back byte for byte; the root key backup never left)"
+say
+say "== Ops: the same frames as images, through this tool's own decoder"
+bin/ceremony qr import --out $online/images-berlin transcripts/demo-factory-berlin/qr/frame-*.png 2>/dev/null | head -1
+cmp $online/images-berlin/artifacts/intermediate.crt.pem transcripts/demo-factory-berlin/artifacts/intermediate.crt.pem
+say
+say "== Ops: import with trust, pinning the root by the fingerprint on the paper record"
+fp=$(openssl x509 -in $root -noout -fingerprint -sha256 | cut -d= -f2)
+for d in demo-factory-berlin demo-crl; do
+	bin/ceremony import --root-fingerprint "$fp" --out $online/trusted/$d - < $online/scanned/$d.txt
+done
+say
+say "== Ops: files carried on removable media, checked together: the CRL marks Shenzhen revoked"
+bin/ceremony import --root $root --out $online/trusted/media \
+	$online/demo-factory-berlin/artifacts/intermediate.crt.pem \
+	$online/demo-factory-shenzhen/artifacts/intermediate.chain.pem \
+	$online/demo-crl/artifacts/root-ca.crl.pem
+say
+say "== Ops: a certificate from another root is refused"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout .softhsm/foreign.key \
+	-subj "/C=DE/O=Example Devices GmbH/CN=Example Devices Root CA R1" -days 30 -out $online/foreign.crt.pem 2>/dev/null
+if bin/ceremony import --root $root --out $online/refused $online/foreign.crt.pem; then
+	say "make demo: a certificate of a foreign root was imported" >&2
+	exit 1
+fi
+[ ! -e $online/refused ] || { say "make demo: a refused import wrote $online/refused" >&2; exit 1; }
+say "(refused, nothing written)"
+
 cat <<EOF2
 
 The demo wrote transcripts/demo/ (root key generation),
 transcripts/demo-restore/ (restore rehearsal), and one directory per signing
 ceremony: demo-factory-berlin, demo-factory-shenzhen, demo-server,
 demo-firmware, demo-verification and demo-crl (the CSRs they signed are in
-transcripts/demo-requests/). The shares in
+transcripts/demo-requests/). Each has qr/: its sealed transcript and public
+artifacts as QR frames with a printable sheet; transcripts/demo-online/ is
+what ops read back from them with zbarimg and imported against the root. The shares in
 transcripts/demo/shares/ are rehearsal shares: they protect nothing. Inspect:
 
   bin/ceremony transcript verify transcripts/demo/transcript.jsonl --root transcripts/demo/artifacts/root-ca.crt.pem
@@ -198,6 +246,8 @@ transcripts/demo/shares/ are rehearsal shares: they protect nothing. Inspect:
   bin/ceremony shares check --transcript transcripts/demo/transcript.jsonl transcripts/demo/shares/custodian-*.share
   less transcripts/demo/transcript.md
   openssl x509 -in transcripts/demo/artifacts/root-ca.crt.pem -noout -text
+  xdg-open transcripts/demo/qr/sheet.html   # the printable QR sheet of what was carried out
+  bin/ceremony qr show transcripts/demo/artifacts/root-ca.crt.pem
 
 and the demo tokens' public objects (no PIN: nobody knows one):
 

@@ -1,0 +1,314 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+
+	"github.com/devicepki/ceremony/ceremony/opsimport"
+	"github.com/devicepki/ceremony/ceremony/outdir"
+	"github.com/devicepki/ceremony/ceremony/qrframe"
+	"github.com/devicepki/ceremony/ceremony/qrtransfer"
+	"github.com/devicepki/ceremony/ceremony/seal"
+	"github.com/devicepki/ceremony/ceremony/verify"
+	"github.com/devicepki/ceremony/ceremony/words"
+)
+
+const importUsage = `Usage:
+  ceremony import (--root ROOT.pem | --root-fingerprint SHA256) --out DIR [--bundle ID] INPUT...
+
+import checks what was carried out of a ceremony against the root you pin,
+says what each file is, and writes the files to DIR only if every one of
+them is accepted (all or nothing; a file already in DIR with other content
+refuses the import). An INPUT is:
+
+  -                 QR frames scanned as text lines on standard input (a
+                    keyboard-wedge scanner, or zbarimg's output)
+  IMAGE             a QR frame as a PNG or JPEG picture
+  FILE.txt          QR frames as text lines
+  FILE              a certificate or chain, a CRL (PEM or DER), a
+                    transcript.jsonl with its transcript.sig (and
+                    transcript.md), or a ceremony's artifacts/ file
+  DIR               a ceremony directory (its transcript, seal, record and
+                    artifacts; key backups are left out)
+
+Frames from all inputs make one bundle (--bundle ID picks one when frames
+of several were read). Certificates must chain to the pinned root; a CRL
+must be signed by it (or by a CA among the inputs that chains to it); a
+transcript must be sealed under it, with every carried artifact matching;
+any other file must be an artifact of such a transcript. Anything else is
+refused, and nothing is written.
+
+Exit status: 0 accepted and written; 1 refused (nothing written); 2 usage.
+`
+
+func importCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	rootPath := fs.String("root", "", "the root certificate `FILE` (PEM) to trust")
+	rootFP := fs.String("root-fingerprint", "", "the root certificate's `SHA256` fingerprint")
+	out := fs.String("out", "", "output `DIR`")
+	want := fs.String("bundle", "", "take only the frames of the bundle with this `ID`")
+	pos, err := parseInterleaved(fs, args)
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "ceremony: import: "+format+"\n", a...)
+		return ExitUsage
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, importUsage)
+		return ExitOK
+	case err != nil:
+		return usageErr("%v", err)
+	case (*rootPath == "") == (*rootFP == ""):
+		return usageErr("pin the root with --root ROOT.pem or --root-fingerprint SHA256 (one of them)")
+	case *out == "":
+		return usageErr("--out DIR is required")
+	case len(pos) == 0:
+		return usageErr("name what to import (files, QR images, a ceremony directory, or - for scanned frames)")
+	case *want != "" && !bundleIDRE.MatchString(*want):
+		return usageErr("--bundle %s: a bundle id is 8 characters of A-Z and 2-7", *want)
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "ceremony: import: "+format+"\n", a...)
+		return ExitFailure
+	}
+	var pin verify.Pin
+	if *rootPath != "" {
+		root, err := verify.LoadRoot(*rootPath)
+		if err != nil {
+			return fail("%v", err)
+		}
+		pin.Root = root
+	} else {
+		fp, err := seal.NormalizeFingerprint(*rootFP)
+		if err != nil {
+			return usageErr("--root-fingerprint: %v", err)
+		}
+		pin.Fingerprint = fp
+	}
+
+	inputs, set, err := gatherInputs(pos, *want, stdin, stderr)
+	if err != nil {
+		return fail("%v", err)
+	}
+	report, err := opsimport.Check(inputs, pin, time.Now())
+	if err != nil {
+		return fail("REFUSED: %v; nothing is written", err)
+	}
+	written, err := report.Write(*out)
+	if err != nil {
+		return fail("%v", err)
+	}
+	printReport(stdout, report, set, written)
+	return ExitOK
+}
+
+// gatherInputs turns the command line's inputs into opsimport inputs:
+// frames (from images, text files and stdin) into one bundle's files,
+// directories into their ceremony files, other files as they are.
+func gatherInputs(args []string, want string, stdin io.Reader, log io.Writer) ([]opsimport.Input, *qrframe.Set, error) {
+	var (
+		inputs    []opsimport.Input
+		frames    []string // frame sources, in order
+		stdinUsed bool
+	)
+	for _, a := range args {
+		if a == "-" {
+			if stdinUsed {
+				return nil, nil, errors.New("- given twice")
+			}
+			stdinUsed = true
+			frames = append(frames, a)
+			continue
+		}
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		if st.IsDir() {
+			ins, err := ceremonyDir(a, log)
+			if err != nil {
+				return nil, nil, err
+			}
+			inputs = append(inputs, ins...)
+			continue
+		}
+		kind, err := sniff(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		if kind != plainFile {
+			frames = append(frames, a)
+			continue
+		}
+		inputs = append(inputs, opsimport.Input{Name: commandLineName(a), Path: a, Origin: a})
+	}
+	var set *qrframe.Set
+	if len(frames) > 0 {
+		im := qrtransfer.NewImporter(want, log)
+		for _, src := range frames {
+			switch {
+			case src == "-":
+				if err := readScanned(im, stdin, "", log); err != nil {
+					return nil, nil, err
+				}
+			case isImage(src):
+				im.Image(src)
+			default:
+				f, err := os.Open(src)
+				if err != nil {
+					return nil, nil, err
+				}
+				err = im.Lines(f, src+": ", false)
+				f.Close()
+				if err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+		files, s, err := im.Result()
+		if err != nil {
+			return nil, nil, err
+		}
+		set = s
+		for _, f := range files {
+			inputs = append(inputs, opsimport.Input{Name: f.Name, Data: f.Data, Origin: fmt.Sprintf("bundle %s: %s", s.ID(), f.Name)})
+		}
+	}
+	return inputs, set, nil
+}
+
+// readScanned reads frames typed by a scanner (or piped); at a terminal it
+// stops when the bundle is complete.
+func readScanned(im *qrtransfer.Importer, stdin io.Reader, name string, log io.Writer) error {
+	interactive := false
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(f.Fd()) {
+		interactive = true
+		fmt.Fprintln(log, "scan the frames, in any order; reading ends when every frame is in (Ctrl-D to give up)")
+	}
+	return im.Lines(stdin, name, interactive)
+}
+
+type inputKind int
+
+const (
+	plainFile inputKind = iota
+	imageFile
+	framesFile
+)
+
+// sniff tells QR images and frame text files from other files by their
+// first bytes.
+func sniff(path string) (inputKind, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	switch {
+	case bytes.HasPrefix(head, []byte("\x89PNG\r\n\x1a\n")), bytes.HasPrefix(head, []byte{0xff, 0xd8, 0xff}):
+		return imageFile, nil
+	}
+	sc := bufio.NewScanner(bytes.NewReader(head))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		line = strings.ToUpper(strings.TrimPrefix(line, "QR-Code:"))
+		if strings.HasPrefix(line, qrframe.Tag+".") {
+			return framesFile, nil
+		}
+		break
+	}
+	return plainFile, nil
+}
+
+func isImage(path string) bool {
+	k, err := sniff(path)
+	return err == nil && k == imageFile
+}
+
+// commandLineName is where a file named on the command line goes under
+// the output directory: its base name, under artifacts/ if it came from a
+// ceremony's artifacts/ directory (so that it pairs with its transcript).
+func commandLineName(path string) string {
+	base := filepath.Base(path)
+	if filepath.Base(filepath.Dir(path)) == outdir.ArtifactsDir {
+		return outdir.ArtifactsDir + "/" + base
+	}
+	return base
+}
+
+// ceremonyDir lists what a ceremony directory carries out: the transcript,
+// its seal and record, and the artifacts but key backups.
+func ceremonyDir(dir string, log io.Writer) ([]opsimport.Input, error) {
+	var ins []opsimport.Input
+	for _, n := range []string{outdir.TranscriptFile, outdir.SealFile, outdir.RecordFile} {
+		p := filepath.Join(dir, n)
+		if _, err := os.Lstat(p); err == nil {
+			ins = append(ins, opsimport.Input{Name: n, Path: p, Origin: p})
+		}
+	}
+	if len(ins) == 0 {
+		return nil, fmt.Errorf("%s: a directory, but not a ceremony directory (no %s): name the files to import", dir, outdir.TranscriptFile)
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, outdir.ArtifactsDir))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, outdir.ArtifactsDir, e.Name())
+		if strings.HasSuffix(e.Name(), ".backup") {
+			fmt.Fprintf(log, "%s: a key backup: never imported; leaving it out\n", p)
+			continue
+		}
+		ins = append(ins, opsimport.Input{Name: outdir.ArtifactsDir + "/" + e.Name(), Path: p, Origin: p})
+	}
+	return ins, nil
+}
+
+// printReport says what was accepted and written.
+func printReport(w io.Writer, r *opsimport.Report, set *qrframe.Set, written []opsimport.Written) {
+	fmt.Fprintf(w, "ACCEPTED: every input chains to the pinned root %q (SHA-256 %s)\n", r.Root.Subject.String(), seal.Fingerprint(r.Root))
+	if set != nil {
+		fmt.Fprintf(w, "QR bundle %s: %d frames, SHA-256 %s\n", set.ID(), set.Total, set.Digest.Hex())
+		printWords(w, "bundle SHA-256 as words (compare them with the sheet)", words.Encode(set.Digest[:]))
+	}
+	for _, it := range r.Items {
+		fmt.Fprintf(w, "\n%s: %s\n", it.Input.Name, it.Title)
+		width := 0
+		for _, f := range it.Fields {
+			width = max(width, len(f.Label))
+		}
+		for _, f := range it.Fields {
+			fmt.Fprintf(w, "  %-*s  %s\n", width, f.Label, f.Value)
+		}
+		for _, n := range it.Notes {
+			fmt.Fprintf(w, "  NOTE: %s\n", n)
+		}
+	}
+	fmt.Fprintln(w)
+	sort.SliceStable(written, func(i, j int) bool { return written[i].Name < written[j].Name })
+	for _, wr := range written {
+		state := "written"
+		if wr.AlreadyPresent {
+			state = "already there, identical"
+		}
+		fmt.Fprintf(w, "%s: %s\n", wr.Path, state)
+	}
+}

@@ -1,0 +1,78 @@
+package opsimport
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/devicepki/ceremony/ceremony/outdir"
+	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/verify"
+)
+
+// checkTranscript verifies a transcript with the files of its ceremony
+// directory among the inputs (transcript.sig and artifacts/...), as
+// verify.Carried does: sealed, chained to the pinned root, each carried
+// artifact as recorded, nothing under artifacts/ that is not recorded.
+//
+// verify reads files by path, so the inputs are laid out again in a private
+// temporary directory, from the bytes already read: what is verified is
+// exactly what Write writes, whatever happens to the input files meanwhile,
+// and nothing else that lies beside them is taken in.
+func (c *checker) checkTranscript(it *Item) error {
+	if !it.content.transcript {
+		return nil
+	}
+	dir, base := splitName(it.Input.Name)
+	if base != outdir.TranscriptFile {
+		return refuse(it, "it looks like a ceremony transcript, but is named %q: carry it as %s, with its ceremony directory's layout", base, outdir.TranscriptFile)
+	}
+	tmp, err := os.MkdirTemp("", "ceremony-import-")
+	if err != nil {
+		return refuse(it, "a working directory to verify it in: %v", err)
+	}
+	defer os.RemoveAll(tmp)
+	for _, o := range c.items {
+		rel, ok := strings.CutPrefix(o.Input.Name, dir)
+		if !ok || rel != outdir.TranscriptFile && rel != outdir.SealFile && !strings.HasPrefix(rel, outdir.ArtifactsDir+"/") {
+			continue
+		}
+		file := filepath.Join(tmp, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+			return refuse(it, "a working directory to verify it in: %v", bareError(err))
+		}
+		if err := os.WriteFile(file, o.data, 0o600); err != nil {
+			return refuse(it, "a working directory to verify it in: %v", bareError(err))
+		}
+	}
+	res, err := verify.Carried(filepath.Join(tmp, outdir.TranscriptFile), verify.Pin{Root: c.root})
+	if err != nil {
+		var f *verify.Failure
+		if errors.As(err, &f) && f.Event == 0 && f.File != "" {
+			// A file of the ceremony directory: name the input.
+			if o := c.byName[dir+f.File]; o != nil && o != it {
+				return refuse(o, "%s (checked against the transcript %s)", f.Msg, it.Input.origin())
+			}
+			return refuse(it, "%s: %s", f.File, f.Msg)
+		}
+		return refuse(it, "%s", strings.ReplaceAll(err.Error(), tmp+string(filepath.Separator), ""))
+	}
+	if res.Status != verify.Verified {
+		return refuse(it, "%s: only a sealed transcript is imported", record.Status(res.Chain))
+	}
+	c.ceremonies[dir] = &ceremony{dir: dir, item: it, res: res}
+	it.Kind, it.Transcript = KindTranscript, res
+	c.describeTranscript(it)
+	return nil
+}
+
+// bareError drops the path from a *fs.PathError: the temporary directory
+// means nothing to the user.
+func bareError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
