@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	mathrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,7 +66,6 @@ func TestCommandLine(t *testing.T) {
 			"fwverify":     cmdFWVerify,
 			"flipbyte":     cmdFlipByte,
 			"zbarimg":      cmdZbarimg,
-			"shuffle":      cmdShuffle,
 			"tmuxwait":     cmdTmuxWait,
 			"panedecode":   cmdPaneDecode,
 		},
@@ -639,11 +640,12 @@ func cmdSubst(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(path, bytes.Replace(data, []byte(args[1]), []byte(args[2]), 1), 0o644))
 }
 
-// lines FILE drop N | swap A B | dropfrom N | cut N: edits FILE's lines
-// (1-based).
+// lines FILE drop N | swap A B | dropfrom N | cut N | shuffle SEED: edits
+// FILE's lines (1-based); shuffle puts them in a random order, a fixed one
+// for SEED, different from the original.
 func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 3 || neg {
-		ts.Fatalf("usage: lines FILE drop N | swap A B | dropfrom N | cut N")
+		ts.Fatalf("usage: lines FILE drop N | swap A B | dropfrom N | cut N | shuffle SEED")
 	}
 	path := ts.MkAbs(args[0])
 	data, err := os.ReadFile(path)
@@ -661,6 +663,12 @@ func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
 		lines = lines[:n-1]
 	case "cut": // line N half written, as a crash leaves it
 		lines = append(lines[:n-1], lines[n-1][:len(lines[n-1])/2])
+	case "shuffle":
+		orig := slices.Clone(lines)
+		r := mathrand.New(mathrand.NewPCG(uint64(n), 7))
+		for slices.Equal(lines, orig) && len(lines) > 1 {
+			r.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
+		}
 	case "swap":
 		m, err := strconv.Atoi(args[3])
 		ts.Check(err)

@@ -3,12 +3,10 @@ package main
 import (
 	"image"
 	"image/color"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -50,31 +48,6 @@ func cmdZbarimg(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), out, 0o644))
-}
-
-// shuffle FILE SEED: puts FILE's lines in a random order (a fixed one for
-// SEED), different from the original.
-func cmdShuffle(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 2 || neg {
-		ts.Fatalf("usage: shuffle FILE SEED")
-	}
-	path := ts.MkAbs(args[0])
-	data, err := os.ReadFile(path)
-	ts.Check(err)
-	lines := strings.SplitAfter(string(data), "\n")
-	if lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
-	orig := slices.Clone(lines)
-	seed := uint64(len(args[1]))
-	for _, c := range args[1] {
-		seed = seed*31 + uint64(c)
-	}
-	r := rand.New(rand.NewPCG(seed, 7))
-	for slices.Equal(lines, orig) && len(lines) > 1 {
-		r.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
-	}
-	ts.Check(os.WriteFile(path, []byte(strings.Join(lines, "")), 0o644))
 }
 
 // tmuxwait SOCKET REGEX FILE: captures the only pane of the tmux server at
