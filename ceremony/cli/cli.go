@@ -37,6 +37,10 @@ Usage:
                (--pin-file FILE | --pin-env VAR) --out FILE.csr.pem
   ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256)
   ceremony transcript show OUT/transcript.jsonl
+  ceremony qr export FILE... --out DIR [--frame-bytes N] [--ecc L|M|Q|H]
+  ceremony qr show FILE... [--frame-bytes N] [--ecc L|M|Q|H] [--rate FPS]
+  ceremony qr import --out DIR [--bundle ID] (IMAGE... | -)
+  ceremony import (--root ROOT.pem | --root-fingerprint SHA256) --out DIR INPUT...
   ceremony version
   ceremony help
 
@@ -59,9 +63,17 @@ Commands:
            4 sealed but no root pinned.
   transcript show
            Print the printable record of a transcript.
+  qr export, qr show, qr import
+           Carry files off the air gap as QR codes: write them as numbered
+           frames (PNG) with a printable sheet, cycle them full-screen in
+           this terminal, or reassemble them from images or scanned lines.
+  import   Check what was carried out of a ceremony (QR frames, files or a
+           ceremony directory) against the root you pin, say what each
+           file is, and write it all, or nothing if anything is refused.
   version  Print the version of this program.
 
-Run 'ceremony run --help' for the flags of run, 'ceremony csr --help' for csr.
+Run 'ceremony run --help' for the flags of run, 'ceremony csr --help' for
+csr, 'ceremony qr help' for qr, 'ceremony import --help' for import.
 `
 
 // Main runs the command line with args (without the program name) and
