@@ -569,7 +569,12 @@ func TestForgedWithAnotherAuditKey(t *testing.T) {
 	if evs[3].Type != "key-generated" {
 		t.Fatalf("event 4 is %s", evs[3].Type)
 	}
-	evs[3].Data = json.RawMessage(bytes.Replace(evs[3].Data, []byte(`"extractable":false`), []byte(`"extractable":true`), 1))
+	// The forger claims the root key was generated able to decrypt too.
+	forged := bytes.Replace(evs[3].Data, []byte(`{"sign":true}`), []byte(`{"decrypt":true,"sign":true}`), 1)
+	if bytes.Equal(forged, evs[3].Data) {
+		t.Fatalf("event 4 was not forged: %s", evs[3].Data)
+	}
+	evs[3].Data = json.RawMessage(forged)
 	content := joinLines(rechain(t, evs, forger.audit, forger.root))
 	if _, err := transcript.Check(content); err != nil {
 		t.Fatalf("the forged transcript is not well chained: %v", err)
