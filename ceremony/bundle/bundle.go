@@ -183,6 +183,7 @@ func Unpack(packed []byte) ([]File, error) {
 	tr := tar.NewReader(ar)
 	var files []File
 	seen := map[string]bool{}
+	total := 0
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -200,13 +201,25 @@ func Unpack(packed []byte) ([]File, error) {
 		if hdr.Typeflag != tar.TypeReg {
 			return nil, fmt.Errorf("the bundle's %q is not a regular file (type %q)", hdr.Name, hdr.Typeflag)
 		}
+		// Pack writes plain ustar headers only. PAX or GNU records could
+		// make a small entry expand (a sparse file of any size), so
+		// anything else is refused.
+		if hdr.Format != tar.FormatUSTAR || len(hdr.PAXRecords) > 0 {
+			return nil, fmt.Errorf("the bundle's %q has a %v header: only plain ustar entries are accepted", hdr.Name, hdr.Format)
+		}
+		if hdr.Size < 0 || hdr.Size > int64(len(archive)) {
+			return nil, fmt.Errorf("the bundle's %q claims %d bytes, more than the whole bundle", hdr.Name, hdr.Size)
+		}
 		if seen[hdr.Name] {
 			return nil, fmt.Errorf("the bundle holds %q twice", hdr.Name)
 		}
 		seen[hdr.Name] = true
-		data, err := io.ReadAll(tr)
+		data, err := io.ReadAll(io.LimitReader(tr, hdr.Size+1))
 		if err != nil {
 			return nil, fmt.Errorf("the bundle's %q is damaged: %v", hdr.Name, err)
+		}
+		if total += len(data); int64(len(data)) != hdr.Size || total > len(archive) {
+			return nil, fmt.Errorf("the bundle's %q holds %d bytes, not the %d its header says", hdr.Name, len(data), hdr.Size)
 		}
 		files = append(files, File{Name: hdr.Name, Data: data})
 	}

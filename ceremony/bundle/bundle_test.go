@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/flate"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -150,7 +151,7 @@ type tarEntry struct {
 }
 
 func reg(name string, data string) tarEntry {
-	return tarEntry{&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: int64(len(data)), Mode: 0o644}, []byte(data)}
+	return tarEntry{&tar.Header{Typeflag: tar.TypeReg, Name: name, Size: int64(len(data)), Mode: 0o644, Format: tar.FormatUSTAR}, []byte(data)}
 }
 
 func TestUnpackRefusesHostileBundles(t *testing.T) {
@@ -174,6 +175,10 @@ func TestUnpackRefusesHostileBundles(t *testing.T) {
 		"garbage after end": {deflate(t, append(archive(t, reg("a", "1")), []byte("hidden")...)), "follows the end"},
 		"not tar":           {deflate(t, bytes.Repeat([]byte("x"), 1024)), "damaged"},
 		"bomb":              {deflate(t, make([]byte, bundle.MaxSize+1)), "more than"},
+		"sparse bomb":       {deflate(t, sparseBomb(1<<28)), "only plain ustar"},
+		"pax header": {deflate(t, archive(t, tarEntry{&tar.Header{Typeflag: tar.TypeReg, Name: "x.pem", Size: 1, Mode: 0o644, Format: tar.FormatPAX,
+			PAXRecords: map[string]string{"comment": "hello"}}, []byte("x")})), "only plain ustar"},
+		"gnu header": {deflate(t, archive(t, tarEntry{&tar.Header{Typeflag: tar.TypeReg, Name: "x.pem", Size: 1, Mode: 0o644, Format: tar.FormatGNU}, []byte("x")})), "only plain ustar"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -182,5 +187,89 @@ func TestUnpackRefusesHostileBundles(t *testing.T) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// FuzzUnpack: Unpack never panics, never returns more bytes than the
+// archive holds, and what it accepts packs back to the same files.
+func FuzzUnpack(f *testing.F) {
+	good, _ := bundle.Pack(sample())
+	f.Add(good)
+	f.Add([]byte{0x01, 0x00, 0x00, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, packed []byte) {
+		files, err := bundle.Unpack(packed)
+		if err != nil {
+			return
+		}
+		n := 0
+		for _, fl := range files {
+			n += len(fl.Data)
+			if bundle.CheckName(fl.Name) != nil {
+				t.Fatalf("accepted name %q", fl.Name)
+			}
+		}
+		if n > bundle.MaxSize {
+			t.Fatalf("%d bytes out", n)
+		}
+		if _, err := bundle.Pack(files); err != nil {
+			t.Fatalf("accepted files do not pack: %v", err)
+		}
+	})
+}
+
+// rawHeader is a ustar header block written by hand, as an attacker would.
+func rawHeader(name string, size int, typ byte) []byte {
+	b := make([]byte, 512)
+	copy(b, name)
+	copy(b[100:], "0000644\x00")
+	copy(b[108:], "0000000\x00")
+	copy(b[116:], "0000000\x00")
+	copy(b[124:], fmt.Sprintf("%011o\x00", size))
+	copy(b[136:], "00000000000\x00")
+	b[156] = typ
+	copy(b[257:], "ustar\x0000")
+	copy(b[148:], "        ")
+	sum := 0
+	for _, c := range b {
+		sum += int(c)
+	}
+	copy(b[148:], fmt.Sprintf("%06o\x00 ", sum))
+	return b
+}
+
+func padBlock(b []byte) []byte {
+	for len(b)%512 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// sparseBomb is a tar archive of a few blocks holding a PAX "sparse" file
+// that Go's tar reader expands to realsize zero bytes.
+func sparseBomb(realsize int) []byte {
+	var pax []byte
+	for _, r := range []string{"GNU.sparse.major=1", "GNU.sparse.minor=0", "GNU.sparse.name=x.pem", fmt.Sprintf("GNU.sparse.realsize=%d", realsize)} {
+		n := len(r) + 3
+		for len(fmt.Sprintf("%d %s\n", n, r)) != n {
+			n = len(fmt.Sprintf("%d %s\n", n, r))
+		}
+		pax = append(pax, fmt.Sprintf("%d %s\n", n, r)...)
+	}
+	smap := padBlock([]byte(fmt.Sprintf("1\n%d\n0\n", realsize)))
+	var a []byte
+	a = append(a, rawHeader("PaxHeaders/x", len(pax), 'x')...)
+	a = append(a, padBlock(pax)...)
+	a = append(a, rawHeader("GNUSparseFile.0/x.pem", len(smap), '0')...)
+	a = append(a, smap...)
+	return append(a, make([]byte, 1024)...)
+}
+
+// The sparse bomb is what it says without the ustar check: Go's reader
+// would expand it.
+func TestSparseBombIsReal(t *testing.T) {
+	tr := tar.NewReader(bytes.NewReader(sparseBomb(1 << 20)))
+	hdr, err := tr.Next()
+	if err != nil || hdr.Size != 1<<20 {
+		t.Fatalf("header %+v, %v", hdr, err)
 	}
 }

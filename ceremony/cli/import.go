@@ -15,9 +15,11 @@ import (
 
 	"github.com/charmbracelet/x/term"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/opsimport"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/qrframe"
+	"github.com/devicepki/ceremony/ceremony/qrimage"
 	"github.com/devicepki/ceremony/ceremony/qrtransfer"
 	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/verify"
@@ -120,7 +122,7 @@ func importCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 func gatherInputs(args []string, want string, stdin io.Reader, log io.Writer) ([]opsimport.Input, *qrframe.Set, error) {
 	var (
 		inputs    []opsimport.Input
-		frames    []string // frame sources, in order
+		frames    []frameSource // in order
 		stdinUsed bool
 	)
 	for _, a := range args {
@@ -129,7 +131,7 @@ func gatherInputs(args []string, want string, stdin io.Reader, log io.Writer) ([
 				return nil, nil, errors.New("- given twice")
 			}
 			stdinUsed = true
-			frames = append(frames, a)
+			frames = append(frames, frameSource{path: a})
 			continue
 		}
 		st, err := os.Stat(a)
@@ -144,35 +146,37 @@ func gatherInputs(args []string, want string, stdin io.Reader, log io.Writer) ([
 			inputs = append(inputs, ins...)
 			continue
 		}
-		kind, err := sniff(a)
+		// Read once, a regular file only (a FIFO is refused, not waited
+		// on), and told apart by what it holds.
+		data, err := durable.ReadRegularFile(a, max(int64(qrimage.MaxFileSize), opsimport.MaxFileSize))
 		if err != nil {
+			if errors.Is(err, durable.ErrNotRegular) || errors.Is(err, durable.ErrTooLarge) {
+				return nil, nil, fmt.Errorf("%s: %w (use - for piped input)", a, err)
+			}
 			return nil, nil, err
 		}
-		if kind != plainFile {
-			frames = append(frames, a)
-			continue
+		switch sniff(data) {
+		case imageFile:
+			frames = append(frames, frameSource{path: a, image: true})
+		case framesFile:
+			frames = append(frames, frameSource{path: a, text: data})
+		default:
+			inputs = append(inputs, opsimport.Input{Name: commandLineName(a), Path: a, Data: data, Origin: a})
 		}
-		inputs = append(inputs, opsimport.Input{Name: commandLineName(a), Path: a, Origin: a})
 	}
 	var set *qrframe.Set
 	if len(frames) > 0 {
 		im := qrtransfer.NewImporter(want, log)
 		for _, src := range frames {
 			switch {
-			case src == "-":
+			case src.path == "-":
 				if err := readScanned(im, stdin, "", log); err != nil {
 					return nil, nil, err
 				}
-			case isImage(src):
-				im.Image(src)
+			case src.image:
+				im.Image(src.path)
 			default:
-				f, err := os.Open(src)
-				if err != nil {
-					return nil, nil, err
-				}
-				err = im.Lines(f, src+": ", false)
-				f.Close()
-				if err != nil {
+				if err := im.Lines(bytes.NewReader(src.text), src.path+": ", false); err != nil {
 					return nil, nil, err
 				}
 			}
@@ -208,22 +212,22 @@ const (
 	framesFile
 )
 
+// frameSource is where QR frames come from: standard input ("-"), an
+// image, or the lines of a text file.
+type frameSource struct {
+	path  string
+	image bool
+	text  []byte
+}
+
 // sniff tells QR images and frame text files from other files by their
 // first bytes.
-func sniff(path string) (inputKind, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	head := make([]byte, 512)
-	n, _ := io.ReadFull(f, head)
-	head = head[:n]
+func sniff(data []byte) inputKind {
 	switch {
-	case bytes.HasPrefix(head, []byte("\x89PNG\r\n\x1a\n")), bytes.HasPrefix(head, []byte{0xff, 0xd8, 0xff}):
-		return imageFile, nil
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")), bytes.HasPrefix(data, []byte{0xff, 0xd8, 0xff}):
+		return imageFile
 	}
-	sc := bufio.NewScanner(bytes.NewReader(head))
+	sc := bufio.NewScanner(bytes.NewReader(data[:min(len(data), 4096)]))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
@@ -231,16 +235,11 @@ func sniff(path string) (inputKind, error) {
 		}
 		line = strings.ToUpper(strings.TrimPrefix(line, "QR-Code:"))
 		if strings.HasPrefix(line, qrframe.Tag+".") {
-			return framesFile, nil
+			return framesFile
 		}
 		break
 	}
-	return plainFile, nil
-}
-
-func isImage(path string) bool {
-	k, err := sniff(path)
-	return err == nil && k == imageFile
+	return plainFile
 }
 
 // commandLineName is where a file named on the command line goes under

@@ -2,6 +2,8 @@ package durable
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -154,7 +156,12 @@ func (w *allWriter) write(f NamedFile) error {
 	if err := w.mkdirs(parent); err != nil {
 		return fmt.Errorf("%s: %v", where, bare(err))
 	}
-	tmp := path.Join(parent, "."+path.Base(f.Name)+".tmp")
+	// A random name: a temporary file a crash left behind is no obstacle.
+	var rnd [6]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return fmt.Errorf("%s: %v", where, err)
+	}
+	tmp := path.Join(parent, "."+path.Base(f.Name)+".tmp-"+hex.EncodeToString(rnd[:]))
 	t, err := w.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("%s: %v", where, bare(err))

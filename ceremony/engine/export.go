@@ -12,6 +12,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/qrtransfer"
 	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/script"
+	"github.com/devicepki/ceremony/ceremony/seal"
 )
 
 // exportQR runs after the seal: it writes the sealed transcript, its seal
@@ -71,6 +72,15 @@ func (r *run) publicFiles() ([]bundle.File, error) {
 			return nil, fmt.Errorf("%s changed since the ceremony wrote it (SHA-256 %s, recorded %s): not exported", n, f.SHA256(), want)
 		}
 		files = append(files, f)
+	}
+	// The transcript must be what the seal signed: nothing may change it
+	// between the seal and the export.
+	sl, err := seal.Parse(files[1].Data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: not exported", outdir.SealFile, err)
+	}
+	if err := sl.Verify(files[0].Data); err != nil {
+		return nil, fmt.Errorf("%s changed since it was sealed (%v): not exported", outdir.TranscriptFile, err)
 	}
 	return files, nil
 }

@@ -350,3 +350,30 @@ func pemBytes(t testing.TB, data []byte) []byte {
 	}
 	return b.Bytes
 }
+
+// A factory intermediate (clientAuth, as every factory CA is) cannot mint
+// the company's firmware-signing or transcript-signing certificate: a
+// codeSigning certificate under it is refused (an issuer may not grant an
+// extended key usage it does not hold), and a documentSigning one is only
+// an end-entity certificate of that factory.
+func TestFactoryCannotMintSigners(t *testing.T) {
+	p := newPKI(t)
+	berlin, berlinKey := intermediate(t, "Example Devices Factory Berlin CA 1", p.Root, p.RootKey)
+	fw, _ := endEntity(t, "Example Devices Firmware Signing 2027", berlin, berlinKey, func(c *x509.Certificate) {
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}
+	})
+	_, err := opsimport.Check(stage(t, file{"berlin.crt.pem", ceremonytest.PEM(berlin)}, file{"fw.crt.pem", ceremonytest.PEM(fw)}), verify.Pin{Root: p.Root}, now)
+	wantRefusal(t, err, "bundle TEST: fw.crt.pem", "codeSigning", "not within its issuers' extended key usages")
+
+	audit, _ := endEntity(t, "Example Devices Ceremony Transcript Signing 9", berlin, berlinKey, func(c *x509.Certificate) {
+		c.ExtKeyUsage, c.UnknownExtKeyUsage = nil, []asn1.ObjectIdentifier{pki.DocumentSigningOID}
+	})
+	r, err := opsimport.Check(stage(t, file{"berlin.crt.pem", ceremonytest.PEM(berlin)}, file{"audit.crt.pem", ceremonytest.PEM(audit)}), verify.Pin{Root: p.Root}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := item(t, r, "audit.crt.pem")
+	if it.Certificates[0].Role != opsimport.RoleEndEntity || !strings.Contains(it.Title, "not by the root") {
+		t.Fatalf("role %v, title %q", it.Certificates[0].Role, it.Title)
+	}
+}

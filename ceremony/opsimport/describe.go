@@ -23,18 +23,23 @@ import (
 // (templates/verification.yaml).
 var registrationCode = regexp.MustCompile(`^[0-9A-Fa-f]{16,64}$`)
 
-// role says what a verified certificate is for.
-func (c *checker) role(cert *x509.Certificate) (Role, string) {
+// role says what a verified certificate is for. The firmware-signing and
+// transcript-signing roles belong to certificates the root issued itself:
+// a factory intermediate (whose rig may be stolen) cannot mint either.
+func (c *checker) role(cert *x509.Certificate, chain []*x509.Certificate) (Role, string) {
 	n := name(cert)
+	byRoot := len(chain) == 2 && chain[1].Equal(c.root)
 	switch {
 	case cert.Equal(c.root):
 		return RoleRoot, fmt.Sprintf("the pinned root %q", n)
 	case cert.IsCA:
 		return RoleIntermediateCA, fmt.Sprintf("intermediate CA %q", n)
-	case hasEKU(cert, x509.ExtKeyUsageCodeSigning):
+	case byRoot && hasEKU(cert, x509.ExtKeyUsageCodeSigning):
 		return RoleFirmwareSigning, fmt.Sprintf("firmware-signing certificate %q", n)
-	case pki.IsTranscriptSigner(cert):
+	case byRoot && pki.IsTranscriptSigner(cert):
 		return RoleTranscriptSigning, fmt.Sprintf("transcript-signing certificate %q", n)
+	case !byRoot && (hasEKU(cert, x509.ExtKeyUsageCodeSigning) || pki.IsTranscriptSigner(cert)):
+		return RoleEndEntity, fmt.Sprintf("end-entity certificate %q issued by %q, not by the root: not a firmware-signing or transcript-signing certificate of the root", n, name(chain[1]))
 	case registrationCode.MatchString(cert.Subject.CommonName):
 		return RoleVerification, fmt.Sprintf("cloud CA registration (verification) certificate for registration code %s", cert.Subject.CommonName)
 	}

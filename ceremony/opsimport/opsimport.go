@@ -458,7 +458,7 @@ func (c *checker) checkCertificates(it *Item) error {
 			}
 			ci.Chain = chain
 		}
-		ci.Role, ci.Title = c.role(cert)
+		ci.Role, ci.Title = c.role(cert, ci.Chain)
 		it.Certificates = append(it.Certificates, ci)
 		c.certs = append(c.certs, ci)
 	}
@@ -485,6 +485,13 @@ func (c *checker) chain(cert *x509.Certificate) ([]*x509.Certificate, error) {
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err == nil {
+		// An issuer may not grant an extended key usage it does not
+		// hold itself (checked now: ExtKeyUsageAny above skips it).
+		if uses := cert.ExtKeyUsage; len(uses) > 0 && !hasEKU(cert, x509.ExtKeyUsageAny) {
+			if _, err := cert.Verify(x509.VerifyOptions{Roots: c.roots, Intermediates: c.inter, CurrentTime: at, KeyUsages: uses}); err != nil {
+				return nil, fmt.Errorf("its extended key usage (%s) is not within its issuers' extended key usages: an issuer may not grant what it does not hold", pki.EKUNames(cert))
+			}
+		}
 		return chains[0], nil
 	}
 	root := c.root

@@ -39,7 +39,7 @@ func DescribeCertificate(c *x509.Certificate) []Field {
 		{"Basic constraints", basicConstraintsText(c)},
 		{"Key usage", strings.Join(keyUsageNames(c.KeyUsage), ", ")},
 	}
-	if eku := ekuNames(c); eku != "" {
+	if eku := EKUNames(c); eku != "" {
 		out = append(out, Field{"Extended key usage", eku})
 	}
 	if nc := constraintsText(c); nc != "" {
@@ -98,7 +98,8 @@ func basicConstraintsText(c *x509.Certificate) string {
 	return "CA:TRUE, no path length limit"
 }
 
-func ekuNames(c *x509.Certificate) string {
+// EKUNames lists a certificate's extended key usages by name.
+func EKUNames(c *x509.Certificate) string {
 	var out []string
 	for _, e := range c.ExtKeyUsage {
 		name := fmt.Sprintf("EKU %d", e)

@@ -34,6 +34,9 @@ type Set struct {
 	First    int
 	payloads map[int][]byte
 	sources  map[int]string
+	// slice is the payload length of every frame but the last (0 until
+	// one arrived); last the last frame's.
+	slice, last int
 	// Conflicts are frames seen twice with different payloads, both
 	// passing their check: never a scanning error.
 	Conflicts []string
@@ -188,16 +191,22 @@ func (a *Assembler) Add(line, source string) (Outcome, *Set, error) {
 }
 
 // fits checks a new frame's payload length against the frames of its set
-// already seen: all but the last are the same length, the last no longer.
+// already seen: all but the last are the same length (the first one seen
+// fixes it), the last no longer.
 func (s *Set) fits(f Frame) error {
-	for i, p := range s.payloads {
-		switch {
-		case i != s.Total && f.Index != s.Total && len(p) != len(f.Payload),
-			i == s.Total && f.Index != s.Total && len(p) > len(f.Payload),
-			i != s.Total && f.Index == s.Total && len(f.Payload) > len(p):
-			return fmt.Errorf("frame %d of %d carries %d bytes, which does not fit frame %d's %d bytes: the frames are not all from one export", f.Index, f.Total, len(f.Payload), i, len(p))
+	n := len(f.Payload)
+	switch {
+	case f.Index != s.Total && s.slice == 0:
+		if s.last > n {
+			return fmt.Errorf("frame %d of %d carries %d bytes, fewer than the last frame's %d: the frames are not all from one export", f.Index, f.Total, n, s.last)
 		}
-		break // one comparison suffices: the others were checked on arrival
+		s.slice = n
+	case f.Index != s.Total && n != s.slice:
+		return fmt.Errorf("frame %d of %d carries %d bytes, but the other frames %d: the frames are not all from one export", f.Index, f.Total, n, s.slice)
+	case f.Index == s.Total && s.slice != 0 && n > s.slice:
+		return fmt.Errorf("the last frame (%d of %d) carries %d bytes, more than the other frames' %d: the frames are not all from one export", f.Index, f.Total, n, s.slice)
+	case f.Index == s.Total:
+		s.last = n
 	}
 	return nil
 }

@@ -218,7 +218,7 @@ func TestLengthMismatchInACut(t *testing.T) {
 	odd.Payload = odd.Payload[:99]
 	a := qrframe.NewAssembler("")
 	errs := feed(t, a, []string{frames[0].String(), odd.String()})
-	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "does not fit") {
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "not all from one export") {
 		t.Fatalf("errors %v", errs)
 	}
 }
@@ -286,4 +286,36 @@ func FuzzAssemble(f *testing.F) {
 			t.Fatal("data does not match the set's digest")
 		}
 	})
+}
+
+// The length check does not depend on the order frames arrive in (the
+// first one seen fixes the length).
+func TestLengthMismatchAnyOrder(t *testing.T) {
+	packed := randomBundle(71, 300)
+	frames, _ := qrframe.Split(packed, 100)
+	short := frames[1]
+	short.Payload = short.Payload[:50]
+	for i := 0; i < 20; i++ {
+		a := qrframe.NewAssembler("")
+		errs := feed(t, a, []string{frames[2].String(), frames[0].String(), short.String()})
+		if len(errs) != 1 || !strings.Contains(errs[0].Error(), "frame 2 of 3 carries 50 bytes") {
+			t.Fatalf("run %d: %v", i, errs)
+		}
+	}
+}
+
+// A scanned line with control characters in it never gets them into a
+// message (they would reach the terminal).
+func TestControlCharactersStayOut(t *testing.T) {
+	a := qrframe.NewAssembler("")
+	for _, line := range []string{
+		"CQR1.\x1b[2J\x1b]0;pwned\a.1-1.X.Y.00000000",
+		"CQR1.ABCDEFGH.1\x1b[2J-1.X.Y.00000000",
+		"CQR1.ABCDEFGH.1-1.X.Y.0000000\x1b",
+	} {
+		_, _, err := a.Add(line, "line 1")
+		if err == nil || strings.ContainsAny(err.Error(), "\x1b\a") {
+			t.Fatalf("%q", err)
+		}
+	}
 }

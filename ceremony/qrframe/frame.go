@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -169,15 +170,18 @@ func Parse(line string) (Frame, error) {
 		return Frame{}, &ParseError{Msg: fmt.Sprintf("a frame has 6 fields separated by '%c', this line has %d", sep, len(fields))}
 	}
 	id, numbers, digest, payload, check := fields[1], fields[2], fields[3], fields[4], fields[5]
-	perr := &ParseError{ID: id}
+	perr := &ParseError{ID: "(unreadable)"}
+	if idRE.MatchString(id) {
+		perr.ID = id // only base32: safe to print
+	}
 	if i, n, ok := parseNumbers(numbers); ok {
 		perr.Index, perr.Total = i, n
 	} else {
-		perr.Msg = fmt.Sprintf("bad frame number %.12q: want I-N with 1 ≤ I ≤ N ≤ %d", numbers, MaxFrames)
+		perr.Msg = fmt.Sprintf("bad frame number %+.12q: want I-N with 1 ≤ I ≤ N ≤ %d", numbers, MaxFrames)
 		return Frame{}, perr
 	}
-	if len(id) != bundle.IDLen {
-		perr.Msg = fmt.Sprintf("the bundle id has %d characters, not %d", len(id), bundle.IDLen)
+	if !idRE.MatchString(id) {
+		perr.Msg = fmt.Sprintf("the bundle id is not %d characters of A-Z and 2-7", bundle.IDLen)
 		return Frame{}, perr
 	}
 	body := s[:len(s)-len(check)]
@@ -216,6 +220,8 @@ func Parse(line string) (Frame, error) {
 	}
 	return Frame{Digest: d, Index: perr.Index, Total: perr.Total, Payload: data}, nil
 }
+
+var idRE = regexp.MustCompile(`^[A-Z2-7]{8}$`)
 
 // parseNumbers reads "I-N": canonical decimal numbers, 1 ≤ I ≤ N ≤ MaxFrames.
 func parseNumbers(s string) (i, n int, ok bool) {

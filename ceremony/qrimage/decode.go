@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/jpeg"
 	"image/png"
 	"io/fs"
@@ -26,8 +27,10 @@ var ErrNotFound = errors.New("no QR code found")
 const MaxFileSize = 32 << 20
 
 // MaxPixels is the largest number of pixels (width × height) of an image
-// that [DecodeFile] decodes: a 48-megapixel photograph fits.
-const MaxPixels = 50_000_000
+// that [DecodeFile] decodes: a 24-megapixel photograph fits (a phone's
+// default), and a frame needs far fewer. Decoding costs memory and time in
+// proportion.
+const MaxPixels = 24_000_000
 
 var (
 	pureHints      = map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_PURE_BARCODE: true}
@@ -151,6 +154,10 @@ func DecodeFile(path string) (string, error) {
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > MaxDimension || cfg.Height > MaxDimension || cfg.Width*cfg.Height > MaxPixels {
 		return "", fmt.Errorf("%s: %s image of %d×%d pixels: refusing to decode more than %d×%d or %d pixels", path, format, cfg.Width, cfg.Height, MaxDimension, MaxDimension, MaxPixels)
+	}
+	switch cfg.ColorModel {
+	case color.RGBA64Model, color.NRGBA64Model, color.Gray16Model:
+		return "", fmt.Errorf("%s: a 16-bit %s image: save it with 8 bits per channel", path, format)
 	}
 	img, err := decode(data)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -303,7 +304,7 @@ func TestDecodeFileHostile(t *testing.T) {
 		{name: "FIFO", path: fifo, want: fifo + ": not a regular file", is: durable.ErrNotRegular},
 		{name: "too large", path: big, want: big + ": file too large", is: durable.ErrTooLarge},
 		{name: "empty.png", data: nil, want: "empty.png: not a PNG or JPEG image"},
-		{name: "text.png", data: []byte("CQR1:ABCDEFGH:3/17:XYZ\n"), want: "text.png: not a PNG or JPEG image"},
+		{name: "text.png", data: []byte("CQR1.ABCDEFGH.3-17.XYZ\n"), want: "text.png: not a PNG or JPEG image"},
 		{name: "gif.png", data: []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"), want: "gif.png: not a PNG or JPEG image"},
 		{name: "signature.png", data: []byte("\x89PNG\r\n\x1a\n"), want: "signature.png: bad PNG image: unexpected EOF"},
 		{name: "truncated.png", data: good[:len(good)/2], want: "truncated.png: bad PNG image: "},
@@ -312,7 +313,7 @@ func TestDecodeFileHostile(t *testing.T) {
 			b[len(b)/2] ^= 0xff
 			return b
 		}(), want: "bad-crc.png: bad PNG image: "},
-		{name: "huge.png", data: pngHeader(100000, 100000), want: "huge.png: PNG image of 100000×100000 pixels: refusing to decode more than 10000×10000 or 50000000 pixels"},
+		{name: "huge.png", data: pngHeader(100000, 100000), want: "huge.png: PNG image of 100000×100000 pixels: refusing to decode more than 10000×10000 or 24000000 pixels"},
 		{name: "wide.png", data: pngHeader(10001, 1), want: "wide.png: PNG image of 10001×1 pixels: refusing"},
 		{name: "many-pixels.png", data: pngHeader(10000, 5001), want: "many-pixels.png: PNG image of 10000×5001 pixels: refusing"},
 		{name: "zero.png", data: pngHeader(0, 0), want: "zero.png: bad PNG image: png: invalid format"},
@@ -424,7 +425,7 @@ func TestSafely(t *testing.T) {
 // DecodeFile on arbitrary bytes returns text or an error naming the file,
 // and never panics. go test runs the seeds; go test -fuzz explores.
 func FuzzDecodeFile(f *testing.F) {
-	good, err := PNG("CQR1:ABCDEFGH:1/1:HELLO", Medium, 2)
+	good, err := PNG("CQR1.ABCDEFGH.1-1.HELLO", Medium, 2)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -448,4 +449,21 @@ func FuzzDecodeFile(f *testing.F) {
 			t.Fatalf("read text that Encode refuses: %q", text)
 		}
 	})
+}
+
+// A 16-bit image is refused before its pixels are decoded (a small file
+// of them takes hundreds of megabytes).
+func TestDecodeFileRefuses16Bit(t *testing.T) {
+	img := image.NewGray16(image.Rect(0, 0, 64, 64))
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "deep.png")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeFile(path); err == nil || !strings.Contains(err.Error(), "16-bit") {
+		t.Fatalf("%v", err)
+	}
 }

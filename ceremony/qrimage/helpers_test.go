@@ -48,7 +48,7 @@ func frameText(r *rand.Rand, n int) string {
 		}
 		return string(b)
 	}
-	head := "CQR1:" + rnd(8) + ":3/17:" + rnd(52) + ":"
+	head := "CQR1." + rnd(8) + ".3-17." + rnd(52) + "."
 	return head + rnd(n-len(head)-9) + ":1A2B3C4D"
 }
 
