@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode"
 
 	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/seal"
@@ -85,7 +84,7 @@ func verifyCommand(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	fail := func(code int, format string, a ...any) int {
-		fmt.Fprintf(stderr, "ceremony: transcript verify: %s\n", printable(fmt.Sprintf(format, a...)))
+		fmt.Fprintf(stderr, "ceremony: transcript verify: %s\n", record.Printable(fmt.Sprintf(format, a...)))
 		return code
 	}
 	var pin verify.Pin
@@ -117,7 +116,7 @@ func verifyCommand(args []string, stdout, stderr io.Writer) int {
 	case verify.Unpinned:
 		fmt.Fprintf(stdout, "SEALED AND INTACT, ROOT NOT PINNED: %s\n", path)
 	case verify.Unsealed:
-		fmt.Fprintf(stdout, "UNSEALED, intact up to event %d (%s): %s\n", last.Seq, printable(last.Type), path)
+		fmt.Fprintf(stdout, "UNSEALED, intact up to event %d (%s): %s\n", last.Seq, record.Printable(last.Type), path)
 	}
 	summary(stdout, res)
 	switch res.Status {
@@ -125,23 +124,10 @@ func verifyCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "ceremony: transcript verify: who sealed it is unproven: pin the root with --root ROOT.pem or --root-fingerprint SHA256 (from the paper record)")
 		return ExitUnpinned
 	case verify.Unsealed:
-		fmt.Fprintf(stderr, "ceremony: transcript verify: unsealed, intact up to event %d: the ceremony did not complete (%s)\n", last.Seq, printable(record.Status(c)))
+		fmt.Fprintf(stderr, "ceremony: transcript verify: unsealed, intact up to event %d: the ceremony did not complete (%s)\n", last.Seq, record.Printable(record.Status(c)))
 		return ExitUnsealed
 	}
 	return ExitOK
-}
-
-// printable makes text from a transcript safe on a terminal: an unsealed
-// transcript is anyone's text, and escape sequences could redraw the screen
-// (print a VERIFIED line over an UNSEALED one). Control, invisible and
-// direction-changing characters become U+FFFD.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsPrint(r) {
-			return r
-		}
-		return '\uFFFD'
-	}, s)
 }
 
 // summary prints what an auditor wants to see at a glance.
@@ -159,7 +145,7 @@ func summary(w io.Writer, res *verify.Result) {
 		if k != "" {
 			k += ":"
 		}
-		fmt.Fprintf(w, "  %-14s%s\n", k, printable(fmt.Sprintf(format, a...)))
+		fmt.Fprintf(w, "  %-14s%s\n", k, record.Printable(fmt.Sprintf(format, a...)))
 	}
 	row("ceremony", "%s (script %s, SHA-256 %s)", start.Title, start.Script.Name, start.Script.SHA256)
 	if start.Rehearsal {

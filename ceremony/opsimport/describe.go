@@ -340,11 +340,11 @@ func (c *checker) rawKeyOwner(raw []byte) string {
 
 // sanitize makes a title, fields and notes safe to print.
 func sanitize(title *string, fields []pki.Field, notes []string) {
-	*title = printable(*title)
+	*title = record.Printable(*title)
 	for i := range fields {
-		fields[i].Label, fields[i].Value = printable(fields[i].Label), printable(fields[i].Value)
+		fields[i].Label, fields[i].Value = record.Printable(fields[i].Label), record.Printable(fields[i].Value)
 	}
 	for i := range notes {
-		notes[i] = printable(notes[i])
+		notes[i] = record.Printable(notes[i])
 	}
 }

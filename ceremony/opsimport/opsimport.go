@@ -235,9 +235,9 @@ type Refusal struct {
 
 func (r *Refusal) Error() string {
 	if r.Origin == "" {
-		return printable(r.Reason)
+		return record.Printable(r.Reason)
 	}
-	return printable(r.Origin + ": " + r.Reason)
+	return record.Printable(r.Origin + ": " + r.Reason)
 }
 
 func refuse(it *Item, format string, a ...any) error {
@@ -733,15 +733,4 @@ func short(h string) string {
 		return h[:16] + "…"
 	}
 	return h
-}
-
-// printable makes text one line and safe on a terminal: control,
-// invisible and direction-changing characters become U+FFFD.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsPrint(r) {
-			return r
-		}
-		return '\uFFFD'
-	}, s)
 }

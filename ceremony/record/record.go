@@ -338,6 +338,18 @@ func cell(s string) string {
 	return strings.ReplaceAll(oneLine(s), "|", `\|`)
 }
 
+// Printable makes untrusted text safe on a terminal and one line:
+// control, invisible and direction-changing characters (newlines too)
+// become U+FFFD, so escape sequences cannot redraw the screen.
+func Printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return '\uFFFD'
+	}, s)
+}
+
 // oneLine puts text from the transcript on one line and makes it inert in
 // Markdown and on a terminal: control, invisible and direction-changing
 // characters become U+FFFD, and < > are escaped so no HTML renders.
