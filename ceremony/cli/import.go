@@ -15,6 +15,7 @@ import (
 
 	"github.com/charmbracelet/x/term"
 
+	"github.com/devicepki/ceremony/ceremony/bundle"
 	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/opsimport"
 	"github.com/devicepki/ceremony/ceremony/outdir"
@@ -146,13 +147,9 @@ func gatherInputs(args []string, want string, stdin io.Reader, log io.Writer) ([
 			inputs = append(inputs, ins...)
 			continue
 		}
-		// Read once, a regular file only (a FIFO is refused, not waited
-		// on), and told apart by what it holds.
-		data, err := durable.ReadRegularFile(a, max(int64(qrimage.MaxFileSize), opsimport.MaxFileSize))
+		// Read once, and told apart by what it holds.
+		data, err := readInput(a)
 		if err != nil {
-			if errors.Is(err, durable.ErrNotRegular) || errors.Is(err, durable.ErrTooLarge) {
-				return nil, nil, fmt.Errorf("%s: %w (use - for piped input)", a, err)
-			}
 			return nil, nil, err
 		}
 		switch sniff(data) {
@@ -166,22 +163,7 @@ func gatherInputs(args []string, want string, stdin io.Reader, log io.Writer) ([
 	}
 	var set *qrframe.Set
 	if len(frames) > 0 {
-		im := qrtransfer.NewImporter(want, log)
-		for _, src := range frames {
-			switch {
-			case src.path == "-":
-				if err := readScanned(im, stdin, "", log); err != nil {
-					return nil, nil, err
-				}
-			case src.image:
-				im.Image(src.path)
-			default:
-				if err := im.Lines(bytes.NewReader(src.text), src.path+": ", false); err != nil {
-					return nil, nil, err
-				}
-			}
-		}
-		files, s, err := im.Result()
+		files, s, err := assembleFrames(frames, want, stdin, log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -191,6 +173,37 @@ func gatherInputs(args []string, want string, stdin io.Reader, log io.Writer) ([
 		}
 	}
 	return inputs, set, nil
+}
+
+// assembleFrames reads every frame source in order and returns the files
+// of the one complete bundle, reporting progress on log.
+func assembleFrames(frames []frameSource, want string, stdin io.Reader, log io.Writer) ([]bundle.File, *qrframe.Set, error) {
+	im := qrtransfer.NewImporter(want, log)
+	for _, src := range frames {
+		switch {
+		case src.path == "-":
+			if err := readScanned(im, stdin, "", log); err != nil {
+				return nil, nil, err
+			}
+		case src.image:
+			im.Image(src.path)
+		default:
+			if err := im.Lines(bytes.NewReader(src.text), src.path+": ", false); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return im.Result()
+}
+
+// readInput reads a file named on the command line once: a regular file
+// only (a FIFO is refused, not waited on), within the size limits.
+func readInput(path string) ([]byte, error) {
+	data, err := durable.ReadRegularFile(path, max(int64(qrimage.MaxFileSize), opsimport.MaxFileSize))
+	if err != nil && (errors.Is(err, durable.ErrNotRegular) || errors.Is(err, durable.ErrTooLarge)) {
+		return nil, fmt.Errorf("%s: %w (use - for piped input)", path, err)
+	}
+	return data, err
 }
 
 // readScanned reads frames typed by a scanner (or piped); at a terminal it

@@ -26,7 +26,7 @@ import (
 const qrUsage = `Usage:
   ceremony qr export FILE... --out DIR [--frame-bytes N] [--ecc L|M|Q|H] [--title TEXT]
   ceremony qr show   FILE... [--frame-bytes N] [--ecc L|M|Q|H] [--rate FPS] [--invert]
-  ceremony qr import --out DIR [--bundle ID] (IMAGE... | -)
+  ceremony qr import --out DIR [--bundle ID] (IMAGE... | FRAMES.txt | -)
 
 export packs the files (each under its base name) into one bundle,
 compressed, and cuts it into QR codes: DIR/frame-NN.png and a printable
@@ -37,9 +37,10 @@ show cycles the same frames full-screen in this terminal for a camera to
 scan: space pauses, left/right step, +/- change the rate, i inverts, q quits.
 Without --frame-bytes the frames are made as large as the terminal shows.
 
-import reassembles a bundle from QR images (PNG or JPEG) or from scanned
-text lines on standard input (-), one frame per line as a keyboard-wedge
-scanner types it or zbarimg prints it, in any order, repeats allowed. It
+import reassembles a bundle from QR images (PNG or JPEG), files of
+scanned lines, or scanned lines on standard input (-): one frame per line
+as a keyboard-wedge scanner types it or zbarimg prints it, in any order,
+repeats allowed. It
 reports progress ("12 of 17 frames, missing 4, 9, 13"); reading from a
 terminal it stops when the bundle is complete. Only when every frame is in
 and the whole matches the bundle's SHA-256 are the files written to DIR,
@@ -313,11 +314,11 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// readFrames reads frames from images and scanned lines ("-" for stdin)
-// and returns the files of the one complete bundle, reporting progress on
-// log.
+// readFrames reads frames from images, files of scanned lines, and
+// scanned lines on stdin ("-"), and returns the files of the one complete
+// bundle, reporting progress on log.
 func readFrames(sources []string, want string, stdin io.Reader, log io.Writer) ([]bundle.File, *qrframe.Set, error) {
-	im := qrtransfer.NewImporter(want, log)
+	var frames []frameSource
 	stdinUsed := false
 	for _, src := range sources {
 		if src == "-" {
@@ -325,14 +326,23 @@ func readFrames(sources []string, want string, stdin io.Reader, log io.Writer) (
 				return nil, nil, errors.New("- given twice")
 			}
 			stdinUsed = true
-			if err := readScanned(im, stdin, "", log); err != nil {
-				return nil, nil, err
-			}
+			frames = append(frames, frameSource{path: src})
 			continue
 		}
-		im.Image(src)
+		data, err := readInput(src)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch sniff(data) {
+		case imageFile:
+			frames = append(frames, frameSource{path: src, image: true})
+		case framesFile:
+			frames = append(frames, frameSource{path: src, text: data})
+		default:
+			return nil, nil, fmt.Errorf("%s: neither a QR image (PNG, JPEG) nor a file of scanned frames", src)
+		}
 	}
-	return im.Result()
+	return assembleFrames(frames, want, stdin, log)
 }
 
 // printWords prints a digest's words under a heading, eight to a line.
