@@ -68,6 +68,7 @@ func TestCommandLine(t *testing.T) {
 			"zbarimg":      cmdZbarimg,
 			"tmuxwait":     cmdTmuxWait,
 			"panedecode":   cmdPaneDecode,
+			"tuidrive":     cmdTUIDrive,
 		},
 	})
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"os"
@@ -81,8 +83,18 @@ func cmdPaneDecode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	data, err := os.ReadFile(ts.MkAbs(args[0]))
 	ts.Check(err)
+	text, err := decodePane(string(data))
+	if err != nil {
+		ts.Fatalf("%v", err)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(text+"\n"), 0o644))
+}
+
+// decodePane reads the QR code drawn in half blocks (blocks are light
+// modules) in a captured pane, as a camera would.
+func decodePane(pane string) (string, error) {
 	var rows [][]rune
-	for _, l := range strings.Split(string(data), "\n") {
+	for _, l := range strings.Split(pane, "\n") {
 		rows = append(rows, []rune(l))
 	}
 	isBlock := func(r rune) bool { return r == '█' || r == '▀' || r == '▄' }
@@ -105,7 +117,7 @@ func cmdPaneDecode(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	if top < 0 {
-		ts.Fatalf("no QR code in the pane")
+		return "", errors.New("no QR code in the pane")
 	}
 	const px = 4
 	w, h := right-left+1, 2*(bottom-top+1)
@@ -134,7 +146,7 @@ func cmdPaneDecode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	text, err := qrimage.Decode(img)
 	if err != nil {
-		ts.Fatalf("the QR code on the screen does not scan: %v", err)
+		return "", fmt.Errorf("the QR code on the screen does not scan: %v", err)
 	}
-	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(text+"\n"), 0o644))
+	return text, nil
 }

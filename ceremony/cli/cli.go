@@ -18,6 +18,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/script"
+	"github.com/devicepki/ceremony/ceremony/tui"
 	"github.com/devicepki/ceremony/hsm"
 )
 
@@ -31,6 +32,8 @@ const (
 const usage = `ceremony runs offline root-key ceremonies on a PKCS#11 HSM.
 
 Usage:
+  ceremony                       (the interactive TUI: choose a script, or look at an interrupted one)
+  ceremony run SCRIPT [--config HSM.yaml] [--rehearsal] [--out DIR] [--input NAME=VALUE]...   (in the TUI)
   ceremony run SCRIPT --config HSM.yaml --answers FILE [--rehearsal] [--out DIR] [--input NAME=VALUE]...
   ceremony shares check [--transcript OUT/transcript.jsonl] (SHARE-FILE... | -)
   ceremony csr --config HSM.yaml --label KEY-LABEL [--generate ALGORITHM] --subject /C=../O=../CN=..
@@ -45,7 +48,11 @@ Usage:
   ceremony help
 
 Commands:
-  run      Run a ceremony script (scripts/*.yaml). Every step is recorded in
+  (none)   Open the TUI, which walks the people in the room through a
+           ceremony: choose the script, the HSM config and the output
+           directory, then every step on screen.
+  run      Run a ceremony script (scripts/*.yaml), in the TUI, or from an
+           answers file for rehearsals and tests. Every step is recorded in
            OUT/transcript.jsonl; certificates and public keys go to
            OUT/artifacts/. The last step seals the transcript
            (OUT/transcript.sig) and writes the printable OUT/transcript.md.
@@ -80,9 +87,7 @@ csr, 'ceremony qr help' for qr, 'ceremony import --help' for import.
 // returns the exit status.
 func Main(ctx context.Context, args []string, version string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		fmt.Fprintln(stderr, "\nceremony: the interactive TUI is not available yet; use 'ceremony run SCRIPT --answers FILE'")
-		return ExitUsage
+		return tuiCommand(ctx, tui.Options{}, version, stdout, stderr)
 	}
 	switch args[0] {
 	case "run":
@@ -167,7 +172,8 @@ func runCommand(ctx context.Context, args []string, version string, stdout, stde
 	}
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, "Usage: ceremony run SCRIPT --config HSM.yaml --answers FILE [--rehearsal] [--out DIR] [--input NAME=VALUE]...")
+		fmt.Fprintln(stdout, "Usage: ceremony run SCRIPT [--config HSM.yaml] [--answers FILE] [--rehearsal] [--out DIR] [--input NAME=VALUE]...")
+		fmt.Fprintln(stdout, "Without --answers the ceremony runs in the TUI, which asks for what the flags do not give.")
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		return ExitOK
@@ -180,12 +186,17 @@ func runCommand(ctx context.Context, args []string, version string, stdout, stde
 		return fail(ExitUsage, "run: which script? (for example scripts/root-key-generation.yaml)")
 	case len(pos) > 1:
 		return fail(ExitUsage, "run: one script at a time (got %s)", strings.Join(pos, ", "))
-	case *configPath == "":
-		return fail(ExitUsage, "run: --config FILE is required: it names the PKCS#11 module and the token")
-	case *answersPath == "":
-		return fail(ExitUsage, "run: --answers FILE is required: the interactive TUI is not available yet")
 	}
 	scriptPath := resolveScript(pos[0])
+	if *answersPath == "" {
+		return tuiCommand(ctx, tui.Options{
+			ScriptsDir: filepath.Dir(scriptPath), Script: scriptPath, ConfigPath: *configPath, OutDir: *out,
+			Inputs: inputs, Rehearsal: *rehearsal, TemplatesDir: *templates,
+		}, version, stdout, stderr)
+	}
+	if *configPath == "" {
+		return fail(ExitUsage, "run: --config FILE is required: it names the PKCS#11 module and the token")
+	}
 
 	cfg, err := hsm.LoadConfig(*configPath)
 	if err != nil {

@@ -404,6 +404,8 @@ type Result struct {
 	// Head is the SHA-256 of the transcript's last line.
 	Head      string
 	Artifacts []outdir.Artifact
+	// QR is what the export-qr step wrote (nil if the script has none).
+	QR *QRExport
 }
 
 // Run runs the ceremony, asking the people in the room through face. It

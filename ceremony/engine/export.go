@@ -41,6 +41,8 @@ func (r *run) exportQR(info StepInfo, st *script.Step) (string, error) {
 	}); err != nil {
 		return "", err
 	}
+	r.qr = &QRExport{Dir: filepath.Join(r.out.Path(), outdir.QRDir), Bundle: exp.Digest.ID(), Frames: exp.Texts(),
+		SHA256: exp.Digest.Hex(), Words: exp.DigestWords(), Level: opts.Level}
 	r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("QR bundle %s: %d frames; bundle SHA-256 %s", exp.Digest.ID(), len(exp.Frames), record.GroupHex(exp.Digest.Hex()))})
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Bundle SHA-256 as words: " + strings.Join(exp.DigestWords(), " ")})
 	names := make([]string, len(files))
@@ -48,6 +50,17 @@ func (r *run) exportQR(info StepInfo, st *script.Step) (string, error) {
 		names[i] = f.Name
 	}
 	return fmt.Sprintf("%s/: %d QR frames and %s carrying %s (bundle %s)", outdir.QRDir, len(frames)-1, qrtransfer.SheetFile, strings.Join(names, ", "), exp.Digest.ID()), nil
+}
+
+// QRExport describes the QR frames an export-qr step wrote, for a face to
+// show them.
+type QRExport struct {
+	Dir    string // OUT/qr
+	Bundle string // bundle id
+	Frames []string
+	SHA256 string // bundle digest, hex
+	Words  []string
+	Level  qrimage.Level // error correction (0: the default, M)
 }
 
 // publicFiles reads what leaves the room: the transcript, its seal, and

@@ -59,6 +59,8 @@ type run struct {
 	// pending holds the shares of each split (by step id) until they are
 	// handed out.
 	pending map[string]*pendingSplit
+	// qr is what the export-qr step wrote, if it ran.
+	qr *QRExport
 }
 
 func newRun(p *Plan, tok *hsm.Token, face Face) (*run, error) {
@@ -120,7 +122,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("close transcript: %w", err)
 	}
 	return &Result{
-		Dir: r.out.Path(), Transcript: r.tw.Path(), Events: r.tw.Len(), Head: r.tw.Head(), Artifacts: r.artifacts,
+		Dir: r.out.Path(), Transcript: r.tw.Path(), Events: r.tw.Len(), Head: r.tw.Head(), Artifacts: r.artifacts, QR: r.qr,
 	}, nil
 }
 

@@ -72,7 +72,14 @@ type Options struct {
 	// Paused starts the display paused on the first frame instead of
 	// cycling.
 	Paused bool
+	// Embedded is set when the model is part of a larger program (the
+	// ceremony TUI): a quit key then sends [DoneMsg] instead of ending the
+	// program.
+	Embedded bool
 }
+
+// DoneMsg is sent by an embedded model when the user quits the display.
+type DoneMsg struct{}
 
 // tickMsg advances the display by one frame. gen is the generation of the
 // tick loop that sent it: a tick whose gen is not the model's current one is
@@ -112,6 +119,7 @@ type Model struct {
 	gen    int // generation of the live tick loop
 
 	quit          bool // a quit key was pressed
+	embedded      bool
 	sized         bool // a WindowSizeMsg has arrived
 	width, height int
 }
@@ -137,14 +145,15 @@ func New(opts Options) (Model, error) {
 		c.frames[i] = make([]*rendered, len(opts.Frames))
 	}
 	m := Model{
-		frames: opts.Frames,
-		bundle: opts.BundleID,
-		title:  opts.Title,
-		render: opts.Render,
-		cache:  c,
-		rate:   rate,
-		paused: opts.Paused,
-		invert: opts.Invert,
+		frames:   opts.Frames,
+		bundle:   opts.BundleID,
+		title:    opts.Title,
+		render:   opts.Render,
+		cache:    c,
+		rate:     rate,
+		paused:   opts.Paused,
+		invert:   opts.Invert,
+		embedded: opts.Embedded,
 	}
 	if r := m.ensure(); r.err != nil {
 		return Model{}, fmt.Errorf("qr show: %w", r.err)
@@ -239,6 +248,9 @@ func (m Model) press(k string) (tea.Model, tea.Cmd) {
 	case "q", "esc", "ctrl+c":
 		m.stop()
 		m.quit = true
+		if m.embedded {
+			return m, func() tea.Msg { return DoneMsg{} }
+		}
 		return m, tea.Quit
 	case " ":
 		if m.paused {
