@@ -71,6 +71,11 @@ func (f *face) ask(ctx context.Context, req any) (any, error) {
 	case r := <-ch:
 		return r.val, r.err
 	case <-ctx.Done():
+		select {
+		case r := <-ch: // answered as the context ended (an abort)
+			return r.val, r.err
+		default:
+		}
 		f.post(dropAskMsg{id: id})
 		return nil, ctx.Err()
 	}

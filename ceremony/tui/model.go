@@ -364,6 +364,9 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 func (m *Model) abort() {
 	m.aborting = true
 	m.excForm = nil
+	// The question on screen is answered "aborted by the participants";
+	// a long operation stops at its end (the context).
+	m.answer(reply{err: engine.ErrAborted})
 	if m.excWait != nil {
 		a := *m.excWait
 		m.excWait = nil
