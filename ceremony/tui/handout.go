@@ -202,9 +202,10 @@ func (p *handOutPrompt) viewShare(th theme, width, height int, top string) strin
 	r := p.req
 	text := strings.Split(strings.TrimRight(string(r.Text.Bytes()), "\n"), "\n")
 	textLines := []string{}
+	comment := ""
 	for _, l := range text {
 		if strings.HasPrefix(l, "#") {
-			textLines = append(textLines, th.Faint(l))
+			comment = l
 			continue
 		}
 		textLines = append(textLines, th.Bold(strings.ReplaceAll(l, " ", "  ")))
@@ -219,12 +220,15 @@ func (p *handOutPrompt) viewShare(th theme, width, height int, top string) strin
 
 	var lines []string
 	lines = append(lines, top)
+	if comment != "" && !p.qrTab {
+		lines = append(lines, "", "  "+th.Faint(cut(comment, width-2)))
+	}
 	switch {
-	case qr != "" && textW+qrW+4 <= width && max(len(textLines)+len(wrap(copyNote, textW+2))+2, qrH)+2 <= height:
+	case qr != "" && textW+qrW+4 <= width && max(len(textLines)+len(wrap(copyNote, width-qrW-6))+2, qrH)+4 <= height:
 		left := []string{""}
 		left = append(left, textLines...)
 		left = append(left, "")
-		left = append(left, wrap(copyNote, max(textW, 30))...)
+		left = append(left, wrap(copyNote, width-qrW-6)...)
 		right := strings.Split(qr, "\n")
 		for i := 0; i < max(len(left), len(right)); i++ {
 			l, rr := "", ""
@@ -241,7 +245,6 @@ func (p *handOutPrompt) viewShare(th theme, width, height int, top string) strin
 	case p.qrTab:
 		lines = append(lines, "", "  The QR code does not fit this terminal: enlarge it, or copy the text (Tab).")
 	default:
-		lines = append(lines, "")
 		for _, l := range textLines {
 			lines = append(lines, "  "+l)
 		}
