@@ -227,7 +227,8 @@ type typed struct {
 
 // scan returns the characters of text that are not separators or comments.
 func scan(text []byte) []typed {
-	var out []typed
+	// Sized once: growing it would leave copies of share characters behind.
+	out := make([]typed, 0, utf8.RuneCount(text))
 	line, col := 1, 0
 	lineStart, comment := true, false
 	for i := 0; i < len(text); {

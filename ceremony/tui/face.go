@@ -14,9 +14,19 @@ import (
 // and the engine waits for the reply (or for its context to end). Reports
 // are sent as reportMsgs. The model never blocks on the engine.
 type face struct {
-	mu   sync.Mutex
-	send func(tea.Msg)
-	next int
+	mu     sync.Mutex
+	send   func(tea.Msg)
+	next   int
+	closed bool // the program has ended: nobody can answer
+}
+
+// close marks the program as ended: from now on every question is answered
+// at once — no exceptions, anything else aborted — so that an engine still
+// running records its abort and rolls back instead of waiting forever.
+func (f *face) close() {
+	f.mu.Lock()
+	f.closed, f.send = true, nil
+	f.mu.Unlock()
 }
 
 // askMsg carries a prompt from the engine to the model.
@@ -63,8 +73,14 @@ func (f *face) ask(ctx context.Context, req any) (any, error) {
 	}
 	f.mu.Lock()
 	f.next++
-	id := f.next
+	id, closed := f.next, f.closed
 	f.mu.Unlock()
+	if closed {
+		if _, ok := req.(exceptionsReq); ok {
+			return nil, nil
+		}
+		return nil, engine.ErrAborted
+	}
 	ch := make(chan reply, 1)
 	f.post(askMsg{id: id, req: req, reply: ch})
 	select {

@@ -79,7 +79,7 @@ func (p *handOutPrompt) key(k tea.KeyMsg) *reply {
 		switch k.String() {
 		case "y", "Y":
 			p.phase = phaseMediaDir
-		case "n", "N", "enter":
+		case "n", "N": // not Enter: a stray Enter must not pass the next holder's look-away screen
 			return p.answer(false)
 		}
 	case phaseMediaDir:

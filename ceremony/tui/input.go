@@ -45,7 +45,14 @@ func (in *lineInput) key(k tea.KeyMsg) bool {
 
 func (in *lineInput) String() string { return string(in.value) }
 
-func (in *lineInput) set(s string) { in.value = []rune(s) }
+func (in *lineInput) set(s string) {
+	in.value = in.value[:0]
+	for _, r := range s {
+		if unicode.IsPrint(r) {
+			in.value = append(in.value, r)
+		}
+	}
+}
 
 // view draws the field with a block cursor, showing its end if it is wider
 // than width.
@@ -68,13 +75,18 @@ type maskedInput struct {
 const maskedMax = 4096
 
 func (in *maskedInput) key(k tea.KeyMsg) bool {
+	if in.buf == nil {
+		// Room for the longest secret at once: appending never moves
+		// the characters to a new array, leaving a copy behind.
+		in.buf = make([]byte, 0, maskedMax)
+	}
 	switch k.Type {
 	case tea.KeyRunes, tea.KeySpace:
 		for _, r := range k.Runes {
 			if r == '\n' || r == '\r' {
 				continue
 			}
-			if unicode.IsPrint(r) && len(in.buf)+utf8.RuneLen(r) <= maskedMax {
+			if unicode.IsPrint(r) && utf8.RuneLen(r) > 0 && len(in.buf)+utf8.RuneLen(r) <= maskedMax {
 				in.buf = utf8.AppendRune(in.buf, r)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/qrimage"
@@ -136,7 +137,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.onAsk(msg)
 	case dropAskMsg:
 		if m.ask != nil && m.ask.id == msg.id {
-			m.ask, m.prompt = nil, nil
+			m.dropPrompt()
 		}
 		if m.excWait != nil && m.excWait.id == msg.id {
 			m.excWait = nil
@@ -225,6 +226,15 @@ func (m *Model) giveExceptions(a askMsg, step engine.StepInfo) {
 	a.reply <- reply{val: ex}
 }
 
+// dropPrompt takes the prompt off the screen unanswered, wiping what was
+// typed into it.
+func (m *Model) dropPrompt() {
+	if w, ok := m.prompt.(wiper); ok {
+		w.wipe()
+	}
+	m.ask, m.prompt = nil, nil
+}
+
 // answer sends the reply to the prompt on screen and takes it off.
 func (m *Model) answer(r reply) {
 	if m.ask == nil {
@@ -234,7 +244,7 @@ func (m *Model) answer(r reply) {
 	if a, ok := r.val.(engine.Attendance); ok && r.err == nil {
 		m.present = participantsOf(m.script.Roles, a)
 	}
-	m.ask, m.prompt = nil, nil
+	m.dropPrompt()
 }
 
 func (m *Model) onReport(r engine.Report) tea.Cmd {
@@ -244,18 +254,18 @@ func (m *Model) onReport(r engine.Report) tea.Cmd {
 		if i >= 0 && i < len(m.steps) {
 			m.cur = i
 			m.steps[i].state = stepRunning
-			m.say = r.Step.Say
+			m.say = record.Printable(r.Step.Say)
 		}
 	case engine.StepDone:
 		if i >= 0 && i < len(m.steps) {
 			m.steps[i].state = stepDone
-			m.steps[i].summary = r.Text
+			m.steps[i].summary = record.Printable(r.Text)
 			if r.Step.Kind == script.KindSeal {
 				m.sealed = true
 			}
 		}
 	case engine.OperationStarted:
-		m.op = &operation{text: r.Text, start: m.now()}
+		m.op = &operation{text: record.Printable(r.Text), start: m.now()}
 		m.spinGen++
 		return m.spinTick()
 	case engine.OperationDone:
@@ -264,14 +274,15 @@ func (m *Model) onReport(r engine.Report) tea.Cmd {
 		}
 		m.op = nil
 	case engine.Notice:
-		m.notices = append(m.notices, notice{i, r.Text})
+		m.notices = append(m.notices, notice{i, record.Printable(r.Text)})
 	}
 	return nil
 }
 
 // onDone shows the end of the ceremony.
 func (m *Model) onDone(d engineDoneMsg) tea.Cmd {
-	m.op, m.ask, m.prompt, m.abortAsk, m.excForm = nil, nil, nil, "", nil
+	m.dropPrompt()
+	m.op, m.abortAsk, m.excForm = nil, "", nil
 	var se *engine.StepError
 	if d.err != nil && m.cur < 0 && !errors.As(d.err, &se) {
 		// Nothing started (the token or the directory could not be
@@ -311,8 +322,9 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	if m.abortAsk != "" {
 		switch k.String() {
 		case "y", "Y":
+			why := m.abortAsk
 			m.abortAsk = ""
-			m.abort()
+			m.abort(why)
 		case "n", "N", "esc":
 			m.abortAsk = ""
 		}
@@ -348,8 +360,8 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	if m.prompt == nil || m.aborting {
 		return nil
 	}
-	if r, ok := m.prompt.(refusal); ok && (k.String() == "n" || k.String() == "N") {
-		m.abortAsk = r.refuser() + " refuses"
+	if r, ok := m.prompt.(refusal); ok && (k.String() == "n" || k.String() == "N") && r.refusal() != "" {
+		m.abortAsk = r.refusal()
 		return nil
 	}
 	if r := m.prompt.key(k); r != nil {
@@ -361,12 +373,19 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 // abort stops the ceremony: the engine's context is cancelled, so the prompt
 // on screen returns and the engine records the abort, destroys what it
 // generated and withdraws its artifacts.
-func (m *Model) abort() {
+func (m *Model) abort(why string) {
 	m.aborting = true
 	m.excForm = nil
-	// The question on screen is answered "aborted by the participants";
-	// a long operation stops at its end (the context).
-	m.answer(reply{err: engine.ErrAborted})
+	// The question on screen is answered "aborted by the participants"
+	// (saying who refused, if someone did); a long operation stops at its
+	// end (the context).
+	// Ctrl+C is the room stopping the ceremony, not the person asked
+	// refusing: it is not recorded as their refusal.
+	err := fmt.Errorf("%w: ceremony aborted by the room (ctrl+c)", context.Canceled)
+	if why != "ctrl+c" && why != "" {
+		err = fmt.Errorf("%w: %s", engine.ErrAborted, why)
+	}
+	m.answer(reply{err: err})
 	if m.excWait != nil {
 		a := *m.excWait
 		m.excWait = nil
@@ -437,7 +456,7 @@ func (m *Model) header() string {
 	if m.cur >= 0 {
 		right = fmt.Sprintf("step %d of %d · %s", m.cur+1, len(m.steps), right)
 	}
-	return m.th.Title(fit(fit(left, m.width-len(right))+right, m.width))
+	return m.th.Title(fit(fit(left, m.width-ansi.StringWidth(right))+right, m.width))
 }
 
 const stepListWidth = 24
@@ -530,7 +549,7 @@ func (m *Model) rightPane(width, height int) []string {
 	case m.prompt != nil:
 		if ap, ok := m.prompt.(*approvePrompt); ok {
 			ap.build(width)
-			ap.setRows(height - len(head) - 4)
+			ap.setRows(height - len(head) - 1)
 		}
 		act = m.prompt.view(th, width)
 	case m.aborting:
@@ -617,7 +636,7 @@ func (m *Model) viewAbortAsk() string {
 	lines := []string{m.header(), ""}
 	why := "Stop the ceremony now?"
 	if m.abortAsk != "ctrl+c" {
-		why = m.abortAsk + ": stop the ceremony?"
+		why = m.abortAsk + ". Stop the ceremony?"
 	}
 	lines = append(lines, indent(th.Bad("ABORT? ")+why, 2, m.width)...)
 	lines = append(lines, "")
@@ -634,21 +653,21 @@ func (m *Model) viewEnd() string {
 	if d.err == nil {
 		res := d.res
 		lines = append(lines, th.Title(fit(" CEREMONY COMPLETE · "+m.script.Title, w)), "")
-		lines = append(lines, fmt.Sprintf(" Transcript sealed: %s (%d events)", res.Transcript, res.Events))
+		lines = append(lines, indent(fmt.Sprintf("Transcript sealed: %s (%d events)", res.Transcript, res.Events), 1, w)...)
 		lines = append(lines, " Final digest (SHA-256 of the last event), to read aloud:")
 		lines = append(lines, indent(record.GroupHex(res.Head), 3, w)...)
 		if ws, err := words.FromHex(res.Head); err == nil {
-			lines = append(lines, indent("as words: "+strings.Join(ws, " "), 2, w)...)
+			lines = append(lines, indent(strings.Join(ws, " "), 3, w)...)
 		}
-		lines = append(lines, "", " Artifacts:")
+		lines = append(lines, " Artifacts:")
 		for _, a := range res.Artifacts {
 			lines = append(lines, cut("   "+a.Path+"  "+a.SHA256[:16]+"…", w))
 		}
-		lines = append(lines, "", " Carry out:")
+		lines = append(lines, " Carry out:")
 		if res.QR != nil {
-			lines = append(lines, indent(fmt.Sprintf("QR bundle %s: %d frames in %s (press q to show them here, full-screen), or print %s.", res.QR.Bundle, len(res.QR.Frames), res.QR.Dir, filepath.Join(res.QR.Dir, "sheet.html")), 3, w)...)
+			lines = append(lines, indent(fmt.Sprintf("QR bundle %s: %d frames in qr/ of the ceremony directory; q shows them here, or print qr/sheet.html.", res.QR.Bundle, len(res.QR.Frames)), 3, w)...)
 		}
-		lines = append(lines, indent(fmt.Sprintf("Or copy %s without its backups onto removable media; on the online side check it all with 'ceremony import --root …'. Key backups (*.backup) stay in the room.", res.Dir), 3, w)...)
+		lines = append(lines, indent("Or carry the directory, without its *.backup files (they stay in the room), on removable media; check it online with 'ceremony import'.", 3, w)...)
 		lines = append(lines, indent("Print transcript.md; every participant signs it.", 3, w)...)
 	} else {
 		title := " CEREMONY FAILED"
@@ -665,6 +684,11 @@ func (m *Model) viewEnd() string {
 		} else if c, err := transcript.ReadFile(path); err == nil {
 			lines = append(lines, indent(fmt.Sprintf("The transcript %s is not sealed; it holds %d events, the last one recording how the ceremony ended. Check it with 'ceremony transcript verify %s'.", path, len(c.Events), path), 1, w)...)
 		}
+	}
+	if len(lines) > m.height-1 {
+		// Too long for the terminal: the end is kept (what to carry
+		// out), the blank line under the title goes first.
+		lines = append(lines[:1], lines[len(lines)-(m.height-2):]...)
 	}
 	for len(lines) < m.height-1 {
 		lines = append(lines, "")

@@ -25,6 +25,16 @@ type prompt interface {
 	help() string
 }
 
+// wiper is implemented by prompts holding typed secrets: wipe clears them
+// when the prompt is dropped unanswered.
+type wiper interface {
+	wipe()
+}
+
+func (p *secretPrompt) wipe()  { p.in.wipe() }
+func (p *sharePrompt) wipe()   { p.entry.in.wipe() }
+func (p *handOutPrompt) wipe() { p.entry.in.wipe(); p.pass1.wipe(); p.pass2.wipe() }
+
 // fullScreen is implemented by prompts that take the whole screen (the
 // share hand-out), hiding everything else.
 type fullScreen interface {
@@ -32,9 +42,11 @@ type fullScreen interface {
 }
 
 // refusal is implemented by prompts where 'n' refuses: the model then asks
-// whether to stop the ceremony.
+// whether to stop the ceremony. refusal returns what refusing means ("Olga
+// Officer (officer) refuses"), or "" when 'n' is not a refusal now (it is
+// being typed).
 type refusal interface {
-	refuser() string
+	refusal() string
 }
 
 // who names a participant: "Olga Officer (officer)".
@@ -251,10 +263,8 @@ func (p *attendancePrompt) view(th theme, width int) []string {
 
 type confirmPrompt struct{ req engine.ConfirmRequest }
 
-func (p *confirmPrompt) help() string { return "y confirm · n refuse (stops the ceremony)" }
-func (p *confirmPrompt) refuser() string {
-	return who(p.req.Participant)
-}
+func (p *confirmPrompt) help() string    { return "y confirm · n refuse (stops the ceremony)" }
+func (p *confirmPrompt) refusal() string { return who(p.req.Participant) + " refuses" }
 
 func (p *confirmPrompt) key(k tea.KeyMsg) *reply {
 	if k.String() == "y" || k.String() == "Y" {
@@ -279,9 +289,9 @@ type approvePrompt struct {
 }
 
 func (p *approvePrompt) help() string {
-	return "↑/↓ PgUp/PgDn scroll · y approve (after reading to the end) · n refuse"
+	return "↑/↓ PgDn scroll · y approve (at the end) · n refuse"
 }
-func (p *approvePrompt) refuser() string { return who(p.req.Participant) }
+func (p *approvePrompt) refusal() string { return who(p.req.Participant) + " refuses to approve" }
 
 func (p *approvePrompt) build(width int) {
 	if p.width == width && p.lines != nil {
@@ -319,6 +329,14 @@ func (p *approvePrompt) build(width int) {
 	}
 }
 
+func (p *approvePrompt) title() string {
+	return fmt.Sprintf("APPROVE the %s to be signed: %s, read it all.", p.req.What, who(p.req.Participant))
+}
+
+func (p *approvePrompt) footer() string {
+	return fmt.Sprintf("%s: press y to approve exactly this, n to refuse.", p.req.Participant.Name)
+}
+
 func (p *approvePrompt) key(k tea.KeyMsg) *reply {
 	page := max(p.rows-1, 1)
 	switch k.String() {
@@ -339,8 +357,10 @@ func (p *approvePrompt) key(k tea.KeyMsg) *reply {
 	return nil
 }
 
-// setRows sets the rows the field list may use.
+// setRows sets the rows the prompt may use in all, title and last line
+// included.
 func (p *approvePrompt) setRows(rows int) {
+	rows -= len(wrap(p.title(), p.width)) + len(wrap(p.footer(), p.width)) + 1
 	p.rows = max(rows, 3)
 	p.offset = max(0, min(p.offset, len(p.lines)-p.rows))
 	if p.offset+p.rows >= len(p.lines) {
@@ -350,13 +370,13 @@ func (p *approvePrompt) setRows(rows int) {
 
 func (p *approvePrompt) view(th theme, width int) []string {
 	p.build(width)
-	out := wrap(th.Bold(fmt.Sprintf("APPROVE the %s to be signed: %s, read it all.", p.req.What, who(p.req.Participant))), width)
+	out := wrap(th.Bold(p.title()), width)
 	end := min(p.offset+p.rows, len(p.lines))
 	out = append(out, p.lines[p.offset:end]...)
 	if end < len(p.lines) {
 		out = append(out, wrap(th.Faint(fmt.Sprintf(" ↓ %d more lines: scroll down to read them before approving", len(p.lines)-end)), width)...)
 	} else {
-		out = append(out, wrap(th.Bold(fmt.Sprintf("%s: press y to approve exactly this, n to refuse.", p.req.Participant.Name)), width)...)
+		out = append(out, wrap(th.Bold(p.footer()), width)...)
 	}
 	return out
 }
@@ -451,13 +471,18 @@ type overridePrompt struct {
 func (p *overridePrompt) help() string {
 	switch {
 	case !p.agreed:
-		return "o override (you give a reason) · n stop the ceremony"
+		return "o override · n stop the ceremony"
 	case p.whom.chosen == nil:
 		return "↑/↓ move · Enter choose"
 	}
 	return "type the reason · Enter record it"
 }
-func (p *overridePrompt) refuser() string { return "nobody overrides" }
+func (p *overridePrompt) refusal() string {
+	if p.agreed {
+		return ""
+	}
+	return "Nobody overrides the failed " + p.req.Check + " check"
+}
 
 func (p *overridePrompt) key(k tea.KeyMsg) *reply {
 	switch {
@@ -604,7 +629,7 @@ func (p *sharePrompt) help() string {
 	if p.whom.chosen == nil {
 		return "↑/↓ move · Enter choose"
 	}
-	return "type or scan the share (hidden) · Enter submit"
+	return "type or scan it (hidden) · Enter submit"
 }
 
 func (p *sharePrompt) key(k tea.KeyMsg) *reply {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/outdir"
+	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/hsm"
@@ -37,18 +38,19 @@ type choice struct {
 
 // interrupted is a ceremony directory whose transcript is not sealed.
 type interrupted struct {
-	dir        string
-	scriptPath string
-	title      string
-	inputs     map[string]string
-	rehearsal  bool
-	started    string
-	events     int
-	last       string // the last event's text
-	ended      bool   // the last event says how it ended (aborted, failed)
-	keysLeft   []string
-	initToken  bool
-	damaged    string // why the transcript could not be read
+	dir          string
+	scriptPath   string
+	scriptSHA256 string
+	title        string
+	inputs       map[string]string
+	rehearsal    bool
+	started      string
+	events       int
+	last         string // the last event's text
+	ended        bool   // the last event says how it ended (aborted, failed)
+	keysLeft     []string
+	initToken    bool
+	damaged      string // why the transcript could not be read
 }
 
 // startModel is the start: pick a script (or an interrupted ceremony),
@@ -135,7 +137,7 @@ func findInterrupted(dir string) []*interrupted {
 }
 
 func readInterrupted(dir string) *interrupted {
-	in := &interrupted{dir: dir, title: "?"}
+	in := &interrupted{dir: record.Printable(dir), title: "?"}
 	c, err := transcript.ReadFile(filepath.Join(dir, outdir.TranscriptFile))
 	if err != nil {
 		in.damaged = err.Error()
@@ -149,7 +151,8 @@ func readInterrupted(dir string) *interrupted {
 		Title  string            `json:"title"`
 		Inputs map[string]string `json:"inputs"`
 		Script struct {
-			Path string `json:"path"`
+			Path   string `json:"path"`
+			SHA256 string `json:"sha256"`
 		} `json:"script"`
 		Rehearsal bool `json:"rehearsal"`
 	}
@@ -158,10 +161,14 @@ func readInterrupted(dir string) *interrupted {
 		in.damaged = "the first event is not the ceremony's start"
 		return in
 	}
-	in.title, in.inputs, in.scriptPath, in.rehearsal, in.started = start.Title, start.Inputs, start.Script.Path, start.Rehearsal, first.Time
+	in.title, in.inputs, in.scriptPath, in.rehearsal, in.started = record.Printable(start.Title), start.Inputs, start.Script.Path, start.Rehearsal, record.Printable(first.Time)
+	in.scriptSHA256 = start.Script.SHA256
+	for k, v := range in.inputs {
+		in.inputs[k] = record.Printable(v)
+	}
 	in.events = len(c.Events)
 	last := c.Events[len(c.Events)-1]
-	in.last = last.Text
+	in.last = record.Printable(last.Text)
 	in.ended = last.Type == "ceremony-aborted" || last.Type == "ceremony-failed"
 	keys := map[string]bool{}
 	var order []string
@@ -184,7 +191,7 @@ func readInterrupted(dir string) *interrupted {
 	}
 	for _, k := range order {
 		if keys[k] {
-			in.keysLeft = append(in.keysLeft, k)
+			in.keysLeft = append(in.keysLeft, record.Printable(k))
 		}
 	}
 	return in
@@ -257,6 +264,10 @@ func (s *startModel) key(m *Model, k tea.KeyMsg) tea.Cmd {
 			sc, err := script.Load(in.scriptPath)
 			if err != nil {
 				s.problem = err.Error()
+				return nil
+			}
+			if sc.SHA256 != in.scriptSHA256 {
+				s.problem = fmt.Sprintf("%s has changed since that ceremony ran (SHA-256 %s, recorded %s): choose it from the list if it is meant to run", in.scriptPath, sc.SHA256, in.scriptSHA256)
 				return nil
 			}
 			s.chosen = &choice{path: in.scriptPath, script: sc, resume: in}

@@ -62,15 +62,37 @@ func (t theme) Warn(s string) string   { return t.render(t.warn, s) }
 func (t theme) Cursor(s string) string { return t.render(t.cursor, s) }
 
 // wrap word-wraps text to width cells and returns its lines; paragraphs
-// (separated by "\n") stay apart. Words longer than width are broken.
+// (separated by "\n") stay apart. Lines break at spaces only (never at the
+// hyphens of a path or an option); a word longer than the line is cut.
 func wrap(text string, width int) []string {
 	if width < 1 {
 		width = 1
 	}
 	var out []string
 	for _, para := range strings.Split(text, "\n") {
-		w := ansi.Wrap(para, width, "")
-		out = append(out, strings.Split(w, "\n")...)
+		lead := para[:len(para)-len(strings.TrimLeft(para, " "))]
+		line, lineW := lead, ansi.StringWidth(lead)
+		for _, word := range strings.Fields(para) {
+			ww := ansi.StringWidth(word)
+			if lineW > len(lead) && lineW+1+ww > width {
+				out = append(out, line)
+				line, lineW = "", 0
+			}
+			if lineW > 0 && line != lead {
+				line += " "
+				lineW++
+			}
+			for ww > width-lineW && width-lineW > 0 && ww > width {
+				head := ansi.Truncate(word, width-lineW, "")
+				out = append(out, line+head)
+				word = strings.TrimPrefix(word, head)
+				ww = ansi.StringWidth(word)
+				line, lineW = "", 0
+			}
+			line += word
+			lineW += ww
+		}
+		out = append(out, line)
 	}
 	return out
 }

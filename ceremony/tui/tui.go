@@ -25,6 +25,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/record"
 )
 
 // Options configures the TUI.
@@ -93,10 +94,12 @@ func (m *Model) begin(msg startCeremonyMsg) tea.Cmd {
 	m.rehearsal = *m.start.fields[2].toggle
 	m.steps = make([]stepRow, len(m.script.Steps))
 	for i, st := range m.script.Steps {
-		m.steps[i] = stepRow{id: st.ID, title: st.Title}
+		m.steps[i] = stepRow{id: st.ID, title: record.Printable(st.Title)}
 	}
 	m.cur = -1
 	m.screen = screenCeremony
+	m.aborting, m.abortAsk, m.excs, m.excForm, m.excWait = false, "", nil, nil, nil
+	m.notices, m.present, m.sealed, m.op, m.done = nil, nil, false, nil, nil
 	ctx, cancel := context.WithCancel(m.parent)
 	m.cancel = cancel
 	f := m.face
@@ -130,7 +133,7 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) (Outcom
 	stop := context.AfterFunc(ctx, func() { p.Send(engineStopMsg{}) })
 	defer stop()
 	final, err := p.Run()
-	m.face.setSender(nil)
+	m.face.close()
 	if fm, ok := final.(*Model); ok {
 		m = fm
 	}
