@@ -35,7 +35,6 @@ type handOutPrompt struct {
 	pass1 maskedInput
 	pass2 maskedInput
 	prob  string
-	typed *reply // the typed-back share, held until the media question is answered
 }
 
 func newHandOutPrompt(req engine.HandOutRequest) *handOutPrompt {

@@ -114,7 +114,9 @@ type Model struct {
 	cancel   context.CancelFunc
 
 	done        *engineDoneMsg
-	engineEnded chan struct{} // closed when the engine's Run returned
+	engineEnded chan struct{}  // closed when the engine's Run returned
+	ran         *engineDoneMsg // what Run returned, once engineEnded is closed
+	stopping    bool           // a signal stopped the ceremony: leave when the engine is done
 	qr          *qrshow.Model
 }
 
@@ -152,11 +154,16 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.spin++
 		return m, m.spinTick()
 	case engineDoneMsg:
-		return m, m.onDone(msg)
+		cmd := m.onDone(msg)
+		if m.stopping {
+			return m, tea.Quit
+		}
+		return m, cmd
 	case engineStopMsg:
 		if m.screen != screenCeremony {
 			return m, tea.Quit
 		}
+		m.stopping = true
 		m.aborting, m.abortAsk = true, ""
 		return m, nil
 	case startCeremonyMsg:
@@ -564,7 +571,9 @@ func (m *Model) rightPane(width, height int) []string {
 		}
 	}
 	if len(notes) == 0 && m.cur > 0 && m.steps[m.cur-1].summary != "" {
-		notes = wrap(th.Faint("previous step: "+m.steps[m.cur-1].summary), width)
+		for _, l := range readable("previous step: " + m.steps[m.cur-1].summary) {
+			notes = append(notes, wrap(th.Faint(l), width)...)
+		}
 	}
 
 	// The prompt has priority, then the text to read aloud, then notices.

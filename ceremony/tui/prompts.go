@@ -303,10 +303,10 @@ func (p *approvePrompt) build(width int) {
 	for _, f := range p.req.Fields {
 		labelW = max(labelW, len(f.Label))
 	}
-	labelW = min(labelW, 24)
+	labelW = min(labelW, 28)
 	for _, f := range p.req.Fields {
 		val := f.Value
-		if f.Label == "TBS SHA-256" || strings.HasSuffix(f.Label, "SHA-256") {
+		if strings.Contains(f.Label, "SHA-256") && hexRE.MatchString(val) {
 			val = record.GroupHex(strings.ReplaceAll(val, " ", ""))
 		}
 		if strings.HasSuffix(f.Label, "as words") || f.Label == "TBS SHA-256" {

@@ -72,25 +72,28 @@ func wrap(text string, width int) []string {
 	for _, para := range strings.Split(text, "\n") {
 		lead := para[:len(para)-len(strings.TrimLeft(para, " "))]
 		line, lineW := lead, ansi.StringWidth(lead)
+		empty := true // nothing but the indentation on the line yet
 		for _, word := range strings.Fields(para) {
-			ww := ansi.StringWidth(word)
-			if lineW > len(lead) && lineW+1+ww > width {
-				out = append(out, line)
-				line, lineW = "", 0
+			pieces := []string{word}
+			if ansi.StringWidth(word) > width {
+				// Hardwrap is escape-aware: a colour code at the end
+				// of the word cannot make this loop forever.
+				pieces = strings.Split(ansi.Hardwrap(word, width, true), "\n")
 			}
-			if lineW > 0 && line != lead {
-				line += " "
-				lineW++
+			for _, pc := range pieces {
+				pw := ansi.StringWidth(pc)
+				if !empty && lineW+1+pw > width {
+					out = append(out, line)
+					line, lineW, empty = "", 0, true
+				}
+				if !empty {
+					line += " "
+					lineW++
+				}
+				line += pc
+				lineW += pw
+				empty = false
 			}
-			for ww > width-lineW && width-lineW > 0 && ww > width {
-				head := ansi.Truncate(word, width-lineW, "")
-				out = append(out, line+head)
-				word = strings.TrimPrefix(word, head)
-				ww = ansi.StringWidth(word)
-				line, lineW = "", 0
-			}
-			line += word
-			lineW += ww
 		}
 		out = append(out, line)
 	}
@@ -125,15 +128,6 @@ func cut(s string, width int) string {
 		return ansi.Truncate(s, width, "…")
 	}
 	return s
-}
-
-// center centres s in width cells.
-func center(s string, width int) string {
-	w := ansi.StringWidth(s)
-	if w >= width {
-		return cut(s, width)
-	}
-	return strings.Repeat(" ", (width-w)/2) + s
 }
 
 // screen joins exactly height lines, each cut to width; missing lines are

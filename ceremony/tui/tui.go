@@ -105,10 +105,13 @@ func (m *Model) begin(msg startCeremonyMsg) tea.Cmd {
 	f := m.face
 	ended := make(chan struct{})
 	m.engineEnded = ended
+	ran := &engineDoneMsg{}
+	m.ran = ran
 	return func() tea.Msg {
 		defer close(ended)
 		res, err := plan.Run(ctx, f)
-		return engineDoneMsg{res: res, err: err}
+		*ran = engineDoneMsg{res: res, err: err}
+		return *ran
 	}
 }
 
@@ -128,7 +131,10 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) (Outcom
 		opts.NoColor = true
 	}
 	m := New(ctx, opts, out)
-	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(in), tea.WithOutput(out))
+	// Signals are ctx's (the command's SIGINT/SIGTERM handler): bubbletea's
+	// own handler would quit without telling the engine, and the command
+	// would report success for an aborted ceremony.
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(in), tea.WithOutput(out), tea.WithoutSignalHandler())
 	m.face.setSender(p.Send)
 	stop := context.AfterFunc(ctx, func() { p.Send(engineStopMsg{}) })
 	defer stop()
@@ -142,6 +148,9 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) (Outcom
 		// wait for it to record the abort.
 		m.cancel()
 		<-m.engineEnded
+		// What the engine recorded is the outcome, though the screen
+		// never showed it.
+		m.done = m.ran
 	}
 	if err != nil {
 		if errors.Is(err, tea.ErrProgramPanic) {
