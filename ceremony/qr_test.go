@@ -3,8 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"image"
-	"image/color"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,30 +117,23 @@ func decodePane(pane string) (string, error) {
 	if top < 0 {
 		return "", errors.New("no QR code in the pane")
 	}
-	const px = 4
-	w, h := right-left+1, 2*(bottom-top+1)
-	img := image.NewGray(image.Rect(0, 0, w*px, h*px))
+	// The bounding box as the terminal drew it; anything but a block is a
+	// dark module.
+	box := make([]string, 0, bottom-top+1)
 	for y := top; y <= bottom; y++ {
+		var b strings.Builder
 		for x := left; x <= right; x++ {
 			r := ' '
-			if x < len(rows[y]) {
+			if x < len(rows[y]) && isBlock(rows[y][x]) {
 				r = rows[y][x]
 			}
-			upper := r == '█' || r == '▀'
-			lower := r == '█' || r == '▄'
-			for half, light := range []bool{upper, lower} {
-				v := uint8(0)
-				if light {
-					v = 0xff
-				}
-				my := 2*(y-top) + half
-				for dy := range px {
-					for dx := range px {
-						img.SetGray((x-left)*px+dx, my*px+dy, color.Gray{Y: v})
-					}
-				}
-			}
+			b.WriteRune(r)
 		}
+		box = append(box, b.String())
+	}
+	img, err := qrimage.TerminalImage(strings.Join(box, "\n"), true, 4)
+	if err != nil {
+		return "", err
 	}
 	text, err := qrimage.Decode(img)
 	if err != nil {

@@ -3,7 +3,6 @@ package qrimage
 import (
 	"bytes"
 	"image"
-	"image/color"
 	"image/png"
 	"math/rand/v2"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 var levels = []Level{Low, Medium, Quartile, High}
@@ -76,42 +74,9 @@ func writeFile(t testing.TB, dir, name string, data []byte) string {
 // inverted (light text on a dark background).
 func rasterise(t testing.TB, s string, invert bool, scale int) *image.Gray {
 	t.Helper()
-	lines := strings.Split(s, "\n")
-	cols := utf8.RuneCountInString(lines[0])
-	ink, bg := color.Gray{Y: 0}, color.Gray{Y: 0xff}
-	if invert {
-		ink, bg = bg, ink
-	}
-	img := image.NewGray(image.Rect(0, 0, cols*scale, len(lines)*2*scale))
-	fill := func(x, y int, c color.Gray) { // module (x, y)
-		for py := y * scale; py < (y+1)*scale; py++ {
-			for px := x * scale; px < (x+1)*scale; px++ {
-				img.SetGray(px, py, c)
-			}
-		}
-	}
-	for y, line := range lines {
-		if n := utf8.RuneCountInString(line); n != cols {
-			t.Fatalf("line %d is %d characters wide, line 1 is %d", y+1, n, cols)
-		}
-		x := 0
-		for _, r := range line {
-			var top, bottom bool
-			switch r {
-			case ' ':
-			case '▀':
-				top = true
-			case '▄':
-				bottom = true
-			case '█':
-				top, bottom = true, true
-			default:
-				t.Fatalf("line %d: unexpected character %q", y+1, r)
-			}
-			fill(x, 2*y, map[bool]color.Gray{true: ink, false: bg}[top])
-			fill(x, 2*y+1, map[bool]color.Gray{true: ink, false: bg}[bottom])
-			x++
-		}
+	img, err := TerminalImage(s, invert, scale)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return img
 }

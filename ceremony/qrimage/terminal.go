@@ -1,7 +1,12 @@
 package qrimage
 
 import (
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
 	"strings"
+	"unicode/utf8"
 )
 
 // Terminal draws the QR code of text (see [Encode]) with the Unicode half
@@ -96,4 +101,58 @@ func FitChars(level Level, cols, rows int) int {
 		best = Capacity(level, v)
 	}
 	return best
+}
+
+// TerminalImage draws text as [Terminal] renders it — lines of the half
+// blocks ▀ ▄ █ and spaces, all equally wide — as an image, each module
+// scale pixels square, the way a camera sees the screen. invert says how
+// the blocks were drawn, as for Terminal: false, blocks are dark modules
+// (black on white); true, blocks are light (white on black). It is how the
+// tests check that what a terminal shows scans.
+func TerminalImage(text string, invert bool, scale int) (*image.Gray, error) {
+	lines := strings.Split(text, "\n")
+	cols := utf8.RuneCountInString(lines[0])
+	if scale < 1 || cols == 0 {
+		return nil, errors.New("qr terminal image: empty text or scale below 1")
+	}
+	ink, bg := color.Gray{Y: 0}, color.Gray{Y: 0xff}
+	if invert {
+		ink, bg = bg, ink
+	}
+	img := image.NewGray(image.Rect(0, 0, cols*scale, len(lines)*2*scale))
+	fill := func(x, y int, on bool) { // module (x, y)
+		c := bg
+		if on {
+			c = ink
+		}
+		for py := y * scale; py < (y+1)*scale; py++ {
+			for px := x * scale; px < (x+1)*scale; px++ {
+				img.SetGray(px, py, c)
+			}
+		}
+	}
+	for y, line := range lines {
+		if n := utf8.RuneCountInString(line); n != cols {
+			return nil, fmt.Errorf("qr terminal image: line %d is %d characters wide, line 1 is %d", y+1, n, cols)
+		}
+		x := 0
+		for _, r := range line {
+			var top, bottom bool
+			switch r {
+			case ' ':
+			case '▀':
+				top = true
+			case '▄':
+				bottom = true
+			case '█':
+				top, bottom = true, true
+			default:
+				return nil, fmt.Errorf("qr terminal image: line %d: %q is not a half block", y+1, r)
+			}
+			fill(x, 2*y, top)
+			fill(x, 2*y+1, bottom)
+			x++
+		}
+	}
+	return img, nil
 }

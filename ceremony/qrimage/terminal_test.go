@@ -147,3 +147,23 @@ func TestFitChars(t *testing.T) {
 		}
 	}
 }
+
+func TestTerminalImageRefusesWhatIsNotARendering(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"██\n█", "line 2 is 1 characters wide, line 1 is 2"},
+		{"█x", `line 1: 'x' is not a half block`},
+		{"", "empty text"},
+	} {
+		if _, err := TerminalImage(tc.text, false, 1); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("TerminalImage(%q) = %v, want an error with %q", tc.text, err, tc.want)
+		}
+	}
+	img, err := TerminalImage("▀▄", true, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Inverted: blocks are light. Top-left module light, bottom-left dark.
+	if img.GrayAt(0, 0).Y != 0xff || img.GrayAt(0, 2).Y != 0 || img.GrayAt(2, 0).Y != 0 || img.GrayAt(2, 2).Y != 0xff {
+		t.Errorf("modules drawn wrongly: %v %v %v %v", img.GrayAt(0, 0), img.GrayAt(0, 2), img.GrayAt(2, 0), img.GrayAt(2, 2))
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"image"
-	"image/color"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/qrimage"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/shares"
@@ -351,46 +351,9 @@ func handOutReq(step engine.StepInfo, s *shares.Share, holder engine.Participant
 // way a terminal shows it: drawn cells light if invert (light on dark).
 func rasterise(t *testing.T, lines []string, invert bool) image.Image {
 	t.Helper()
-	const scale = 3
-	cols := utf8.RuneCountInString(lines[0])
-	ink, bg := color.Gray{Y: 0}, color.Gray{Y: 0xff}
-	if invert {
-		ink, bg = bg, ink
-	}
-	img := image.NewGray(image.Rect(0, 0, cols*scale, len(lines)*2*scale))
-	fill := func(x, y int, on bool) {
-		c := bg
-		if on {
-			c = ink
-		}
-		for py := y * scale; py < (y+1)*scale; py++ {
-			for px := x * scale; px < (x+1)*scale; px++ {
-				img.SetGray(px, py, c)
-			}
-		}
-	}
-	for y, line := range lines {
-		if n := utf8.RuneCountInString(line); n != cols {
-			t.Fatalf("QR line %d is %d characters wide, line 1 is %d", y+1, n, cols)
-		}
-		x := 0
-		for _, r := range line {
-			var top, bottom bool
-			switch r {
-			case ' ':
-			case '▀':
-				top = true
-			case '▄':
-				bottom = true
-			case '█':
-				top, bottom = true, true
-			default:
-				t.Fatalf("QR line %d: unexpected character %q", y+1, r)
-			}
-			fill(x, 2*y, top)
-			fill(x, 2*y+1, bottom)
-			x++
-		}
+	img, err := qrimage.TerminalImage(strings.Join(lines, "\n"), invert, 3)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return img
 }
