@@ -190,12 +190,12 @@ func (m *Model) spinTick() tea.Cmd {
 
 // onAsk shows a prompt from the engine.
 func (m *Model) onAsk(a askMsg) tea.Cmd {
-	if req, ok := a.req.(exceptionsReq); ok {
+	if _, ok := a.req.(exceptionsReq); ok {
 		if m.excForm != nil {
 			m.excWait = &a
 			return nil
 		}
-		m.giveExceptions(a, req.step)
+		m.giveExceptions(a)
 		return nil
 	}
 	m.ask = &a
@@ -224,7 +224,8 @@ func (m *Model) onAsk(a askMsg) tea.Cmd {
 }
 
 // giveExceptions answers the engine's request for the exceptions of a step.
-func (m *Model) giveExceptions(a askMsg, step engine.StepInfo) {
+func (m *Model) giveExceptions(a askMsg) {
+	step := a.req.(exceptionsReq).step
 	ex := m.excs
 	m.excs = nil
 	if step.Kind == script.KindSeal {
@@ -359,7 +360,7 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 			if m.excWait != nil {
 				a := *m.excWait
 				m.excWait = nil
-				m.giveExceptions(a, a.req.(exceptionsReq).step)
+				m.giveExceptions(a)
 			}
 		}
 		return nil
@@ -396,7 +397,7 @@ func (m *Model) abort(why string) {
 	if m.excWait != nil {
 		a := *m.excWait
 		m.excWait = nil
-		m.giveExceptions(a, a.req.(exceptionsReq).step)
+		m.giveExceptions(a)
 	}
 	if m.cancel != nil {
 		m.cancel()

@@ -70,8 +70,8 @@ type startModel struct {
 type field struct {
 	label, help string
 	input       lineInput
-	toggle      *bool // a yes/no field (rehearsal)
-	input_      string
+	toggle      *bool  // a yes/no field (rehearsal)
+	inputName   string // the script input this field sets ("" for the others)
 }
 
 type startCeremonyMsg struct {
@@ -218,7 +218,7 @@ func (s *startModel) settings(opts Options, from *interrupted) {
 	s.fields[0].input.set(opts.ConfigPath)
 	s.fields[1].input.set(out)
 	for _, in := range sc.Inputs {
-		f := field{label: in.Name, help: in.Description, input_: in.Name}
+		f := field{label: in.Name, help: in.Description, inputName: in.Name}
 		if v, ok := inputs[in.Name]; ok {
 			f.input.set(v)
 		} else if in.Default != nil {
@@ -323,7 +323,7 @@ func (s *startModel) prepare(m *Model) tea.Cmd {
 	inputs := map[string]string{}
 	for _, f := range s.fields[3:] {
 		if v := strings.TrimSpace(f.input.String()); v != "" {
-			inputs[f.input_] = v
+			inputs[f.inputName] = v
 		}
 	}
 	plan, err := engine.Prepare(engine.Options{
