@@ -58,6 +58,7 @@ func TestCommandLine(t *testing.T) {
 			"cpdir":        cmdCpDir,
 			"derivepin":    cmdDerivePIN,
 			"keyaccess":    cmdKeyAccess,
+			"keyfixed":     cmdKeyFixed,
 			"forgeshare":   cmdForgeShare,
 			"mangle":       cmdMangle,
 			"agedecrypt":   cmdAgeDecrypt,
@@ -386,6 +387,38 @@ func cmdKeyAccess(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("no private key labelled %q on token %q", args[1], args[0])
+}
+
+// keyfixed TOKEN KEYLABEL: pkcs11-tool, logged in with the user PIN,
+// cannot change the private key's CKA_ID: the key is unmodifiable, so no
+// usage (derive, decrypt, unwrap) can be switched on either. Its ID is
+// the same afterwards.
+func cmdKeyFixed(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: keyfixed TOKEN KEYLABEL")
+	}
+	tk := tokenNamed(ts, args[0])
+	idOf := func() string {
+		objs, err := tk.ListObjects()
+		ts.Check(err)
+		for _, o := range objs {
+			if o.Class == "Private Key" && o.Label == args[1] {
+				return o.ID
+			}
+		}
+		ts.Fatalf("no private key labelled %q on token %q", args[1], args[0])
+		return ""
+	}
+	before := idOf()
+	if out, err := tk.SetPrivateKeyID(args[1], "c0ffee"); err == nil {
+		ts.Fatalf("pkcs11-tool changed the CKA_ID of private key %q:\n%s", args[1], out)
+	} else if !strings.Contains(err.Error(), "(0x1b)") && !strings.Contains(err.Error(), "CKR_ACTION_PROHIBITED") {
+		// OpenSC 0.23 names 0x1b, CKR_ACTION_PROHIBITED, "unknown".
+		ts.Fatalf("pkcs11-tool --set-id failed, but not because the key is unmodifiable: %v", err)
+	}
+	if after := idOf(); after != before {
+		ts.Fatalf("private key %q: CKA_ID %s became %s", args[1], before, after)
+	}
 }
 
 // forgeshare IN OUT: writes to OUT the share in IN with one byte of its

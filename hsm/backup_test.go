@@ -15,6 +15,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/hsm"
 	"github.com/devicepki/ceremony/internal/softhsmtest"
+	"github.com/miekg/pkcs11"
 )
 
 // aesKey returns a fresh random AES-256 key value.
@@ -377,15 +378,31 @@ func TestEndExtraction(t *testing.T) {
 	if _, err := tok.WrapKeyPair(w, kp); err != nil {
 		t.Fatalf("the backup wrap: %v", err)
 	}
-	if err := tok.EndExtraction(kp); err != nil {
+	if kp, err = tok.EndExtraction(kp); err != nil {
 		t.Fatal(err)
 	}
 	attrs, err := tok.KeyAttributes(kp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if attrs.Extractable || !attrs.Sensitive || !attrs.WrapWithTrusted || attrs.NeverExtractable {
-		t.Fatalf("attributes after EndExtraction: %+v", attrs)
+	// The copy that replaced the modifiable key kept what the key was
+	// (generated on the token, always sensitive) and can no longer change.
+	want := hsm.KeyAttributes{Token: true, Private: true, Sensitive: true, Local: true, AlwaysSensitive: true, Sign: true, WrapWithTrusted: true}
+	if attrs != want {
+		t.Fatalf("attributes after EndExtraction %+v, want %+v", attrs, want)
+	}
+	if n, err := tok.PrivateKeyCountForTest("root"); err != nil || n != 1 {
+		t.Fatalf("%d private keys labelled root after EndExtraction (%v), want 1", n, err)
+	}
+	// Whoever holds the user PIN cannot switch a usage on, nor make the
+	// key extractable again.
+	for _, typ := range []uint{pkcs11.CKA_DERIVE, pkcs11.CKA_DECRYPT, pkcs11.CKA_UNWRAP, pkcs11.CKA_EXTRACTABLE} {
+		if err := tok.SetPrivateKeyBoolForTest(kp, typ, true); err == nil {
+			t.Errorf("attribute %#x switched on after EndExtraction", typ)
+		}
+	}
+	if again, err := tok.KeyAttributes(kp); err != nil || again != want {
+		t.Fatalf("attributes after the attempts %+v (%v), want %+v", again, err, want)
 	}
 	w2 := importKey(t, tok, tk, aesKey(t), hsm.UsageWrap, "attacker-wrap")
 	if kp, err = tok.FindKeyPair("root"); err != nil {

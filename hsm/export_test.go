@@ -168,3 +168,26 @@ func FailCrypto11ConfigureForTest() (restore func()) {
 	}
 	return func() { c11Configure = old }
 }
+
+// SetPrivateKeyBoolForTest tries to set a boolean attribute of k's private
+// key, as anyone holding the user PIN could with C_SetAttributeValue.
+func (t *Token) SetPrivateKeyBoolForTest(k *KeyPair, typ uint, v bool) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	hs, err := t.findObjects(keyTemplate(pkcs11.CKO_PRIVATE_KEY, k))
+	if err != nil || len(hs) != 1 {
+		return fmt.Errorf("find private key %q: %d found, %v", k.Label, len(hs), err)
+	}
+	return t.raw.SetAttributeValue(t.session, hs[0], []*pkcs11.Attribute{pkcs11.NewAttribute(typ, v)})
+}
+
+// PrivateKeyCountForTest counts the private keys labelled label.
+func (t *Token) PrivateKeyCountForTest(label string) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	hs, err := t.findObjects([]*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+	})
+	return len(hs), err
+}

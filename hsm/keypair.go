@@ -156,29 +156,85 @@ func (t *Token) GenerateKeyPairWith(label string, alg keys.Algorithm, opts KeyOp
 	return &KeyPair{Label: label, ID: id, Algorithm: alg, signer: signer}, nil
 }
 
-// EndExtraction makes k's private key non-extractable for good, once its
-// backup is made: PKCS#11 lets CKA_EXTRACTABLE go from true to false, never
-// back. Without it, anyone who can log in as the security officer could
-// mark a key of their own trusted and wrap the key under it. It reads the
-// attribute back and fails unless the key is now non-extractable.
-func (t *Token) EndExtraction(k *KeyPair) error {
+// EndExtraction makes k's private key non-extractable and unmodifiable for
+// good, once its backup is made, and returns the key pair found again.
+//
+// PKCS#11 lets CKA_EXTRACTABLE go from true to false, never back; without
+// that, anyone who can log in as the security officer could mark a key of
+// their own trusted and wrap the key under it. The key was generated
+// modifiable only so that this change could be made; a modifiable key
+// could still have CKA_DERIVE, CKA_DECRYPT or CKA_UNWRAP switched on by
+// whoever holds the user PIN. CKA_MODIFIABLE can only be cleared when an
+// object is created or copied, so the key is copied with CKA_MODIFIABLE
+// false and the modifiable original destroyed. The copy keeps every other
+// attribute (CKA_ID, CKA_LABEL, CKA_LOCAL, sensitivity). (SoftHSM2 refuses
+// CKA_COPYABLE false in the copy's template with CKR_ATTRIBUTE_READ_ONLY,
+// so the key stays copyable; a copy is as sensitive and unmodifiable.)
+// Both are read back: it fails unless the key on the token is now
+// non-extractable, unmodifiable and the only one with its label and ID.
+//
+// Should the machine stop between the copy and the destruction, the token
+// holds the same key twice under one label, and FindKeyPair says so; the
+// ceremony stops there rather than pick one.
+func (t *Token) EndExtraction(k *KeyPair) (*KeyPair, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err := t.requireLogin(); err != nil {
-		return err
+		return nil, err
 	}
 	hs, err := t.findObjects(keyTemplate(pkcs11.CKO_PRIVATE_KEY, k))
 	if err != nil || len(hs) != 1 {
-		return fmt.Errorf("token %q: find private key %q: %d found, %v", t.info.Label, k.Label, len(hs), err)
+		return nil, fmt.Errorf("token %q: find private key %q: %d found, %v", t.info.Label, k.Label, len(hs), err)
 	}
-	if err := t.raw.SetAttributeValue(t.session, hs[0], []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false)}); err != nil {
-		return fmt.Errorf("token %q: make key %q non-extractable: %w", t.info.Label, k.Label, err)
+	orig := hs[0]
+	if err := t.raw.SetAttributeValue(t.session, orig, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false)}); err != nil {
+		return nil, fmt.Errorf("token %q: make key %q non-extractable: %w", t.info.Label, k.Label, err)
 	}
-	got, err := t.raw.GetAttributeValue(t.session, hs[0], []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, nil)})
-	if err != nil || len(got) != 1 || len(got[0].Value) != 1 || got[0].Value[0] != 0 {
-		return fmt.Errorf("token %q: key %q is still extractable after it was made non-extractable (%v)", t.info.Label, k.Label, err)
+	if !t.boolAttr(orig, pkcs11.CKA_MODIFIABLE, true) {
+		// Already unmodifiable (a key made by an earlier version): only
+		// the read-back below is needed.
+		return t.checkEnded(k)
 	}
-	return nil
+	cp, err := t.raw.CopyObject(t.session, orig, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("token %q: copy key %q unmodifiable: %w", t.info.Label, k.Label, err)
+	}
+	if t.boolAttr(cp, pkcs11.CKA_MODIFIABLE, true) || t.boolAttr(cp, pkcs11.CKA_EXTRACTABLE, true) || !t.boolAttr(cp, pkcs11.CKA_SENSITIVE, false) {
+		err := fmt.Errorf("token %q: the unmodifiable copy of key %q came out modifiable, extractable or not sensitive", t.info.Label, k.Label)
+		if derr := t.raw.DestroyObject(t.session, cp); derr != nil {
+			err = errors.Join(err, fmt.Errorf("token %q: destroy the failed copy of %q: %w", t.info.Label, k.Label, derr))
+		}
+		return nil, err
+	}
+	if err := t.raw.DestroyObject(t.session, orig); err != nil {
+		return nil, fmt.Errorf("token %q: destroy the modifiable original of key %q (the token now holds it twice): %w", t.info.Label, k.Label, err)
+	}
+	return t.checkEnded(k)
+}
+
+// checkEnded finds k again after EndExtraction and checks its private key
+// is the only one, non-extractable and unmodifiable. The caller holds t.mu.
+func (t *Token) checkEnded(k *KeyPair) (*KeyPair, error) {
+	hs, err := t.findObjects(keyTemplate(pkcs11.CKO_PRIVATE_KEY, k))
+	if err != nil || len(hs) != 1 {
+		return nil, fmt.Errorf("token %q: find private key %q after ending its extraction: %d found, %v", t.info.Label, k.Label, len(hs), err)
+	}
+	if t.boolAttr(hs[0], pkcs11.CKA_EXTRACTABLE, true) || t.boolAttr(hs[0], pkcs11.CKA_MODIFIABLE, true) {
+		return nil, fmt.Errorf("token %q: key %q is still extractable or modifiable after its extraction was ended", t.info.Label, k.Label)
+	}
+	return t.findKeyPair(k.Label)
+}
+
+// boolAttr reads a boolean attribute of h; a read that fails gives def.
+// The caller holds t.mu.
+func (t *Token) boolAttr(h pkcs11.ObjectHandle, typ uint, def bool) bool {
+	got, err := t.raw.GetAttributeValue(t.session, h, []*pkcs11.Attribute{pkcs11.NewAttribute(typ, nil)})
+	if err != nil || len(got) != 1 || len(got[0].Value) != 1 {
+		return def
+	}
+	return got[0].Value[0] != 0
 }
 
 // trustedWrapRejected reports whether err is how a module rejects an

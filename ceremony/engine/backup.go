@@ -119,7 +119,7 @@ func (r *run) backupKey(info StepInfo, st *script.Step) (string, error) {
 	if kp, err = r.refind(r.keys[st.Key]); err != nil {
 		return "", err
 	}
-	if err := r.tok.EndExtraction(kp); err != nil {
+	if kp, err = r.tok.EndExtraction(kp); err != nil {
 		return "", err
 	}
 	list, man, err := shares.Split(rand.Reader, value, shares.Backup, q.Threshold, q.Shares)
@@ -147,11 +147,11 @@ func (r *run) backupKey(info StepInfo, st *script.Step) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if attrs.Extractable || !attrs.Sensitive {
-		return "", fmt.Errorf("key %q: the HSM reports %+v after the backup; it must be sensitive and non-extractable", kp.Label, attrs)
+	if attrs.Extractable || !attrs.Sensitive || attrs.Modifiable {
+		return "", fmt.Errorf("key %q: the HSM reports %+v after the backup; it must be sensitive, non-extractable and unmodifiable", kp.Label, attrs)
 	}
 	fp, _ := keys.Fingerprint(kp.Public())
-	text := fmt.Sprintf("Backed up key %q to %s (%d bytes, SHA-256 %s): wrapped with %s under a new AES-256 backup key, which was split among the %ss; the wrapping key (a session object) was destroyed and the key made non-extractable for good",
+	text := fmt.Sprintf("Backed up key %q to %s (%d bytes, SHA-256 %s): wrapped with %s under a new AES-256 backup key, which was split among the %ss; the wrapping key (a session object) was destroyed and the key made non-extractable and unmodifiable for good",
 		kp.Label, art.Path, art.Size, art.SHA256, backup.Mechanism, q.Role)
 	if err := r.record(transcript.Entry{Type: "key-backed-up", Step: info.ID, Text: text, Data: map[string]any{
 		"label": kp.Label, "id": kp.IDHex(), "public_key_sha256": fp, "path": art.Path, "sha256": art.SHA256, "size": art.Size,

@@ -146,9 +146,22 @@ func (h *HSM) Run(name string, args ...string) (string, error) {
 	cmd.Env = append(os.Environ(), h.Env()...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return string(out), fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		return string(out), fmt.Errorf("%s %s: %v\n%s", name, strings.Join(redactPINs(args), " "), err, out)
 	}
 	return string(out), nil
+}
+
+// redactPINs returns args with the value after each PIN option replaced,
+// so that a failing test's log holds no PIN.
+func redactPINs(args []string) []string {
+	out := append([]string(nil), args...)
+	for i := 0; i+1 < len(out); i++ {
+		switch out[i] {
+		case "--pin", "--so-pin", "-p", "--new-pin", "--puk":
+			out[i+1] = "[redacted]"
+		}
+	}
+	return out
 }
 
 func (h *HSM) run(t testing.TB, name string, args ...string) string {
@@ -196,6 +209,15 @@ func (tk *Token) ListObjects() ([]Object, error) {
 		return nil, err
 	}
 	return ParseObjects(out), nil
+}
+
+// SetPrivateKeyID asks pkcs11-tool (OpenSC) to change the CKA_ID of the
+// private key labelled label, logged in as the user, as anyone holding
+// the PIN could: it fails for an unmodifiable key. It returns pkcs11-tool's
+// output.
+func (tk *Token) SetPrivateKeyID(label, id string) (string, error) {
+	return tk.HSM.Run("pkcs11-tool", "--module", tk.HSM.Module, "--token-label", tk.Label,
+		"--login", "--pin", tk.PIN, "--type", "privkey", "--label", label, "--set-id", id)
 }
 
 // PublicObjects lists the objects pkcs11-tool (OpenSC) sees on the token
