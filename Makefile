@@ -3,19 +3,24 @@ GO      ?= go
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build demo test vet bench clean
+.PHONY: all deps build demo test vet bench clean
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ceremony ./ceremony
 
+## deps: checks (and as root with apt-get, installs) gcc, softhsm2, opensc,
+## openssl, zbar-tools and tmux, before anything is built
+deps:
+	@sh scripts/demo/deps.sh
+
 ## demo: full rehearsal ceremony on a fresh SoftHSM2 token -> transcripts/demo/
-demo: build
+demo: deps build
 	sh scripts/demo/demo.sh
 
 ## test: every test, as CI runs them (needs softhsm2, opensc, openssl)
-test: vet
+test: deps vet
 	$(GO) test -count=1 ./...
 
 vet:

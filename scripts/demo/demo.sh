@@ -6,22 +6,8 @@ cd "$(dirname "$0")/../.."
 
 say() { printf '%s\n' "$*"; }
 
-# What the demo needs besides Go: SoftHSM2, OpenSC's pkcs11-tool, openssl,
-# and zbarimg (zbar-tools), the independent QR reader of the online side.
-missing=""
-command -v softhsm2-util >/dev/null 2>&1 || missing="$missing softhsm2"
-command -v pkcs11-tool >/dev/null 2>&1 || missing="$missing opensc"
-command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
-command -v zbarimg >/dev/null 2>&1 || missing="$missing zbar-tools"
-if [ -n "$missing" ]; then
-	if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-		say "Installing:$missing"
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
-	else
-		say "make demo needs:$missing. Install them, for example: sudo apt-get install -y$missing" >&2
-		exit 1
-	fi
-fi
+# What the demo needs besides Go (make demo checks it before building too).
+sh scripts/demo/deps.sh
 
 module=""
 for m in "${SOFTHSM2_MODULE:-}" /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so \
@@ -30,7 +16,10 @@ for m in "${SOFTHSM2_MODULE:-}" /usr/lib/softhsm/libsofthsm2.so /usr/lib/x86_64-
 done
 [ -n "$module" ] || { say "make demo: cannot find libsofthsm2.so; set SOFTHSM2_MODULE" >&2; exit 1; }
 
+# Token labels: no label may begin with another, as pkcs11-tool's
+# --token-label picks the first token whose label begins with the one given.
 label=ceremony-demo
+rlabel=restore-demo
 rm -rf .softhsm transcripts/demo transcripts/demo-restore transcripts/demo-requests \
 	transcripts/demo-factory-berlin transcripts/demo-factory-shenzhen transcripts/demo-server \
 	transcripts/demo-firmware transcripts/demo-firmware-token transcripts/demo-verification transcripts/demo-crl \
@@ -48,7 +37,7 @@ export SOFTHSM2_CONF
 
 # The ceremony initialises the blank token itself, with PINs derived from an
 # activation secret split among the officers: nobody ever sees a PIN.
-for t in "$label" "$label-restore"; do
+for t in "$label" "$rlabel"; do
 	cat > ".softhsm/$t.yaml" <<CONF
 # HSM config for the demo: a blank SoftHSM2 token slot; the ceremony
 # initialises it with this label. The build system's token is a second
@@ -72,7 +61,7 @@ bin/ceremony run scripts/root-key-generation.yaml --rehearsal \
 say
 say "== Restore rehearsal: the backup into a second, blank token, with 3 custodians' shares"
 bin/ceremony run scripts/restore-backup.yaml --rehearsal \
-	--config ".softhsm/$label-restore.yaml" \
+	--config ".softhsm/$rlabel.yaml" \
 	--answers scripts/demo/restore-backup.answers.yaml \
 	--input place="Demo lab (make demo)" \
 	--input backup=transcripts/demo/artifacts/root-ca.backup \
@@ -139,7 +128,7 @@ sign issue-crl transcripts/demo-crl --input revocations=transcripts/demo-request
 printf 'version: 1\nrevoke: []\n' > transcripts/demo-requests/renew.yaml
 say
 say "== issue-crl on the restored token -> transcripts/demo-crl-restored"
-bin/ceremony run scripts/issue-crl.yaml --config ".softhsm/$label-restore.yaml" \
+bin/ceremony run scripts/issue-crl.yaml --config ".softhsm/$rlabel.yaml" \
 	--answers scripts/demo/issue-crl-restored.answers.yaml \
 	--input place="Demo lab (make demo)" --input root_certificate=$root \
 	--input revocations=transcripts/demo-requests/renew.yaml \

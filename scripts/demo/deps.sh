@@ -1,0 +1,27 @@
+#!/bin/sh
+# deps.sh: checks, before anything is built, that the machine has what
+# `make demo` and `make test` need besides Go, and installs what is missing
+# when it can (as root, with apt-get); otherwise it says what to install.
+#
+#   gcc          cgo, which crypto11 (PKCS#11) needs
+#   softhsm2     the PKCS#11 token every demo and key test uses
+#   opensc       pkcs11-tool, the independent look at token objects
+#   openssl      the independent check of certificates, CRLs and seals
+#   zbar-tools   zbarimg, the independent QR reader of the online side
+#   tmux         the real terminal the TUI and QR display tests run in
+set -eu
+missing=""
+command -v "${CC:-gcc}" >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || missing="$missing gcc"
+command -v softhsm2-util >/dev/null 2>&1 || missing="$missing softhsm2"
+command -v pkcs11-tool >/dev/null 2>&1 || missing="$missing opensc"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+command -v zbarimg >/dev/null 2>&1 || missing="$missing zbar-tools"
+command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
+[ -z "$missing" ] && exit 0
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+	printf 'Installing:%s\n' "$missing"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+else
+	printf 'ceremony needs:%s. Install them, for example: sudo apt-get install -y%s\n' "$missing" "$missing" >&2
+	exit 1
+fi
