@@ -626,7 +626,7 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *script.Step, i in
 		}
 		added = append(added, register.Revocation{Serial: serial, Subject: subject, Reason: req.Reason, RevokedAt: now.Format(time.RFC3339), PublicKeySHA256: keyFP})
 	}
-	number := is.NextCRLNumber()
+	number := is.NextCRLNumber(now)
 	for k := range added {
 		added[k].CRLNumber = number.Int64()
 	}

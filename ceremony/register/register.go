@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"time"
 )
 
 // Label is the token data object holding the register.
@@ -157,8 +158,29 @@ func (r *Register) Key(fp string) KeyUse {
 	return u
 }
 
-// NextCRLNumber returns the number after the last one used.
-func (is *Issuer) NextCRLNumber() *big.Int { return big.NewInt(is.CRLNumber + 1) }
+// NextCRLNumber returns the number of a CRL issued at now: the issue time
+// in UTC as the decimal digits YYYYMMDDhhmmss (20261122143005), or the
+// number after the last one used if that is higher.
+//
+// The register keeps numbers increasing on one token; the time keeps them
+// increasing across tokens that know nothing of each other, such as the
+// root token and a token restored from its backup, each given the same
+// previous CRL (a witness checks the clock at every ceremony). The numbers
+// fit RFC 5280's 20 octets with room to spare.
+func (is *Issuer) NextCRLNumber(now time.Time) *big.Int {
+	n := is.CRLNumber + 1
+	if t := CRLNumberAt(now); t > n {
+		n = t
+	}
+	return big.NewInt(n)
+}
+
+// CRLNumberAt is the CRL number of a CRL issued at t: its UTC time as the
+// decimal digits YYYYMMDDhhmmss.
+func CRLNumberAt(t time.Time) int64 {
+	t = t.UTC()
+	return (((int64(t.Year())*100+int64(t.Month()))*100+int64(t.Day()))*100+int64(t.Hour()))*1e4 + int64(t.Minute())*100 + int64(t.Second())
+}
 
 // SortedRevoked returns the revocations ordered by serial number.
 func (is *Issuer) SortedRevoked() []Revocation {

@@ -3,6 +3,7 @@ package register
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRoundTripAndQueries(t *testing.T) {
@@ -20,14 +21,48 @@ func TestRoundTripAndQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := back.Issuer("fp", "ignored")
-	if b.Subject != "CN=Root" || b.Find("0a") == nil || b.Find("0b") != nil || b.FindRevoked("0b") == nil || b.NextCRLNumber().Int64() != 3 {
+	if b.Subject != "CN=Root" || b.Find("0a") == nil || b.Find("0b") != nil || b.FindRevoked("0b") == nil {
 		t.Fatalf("%+v", b)
 	}
 	if s := b.SortedRevoked(); s[0].Serial != "0b" || s[1].Serial != "ff" {
 		t.Fatalf("sorted %+v", s)
 	}
-	if back.Issuer("other", "CN=Other").NextCRLNumber().Int64() != 1 {
-		t.Fatal("a new issuer starts at CRL number 1")
+}
+
+// CRL numbers are the issue time, YYYYMMDDhhmmss, unless the register is
+// ahead of it (the same second, a clock set back): then one more than the
+// last. Two tokens given the same previous CRL (the root token and one
+// restored from its backup) thus never issue the same number at
+// different times.
+func TestNextCRLNumber(t *testing.T) {
+	at := time.Date(2026, 11, 22, 14, 30, 5, 999, time.FixedZone("CET", 3600))
+	if got := CRLNumberAt(at); got != 20261122133005 {
+		t.Fatalf("CRLNumberAt(%v) = %d, want 20261122133005 (UTC)", at, got)
+	}
+	is := New().Issuer("fp", "CN=Root")
+	if got := is.NextCRLNumber(at).Int64(); got != 20261122133005 {
+		t.Fatalf("first CRL: %d", got)
+	}
+	is.CRLNumber = 20261122133005 // issued this second
+	if got := is.NextCRLNumber(at).Int64(); got != 20261122133006 {
+		t.Fatalf("a second CRL in the same second: %d", got)
+	}
+	if got := is.NextCRLNumber(at.Add(-time.Hour)).Int64(); got != 20261122133006 {
+		t.Fatalf("a clock set back: %d", got)
+	}
+	if got := is.NextCRLNumber(at.Add(24 * time.Hour)).Int64(); got != 20261123133005 {
+		t.Fatalf("a day later: %d", got)
+	}
+	is.CRLNumber = 7 // a register from before time-based numbers
+	if got := is.NextCRLNumber(at).Int64(); got != 20261122133005 {
+		t.Fatalf("after CRL 7: %d", got)
+	}
+	// Two tokens, each given the same previous CRL, issue CRLs an hour
+	// apart: the later one has the higher number.
+	a, b := New().Issuer("fp", "CN=Root"), New().Issuer("fp", "CN=Root")
+	a.CRLNumber, b.CRLNumber = 20261122133005, 20261122133005
+	if na, nb := a.NextCRLNumber(at.Add(time.Minute)), b.NextCRLNumber(at.Add(time.Hour)); na.Cmp(nb) >= 0 {
+		t.Fatalf("token A %s, then token B %s", na, nb)
 	}
 }
 
