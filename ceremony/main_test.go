@@ -45,6 +45,7 @@ func TestCommandLine(t *testing.T) {
 		Setup: setup,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"tokenobjects": cmdTokenObjects,
+			"objects":      cmdObjects,
 			"keygen":       cmdKeygen,
 			"chainok":      cmdChainOK,
 			"nosecret":     cmdNoSecret,
@@ -213,6 +214,24 @@ func cmdTokenObjects(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	if (len(objs) == want) == neg {
 		ts.Fatalf("token holds %d objects: %+v", len(objs), objs)
+	}
+}
+
+// objects [LABEL]: prints the objects pkcs11-tool (logged in) lists on the
+// token (default "demo"), one a line: class, label, then the type, ID,
+// usage and "Access:" line pkcs11-tool shows, for stdout to match.
+func cmdObjects(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) > 1 || neg {
+		ts.Fatalf("usage: objects [LABEL]")
+	}
+	label := "demo"
+	if len(args) == 1 {
+		label = args[0]
+	}
+	objs, err := tokenNamed(ts, label).ListObjects()
+	ts.Check(err)
+	for _, o := range objs {
+		fmt.Fprintf(ts.Stdout(), "%s %q type=%q id=%s usage=%q access=%q\n", o.Class, o.Label, o.Type, o.ID, o.Usage, o.Attrs)
 	}
 }
 

@@ -187,7 +187,12 @@ func (a *Face) check(s *script.Script) error {
 			return a.errorf("steps."+id, "script %s has no step %q", s.Name, id)
 		}
 	}
-	attendanceAt := -1
+	attendanceAt, sealAt := -1, -1
+	for i := range s.Steps {
+		if s.Steps[i].Kind == script.KindSeal {
+			sealAt = i // the seal step itself still takes exceptions
+		}
+	}
 	for i := range s.Steps {
 		st := &s.Steps[i]
 		ans, has := a.f.Steps[st.ID]
@@ -198,6 +203,9 @@ func (a *Face) check(s *script.Script) error {
 		}
 		for j, ex := range ans.Exceptions {
 			ep := fmt.Sprintf("%s.exceptions[%d]", p, j)
+			if sealAt >= 0 && i > sealAt {
+				return a.errorf(ep, "step %q comes after the seal: nothing can be recorded after it; note the exception on the paper record, or at an earlier step", st.ID)
+			}
 			if attendanceAt < 0 {
 				return a.errorf(ep, "step %q comes before attendance: nobody is recorded present to note an exception", st.ID)
 			}

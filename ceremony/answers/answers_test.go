@@ -137,6 +137,7 @@ func TestAnswersRejected(t *testing.T) {
 		{"override by a witness", "  closing:", "  preflight: {network_override: {by: Wanda, reason: lab}}\n  closing:", `steps.preflight.network_override.by: "Wanda" is not present as administrator`},
 		{"override on another step", "  closing: {confirmed_by: [Ada, Wanda, Walter]}", "  closing: {confirmed_by: [Ada, Wanda, Walter], network_override: {by: Ada, reason: lab}}", `steps.closing.network_override: step "closing" is a confirm step`},
 		{"exception by a stranger", "  closing: {confirmed_by: [Ada, Wanda, Walter]}", "  closing: {confirmed_by: [Ada, Wanda, Walter], exceptions: [{by: Mallory, expected: a, happened: b, done: c}]}", `steps.closing.exceptions[0].by: "Mallory" is not present`},
+		{"exception after the seal", "  closing:", "  carry-out: {exceptions: [{by: Wanda, expected: a, happened: b, done: c}]}\n  closing:", `steps.carry-out.exceptions[0]: step "carry-out" comes after the seal: nothing can be recorded after it`},
 		{"exception without what was done", "  closing: {confirmed_by: [Ada, Wanda, Walter]}", "  closing: {confirmed_by: [Ada, Wanda, Walter], exceptions: [{by: Ada, expected: a, happened: b}]}", "steps.closing.exceptions[0].done: required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -258,12 +258,9 @@ func sniff(data []byte) inputKind {
 // commandLineName is where a file named on the command line goes under
 // the output directory: its base name, under artifacts/ if it came from a
 // ceremony's artifacts/ directory (so that it pairs with its transcript).
+// It is the name qr export gives the file in a bundle.
 func commandLineName(path string) string {
-	base := filepath.Base(path)
-	if filepath.Base(filepath.Dir(path)) == outdir.ArtifactsDir {
-		return outdir.ArtifactsDir + "/" + base
-	}
-	return base
+	return qrtransfer.FileName(path)
 }
 
 // ceremonyDir lists what a ceremony directory carries out: the transcript,

@@ -28,10 +28,14 @@ const qrUsage = `Usage:
   ceremony qr show   FILE... [--frame-bytes N] [--ecc L|M|Q|H] [--rate FPS] [--invert]
   ceremony qr import --out DIR [--bundle ID] (IMAGE... | FRAMES.txt | -)
 
-export packs the files (each under its base name) into one bundle,
-compressed, and cuts it into QR codes: DIR/frame-NN.png and a printable
-DIR/sheet.html with the bundle id and digest (also as words) and how to
-import. DIR must not exist or be empty.
+export packs the files into one bundle, compressed, and cuts it into QR
+codes: DIR/frame-NN.png and a printable DIR/sheet.html with the bundle id
+and digest (also as words) and how to import. DIR must not exist or be
+empty. Each file goes into the bundle under its base name, and a file in a
+directory named artifacts under artifacts/NAME, so that files exported
+from a ceremony directory keep its layout (transcript.jsonl,
+transcript.sig, artifacts/...), which 'ceremony import' needs to pair
+artifacts with their transcript.
 
 show cycles the same frames full-screen in this terminal for a camera to
 scan: space pauses, left/right step, +/- change the rate, i inverts, q quits.

@@ -178,6 +178,9 @@ func checkShares(inputs []shareInput, manifests map[string]*shares.Manifest, hav
 func manifestsIn(path string) (map[string]*shares.Manifest, error) {
 	chain, err := transcript.ReadFile(path)
 	if err != nil {
+		if !strings.Contains(err.Error(), path) {
+			err = fmt.Errorf("transcript %s: %w", path, err)
+		}
 		return nil, err
 	}
 	out := map[string]*shares.Manifest{}

@@ -18,7 +18,8 @@ import (
 // auditKey finds the transcript-signing key labelled label on the token,
 // with the certificate stored beside it, and the root certificate (also on
 // the token) it chains to. The certificate must be fit to seal and only
-// that: not a CA, digitalSignature alone, no extended key usage, valid now.
+// that: not a CA, digitalSignature alone, extended key usage
+// documentSigning alone, valid now.
 func (r *run) auditKey(label string) (*hsm.KeyPair, *x509.Certificate, *x509.Certificate, error) {
 	kp, err := r.tok.FindKeyPair(label)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/elliptic"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
@@ -310,10 +311,13 @@ func TestCRLs(t *testing.T) {
 	}{
 		{"signed by a foreign key in the root's name",
 			[]file{{"root-ca.crl.pem", crl(t, 3, renamed(berlin, p.Root), berlinKey, now.Add(time.Hour), berlin)}},
-			`names "Example Devices Root CA R1" as its issuer, but that certificate's key did not sign it`},
+			`CRL 3 names the pinned root "Example Devices Root CA R1" as its issuer, but the pinned root's key did not sign it: another key with the same name did`},
 		{"signed by another root",
 			[]file{{"root-ca.crl.pem", crl(t, 3, other.Root, other.RootKey, now.Add(time.Hour))}},
-			`names "Example Devices Root CA R1" as its issuer, but that certificate's key did not sign it`},
+			`CRL 3 names the pinned root "Example Devices Root CA R1" as its issuer, but the pinned root's key did not sign it: another key with the same name did`},
+		{"signed by a certificate among the inputs in another's name",
+			[]file{{"berlin.crt.pem", ceremonytest.PEM(berlin)}, {"root-ca.crl.pem", crl(t, 3, renamed(noCRLSign, berlin), noCRLSignKey, now.Add(time.Hour))}},
+			`CRL 3 names "Example Devices Factory Berlin CA 1" as its issuer, but that certificate's key did not sign it`},
 		{"its issuer not among the inputs",
 			[]file{{"root-ca.crl.pem", crl(t, 3, berlin, berlinKey, now.Add(time.Hour))}},
 			`CRL 3 was issued by "CN=Example Devices Factory Berlin CA 1,O=Example Devices GmbH,C=DE", which is neither the pinned root nor a CA certificate among the inputs that chains to it`},
@@ -326,6 +330,71 @@ func TestCRLs(t *testing.T) {
 			wantRefusal(t, err, "bundle TEST: root-ca.crl.pem", tc.msg)
 		})
 	}
+}
+
+// A look-alike root: the pinned root's name, every string in it encoded as
+// UTF8String rather than PrintableString (so the names differ byte for byte
+// but read the same), on another key. Its CRL is called what it is: the
+// pinned root's name, not the pinned root's key. The pinned root's own key
+// signing a CRL under that encoding of its name is the pinned root's CRL.
+func TestCRLOfALookAlikeRoot(t *testing.T) {
+	p := newPKI(t)
+	pin := verify.Pin{Root: p.Root}
+	berlin, _ := intermediate(t, "Example Devices Factory Berlin CA 1", p.Root, p.RootKey)
+	utf8Subject := utf8Name(t, p.Root.Subject)
+
+	tmpl := ceremonytest.RootTemplate(p.Root.Subject.CommonName)
+	tmpl.RawSubject = utf8Subject
+	lookKey := ceremonytest.NewKey(t, elliptic.P384())
+	look := ceremonytest.NewCert(t, tmpl, tmpl, lookKey.Public(), lookKey)
+	if bytes.Equal(look.RawSubject, p.Root.RawSubject) || look.Subject.String() != p.Root.Subject.String() {
+		t.Fatalf("the look-alike's name %q (% x) is not the root's %q (% x) in another encoding", look.Subject, look.RawSubject, p.Root.Subject, p.Root.RawSubject)
+	}
+
+	_, err := opsimport.Check(stage(t, file{"berlin.crt.pem", ceremonytest.PEM(berlin)}, file{"root-ca.crl.pem", crl(t, 5, look, lookKey, now.Add(time.Hour), berlin)}), pin, now)
+	wantRefusal(t, err, "bundle TEST: root-ca.crl.pem",
+		`CRL 5 names the pinned root "Example Devices Root CA R1" as its issuer, but the pinned root's key did not sign it: another key with the same name did`)
+	if strings.Contains(err.Error(), "add the issuing CA") {
+		t.Fatalf("refusal %q asks for an issuing CA", err)
+	}
+
+	// The same look-alike in the chain check, for comparison: the same
+	// diagnosis.
+	_, err = opsimport.Check(stage(t, file{"root-ca.crt.pem", ceremonytest.PEM(look)}), pin, now)
+	wantRefusal(t, err, "bundle TEST: root-ca.crt.pem", "it is self-signed with the pinned root's name, but it is not the pinned root")
+
+	// The pinned root's own key, its name in UTF8String: accepted, and it
+	// revokes what it lists.
+	asUTF8 := renamed(p.Root, p.Root)
+	asUTF8.RawSubject = utf8Subject
+	r, err := opsimport.Check(stage(t, file{"berlin.crt.pem", ceremonytest.PEM(berlin)}, file{"root-ca.crl.pem", crl(t, 6, asUTF8, p.RootKey, now.Add(time.Hour), berlin)}), pin, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := item(t, r, "root-ca.crl.pem"); c.Kind != opsimport.KindCRL || !c.CRLSigner.Equal(p.Root) {
+		t.Fatalf("crl %v %q", c.Kind, c.Title)
+	}
+	if b := item(t, r, "berlin.crt.pem"); !anyContains(b.Notes, "REVOKED: CRL 6") {
+		t.Fatalf("berlin notes %q", b.Notes)
+	}
+}
+
+// utf8Name encodes n as a DER Name with every string a UTF8String.
+func utf8Name(t testing.TB, n pkix.Name) []byte {
+	t.Helper()
+	var rdns pkix.RDNSequence
+	for _, rdn := range n.ToRDNSequence() {
+		var set pkix.RelativeDistinguishedNameSET
+		for _, atv := range rdn {
+			set = append(set, pkix.AttributeTypeAndValue{Type: atv.Type, Value: asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte(atv.Value.(string))}})
+		}
+		rdns = append(rdns, set)
+	}
+	der, err := asn1.Marshal(rdns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 // renamed is cert with the subject of as, so that a key can sign a CRL in

@@ -189,7 +189,7 @@ func (c *checker) describeCRL(it *Item) {
 	it.Fields = append(it.Fields, pki.Field{Label: "Signed by", Value: fmt.Sprintf("%s (certificate SHA-256 %s)", by, seal.Fingerprint(signer))})
 	for _, other := range c.crls {
 		o := other.CRL
-		if other != it && bytes.Equal(o.RawIssuer, crl.RawIssuer) && bytes.Equal(other.CRLSigner.RawSubjectPublicKeyInfo, signer.RawSubjectPublicKeyInfo) && o.Number.Cmp(crl.Number) > 0 {
+		if other != it && sameName(o.Issuer, o.RawIssuer, crl.Issuer, crl.RawIssuer) && bytes.Equal(other.CRLSigner.RawSubjectPublicKeyInfo, signer.RawSubjectPublicKeyInfo) && o.Number.Cmp(crl.Number) > 0 {
 			it.Notes = append(it.Notes, fmt.Sprintf("CRL %s of the same issuer (%s) is newer", o.Number, other.Input.origin()))
 		}
 	}
@@ -250,10 +250,16 @@ func (c *checker) describeTranscript(it *Item) {
 	for _, a := range res.Artifacts {
 		arts = append(arts, art{a, true})
 	}
+	// Artifacts not carried under their recorded paths may have been
+	// carried under other names (matched by content).
+	dir, _ := splitName(it.Input.Name)
+	cer := c.ceremonies[dir]
 	var absent []string
 	for _, a := range res.Absent {
 		arts = append(arts, art{a, false})
-		absent = append(absent, a.Path)
+		if len(cer.carriedAs[a.Path]) == 0 {
+			absent = append(absent, a.Path)
+		}
 	}
 	sort.SliceStable(arts, func(i, j int) bool { return arts[i].Event < arts[j].Event })
 	if len(arts) == 0 {
@@ -261,8 +267,14 @@ func (c *checker) describeTranscript(it *Item) {
 	}
 	for _, a := range arts {
 		state := "carried, checked"
-		if !a.carried {
+		as := cer.carriedAs[a.Path]
+		switch {
+		case !a.carried && len(as) > 0:
+			state = fmt.Sprintf("carried as %s (matched by content: the same SHA-256), checked", strings.Join(as, ", "))
+		case !a.carried:
 			state = "not carried"
+		case len(as) > 0:
+			state = fmt.Sprintf("carried, checked; also as %s (matched by content: the same SHA-256)", strings.Join(as, ", "))
 		}
 		add("Artifact", "%s: %s (event %d, %d bytes, SHA-256 %s)", a.Path, state, a.Event, a.Size, a.SHA256)
 	}
@@ -295,6 +307,11 @@ func (c *checker) describeArtifact(it *Item, cer *ceremony) {
 		{Label: "Recorded by", Value: fmt.Sprintf("the transcript %s, event %d", cer.item.Input.origin(), it.Event)},
 		{Label: "Size", Value: fmt.Sprintf("%d bytes", it.Size)},
 		{Label: "SHA-256", Value: it.SHA256},
+	}
+	if it.ByContent {
+		it.Fields[0].Value += ", as " + it.ArtifactPath + " (matched by content)"
+		it.Notes = append(it.Notes, fmt.Sprintf("matched by content: the transcript %s records no file by this name, but records %s (event %d) with this file's SHA-256",
+			cer.item.Input.origin(), it.ArtifactPath, it.Event))
 	}
 	it.Title = "file recorded by the transcript"
 	if pub := it.content.pub; pub != nil {

@@ -9,7 +9,12 @@
 //
 // Files are classified by their content, not their names. Names serve only
 // to pair a transcript.jsonl with the transcript.sig, transcript.md and
-// artifacts/ files of the same ceremony directory.
+// artifacts/ files of the same ceremony directory. A file carried under
+// another name than the one a verified transcript recorded (a hand-made
+// bundle that holds artifacts/x.pem as x.pem, say) is matched to that
+// artifact by its SHA-256, which the sealed transcript vouches for, if
+// exactly one recorded artifact has it; the report says it was matched by
+// content.
 //
 // It is not the transport (the QR layer unpacks a bundle into files first)
 // and not the command line; and it checks what the ceremony produced, not
@@ -198,9 +203,26 @@ type Item struct {
 	// Event is the event of Transcript that recorded the file as an
 	// artifact, or 0.
 	Event int
+	// ArtifactPath is the path (relative to its ceremony directory) under
+	// which Transcript recorded the file, if Event is set: the file's own
+	// name, or, if ByContent, another one whose recorded SHA-256 the file
+	// has.
+	ArtifactPath string
+	ByContent    bool
 
 	data    []byte
 	content content
+	// match is the one recorded artifact of a verified transcript among
+	// the inputs with this file's content, if the file is not recorded
+	// under its own name; ambiguous lists them if there are several.
+	match     *artifactMatch
+	ambiguous []artifactMatch
+}
+
+// artifactMatch is an artifact a verified transcript records.
+type artifactMatch struct {
+	cer *ceremony
+	a   record.Artifact
 }
 
 // Certificate is one certificate of a KindCertificate file.
@@ -265,6 +287,9 @@ type ceremony struct {
 	dir  string // "" for the top level, else "DIR/"
 	item *Item
 	res  *verify.Result
+	// carriedAs names the inputs matched by content to each recorded
+	// artifact path.
+	carriedAs map[string][]string
 }
 
 // Check reads and checks every input against the pinned root (pin.Root, or
@@ -294,7 +319,7 @@ func Check(inputs []Input, pin verify.Pin, now time.Time) (*Report, error) {
 	if err := c.pinRoot(pin); err != nil {
 		return nil, err
 	}
-	steps := []func(*Item) error{c.checkCertificates, c.checkTranscript, c.checkCRL, c.checkRest}
+	steps := []func(*Item) error{c.checkCertificates, c.checkTranscript, c.matchContent, c.describeTranscriptItem, c.checkCRL, c.checkRest}
 	for _, step := range steps {
 		for _, it := range c.items {
 			if err := step(it); err != nil {
@@ -517,7 +542,10 @@ func sameName(a pkix.Name, rawA []byte, b pkix.Name, rawB []byte) bool {
 }
 
 // checkCRL verifies a CRL's signature with the pinned root, or with a CA
-// certificate among the inputs that chains to it.
+// certificate among the inputs that chains to it. Issuer names are
+// compared as the chain check compares them (sameName): a CRL in the
+// pinned root's name, however encoded, that the pinned root's key did not
+// sign is called what it is, a CRL of a look-alike.
 func (c *checker) checkCRL(it *Item) error {
 	crl := it.content.crl
 	if crl == nil {
@@ -532,7 +560,7 @@ func (c *checker) checkCRL(it *Item) error {
 	var named *x509.Certificate
 	var lastErr error
 	for _, s := range signers {
-		if !bytes.Equal(s.RawSubject, crl.RawIssuer) {
+		if !sameName(s.Subject, s.RawSubject, crl.Issuer, crl.RawIssuer) {
 			continue
 		}
 		named = s
@@ -547,6 +575,8 @@ func (c *checker) checkCRL(it *Item) error {
 		return refuse(it, "CRL %s was issued by %q, which is neither the pinned root nor a CA certificate among the inputs that chains to it: add the issuing CA's certificate", crl.Number, crl.Issuer.String())
 	case errors.As(lastErr, new(x509.ConstraintViolationError)):
 		return refuse(it, "CRL %s names %q as its issuer, which may not sign CRLs (it is not a CA with cRLSign)", crl.Number, name(named))
+	case named.Equal(c.root):
+		return refuse(it, "CRL %s names the pinned root %q as its issuer, but the pinned root's key did not sign it: another key with the same name did", crl.Number, name(named))
 	}
 	return refuse(it, "CRL %s names %q as its issuer, but that certificate's key did not sign it: %v", crl.Number, name(named), lastErr)
 }
@@ -583,9 +613,17 @@ func (c *checker) checkRest(it *Item) error {
 		return nil
 	}
 	if cer, a, ok := c.artifactOf(it.Input.Name); ok {
-		it.Kind, it.Transcript, it.Event = KindArtifact, cer.res, a.Event
+		it.Kind, it.Transcript, it.Event, it.ArtifactPath = KindArtifact, cer.res, a.Event, a.Path
 		c.describeArtifact(it, cer)
 		return nil
+	}
+	if m := it.match; m != nil {
+		it.Kind, it.Transcript, it.Event, it.ArtifactPath, it.ByContent = KindArtifact, m.cer.res, m.a.Event, m.a.Path, true
+		c.describeArtifact(it, m.cer)
+		return nil
+	}
+	if len(it.ambiguous) > 0 {
+		return refuse(it, "not recorded under this name, and its SHA-256 is that of %d recorded artifacts (%s): carry it under its recorded path beside its transcript", len(it.ambiguous), describeMatches(it.ambiguous))
 	}
 	what := "it"
 	switch {
@@ -639,8 +677,11 @@ func (c *checker) annotate() {
 		}
 		if it.Kind == KindCertificate || it.Kind == KindCRL {
 			if cer, a, ok := c.artifactOf(it.Input.Name); ok {
-				it.Transcript, it.Event = cer.res, a.Event
+				it.Transcript, it.Event, it.ArtifactPath = cer.res, a.Event, a.Path
 				it.Notes = append(it.Notes, fmt.Sprintf("also recorded by the transcript %s at event %d", cer.item.Input.origin(), a.Event))
+			} else if m := it.match; m != nil {
+				it.Transcript, it.Event, it.ArtifactPath, it.ByContent = m.cer.res, m.a.Event, m.a.Path, true
+				it.Notes = append(it.Notes, fmt.Sprintf("also recorded by the transcript %s at event %d as %s (matched by content: the same SHA-256)", m.cer.item.Input.origin(), m.a.Event, m.a.Path))
 			}
 		}
 		sanitize(&it.Title, it.Fields, it.Notes)
@@ -668,7 +709,7 @@ func revokes(crlItem *Item, ci *Certificate) (x509.RevocationListEntry, bool) {
 		return x509.RevocationListEntry{}, false
 	}
 	crl, issuer := crlItem.CRL, ci.Chain[1]
-	if !bytes.Equal(ci.Cert.RawIssuer, crl.RawIssuer) || !bytes.Equal(issuer.RawSubjectPublicKeyInfo, crlItem.CRLSigner.RawSubjectPublicKeyInfo) {
+	if !sameName(ci.Cert.Issuer, ci.Cert.RawIssuer, crl.Issuer, crl.RawIssuer) || !bytes.Equal(issuer.RawSubjectPublicKeyInfo, crlItem.CRLSigner.RawSubjectPublicKeyInfo) {
 		return x509.RevocationListEntry{}, false
 	}
 	for _, e := range crl.RevokedCertificateEntries {

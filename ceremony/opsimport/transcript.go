@@ -2,8 +2,11 @@ package opsimport
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/outdir"
@@ -61,9 +64,71 @@ func (c *checker) checkTranscript(it *Item) error {
 	if res.Status != verify.Verified {
 		return refuse(it, "%s: only a sealed transcript is imported", record.Status(res.Chain))
 	}
-	c.ceremonies[dir] = &ceremony{dir: dir, item: it, res: res}
+	c.ceremonies[dir] = &ceremony{dir: dir, item: it, res: res, carriedAs: map[string][]string{}}
 	it.Kind, it.Transcript = KindTranscript, res
-	c.describeTranscript(it)
+	return nil
+}
+
+// matchContent matches a file that no verified transcript among the
+// inputs records under its name to the one recorded artifact with its
+// SHA-256 and size, if there is exactly one: a hand-made bundle may carry
+// artifacts/x.pem as x.pem, and the digest in a sealed, verified
+// transcript is what vouches for the file, not its name. The transcript's
+// description then reports the artifact as carried under the file's name
+// (its verify.Result, which checked files by path, still lists it as
+// Absent). Files under a ceremony directory's artifacts/ are
+// not matched: verify.Carried has refused any such file the transcript
+// does not record under its name, so that what Write writes still
+// verifies. Transcripts, seals, records and key backups are never
+// artifacts.
+func (c *checker) matchContent(it *Item) error {
+	_, base := splitName(it.Input.Name)
+	switch {
+	case it.Kind == KindTranscript, it.content.transcript, it.content.seal != nil, it.content.backup,
+		base == outdir.TranscriptFile, base == outdir.SealFile, base == outdir.RecordFile:
+		return nil
+	}
+	if _, _, ok := c.artifactOf(it.Input.Name); ok {
+		return nil
+	}
+	var found []artifactMatch
+	for _, dir := range slices.Sorted(maps.Keys(c.ceremonies)) {
+		cer := c.ceremonies[dir]
+		for _, list := range [][]record.Artifact{cer.res.Artifacts, cer.res.Absent} {
+			for _, a := range list {
+				if a.SHA256 == it.SHA256 && a.Size == it.Size {
+					found = append(found, artifactMatch{cer: cer, a: a})
+				}
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+	case 1:
+		m := found[0]
+		it.match = &m
+		m.cer.carriedAs[m.a.Path] = append(m.cer.carriedAs[m.a.Path], it.Input.Name)
+	default:
+		it.ambiguous = found
+	}
+	return nil
+}
+
+// describeMatches names recorded artifacts for a message.
+func describeMatches(ms []artifactMatch) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = fmt.Sprintf("%s at event %d of %s", m.a.Path, m.a.Event, m.cer.item.Input.origin())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// describeTranscriptItem describes a verified transcript, once every file
+// has been matched to it.
+func (c *checker) describeTranscriptItem(it *Item) error {
+	if it.Kind == KindTranscript {
+		c.describeTranscript(it)
+	}
 	return nil
 }
 

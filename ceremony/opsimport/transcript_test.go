@@ -2,6 +2,7 @@ package opsimport_test
 
 import (
 	"bytes"
+	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -225,8 +226,8 @@ func TestTranscriptRefused(t *testing.T) {
 			"B/transcript.md", []string{"a printable record without a verified transcript.jsonl beside it"}},
 		{"a public key not covered", []file{{"firmware-signing.pub.pem", c.Artifacts[2].Data}},
 			"firmware-signing.pub.pem", []string{"not covered by a certificate chain to the pinned root or a verified transcript"}},
-		{"an artifact of the transcript outside its directory", append(files, file{"firmware-signing.pub.der", c.Artifacts[3].Data}),
-			"firmware-signing.pub.der", []string{"not covered"}},
+		{"a file beside the transcript that it does not record", append(files, file{"B/firmware-signing.pub.pem", foreign.Artifacts[2].Data}),
+			"B/firmware-signing.pub.pem", []string{"not covered by a certificate chain to the pinned root or a verified transcript"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := opsimport.Check(stage(t, tc.files...), pin, now)
@@ -235,6 +236,101 @@ func TestTranscriptRefused(t *testing.T) {
 			}
 			wantRefusal(t, err, "bundle TEST: "+tc.origin, tc.msgs...)
 		})
+	}
+}
+
+// A bundle made by hand with every file under its base name (as qr export
+// made them before it kept artifacts/): the transcript records
+// artifacts/firmware-signing.pub.pem, the bundle carries
+// firmware-signing.pub.pem. The sealed transcript's SHA-256 vouches for it:
+// it is matched by content, and the report says so.
+func TestTranscriptArtifactsMatchedByContent(t *testing.T) {
+	p := newPKI(t)
+	c := newFirmwareCeremony(t, p)
+	files := []file{
+		{"transcript.jsonl", c.Transcript},
+		{"transcript.sig", c.Sig},
+		{"firmware-signing.crt.pem", c.Artifacts[1].Data},
+		{"firmware-signing.pub.pem", c.Artifacts[2].Data},
+	}
+	r, err := opsimport.Check(stage(t, files...), verify.Pin{Root: p.Root}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	pub := item(t, r, "firmware-signing.pub.pem")
+	if pub.Kind != opsimport.KindArtifact || !pub.ByContent || pub.ArtifactPath != "artifacts/firmware-signing.pub.pem" || pub.Event != 7 ||
+		pub.Title != `public key (ECDSA P-256, PEM) of firmware-signing certificate "Example Devices Firmware Signing 2026"` {
+		t.Fatalf("public key: %v by content %v, %s event %d, %q", pub.Kind, pub.ByContent, pub.ArtifactPath, pub.Event, pub.Title)
+	}
+	if !anyContains(pub.Notes, "matched by content: the transcript bundle TEST: transcript.jsonl records no file by this name, but records artifacts/firmware-signing.pub.pem (event 7) with this file's SHA-256") ||
+		!anyContains(field(pub.Fields, "Recorded by"), "event 7, as artifacts/firmware-signing.pub.pem (matched by content)") {
+		t.Fatalf("public key notes %q, fields %q", pub.Notes, pub.Fields)
+	}
+
+	fw := item(t, r, "firmware-signing.crt.pem")
+	if fw.Kind != opsimport.KindCertificate || !fw.ByContent || fw.Event != 6 ||
+		!anyContains(fw.Notes, "also recorded by the transcript bundle TEST: transcript.jsonl at event 6 as artifacts/firmware-signing.crt.pem (matched by content: the same SHA-256)") {
+		t.Fatalf("firmware certificate: by content %v, event %d, notes %q", fw.ByContent, fw.Event, fw.Notes)
+	}
+
+	tr := item(t, r, "transcript.jsonl")
+	arts := field(tr.Fields, "Artifact")
+	if !anyContains(arts, "artifacts/firmware-signing.pub.pem: carried as firmware-signing.pub.pem (matched by content: the same SHA-256), checked (event 7") ||
+		!anyContains(arts, "artifacts/firmware-signing.crt.pem: carried as firmware-signing.crt.pem (matched by content: the same SHA-256), checked (event 6") ||
+		!anyContains(arts, "artifacts/firmware-signing.pub.der: not carried (event 8") {
+		t.Fatalf("transcript artifacts %q", arts)
+	}
+	if !anyContains(tr.Notes, "not carried (recorded, but not among the inputs): artifacts/root-ca.crt.pem, artifacts/firmware-signing.pub.der, artifacts/firmware-signing.pub.raw, "+backupPath) {
+		t.Fatalf("transcript notes %q", tr.Notes)
+	}
+
+	// Written as carried; the transcript still verifies there (the files
+	// beside it are no part of its artifacts/).
+	out := t.TempDir()
+	if _, err := r.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(out, "firmware-signing.pub.pem")); !bytes.Equal(got, c.Artifacts[2].Data) {
+		t.Fatalf("wrote %q", got)
+	}
+	if res, err := verify.Carried(filepath.Join(out, "transcript.jsonl"), verify.Pin{Root: p.Root}); err != nil || res.Status != verify.Verified {
+		t.Fatalf("the written transcript does not verify: %v", err)
+	}
+
+	// A copy outside the ceremony directory, beside the artifact carried
+	// under its recorded path, is matched too.
+	r, err = opsimport.Check(stage(t, append(c.bundle(t, "B/"), file{"firmware-signing.pub.der", c.Artifacts[3].Data})...), verify.Pin{Root: p.Root}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if der := item(t, r, "firmware-signing.pub.der"); der.Kind != opsimport.KindArtifact || !der.ByContent || der.ArtifactPath != "artifacts/firmware-signing.pub.der" {
+		t.Fatalf("copy: %v by content %v %s", der.Kind, der.ByContent, der.ArtifactPath)
+	}
+	if !anyContains(field(item(t, r, "B/transcript.jsonl").Fields, "Artifact"), "artifacts/firmware-signing.pub.der: carried, checked; also as firmware-signing.pub.der (matched by content: the same SHA-256) (event 8") {
+		t.Fatalf("transcript artifacts %q", field(item(t, r, "B/transcript.jsonl").Fields, "Artifact"))
+	}
+}
+
+// Content that several recorded artifacts share names no one artifact: a
+// file carried under another name with it is refused, naming them.
+func TestTranscriptContentMatchAmbiguous(t *testing.T) {
+	p := newPKI(t)
+	spki, err := x509.MarshalPKIXPublicKey(ceremonytest.NewKey(t, elliptic.P256()).Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki})
+	c := ceremonytest.NewCeremony(t, p.PKI,
+		ceremonytest.Artifact{Path: "artifacts/a.pub.pem", Data: key},
+		ceremonytest.Artifact{Path: "artifacts/b.pub.pem", Data: key},
+	)
+	_, err = opsimport.Check(stage(t, file{"transcript.jsonl", c.Transcript}, file{"transcript.sig", c.Sig}, file{"x.pub.pem", key}), verify.Pin{Root: p.Root}, now)
+	wantRefusal(t, err, "bundle TEST: x.pub.pem", "not recorded under this name, and its SHA-256 is that of 2 recorded artifacts (artifacts/a.pub.pem at event 5 of bundle TEST: transcript.jsonl, artifacts/b.pub.pem at event 6 of bundle TEST: transcript.jsonl): carry it under its recorded path")
+
+	// Under its recorded path it is that artifact.
+	if _, err := opsimport.Check(stage(t, file{"transcript.jsonl", c.Transcript}, file{"transcript.sig", c.Sig}, file{"artifacts/a.pub.pem", key}), verify.Pin{Root: p.Root}, now); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -2,11 +2,13 @@ package qrframe_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/devicepki/ceremony/ceremony/bundle"
 	"github.com/devicepki/ceremony/ceremony/qrframe"
 )
 
@@ -266,26 +268,86 @@ func FuzzAssemble(f *testing.F) {
 	lines := texts(f, randomBundle(90, 200), 60)
 	f.Add(strings.Join(lines, "\n"))
 	f.Add(strings.Join([]string{lines[2], lines[0], lines[0], "x", lines[1], lines[3]}, "\n"))
+	// Frames Split never makes (slices under MinFrameBytes, 1 byte in
+	// the last), which the assembler takes all the same.
+	f.Add(strings.Join(cut(randomBundle(91, 25), 3), "\n"))
+	f.Add(strings.Join(cut(randomBundle(92, 1), 1), "\n"))
 	f.Fuzz(func(t *testing.T, input string) {
 		a := qrframe.NewAssembler("")
+		var taken []qrframe.Frame // the frames the assembler took
 		for i, l := range strings.Split(input, "\n") {
-			a.Add(l, fmt.Sprint(i))
+			if o, _, _ := a.Add(l, fmt.Sprint(i)); o == qrframe.Added || o == qrframe.Repeated {
+				fr, err := qrframe.Parse(l)
+				if err != nil {
+					t.Fatalf("line %d taken, but it does not parse: %v", i, err)
+				}
+				taken = append(taken, fr)
+			}
 		}
 		set, data, err := a.Result()
 		if err != nil {
 			return
 		}
-		if set == nil || len(data) == 0 {
-			t.Fatal("no error and no data")
+		if set == nil || len(data) == 0 || !set.Complete() {
+			t.Fatal("no error, but no data or an incomplete set")
 		}
-		frames, err := qrframe.Split(data, len(data)/set.Total+1)
-		if err != nil {
-			return
+		// Always: the data is what the set's digest names, computed here
+		// from the data alone.
+		if sha256.Sum256(data) != [sha256.Size]byte(set.Digest) {
+			t.Fatalf("%d bytes whose SHA-256 is not bundle %s's", len(data), set.ID())
 		}
-		if frames[0].Digest != set.Digest {
-			t.Fatal("data does not match the set's digest")
+		// And it is the set's frames' payloads, in order: every frame of
+		// the set that the assembler took is its slice of the data.
+		size := -1
+		for _, fr := range taken {
+			if fr.Digest == set.Digest && fr.Total == set.Total && fr.Index == 1 && fr.Total > 1 {
+				size = len(fr.Payload)
+			}
+		}
+		for _, fr := range taken {
+			if fr.Digest != set.Digest || fr.Total != set.Total {
+				continue
+			}
+			lo := 0
+			if fr.Index > 1 {
+				lo = (fr.Index - 1) * size
+			}
+			if size < 0 && fr.Total > 1 || lo+len(fr.Payload) > len(data) || !bytes.Equal(data[lo:lo+len(fr.Payload)], fr.Payload) ||
+				fr.Index == fr.Total && lo+len(fr.Payload) != len(data) {
+				t.Fatalf("frame %d of %d is not its slice of the %d bytes", fr.Index, fr.Total, len(data))
+			}
 		}
 	})
+}
+
+// Frames with slices shorter than Split makes (a forger's, or another
+// tool's) still reassemble into the bundle their digest names: the fuzz
+// seeds above reach its checks.
+func TestAssembleSmallFrames(t *testing.T) {
+	for _, tc := range []struct{ n, frames int }{{25, 3}, {1, 1}, {40, 40}} {
+		packed := randomBundle(uint64(tc.n), tc.n)
+		a := qrframe.NewAssembler("")
+		if errs := feed(t, a, cut(packed, tc.frames)); len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		set, data, err := a.Result()
+		if err != nil || !bytes.Equal(data, packed) || set.Total != tc.frames {
+			t.Fatalf("%d bytes in %d frames: %v, %d bytes", tc.n, tc.frames, err, len(data))
+		}
+	}
+}
+
+// cut makes the frame texts of packed in n slices of equal length but the
+// last, of any length: what a forger who knows the format can write.
+func cut(packed []byte, n int) []string {
+	size := (len(packed) + n - 1) / n
+	d := bundle.Of(packed)
+	var out []string
+	for i := 0; i < n; i++ {
+		fr := qrframe.Frame{Digest: d, Index: i + 1, Total: n, Payload: packed[i*size : min((i+1)*size, len(packed))]}
+		out = append(out, fr.String())
+	}
+	return out
 }
 
 // The length check does not depend on the order frames arrive in (the

@@ -17,6 +17,7 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/bundle"
 	"github.com/devicepki/ceremony/ceremony/durable"
+	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/qrframe"
 	"github.com/devicepki/ceremony/ceremony/qrimage"
 	"github.com/devicepki/ceremony/ceremony/words"
@@ -172,12 +173,13 @@ func (e *Export) WriteDir(dir string) ([]string, error) {
 	return res.Written, nil
 }
 
-// ReadFiles reads the files to export, each under its base name.
+// ReadFiles reads the files to export, each under its base name, kept
+// under artifacts/ if it lies in a directory named artifacts (FileName).
 func ReadFiles(paths []string) ([]bundle.File, error) {
 	var files []bundle.File
 	seen := map[string]string{}
 	for _, p := range paths {
-		name := filepath.Base(p)
+		name := FileName(p)
 		if err := bundle.CheckName(name); err != nil {
 			return nil, fmt.Errorf("%s: %v", p, err)
 		}
@@ -195,4 +197,22 @@ func ReadFiles(paths []string) ([]bundle.File, error) {
 		files = append(files, bundle.File{Name: name, Data: data})
 	}
 	return files, nil
+}
+
+// FileName is the name in a bundle of the file at path: its base name,
+// under artifacts/ if it lies in a directory named artifacts, as a
+// ceremony's artifacts do. A bundle exported by hand from a ceremony
+// directory then has the layout of the one its export-qr step writes
+// (transcript.jsonl, transcript.sig, artifacts/NAME), which is how
+// 'ceremony import' pairs artifacts with the transcript that recorded
+// them; 'ceremony import' names files given on its command line the same
+// way. Nothing else of the path is kept: not a directory above, which
+// would depend on where the command runs, and never ".." or an absolute
+// path.
+func FileName(path string) string {
+	base := filepath.Base(path)
+	if filepath.Base(filepath.Dir(path)) == outdir.ArtifactsDir {
+		return outdir.ArtifactsDir + "/" + base
+	}
+	return base
 }

@@ -128,6 +128,14 @@ func TestReadFiles(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
 	os.WriteFile(filepath.Join(dir, "sub", "a.pem"), []byte("b"), 0o644)
 	os.WriteFile(filepath.Join(dir, ".hidden"), []byte("h"), 0o644)
+	for _, c := range []string{"c1", "c2"} {
+		os.MkdirAll(filepath.Join(dir, c, "artifacts"), 0o755)
+		os.WriteFile(filepath.Join(dir, c, "artifacts", "x.pem"), []byte(c), 0o644)
+	}
+	if _, err := qrtransfer.ReadFiles([]string{filepath.Join(dir, "c1", "artifacts", "x.pem"), filepath.Join(dir, "c2", "artifacts", "x.pem")}); err == nil ||
+		!strings.Contains(err.Error(), "have the same name artifacts/x.pem") {
+		t.Fatalf("two artifacts/x.pem: %v", err)
+	}
 	if files, err := qrtransfer.ReadFiles([]string{filepath.Join(dir, "a.pem")}); err != nil || files[0].Name != "a.pem" {
 		t.Fatalf("%v %v", files, err)
 	}
@@ -139,6 +147,60 @@ func TestReadFiles(t *testing.T) {
 	} {
 		if _, err := qrtransfer.ReadFiles(paths); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// A ceremony directory's files, exported by hand, keep its layout: the
+// transcript and seal at the top, artifacts under artifacts/ (which is how
+// the import pairs them with the transcript), wherever the command runs
+// and however the path is spelled; nothing else of the path is kept.
+func TestReadFilesKeepsArtifacts(t *testing.T) {
+	dir := t.TempDir()
+	cer := filepath.Join(dir, "transcripts", "demo-firmware")
+	for _, n := range []string{"transcript.jsonl", "transcript.sig", "artifacts/firmware-signing.pub.pem", "artifacts/firmware-signing.crt.pem"} {
+		p := filepath.Join(cer, filepath.FromSlash(n))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(cer)
+	for _, tc := range []struct {
+		paths []string
+		want  []string
+	}{
+		{[]string{"transcript.jsonl", "transcript.sig", "artifacts/firmware-signing.pub.pem", "./artifacts/firmware-signing.crt.pem"},
+			[]string{"transcript.jsonl", "transcript.sig", "artifacts/firmware-signing.pub.pem", "artifacts/firmware-signing.crt.pem"}},
+		{[]string{filepath.Join(cer, "transcript.jsonl"), filepath.Join(cer, "artifacts", "firmware-signing.pub.pem")},
+			[]string{"transcript.jsonl", "artifacts/firmware-signing.pub.pem"}},
+		{[]string{"../demo-firmware/artifacts/firmware-signing.pub.pem", "artifacts/../transcript.sig"},
+			[]string{"artifacts/firmware-signing.pub.pem", "transcript.sig"}},
+	} {
+		files, err := qrtransfer.ReadFiles(tc.paths)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.paths, err)
+		}
+		var got []string
+		for _, f := range files {
+			got = append(got, f.Name)
+			if want := f.Name; string(f.Data) != want {
+				t.Errorf("%s holds %q", f.Name, f.Data)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%q: names %q, want %q", tc.paths, got, tc.want)
+		}
+		// The names survive packing and unpacking.
+		packed, err := bundle.Pack(files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := bundle.Unpack(packed)
+		if err != nil || len(back) != len(files) || back[len(back)-1].Name != tc.want[len(tc.want)-1] {
+			t.Fatalf("unpacked %v: %v", back, err)
 		}
 	}
 }

@@ -2,6 +2,9 @@ package tui
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +16,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/internal/softhsmtest"
 )
@@ -71,7 +75,16 @@ func newEngineRig(t *testing.T) *engineRig {
 	t.Cleanup(func() {
 		if r.m.done == nil && r.m.cancel != nil {
 			r.m.cancel()
-			<-r.m.engineEnded
+			r.m.face.close() // a failing step asks for exceptions whatever the context
+			// A test that failed mid-ceremony left the engine waiting to
+			// send: take its messages until it ends.
+			for {
+				select {
+				case <-r.m.engineEnded:
+					return
+				case <-r.msgs:
+				}
+			}
 		}
 	})
 	return r
@@ -146,6 +159,9 @@ func TestEngineCeremony(t *testing.T) {
 		}
 		switch req := req.(type) {
 		case engine.ConfirmRequest:
+			if req.Step.ID == "read-fingerprint" {
+				r.fingerprintShown(t)
+			}
 			r.keys(runes("y"))
 		case engine.ChoiceRequest:
 			r.keys(keyEnter)
@@ -235,4 +251,29 @@ func TestEngineRefusal(t *testing.T) {
 		}
 		knownBug(t, "the transcript does not say who refused", problems)
 	})
+}
+
+// fingerprintShown checks that the screen shows the root certificate's
+// SHA-256 fingerprint, as openssl x509 -fingerprint -sha256 computes it,
+// in groups, at the step where it is read aloud: two steps after the step
+// that made the certificate.
+func (r *engineRig) fingerprintShown(t *testing.T) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.dir, "out", "artifacts", "root-ca.crt.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatal("root-ca.crt.pem holds no PEM block")
+	}
+	sum := sha256.Sum256(blk.Bytes)
+	groups := strings.Fields(record.GroupHex(hex.EncodeToString(sum[:])))
+	view := text(r.m.View())
+	flat := strings.Join(strings.Fields(view), " ")
+	for _, g := range groups {
+		if !strings.Contains(flat, g) {
+			t.Fatalf("the read-fingerprint screen lacks group %q of the root certificate's fingerprint %s:\n%s", g, record.GroupHex(hex.EncodeToString(sum[:])), view)
+		}
+	}
 }

@@ -542,6 +542,21 @@ func (m *Model) stepList(height int) []string {
 
 // rightPane draws the current step: its title, the text to read aloud, the
 // prompt (or the exception form), and the notices of the step.
+// fingerprintNotice starts the engine's notice of a certificate's
+// SHA-256 fingerprint, the one people read aloud and write down.
+const fingerprintNotice = "Certificate SHA-256: "
+
+// lastFingerprint is the latest certificate fingerprint noticed at an
+// earlier step.
+func (m *Model) lastFingerprint() (notice, bool) {
+	for i := len(m.notices) - 1; i >= 0; i-- {
+		if n := m.notices[i]; n.step < m.cur && strings.HasPrefix(n.text, fingerprintNotice) {
+			return n, true
+		}
+	}
+	return notice{}, false
+}
+
 func (m *Model) rightPane(width, height int) []string {
 	th := m.th
 	var head []string
@@ -563,7 +578,7 @@ func (m *Model) rightPane(width, height int) []string {
 	case m.aborting:
 		act = wrap(th.Bad("Aborting: the ceremony stops after the current operation, and the abort is recorded."), width)
 	}
-	var notes []string
+	var notes, keep []string // keep: the fingerprint, shown before anything else is
 	for _, n := range m.notices {
 		if n.step == m.cur {
 			for _, l := range readable(n.text) {
@@ -571,9 +586,23 @@ func (m *Model) rightPane(width, height int) []string {
 			}
 		}
 	}
-	if len(notes) == 0 && m.cur > 0 && m.steps[m.cur-1].summary != "" {
-		for _, l := range readable("previous step: " + m.steps[m.cur-1].summary) {
-			notes = append(notes, wrap(th.Faint(l), width)...)
+	if len(notes) == 0 && m.cur > 0 {
+		// A step that reads a fingerprint aloud comes after the step that
+		// made the certificate: the latest certificate's fingerprint stays
+		// on screen, in groups and as words, until a newer one.
+		if n, ok := m.lastFingerprint(); ok {
+			title := ""
+			if n.step >= 0 && n.step < len(m.steps) {
+				title = fmt.Sprintf(" (step %d, %s)", n.step+1, m.steps[n.step].title)
+			}
+			for _, l := range readable(n.text + title) {
+				keep = append(keep, wrap(l, width)...)
+			}
+		}
+		if m.steps[m.cur-1].summary != "" {
+			for _, l := range readable("previous step: " + m.steps[m.cur-1].summary) {
+				notes = append(notes, wrap(th.Faint(l), width)...)
+			}
 		}
 	}
 
@@ -603,11 +632,15 @@ func (m *Model) rightPane(width, height int) []string {
 		out = append(out, "")
 		out = append(out, act...)
 	}
-	if room := height - len(out) - 1; room > 0 && len(notes) > 0 {
-		if len(notes) > room {
-			notes = notes[len(notes)-room:]
+	if room := height - len(out) - 1; room > 0 && len(keep)+len(notes) > 0 {
+		if len(keep) > room {
+			keep = keep[:room]
+		}
+		if len(notes) > room-len(keep) {
+			notes = notes[len(notes)-(room-len(keep)):]
 		}
 		out = append(out, "")
+		out = append(out, keep...)
 		out = append(out, notes...)
 	}
 	return out

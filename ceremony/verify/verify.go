@@ -224,7 +224,7 @@ func (res *Result) checkSeal(ev transcript.Event, content, sig []byte, pin Pin) 
 	res.Seal = s
 	if err := s.Verify(content); err != nil {
 		if errors.Is(err, seal.ErrContentChanged) {
-			return &Failure{Event: ev.Seq, Msg: "the transcript differs from what the seal signed: this seal event, or the chain it commits to, was rewritten"}
+			return &Failure{Event: ev.Seq, Msg: "the transcript differs from what the seal signed: " + outdir.SealFile + " is the seal of another transcript, or this seal event, or the chain it commits to, was rewritten"}
 		}
 		return &Failure{File: outdir.SealFile, Msg: err.Error()}
 	}
