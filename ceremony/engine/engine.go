@@ -157,6 +157,9 @@ func Prepare(opts Options) (*Plan, error) {
 				}
 				p.pinned[i] = c
 			}
+			if err := p.prepareUseKey(path, st, i); err != nil {
+				return nil, err
+			}
 		case script.KindGenerateKey, script.KindRestoreKey:
 			if st.Kind == script.KindGenerateKey && prof.Key == "" {
 				return nil, s.Errorf(path+".template", "template %s lists the keys a CSR may bring (key.allowed); a generate-key step needs a template with key.algorithm", prof.Name)
@@ -250,11 +253,9 @@ func (p *Plan) prepareIssue(path string, st *script.Step, i int, prof *pki.Profi
 			return err
 		}
 	case st.CSR != "":
-		in, err := loadCSR(script.Expand(st.CSR, p.inputs), prof)
-		if err != nil {
-			return s.Errorf(path+".csr", "%v", err)
+		if err := p.prepareCSR(path, st, i, prof); err != nil {
+			return err
 		}
-		p.csrs[i] = in
 	default: // throwaway key
 		if prof.Key == "" || !prof.Key.IsECDSA() {
 			return s.Errorf(path+".template", "a throwaway key needs a template with an ECDSA key.algorithm")

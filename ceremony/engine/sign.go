@@ -82,8 +82,12 @@ func extensionName(oid string) string {
 // certificate stored beside it on the token. The key must still be
 // private, sensitive and non-extractable; the certificate must belong to
 // it, be valid now and, if the script pins a certificate file, be that
-// very certificate.
+// very certificate. A key on a second token (token) is found by
+// useKeyOnToken.
 func (r *run) useKey(info StepInfo, st *script.Step, i int) (string, error) {
+	if st.Token != "" {
+		return r.useKeyOnToken(info, st, i)
+	}
 	label := r.labels[i]
 	kp, err := r.tok.FindKeyPair(label)
 	if err != nil {
@@ -149,29 +153,41 @@ func (r *run) generatesLabel(label string) bool {
 }
 
 // subjectKey returns the public key an issue-certificate step certifies,
-// and a description for the transcript.
+// and a description for the transcript (which, for a step that takes a
+// CSR if one is given and a throwaway key if not, says which it took).
 func (r *run) subjectKey(info StepInfo, st *script.Step, i int, prof *pki.Profile) (crypto.PublicKey, map[string]any, error) {
-	switch {
-	case st.Key != "":
+	if st.Key != "" {
 		kp, err := r.refind(r.keys[st.Key])
 		if err != nil {
 			return nil, nil, err
 		}
 		return kp.Public(), map[string]any{"source": "generated", "label": kp.Label, "id": kp.IDHex(), "token": r.tokenOf(st.Key)}, nil
-	case st.CSR != "":
-		in := r.csrs[i]
-		return in.req.CSR.PublicKey, map[string]any{"source": "csr", "path": in.req.Path, "sha256": in.req.SHA256,
-			"requested_subject": in.req.CSR.Subject.String(), "ignored_extensions": nonNil(in.ignored)}, nil
 	}
-	// A throwaway key: generated in software, its private half dropped at
-	// once. Only the issuer's signature matters (proof of possession of
-	// the CA key for a cloud service).
-	k, err := ecdsa.GenerateKey(prof.Key.Curve(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("throwaway key: %w", err)
+	var (
+		pub     crypto.PublicKey
+		keyInfo map[string]any
+	)
+	if in := r.csrs[i]; in != nil {
+		pub, keyInfo = in.req.CSR.PublicKey, map[string]any{"source": "csr", "path": in.req.Path, "sha256": in.req.SHA256,
+			"requested_subject": in.req.CSR.Subject.String(), "ignored_extensions": nonNil(in.ignored)}
+	} else {
+		// A throwaway key: generated in software, its private half
+		// dropped at once. Only the issuer's signature matters (proof of
+		// possession of the CA key for a cloud service).
+		k, err := ecdsa.GenerateKey(prof.Key.Curve(), rand.Reader)
+		if err != nil {
+			return nil, nil, fmt.Errorf("throwaway key: %w", err)
+		}
+		pub, keyInfo = k.Public(), map[string]any{"source": "throwaway", "algorithm": prof.Key}
 	}
-	r.face.Report(Report{Kind: Notice, Step: info, Text: "Throwaway key generated in memory; its private half is discarded"})
-	return k.Public(), map[string]any{"source": "throwaway", "algorithm": prof.Key}, nil
+	if choice := r.keyChoice(st, i); choice != "" {
+		keyInfo["chosen"] = choice
+		r.face.Report(Report{Kind: Notice, Step: info, Text: "Certifying " + choice})
+	}
+	if keyInfo["source"] == "throwaway" {
+		r.face.Report(Report{Kind: Notice, Step: info, Text: "Throwaway key generated in memory; its private half is discarded"})
+	}
+	return pub, keyInfo, nil
 }
 
 // knownKey is a public key a CSR must not bring, and whose it is.
@@ -302,6 +318,9 @@ func (r *run) issueCertificate(ctx context.Context, info StepInfo, st *script.St
 			fields = append(fields, pki.Field{Label: "CSR extensions ignored", Value: strings.Join(in.ignored, ", ")})
 		}
 	}
+	if choice := r.keyChoice(st, i); choice != "" {
+		fields = append([]pki.Field{{Label: "Certified key", Value: choice}}, fields...)
+	}
 	approvers, err := r.approve(ctx, info, st, "certificate", fields, draft.TBSSHA256, map[string]any{
 		"subject": c.Subject.String(), "serial": serialHex(c.SerialNumber.Bytes()),
 	})
@@ -356,6 +375,9 @@ func (r *run) issueCertificate(ctx context.Context, info StepInfo, st *script.St
 	text := fmt.Sprintf("Issued %s %q, serial %s, valid %s to %s (SHA-256 %s, TBS SHA-256 %s), approved by %s",
 		kind, c.Subject.String(), serialHex(c.SerialNumber.Bytes()), c.NotBefore.Format(time.DateOnly), c.NotAfter.Format(time.DateOnly),
 		iss.SHA256(), draft.TBSSHA256, names(approvers))
+	if choice := r.keyChoice(st, i); choice != "" {
+		text += ", for " + choice
+	}
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + record.GroupHex(iss.SHA256())})
 	checks := []string{"linted before signing", "approved by every " + st.ApprovedBy, "signature verified with the HSM's public key",
 		"TBS identical to the one linted and approved", "fields match the template", "linted again after signing"}

@@ -81,6 +81,13 @@ func NewDraft(p *Profile, v Validity, serial *big.Int, subject *pkix.Name, subje
 		}
 	}
 	tmpl := p.Certificate(v, serial)
+	if p.SignatureFromIssuer {
+		ialg, err := keys.AlgorithmOf(issuerKey)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: issuer key: %w", p.Name, err)
+		}
+		tmpl.SignatureAlgorithm = IssuerDefaultSignature(ialg)
+	}
 	if subject != nil {
 		tmpl.Subject = *subject
 	}

@@ -150,7 +150,7 @@ func checkIssuer(p *Profile, v Validity, issuer *x509.Certificate, alg keys.Algo
 			v.NotBefore.UTC().Format(time.RFC3339), v.NotAfter.UTC().Format(time.RFC3339), issuer.Subject.CommonName,
 			issuer.NotBefore.UTC().Format(time.RFC3339), issuer.NotAfter.UTC().Format(time.RFC3339))
 	}
-	if err := checkSignatureSuits(alg, p.SignatureAlgorithm, fmt.Sprintf("the issuer's %s key", alg)); err != nil {
+	if err := checkSignatureSuits(alg, p.SignatureAlgorithmFor(alg), fmt.Sprintf("the issuer's %s key", alg)); err != nil {
 		return fmt.Errorf("template %s: signature_algorithm: %w", p.Name, err)
 	}
 	return nil

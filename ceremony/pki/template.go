@@ -228,10 +228,14 @@ type Profile struct {
 	Key keys.Algorithm
 	// AllowedKeys are the key algorithms a certificate of this profile
 	// may certify: Key alone, or the template's key.allowed list.
-	AllowedKeys        []keys.Algorithm
-	SignatureAlgorithm x509.SignatureAlgorithm
-	Subject            pkix.Name
-	Validity           ValidityRule
+	AllowedKeys []keys.Algorithm
+	// SignatureAlgorithm is the template's signature algorithm; zero when
+	// SignatureFromIssuer (signature_algorithm: issuer-default), which
+	// SignatureAlgorithmFor resolves once the issuer's key is known.
+	SignatureAlgorithm  x509.SignatureAlgorithm
+	SignatureFromIssuer bool
+	Subject             pkix.Name
+	Validity            ValidityRule
 
 	IsCA           bool
 	MaxPathLen     int
@@ -348,11 +352,21 @@ func (p *Profile) fill(t *template) error {
 	}
 	var err error
 	// A self-signed certificate is signed by its own key; any other by
-	// its issuer's, which is checked when the issuer is known.
-	if r.selfSigned {
+	// its issuer's, which is checked when the issuer is known, or whose
+	// type selects it (issuer-default).
+	switch {
+	case r.selfSigned && t.SignatureAlgorithm == IssuerDefault:
+		err = fmt.Errorf("%s: a self-signed %s is signed by its own key: give the algorithm (for %s: %s)",
+			IssuerDefault, kind, p.Key, suitableSignatures(p.Key))
+	case r.selfSigned:
 		p.SignatureAlgorithm, err = signatureAlgorithmFor(p.Key, t.SignatureAlgorithm)
-	} else {
+	case t.SignatureAlgorithm == IssuerDefault:
+		p.SignatureFromIssuer = true
+	default:
 		p.SignatureAlgorithm, err = parseSignatureAlgorithm(t.SignatureAlgorithm)
+		if err != nil {
+			err = fmt.Errorf("%v, or %s (the one the issuer's key type calls for)", err, IssuerDefault)
+		}
 	}
 	if err != nil {
 		return p.errorf("signature_algorithm", "%v", err)
@@ -610,6 +624,34 @@ var matchingECDSA = map[keys.Algorithm]string{
 	keys.ECDSAP256: "ecdsa-with-SHA256",
 	keys.ECDSAP384: "ecdsa-with-SHA384",
 	keys.ECDSAP521: "ecdsa-with-SHA512",
+}
+
+// IssuerDefault is the signature_algorithm of a template whose
+// certificates are signed with the algorithm the issuer's key type calls
+// for (IssuerDefaultSignature): a verification certificate signed by a
+// P-384 root or a P-256 factory intermediate.
+const IssuerDefault = "issuer-default"
+
+// IssuerDefaultSignature returns the signature algorithm a key of
+// algorithm alg signs with by default: ECDSA with the hash matching the
+// curve (P-256/SHA-256, P-384/SHA-384, P-521/SHA-512), RSA PKCS #1 v1.5
+// with SHA-256 (as ceremony csr signs).
+func IssuerDefaultSignature(alg keys.Algorithm) x509.SignatureAlgorithm {
+	if alg.IsECDSA() {
+		return signatureAlgorithms[matchingECDSA[alg]]
+	}
+	return x509.SHA256WithRSA
+}
+
+// SignatureAlgorithmFor returns the algorithm a certificate of this
+// profile is signed with by an issuer whose key is of algorithm issuer:
+// the template's, or for issuer-default the one the issuer's key calls
+// for.
+func (p *Profile) SignatureAlgorithmFor(issuer keys.Algorithm) x509.SignatureAlgorithm {
+	if p.SignatureFromIssuer {
+		return IssuerDefaultSignature(issuer)
+	}
+	return p.SignatureAlgorithm
 }
 
 // signatureAlgorithmFor parses the signature algorithm name and checks that

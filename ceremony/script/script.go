@@ -54,7 +54,9 @@ const (
 	// unwraps a backed-up key into the token.
 	KindRestoreKey = "restore-key"
 	// KindUseKey finds a key pair made at an earlier ceremony on the
-	// token, with the certificate stored beside it (the root, to sign).
+	// token, with the certificate stored beside it (the root, to sign);
+	// or, with token, on a second token, with its certificate given as a
+	// file and checked to chain to the root (an intermediate CA's key).
 	KindUseKey = "use-key"
 	// KindIssueCRL revokes certificates: the issuer signs a CRL listing
 	// them and every earlier revocation.
@@ -83,6 +85,11 @@ var formatSuffix = map[string]string{
 
 // NoPreviousCRL is the previous_crl value of an issuer's first CRL.
 const NoPreviousCRL = "none"
+
+// NoCSR is the value of the input an issue-certificate step with both
+// csr and throwaway_key names when no CSR is given: the certificate is
+// then for a throwaway key.
+const NoCSR = "none"
 
 // IssuerSelf is the issue-certificate issuer that means self-signed.
 const IssuerSelf = "self"
@@ -154,7 +161,9 @@ type Step struct {
 	Key string `yaml:"key"`
 	// Issuer is "self" for a self-signed certificate, or the id of an
 	// earlier issue-certificate step whose certificate and key issue this
-	// one (issue-certificate).
+	// one (issue-certificate). For use-key with token, the earlier use-key
+	// step on the ceremony's main token (the root) whose certificate
+	// issued the certificate of the key found: the chain is checked.
 	Issuer string `yaml:"issuer"`
 	// Source is the id of the step whose output is written (write-artifact).
 	Source string `yaml:"source"`
@@ -184,11 +193,14 @@ type Step struct {
 	CSR string `yaml:"csr"`
 	// ThrowawayKey certifies a fresh software key that is discarded at
 	// once (issue-certificate): a cloud CA's verification certificate
-	// proves the issuer's key, not the subject's.
+	// proves the issuer's key, not the subject's. Together with csr, which
+	// must then be one ${input} reference alone whose default is "none"
+	// (NoCSR), it means a throwaway key unless that input names a CSR.
 	ThrowawayKey bool `yaml:"throwaway_key"`
 	// Subject gives the values of the attributes the template requests
 	// (issue-certificate with key or throwaway_key); values may use
-	// ${input}.
+	// ${input}. With csr and throwaway_key together, a CSR given must
+	// request exactly this subject.
 	Subject map[string]string `yaml:"subject"`
 	// ApprovedBy is the role whose every attendee approves the decoded
 	// content before the HSM signs it (issue-certificate, issue-crl).
@@ -205,8 +217,8 @@ type Step struct {
 	// CRL, as the source is.
 	Formats []string `yaml:"formats"`
 	// Token names one of the HSM config's other_tokens (hsm-login,
-	// generate-key): a second token, such as the firmware build system's.
-	// Empty means the ceremony's main token.
+	// generate-key, use-key): a second token, such as the firmware build
+	// system's or a factory's. Empty means the ceremony's main token.
 	Token string `yaml:"token"`
 	// FrameBytes is the most bundle bytes per QR frame (export-qr); 0
 	// means the default.
@@ -316,7 +328,7 @@ var fieldsUsed = map[string][]string{
 	KindGenerateKey:      {"template", "label", "token"},
 	KindIssueCertificate: {"template", "key", "issuer", "csr", "throwaway_key", "subject", "approved_by"},
 	KindWriteArtifact:    {"source", "name", "formats"},
-	KindUseKey:           {"label", "certificate"},
+	KindUseKey:           {"label", "certificate", "token", "issuer"},
 	KindIssueCRL:         {"template", "issuer", "revocations", "previous_crl", "approved_by"},
 	KindSeal:             {"label"},
 	KindInitToken:        {"quorum"},
@@ -586,6 +598,9 @@ func (s *Script) validate() error {
 			if st.Label == "" {
 				return s.Errorf(p+".label", "required: the HSM label of the key to use")
 			}
+			if err := s.checkUseKey(p, st, i, otherLogins); err != nil {
+				return err
+			}
 		case KindIssueCertificate:
 			if err := s.checkIssueCertificate(p, st, i, loginAt); err != nil {
 				return err
@@ -827,15 +842,20 @@ func (s *Script) checkIssueCertificate(p string, st *Step, i, loginAt int) error
 			sources++
 		}
 	}
-	if sources != 1 {
-		return s.Errorf(p, "give exactly one of key (a key generated in this ceremony), csr (a certificate signing request) or throwaway_key: true")
+	csrOrThrowaway := st.Key == "" && st.CSR != "" && st.ThrowawayKey
+	if sources != 1 && !csrOrThrowaway {
+		return s.Errorf(p, "give exactly one of key (a key generated in this ceremony), csr (a certificate signing request) or throwaway_key: true (or csr: ${INPUT} with throwaway_key: true, for a throwaway key unless a CSR is given)")
 	}
 	if st.Key != "" {
 		if err := s.checkEarlier(p+".key", st.Key, i, KindGenerateKey); err != nil {
 			return err
 		}
 	}
-	if len(st.Subject) > 0 && st.CSR != "" {
+	if csrOrThrowaway {
+		if err := s.checkCSROrThrowaway(p, st); err != nil {
+			return err
+		}
+	} else if len(st.Subject) > 0 && st.CSR != "" {
 		return s.Errorf(p+".subject", "a CSR brings its own subject: subject goes with key or throwaway_key")
 	}
 	if st.Issuer == "" {
@@ -857,6 +877,71 @@ func (s *Script) checkIssueCertificate(p string, st *Step, i, loginAt int) error
 		return s.Errorf(p+".approved_by", "required: the role whose every member approves the certificate before it is signed")
 	}
 	return s.checkRole(p+".approved_by", st.ApprovedBy)
+}
+
+// CSRInput returns the name of the input an issue-certificate step with
+// both csr and throwaway_key takes its CSR from (a file, or "none" for a
+// throwaway key), and false for any other step.
+func (st *Step) CSRInput() (string, bool) {
+	if st.Kind != KindIssueCertificate || st.CSR == "" || !st.ThrowawayKey {
+		return "", false
+	}
+	m := soleRefRE.FindStringSubmatch(st.CSR)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// soleRefRE matches a value that is one ${input} reference alone.
+var soleRefRE = regexp.MustCompile(`^\$\{([a-z][a-z0-9_]{0,62})\}$`)
+
+// checkCSROrThrowaway checks an issue-certificate step that certifies a
+// CSR's key if one is given and a throwaway key if not: csr is one input
+// reference alone, and that input says "none" unless given.
+func (s *Script) checkCSROrThrowaway(p string, st *Step) error {
+	name, ok := st.CSRInput()
+	if !ok {
+		return s.Errorf(p+".csr", "%q: with throwaway_key: true, csr is one input reference alone, such as ${csr}, whose default is %s: the CSR's key is certified when the input names a file, a throwaway key when it is %s",
+			st.CSR, NoCSR, NoCSR)
+	}
+	in := s.Inputs[s.inputIndex(name)]
+	if in.Default == nil || *in.Default != NoCSR {
+		return s.Errorf(p+".csr", "input %s must have default: %s: with throwaway_key: true the certificate is for a throwaway key unless a CSR is given", name, NoCSR)
+	}
+	return nil
+}
+
+// checkUseKey checks what a use-key step says besides its label: a key
+// on a second token (token) must have been opened by an earlier hsm-login
+// step, comes with its certificate as a file (a token made by ceremony
+// csr holds none) and names the issuer it must chain to: a use-key step
+// on the ceremony's main token (the root).
+func (s *Script) checkUseKey(p string, st *Step, i int, otherLogins map[string]int) error {
+	if st.Token != "" {
+		if _, ok := otherLogins[st.Token]; !ok {
+			return s.Errorf(p+".token", "nobody logs in to token %q before this step: put an hsm-login step with token: %s before it", st.Token, st.Token)
+		}
+		if strings.TrimSpace(st.Certificate) == "" {
+			return s.Errorf(p+".certificate", "required with token: the certificate of the key on token %q, as a file (a token made by ceremony csr holds none); the key found must match it", st.Token)
+		}
+		if st.Issuer == "" {
+			return s.Errorf(p+".issuer", "required with token: the id of the earlier use-key step that finds the root on the ceremony's main token, to which the certificate must chain")
+		}
+	}
+	switch {
+	case st.Issuer == "":
+		return nil
+	case st.Token == "":
+		return s.Errorf(p+".issuer", "goes with token: a key on the ceremony's main token is found with the certificate stored beside it")
+	}
+	if err := s.checkEarlier(p+".issuer", st.Issuer, i, KindUseKey); err != nil {
+		return err
+	}
+	if iss := s.Steps[s.StepIndex(st.Issuer)]; iss.Token != "" {
+		return s.Errorf(p+".issuer", "step %q finds a key on token %q: the issuer is found on the ceremony's main token (the root)", st.Issuer, iss.Token)
+	}
+	return nil
 }
 
 // checkOtherLogin checks an hsm-login step for one of the HSM config's
