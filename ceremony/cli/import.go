@@ -152,12 +152,9 @@ func gatherInputs(args []string, want string, stdin io.Reader, log io.Writer) ([
 		if err != nil {
 			return nil, nil, err
 		}
-		switch sniff(data) {
-		case imageFile:
-			frames = append(frames, frameSource{path: a, image: true})
-		case framesFile:
-			frames = append(frames, frameSource{path: a, text: data})
-		default:
+		if fs, ok := framesIn(a, data); ok {
+			frames = append(frames, fs)
+		} else {
 			inputs = append(inputs, opsimport.Input{Name: commandLineName(a), Path: a, Data: data, Origin: a})
 		}
 	}
@@ -231,6 +228,18 @@ type frameSource struct {
 	path  string
 	image bool
 	text  []byte
+}
+
+// framesIn returns the frame source of a file read from path, if it is a
+// QR image or a file of scanned frames.
+func framesIn(path string, data []byte) (frameSource, bool) {
+	switch sniff(data) {
+	case imageFile:
+		return frameSource{path: path, image: true}, true
+	case framesFile:
+		return frameSource{path: path, text: data}, true
+	}
+	return frameSource{}, false
 }
 
 // sniff tells QR images and frame text files from other files by their

@@ -337,14 +337,11 @@ func readFrames(sources []string, want string, stdin io.Reader, log io.Writer) (
 		if err != nil {
 			return nil, nil, err
 		}
-		switch sniff(data) {
-		case imageFile:
-			frames = append(frames, frameSource{path: src, image: true})
-		case framesFile:
-			frames = append(frames, frameSource{path: src, text: data})
-		default:
+		fs, ok := framesIn(src, data)
+		if !ok {
 			return nil, nil, fmt.Errorf("%s: neither a QR image (PNG, JPEG) nor a file of scanned frames", src)
 		}
+		frames = append(frames, fs)
 	}
 	return assembleFrames(frames, want, stdin, log)
 }
