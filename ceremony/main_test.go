@@ -46,6 +46,7 @@ func TestCommandLine(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"tokenobjects": cmdTokenObjects,
 			"objects":      cmdObjects,
+			"tokenexists":  cmdTokenExists,
 			"keygen":       cmdKeygen,
 			"chainok":      cmdChainOK,
 			"nosecret":     cmdNoSecret,
@@ -214,6 +215,19 @@ func cmdTokenObjects(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	if (len(objs) == want) == neg {
 		ts.Fatalf("token holds %d objects: %+v", len(objs), objs)
+	}
+}
+
+// tokenexists LABEL: pkcs11-tool lists an initialised token labelled
+// exactly LABEL; with !, none is (the blank slot was left alone).
+func cmdTokenExists(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: tokenexists LABEL")
+	}
+	labels, err := token(ts).HSM.TokenLabels()
+	ts.Check(err)
+	if slices.Contains(labels, args[0]) == neg {
+		ts.Fatalf("initialised tokens: %q", labels)
 	}
 }
 

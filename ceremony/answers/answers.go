@@ -73,7 +73,7 @@ type stepAnswer struct {
 	// Exceptions are recorded after the step (before it, for the seal).
 	Exceptions []exception `yaml:"exceptions"`
 	// Shares are the keyholders' shares, in the order they are entered
-	// (hsm-login with a quorum, restore-key).
+	// (hsm-login with a quorum, rebuild-backup-key).
 	Shares []shareSource `yaml:"shares"`
 	// TypedBack replaces, per keyholder, the copy a rehearsal types back
 	// (by default the rehearsal share file) (hand-out-shares).
@@ -286,7 +286,7 @@ func (a *Face) check(s *script.Script) error {
 			if err := a.checkBy(p, ans.By, st.By, present); err != nil {
 				return err
 			}
-		case script.KindHSMLogin, script.KindRestoreKey:
+		case script.KindHSMLogin, script.KindRebuildBackupKey:
 			if st.Quorum != nil {
 				want["shares"] = true
 				if err := a.checkShares(p, st, ans, present); err != nil {

@@ -210,20 +210,63 @@ func loadRestore(backupPath, certPath string) (*restoreInput, string, error) {
 	return &restoreInput{backupPath: backupPath, certPath: certPath, data: data, backup: b, cert: cert}, "", nil
 }
 
-// restoreKey restores a backed-up key into the token: the backup file and
-// the certificate are checked against each other first, then custodians
-// enter their shares, the backup key is rebuilt and checked against the
-// manifest in the backup file, imported as a trusted unwrapping key, the
-// key unwrapped as sensitive and non-extractable beside a public-key
-// object made from the certificate, a test signature checked with the
-// certificate's key, and the backup key destroyed.
-func (r *run) restoreKey(ctx context.Context, info StepInfo, st *script.Step, i int) (string, error) {
+// rebuiltKey is a backup key rebuilt from custodians' shares and checked
+// against the backup's manifest, held until the restore-key step that
+// uses it, and wiped then or when the run ends.
+type rebuiltKey struct {
+	secret  *secret.Secret
+	by      []Participant
+	indices []int
+}
+
+// rebuildBackupKey has custodians enter their backup shares, rebuilds the
+// backup key and checks it against the manifest in the backup file, which
+// was checked against the certificate before the ceremony started. It
+// touches no token: a wrong, foreign or altered share is refused before
+// a blank token is initialised.
+func (r *run) rebuildBackupKey(ctx context.Context, info StepInfo, st *script.Step, i int) (string, error) {
+	in := r.restores[i]
+	b, cert := in.backup, in.cert
+	iss := &pki.Issued{Cert: cert, DER: cert.Raw}
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + record.GroupHex(iss.SHA256())})
+	sec, by, indices, err := r.collectShares(ctx, info, st.Quorum.Role, b.Manifest)
+	if err != nil {
+		return "", err
+	}
+	r.rebuilt[st.ID] = &rebuiltKey{secret: sec, by: by, indices: indices}
+	text := fmt.Sprintf("Rebuilt the backup key of %s (key %q) from %d %s shares of split %s; every share and the rebuilt key matched the backup's manifest, and the backup's public key matches certificate %q (SHA-256 %s); nothing was written to a token",
+		filepath.Base(in.backupPath), b.Label, len(indices), st.Quorum.Role, b.Manifest.Split, cert.Subject.String(), iss.SHA256())
+	return text, r.record(transcript.Entry{Type: "backup-key-rebuilt", Step: info.ID, Actors: actors(by...), Text: text, Data: map[string]any{
+		"backup_label": b.Label, "algorithm": b.Algorithm,
+		"backup_file":       map[string]string{"path": in.backupPath, "sha256": sha256Hex(in.data)},
+		"certificate":       map[string]string{"path": in.certPath, "subject": cert.Subject.String(), "sha256": iss.SHA256()},
+		"public_key_sha256": b.PublicKeySHA256, "backup_key_split": b.Manifest.Split, "shares": indices,
+		"checks": []string{"backup public key equals the certificate's", "every share matched the manifest", "backup key matched its commitment"},
+	}})
+}
+
+// restoreKey restores a backed-up key into the token with the backup key
+// an earlier rebuild-backup-key step rebuilt: the backup key is imported
+// as a trusted unwrapping key, the key unwrapped as sensitive and
+// non-extractable beside a public-key object made from the certificate, a
+// test signature checked with the certificate's key, and the backup key
+// destroyed on the token and wiped from memory.
+func (r *run) restoreKey(info StepInfo, st *script.Step, i int) (string, error) {
 	in, label := r.restores[i], r.labels[i]
 	b, cert, data := in.backup, in.cert, in.data
 	paths := [2]string{in.backupPath, in.certPath}
 	certFP, _ := keys.Fingerprint(cert.PublicKey)
 	iss := &pki.Issued{Cert: cert, DER: cert.Raw}
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + record.GroupHex(iss.SHA256())})
+	rk := r.rebuilt[st.Source]
+	if rk == nil {
+		return "", fmt.Errorf("step %q has no rebuilt backup key: step %q did not complete", st.ID, st.Source)
+	}
+	defer func() {
+		rk.secret.Wipe()
+		delete(r.rebuilt, st.Source)
+	}()
+	sec, by, indices := rk.secret, rk.by, rk.indices
 	inUse, err := r.tok.LabelInUse(label)
 	if err != nil {
 		return "", err
@@ -231,11 +274,6 @@ func (r *run) restoreKey(ctx context.Context, info StepInfo, st *script.Step, i 
 	if inUse {
 		return "", fmt.Errorf("token %q already holds an object labelled %q; refusing to restore over it", r.tok.Info().Label, label)
 	}
-	sec, by, indices, err := r.collectShares(ctx, info, st.Quorum.Role, b.Manifest)
-	if err != nil {
-		return "", err
-	}
-	defer sec.Wipe()
 	var kp *hsm.KeyPair
 	d, err := r.timed(info, fmt.Sprintf("Unwrapping key %q into the HSM", label), func() error {
 		u, destroy, err := r.importTrusted(sec, hsm.UsageUnwrap, restoreKeyLabel)

@@ -70,7 +70,7 @@ type Plan struct {
 	templates  map[string]*pki.Profile      // by template name
 	labels     map[int]string               // generate-key, restore-key and seal step index -> expanded label
 	backups    map[string]*script.Step      // generate-key step id -> the backup-key step that backs it up
-	restores   map[int]*restoreInput        // restore-key step index -> its checked backup and certificate
+	restores   map[int]*restoreInput        // rebuild-backup-key and restore-key step index -> the checked backup and certificate
 	restored   map[string]*x509.Certificate // restore-key step id -> the certificate its key must match
 	validities map[int]pki.Validity         // issue-certificate step index -> validity
 	// csrs are the checked CSRs, subjects the subjects given by the
@@ -173,9 +173,12 @@ func Prepare(opts Options) (*Plan, error) {
 			}
 			labelAt[label] = i
 			p.labels[i] = label
-			if st.Kind == script.KindGenerateKey {
-				break
+			if st.Kind == script.KindRestoreKey {
+				in := p.restores[s.StepIndex(st.Source)]
+				p.restores[i] = in
+				p.restored[st.ID] = in.cert
 			}
+		case script.KindRebuildBackupKey:
 			// The backup and the certificate are read and checked
 			// against each other now, before any token is touched; the
 			// restore uses these very bytes.
@@ -184,7 +187,6 @@ func Prepare(opts Options) (*Plan, error) {
 				return nil, s.Errorf(path+"."+field, "%v", err)
 			}
 			p.restores[i] = in
-			p.restored[st.ID] = in.cert
 		case script.KindSeal:
 			label := script.Expand(st.Label, inputs)
 			if err := hsm.ValidateLabel(label); err != nil {

@@ -52,6 +52,10 @@ func (r *run) end() {
 		p.wipe()
 		delete(r.pending, id)
 	}
+	for id, k := range r.rebuilt {
+		k.secret.Wipe()
+		delete(r.rebuilt, id)
+	}
 	for name, t := range r.others {
 		_ = t.Close()
 		delete(r.others, name)

@@ -59,6 +59,9 @@ type run struct {
 	// pending holds the shares of each split (by step id) until they are
 	// handed out.
 	pending map[string]*pendingSplit
+	// rebuilt holds each rebuilt backup key (by rebuild-backup-key step
+	// id) until its restore-key step; wiped by end.
+	rebuilt map[string]*rebuiltKey
 	// qr is what the export-qr step wrote, if it ran.
 	qr *QRExport
 }
@@ -71,7 +74,8 @@ func newRun(p *Plan, tok *hsm.Token, face Face) (*run, error) {
 	return &run{Plan: p, tok: tok, tw: tw, face: face,
 		keys: map[string]*hsm.KeyPair{}, certs: map[string]*pki.Issued{}, crls: map[string]*pki.IssuedCRL{},
 		inRoom: map[string]bool{}, started: map[int]bool{}, asked: map[int]bool{}, pending: map[string]*pendingSplit{},
-		others: map[string]*hsm.Token{}, keyToken: map[*hsm.KeyPair]*hsm.Token{}}, nil
+		rebuilt: map[string]*rebuiltKey{},
+		others:  map[string]*hsm.Token{}, keyToken: map[*hsm.KeyPair]*hsm.Token{}}, nil
 }
 
 func (r *run) record(e transcript.Entry) error {

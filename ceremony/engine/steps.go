@@ -58,8 +58,10 @@ func (r *run) step(ctx context.Context, i int) (string, error) {
 		return r.handOut(ctx, info, st)
 	case script.KindBackupKey:
 		return r.backupKey(info, st)
+	case script.KindRebuildBackupKey:
+		return r.rebuildBackupKey(ctx, info, st, i)
 	case script.KindRestoreKey:
-		return r.restoreKey(ctx, info, st, i)
+		return r.restoreKey(info, st, i)
 	}
 	return "", fmt.Errorf("step kind %q has no implementation", st.Kind)
 }

@@ -50,8 +50,15 @@ const (
 	// KindBackupKey wraps a generated key under a fresh backup key and
 	// splits the backup key among a quorum of custodians.
 	KindBackupKey = "backup-key"
-	// KindRestoreKey rebuilds a backup key from custodians' shares and
-	// unwraps a backed-up key into the token.
+	// KindRebuildBackupKey reads a backup file and the certificate its key
+	// must match, and rebuilds the backup key from custodians' shares,
+	// checked against the backup's manifest. It touches no token, so a
+	// script puts it before init-token: a wrong backup key is refused
+	// before anything is created. The key is held in memory for the
+	// restore-key step that names it as its source.
+	KindRebuildBackupKey = "rebuild-backup-key"
+	// KindRestoreKey unwraps a backed-up key into the token with the
+	// backup key an earlier rebuild-backup-key step rebuilt.
 	KindRestoreKey = "restore-key"
 	// KindUseKey finds a key pair made at an earlier ceremony on the
 	// token, with the certificate stored beside it (the root, to sign);
@@ -165,7 +172,9 @@ type Step struct {
 	// step on the ceremony's main token (the root) whose certificate
 	// issued the certificate of the key found: the chain is checked.
 	Issuer string `yaml:"issuer"`
-	// Source is the id of the step whose output is written (write-artifact).
+	// Source is the id of the step whose output is written (write-artifact),
+	// or of the rebuild-backup-key step whose backup is restored
+	// (restore-key).
 	Source string `yaml:"source"`
 	// Name is the artifact's base name (write-artifact): NAME.crt.pem for a
 	// certificate, NAME.pub.pem for a public key; NAME.backup for the
@@ -174,7 +183,7 @@ type Step struct {
 
 	// Quorum says which role holds the shares of a split and how many
 	// are needed (init-token, backup-key: role, threshold and shares;
-	// hsm-login, restore-key: role only, the rest is on record).
+	// hsm-login, rebuild-backup-key: role only, the rest is on record).
 	Quorum *Quorum `yaml:"quorum"`
 	// Split is the id of the init-token or backup-key step whose shares
 	// are handed out (hand-out-shares).
@@ -183,8 +192,8 @@ type Step struct {
 	// restrict wrapping to trusted keys (backup-key). Default: refuse.
 	AllowUntrustedWrap bool `yaml:"allow_untrusted_wrap"`
 	// Backup is the path of the backup file to restore, and Certificate
-	// the path of the certificate its key must match (restore-key); both
-	// may use ${input}.
+	// the path of the certificate its key must match (rebuild-backup-key);
+	// both may use ${input}.
 	Backup      string `yaml:"backup"`
 	Certificate string `yaml:"certificate"`
 
@@ -334,7 +343,8 @@ var fieldsUsed = map[string][]string{
 	KindInitToken:        {"quorum"},
 	KindHandOutShares:    {"split"},
 	KindBackupKey:        {"key", "name", "quorum", "allow_untrusted_wrap"},
-	KindRestoreKey:       {"backup", "certificate", "label", "quorum"},
+	KindRebuildBackupKey: {"backup", "certificate", "quorum"},
+	KindRestoreKey:       {"source", "label"},
 	KindExportQR:         {"frame_bytes", "ecc"},
 }
 
@@ -363,7 +373,7 @@ func (st *Step) setFields() map[string]bool {
 func kindList() string {
 	return strings.Join([]string{KindAttendance, KindPreflight, KindConfirm, KindChoose, KindInitToken, KindHSMLogin,
 		KindHandOutShares, KindGenerateKey, KindUseKey, KindIssueCertificate, KindIssueCRL, KindWriteArtifact, KindBackupKey,
-		KindRestoreKey, KindSeal, KindExportQR}, ", ")
+		KindRebuildBackupKey, KindRestoreKey, KindSeal, KindExportQR}, ", ")
 }
 
 func (s *Script) validate() error {
@@ -415,6 +425,7 @@ func (s *Script) validate() error {
 		splits                                           = map[string]int{} // split step id -> hand-out step index, or -1
 		backedUp                                         = map[string]int{} // generate-key step id -> backup-key step index
 		otherLogins                                      = map[string]int{} // other token name -> its hsm-login step index
+		rebuilt                                          = map[string]int{} // rebuild-backup-key step id -> restore-key step index, or -1
 	)
 	sealAt := -1
 	for i := range s.Steps {
@@ -566,17 +577,32 @@ func (s *Script) validate() error {
 				return err
 			}
 			splits[st.ID] = -1
-		case KindRestoreKey:
-			if activationAt < 0 {
-				return s.Errorf(p, "restore-key needs the HSM's security officer, whose PIN comes from the activation shares: put an init-token step, or an hsm-login step with a quorum, before it")
-			}
-			for _, f := range []struct{ name, v string }{{"backup", st.Backup}, {"certificate", st.Certificate}, {"label", st.Label}} {
+		case KindRebuildBackupKey:
+			for _, f := range []struct{ name, v string }{{"backup", st.Backup}, {"certificate", st.Certificate}} {
 				if strings.TrimSpace(f.v) == "" {
 					return s.Errorf(p+"."+f.name, "required")
 				}
 			}
 			if err := s.checkQuorum(p, st.Quorum, false); err != nil {
 				return err
+			}
+			if loginAt >= 0 && s.Steps[loginAt].Kind == KindInitToken {
+				return s.Errorf(p, "rebuild-backup-key must come before the init-token step (steps[%d]), so that a wrong backup key is refused before the token is initialised", loginAt)
+			}
+			rebuilt[st.ID] = -1
+		case KindRestoreKey:
+			if activationAt < 0 {
+				return s.Errorf(p, "restore-key needs the HSM's security officer, whose PIN comes from the activation shares: put an init-token step, or an hsm-login step with a quorum, before it")
+			}
+			if err := s.checkEarlier(p+".source", st.Source, i, KindRebuildBackupKey); err != nil {
+				return err
+			}
+			if j := rebuilt[st.Source]; j >= 0 {
+				return s.Errorf(p+".source", "the backup key of step %q is already used by steps[%d]", st.Source, j)
+			}
+			rebuilt[st.Source] = i
+			if strings.TrimSpace(st.Label) == "" {
+				return s.Errorf(p+".label", "required: the HSM label of the restored key")
 			}
 		case KindGenerateKey:
 			if loginAt < 0 {
@@ -666,6 +692,11 @@ func (s *Script) validate() error {
 	for _, id := range sortedSplits(splits) {
 		if splits[id] < 0 {
 			return s.Errorf(fmt.Sprintf("steps[%d]", s.StepIndex(id)), "nobody receives the shares of step %q: add a %s step with split: %s", id, KindHandOutShares, id)
+		}
+	}
+	for _, id := range sortedSplits(rebuilt) {
+		if rebuilt[id] < 0 {
+			return s.Errorf(fmt.Sprintf("steps[%d]", s.StepIndex(id)), "nothing restores with the backup key of step %q: add a %s step with source: %s", id, KindRestoreKey, id)
 		}
 	}
 	if sealAt < 0 {

@@ -128,8 +128,15 @@ func TestShippedQuorumScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := restore.Steps[restore.StepIndex("restore-root-key")]
-	if st.Kind != KindRestoreKey || st.Quorum.Role != "custodian" || st.Quorum.Threshold != 0 {
+	st := restore.Steps[restore.StepIndex("rebuild-backup-key")]
+	if st.Kind != KindRebuildBackupKey || st.Quorum.Role != "custodian" || st.Quorum.Threshold != 0 {
+		t.Fatalf("rebuild step %+v", st)
+	}
+	// The custodians' shares are checked before the new token is touched.
+	if rb, init := restore.StepIndex("rebuild-backup-key"), restore.kindAt(KindInitToken); rb < 0 || init < 0 || rb > init {
+		t.Fatalf("rebuild-backup-key at steps[%d], init-token at steps[%d]", rb, init)
+	}
+	if st := restore.Steps[restore.StepIndex("restore-root-key")]; st.Kind != KindRestoreKey || st.Source != "rebuild-backup-key" {
 		t.Fatalf("restore step %+v", st)
 	}
 	if _, err := restore.ResolveInputs(map[string]string{"place": "x"}); err == nil {
@@ -252,8 +259,8 @@ func TestResolveInputs(t *testing.T) {
 	}
 }
 
-// quorumBase initialises the token with officers' shares, backs the key up
-// to custodians, and restores it.
+// quorumBase initialises the token with officers' shares and backs the key
+// up to custodians.
 const quorumBase = `version: 1
 name: q
 title: Quorum
@@ -270,10 +277,6 @@ roles:
     description: holds backup shares
     min: 3
     max: 3
-inputs:
-  - name: backup
-    description: backup file
-    default: root-ca.backup
 steps:
   - id: attendance
     kind: attendance
@@ -304,18 +307,113 @@ steps:
     kind: hand-out-shares
     title: Custodians' shares
     split: backup
-  - id: restore
-    kind: restore-key
-    title: Restore
-    backup: ${backup}
-    certificate: root.pem
-    label: restored
-    quorum: {role: custodian}
   - id: seal
     kind: seal
     title: Seal
     label: audit
 `
+
+// restoreBase rebuilds a backup key from custodians' shares before it
+// initialises a blank token, then restores the key into it.
+const restoreBase = `version: 1
+name: r
+title: Restore
+roles:
+  - name: administrator
+    description: operates
+    min: 1
+    max: 1
+  - name: officer
+    description: activates the HSM
+    min: 3
+    max: 3
+  - name: custodian
+    description: holds backup shares
+    min: 3
+    max: 3
+inputs:
+  - name: backup
+    description: backup file
+    default: root-ca.backup
+steps:
+  - id: attendance
+    kind: attendance
+    title: Attendance
+  - id: preflight
+    kind: preflight
+    title: Preflight
+  - id: rebuild
+    kind: rebuild-backup-key
+    title: Rebuild the backup key
+    backup: ${backup}
+    certificate: root.pem
+    quorum: {role: custodian}
+  - id: init
+    kind: init-token
+    title: Initialise
+    quorum: {role: officer, threshold: 2, shares: 3}
+  - id: give-officers
+    kind: hand-out-shares
+    title: Officers' shares
+    split: init
+  - id: restore
+    kind: restore-key
+    title: Restore
+    source: rebuild
+    label: restored
+  - id: seal
+    kind: seal
+    title: Seal
+    label: audit
+`
+
+func TestRestoreBaseIsValid(t *testing.T) {
+	if _, err := Parse("r.yaml", []byte(restoreBase)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRestoreScriptRejects(t *testing.T) {
+	rebuild := "  - id: rebuild\n    kind: rebuild-backup-key\n    title: Rebuild the backup key\n    backup: ${backup}\n    certificate: root.pem\n    quorum: {role: custodian}\n"
+	for _, tc := range []struct {
+		name, old, new, want string
+	}{
+		{"threshold on a rebuild", "quorum: {role: custodian}", "quorum: {role: custodian, threshold: 2}", "steps[2].quorum: give only the role"},
+		{"rebuild without backup", "    backup: ${backup}\n", "", "steps[2].backup: required"},
+		{"rebuild without certificate", "    certificate: root.pem\n", "", "steps[2].certificate: required"},
+		{"rebuild without quorum", "    quorum: {role: custodian}\n", "", "steps[2].quorum: required"},
+		{"rebuild undeclared input", "certificate: root.pem", "certificate: ${root}", "steps[2].certificate: refers to undeclared input ${root}"},
+		{"rebuild before attendance", "  - id: attendance\n    kind: attendance\n    title: Attendance\n", "", "needs people: put the attendance step before it"},
+		{"rebuild after init-token", rebuild + "  - id: init\n    kind: init-token\n    title: Initialise\n    quorum: {role: officer, threshold: 2, shares: 3}\n",
+			"  - id: init\n    kind: init-token\n    title: Initialise\n    quorum: {role: officer, threshold: 2, shares: 3}\n" + rebuild,
+			"steps[3]: rebuild-backup-key must come before the init-token step (steps[2]), so that a wrong backup key is refused before the token is initialised"},
+		{"restore without source", "    source: rebuild\n", "", "steps[5].source: required: the id of an earlier rebuild-backup-key step"},
+		{"restore of a non-rebuild", "    source: rebuild\n", "    source: init\n", `steps[5].source: step "init" is an init-token step, not rebuild-backup-key`},
+		{"restore without label", "    label: restored\n", "", "steps[5].label: required"},
+		{"restore with its own backup", "    source: rebuild\n", "    source: rebuild\n    backup: ${backup}\n", "steps[5].backup: not used by a restore-key step"},
+		{"restore with its own quorum", "    source: rebuild\n", "    source: rebuild\n    quorum: {role: custodian}\n", "steps[5].quorum: not used by a restore-key step"},
+		{"restore twice", "  - id: seal\n", "  - id: restore2\n    kind: restore-key\n    title: Again\n    source: rebuild\n    label: again\n  - id: seal\n",
+			`steps[6].source: the backup key of step "rebuild" is already used by steps[5]`},
+		{"rebuilt, never restored", "  - id: restore\n    kind: restore-key\n    title: Restore\n    source: rebuild\n    label: restored\n", "",
+			`steps[2]: nothing restores with the backup key of step "rebuild": add a restore-key step with source: rebuild`},
+		{"restore without the SO", "  - id: init\n    kind: init-token\n    title: Initialise\n    quorum: {role: officer, threshold: 2, shares: 3}\n  - id: give-officers\n    kind: hand-out-shares\n    title: Officers' shares\n    split: init\n",
+			"  - id: login\n    kind: hsm-login\n    title: Login\n    by: administrator\n", "steps[4]: restore-key needs the HSM's security officer"},
+		{"untrusted wrap on a restore", "    label: restored\n", "    label: restored\n    allow_untrusted_wrap: true\n", "steps[5].allow_untrusted_wrap: not used by a restore-key step"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(restoreBase, tc.old) {
+				t.Fatalf("case does not apply: %q not in base", tc.old)
+			}
+			_, err := Parse("r.yaml", []byte(strings.Replace(restoreBase, tc.old, tc.new, 1)))
+			if err == nil {
+				t.Fatal("script accepted")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %q\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
 
 func TestQuorumBaseIsValid(t *testing.T) {
 	s, err := Parse("q.yaml", []byte(quorumBase))
@@ -336,18 +434,14 @@ func TestQuorumScriptRejects(t *testing.T) {
 		{"shares beyond the role", "{role: officer, threshold: 2, shares: 3}", "{role: officer, threshold: 2, shares: 4}", "exactly 4 must attend"},
 		{"no quorum", "    quorum: {role: officer, threshold: 2, shares: 3}\n", "", "steps[2].quorum: required: {role: ROLE, threshold: M, shares: N}"},
 		{"undeclared quorum role", "{role: officer, threshold: 2, shares: 3}", "{role: admin, threshold: 2, shares: 3}", `steps[2].quorum.role: undeclared role "admin"`},
-		{"threshold on a restore", "quorum: {role: custodian}", "quorum: {role: custodian, threshold: 2}", "steps[7].quorum: give only the role"},
 		{"shares never handed out", "  - id: give-custodians\n    kind: hand-out-shares\n    title: Custodians' shares\n    split: backup\n", "", `steps[5]: nobody receives the shares of step "backup"`},
 		{"handed out twice", "    split: backup\n", "    split: init\n", `steps[6].split: the shares of step "init" are already handed out by steps[3]`},
 		{"hand-out of a key", "    split: backup\n", "    split: gen\n", `steps[6].split: step "gen" is a generate-key step, not init-token or backup-key`},
 		{"hand-out before split", "    split: init\n", "    split: backup\n", `steps[3].split: step "backup" comes later`},
 		{"init and login", "  - id: gen\n", "  - id: login\n    kind: hsm-login\n    title: Login\n    by: administrator\n  - id: gen\n", "steps[4].kind: the HSM is opened once"},
 		{"backup of a non-key", "    key: gen\n", "    key: init\n", `steps[5].key: step "init" is an init-token step, not generate-key`},
-		{"restore without backup", "    backup: ${backup}\n", "", "steps[7].backup: required"},
-		{"restore undeclared input", "certificate: root.pem", "certificate: ${root}", "steps[7].certificate: refers to undeclared input ${root}"},
 		{"backup before the SO can act", "  - id: init\n    kind: init-token\n    title: Initialise\n    quorum: {role: officer, threshold: 2, shares: 3}\n  - id: give-officers\n    kind: hand-out-shares\n    title: Officers' shares\n    split: init\n",
 			"  - id: login\n    kind: hsm-login\n    title: Login\n    by: administrator\n", "steps[4]: backup-key needs the HSM's security officer"},
-		{"untrusted wrap on a restore", "    label: restored\n", "    label: restored\n    allow_untrusted_wrap: true\n", "steps[7].allow_untrusted_wrap: not used by a restore-key step"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(quorumBase, tc.old) {

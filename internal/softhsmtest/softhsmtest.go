@@ -151,6 +151,22 @@ func (h *HSM) Run(name string, args ...string) (string, error) {
 	return string(out), nil
 }
 
+// TokenLabels lists the labels of the initialised tokens, as pkcs11-tool
+// shows them (a blank slot has none).
+func (h *HSM) TokenLabels() ([]string, error) {
+	out, err := h.Run("pkcs11-tool", "--module", h.Module, "--list-token-slots")
+	if err != nil {
+		return nil, err
+	}
+	var labels []string
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "token label" {
+			labels = append(labels, strings.TrimSpace(v))
+		}
+	}
+	return labels, nil
+}
+
 // redactPINs returns args with the value after each PIN option replaced,
 // so that a failing test's log holds no PIN.
 func redactPINs(args []string) []string {
