@@ -363,9 +363,19 @@ func (t *Token) KeyAttributes(k *KeyPair) (KeyAttributes, error) {
 	if len(hs) != 1 {
 		return KeyAttributes{}, fmt.Errorf("token %q: found %d private keys labelled %q with id %s, want 1", t.info.Label, len(hs), k.Label, k.IDHex())
 	}
-	got, err := t.boolAttributes(hs[0], keyAttributeTypes)
+	ka, err := t.keyAttributes(hs[0])
 	if err != nil {
 		return KeyAttributes{}, fmt.Errorf("token %q: read attributes of %q: %w", t.info.Label, k.Label, err)
+	}
+	return ka, nil
+}
+
+// keyAttributes reads the protection attributes of key object h. The
+// caller holds t.mu.
+func (t *Token) keyAttributes(h pkcs11.ObjectHandle) (KeyAttributes, error) {
+	got, err := t.boolAttributes(h, keyAttributeTypes)
+	if err != nil {
+		return KeyAttributes{}, err
 	}
 	var ka KeyAttributes
 	dst := map[uint]*bool{

@@ -36,6 +36,7 @@ Usage:
   ceremony run SCRIPT [--config HSM.yaml] [--rehearsal] [--out DIR] [--input NAME=VALUE]...   (in the TUI)
   ceremony run SCRIPT --config HSM.yaml --answers FILE [--rehearsal] [--out DIR] [--input NAME=VALUE]...
   ceremony shares check [--transcript OUT/transcript.jsonl] (SHARE-FILE... | -)
+  ceremony token inspect --config HSM.yaml [SHARE-FILE... | -]
   ceremony csr --config HSM.yaml --label KEY-LABEL [--generate ALGORITHM] --subject /C=../O=../CN=..
                (--pin-file FILE | --pin-env VAR) --out FILE.csr.pem
   ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256)
@@ -61,6 +62,11 @@ Commands:
            transcript that recorded the split, each share against the
            split's manifest and (given enough shares) the rebuilt secret
            against its commitment. The secret is never printed.
+  token inspect
+           List the objects on a token and each key's protection
+           attributes as the HSM reports them; with a quorum of officers'
+           activation shares, logged in (the PIN is derived, never shown),
+           private keys included. Changes nothing.
   csr      Make a certificate signing request with a key pair in a token
            (a factory's or build system's HSM), generated there with
            --generate or already there, for a root ceremony to certify.
@@ -96,6 +102,8 @@ func Main(ctx context.Context, args []string, version string, stdout, stderr io.
 		return transcriptCommand(args[1:], stdout, stderr)
 	case "shares":
 		return sharesCommand(args[1:], os.Stdin, stdout, stderr)
+	case "token":
+		return tokenCommand(args[1:], os.Stdin, stdout, stderr)
 	case "csr":
 		return csrCommand(ctx, args[1:], stdout, stderr)
 	case "qr":

@@ -174,6 +174,21 @@ bin/ceremony shares check --transcript transcripts/demo/transcript.jsonl \
 	transcripts/demo/shares/custodian-5.share
 
 say
+say "== Officers: the root key's protection on both tokens, logged in with three activation shares"
+for t in "$label:demo" "$rlabel:demo-restore"; do
+	tok=${t%%:*} dir=${t#*:}
+	say "token $tok:"
+	bin/ceremony token inspect --config ".softhsm/$tok.yaml" \
+		transcripts/$dir/shares/officer-1.share transcripts/$dir/shares/officer-3.share \
+		transcripts/$dir/shares/officer-5.share > .softhsm/inspect-$tok.txt
+	grep -A1 '^private-key  "root-ca"' .softhsm/inspect-$tok.txt
+	grep -A1 '^private-key  "root-ca"' .softhsm/inspect-$tok.txt | grep -q ' sensitive=true .* extractable=false .* modifiable=false ' ||
+		{ say "make demo: the root key on token $tok is not sensitive, non-extractable and unmodifiable" >&2; exit 1; }
+done
+grep -A1 '^private-key  "root-ca"' .softhsm/inspect-$label.txt | grep -q ' wrap_with_trusted=true ' ||
+	{ say "make demo: the root key on token $label is not wrap-with-trusted" >&2; exit 1; }
+
+say
 say "== Ops, online side: every ceremony's QR frames read by zbarimg, in a shuffled order"
 online=transcripts/demo-online
 rm -rf $online
@@ -233,6 +248,7 @@ transcripts/demo/shares/ are rehearsal shares: they protect nothing. Inspect:
       -content transcripts/demo/transcript.jsonl \\
       -CAfile transcripts/demo/artifacts/root-ca.crt.pem -purpose any -out /dev/null
   bin/ceremony shares check --transcript transcripts/demo/transcript.jsonl transcripts/demo/shares/custodian-*.share
+  SOFTHSM2_CONF=.softhsm/softhsm2.conf bin/ceremony token inspect --config .softhsm/$label.yaml transcripts/demo/shares/officer-[123].share
   less transcripts/demo/transcript.md
   openssl x509 -in transcripts/demo/artifacts/root-ca.crt.pem -noout -text
   xdg-open transcripts/demo/qr/sheet.html   # the printable QR sheet of what was carried out

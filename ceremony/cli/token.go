@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/devicepki/ceremony/ceremony/activation"
+	"github.com/devicepki/ceremony/ceremony/shares"
+	"github.com/devicepki/ceremony/hsm"
+)
+
+const tokenUsage = `Usage:
+  ceremony token inspect --config HSM.yaml [SHARE-FILE... | -]
+
+inspect lists the objects on the token the config names: class, label,
+id, key type, a certificate's subject, and each private or secret key's
+protection attributes (sensitive, extractable, wrap_with_trusted,
+modifiable, ...), as the HSM reports them. Given the activation shares of
+a quorum of the token's officers (share files, or with - typed or
+scanned on standard input), it checks each against the activation record
+on the token, rebuilds the secret, logs in with the user PIN derived from
+it (never shown) and lists the private objects too. Without shares it
+lists what the token shows without a login. It changes nothing on the
+token.
+
+Exit status: 0 listed; 1 a share, the config or the token was refused;
+2 usage.
+`
+
+// keyAttributeOrder is the order an inventory prints key attributes in:
+// the protection that matters first.
+var keyAttributeOrder = []string{"sensitive", "always_sensitive", "extractable", "never_extractable", "wrap_with_trusted",
+	"modifiable", "local", "token", "private", "sign", "decrypt", "unwrap", "derive"}
+
+func tokenCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "inspect" && args[0] != "help" && args[0] != "-h" && args[0] != "--help") {
+		if len(args) > 0 {
+			fmt.Fprintf(stderr, "ceremony: token: unknown command %q (inspect)\n", args[0])
+		} else {
+			fmt.Fprint(stderr, tokenUsage)
+		}
+		return ExitUsage
+	}
+	if args[0] != "inspect" {
+		fmt.Fprint(stdout, tokenUsage)
+		return ExitOK
+	}
+	fs := flag.NewFlagSet("ceremony token inspect", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	configPath := fs.String("config", "", "HSM config `FILE`: PKCS#11 module path and token label or serial")
+	pos, err := parseInterleaved(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, tokenUsage)
+		return ExitOK
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "ceremony: token inspect: "+format+"\n", a...)
+		return code
+	}
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	if *configPath == "" {
+		return fail(ExitUsage, "--config FILE is required: it names the PKCS#11 module and the token")
+	}
+	var inputs []shareInput
+	defer func() {
+		for _, in := range inputs {
+			in.text.Wipe()
+		}
+	}()
+	for _, p := range pos {
+		got, err := readShares(p, stdin)
+		if err != nil {
+			return fail(ExitFailure, "%v", err)
+		}
+		inputs = append(inputs, got...)
+	}
+	cfg, err := hsm.LoadConfig(*configPath)
+	if err != nil {
+		return fail(ExitFailure, "%v", err)
+	}
+	tok, err := hsm.Open(cfg)
+	if err != nil {
+		return fail(ExitFailure, "%v", err)
+	}
+	defer tok.Close()
+	info := tok.Info()
+	login := "not logged in: only the objects the token shows without a login are listed; give a quorum of officers' activation shares to list its keys"
+	if len(inputs) > 0 {
+		n, err := activationLogin(tok, inputs)
+		if err != nil {
+			return fail(ExitFailure, "%v", err)
+		}
+		login = fmt.Sprintf("logged in with the user PIN derived from %d activation shares (%s); the PIN is not shown", len(inputs), n)
+	}
+	objs, err := tok.Inventory()
+	if err != nil {
+		return fail(ExitFailure, "%v", err)
+	}
+	fmt.Fprintf(stdout, "HSM token %q (%s %s, serial %s): %s\n\n", info.Label, info.Manufacturer, info.Model, info.Serial, login)
+	for _, o := range objs {
+		fmt.Fprintln(stdout, describeObject(o))
+	}
+	fmt.Fprintf(stdout, "\n%d object(s); nothing was changed on the token.\n", len(objs))
+	return ExitOK
+}
+
+// activationLogin checks activation shares against the record on the
+// token, rebuilds the secret, and logs in with the user PIN derived from
+// it. It returns a description of the split.
+func activationLogin(tok *hsm.Token, inputs []shareInput) (string, error) {
+	data, err := tok.ReadData(activation.RecordLabel)
+	if errors.Is(err, hsm.ErrDataNotFound) {
+		return "", fmt.Errorf("token %q holds no activation record: it was not initialised by a ceremony, so no share can log in to it", tok.Info().Label)
+	}
+	if err != nil {
+		return "", err
+	}
+	rec, err := activation.ParseRecord(data)
+	if err != nil {
+		return "", err
+	}
+	man := rec.Manifest
+	var list []*shares.Share
+	defer func() {
+		for _, s := range list {
+			s.Wipe()
+		}
+	}()
+	seen := map[int]string{}
+	for _, in := range inputs {
+		sh, err := shares.Parse(in.text.Bytes())
+		if err != nil {
+			return "", fmt.Errorf("%s: %v", in.name, err)
+		}
+		list = append(list, sh)
+		if err := man.CheckShare(sh); err != nil {
+			return "", fmt.Errorf("%s: %v", in.name, err)
+		}
+		if first, dup := seen[sh.Index]; dup {
+			return "", fmt.Errorf("%s: share %d was already given as %s", in.name, sh.Index, first)
+		}
+		seen[sh.Index] = in.name
+	}
+	if len(list) < man.Threshold {
+		return "", fmt.Errorf("%d activation share(s) given; %d of the %d shares of split %s are needed", len(list), man.Threshold, man.Count, man.Split)
+	}
+	sec, err := shares.Combine(list, man)
+	if err != nil {
+		return "", err
+	}
+	defer sec.Wipe()
+	split, err := man.SplitID()
+	if err != nil {
+		return "", err
+	}
+	so, user, err := activation.PINs(sec, split, rec.PINLength)
+	if err != nil {
+		return "", err
+	}
+	so.Wipe()
+	defer user.Wipe()
+	if err := tok.Login(user); err != nil {
+		return "", fmt.Errorf("the shares match the activation record, but the token rejects the PIN derived from them: %w", err)
+	}
+	return fmt.Sprintf("split %s, %d of %d needed", man.Split, man.Threshold, man.Count), nil
+}
+
+// describeObject prints an object on one line, and a key's attributes on
+// a second.
+func describeObject(o hsm.Object) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-12s %q", o.Class, o.Label)
+	if o.ID != "" {
+		fmt.Fprintf(&b, " id %s", o.ID)
+	}
+	if o.KeyType != "" {
+		fmt.Fprintf(&b, " %s", o.KeyType)
+	}
+	if o.Subject != "" {
+		fmt.Fprintf(&b, " subject %q", o.Subject)
+	}
+	if o.Private {
+		b.WriteString(" (private object)")
+	}
+	if a := o.Attributes; a != nil {
+		v := map[string]bool{
+			"sensitive": a.Sensitive, "always_sensitive": a.AlwaysSensitive, "extractable": a.Extractable,
+			"never_extractable": a.NeverExtractable, "wrap_with_trusted": a.WrapWithTrusted, "modifiable": a.Modifiable,
+			"local": a.Local, "token": a.Token, "private": a.Private, "sign": a.Sign, "decrypt": a.Decrypt,
+			"unwrap": a.Unwrap, "derive": a.Derive,
+		}
+		b.WriteString("\n            ")
+		for _, k := range keyAttributeOrder {
+			fmt.Fprintf(&b, " %s=%t", k, v[k])
+		}
+	}
+	return b.String()
+}
