@@ -37,6 +37,7 @@ Usage:
   ceremony run SCRIPT --config HSM.yaml --answers FILE [--rehearsal] [--out DIR] [--input NAME=VALUE]...
   ceremony shares check [--transcript OUT/transcript.jsonl] (SHARE-FILE... | -)
   ceremony token inspect --config HSM.yaml [SHARE-FILE... | -]
+  ceremony close DIR [--config HSM.yaml (SHARE-FILE... | - | --pin-file FILE | --pin-env VAR)]
   ceremony csr --config HSM.yaml --label KEY-LABEL [--generate ALGORITHM] --subject /C=../O=../CN=..
                (--pin-file FILE | --pin-env VAR) --out FILE.csr.pem
   ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256)
@@ -67,6 +68,9 @@ Commands:
            attributes as the HSM reports them; with a quorum of officers'
            activation shares, logged in (the PIN is derived, never shown),
            private keys included. Changes nothing.
+  close    End an interrupted ceremony: destroy the keys it left on the
+           token, withdraw the files it left, and record both and the
+           closing in its transcript.
   csr      Make a certificate signing request with a key pair in a token
            (a factory's or build system's HSM), generated there with
            --generate or already there, for a root ceremony to certify.
@@ -102,6 +106,8 @@ func Main(ctx context.Context, args []string, version string, stdout, stderr io.
 		return transcriptCommand(args[1:], stdout, stderr)
 	case "shares":
 		return sharesCommand(args[1:], os.Stdin, stdout, stderr)
+	case "close":
+		return closeCommand(args[1:], os.Stdin, stdout, stderr)
 	case "token":
 		return tokenCommand(args[1:], os.Stdin, stdout, stderr)
 	case "csr":

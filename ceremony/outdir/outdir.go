@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/durable"
 )
@@ -72,6 +73,34 @@ func Check(path string) (*Dir, error) {
 		return nil, fmt.Errorf("output directory %s is not empty (holds %s); choose a new --out", path, entries[0].Name())
 	}
 	return &Dir{path: path}, nil
+}
+
+// Open returns the Dir of an existing ceremony directory (one that holds
+// a transcript), for closing an interrupted ceremony.
+func Open(path string) (*Dir, error) {
+	path = filepath.Clean(path)
+	st, err := os.Lstat(path)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("ceremony directory %s: %w", path, err)
+	case !st.IsDir():
+		return nil, fmt.Errorf("ceremony directory %s is not a directory", path)
+	}
+	if _, err := os.Lstat(filepath.Join(path, TranscriptFile)); err != nil {
+		return nil, fmt.Errorf("ceremony directory %s holds no %s: %w", path, TranscriptFile, err)
+	}
+	return &Dir{path: path}, nil
+}
+
+// ArtifactPath checks that p, a path recorded in a transcript, names a
+// file directly in artifacts/ (nothing outside the ceremony directory),
+// and returns it in the local form.
+func ArtifactPath(p string) (string, error) {
+	name, ok := strings.CutPrefix(p, ArtifactsDir+"/")
+	if !ok || !artifactName.MatchString(name) || name == "." || name == ".." {
+		return "", fmt.Errorf("%q is not a file in %s/", p, ArtifactsDir)
+	}
+	return filepath.Join(ArtifactsDir, name), nil
 }
 
 // Path returns the directory's path.

@@ -110,3 +110,17 @@ func TestDiscardRemovesOnlyWhatItMade(t *testing.T) {
 		t.Fatal("transcript not removed")
 	}
 }
+
+// A path recorded in a transcript names a file in artifacts/ or nothing:
+// an edited transcript cannot make close remove a file elsewhere.
+func TestArtifactPath(t *testing.T) {
+	if got, err := ArtifactPath("artifacts/root-ca.crt.pem"); err != nil || got != filepath.Join("artifacts", "root-ca.crt.pem") {
+		t.Fatalf("ArtifactPath = %q, %v", got, err)
+	}
+	for _, p := range []string{"", "artifacts/", "artifacts/../transcript.jsonl", "../x", "/etc/passwd", "artifacts/a/b",
+		"artifacts/..", "artifacts/.", "transcript.jsonl", "artifacts/A.pem", `artifacts\x`} {
+		if got, err := ArtifactPath(p); err == nil {
+			t.Errorf("ArtifactPath(%q) = %q, want an error", p, got)
+		}
+	}
+}

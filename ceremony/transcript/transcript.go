@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -83,6 +84,31 @@ func Create(path string, now func() time.Time) (*Writer, error) {
 		return nil, fmt.Errorf("create transcript: %w", err)
 	}
 	return &Writer{f: f, path: path, prev: Genesis, now: now}, nil
+}
+
+// Reopen opens an existing, unsealed transcript at path to append to it:
+// the chain must be intact (Check), and the events continue its sequence
+// and hash chain. It is for closing an interrupted ceremony; a sealed
+// transcript is refused by the caller, which knows the seal event.
+func Reopen(path string, now func() time.Time) (*Writer, *Chain, error) {
+	if now == nil {
+		now = time.Now
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open transcript: %w", err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("read transcript %s: %w", path, err)
+	}
+	c, err := Check(data)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("transcript %s: %w", path, err)
+	}
+	return &Writer{f: f, path: path, seq: len(c.Events), prev: c.Head, now: now}, c, nil
 }
 
 // Path returns the transcript's file name.

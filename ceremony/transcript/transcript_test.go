@@ -239,3 +239,50 @@ func TestSealRefusesAFileChangedOnDisk(t *testing.T) {
 		t.Fatalf("Seal: %v", err)
 	}
 }
+
+// Reopen continues the chain of an existing transcript; a damaged or cut
+// transcript is refused and left as it was.
+func TestReopenContinuesTheChain(t *testing.T) {
+	path, data := writeSample(t)
+	w, c, err := Reopen(path, func() time.Time { return time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Events) != 4 || w.Len() != 4 || w.Head() != c.Head {
+		t.Fatalf("reopened at %d events, head %s; chain %d, %s", w.Len(), w.Head(), len(c.Events), c.Head)
+	}
+	if _, err := w.Append(Entry{Type: "ceremony-closed", Text: "closed"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(after, data) {
+		t.Fatal("Reopen changed what was there")
+	}
+	c2, err := Check(after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c2.Events) != 5 || c2.Events[4].Seq != 5 || c2.Events[4].Prev != c.Head {
+		t.Fatalf("appended event %+v", c2.Events[4])
+	}
+
+	cut := filepath.Join(t.TempDir(), "cut.jsonl")
+	if err := os.WriteFile(cut, data[:len(data)-10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Reopen(cut, nil); err == nil || !strings.Contains(err.Error(), "incomplete last line") {
+		t.Fatalf("cut transcript: %v", err)
+	}
+	if got, _ := os.ReadFile(cut); !bytes.Equal(got, data[:len(data)-10]) {
+		t.Fatal("a refused Reopen changed the file")
+	}
+	if _, _, err := Reopen(filepath.Join(t.TempDir(), "none.jsonl"), nil); err == nil {
+		t.Fatal("Reopen of a missing file succeeded")
+	}
+}

@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/hsm"
+)
+
+const closeUsage = `Usage:
+  ceremony close DIR [--config HSM.yaml (SHARE-FILE... | - | --pin-file FILE | --pin-env VAR)]
+
+close ends a ceremony that was interrupted (a crash, a power loss, a
+rollback that could not finish): it destroys on the token the key pairs
+its transcript says it generated and did not destroy, each checked by
+label, id and public key first; removes the artifacts it wrote and did
+not withdraw, each checked by SHA-256 first; and appends each of these,
+then a ceremony-closed event, to DIR/transcript.jsonl, which stays
+unsealed (transcript verify: UNSEALED, intact). If anything is not what
+the transcript recorded, nothing is changed.
+
+Keys are destroyed under a login: a quorum of the token's officers'
+activation shares (files, or - for shares typed on standard input), or
+the user PIN of a token that has one (--pin-file, --pin-env). Without
+leftover keys no login, and no --config, is needed.
+
+Exit status: 0 closed; 1 refused, nothing changed; 2 usage.
+`
+
+func closeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ceremony close", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var (
+		configPath = fs.String("config", "", "HSM config `FILE` naming the token the leftover keys are on")
+		pinFile    = fs.String("pin-file", "", "user PIN `FILE`, for a token with a PIN")
+		pinEnv     = fs.String("pin-env", "", "environment `VARIABLE` holding the user PIN")
+	)
+	pos, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, closeUsage)
+		return ExitOK
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "ceremony: close: "+format+"\n", a...)
+		return code
+	}
+	if err != nil {
+		return fail(ExitUsage, "%v", err)
+	}
+	if len(pos) == 0 {
+		return fail(ExitUsage, "which ceremony directory? (see 'ceremony close --help')")
+	}
+	dir, shareArgs := pos[0], pos[1:]
+	usePIN := *pinFile != "" || *pinEnv != ""
+	switch {
+	case *pinFile != "" && *pinEnv != "":
+		return fail(ExitUsage, "give one of --pin-file and --pin-env, not both")
+	case usePIN && len(shareArgs) > 0:
+		return fail(ExitUsage, "give activation shares or a PIN, not both")
+	case (usePIN || len(shareArgs) > 0) && *configPath == "":
+		return fail(ExitUsage, "--config FILE is required with a login: it names the token the keys are on")
+	}
+	var inputs []shareInput
+	defer func() {
+		for _, in := range inputs {
+			in.text.Wipe()
+		}
+	}()
+	for _, p := range shareArgs {
+		got, err := readShares(p, stdin)
+		if err != nil {
+			return fail(ExitFailure, "%v", err)
+		}
+		inputs = append(inputs, got...)
+	}
+	opts := engine.CloseOptions{Dir: dir}
+	if *configPath != "" {
+		if opts.HSM, err = hsm.LoadConfig(*configPath); err != nil {
+			return fail(ExitFailure, "%v", err)
+		}
+	}
+	switch {
+	case len(inputs) > 0:
+		opts.Login = func(tok *hsm.Token) (string, error) {
+			how, err := activationLogin(tok, inputs)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("%d activation shares (%s)", len(inputs), how), nil
+		}
+	case usePIN:
+		opts.Login = func(tok *hsm.Token) (string, error) {
+			pin, err := readCSRPIN(&csrRequest{pinFile: *pinFile, pinEnv: *pinEnv})
+			if err != nil {
+				return "", err
+			}
+			defer pin.Wipe()
+			if err := tok.Login(pin); err != nil {
+				return "", err
+			}
+			return "the user PIN", nil
+		}
+	}
+	res, err := engine.CloseInterrupted(opts)
+	if err != nil {
+		if res != nil && (len(res.Destroyed) > 0 || len(res.Withdrawn) > 0) {
+			return fail(ExitFailure, "%v (after destroying %d key pair(s) and withdrawing %d artifact(s), each recorded in %s)", err, len(res.Destroyed), len(res.Withdrawn), res.Transcript)
+		}
+		return fail(ExitFailure, "%v", err)
+	}
+	for _, k := range res.Destroyed {
+		fmt.Fprintf(stdout, "destroyed key pair %s\n", k)
+	}
+	for _, a := range res.Withdrawn {
+		fmt.Fprintf(stdout, "withdrew %s\n", a)
+	}
+	for _, a := range res.Gone {
+		fmt.Fprintf(stdout, "already gone: %s\n", a)
+	}
+	fmt.Fprintf(stdout, "Closed: %s now ends with ceremony-closed (%d events); it stays unsealed.\n", res.Transcript, res.Events)
+	return ExitOK
+}

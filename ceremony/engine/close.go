@@ -1,0 +1,282 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/devicepki/ceremony/ceremony/keys"
+	"github.com/devicepki/ceremony/ceremony/outdir"
+	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/transcript"
+	"github.com/devicepki/ceremony/hsm"
+)
+
+// CloseOptions names an interrupted ceremony to close and the token its
+// leftover keys are on.
+type CloseOptions struct {
+	// Dir is the interrupted ceremony's directory.
+	Dir string
+	// HSM is the token to destroy leftover keys on; needed only when the
+	// transcript records keys that were not destroyed.
+	HSM hsm.Config
+	// Login logs in to the opened token (a quorum of activation shares,
+	// or a PIN) and says how, for the record. Called only when there are
+	// keys to destroy.
+	Login func(tok *hsm.Token) (string, error)
+	Now   func() time.Time
+}
+
+// CloseResult says what closing did.
+type CloseResult struct {
+	Transcript string
+	Destroyed  []string // "label (id)" of each key destroyed
+	Withdrawn  []string // artifact paths removed
+	Gone       []string // artifact paths that were already gone
+	Events     int      // events the transcript now holds
+}
+
+// leftoverKey is a key an interrupted ceremony generated or restored and
+// did not destroy.
+type leftoverKey struct {
+	Label           string `json:"label"`
+	ID              string `json:"id"`
+	PublicKeySHA256 string `json:"public_key_sha256"`
+	Token           string `json:"token"`
+}
+
+// leftovers reads what an interrupted ceremony left: keys it generated or
+// restored and did not destroy, and artifacts it wrote and did not
+// withdraw, in the order it made them.
+func leftovers(c *transcript.Chain) ([]leftoverKey, []outdir.Artifact, error) {
+	var ks []leftoverKey
+	var arts []outdir.Artifact
+	for _, ev := range c.Events {
+		switch ev.Type {
+		case "key-generated", "key-restored":
+			var k leftoverKey
+			if err := json.Unmarshal(ev.Data, &k); err != nil || k.Label == "" || k.ID == "" || k.PublicKeySHA256 == "" {
+				return nil, nil, fmt.Errorf("event %d (%s) does not name a key's label, id and public key", ev.Seq, ev.Type)
+			}
+			ks = append(ks, k)
+		case "key-destroyed":
+			var k leftoverKey
+			_ = json.Unmarshal(ev.Data, &k)
+			for i := range ks {
+				if ks[i].Label == k.Label && ks[i].ID == k.ID {
+					ks = append(ks[:i], ks[i+1:]...)
+					break
+				}
+			}
+		case "artifact-written":
+			var a outdir.Artifact
+			if err := json.Unmarshal(ev.Data, &a); err != nil || a.Path == "" || a.SHA256 == "" {
+				return nil, nil, fmt.Errorf("event %d (artifact-written) does not name a file and its SHA-256", ev.Seq)
+			}
+			if _, err := outdir.ArtifactPath(a.Path); err != nil {
+				return nil, nil, fmt.Errorf("event %d (artifact-written): %v", ev.Seq, err)
+			}
+			arts = append(arts, a)
+		case "artifact-withdrawn":
+			var a outdir.Artifact
+			_ = json.Unmarshal(ev.Data, &a)
+			for i := range arts {
+				if arts[i].Path == a.Path {
+					arts = append(arts[:i], arts[i+1:]...)
+					break
+				}
+			}
+		}
+	}
+	return ks, arts, nil
+}
+
+// Leftovers lists what an interrupted ceremony's transcript says it left:
+// the labels of the key pairs it generated or restored and did not
+// destroy, and the paths of the artifacts it wrote and did not withdraw.
+func Leftovers(c *transcript.Chain) (keyLabels, artifactPaths []string, err error) {
+	ks, arts, err := leftovers(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, k := range ks {
+		keyLabels = append(keyLabels, k.Label)
+	}
+	for _, a := range arts {
+		artifactPaths = append(artifactPaths, a.Path)
+	}
+	return keyLabels, artifactPaths, nil
+}
+
+// endedBy returns the event that ended the ceremony on record (sealed,
+// aborted, failed or closed), if any.
+func endedBy(c *transcript.Chain) (transcript.Event, bool) {
+	for _, ev := range c.Events {
+		switch ev.Type {
+		case "transcript-sealed", "ceremony-aborted", "ceremony-failed", "ceremony-closed":
+			return ev, true
+		}
+	}
+	return transcript.Event{}, false
+}
+
+// CloseInterrupted closes a ceremony that stopped without recording its
+// end (a crash, a power loss) or that could not roll back all it made: it
+// destroys on the token the keys the transcript says it generated and did
+// not destroy (each checked by label, id and public key first), removes
+// the artifacts it wrote and did not withdraw (each checked by SHA-256
+// first), and appends each of these, then a ceremony-closed event, to the
+// ceremony's transcript, which stays unsealed. Everything is checked
+// before anything is changed: a key or file that is not what the
+// transcript recorded stops it with nothing done.
+func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	dir, err := outdir.Open(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	path := dir.TranscriptPath()
+	if _, err := os.Lstat(filepath.Join(dir.Path(), outdir.SealFile)); err == nil {
+		return nil, fmt.Errorf("%s has a seal (%s): a sealed ceremony completed; there is nothing to close", dir.Path(), outdir.SealFile)
+	}
+	chain, err := transcript.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("transcript %s: %w (closing appends to an intact transcript only; transcript verify says where it breaks)", path, err)
+	}
+	if len(chain.Events) == 0 || chain.Events[0].Type != "ceremony-started" {
+		return nil, fmt.Errorf("transcript %s does not begin with the ceremony's start", path)
+	}
+	ks, arts, err := leftovers(chain)
+	if err != nil {
+		return nil, fmt.Errorf("transcript %s: %w", path, err)
+	}
+	if ev, ended := endedBy(chain); ended {
+		if ev.Type == "transcript-sealed" || ev.Type == "ceremony-closed" || (len(ks) == 0 && len(arts) == 0) {
+			return nil, fmt.Errorf("transcript %s: the ceremony already ended (event %d, %s: %s); there is nothing to close", path, ev.Seq, ev.Type, record.Printable(ev.Text))
+		}
+	}
+
+	// Check every artifact before touching anything.
+	var present, gone []outdir.Artifact
+	for _, a := range arts {
+		local, _ := outdir.ArtifactPath(a.Path)
+		data, err := os.ReadFile(filepath.Join(dir.Path(), local))
+		if errors.Is(err, os.ErrNotExist) {
+			gone = append(gone, a)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir.Path(), local), err)
+		}
+		sum := sha256.Sum256(data)
+		if got := hex.EncodeToString(sum[:]); got != a.SHA256 {
+			return nil, fmt.Errorf("%s has SHA-256 %s, but the transcript recorded %s: it is not the file the ceremony wrote; nothing was changed (move it away and run close again)",
+				filepath.Join(dir.Path(), local), got, a.SHA256)
+		}
+		present = append(present, a)
+	}
+
+	var (
+		tok     *hsm.Token
+		found   []*hsm.KeyPair
+		loginBy string
+	)
+	if len(ks) > 0 {
+		if opts.Login == nil {
+			return nil, errors.New("the ceremony left keys on a token: a login is needed to destroy them")
+		}
+		if tok, err = hsm.Open(opts.HSM); err != nil {
+			return nil, err
+		}
+		defer tok.Close()
+		if loginBy, err = opts.Login(tok); err != nil {
+			return nil, err
+		}
+		for _, k := range ks {
+			kp, err := tok.FindKeyPair(k.Label)
+			if errors.Is(err, hsm.ErrKeyNotFound) {
+				where := ""
+				if k.Token != "" && k.Token != tok.Info().Label {
+					where = fmt.Sprintf(" (the transcript says it is on token %q: close with that token's config)", record.Printable(k.Token))
+				}
+				return nil, fmt.Errorf("token %q has no key pair %q, which the ceremony generated and did not destroy%s; nothing was changed", tok.Info().Label, record.Printable(k.Label), where)
+			}
+			if err != nil {
+				return nil, err
+			}
+			fp, _ := keys.Fingerprint(kp.Public())
+			if kp.IDHex() != k.ID || fp != k.PublicKeySHA256 {
+				return nil, fmt.Errorf("key pair %q on token %q (id %s, public key SHA-256 %s) is not the one the ceremony generated (id %s, public key SHA-256 %s); nothing was changed",
+					kp.Label, tok.Info().Label, kp.IDHex(), fp, k.ID, k.PublicKeySHA256)
+			}
+			found = append(found, kp)
+		}
+	}
+
+	w, _, err := transcript.Reopen(path, opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	res := &CloseResult{Transcript: path}
+	for i := len(found) - 1; i >= 0; i-- {
+		kp := found[i]
+		if err := tok.DestroyKeyPair(kp); err != nil {
+			return res, err
+		}
+		res.Destroyed = append(res.Destroyed, fmt.Sprintf("%s (id %s)", kp.Label, kp.IDHex()))
+		if _, err := w.Append(transcript.Entry{Type: "key-destroyed", Step: "close",
+			Text: fmt.Sprintf("Destroyed key pair %q on token %q, generated by this ceremony, which was interrupted", kp.Label, tok.Info().Label),
+			Data: map[string]any{"label": kp.Label, "id": kp.IDHex(), "token": tok.Info().Label}}); err != nil {
+			return res, err
+		}
+	}
+	for i := len(present) - 1; i >= 0; i-- {
+		a := present[i]
+		if err := dir.RemoveArtifact(a); err != nil {
+			return res, err
+		}
+		res.Withdrawn = append(res.Withdrawn, a.Path)
+		if _, err := w.Append(transcript.Entry{Type: "artifact-withdrawn", Step: "close",
+			Text: fmt.Sprintf("Withdrew %s (SHA-256 %s): the ceremony was interrupted", a.Path, a.SHA256),
+			Data: map[string]any{"path": a.Path, "sha256": a.SHA256}}); err != nil {
+			return res, err
+		}
+	}
+	for _, a := range gone {
+		res.Gone = append(res.Gone, a.Path)
+	}
+	text := fmt.Sprintf("Ceremony closed after an interruption: %d key pair(s) destroyed, %d artifact(s) withdrawn", len(res.Destroyed), len(res.Withdrawn))
+	if len(gone) > 0 {
+		text += fmt.Sprintf(", %d artifact(s) already gone (%s)", len(gone), strings.Join(res.Gone, ", "))
+	}
+	text += ". It was not completed and is not sealed."
+	data := map[string]any{"destroyed": res.Destroyed, "withdrawn": res.Withdrawn, "already_gone": res.Gone,
+		"last_event_before": len(chain.Events)}
+	if loginBy != "" {
+		data["login"] = loginBy
+		data["token"] = tok.Info()
+	}
+	if _, err := w.Append(transcript.Entry{Type: "ceremony-closed", Step: "close", Text: text, Data: data}); err != nil {
+		return res, err
+	}
+	res.Events = w.Len()
+	if err := w.Close(); err != nil {
+		return res, err
+	}
+	// The printable record is derived from the transcript: an aborted
+	// ceremony's is replaced by one that shows the closing.
+	if c, err := transcript.ReadFile(path); err == nil {
+		_ = os.Remove(filepath.Join(dir.Path(), outdir.RecordFile))
+		_ = dir.WriteFile(outdir.RecordFile, []byte(record.Render(c)))
+	}
+	return res, nil
+}
