@@ -90,8 +90,19 @@ func Status(c *transcript.Chain) string {
 		return fmt.Sprintf("FAILED at step %s; not sealed", last.Step)
 	case "ceremony-aborted":
 		return fmt.Sprintf("ABORTED at step %s; not sealed", last.Step)
+	case "ceremony-closed":
+		return fmt.Sprintf("INTERRUPTED after event %d, then CLOSED (ceremony close); not sealed", closedAfter(c))
 	}
 	return fmt.Sprintf("NOT SEALED: the record ends at event %d (%s) — the ceremony was interrupted", last.Seq, last.Type)
+}
+
+// closedAfter returns the last event before a ceremony close began.
+func closedAfter(c *transcript.Chain) int {
+	var d struct {
+		Last int `json:"last_event_before"`
+	}
+	_ = json.Unmarshal(c.Events[len(c.Events)-1].Data, &d)
+	return d.Last
 }
 
 // Render returns the printable record of a checked transcript.

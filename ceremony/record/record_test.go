@@ -242,6 +242,8 @@ func TestStatus(t *testing.T) {
 		{"aborted", &transcript.Entry{Type: "ceremony-aborted", Step: "check-room", Text: "aborted"}, false,
 			"ABORTED at step check-room; not sealed"},
 		{"interrupted", nil, false, "NOT SEALED: the record ends at event 7 (exception) — the ceremony was interrupted"},
+		{"closed", &transcript.Entry{Type: "ceremony-closed", Step: "close", Text: "closed", Data: map[string]any{"last_event_before": 7}}, false,
+			"INTERRUPTED after event 7, then CLOSED (ceremony close); not sealed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			es := entries
