@@ -48,7 +48,9 @@ type interrupted struct {
 	events       int
 	last         string // the last event's text
 	ended        bool   // the last event says how it ended (aborted, failed)
+	closed       bool   // ceremony close ended it
 	keysLeft     []string
+	filesLeft    []string
 	initToken    bool
 	damaged      string // why the transcript could not be read
 }
@@ -169,30 +171,23 @@ func readInterrupted(dir string) *interrupted {
 	in.events = len(c.Events)
 	last := c.Events[len(c.Events)-1]
 	in.last = record.Printable(last.Text)
-	in.ended = last.Type == "ceremony-aborted" || last.Type == "ceremony-failed"
-	keys := map[string]bool{}
-	var order []string
+	in.ended = last.Type == "ceremony-aborted" || last.Type == "ceremony-failed" || last.Type == "ceremony-closed"
+	in.closed = last.Type == "ceremony-closed"
 	for _, e := range c.Events {
-		var d struct {
-			Label string `json:"label"`
-		}
-		_ = json.Unmarshal(e.Data, &d)
-		switch e.Type {
-		case "key-generated", "key-restored":
-			if !keys[d.Label] {
-				order = append(order, d.Label)
-			}
-			keys[d.Label] = true
-		case "key-destroyed":
-			keys[d.Label] = false
-		case "token-initialized":
+		if e.Type == "token-initialized" {
 			in.initToken = true
 		}
 	}
-	for _, k := range order {
-		if keys[k] {
-			in.keysLeft = append(in.keysLeft, record.Printable(k))
-		}
+	keys, files, err := engine.Leftovers(c)
+	if err != nil {
+		in.damaged = err.Error()
+		return in
+	}
+	for _, k := range keys {
+		in.keysLeft = append(in.keysLeft, record.Printable(k))
+	}
+	for _, f := range files {
+		in.filesLeft = append(in.filesLeft, record.Printable(f))
 	}
 	return in
 }
@@ -321,10 +316,15 @@ func (s *startModel) prepare(m *Model) tea.Cmd {
 		return nil
 	}
 	inputs := map[string]string{}
-	for _, f := range s.fields[3:] {
-		if v := strings.TrimSpace(f.input.String()); v != "" {
-			inputs[f.inputName] = v
+	for i, f := range s.fields[3:] {
+		v := strings.TrimSpace(f.input.String())
+		if v == "" {
+			// Said here in the form's words: the engine's message is
+			// for the command line (--input NAME=VALUE).
+			s.problem, s.focus = fmt.Sprintf("%s is required (%s): type it in its field", f.label, strings.TrimSpace(f.help)), 3+i
+			return nil
 		}
+		inputs[f.inputName] = v
 	}
 	plan, err := engine.Prepare(engine.Options{
 		ScriptPath: s.chosen.path, TemplatesDir: m.opts.TemplatesDir, Inputs: inputs, HSM: cfg,
@@ -361,9 +361,9 @@ func (s *startModel) view(m *Model) string {
 		lines = append(lines, "", th.Bold(" Interrupted ceremony "+in.dir))
 		lines = append(lines, s.details(th, *s.chosen, w)...)
 		lines = append(lines, "")
-		lines = append(lines, indent("A ceremony does not continue where it stopped: the shares it had not handed out are gone, and what it generated was destroyed when it stopped (see above). Enter runs the same script again, with the same inputs, in a new directory; the old transcript stays as the record of the attempt.", 1, w)...)
-		if in.initToken {
-			lines = append(lines, indent(th.Warn("It initialised the HSM token: reset the token before running it again."), 1, w)...)
+		lines = append(lines, indent(resumeAdvice(in), 1, w)...)
+		if in.initToken && !in.closed {
+			lines = append(lines, indent(th.Warn("It initialised the HSM token: reset the token before running it again (softhsm2-util --delete-token for SoftHSM2)."), 1, w)...)
 		}
 		help = "Enter run it again · Esc back"
 	case phaseSettings:
@@ -396,8 +396,13 @@ func (s *startModel) view(m *Model) string {
 		help = "↑/↓ field · type to edit · Enter next / start · Esc back"
 	}
 	if s.problem != "" {
-		lines = append(lines, "")
-		lines = append(lines, wrap(th.Bad(" ! "+s.problem), w)...)
+		// The problem is what the people must read: it keeps its lines,
+		// and the body above it gives way when both do not fit.
+		tail := append([]string{""}, wrap(th.Bad(" ! "+s.problem), w)...)
+		if room := h - 1 - len(tail); len(lines) > room {
+			lines = lines[:max(room, 1)]
+		}
+		lines = append(lines, tail...)
 	}
 	for len(lines) < h-1 {
 		lines = append(lines, "")
@@ -420,7 +425,10 @@ func (s *startModel) details(th theme, c choice, w int) []string {
 		}
 		out = append(out, indent(fmt.Sprintf("%s, started %s, %d events; %s", in.title, in.started, in.events, state), 1, w)...)
 		if len(in.keysLeft) > 0 {
-			out = append(out, indent(th.Warn("Keys it generated that were not destroyed: "+strings.Join(in.keysLeft, ", ")), 1, w)...)
+			out = append(out, indent(th.Warn("Key pairs it made that are still on the token: "+strings.Join(in.keysLeft, ", ")), 1, w)...)
+		}
+		if len(in.filesLeft) > 0 {
+			out = append(out, indent(th.Warn("Files it wrote that were not withdrawn: "+strings.Join(in.filesLeft, ", ")), 1, w)...)
 		}
 		if in.rehearsal {
 			out = append(out, " It was a rehearsal.")
@@ -465,6 +473,18 @@ func (s *startModel) details(th theme, c choice, w int) []string {
 	}
 	out = append(out, cut(fmt.Sprintf(" %d steps · %s", len(sc.Steps), c.path), w))
 	return out
+}
+
+// resumeAdvice says what an interrupted ceremony left and what to do.
+func resumeAdvice(in *interrupted) string {
+	rerun := "Enter runs the same script again, with the same inputs, in a new directory; the old transcript stays as the record of the attempt. A ceremony never continues where it stopped: the shares it had not handed out are gone."
+	if len(in.keysLeft) == 0 && len(in.filesLeft) == 0 {
+		if in.ended {
+			return "It left nothing behind: what it made was destroyed or withdrawn when it stopped, and its transcript says so. " + rerun
+		}
+		return "Its transcript records nothing it made that is still there. To record that it ended, run: ceremony close " + in.dir + ". " + rerun
+	}
+	return "Before running it again, close it: ceremony close " + in.dir + " --config HSM.yaml with a quorum of the token's officers' share files (or --pin-file for a token with a PIN). It checks and destroys the key pairs it left, withdraws its files, and records this in its transcript. " + rerun
 }
 
 // now returns the clock of the options.
