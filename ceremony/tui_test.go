@@ -379,6 +379,13 @@ func (d *tuiDriver) checkShown(pane string) {
 func (d *tuiDriver) checkQR(pane string) {
 	name := d.handOutFile(pane)
 	text, err := decodePane(pane)
+	// The pane may have been captured while the terminal was still
+	// drawing the code (a loaded machine): look again for a moment.
+	for deadline := time.Now().Add(3 * time.Second); err != nil && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		pane = d.capture()
+		text, err = decodePane(pane)
+	}
 	if err != nil {
 		d.fail("share %s: %v\n%s", name, err, pane)
 	}

@@ -187,12 +187,27 @@ func (p *handOutPrompt) viewFull(th theme, width, height int) string {
 	if p.prob != "" {
 		body("", "  "+th.Bad("! "+p.prob))
 	}
-	lines := out
-	for len(lines) < height-1 {
+	return withHelp(out, p.helpLines(th, width), height, width)
+}
+
+// helpLines lays out the hand-out's keys at the bottom of the screen.
+func (p *handOutPrompt) helpLines(th theme, width int) []string {
+	lines := helpLines(p.help()+" · ctrl+c abort", width)
+	for i, l := range lines {
+		lines[i] = th.Faint(l)
+	}
+	return lines
+}
+
+// withHelp draws lines above the help, which takes the last lines of the
+// screen.
+func withHelp(lines, help []string, height, width int) string {
+	body := max(height-len(help), 0)
+	lines = lines[:min(len(lines), body)]
+	for len(lines) < body {
 		lines = append(lines, "")
 	}
-	lines = append(lines[:height-1], th.Faint(cut(" "+p.help()+" · ctrl+c abort", width)))
-	return screen(lines, width, height)
+	return screen(append(lines, help...), width, height)
 }
 
 // viewShare draws the share: its text groups and its QR code side by side
@@ -213,8 +228,8 @@ func (p *handOutPrompt) viewShare(th theme, width, height int, top string) strin
 	for _, l := range textLines {
 		textW = max(textW, ansi.StringWidth(l))
 	}
-	qr, qrW, qrH := p.qr(width, height-2)
-	help := th.Faint(cut(" "+p.help()+" · ctrl+c abort", width))
+	help := p.helpLines(th, width)
+	qr, qrW, qrH := p.qr(width, height-1-len(help)) // under the title, above the help
 	copyNote := "Copy it exactly onto your share card, then press Enter: the screen is cleared and you type it back."
 
 	var lines []string
@@ -223,7 +238,7 @@ func (p *handOutPrompt) viewShare(th theme, width, height int, top string) strin
 		lines = append(lines, "", "  "+th.Faint(cut(comment, width-2)))
 	}
 	switch {
-	case qr != "" && textW+qrW+4 <= width && max(len(textLines)+len(wrap(copyNote, width-qrW-6))+2, qrH)+4 <= height:
+	case qr != "" && textW+qrW+4 <= width && max(len(textLines)+len(wrap(copyNote, width-qrW-6))+2, qrH)+3+len(help) <= height: // title, comment, help
 		left := []string{""}
 		left = append(left, textLines...)
 		left = append(left, "")
@@ -253,11 +268,7 @@ func (p *handOutPrompt) viewShare(th theme, width, height int, top string) strin
 			lines = append(lines, "  Tab shows the share's QR code.")
 		}
 	}
-	for len(lines) < height-1 {
-		lines = append(lines, "")
-	}
-	lines = append(lines[:height-1], help)
-	return screen(lines, width, height)
+	return withHelp(lines, help, height, width)
 }
 
 // qr renders the share's QR code as large as fits in width×height: the

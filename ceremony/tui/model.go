@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/qrframe"
 	"github.com/devicepki/ceremony/ceremony/qrimage"
 	"github.com/devicepki/ceremony/ceremony/qrshow"
 	"github.com/devicepki/ceremony/ceremony/record"
@@ -101,6 +103,10 @@ type Model struct {
 	present   []engine.Participant
 	sealed    bool
 
+	// The window on the text to read aloud: its first line, and the lines
+	// it showed and the text had when last drawn (sayRows 0: not drawn).
+	sayOff, sayRows, sayLen int
+
 	// Exceptions noted during the current step; the form being filled in;
 	// the engine's request for them, waiting for the form.
 	excs    []engine.Exception
@@ -117,7 +123,15 @@ type Model struct {
 	engineEnded chan struct{}  // closed when the engine's Run returned
 	ran         *engineDoneMsg // what Run returned, once engineEnded is closed
 	stopping    bool           // a signal stopped the ceremony: leave when the engine is done
-	qr          *qrshow.Model
+
+	// The QR view of the carry-out frames: the qrshow model (nil while
+	// no frame fits the terminal), the generation of its commands (the
+	// view is built again when a resize changes the frames), the frames
+	// it shows, and the exported bundle to cut them from.
+	qr       *qrshow.Model
+	qrGen    int
+	qrFrames qrChoice
+	qrPacked []byte
 }
 
 // Init implements tea.Model.
@@ -128,11 +142,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-		if m.qr != nil {
-			q, cmd := m.qr.Update(msg)
-			qm := q.(qrshow.Model)
-			m.qr = &qm
-			return m, cmd
+		if m.screen == screenQR {
+			return m, m.fitQR()
 		}
 		return m, nil
 	case askMsg:
@@ -171,16 +182,58 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case qrshow.DoneMsg:
 		m.qr, m.screen = nil, screenEnd
 		return m, nil
+	case qrMsg:
+		if msg.gen != m.qrGen || m.screen != screenQR {
+			return m, nil // a tick of a QR view since rebuilt or left
+		}
+		return m.Update(msg.msg)
 	case tea.KeyMsg:
 		return m, m.onKey(msg)
 	}
 	if m.qr != nil {
-		q, cmd := m.qr.Update(msg)
-		qm := q.(qrshow.Model)
-		m.qr = &qm
-		return m, cmd
+		return m, m.updateQR(msg)
 	}
 	return m, nil
+}
+
+// updateQR hands msg to the QR view.
+func (m *Model) updateQR(msg tea.Msg) tea.Cmd {
+	q, cmd := m.qr.Update(msg)
+	qm := q.(qrshow.Model)
+	m.qr = &qm
+	return m.qrCmd(cmd)
+}
+
+// qrMsg is a message of a QR view's command, with the view's generation.
+type qrMsg struct {
+	gen int
+	msg tea.Msg
+}
+
+// qrCmd tags the messages of a QR view's command with its generation, so
+// that the ticks of a view replaced on resize do not drive the new one.
+func (m *Model) qrCmd(cmd tea.Cmd) tea.Cmd {
+	if cmd == nil {
+		return nil
+	}
+	gen := m.qrGen
+	return func() tea.Msg { return tagQR(gen, cmd()) }
+}
+
+func tagQR(gen int, msg tea.Msg) tea.Msg {
+	switch msg := msg.(type) {
+	case nil:
+		return nil
+	case tea.BatchMsg:
+		out := make(tea.BatchMsg, 0, len(msg))
+		for _, c := range msg {
+			if c != nil {
+				out = append(out, func() tea.Msg { return tagQR(gen, c()) })
+			}
+		}
+		return out
+	}
+	return qrMsg{gen: gen, msg: msg}
 }
 
 func (m *Model) spinTick() tea.Cmd {
@@ -205,7 +258,7 @@ func (m *Model) onAsk(a askMsg) tea.Cmd {
 	case engine.ConfirmRequest:
 		m.prompt = &confirmPrompt{req: req}
 	case engine.ApprovalRequest:
-		m.prompt = &approvePrompt{req: req}
+		m.prompt = &approvePrompt{req: req, say: m.say}
 	case engine.ChoiceRequest:
 		m.prompt = newChoosePrompt(req)
 	case engine.SecretRequest:
@@ -263,6 +316,7 @@ func (m *Model) onReport(r engine.Report) tea.Cmd {
 			m.cur = i
 			m.steps[i].state = stepRunning
 			m.say = record.Printable(r.Step.Say)
+			m.sayOff = 0
 		}
 	case engine.StepDone:
 		if i >= 0 && i < len(m.steps) {
@@ -313,10 +367,14 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	case screenStart:
 		return m.start.key(m, k)
 	case screenQR:
-		q, cmd := m.qr.Update(k)
-		qm := q.(qrshow.Model)
-		m.qr = &qm
-		return cmd
+		if m.qr == nil { // no frame fits: the message says so
+			switch k.String() {
+			case "q", "esc", "ctrl+c":
+				m.screen = screenEnd
+			}
+			return nil
+		}
+		return m.updateQR(k)
 	case screenEnd:
 		switch k.String() {
 		case "q":
@@ -339,6 +397,17 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 		return nil
 	}
 	switch k.String() {
+	case "pgup", "pgdown":
+		// They scroll the text to read aloud, except on the approval,
+		// which scrolls what is signed (and the text with it).
+		if _, ok := m.prompt.(*approvePrompt); !ok || m.excForm != nil {
+			if k.String() == "pgup" {
+				m.scrollSay(-1)
+			} else {
+				m.scrollSay(1)
+			}
+			return nil
+		}
 	case "ctrl+c":
 		if !m.aborting {
 			m.abortAsk = "ctrl+c"
@@ -404,30 +473,155 @@ func (m *Model) abort(why string) {
 	}
 }
 
-// showQR shows the exported QR frames full-screen.
-func (m *Model) showQR() tea.Cmd {
-	if m.done == nil || m.done.res == nil || m.done.res.QR == nil {
-		return nil
-	}
+// qrChoice is the frames the QR view shows: the exported ones, or the
+// bundle cut again into frames of at most bytes bytes; at an error
+// correction level.
+type qrChoice struct {
+	exported bool
+	bytes    int
+	level    qrimage.Level
+	frames   []string
+}
+
+func (c qrChoice) same(o qrChoice) bool {
+	return c.exported == o.exported && c.bytes == o.bytes && c.level == o.level && len(c.frames) == len(o.frames)
+}
+
+// qrChrome is the lines of the QR view besides the code: the title, the
+// status and the keys.
+const qrChrome = 3
+
+// chooseQR picks the frames to show in a cols×rows terminal: the exported
+// ones if each fits with its quiet zone and the view's captions, else
+// the bundle cut again into the largest frames that fit, at the export's
+// error correction or else at L (a screen is not smudged). ok is false if
+// no frame fits.
+func (m *Model) chooseQR(cols, rows int) (c qrChoice, ok bool) {
 	q := m.done.res.QR
 	level := q.Level
 	if level == 0 {
 		level = qrimage.Medium
 	}
-	render := func(text string, invert bool) (string, error) {
+	rows -= qrChrome
+	fits := func(frames []string, level qrimage.Level) bool {
+		chars := qrimage.FitChars(level, cols, rows)
+		for _, f := range frames {
+			if len(f) > chars {
+				return false
+			}
+		}
+		return true
+	}
+	exported := qrChoice{exported: true, level: level, frames: q.Frames}
+	if fits(q.Frames, level) {
+		return exported, true
+	}
+	if m.qrPacked == nil {
+		return exported, false
+	}
+	for _, lvl := range []qrimage.Level{level, qrimage.Low} {
+		chars := qrimage.FitChars(lvl, cols, rows)
+		for n := qrframe.MaxFrameBytes; n >= qrframe.MinFrameBytes; n-- {
+			total := (len(m.qrPacked) + n - 1) / n
+			if total > qrframe.MaxFrames {
+				break
+			}
+			if qrframe.TextLen(n, total) > chars {
+				continue
+			}
+			fs, err := qrframe.Split(m.qrPacked, n)
+			if err != nil {
+				break
+			}
+			c := qrChoice{bytes: n, level: lvl}
+			for _, f := range fs {
+				c.frames = append(c.frames, f.String())
+			}
+			return c, true
+		}
+	}
+	return exported, false
+}
+
+// showQR shows the carry-out QR frames full-screen, as large as the
+// terminal shows them whole.
+func (m *Model) showQR() tea.Cmd {
+	if m.done == nil || m.done.res == nil || m.done.res.QR == nil || len(m.done.res.QR.Frames) == 0 {
+		return nil
+	}
+	// The frames join into the bundle, which can be cut again into
+	// frames that fit the terminal (a scanner takes any cut of it).
+	m.qrPacked = nil
+	a := qrframe.NewAssembler(m.done.res.QR.Bundle)
+	for i, f := range m.done.res.QR.Frames {
+		a.Add(f, fmt.Sprintf("frame %d", i+1))
+	}
+	if _, packed, err := a.Result(); err == nil {
+		m.qrPacked = packed
+	}
+	m.screen, m.qr, m.qrFrames = screenQR, nil, qrChoice{}
+	return m.fitQR()
+}
+
+// fitQR (re)builds the QR view for the terminal's size when the frames
+// that fit it changed, keeping the rate, pause and colours.
+func (m *Model) fitQR() tea.Cmd {
+	c, ok := m.chooseQR(m.width, m.height)
+	if !ok {
+		m.qr, m.qrFrames = nil, qrChoice{}
+		m.qrGen++
+		return nil
+	}
+	size := tea.WindowSizeMsg{Width: m.width, Height: m.height}
+	if m.qr != nil && c.same(m.qrFrames) {
+		return m.updateQR(size)
+	}
+	opts := qrshow.Options{Frames: c.frames, BundleID: m.done.res.QR.Bundle, Rate: 1, Embedded: true,
+		Title: m.script.Title + " · carry out"}
+	if !c.exported {
+		opts.Title += " (frames cut to fit this screen)"
+	}
+	if m.qr != nil {
+		opts.Rate, opts.Invert, opts.Paused = m.qr.Rate(), m.qr.Inverted(), m.qr.Paused()
+	}
+	level := c.level
+	opts.Render = func(text string, invert bool) (string, error) {
 		s, _, _, err := qrimage.Terminal(text, level, !invert)
 		return s, err
 	}
-	qm, err := qrshow.New(qrshow.Options{Frames: q.Frames, BundleID: q.Bundle, Render: render, Rate: 1,
-		Title: m.script.Title + " · carry out", Embedded: true})
-	if err != nil {
+	qm, err := qrshow.New(opts)
+	if err != nil { // a frame that cannot be drawn: back to the summary
+		m.qr, m.qrFrames, m.screen = nil, qrChoice{}, screenEnd
+		m.qrGen++
 		return nil
 	}
-	m.qr, m.screen = &qm, screenQR
-	sized, _ := m.qr.Update(tea.WindowSizeMsg{Width: m.width, Height: m.height})
-	qm = sized.(qrshow.Model)
-	m.qr = &qm
-	return m.qr.Init()
+	m.qrGen++
+	m.qr, m.qrFrames = &qm, c
+	m.updateQR(size)
+	return m.qrCmd(m.qr.Init())
+}
+
+// viewQRNoFit says that no QR frame fits the terminal, and what would.
+func (m *Model) viewQRNoFit() string {
+	// The shortest frame text there can be for this bundle, at L.
+	need := 0
+	for _, f := range m.done.res.QR.Frames {
+		need = max(need, len(f))
+	}
+	if m.qrPacked != nil {
+		n := qrframe.MinFrameBytes
+		need = qrframe.TextLen(n, (len(m.qrPacked)+n-1)/n)
+	}
+	cols, rows := 0, 0
+	for cols < 1000 && qrimage.FitChars(qrimage.Low, cols, 1000) < need {
+		cols++
+	}
+	for rows < 1000 && qrimage.FitChars(qrimage.Low, 1000, rows) < need {
+		rows++
+	}
+	msg := fmt.Sprintf("The QR frames do not fit this terminal (%d×%d): the smallest need %d columns and %d lines with their captions. Enlarge the terminal, or print qr/sheet.html of the ceremony directory. q goes back.",
+		m.width, m.height, cols, rows+qrChrome)
+	return screen(wrap(msg, m.width), m.width, m.height)
 }
 
 // View implements tea.Model.
@@ -435,7 +629,10 @@ func (m *Model) View() string {
 	if m.width == 0 {
 		return "starting…"
 	}
-	if m.screen == screenQR && m.qr != nil {
+	if m.screen == screenQR {
+		if m.qr == nil {
+			return m.viewQRNoFit()
+		}
 		return m.qr.View()
 	}
 	if m.width < MinWidth || m.height < MinHeight {
@@ -470,42 +667,69 @@ func (m *Model) header() string {
 const stepListWidth = 24
 
 func (m *Model) viewCeremony() string {
+	m.sayRows, m.sayLen = 0, 0 // set again if the text to read aloud is drawn
 	if m.abortAsk != "" {
 		return m.viewAbortAsk()
 	}
 	if f, ok := m.prompt.(fullScreen); ok && m.excForm == nil {
 		return f.viewFull(m.th, m.width, m.height)
 	}
-	th := m.th
-	bodyH := m.height - 3 // header, status, help
-	lines := []string{m.header()}
+	// The keys depend on the body (the scroll keys are listed only when
+	// the text to read aloud does not fit; an approval read to its end
+	// takes y), and the body's height on the help's: drawn again until
+	// they agree.
+	help := helpLines(m.helpText(false), m.width)
+	var body []string
+	for range 3 {
+		body = m.body(m.height - 2 - len(help)) // header, status, help
+		next := helpLines(m.helpText(m.sayScrolls()), m.width)
+		same := slices.Equal(next, help)
+		help = next
+		if same {
+			break
+		}
+	}
+	body = body[:min(len(body), max(m.height-2-len(help), 0))]
+	lines := append([]string{m.header()}, body...)
+	for len(lines) < m.height-1-len(help) {
+		lines = append(lines, "")
+	}
+	lines = append(lines, m.statusLine())
+	for _, l := range help {
+		lines = append(lines, m.th.Faint(l))
+	}
+	return screen(lines, m.width, m.height)
+}
+
+// body draws the ceremony screen between the header and the status line:
+// exactly height lines.
+func (m *Model) body(height int) []string {
+	m.sayRows, m.sayLen = 0, 0 // set again if the text to read aloud is drawn
+	var lines []string
 	if _, wide := m.prompt.(*approvePrompt); wide && m.excForm == nil {
 		// What is signed gets the whole width.
-		for _, l := range m.rightPane(m.width-2, bodyH) {
+		for _, l := range m.rightPane(m.width-2, height) {
 			lines = append(lines, " "+l)
 		}
-		for len(lines) < bodyH+1 {
-			lines = append(lines, "")
+	} else {
+		left := m.stepList(height)
+		right := m.rightPane(m.width-stepListWidth-3, height)
+		for i := 0; i < height; i++ {
+			l, r := "", ""
+			if i < len(left) {
+				l = left[i]
+			}
+			if i < len(right) {
+				r = right[i]
+			}
+			lines = append(lines, fit(l, stepListWidth)+" │ "+r)
 		}
-		lines = append(lines, m.statusLine(), th.Faint(cut(" "+m.helpText(), m.width)))
-		return screen(lines, m.width, m.height)
 	}
-	left := m.stepList(bodyH)
-	rw := m.width - stepListWidth - 3
-	right := m.rightPane(rw, bodyH)
-
-	for i := 0; i < bodyH; i++ {
-		l, r := "", ""
-		if i < len(left) {
-			l = left[i]
-		}
-		if i < len(right) {
-			r = right[i]
-		}
-		lines = append(lines, fit(l, stepListWidth)+" │ "+r)
+	lines = lines[:min(len(lines), height)]
+	for len(lines) < height {
+		lines = append(lines, "")
 	}
-	lines = append(lines, m.statusLine(), th.Faint(cut(" "+m.helpText(), m.width)))
-	return screen(lines, m.width, m.height)
+	return lines
 }
 
 // stepList draws the steps: ✓ done, ▶ current, ✗ failed, · to come,
@@ -540,8 +764,6 @@ func (m *Model) stepList(height int) []string {
 	return out
 }
 
-// rightPane draws the current step: its title, the text to read aloud, the
-// prompt (or the exception form), and the notices of the step.
 // fingerprintNotice starts the engine's notice of a certificate's
 // SHA-256 fingerprint, the one people read aloud and write down.
 const fingerprintNotice = "Certificate SHA-256: "
@@ -557,6 +779,23 @@ func (m *Model) lastFingerprint() (notice, bool) {
 	return notice{}, false
 }
 
+// sayMin is the fewest lines of the text to read aloud that the ceremony
+// screen shows when the text, the prompt and the notes do not all fit;
+// PgUp/PgDn scroll it.
+const sayMin = 3
+
+// noteBlock is one note as drawn: its first line is its header (the start
+// of the notice, "previous step: …"). A pinned block (the certificate
+// fingerprint to read aloud) is never dropped for lack of room.
+type noteBlock struct {
+	lines  []string
+	pinned bool
+}
+
+// rightPane draws the current step: its title, the text to read aloud, the
+// prompt (or the exception form), and the notes of the step. The prompt
+// has priority; the text to read aloud scrolls (PgUp/PgDn) when it does
+// not fit beside the notes; the notes drop their oldest first.
 func (m *Model) rightPane(width, height int) []string {
 	th := m.th
 	var head []string
@@ -578,72 +817,224 @@ func (m *Model) rightPane(width, height int) []string {
 	case m.aborting:
 		act = wrap(th.Bad("Aborting: the ceremony stops after the current operation, and the abort is recorded."), width)
 	}
-	var notes, keep []string // keep: the fingerprint, shown before anything else is
-	for _, n := range m.notices {
-		if n.step == m.cur {
-			for _, l := range readable(n.text) {
-				notes = append(notes, wrap(th.Faint("· ")+l, width)...)
-			}
-		}
-	}
-	if len(notes) == 0 && m.cur > 0 {
-		// A step that reads a fingerprint aloud comes after the step that
-		// made the certificate: the latest certificate's fingerprint stays
-		// on screen, in groups and as words, until a newer one.
-		if n, ok := m.lastFingerprint(); ok {
-			title := ""
-			if n.step >= 0 && n.step < len(m.steps) {
-				title = fmt.Sprintf(" (step %d, %s)", n.step+1, m.steps[n.step].title)
-			}
-			for _, l := range readable(n.text + title) {
-				keep = append(keep, wrap(l, width)...)
-			}
-		}
-		if m.steps[m.cur-1].summary != "" {
-			for _, l := range readable("previous step: " + m.steps[m.cur-1].summary) {
-				notes = append(notes, wrap(th.Faint(l), width)...)
-			}
-		}
-	}
+	blocks := m.noteBlocks(width)
 
-	// The prompt has priority, then the text to read aloud, then notices.
-	_, isApprove := m.prompt.(*approvePrompt)
-	say := indent(m.say, 2, width)
-	if isApprove && m.excForm == nil {
-		say = nil
-	}
-	room := height - len(head) - len(act) - 2
-	if len(say) > room {
-		if room > 1 {
-			say = append(say[:room-1], th.Faint("  … (the full text is in the script)"))
-		} else {
+	// The approval shows the text to read aloud itself, above what is
+	// signed, in the lines it scrolls.
+	var say []string
+	if _, isApprove := m.prompt.(*approvePrompt); !isApprove || m.excForm != nil {
+		say = indent(m.say, 2, width)
+		if strings.TrimSpace(m.say) == "" {
 			say = nil
 		}
 	}
-	for i, l := range say {
-		say[i] = th.Bold(l)
+	rest := height - len(head) // for the text, the prompt and the notes
+	if len(act) > 0 {
+		rest -= 1 + len(act) // a blank line, the prompt
+	}
+	// The notes want all their lines; they need at least the pinned one
+	// and the first line of the newest other one.
+	notesWant, pinned, others := 0, 0, false
+	for _, b := range blocks {
+		notesWant += len(b.lines)
+		if b.pinned {
+			pinned += len(b.lines)
+		} else {
+			others = true
+		}
+	}
+	notesMin := pinned
+	if others {
+		notesMin++
+	}
+	if notesWant > 0 { // and a blank line above them
+		notesWant++
+		notesMin++
+	}
+	if pinned > 0 {
+		pinned++
+	}
+	sayRows := 0
+	if len(say) > 0 {
+		avail := rest - 1 // under its heading
+		sayRows = len(say)
+		if sayRows+notesWant > avail {
+			// Not all of it fits: the text scrolls, in what the notes
+			// leave above their least; it keeps sayMin lines unless the
+			// pinned note needs them, and one line always.
+			sayRows = avail - notesMin
+			if sayRows < sayMin {
+				sayRows = min(sayMin, avail-pinned)
+			}
+			sayRows = min(max(sayRows, 1), len(say), avail)
+		}
+		sayRows = max(sayRows, 0)
 	}
 	out := append([]string{}, head...)
-	if len(say) > 0 {
-		out = append(out, th.Faint("Read aloud:"))
-		out = append(out, say...)
+	if sayRows > 0 {
+		m.sayLen, m.sayRows = len(say), sayRows
+		off := max(0, min(m.sayOff, len(say)-sayRows))
+		heading := "Read aloud:"
+		switch {
+		case sayRows == 1 && len(say) > 1:
+			heading = fmt.Sprintf("Read aloud, line %d of %d (PgUp/PgDn):", off+1, len(say))
+		case sayRows < len(say):
+			heading = fmt.Sprintf("Read aloud, lines %d–%d of %d (PgUp/PgDn):", off+1, off+sayRows, len(say))
+		}
+		out = append(out, th.Faint(cut(heading, width)))
+		for _, l := range say[off : off+sayRows] {
+			out = append(out, th.Bold(l))
+		}
 	}
 	if len(act) > 0 {
 		out = append(out, "")
 		out = append(out, act...)
 	}
-	if room := height - len(out) - 1; room > 0 && len(keep)+len(notes) > 0 {
-		if len(keep) > room {
-			keep = keep[:room]
-		}
-		if len(notes) > room-len(keep) {
-			notes = notes[len(notes)-(room-len(keep)):]
-		}
+	if room := height - len(out) - 1; room > 0 && len(blocks) > 0 {
 		out = append(out, "")
-		out = append(out, keep...)
-		out = append(out, notes...)
+		out = append(out, fitNotes(th, blocks, room, width)...)
 	}
 	return out
+}
+
+// noteBlocks returns the notes of the current step, oldest first: its
+// notices, or if it has none yet the latest certificate fingerprint of an
+// earlier step and what the previous step did.
+func (m *Model) noteBlocks(width int) []noteBlock {
+	th := m.th
+	var blocks []noteBlock
+	last := -1 // the step's latest fingerprint notice
+	for _, n := range m.notices {
+		if n.step != m.cur {
+			continue
+		}
+		var b noteBlock
+		for _, l := range readable(n.text) {
+			b.lines = append(b.lines, wrap(th.Faint("· ")+l, width)...)
+		}
+		if strings.HasPrefix(n.text, fingerprintNotice) {
+			last = len(blocks)
+		}
+		blocks = append(blocks, b)
+	}
+	if last >= 0 {
+		blocks[last].pinned = true
+	}
+	if len(blocks) > 0 || m.cur <= 0 {
+		return blocks
+	}
+	// A step that reads a fingerprint aloud comes after the step that
+	// made the certificate: the latest certificate's fingerprint stays
+	// on screen, in groups and as words, until a newer one.
+	if n, ok := m.lastFingerprint(); ok {
+		title := ""
+		if n.step >= 0 && n.step < len(m.steps) {
+			title = fmt.Sprintf(" (step %d, %s)", n.step+1, m.steps[n.step].title)
+		}
+		b := noteBlock{pinned: true}
+		for _, l := range readable(n.text + title) {
+			b.lines = append(b.lines, wrap(l, width)...)
+		}
+		blocks = append(blocks, b)
+	}
+	if s := m.steps[m.cur-1].summary; s != "" {
+		var b noteBlock
+		for _, l := range readable("previous step: " + s) {
+			b.lines = append(b.lines, wrap(th.Faint(l), width)...)
+		}
+		blocks = append(blocks, b)
+	}
+	return blocks
+}
+
+// fitNotes draws the note blocks in room lines. When they do not all fit,
+// the pinned block stays, the newest of the others come next, and the
+// oldest are dropped whole, with a line saying how many; a block that
+// fits only in part keeps its first lines (its header), not its last.
+func fitNotes(th theme, blocks []noteBlock, room, width int) []string {
+	total := 0
+	for _, b := range blocks {
+		total += len(b.lines)
+	}
+	if total <= room {
+		var out []string
+		for _, b := range blocks {
+			out = append(out, b.lines...)
+		}
+		return out
+	}
+	pick := func(room int) (shown [][]string, dropped int) {
+		shown = make([][]string, len(blocks))
+		for i, b := range blocks {
+			if b.pinned {
+				n := min(len(b.lines), room)
+				shown[i] = truncated(b.lines, n, width)
+				room -= n
+			}
+		}
+		for i := len(blocks) - 1; i >= 0; i-- {
+			b := blocks[i]
+			switch {
+			case b.pinned:
+			case room >= len(b.lines):
+				shown[i] = b.lines
+				room -= len(b.lines)
+			case room > 0:
+				shown[i] = truncated(b.lines, room, width)
+				room = 0
+			default:
+				dropped++
+			}
+		}
+		return shown, dropped
+	}
+	shown, dropped := pick(room)
+	var out []string
+	if dropped > 0 && room > 1 {
+		shown, dropped = pick(room - 1)
+		word := "notes"
+		if dropped == 1 {
+			word = "note"
+		}
+		out = append(out, th.Faint(fmt.Sprintf("… %d earlier %s not shown", dropped, word)))
+	}
+	for _, s := range shown {
+		out = append(out, s...)
+	}
+	return out
+}
+
+// truncated returns the first n lines, the last of them ending in " …"
+// if lines were left out.
+func truncated(lines []string, n, width int) []string {
+	if n >= len(lines) {
+		return lines
+	}
+	if n <= 0 {
+		return nil
+	}
+	out := append([]string{}, lines[:n]...)
+	last := out[n-1]
+	if ansi.StringWidth(last) > width-2 {
+		last = ansi.Truncate(last, width-2, "")
+	}
+	out[n-1] = last + " …"
+	return out
+}
+
+// sayScrolls reports whether the text to read aloud, as last drawn, did
+// not fit its window: PgUp/PgDn scroll it.
+func (m *Model) sayScrolls() bool { return m.sayRows > 0 && m.sayRows < m.sayLen }
+
+// scrollSay moves the window on the text to read aloud by pages (one line
+// of the last page stays in view).
+func (m *Model) scrollSay(pages int) {
+	if !m.sayScrolls() {
+		return
+	}
+	last := m.sayLen - m.sayRows // the window's last start
+	m.sayOff = max(0, min(m.sayOff, last))
+	m.sayOff = max(0, min(m.sayOff+pages*max(m.sayRows-1, 1), last))
 }
 
 func (m *Model) statusLine() string {
@@ -659,19 +1050,52 @@ func (m *Model) statusLine() string {
 	return " working…"
 }
 
-func (m *Model) helpText() string {
-	h := ""
+// sayKeys is the help for scrolling the text to read aloud.
+const sayKeys = "PgUp/PgDn step text"
+
+// helpText lists the keys of the ceremony screen; scrolls adds the keys
+// that scroll the text to read aloud.
+func (m *Model) helpText(scrolls bool) string {
+	var parts []string
 	switch {
 	case m.excForm != nil:
-		h = m.excForm.help()
+		parts = append(parts, m.excForm.help())
 	case m.prompt != nil:
-		h = m.prompt.help()
+		parts = append(parts, m.prompt.help())
 	}
-	tail := "ctrl+e exception · ctrl+c abort"
-	if h == "" {
-		return tail
+	if scrolls {
+		parts = append(parts, sayKeys)
 	}
-	return h + " · " + tail
+	parts = append(parts, "ctrl+e exception · ctrl+c abort")
+	return strings.Join(parts, " · ")
+}
+
+// helpSep separates the keys of a help line.
+const helpSep = " · "
+
+// helpLines lays out a help text (keys separated by " · ") in lines of at
+// most width cells, each starting with a space: one line if it fits, else
+// as many as it needs, broken between keys, never inside one, so that
+// every key stays readable.
+func helpLines(help string, width int) []string {
+	var out []string
+	line := ""
+	for _, item := range strings.Split(help, helpSep) {
+		switch {
+		case line == "":
+			line = " " + item
+		case ansi.StringWidth(line+helpSep+item) <= width:
+			line += helpSep + item
+		default:
+			out = append(out, line)
+			line = " " + item
+		}
+	}
+	out = append(out, line)
+	for i, l := range out {
+		out[i] = cut(l, width)
+	}
+	return out
 }
 
 func (m *Model) viewAbortAsk() string {

@@ -281,6 +281,7 @@ func (p *confirmPrompt) view(th theme, width int) []string {
 
 type approvePrompt struct {
 	req    engine.ApprovalRequest
+	say    string   // the step's text to read aloud, shown above what is signed
 	lines  []string // built for width
 	width  int
 	offset int
@@ -289,7 +290,10 @@ type approvePrompt struct {
 }
 
 func (p *approvePrompt) help() string {
-	return "↑/↓ PgDn scroll · y approve (at the end) · n refuse"
+	if !p.seen {
+		return "↑/↓ PgUp/PgDn scroll to the end · n refuse"
+	}
+	return "↑/↓ PgUp/PgDn scroll · y approve · n refuse"
 }
 func (p *approvePrompt) refusal() string { return who(p.req.Participant) + " refuses to approve" }
 
@@ -304,6 +308,11 @@ func (p *approvePrompt) build(width int) {
 		labelW = max(labelW, len(f.Label))
 	}
 	labelW = min(labelW, 28)
+	if strings.TrimSpace(p.say) != "" {
+		p.lines = append(p.lines, " Read aloud:")
+		p.lines = append(p.lines, indent(p.say, 3, width)...)
+		p.lines = append(p.lines, "")
+	}
 	for _, f := range p.req.Fields {
 		val := f.Value
 		if strings.Contains(f.Label, "SHA-256") && hexRE.MatchString(val) {

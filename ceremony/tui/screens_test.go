@@ -2,21 +2,29 @@ package tui
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
 
+	"github.com/devicepki/ceremony/ceremony/bundle"
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/pki"
+	"github.com/devicepki/ceremony/ceremony/qrframe"
 	"github.com/devicepki/ceremony/ceremony/qrimage"
+	"github.com/devicepki/ceremony/ceremony/qrshow"
+	"github.com/devicepki/ceremony/ceremony/qrtransfer"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/shares"
 	"github.com/devicepki/ceremony/ceremony/transcript"
@@ -161,7 +169,7 @@ func TestScreenStartInterrupted(t *testing.T) {
 	}
 	writeTranscript(t, filepath.Join("transcripts", "root-key-generation-20250313T141500Z"), sc, false,
 		transcript.Entry{Type: "token-initialized", Step: "initialise-hsm", Text: "The token was initialised"},
-		transcript.Entry{Type: "key-generated", Step: "generate-root-key", Text: "Generated root-ca", Data: map[string]string{"label": "root-ca"}},
+		transcript.Entry{Type: "key-generated", Step: "generate-root-key", Text: "Generated root-ca", Data: map[string]string{"label": "root-ca", "id": "01", "public_key_sha256": "3b8f0c6e91d2a47b5e08c3f1d96a27e4b0c58d13f7a29e6c4d81b0f35a7e2c96"}},
 		transcript.Entry{Type: "ceremony-aborted", Step: "issue-root-certificate", Text: "Ceremony was aborted at step issue-root-certificate: ceremony aborted by the participants"})
 	m := newModel(t, startModelOpts)
 	resize(m, 80, 24)
@@ -540,5 +548,318 @@ func TestGoldensHoldNoShare(t *testing.T) {
 	})
 	if err != nil || n < 10 {
 		t.Fatalf("read %d goldens: %v", n, err)
+	}
+}
+
+// ----- screens added with the layout fixes at 80×24
+
+// The keyholder picker, run in a bubbletea program: who comes forward to
+// enter the next share; Down moves to the second officer.
+func TestScreenKeyholderPicker(t *testing.T) {
+	m := newModel(t)
+	info := onStep(t, m, "sign-intermediate", "activate-hsm")
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
+	ch := make(chan reply, 1)
+	tm.Send(askMsg{id: 1, req: engine.ShareRequest{Step: info, Purpose: "activation", Split: fixedShare().Split.String(), Number: 1, Needed: 3,
+		Candidates: []engine.Participant{officer(0), officer(1), officer(2)}, Attempt: 1}, reply: ch})
+	waitView(t, tm, "Which keyholder comes forward?")
+	tm.Send(keyDown)
+	waitView(t, tm, "▶ Oscar Ortiz")
+	fm := finalModel(t, tm)
+	noReply(t, ch)
+	p := fm.prompt.(*sharePrompt)
+	if p.whom.list.cur != 1 || p.whom.chosen != nil {
+		t.Errorf("cursor on %d, chosen %v: want the second officer, nobody chosen yet", p.whom.list.cur, p.whom.chosen)
+	}
+	requireGolden(t, fm.View())
+}
+
+// The hand-out's copy on removable media: the question, the directory,
+// the passphrase and the passphrase again (never shown, one • per
+// character).
+func TestScreenHandOutMedia(t *testing.T) {
+	m := newModel(t)
+	info := onStep(t, m, "root-key-generation", "hand-out-backup-shares")
+	s := fixedShare()
+	s.Purpose = shares.Backup
+	a := &asker{m: m}
+	a.ask(handOutReq(info, s, engine.Participant{Role: "custodian", Name: custodian[0]}))
+	p := m.prompt.(*handOutPrompt)
+	press(m, keyEnter, keyEnter) // shown, then cleared
+	typeText(m, typed(s))
+	press(m, keyEnter)
+	golden := func(t *testing.T, phase handOutPhase) {
+		t.Helper()
+		if p.phase != phase {
+			t.Fatalf("phase %v, want %v", p.phase, phase)
+		}
+		v := m.View()
+		assertNoShare(t, v, s)
+		if strings.Contains(v, "horse") || strings.Contains(v, "battery") {
+			t.Errorf("the view shows the passphrase:\n%s", v)
+		}
+		requireGolden(t, v)
+	}
+	t.Run("ask", func(t *testing.T) { golden(t, phaseMediaAsk) })
+	press(m, runes("y"))
+	typeText(m, "/media/carl/SHARES")
+	t.Run("directory", func(t *testing.T) { golden(t, phaseMediaDir) })
+	press(m, keyEnter)
+	typeText(m, "correct horse battery")
+	t.Run("passphrase", func(t *testing.T) {
+		if !strings.Contains(m.View(), strings.Repeat("•", len("correct horse battery"))+"█") {
+			t.Errorf("the field does not show one • per character")
+		}
+		golden(t, phasePass1)
+	})
+	press(m, keyEnter)
+	typeText(m, "correct horse")
+	t.Run("again", func(t *testing.T) { golden(t, phasePass2) })
+}
+
+// qrBundle is a ceremony's carry-out bundle with fixed contents: a
+// transcript of 40 events with digests (which do not compress), its seal
+// and a certificate; exported with the default frames (600 bytes, too
+// large for 80×24).
+func qrBundle(t *testing.T) ([]bundle.File, *qrtransfer.Export) {
+	t.Helper()
+	var tr strings.Builder
+	h := sha256.Sum256([]byte("genesis"))
+	for i := range 40 {
+		h = sha256.Sum256(h[:])
+		fmt.Fprintf(&tr, `{"seq":%d,"type":"step-done","prev":"%x"}`+"\n", i+1, h)
+	}
+	files := []bundle.File{
+		{Name: "transcript.jsonl", Data: []byte(tr.String())},
+		{Name: "transcript.sig", Data: h[:]},
+		{Name: "artifacts/root-ca.crt.pem", Data: []byte("-----BEGIN CERTIFICATE-----\nMIIBszCCATmgAwIBAgIUX5qcDS57QahsGfDi1LejxTANBgkqhkiG9w0BAQsFADAS\n-----END CERTIFICATE-----\n")},
+	}
+	exp, err := qrtransfer.New(files, qrtransfer.Options{Title: "Root CA key generation", Created: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files, exp
+}
+
+// onQRView returns a model on the end screen of a root key generation that
+// exported exp, after q: the full-screen QR view, at w×h.
+func onQRView(t *testing.T, exp *qrtransfer.Export, w, h int) *Model {
+	t.Helper()
+	m := newModel(t)
+	onStep(t, m, "root-key-generation", "carry-out")
+	res := endResult("out")
+	res.QR = &engine.QRExport{Dir: "out/qr", Bundle: exp.Digest.ID(), Frames: exp.Texts(), SHA256: exp.Digest.Hex(), Words: exp.DigestWords()}
+	m.Update(engineDoneMsg{res: res})
+	resize(m, w, h)
+	press(m, runes("q"))
+	if m.screen != screenQR {
+		t.Fatalf("q: screen %v", m.screen)
+	}
+	return m
+}
+
+// qrStatus reads "frame I of N" from a QR view.
+var qrStatus = regexp.MustCompile(`frame (\d+) of (\d+) · bundle ([A-Z2-7]{8})`)
+
+// scanQRView checks that the view shows one whole QR code, its quiet zone
+// included, and returns what it reads, as a camera would read it; and the
+// frame number and count of the status line.
+func scanQRView(t *testing.T, v string, w, h int) (text string, i, n int) {
+	t.Helper()
+	checkSize(t, v, w, h)
+	lines := qrLines(v)
+	if lines == nil {
+		t.Fatalf("no QR code on the screen:\n%s", v)
+	}
+	pad := len(lines[0]) - len(strings.TrimLeft(lines[0], " "))
+	code := make([]string, len(lines))
+	for j, l := range lines {
+		code[j] = strings.TrimRight(l[pad:], " ")
+		if utf8.RuneCountInString(code[j]) != utf8.RuneCountInString(code[0]) {
+			t.Fatalf("the code's lines are not all as wide:\n%s", v)
+		}
+	}
+	// The quiet zone is drawn as blocks (light modules on a dark
+	// terminal): two whole lines above and below, 4 columns each side.
+	quiet := strings.Repeat("█", utf8.RuneCountInString(code[0]))
+	for _, j := range []int{0, 1, len(code) - 2, len(code) - 1} {
+		if code[j] != quiet {
+			t.Errorf("line %d of the code is not quiet zone: %q", j+1, code[j])
+		}
+	}
+	for _, l := range code {
+		if !strings.HasPrefix(l, "████") || !strings.HasSuffix(l, "████") {
+			t.Errorf("a line of the code lacks its quiet zone: %q", l)
+		}
+	}
+	got, err := qrimage.Decode(rasterise(t, code, true))
+	if err != nil {
+		t.Fatalf("the QR code on the screen does not scan: %v\n%s", err, v)
+	}
+	st := qrStatus.FindStringSubmatch(v)
+	if st == nil {
+		t.Fatalf("no status line:\n%s", v)
+	}
+	i, _ = strconv.Atoi(st[1])
+	n, _ = strconv.Atoi(st[2])
+	return got, i, n
+}
+
+// maskQR hides the QR code of a view before it goes into a golden file (no
+// golden holds a QR code): each of its characters becomes ▒.
+func maskQR(view string) string {
+	for _, l := range qrLines(view) {
+		code := strings.TrimLeft(l, " ")
+		view = strings.Replace(view, l, l[:len(l)-len(code)]+strings.Repeat("▒", utf8.RuneCountInString(code)), 1)
+	}
+	return view
+}
+
+// The full-screen QR view of the carry-out frames at 80×24: the bundle is
+// cut into frames whose codes fit whole with their quiet zone, the title,
+// the status and the keys; every frame on the screen scans, carries its
+// slice of the bundle, and together they give back the ceremony's files.
+func TestScreenQR(t *testing.T) {
+	files, exp := qrBundle(t)
+	m := onQRView(t, exp, 80, 24)
+	v := m.View()
+	t.Run("view", func(t *testing.T) { requireGolden(t, maskQR(v)) })
+	if !strings.Contains(v, "cut to fit this screen") {
+		t.Errorf("the view does not say the frames were cut for it:\n%s", v)
+	}
+	asm := qrframe.NewAssembler(exp.Digest.ID())
+	total := 0
+	for k := 0; ; k++ {
+		text, i, n := scanQRView(t, m.View(), 80, 24)
+		f, err := qrframe.Parse(text)
+		if err != nil {
+			t.Fatalf("frame %d reads %q: %v", i, text, err)
+		}
+		if f.Index != i || f.Total != n || f.ID() != exp.Digest.ID() {
+			t.Fatalf("the code is frame %d of %d of %s, the status says %d of %d of %s", f.Index, f.Total, f.ID(), i, n, exp.Digest.ID())
+		}
+		slice := (len(exp.Packed) + n - 1) / n
+		if want := exp.Packed[(i-1)*slice : min(i*slice, len(exp.Packed))]; !bytes.Equal(f.Payload, want) {
+			t.Fatalf("frame %d carries %d bytes that are not its slice of the bundle", i, len(f.Payload))
+		}
+		if out, _, err := asm.Add(text, fmt.Sprintf("frame %d", i)); err != nil || out != qrframe.Added {
+			t.Fatalf("frame %d: %v %v", i, out, err)
+		}
+		total = n
+		if k == n-1 {
+			break
+		}
+		press(m, tea.KeyMsg{Type: tea.KeyRight})
+	}
+	if total <= len(exp.Frames) {
+		t.Errorf("%d frames at 80×24, as many as the %d exported: they were not cut smaller", total, len(exp.Frames))
+	}
+	_, packed, err := asm.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := bundle.Unpack(packed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(files) {
+		t.Fatalf("%d files scanned, want %d", len(got), len(files))
+	}
+	for j := range files {
+		if got[j].Name != files[j].Name || !bytes.Equal(got[j].Data, files[j].Data) {
+			t.Errorf("file %d scanned as %s, want %s, the same bytes", j+1, got[j].Name, files[j].Name)
+		}
+	}
+}
+
+// The QR view adapts to the terminal: larger, it shows larger frames
+// (fewer), and the exported ones as they are when they fit; too small for
+// any, it says so and draws no code; q goes back to the summary.
+func TestQRViewSizes(t *testing.T) {
+	_, exp := qrBundle(t)
+	m := onQRView(t, exp, 80, 24)
+	_, _, n80 := scanQRView(t, m.View(), 80, 24)
+
+	resize(m, 120, 40)
+	scanned, _, n120 := scanQRView(t, m.View(), 120, 40)
+	if n120 >= n80 {
+		t.Errorf("%d frames at 120×40, %d at 80×24: the larger terminal shows no larger frames", n120, n80)
+	}
+	if _, err := qrframe.Parse(scanned); err != nil {
+		t.Error(err)
+	}
+
+	resize(m, 200, 70)
+	frame, i, n := scanQRView(t, m.View(), 200, 70)
+	if n != len(exp.Frames) || frame != exp.Texts()[i-1] {
+		t.Errorf("at 200×70 frame %d of %d is not the exported frame (of %d)", i, n, len(exp.Frames))
+	}
+	if strings.Contains(m.View(), "cut to fit") {
+		t.Errorf("the exported frames are said to be cut")
+	}
+
+	resize(m, 60, 20)
+	v := m.View()
+	checkSize(t, v, 60, 20)
+	if strings.ContainsAny(v, "▀▄█") || !strings.Contains(text(v), "The QR frames do not fit this terminal (60×20)") {
+		t.Errorf("too small: the view draws a code or does not say so:\n%s", v)
+	}
+	resize(m, 80, 24)
+	scanQRView(t, m.View(), 80, 24)
+	resize(m, 60, 20)
+	press(m, runes("q"))
+	if m.screen != screenEnd {
+		t.Errorf("q: screen %v, want the summary", m.screen)
+	}
+}
+
+// The text to read aloud scrolls when it does not fit beside the prompt:
+// at first its first lines, PgDn shows the rest (the share typed so far is
+// untouched), and the help lists the keys.
+func TestScreenReadAloudScrolled(t *testing.T) {
+	m := newModel(t)
+	info := onStep(t, m, "sign-intermediate", "activate-hsm")
+	s := fixedShare()
+	a := &asker{m: m}
+	ch := a.ask(engine.ShareRequest{Step: info, Purpose: "activation", Split: s.Split.String(), Number: 2, Needed: 3,
+		Candidates: []engine.Participant{officer(1)}, Attempt: 1})
+	typeText(m, strings.Join(groupsOf(s)[:3], " "))
+	top := m.View()
+	if !strings.Contains(top, "Read aloud, lines 1–") || !strings.Contains(top, "PgUp/PgDn step text") {
+		t.Fatalf("the text does not scroll:\n%s", top)
+	}
+	for range 5 {
+		press(m, keyPgDown)
+	}
+	v := m.View()
+	assertNoShare(t, v, s)
+	if !strings.Contains(text(v), "and logs in. Nobody sees a PIN.") {
+		t.Errorf("PgDn does not show the end of the text:\n%s", v)
+	}
+	if p := m.prompt.(*sharePrompt); p.entry.status().Groups != 2 {
+		t.Errorf("PgDn changed the share typed: %d groups", p.entry.status().Groups)
+	}
+	noReply(t, ch)
+	requireGolden(t, v)
+}
+
+// A resize that cuts the frames again builds a new QR view; what the old
+// view's commands send afterwards (its ticks, its "done") is ignored, so
+// two tick loops never drive one view.
+func TestQRViewStaleMessages(t *testing.T) {
+	_, exp := qrBundle(t)
+	m := onQRView(t, exp, 80, 24)
+	old := m.qrGen
+	resize(m, 120, 40)
+	if m.qrGen == old {
+		t.Fatal("the view was not built again for 120×40")
+	}
+	m.Update(qrMsg{gen: old, msg: qrshow.DoneMsg{}})
+	if m.screen != screenQR {
+		t.Fatal("a message of the replaced view left the QR view")
+	}
+	m.Update(qrMsg{gen: m.qrGen, msg: qrshow.DoneMsg{}})
+	if m.screen != screenEnd {
+		t.Errorf("the view's own done message: screen %v, want the summary", m.screen)
 	}
 }

@@ -5,12 +5,14 @@ import (
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/muesli/termenv"
 )
 
-// theme holds the few styles the screens use. A plain theme (NO_COLOR, a
-// dumb terminal, the golden tests) draws no colour, only text; the bold,
-// reverse and colour of the others are never the only carrier of meaning:
-// every mark is also a character (✓, ✗, ▶, !).
+// theme holds the few styles the screens use. A plain theme (a dumb
+// terminal, output that is not a terminal, the golden tests) draws only
+// text; with NO_COLOR the theme keeps bold, faint and reverse video and
+// draws no colour. The bold, reverse and colour are never the only carrier
+// of meaning: every mark is also a character (✓, ✗, ▶, !).
 type theme struct {
 	plain  bool
 	title  lipgloss.Style // header bar
@@ -23,10 +25,16 @@ type theme struct {
 }
 
 // newTheme returns the theme for a renderer. noColor (NO_COLOR set) keeps
-// bold and reverse video but drops colours.
+// bold, faint and reverse video but drops colours.
 func newTheme(r *lipgloss.Renderer, noColor bool) theme {
 	if r == nil {
 		return theme{plain: true}
+	}
+	if noColor && r.ColorProfile() == termenv.Ascii && r.Output().ColorProfile() != termenv.Ascii {
+		// termenv drops every style when NO_COLOR is set, but NO_COLOR
+		// (no-color.org) is about colours only: the terminal draws
+		// attributes, and the theme sets no colour.
+		r.SetColorProfile(termenv.ANSI)
 	}
 	s := r.NewStyle
 	t := theme{

@@ -18,11 +18,11 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/record"
@@ -48,8 +48,8 @@ type Options struct {
 	// Now and Interfaces are passed to the engine (tests set them).
 	Now        func() time.Time
 	Interfaces func() ([]engine.NetInterface, error)
-	// NoColor draws no colours (NO_COLOR is set); Plain draws no styles
-	// at all (tests).
+	// NoColor draws no colours, but bold, faint and reverse video (NO_COLOR
+	// is set); Plain draws no styles at all (tests).
 	NoColor, Plain bool
 }
 
@@ -127,7 +127,7 @@ func (m *Model) Outcome() Outcome {
 // returns when the people leave it. Cancelling ctx (SIGTERM) aborts a
 // running ceremony, which is recorded.
 func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) (Outcome, error) {
-	if _, ok := os.LookupEnv("NO_COLOR"); ok {
+	if termenv.EnvNoColor() { // NO_COLOR set and not empty (or CLICOLOR=0)
 		opts.NoColor = true
 	}
 	m := New(ctx, opts, out)

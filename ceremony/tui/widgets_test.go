@@ -3,6 +3,8 @@ package tui
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/qrshow"
+	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/shares"
 )
@@ -545,15 +549,19 @@ func TestApprovalReply(t *testing.T) {
 	}
 }
 
-// An approval that fits on the screen may be approved at once.
+// An approval that fits on the screen may be approved at once (here a
+// step with a one-line text to read aloud).
 func TestApprovalShort(t *testing.T) {
 	m := newModel(t)
 	info := onStep(t, m, "generate-firmware-key", "sign-firmware")
+	m.say = "The officers approve the certificate."
 	req := approvalReq(t, info)
 	req.Fields = req.Fields[:3]
 	a := &asker{m: m}
 	ch := a.ask(req)
-	m.View()
+	if v := m.View(); !strings.Contains(v, "y approve · n refuse") {
+		t.Errorf("the help of an approval seen whole does not offer y:\n%s", v)
+	}
 	press(m, runes("y"))
 	gotReply(t, ch)
 }
@@ -913,4 +921,428 @@ func assertNotInModel(t *testing.T, m *Model, secrets ...string) {
 		}
 	}
 	walk(reflect.ValueOf(m), "m")
+}
+
+// ----- the layout at 80×24
+
+// rightLines returns the right pane of a ceremony screen: what follows the
+// step list's "│ " on each line.
+func rightLines(view string) []string {
+	var out []string
+	for _, l := range strings.Split(view, "\n") {
+		if _, r, ok := strings.Cut(l, "│ "); ok {
+			out = append(out, r)
+		} else if _, r, ok := strings.Cut(l, "│"); ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// readAll scrolls the text to read aloud of the screen on view down with
+// key (PgDn), up to its end, and returns every line seen on the way,
+// without its indentation, and the views.
+func readAll(m *Model, key tea.KeyMsg, lines func(string) []string) (map[string]bool, []string) {
+	seen := map[string]bool{}
+	var views []string
+	for i := 0; i < 40; i++ {
+		v := m.View()
+		views = append(views, v)
+		before := len(seen)
+		for _, l := range lines(v) {
+			seen[strings.TrimSpace(l)] = true
+		}
+		if i > 0 && len(seen) == before && v == views[len(views)-2] {
+			break
+		}
+		press(m, key)
+	}
+	return seen, views
+}
+
+// sayPrompts are the prompts the ceremony screen shows beside a step's
+// text to read aloud, from the smallest to the largest: none (the engine
+// works), a confirmation, the keyholder picker, and a share typed with a
+// typo after a rejected one.
+var sayPrompts = []struct {
+	name string
+	ask  func(t *testing.T, m *Model, info engine.StepInfo) (check func(t *testing.T))
+}{
+	{"working", func(t *testing.T, m *Model, info engine.StepInfo) func(*testing.T) { return func(*testing.T) {} }},
+	{"confirm", func(t *testing.T, m *Model, info engine.StepInfo) func(*testing.T) {
+		ch := (&asker{m: m}).ask(engine.ConfirmRequest{Step: info, Participant: witness})
+		return func(t *testing.T) { noReply(t, ch) }
+	}},
+	{"keyholder", func(t *testing.T, m *Model, info engine.StepInfo) func(*testing.T) {
+		ch := (&asker{m: m}).ask(engine.ShareRequest{Step: info, Purpose: "activation", Split: "7XGT-KGPG-BR", Number: 1, Needed: 3,
+			Candidates: []engine.Participant{officer(0), officer(1), officer(2)}, Attempt: 1})
+		p := m.prompt.(*sharePrompt)
+		return func(t *testing.T) {
+			noReply(t, ch)
+			if p.whom.list.cur != 0 || p.whom.chosen != nil {
+				t.Errorf("the scroll keys moved the keyholder picker: cursor %d", p.whom.list.cur)
+			}
+		}
+	}},
+	{"share", func(t *testing.T, m *Model, info engine.StepInfo) func(*testing.T) {
+		s := fixedShare()
+		ch := (&asker{m: m}).ask(engine.ShareRequest{Step: info, Purpose: "activation", Split: s.Split.String(), Number: 2, Needed: 3,
+			Candidates: []engine.Participant{officer(1)}, Attempt: 2, Problem: "share 1 was entered already"})
+		gs := withTypo(s, 3)
+		typeText(m, strings.Join(gs[:5], " ")+" "+gs[5][:2])
+		p := m.prompt.(*sharePrompt)
+		typed := string(p.entry.in.buf)
+		return func(t *testing.T) {
+			noReply(t, ch)
+			if string(p.entry.in.buf) != typed {
+				t.Errorf("the scroll keys changed the share being typed")
+			}
+		}
+	}},
+}
+
+// Every step's text to read aloud, in every script, can be read whole at
+// 80×24 beside every prompt: when it does not fit, PgDn scrolls it (and
+// the help says so), and the keys reach no prompt.
+func TestSayReadableAt80x24(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(scriptsDir, "*.yaml"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no scripts: %v", err)
+	}
+	longest, scrolled := "", 0
+	for _, path := range paths {
+		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
+		sc := loadScript(t, name)
+		for _, pr := range sayPrompts {
+			// One model walks through the steps (a model reads every
+			// script when it is made).
+			m := newModel(t)
+			onStep(t, m, name, sc.Steps[0].ID)
+			for _, st := range sc.Steps {
+				info := stepInfo(t, sc, st.ID)
+				m.dropPrompt()
+				m.Update(reportMsg{Kind: engine.StepStarted, Step: info})
+				if strings.TrimSpace(info.Say) == "" {
+					continue
+				}
+				if len(info.Say) > len(longest) {
+					longest = info.Say
+				}
+				check := pr.ask(t, m, info)
+				want := indent(m.say, 2, MinWidth-stepListWidth-3)
+				seen, views := readAll(m, keyPgDown, rightLines)
+				for _, l := range want {
+					if !seen[strings.TrimSpace(l)] {
+						t.Errorf("%s, step %s, %s: the line %q of the text to read aloud is never on screen:\n%s", name, st.ID, pr.name, l, views[len(views)-1])
+						break
+					}
+				}
+				for _, v := range views {
+					checkSize(t, v, 80, 24)
+					clipped := strings.Contains(v, "Read aloud, line")
+					lines := strings.Split(v, "\n")
+					help := strings.Join(lines[len(lines)-2:], "\n")
+					if got := strings.Contains(help, "PgUp/PgDn"); got != clipped {
+						t.Errorf("%s, step %s, %s: the text is clipped %v, the help shows PgUp/PgDn %v:\n%s", name, st.ID, pr.name, clipped, got, v)
+					}
+					if clipped {
+						scrolled++
+					}
+				}
+				// PgUp goes back to the top.
+				for range len(views) {
+					press(m, tea.KeyMsg{Type: tea.KeyPgUp})
+				}
+				if m.View() != views[0] {
+					t.Errorf("%s, step %s, %s: PgUp does not go back to the first view", name, st.ID, pr.name)
+				}
+				check(t)
+			}
+		}
+	}
+	if scrolled == 0 {
+		t.Error("no text had to scroll: the test checks nothing")
+	}
+	if len(longest) < 400 {
+		t.Errorf("the longest text to read aloud has %d characters", len(longest))
+	}
+}
+
+// The approval shows the step's text to read aloud above what is signed,
+// in the lines its keys scroll: the longest text of the scripts, on an
+// issue-certificate step, can be read whole at 80×24.
+func TestApprovalShowsSay(t *testing.T) {
+	paths, _ := filepath.Glob(filepath.Join(scriptsDir, "*.yaml"))
+	var name, id, say string
+	for _, path := range paths {
+		n := strings.TrimSuffix(filepath.Base(path), ".yaml")
+		sc := loadScript(t, n)
+		for _, st := range sc.Steps {
+			if s := stepInfo(t, sc, st.ID).Say; st.Kind == script.KindIssueCertificate && len(s) > len(say) {
+				name, id, say = n, st.ID, s
+			}
+		}
+	}
+	if say == "" {
+		t.Fatal("no issue-certificate step has a text to read aloud")
+	}
+	m := newModel(t)
+	info := onStep(t, m, name, id)
+	ch := (&asker{m: m}).ask(approvalReq(t, info))
+	seen, views := readAll(m, keyPgDown, func(v string) []string { return strings.Split(v, "\n") })
+	if !strings.Contains(views[0], "Read aloud:") {
+		t.Errorf("the approval does not show the text to read aloud:\n%s", views[0])
+	}
+	for _, l := range indent(m.say, 3, MinWidth-2) {
+		if !seen[strings.TrimSpace(l)] {
+			t.Errorf("%s, step %s: the line %q of the text to read aloud is never on the approval:\n%s", name, id, l, views[0])
+		}
+	}
+	for _, v := range views {
+		checkSize(t, v, 80, 24)
+	}
+	noReply(t, ch)
+	if p := m.prompt.(*approvePrompt); !p.seen {
+		t.Error("scrolled to the end, the approval is not seen")
+	}
+}
+
+// helpCase is a screen whose help line is checked: how to reach it, and
+// the keys it must show.
+type helpCase struct {
+	name string
+	make func(t *testing.T) *Model
+}
+
+// onPrompt returns a model on step id of script name, showing req, after
+// the keys.
+func onPrompt(name, id string, req func(t *testing.T, info engine.StepInfo) any, keys ...tea.KeyMsg) func(t *testing.T) *Model {
+	return func(t *testing.T) *Model {
+		m := newModel(t)
+		info := onStep(t, m, name, id)
+		if req != nil {
+			(&asker{m: m}).ask(req(t, info))
+		}
+		m.View()
+		for _, k := range keys {
+			press(m, k)
+			m.View()
+		}
+		return m
+	}
+}
+
+// Every help line of the ceremony screen, at 80 columns, shows every key
+// of its prompt whole, and ctrl+c: wrapped to a second line when it does
+// not fit on one, never cut.
+func TestHelpFitsAt80(t *testing.T) {
+	share := fixedShare()
+	shareReq := func(cands ...engine.Participant) func(*testing.T, engine.StepInfo) any {
+		return func(t *testing.T, info engine.StepInfo) any {
+			return engine.ShareRequest{Step: info, Purpose: "activation", Split: share.Split.String(), Number: 1, Needed: 3, Candidates: cands, Attempt: 1}
+		}
+	}
+	handOut := func(t *testing.T, info engine.StepInfo) any { return handOutReq(info, share, officer(1)) }
+	var typeBack []tea.KeyMsg
+	for _, r := range typed(share) {
+		if r == ' ' {
+			typeBack = append(typeBack, keySpace)
+		} else {
+			typeBack = append(typeBack, runes(string(r)))
+		}
+	}
+	media := append(append([]tea.KeyMsg{keyEnter, keyEnter}, typeBack...), keyEnter)
+	override := func(t *testing.T, info engine.StepInfo) any {
+		return engine.OverrideRequest{Step: info, Check: "network", Problem: "network interface(s) up: eth0", Candidates: []engine.Participant{admin, witness}}
+	}
+	cases := []helpCase{
+		{"attendance", onPrompt("root-key-generation", "attendance", func(t *testing.T, info engine.StepInfo) any {
+			return engine.AttendanceRequest{Step: info, Roles: loadScript(t, "root-key-generation").Roles}
+		})},
+		{"confirm", onPrompt("root-key-generation", "welcome", func(t *testing.T, info engine.StepInfo) any {
+			return engine.ConfirmRequest{Step: info, Participant: witness}
+		})},
+		{"approval-top", onPrompt("generate-firmware-key", "sign-firmware", func(t *testing.T, info engine.StepInfo) any { return approvalReq(t, info) })},
+		{"approval-end", onPrompt("generate-firmware-key", "sign-firmware", func(t *testing.T, info engine.StepInfo) any { return approvalReq(t, info) },
+			keyPgDown, keyPgDown, keyPgDown, keyPgDown, keyPgDown)},
+		{"approval-exception", onPrompt("generate-firmware-key", "sign-firmware", func(t *testing.T, info engine.StepInfo) any { return approvalReq(t, info) },
+			keyCtrlE)},
+		{"choose-who", onPrompt("root-key-generation", "check-clock", func(t *testing.T, info engine.StepInfo) any {
+			return engine.ChoiceRequest{Step: info, Candidates: []engine.Participant{witness, witness2}, Options: loadScript(t, "root-key-generation").Steps[info.Index].Options}
+		})},
+		{"choose", onPrompt("root-key-generation", "check-clock", func(t *testing.T, info engine.StepInfo) any {
+			return engine.ChoiceRequest{Step: info, Candidates: []engine.Participant{witness}, Options: loadScript(t, "root-key-generation").Steps[info.Index].Options}
+		})},
+		{"secret-who", onPrompt("generate-firmware-key", "open-build-token", func(t *testing.T, info engine.StepInfo) any {
+			return engine.SecretRequest{Step: info, What: "HSM user PIN", Candidates: []engine.Participant{builder, admin}, Attempt: 1}
+		})},
+		{"secret", onPrompt("generate-firmware-key", "open-build-token", func(t *testing.T, info engine.StepInfo) any {
+			return engine.SecretRequest{Step: info, What: "HSM user PIN", Candidates: []engine.Participant{builder}, Attempt: 1}
+		}, runes("1"), runes("2"))},
+		{"override", onPrompt("root-key-generation", "preflight", override)},
+		{"override-who", onPrompt("root-key-generation", "preflight", override, runes("o"))},
+		{"override-reason", onPrompt("root-key-generation", "preflight", override, runes("o"), keyEnter)},
+		{"keyholder", onPrompt("sign-intermediate", "activate-hsm", shareReq(officer(0), officer(1), officer(2)))},
+		{"share", onPrompt("sign-intermediate", "activate-hsm", shareReq(officer(1)), runes("C"), runes("S"))},
+		{"share-long-text", onPrompt("restore-backup", "rebuild-backup-key", shareReq(officer(1)))},
+		{"hand-out-look-away", onPrompt("root-key-generation", "hand-out-activation-shares", handOut)},
+		{"hand-out-text", onPrompt("root-key-generation", "hand-out-activation-shares", handOut, keyEnter)},
+		{"hand-out-qr", onPrompt("root-key-generation", "hand-out-activation-shares", handOut, keyEnter, keyTab)},
+		{"hand-out-type-back", onPrompt("root-key-generation", "hand-out-activation-shares", handOut, keyEnter, keyEnter)},
+		{"hand-out-media", onPrompt("root-key-generation", "hand-out-activation-shares", handOut, media...)},
+		{"hand-out-directory", onPrompt("root-key-generation", "hand-out-activation-shares", handOut, append(media, runes("y"))...)},
+		{"hand-out-passphrase", onPrompt("root-key-generation", "hand-out-activation-shares", handOut, append(media, runes("y"), runes("/"), keyEnter)...)},
+		{"exception-who", onPrompt("root-key-generation", "inspect-hsm", nil, keyCtrlE)},
+		{"exception", onPrompt("root-key-generation", "inspect-hsm", nil, keyCtrlE, keyEnter)},
+		{"exception-closed", onPrompt("root-key-generation", "seal", nil, keyCtrlE)},
+		{"working", onPrompt("root-key-generation", "generate-root-key", nil)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.make(t)
+			v := m.View()
+			checkSize(t, v, 80, 24)
+			// The keys: the prompt's (or the exception form's), the
+			// scroll keys when the text to read aloud is clipped, and
+			// the ceremony screen's own; the hand-out has only ctrl+c.
+			var keys []string
+			switch {
+			case m.excForm != nil:
+				keys = append(keys, m.excForm.help())
+			case m.prompt != nil:
+				keys = append(keys, m.prompt.help())
+			}
+			if strings.Contains(v, "Read aloud, line") {
+				keys = append(keys, "PgUp/PgDn")
+			}
+			keys = append(keys, "ctrl+e exception · ctrl+c abort")
+			if p, ok := m.prompt.(*handOutPrompt); ok && m.excForm == nil {
+				keys = []string{p.help(), "ctrl+c abort"}
+			}
+			help := strings.Join(keys, " · ")
+			// The help is the last line or two, under the status line.
+			lines := strings.Split(v, "\n")
+			var helpRows []string
+			for _, l := range lines[len(lines)-2:] {
+				if l != m.statusLine() {
+					helpRows = append(helpRows, l)
+				}
+			}
+			bottom := strings.Join(helpRows, "\n")
+			for _, l := range helpRows {
+				if strings.HasSuffix(l, "…") {
+					t.Errorf("a help line is cut: %q", l)
+				}
+			}
+			for _, key := range strings.Split(help, " · ") {
+				if !strings.Contains(bottom, key) {
+					t.Errorf("the help does not show %q whole:\n%s", key, bottom)
+				}
+			}
+			if !strings.Contains(bottom, "ctrl+c abort") {
+				t.Errorf("the help does not show ctrl+c:\n%s", bottom)
+			}
+		})
+	}
+}
+
+// helpLines breaks between keys, never inside one.
+func TestHelpLines(t *testing.T) {
+	h := "↑/↓ PgUp/PgDn scroll · y approve (at the end) · n refuse · ctrl+e exception · ctrl+c abort"
+	got := helpLines(h, 40)
+	want := []string{" ↑/↓ PgUp/PgDn scroll", " y approve (at the end) · n refuse", " ctrl+e exception · ctrl+c abort"}
+	if !slices.Equal(got, want) {
+		t.Errorf("helpLines = %q, want %q", got, want)
+	}
+	if got := helpLines("Esc back · ctrl+c abort", 80); !slices.Equal(got, []string{" Esc back · ctrl+c abort"}) {
+		t.Errorf("a short help: %q", got)
+	}
+}
+
+// notesArea returns the lines of the notes under the prompt of a
+// ceremony screen: the right pane after its last blank line.
+func notesArea(view string) []string {
+	right := rightLines(view)
+	for i := len(right) - 1; i >= 0; i-- {
+		if strings.TrimSpace(right[i]) == "" {
+			var out []string
+			for _, l := range right[i+1:] {
+				if strings.TrimSpace(l) != "" {
+					out = append(out, l)
+				}
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// When the notes do not all fit, the oldest are dropped whole (a line
+// says how many) and a note cut short keeps its first line: the notes
+// never start in the middle of one. The step's latest certificate
+// fingerprint stays whole, however old.
+func TestNotesOverflowKeepsHeaders(t *testing.T) {
+	m := newModel(t)
+	info := onStep(t, m, "root-key-generation", "issue-root-certificate")
+	fp := "4f0a7d3c9e21b86570d4c2a19e8f37b6a05c1d92e4f7b3086a1c5d9e2f4b7a30"
+	m.Update(reportMsg{Kind: engine.Notice, Step: info, Text: "Token ceremony-root (serial 0000000012345678) opened in slot 0 with the officers' shares"})
+	m.Update(reportMsg{Kind: engine.Notice, Step: info, Text: fingerprintNotice + record.GroupHex(fp)})
+	for i := 1; i <= 8; i++ {
+		m.Update(reportMsg{Kind: engine.Notice, Step: info, Text: fmt.Sprintf("Notice %d: the certificate passed check %d of the policy, and its result is in the transcript", i, i)})
+	}
+	(&asker{m: m}).ask(engine.ConfirmRequest{Step: info, Participant: admin})
+	v := m.View()
+	checkSize(t, v, 80, 24)
+	notes := notesArea(v)
+	if len(notes) == 0 {
+		t.Fatalf("no notes on screen:\n%s", v)
+	}
+	if first := notes[0]; !strings.HasPrefix(first, "· ") && !strings.HasPrefix(first, "… ") {
+		t.Errorf("the notes start in the middle of one: %q\n%s", first, v)
+	}
+	flat := text(v)
+	if !strings.Contains(flat, "Notice 8: the certificate passed check 8") {
+		t.Errorf("the newest notice is not on screen:\n%s", v)
+	}
+	if !strings.Contains(flat, "earlier notes not shown") {
+		t.Errorf("the screen does not say notes were left out:\n%s", v)
+	}
+	for _, g := range strings.Fields(record.GroupHex(fp)) {
+		if !strings.Contains(flat, g) {
+			t.Errorf("the fingerprint's group %s is not on screen:\n%s", g, v)
+		}
+	}
+}
+
+// At the step that reads a fingerprint aloud, the earlier step's
+// fingerprint and the "previous step:" line stay on screen when the
+// previous step's summary is too long to fit: the summary is cut at its
+// end, not its start.
+func TestNotesKeepPreviousStepHeader(t *testing.T) {
+	m := newModel(t)
+	sc := loadScript(t, "root-key-generation")
+	issue := sc.StepIndex("issue-root-certificate")
+	info := onStep(t, m, "root-key-generation", "read-fingerprint")
+	fp := "8d2f4a6c1e3b5d7f9a0c2e4b6d8f1a3c5e7b9d0f2a4c6e8b1d3f5a7c9e0b2d4f"
+	m.notices = append(m.notices, notice{issue, fingerprintNotice + record.GroupHex(fp)})
+	m.steps[info.Index-1].summary = "Wrote the root certificate's public key to artifacts/root-ca.pub.pem; " +
+		strings.Repeat("its SHA-256 and size are in the transcript, and the file is ready to carry out; ", 5)
+	(&asker{m: m}).ask(engine.ConfirmRequest{Step: info, Participant: admin})
+	v := m.View()
+	checkSize(t, v, 80, 24)
+	flat := text(v)
+	if !strings.Contains(flat, "previous step: Wrote the root certificate's public key") {
+		t.Errorf("the previous step's line lost its start:\n%s", v)
+	}
+	for _, g := range strings.Fields(record.GroupHex(fp)) {
+		if !strings.Contains(flat, g) {
+			t.Errorf("the fingerprint's group %s is not on screen:\n%s", g, v)
+		}
+	}
+	if !strings.Contains(flat, "ready to carry out; …") && !strings.Contains(flat, " …") {
+		t.Errorf("the cut summary is not marked …:\n%s", v)
+	}
+	if !strings.Contains(flat, "The administrator reads aloud the SHA-256 fingerprint") {
+		t.Errorf("the text to read aloud is not on screen:\n%s", v)
+	}
 }
