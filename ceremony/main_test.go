@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,6 +73,9 @@ func TestCommandLine(t *testing.T) {
 			"tmuxwait":     cmdTmuxWait,
 			"panedecode":   cmdPaneDecode,
 			"tuidrive":     cmdTUIDrive,
+			"colourcodes":  cmdColourCodes,
+			"panerows":     cmdPaneRows,
+			"panesame":     cmdPaneSame,
 		},
 	})
 }
@@ -777,4 +781,115 @@ func cmdCpDir(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(os.RemoveAll(ts.MkAbs(dst)))
 	ts.Check(copyMissing(ts.MkAbs(args[0]), ts.MkAbs(dst)))
+}
+
+// colourcodes FILE: FILE (a pane captured with tmux capture-pane -e, or
+// the bytes a program wrote to its terminal) holds an SGR sequence that
+// sets a colour: a foreground, background or underline colour (30–37, 38,
+// 40–47, 48, 58, 90–97, 100–107, with their 38;5;N / 38;2;R;G;B forms);
+// with !, none does, and it lists those it found. Bold, faint, reverse
+// and the like are not colours, nor are 39, 49 and 59 (back to the
+// default colour): capture-pane -e writes them after every attribute
+// reset, whether any colour was drawn or not.
+func cmdColourCodes(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: colourcodes FILE")
+	}
+	data, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	found := colourCodes(data)
+	switch {
+	case neg && len(found) > 0:
+		ts.Fatalf("%s holds %d colour sequences, the first ones: %q", args[0], len(found), found[:min(len(found), 10)])
+	case !neg && len(found) == 0:
+		ts.Fatalf("%s holds no colour sequence", args[0])
+	}
+}
+
+// sgrSequence is an SGR (Select Graphic Rendition) escape sequence; its
+// parameters are separated by ";", their sub-parameters by ":".
+var sgrSequence = regexp.MustCompile(`\x1b\[([0-9;:]*)m`)
+
+// colourCodes returns the SGR sequences in data that set a colour.
+func colourCodes(data []byte) []string {
+	var found []string
+	for _, m := range sgrSequence.FindAllSubmatch(data, -1) {
+		for _, p := range strings.Split(string(m[1]), ";") {
+			code, _, _ := strings.Cut(p, ":")
+			n, err := strconv.Atoi(code)
+			if err == nil && (n >= 30 && n <= 38 || n >= 40 && n <= 48 || n == 58 || n >= 90 && n <= 97 || n >= 100 && n <= 107) {
+				// The parameters after 38, 48 or 58 (5;N, 2;R;G;B) are
+				// its colour: the sequence sets a colour either way.
+				found = append(found, string(m[0]))
+				break
+			}
+		}
+	}
+	return found
+}
+
+// paneRows returns the rows of a pane captured with tmux capture-pane -p
+// (one line per row of the pane, trailing spaces trimmed).
+func paneRows(ts *testscript.TestScript, file string) []string {
+	data, err := os.ReadFile(ts.MkAbs(file))
+	ts.Check(err)
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+// panerows FILE ROWS REGEX: every row ROWS (N, or A..B; the first row is
+// 1) of the pane captured in FILE matches REGEX; with !, none does. The
+// rows must be in the pane.
+func cmdPaneRows(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: panerows FILE ROWS REGEX")
+	}
+	rows := paneRows(ts, args[0])
+	from, to, isRange := strings.Cut(args[1], "..")
+	if !isRange {
+		to = from
+	}
+	a, errA := strconv.Atoi(from)
+	b, errB := strconv.Atoi(to)
+	if errA != nil || errB != nil || a < 1 || b < a {
+		ts.Fatalf("panerows: rows %q: N or A..B, from 1", args[1])
+	}
+	if b > len(rows) {
+		ts.Fatalf("%s has %d rows, not %d:\n%s", args[0], len(rows), b, strings.Join(rows, "\n"))
+	}
+	re, err := regexp.Compile(args[2])
+	ts.Check(err)
+	what := "does not match"
+	if neg {
+		what = "matches"
+	}
+	for i := a; i <= b; i++ {
+		if re.MatchString(rows[i-1]) == neg {
+			ts.Fatalf("%s row %d %s %q: %q\n%s", args[0], i, what, args[2], rows[i-1], strings.Join(rows, "\n"))
+		}
+	}
+}
+
+// panesame FILE1 FILE2: the panes captured in FILE1 and FILE2 are the
+// same, row for row, the clock and the spinner's line aside; with !,
+// they differ.
+func cmdPaneSame(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: panesame FILE1 FILE2")
+	}
+	a, b := paneRows(ts, args[0]), paneRows(ts, args[1])
+	diff := ""
+	if len(a) != len(b) {
+		diff = fmt.Sprintf("%s has %d rows, %s %d", args[0], len(a), args[1], len(b))
+	}
+	for i := 0; i < len(a) && i < len(b) && diff == ""; i++ {
+		if volatile.ReplaceAllString(a[i], "") != volatile.ReplaceAllString(b[i], "") {
+			diff = fmt.Sprintf("row %d differs:\n%s: %q\n%s: %q", i+1, args[0], a[i], args[1], b[i])
+		}
+	}
+	switch {
+	case diff != "" && !neg:
+		ts.Fatalf("%s", diff)
+	case diff == "" && neg:
+		ts.Fatalf("%s and %s are the same", args[0], args[1])
+	}
 }
