@@ -37,7 +37,7 @@ Usage:
   ceremony run SCRIPT --config HSM.yaml --answers FILE [--rehearsal] [--out DIR] [--input NAME=VALUE]...
   ceremony shares check [--transcript OUT/transcript.jsonl] (SHARE-FILE... | -)
   ceremony token inspect --config HSM.yaml [SHARE-FILE... | -]
-  ceremony close DIR [--config HSM.yaml (SHARE-FILE... | - | --pin-file FILE | --pin-env VAR)]
+  ceremony close DIR [--confirm --config HSM.yaml (SHARE-FILE... | - | --pin-file FILE | --pin-env VAR)]
   ceremony csr --config HSM.yaml --label KEY-LABEL [--generate ALGORITHM] --subject /C=../O=../CN=..
                (--pin-file FILE | --pin-env VAR) --out FILE.csr.pem
   ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256)

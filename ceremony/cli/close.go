@@ -11,7 +11,8 @@ import (
 )
 
 const closeUsage = `Usage:
-  ceremony close DIR [--config HSM.yaml (SHARE-FILE... | - | --pin-file FILE | --pin-env VAR)]
+  ceremony close DIR                      (lists what closing would do)
+  ceremony close DIR --confirm [--config HSM.yaml (SHARE-FILE... | - | --pin-file FILE | --pin-env VAR)]
 
 close ends a ceremony that was interrupted (a crash, a power loss, a
 rollback that could not finish): it destroys on the token the key pairs
@@ -21,6 +22,11 @@ not withdraw, each checked by SHA-256 first; and appends each of these,
 then a ceremony-closed event, to DIR/transcript.jsonl, which stays
 unsealed (transcript verify: UNSEALED, intact). If anything is not what
 the transcript recorded, nothing is changed.
+
+The transcript of an unsealed ceremony is not authenticated: without
+--confirm, close only lists what it would destroy and withdraw, and the
+people closing it read that list (is every key one the interrupted
+ceremony made?) before running it again with --confirm.
 
 Keys are destroyed under a login: a quorum of the token's officers'
 activation shares (files, or - for shares typed on standard input), or
@@ -37,6 +43,7 @@ func closeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		configPath = fs.String("config", "", "HSM config `FILE` naming the token the leftover keys are on")
 		pinFile    = fs.String("pin-file", "", "user PIN `FILE`, for a token with a PIN")
 		pinEnv     = fs.String("pin-env", "", "environment `VARIABLE` holding the user PIN")
+		confirm    = fs.Bool("confirm", false, "do it (without: list what closing would do)")
 	)
 	pos, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -76,7 +83,7 @@ func closeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		}
 		inputs = append(inputs, got...)
 	}
-	opts := engine.CloseOptions{Dir: dir}
+	opts := engine.CloseOptions{Dir: dir, Confirmed: *confirm}
 	if *configPath != "" {
 		if opts.HSM, err = hsm.LoadConfig(*configPath); err != nil {
 			return fail(ExitFailure, "%v", err)
@@ -110,6 +117,16 @@ func closeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 			return fail(ExitFailure, "%v (after destroying %d key pair(s) and withdrawing %d artifact(s), each recorded in %s)", err, len(res.Destroyed), len(res.Withdrawn), res.Transcript)
 		}
 		return fail(ExitFailure, "%v", err)
+	}
+	if !*confirm {
+		for _, p := range res.Planned {
+			fmt.Fprintf(stdout, "would %s\n", p)
+		}
+		for _, a := range res.Gone {
+			fmt.Fprintf(stdout, "already gone: %s\n", a)
+		}
+		fmt.Fprintf(stdout, "Nothing was changed. Check that every key pair listed is one this interrupted ceremony made, then run again with --confirm.\n")
+		return ExitOK
 	}
 	for _, k := range res.Destroyed {
 		fmt.Fprintf(stdout, "destroyed key pair %s\n", k)

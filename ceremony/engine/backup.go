@@ -310,7 +310,7 @@ func (r *run) restoreKey(info StepInfo, st *script.Step, i int) (string, error) 
 	text := fmt.Sprintf("Restored key %q from %s into HSM token %q as %q: its public key matches certificate %q (SHA-256 %s), and a test signature verified with it; the backup key was destroyed on the token",
 		b.Label, filepath.Base(paths[0]), r.tok.Info().Label, label, cert.Subject.String(), iss.SHA256())
 	return text, r.record(transcript.Entry{Type: "key-restored", Step: info.ID, Actors: actors(by...), Text: text, Data: map[string]any{
-		"label": label, "id": kp.IDHex(), "backup_label": b.Label, "algorithm": b.Algorithm,
+		"label": label, "id": kp.IDHex(), "token": r.tok.Info().Label, "backup_label": b.Label, "algorithm": b.Algorithm,
 		"backup_file":       map[string]string{"path": paths[0], "sha256": sha256Hex(data)},
 		"certificate":       map[string]string{"path": paths[1], "subject": cert.Subject.String(), "sha256": iss.SHA256()},
 		"public_key_sha256": certFP, "backup_key_split": b.Manifest.Split, "shares": indices,

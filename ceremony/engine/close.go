@@ -31,6 +31,11 @@ type CloseOptions struct {
 	// keys to destroy.
 	Login func(tok *hsm.Token) (string, error)
 	Now   func() time.Time
+	// Confirmed: do it. Without it, CloseInterrupted only checks and
+	// lists what it would do (Planned), touching neither token nor files:
+	// the transcript of an unsealed ceremony is not authenticated, so the
+	// people closing it read the list before anything is destroyed.
+	Confirmed bool
 }
 
 // CloseResult says what closing did.
@@ -40,6 +45,8 @@ type CloseResult struct {
 	Withdrawn  []string // artifact paths removed
 	Gone       []string // artifact paths that were already gone
 	Events     int      // events the transcript now holds
+	// Planned lists what a close would do, when not Confirmed.
+	Planned []string
 }
 
 // leftoverKey is a key an interrupted ceremony generated or restored and
@@ -164,6 +171,13 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		}
 	}
 
+	// The events continue in time: a clock behind the transcript (reset
+	// by the power loss, or another machine) would break the record.
+	if last, err := time.Parse(transcript.TimeFormat, chain.Events[len(chain.Events)-1].Time); err == nil && opts.Now().Before(last) {
+		return nil, fmt.Errorf("this machine's clock (%s) is before the transcript's last event (%s): set the clock right first; nothing was changed",
+			opts.Now().UTC().Format(time.RFC3339), last.Format(time.RFC3339))
+	}
+
 	// Check every artifact before touching anything.
 	var present, gone []outdir.Artifact
 	for _, a := range arts {
@@ -184,6 +198,24 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		present = append(present, a)
 	}
 
+	if !opts.Confirmed {
+		plan := &CloseResult{Transcript: path}
+		for _, k := range ks {
+			on := "the token"
+			if k.Token != "" {
+				on = fmt.Sprintf("token %q", record.Printable(k.Token))
+			}
+			plan.Planned = append(plan.Planned, fmt.Sprintf("destroy key pair %q (id %s, public key SHA-256 %s) on %s", record.Printable(k.Label), k.ID, k.PublicKeySHA256, on))
+		}
+		for _, a := range present {
+			plan.Planned = append(plan.Planned, fmt.Sprintf("withdraw %s (SHA-256 %s)", a.Path, a.SHA256))
+		}
+		for _, a := range gone {
+			plan.Gone = append(plan.Gone, a.Path)
+		}
+		return plan, nil
+	}
+
 	var (
 		tok     *hsm.Token
 		found   []*hsm.KeyPair
@@ -201,13 +233,15 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 			return nil, err
 		}
 		for _, k := range ks {
+			if k.Token == "" {
+				return nil, fmt.Errorf("the transcript does not say which token key pair %q is on; nothing was changed", record.Printable(k.Label))
+			}
+			if k.Token != tok.Info().Label {
+				return nil, fmt.Errorf("key pair %q is on token %q by the transcript, not on token %q: close with that token's config; nothing was changed", record.Printable(k.Label), record.Printable(k.Token), tok.Info().Label)
+			}
 			kp, err := tok.FindKeyPair(k.Label)
 			if errors.Is(err, hsm.ErrKeyNotFound) {
-				where := ""
-				if k.Token != "" && k.Token != tok.Info().Label {
-					where = fmt.Sprintf(" (the transcript says it is on token %q: close with that token's config)", record.Printable(k.Token))
-				}
-				return nil, fmt.Errorf("token %q has no key pair %q, which the ceremony generated and did not destroy%s; nothing was changed", tok.Info().Label, record.Printable(k.Label), where)
+				return nil, fmt.Errorf("token %q has no key pair %q, which the ceremony generated and did not destroy; nothing was changed", tok.Info().Label, record.Printable(k.Label))
 			}
 			if err != nil {
 				return nil, err

@@ -484,7 +484,7 @@ func resumeAdvice(in *interrupted) string {
 		}
 		return "Its transcript records nothing it made that is still there. To record that it ended, run: ceremony close " + in.dir + ". " + rerun
 	}
-	return "Before running it again, close it: ceremony close " + in.dir + " --config HSM.yaml with a quorum of the token's officers' share files (or --pin-file for a token with a PIN). It checks and destroys the key pairs it left, withdraws its files, and records this in its transcript. " + rerun
+	return "Before running it again, close it: ceremony close " + in.dir + " lists what it left; check the list, then add --confirm --config HSM.yaml and a quorum of the token's officers' share files (or --pin-file for a token with a PIN). It destroys the key pairs it left, withdraws its files, and records this in its transcript. " + rerun
 }
 
 // now returns the clock of the options.

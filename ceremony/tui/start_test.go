@@ -108,7 +108,7 @@ func TestStartInterruptedAdvice(t *testing.T) {
 		not     []string
 	}{
 		{"crash with leftovers", []transcript.Entry{key("root-ca"), file},
-			[]string{"stopped without recording why", "Key pairs it made that are still on the token: root-ca", "Files it wrote that were not withdrawn: artifacts/root-ca.crt.pem", "close it: ceremony close transcripts/x --config HSM.yaml"},
+			[]string{"stopped without recording why", "Key pairs it made that are still on the token: root-ca", "Files it wrote that were not withdrawn: artifacts/root-ca.crt.pem", "close it: ceremony close transcripts/x lists what it left; check the list, then add --confirm --config HSM.yaml"},
 			[]string{"It left nothing behind", "was destroyed when it stopped"}},
 		{"aborted, rolled back", []transcript.Entry{key("root-ca"), file,
 			{Type: "key-destroyed", Step: "x", Text: "Destroyed", Data: map[string]string{"label": "root-ca", "id": "0a0b"}},
