@@ -232,3 +232,136 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// Node is a part of a document kept undecoded, for a caller that decides
+// from one of its fields what the rest must hold (a script step, whose
+// kind says which fields it takes). Decode a Node with Document.DecodeNode.
+type Node struct {
+	node ast.Node
+}
+
+// UnmarshalYAML keeps the node.
+func (n *Node) UnmarshalYAML(node ast.Node) error {
+	n.node = node
+	return nil
+}
+
+// Key is a key of a mapping node and where it stands.
+type Key struct {
+	Name         string
+	Line, Column int
+}
+
+// Only returns the mapping node with only the given keys, to decode part
+// of it strictly.
+func (n Node) Only(keep func(key string) bool) Node {
+	values, ok := n.mappingValues()
+	if !ok {
+		return n
+	}
+	m := &ast.MappingNode{BaseNode: &ast.BaseNode{}}
+	if orig, ok := n.node.(*ast.MappingNode); ok {
+		c := *orig
+		m = &c
+	} else {
+		m.Start = values[0].GetToken()
+	}
+	m.Values = nil
+	for _, v := range values {
+		if keep(v.Key.String()) {
+			m.Values = append(m.Values, v)
+		}
+	}
+	return Node{node: m}
+}
+
+// mappingValues returns the key-value pairs of a mapping node, or false.
+func (n Node) mappingValues() ([]*ast.MappingValueNode, bool) {
+	switch m := n.node.(type) {
+	case *ast.MappingNode:
+		return m.Values, true
+	case *ast.MappingValueNode:
+		return []*ast.MappingValueNode{m}, true
+	}
+	return nil, false
+}
+
+// Keys returns the keys of a mapping node in document order, or false if
+// the node is not a mapping.
+func (n Node) Keys() ([]Key, bool) {
+	values, ok := n.mappingValues()
+	if !ok {
+		return nil, false
+	}
+	keys := make([]Key, 0, len(values))
+	for _, v := range values {
+		k := Key{Name: v.Key.String()}
+		if tk := v.Key.GetToken(); tk != nil && tk.Position != nil {
+			k.Line, k.Column = tk.Position.Line, tk.Position.Column
+		}
+		keys = append(keys, k)
+	}
+	return keys, true
+}
+
+// Strings calls f with the text of every string scalar in the node, with
+// its path below the node ("label", "subject.CN", "options[1].text").
+func (n Node) Strings(f func(path, text string)) {
+	walkStrings(n.node, "", f)
+}
+
+func walkStrings(node ast.Node, path string, f func(path, text string)) {
+	join := func(key string) string {
+		if path == "" {
+			return key
+		}
+		return path + "." + key
+	}
+	switch v := node.(type) {
+	case *ast.MappingNode:
+		for _, mv := range v.Values {
+			walkStrings(mv.Value, join(mv.Key.String()), f)
+		}
+	case *ast.MappingValueNode:
+		walkStrings(v.Value, join(v.Key.String()), f)
+	case *ast.SequenceNode:
+		for i, e := range v.Values {
+			walkStrings(e, fmt.Sprintf("%s[%d]", path, i), f)
+		}
+	case *ast.StringNode:
+		f(path, v.Value)
+	case *ast.LiteralNode:
+		if v.Value != nil {
+			f(path, v.Value.Value)
+		}
+	}
+}
+
+// DecodeNode decodes a kept node into v strictly (unknown fields and type
+// mismatches are errors), and reports errors as Decode does, naming the
+// file, line and column.
+func (d *Document) DecodeNode(n Node, v any) error {
+	if n.node == nil {
+		return fmt.Errorf("%s: empty value", d.name)
+	}
+	if err := yaml.NodeToValue(n.node, v, yaml.Strict()); err != nil {
+		return oneLine(d.name, err)
+	}
+	return nil
+}
+
+// Scalar returns the text of the plain value under key in a mapping node,
+// and false if there is none.
+func (n Node) Scalar(key string) (string, bool) {
+	values, _ := n.mappingValues()
+	for _, v := range values {
+		if v.Key.String() != key {
+			continue
+		}
+		if s, ok := v.Value.(*ast.StringNode); ok {
+			return s.Value, true
+		}
+		return "", false
+	}
+	return "", false
+}
