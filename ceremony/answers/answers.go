@@ -150,9 +150,9 @@ func Load(path string, s *script.Script, progress io.Writer, rehearsal bool) (*F
 		return nil, err
 	}
 	if !rehearsal {
-		for _, st := range s.Steps {
-			if st.Kind == script.KindHandOutShares {
-				return nil, a.errorf("script", "script %s hands out shares (step %q), which an answers file cannot show to a keyholder: run a rehearsal (--rehearsal) or use the TUI", s.Name, st.ID)
+		for i := range s.Steps {
+			if slices.ContainsFunc(engine.Asks(&s.Steps[i]), func(a engine.Ask) bool { return a.Kind == engine.AskHandOut }) {
+				return nil, a.errorf("script", "script %s hands out shares (step %q), which an answers file cannot show to a keyholder: run a rehearsal (--rehearsal) or use the TUI", s.Name, s.Steps[i].ID)
 			}
 		}
 	}
@@ -221,95 +221,13 @@ func (a *Face) check(s *script.Script) error {
 				}
 			}
 		}
-		switch st.Kind {
-		case script.KindPreflight:
-			if ans.NetworkOverride == nil {
-				break
-			}
-			want["network_override"] = true
-			op := p + ".network_override"
-			if st.NetworkOverrideBy == "" {
-				return a.errorf(op, "step %q allows no network override in the script", st.ID)
-			}
-			if strings.TrimSpace(ans.NetworkOverride.Reason) == "" {
-				return a.errorf(op+".reason", "required: why the ceremony may go on with a network interface up")
-			}
-			if err := engine.CheckNote("reason", ans.NetworkOverride.Reason); err != nil {
-				return a.errorf(op+".reason", "%v", err)
-			}
-			if err := a.checkBy(op, ans.NetworkOverride.By, st.NetworkOverrideBy, present); err != nil {
-				return err
-			}
-		case script.KindConfirm:
-			want["confirmed_by"] = true
-			if !has || len(ans.ConfirmedBy) == 0 {
-				return a.errorf(p, "step %q needs confirmed_by: the names of everyone who confirms it", st.ID)
-			}
-			for _, role := range st.Confirm {
-				for _, n := range a.f.Attendance[role] {
-					if !contains(ans.ConfirmedBy, n) {
-						return a.errorf(p+".confirmed_by", "step %q: no confirmation from %s %q", st.ID, role, n)
-					}
-				}
-			}
-			for j, n := range ans.ConfirmedBy {
-				if role, ok := present[n]; !ok || !contains(st.Confirm, role) {
-					return a.errorf(fmt.Sprintf("%s.confirmed_by[%d]", p, j), "%q is not present in a role that confirms step %q", n, st.ID)
-				}
-			}
-		case script.KindIssueCertificate, script.KindIssueCRL:
-			want["approved_by"] = true
-			if !has || len(ans.ApprovedBy) == 0 {
-				return a.errorf(p, "step %q needs approved_by: the names of every %s, who approve what is signed", st.ID, st.ApprovedBy)
-			}
-			for _, n := range a.f.Attendance[st.ApprovedBy] {
-				if !contains(ans.ApprovedBy, n) {
-					return a.errorf(p+".approved_by", "step %q: no approval from %s %q", st.ID, st.ApprovedBy, n)
-				}
-			}
-			for j, n := range ans.ApprovedBy {
-				if role, ok := present[n]; !ok || role != st.ApprovedBy {
-					return a.errorf(fmt.Sprintf("%s.approved_by[%d]", p, j), "%q is not present as %s, the role that approves step %q", n, st.ApprovedBy, st.ID)
-				}
-				if slices.Index(ans.ApprovedBy, n) != j {
-					return a.errorf(fmt.Sprintf("%s.approved_by[%d]", p, j), "%q listed twice", n)
-				}
-			}
-		case script.KindChoose:
-			want["choice"], want["by"] = true, true
-			if !has || ans.Choice == "" {
-				return a.errorf(p, "step %q needs a choice (one of: %s)", st.ID, optionValues(st.Options))
-			}
-			if !hasOption(st.Options, ans.Choice) {
-				return a.errorf(p+".choice", "%q is not an option of step %q (one of: %s)", ans.Choice, st.ID, optionValues(st.Options))
-			}
-			if err := a.checkBy(p, ans.By, st.By, present); err != nil {
-				return err
-			}
-		case script.KindHSMLogin, script.KindRebuildBackupKey:
-			if st.Quorum != nil {
-				want["shares"] = true
-				if err := a.checkShares(p, st, ans, present); err != nil {
-					return err
-				}
-				break
-			}
-			want["pin"], want["by"] = true, true
-			if !has || ans.PIN == nil {
-				return a.errorf(p, "step %q needs a pin: {file: PATH} or {env: NAME}", st.ID)
-			}
-			if (ans.PIN.File == "") == (ans.PIN.Env == "") {
-				return a.errorf(p+".pin", "give exactly one of file or env")
-			}
-			if err := a.checkBy(p, ans.By, st.By, present); err != nil {
+		for _, ask := range engine.Asks(st) {
+			if err := a.checkAsk(p, s, st, ask, ans, has, present, want); err != nil {
 				return err
 			}
 		}
-		if st.Kind == script.KindHandOutShares {
-			want["typed_back"], want["media"] = true, true
-			if err := a.checkHandOut(p, s, st, ans, present); err != nil {
-				return err
-			}
+		if ans.NetworkOverride != nil && !want["network_override"] && st.Kind == script.KindPreflight {
+			return a.errorf(p+".network_override", "step %q allows no network override in the script", st.ID)
 		}
 		if has {
 			set := map[string]bool{"confirmed_by": len(ans.ConfirmedBy) > 0, "approved_by": len(ans.ApprovedBy) > 0, "choice": ans.Choice != "", "by": ans.By != "",
@@ -325,18 +243,102 @@ func (a *Face) check(s *script.Script) error {
 	return nil
 }
 
+// checkAsk checks the answers to one question a step asks, and marks the
+// answer fields it takes in want.
+func (a *Face) checkAsk(p string, s *script.Script, st *script.Step, ask engine.Ask, ans stepAnswer, has bool, present map[string]string, want map[string]bool) error {
+	switch ask.Kind {
+	case engine.AskNetworkOverride:
+		if ans.NetworkOverride == nil {
+			return nil // optional: needed only if an interface is up
+		}
+		want["network_override"] = true
+		op := p + ".network_override"
+		if strings.TrimSpace(ans.NetworkOverride.Reason) == "" {
+			return a.errorf(op+".reason", "required: why the ceremony may go on with a network interface up")
+		}
+		if err := engine.CheckNote("reason", ans.NetworkOverride.Reason); err != nil {
+			return a.errorf(op+".reason", "%v", err)
+		}
+		return a.checkBy(op, ans.NetworkOverride.By, ask.Role, present)
+	case engine.AskConfirm:
+		want["confirmed_by"] = true
+		if !has || len(ans.ConfirmedBy) == 0 {
+			return a.errorf(p, "step %q needs confirmed_by: the names of everyone who confirms it", st.ID)
+		}
+		for _, role := range ask.Roles {
+			for _, n := range a.f.Attendance[role] {
+				if !slices.Contains(ans.ConfirmedBy, n) {
+					return a.errorf(p+".confirmed_by", "step %q: no confirmation from %s %q", st.ID, role, n)
+				}
+			}
+		}
+		for j, n := range ans.ConfirmedBy {
+			if role, ok := present[n]; !ok || !slices.Contains(ask.Roles, role) {
+				return a.errorf(fmt.Sprintf("%s.confirmed_by[%d]", p, j), "%q is not present in a role that confirms step %q", n, st.ID)
+			}
+		}
+	case engine.AskApprove:
+		want["approved_by"] = true
+		if !has || len(ans.ApprovedBy) == 0 {
+			return a.errorf(p, "step %q needs approved_by: the names of every %s, who approve what is signed", st.ID, ask.Role)
+		}
+		for _, n := range a.f.Attendance[ask.Role] {
+			if !slices.Contains(ans.ApprovedBy, n) {
+				return a.errorf(p+".approved_by", "step %q: no approval from %s %q", st.ID, ask.Role, n)
+			}
+		}
+		for j, n := range ans.ApprovedBy {
+			if role, ok := present[n]; !ok || role != ask.Role {
+				return a.errorf(fmt.Sprintf("%s.approved_by[%d]", p, j), "%q is not present as %s, the role that approves step %q", n, ask.Role, st.ID)
+			}
+			if slices.Index(ans.ApprovedBy, n) != j {
+				return a.errorf(fmt.Sprintf("%s.approved_by[%d]", p, j), "%q listed twice", n)
+			}
+		}
+	case engine.AskChoose:
+		want["choice"], want["by"] = true, true
+		if !has || ans.Choice == "" {
+			return a.errorf(p, "step %q needs a choice (one of: %s)", st.ID, optionValues(ask.Options))
+		}
+		if !slices.ContainsFunc(ask.Options, func(o engine.Option) bool { return o.Value == ans.Choice }) {
+			return a.errorf(p+".choice", "%q is not an option of step %q (one of: %s)", ans.Choice, st.ID, optionValues(ask.Options))
+		}
+		return a.checkBy(p, ans.By, ask.Role, present)
+	case engine.AskShares:
+		want["shares"] = true
+		return a.checkShares(p, st, ask.Role, ans, present)
+	case engine.AskPIN:
+		want["pin"], want["by"] = true, true
+		if !has || ans.PIN == nil {
+			return a.errorf(p, "step %q needs a pin: {file: PATH} or {env: NAME}", st.ID)
+		}
+		if (ans.PIN.File == "") == (ans.PIN.Env == "") {
+			return a.errorf(p+".pin", "give exactly one of file or env")
+		}
+		return a.checkBy(p, ans.By, ask.Role, present)
+	case engine.AskHandOut:
+		want["typed_back"], want["media"] = true, true
+		split, ok := s.Steps[s.StepIndex(ask.Split)].Spec.(script.QuorumStep)
+		if !ok {
+			return fmt.Errorf("step %q hands out the shares of step %q, which splits nothing", st.ID, ask.Split)
+		}
+		return a.checkHandOut(p, split.StepQuorum().Role, ans, present)
+	}
+	return nil
+}
+
 // checkShares checks the shares a quorum step is given: each from a
 // different keyholder present in the quorum's role, each from a file.
-func (a *Face) checkShares(p string, st *script.Step, ans stepAnswer, present map[string]string) error {
+func (a *Face) checkShares(p string, st *script.Step, role string, ans stepAnswer, present map[string]string) error {
 	if len(ans.Shares) == 0 {
-		return a.errorf(p, "step %q needs shares: [{by: NAME, file: PATH}, ...], one per %s who enters one", st.ID, st.Quorum.Role)
+		return a.errorf(p, "step %q needs shares: [{by: NAME, file: PATH}, ...], one per %s who enters one", st.ID, role)
 	}
 	seen := map[string]bool{}
 	for j, sh := range ans.Shares {
 		sp := fmt.Sprintf("%s.shares[%d]", p, j)
 		switch {
-		case present[sh.By] != st.Quorum.Role:
-			return a.errorf(sp+".by", "%q is not present as %s", sh.By, st.Quorum.Role)
+		case present[sh.By] != role:
+			return a.errorf(sp+".by", "%q is not present as %s", sh.By, role)
 		case seen[sh.By]:
 			return a.errorf(sp+".by", "%q enters a share twice", sh.By)
 		case sh.File == "":
@@ -348,8 +350,7 @@ func (a *Face) checkShares(p string, st *script.Step, ans stepAnswer, present ma
 }
 
 // checkHandOut checks the per-keyholder answers of a hand-out step.
-func (a *Face) checkHandOut(p string, s *script.Script, st *script.Step, ans stepAnswer, present map[string]string) error {
-	role := s.Steps[s.StepIndex(st.Split)].Quorum.Role
+func (a *Face) checkHandOut(p, role string, ans stepAnswer, present map[string]string) error {
 	for _, name := range sortedKeys(ans.TypedBack) {
 		src := ans.TypedBack[name]
 		if present[name] != role {
@@ -486,7 +487,7 @@ func (a *Face) Confirm(_ context.Context, req engine.ConfirmRequest) error {
 	if err != nil {
 		return err
 	}
-	if !contains(ans.ConfirmedBy, req.Participant.Name) {
+	if !slices.Contains(ans.ConfirmedBy, req.Participant.Name) {
 		return fmt.Errorf("answers: step %q: no confirmation from %s %q", req.Step.ID, req.Participant.Role, req.Participant.Name)
 	}
 	return nil
@@ -499,7 +500,7 @@ func (a *Face) Approve(_ context.Context, req engine.ApprovalRequest) error {
 	if err != nil {
 		return err
 	}
-	if !contains(ans.ApprovedBy, req.Participant.Name) {
+	if !slices.Contains(ans.ApprovedBy, req.Participant.Name) {
 		return fmt.Errorf("answers: step %q: no approval from %s %q", req.Step.ID, req.Participant.Role, req.Participant.Name)
 	}
 	if !a.shown[req.Step.ID+req.TBSSHA256] {
@@ -642,25 +643,7 @@ func (a *Face) Report(r engine.Report) {
 	}
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-func hasOption(opts []script.Option, v string) bool {
-	for _, o := range opts {
-		if o.Value == v {
-			return true
-		}
-	}
-	return false
-}
-
-func optionValues(opts []script.Option) string {
+func optionValues(opts []engine.Option) string {
 	var vs []string
 	for _, o := range opts {
 		vs = append(vs, o.Value)

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
-	"github.com/devicepki/ceremony/ceremony/script"
 )
 
 const good = `version: 1
@@ -31,7 +30,7 @@ steps:
 
 func load(t *testing.T, body string) (*Face, error) {
 	t.Helper()
-	s, err := script.Load("testdata/pin-login.yaml")
+	s, err := engine.LoadScript("testdata/pin-login.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/devicepki/ceremony/ceremony/answers"
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/register"
-	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/hsm"
@@ -115,7 +114,7 @@ func (r *rig) options(t testing.TB) engine.Options {
 
 func (r *rig) answersFace(t *testing.T) engine.Face {
 	t.Helper()
-	s, err := script.Load(r.script)
+	s, err := engine.LoadScript(r.script)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +315,7 @@ func TestBadInputsChangeNothing(t *testing.T) {
 			r := newRig(t)
 			tc.prepare(t, r)
 			var err error
-			s, lerr := script.Load(r.script)
+			s, lerr := engine.LoadScript(r.script)
 			if lerr != nil {
 				err = lerr
 			} else {

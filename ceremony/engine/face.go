@@ -118,7 +118,7 @@ type ApprovalRequest struct {
 type ChoiceRequest struct {
 	Step       StepInfo
 	Candidates []Participant
-	Options    []script.Option
+	Options    []Option
 }
 
 // Choice is an answer to a ChoiceRequest.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,21 +16,78 @@ import (
 	"github.com/devicepki/ceremony/ceremony/seal"
 )
 
+var exportQRKind = script.Kind{
+	Name:      script.KindExportQR,
+	Summary:   "after the seal, the only kind that may follow it: writes the sealed transcript and the public artifacts as QR frames and a printable sheet to OUT/qr/; records nothing",
+	New:       func() script.Spec { return &exportQRStep{} },
+	AfterSeal: true,
+}
+
+type exportQRStep struct {
+	noPrepare
+	// FrameBytes is the most bundle bytes per QR frame; 0 means the
+	// default.
+	FrameBytes int `yaml:"frame_bytes"`
+	// ECC is the QR error-correction level, L, M, Q or H; empty means
+	// the default.
+	ECC string `yaml:"ecc"`
+}
+
+func (k *exportQRStep) Validate(c *script.Check) error {
+	if c.At(script.FactSeal) < 0 {
+		return c.Errorf("kind", "%s exports the sealed transcript: put it after the seal step", script.KindExportQR)
+	}
+	if err := c.Once(script.KindExportQR); err != nil {
+		return err
+	}
+	if _, err := k.options(); err != nil {
+		return c.Errorf(err.field, "%v", err.err)
+	}
+	return nil
+}
+
+// options returns the step's frame size and error correction, checked.
+func (k *exportQRStep) options() (qrtransfer.Options, *fieldError) {
+	opts := qrtransfer.Options{FrameBytes: k.FrameBytes}
+	if k.ECC != "" {
+		l, err := qrimage.ParseLevel(k.ECC)
+		if err != nil {
+			return opts, &fieldError{"ecc", err}
+		}
+		opts.Level = l
+	}
+	if err := opts.Check(); err != nil {
+		return opts, &fieldError{"frame_bytes", err}
+	}
+	return opts, nil
+}
+
+// fieldError is a problem with one field of a step.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (k *exportQRStep) asks() []Ask { return nil }
+
+func (k *exportQRStep) run(_ context.Context, r *run, info StepInfo) (string, error) {
+	return r.exportQR(info, k)
+}
+
 // exportQR runs after the seal: it writes the sealed transcript, its seal
 // and every artifact but key backups as QR frames and a printable sheet to
 // OUT/qr/. Nothing is recorded (the transcript is sealed); the receiving
 // side checks the bundle against the seal with 'ceremony import'.
-func (r *run) exportQR(info StepInfo, st *script.Step) (string, error) {
+func (r *run) exportQR(info StepInfo, st *exportQRStep) (string, error) {
 	files, err := r.publicFiles()
 	if err != nil {
 		return "", err
 	}
-	opts := qrtransfer.Options{FrameBytes: st.FrameBytes, Title: r.script.Title, Created: r.opts.Now()}
-	if st.ECC != "" {
-		if opts.Level, err = qrimage.ParseLevel(st.ECC); err != nil {
-			return "", err
-		}
+	opts, ferr := st.options()
+	if ferr != nil {
+		return "", ferr.err
 	}
+	opts.Title, opts.Created = r.script.Title, r.opts.Now()
 	exp, err := qrtransfer.New(files, opts)
 	if err != nil {
 		return "", err

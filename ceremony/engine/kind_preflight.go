@@ -73,12 +73,46 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func (r *run) preflight(ctx context.Context, info StepInfo, st *script.Step) (string, error) {
+var preflightKind = script.Kind{
+	Name:    script.KindPreflight,
+	Summary: "records the environment (tool, PKCS#11 module, token, host, clock) and stops if a network interface is up, unless a role may override it",
+	New:     func() script.Spec { return &preflightStep{} },
+}
+
+type preflightStep struct {
+	noPrepare
+	// NetworkOverrideBy is the role that may let the ceremony go on while
+	// a network interface other than loopback is up. Empty means a live
+	// interface stops the ceremony.
+	NetworkOverrideBy string `yaml:"network_override_by"`
+}
+
+func (k *preflightStep) Validate(c *script.Check) error {
+	if err := c.Once(script.FactPreflight); err != nil {
+		return err
+	}
+	if k.NetworkOverrideBy == "" {
+		return nil
+	}
+	if err := c.NeedsPeople(); err != nil {
+		return err
+	}
+	return c.Role("network_override_by", k.NetworkOverrideBy)
+}
+
+func (k *preflightStep) asks() []Ask {
+	if k.NetworkOverrideBy == "" {
+		return nil
+	}
+	return []Ask{{Kind: AskNetworkOverride, Role: k.NetworkOverrideBy}}
+}
+
+func (k *preflightStep) run(ctx context.Context, r *run, info StepInfo) (string, error) {
 	modSHA, err := fileSHA256(r.opts.HSM.Module)
 	if err != nil {
 		return "", fmt.Errorf("hash the PKCS#11 module: %w", err)
 	}
-	live, err := r.checkNetwork(ctx, info, st)
+	live, err := r.checkNetwork(ctx, info, k.NetworkOverrideBy)
 	if err != nil {
 		return "", err
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 )
 
@@ -53,7 +52,7 @@ func LiveInterfaces() ([]NetInterface, error) {
 // checkNetwork stops the ceremony if a network interface is up, unless the
 // script lets a role override it and one of its people does, with a reason.
 // It returns the live interfaces for the preflight record.
-func (r *run) checkNetwork(ctx context.Context, info StepInfo, st *script.Step) ([]NetInterface, error) {
+func (r *run) checkNetwork(ctx context.Context, info StepInfo, overrideBy string) ([]NetInterface, error) {
 	live, err := r.opts.Interfaces()
 	if err != nil {
 		return nil, err
@@ -66,10 +65,10 @@ func (r *run) checkNetwork(ctx context.Context, info StepInfo, st *script.Step) 
 		names[i] = n.String()
 	}
 	problem := fmt.Sprintf("network interface(s) up: %s", strings.Join(names, "; "))
-	if st.NetworkOverrideBy == "" {
+	if overrideBy == "" {
 		return nil, fmt.Errorf("%s; the ceremony machine must be offline: disconnect it (the script allows no override)", problem)
 	}
-	candidates := r.inRole(st.NetworkOverrideBy)
+	candidates := r.inRole(overrideBy)
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "WARNING: " + problem})
 	ans, err := r.face.Override(ctx, OverrideRequest{Step: info, Check: "network", Problem: problem, Candidates: candidates})
 	if err != nil {

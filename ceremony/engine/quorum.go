@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/activation"
@@ -115,88 +114,6 @@ func (r *run) holders(q *script.Quorum) ([]Participant, error) {
 	return hs, nil
 }
 
-func (r *run) initToken(_ context.Context, info StepInfo, st *script.Step) (string, error) {
-	q := st.Quorum
-	holders, err := r.holders(q)
-	if err != nil {
-		return "", err
-	}
-	if r.blank == nil {
-		return "", errors.New("no blank token to initialise")
-	}
-	pinLen, err := activation.PINLength(r.blank.PINLengths())
-	if err != nil {
-		return "", fmt.Errorf("token %q: %w", r.blank.Info().Label, err)
-	}
-	sec, err := r.randomSecret(activation.SecretLen)
-	if err != nil {
-		return "", err
-	}
-	st8 := &activationState{secret: sec}
-	list, man, err := shares.Split(rand.Reader, sec, shares.Activation, q.Threshold, q.Shares)
-	if err != nil {
-		sec.Wipe()
-		return "", err
-	}
-	split, err := man.SplitID()
-	if err != nil {
-		sec.Wipe()
-		return "", err
-	}
-	st8.split = split
-	r.activation = st8 // wiped by end from here on
-	r.pending[st.ID] = &pendingSplit{role: q.Role, manifest: man, shares: list}
-	so, user, err := activation.PINs(sec, split, pinLen)
-	if err != nil {
-		return "", err
-	}
-	defer so.Wipe()
-	defer user.Wipe()
-	label := r.blank.Info().Label
-	// From here the token may be initialised whatever happens next (even a
-	// crash): the record says so first, and is kept.
-	r.changed = true
-	if err := r.record(transcript.Entry{Type: "token-initialising", Step: info.ID,
-		Text: fmt.Sprintf("Initialising blank HSM token as %q with PINs derived from a new activation secret (split %s)", label, man.Split),
-		Data: map[string]any{"token": r.blank.Info(), "split_id": man.Split}}); err != nil {
-		return "", err
-	}
-	var tok *hsm.Token
-	_, err = r.timed(info, fmt.Sprintf("Initialising HSM token %q", label), func() (err error) {
-		tok, err = r.blank.Initialize(so, user)
-		return err
-	})
-	r.blank = nil
-	if err != nil {
-		return "", fmt.Errorf("%w; the token may be initialised nonetheless: check it before running the ceremony again", err)
-	}
-	r.tok, r.initialised = tok, true
-	if err := tok.Login(user); err != nil {
-		return "", fmt.Errorf("log in to the token just initialised: %w", err)
-	}
-	st8.record = &activation.Record{Version: 1, Derivation: activation.Derivation, PINLength: pinLen, Token: label, Manifest: man}
-	data, err := st8.record.Marshal()
-	if err != nil {
-		return "", err
-	}
-	if err := tok.StoreData(activation.RecordLabel, data); err != nil {
-		return "", err
-	}
-	ti := tok.Info()
-	text := fmt.Sprintf("Initialised HSM token %q (serial %s) with PINs derived from a new activation secret; nobody has seen them", ti.Label, ti.Serial)
-	if err := r.record(transcript.Entry{Type: "token-initialized", Step: info.ID, Text: text, Data: map[string]any{
-		"token": ti, "pin_derivation": activation.Derivation, "pin_length": pinLen,
-		"pins":              "security officer and user PINs derived from the activation secret by HKDF-SHA256 with distinct labels",
-		"activation_record": map[string]any{"label": activation.RecordLabel, "sha256": sha256Hex(data)},
-	}}); err != nil {
-		return "", err
-	}
-	if err := r.recordSplit(info, "activation secret", man, holders); err != nil {
-		return "", err
-	}
-	return text, nil
-}
-
 // recordSplit records a split's public manifest and who will hold which
 // share.
 func (r *run) recordSplit(info StepInfo, what string, man *shares.Manifest, holders []Participant) error {
@@ -215,124 +132,10 @@ func (r *run) recordSplit(info StepInfo, what string, man *shares.Manifest, hold
 		Data: map[string]any{"manifest": man, "holders": hs}})
 }
 
-func (r *run) handOut(ctx context.Context, info StepInfo, st *script.Step) (string, error) {
-	ps := r.pending[st.Split]
-	if ps == nil {
-		return "", fmt.Errorf("no shares of step %q to hand out", st.Split)
-	}
-	holders := r.inRole(ps.role)
-	if len(holders) != len(ps.shares) {
-		return "", fmt.Errorf("%d %s(s) present for %d shares", len(holders), ps.role, len(ps.shares))
-	}
-	for i, sh := range ps.shares {
-		if err := r.handOutOne(ctx, info, ps, sh, holders[i], i+1); err != nil {
-			return "", err
-		}
-		sh.Wipe()
-	}
-	ps.wipe()
-	delete(r.pending, st.Split)
-	var names []string
-	for _, h := range holders {
-		names = append(names, h.Name)
-	}
-	return fmt.Sprintf("Handed out the %d %s shares of split %s to %s; each typed theirs back correctly",
-		len(holders), ps.manifest.Purpose, ps.manifest.Split, strings.Join(names, ", ")), nil
-}
-
-func (r *run) handOutOne(ctx context.Context, info StepInfo, ps *pendingSplit, sh *shares.Share, holder Participant, n int) error {
-	text, compact := sh.Text(), sh.Compact()
-	defer text.Wipe()
-	defer compact.Wipe()
-	req := HandOutRequest{Step: info, Holder: holder, Describe: sh.Describe(), Text: text, Compact: compact,
-		Number: n, Count: len(ps.shares), Rehearsal: r.opts.Rehearsal}
-	data := map[string]any{"split_id": ps.manifest.Split, "purpose": ps.manifest.Purpose, "share": sh.Index, "share_sha256": sh.Hash()}
-	if r.opts.Rehearsal {
-		name := fmt.Sprintf("%s-%d.share", holder.Role, sh.Index)
-		path, err := r.out.WriteShareFile(name, text.Bytes())
-		if err != nil {
-			return err
-		}
-		if req.RehearsalFile, err = filepath.Abs(path); err != nil {
-			return err
-		}
-		data["rehearsal_file"] = "shares/" + name
-	}
-	var lastProblem string
-	for attempt := 1; ; attempt++ {
-		req.Attempt = attempt
-		ans, err := r.face.HandOut(ctx, req)
-		if errors.Is(err, ErrNoRetry) && lastProblem != "" {
-			return fmt.Errorf("%s's copy of share %d: %s", holder.Name, sh.Index, lastProblem)
-		}
-		if err != nil {
-			return err
-		}
-		problem := typedBackProblem(ans.TypedBack, sh)
-		ans.TypedBack.Wipe()
-		if problem == "" {
-			data["attempts"] = attempt
-			if ans.MediaDir != "" {
-				media, err := r.writeMedia(ans, holder, sh, text)
-				ans.Passphrase.Wipe()
-				if err != nil {
-					return err
-				}
-				data["media_copy"] = media
-			}
-			ans.Passphrase.Wipe()
-			break
-		}
-		ans.Passphrase.Wipe()
-		lastProblem = problem
-		if err := r.record(transcript.Entry{Type: "share-typeback-failed", Step: info.ID, Actors: actors(holder),
-			Text: fmt.Sprintf("%s's copy of share %d did not match (attempt %d of %d): %s", holder.Name, sh.Index, attempt, MaxSecretAttempts, problem),
-			Data: map[string]any{"share": sh.Index, "attempt": attempt, "problem": problem}}); err != nil {
-			return err
-		}
-		if attempt >= MaxSecretAttempts {
-			return fmt.Errorf("%s's copy of share %d: %s", holder.Name, sh.Index, problem)
-		}
-		req.Problem = problem
-	}
-	msg := fmt.Sprintf("Handed share %d of %d (%s, split %s) to %s (%s), who typed it back correctly",
-		sh.Index, len(ps.shares), ps.manifest.Purpose, ps.manifest.Split, holder.Name, holder.Role)
-	if r.opts.Rehearsal {
-		msg += "; rehearsal: also written to " + data["rehearsal_file"].(string)
-	}
-	return r.record(transcript.Entry{Type: "share-handed-out", Step: info.ID, Actors: actors(holder), Text: msg, Data: data})
-}
-
-// typedBackProblem says how a typed-back copy differs from the share
-// shown, and where; "" if it is the same share.
-func typedBackProblem(typed *secret.Secret, sh *shares.Share) string {
-	if typed.Len() == 0 {
-		return "nothing was typed back"
-	}
-	got, err := shares.Parse(typed.Bytes())
-	if err != nil {
-		return err.Error()
-	}
-	defer got.Wipe()
-	if got.Hash() == sh.Hash() && got.Index == sh.Index {
-		return ""
-	}
-	a, b := got.Compact(), sh.Compact()
-	defer a.Wipe()
-	defer b.Wipe()
-	ga, gb := strings.Split(string(a.Bytes()), "-"), strings.Split(string(b.Bytes()), "-")
-	for i := 0; i < len(ga) && i < len(gb); i++ {
-		if subtle.ConstantTimeCompare([]byte(ga[i]), []byte(gb[i])) == 0 {
-			return fmt.Sprintf("the copy is well-formed but is %s, not the share shown: first difference at group %d", got.Describe(), i)
-		}
-	}
-	return fmt.Sprintf("the copy is %s, not the share shown", got.Describe())
-}
-
 // quorumLogin rebuilds the activation secret from officers' shares,
 // checks it against the record on the token, and logs in with the user
 // PIN derived from it.
-func (r *run) quorumLogin(ctx context.Context, info StepInfo, st *script.Step) (string, error) {
+func (r *run) quorumLogin(ctx context.Context, info StepInfo, q *script.Quorum) (string, error) {
 	data, err := r.tok.ReadData(activation.RecordLabel)
 	if errors.Is(err, hsm.ErrDataNotFound) {
 		return "", fmt.Errorf("token %q holds no activation record: it was not initialised by a ceremony; log in with a PIN (by:) instead", r.tok.Info().Label)
@@ -348,7 +151,7 @@ func (r *run) quorumLogin(ctx context.Context, info StepInfo, st *script.Step) (
 	if err != nil {
 		return "", err
 	}
-	sec, by, indices, err := r.collectShares(ctx, info, st.Quorum.Role, rec.Manifest)
+	sec, by, indices, err := r.collectShares(ctx, info, q.Role, rec.Manifest)
 	if err != nil {
 		return "", err
 	}

@@ -1,10 +1,12 @@
-package script
+package engine
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/devicepki/ceremony/ceremony/script"
 )
 
 func shippedScript(t *testing.T, name string) string {
@@ -19,7 +21,7 @@ func shippedScript(t *testing.T, name string) string {
 func TestShippedSigningScripts(t *testing.T) {
 	for _, name := range []string{"sign-intermediate", "sign-server-intermediate", "sign-firmware-cert",
 		"generate-firmware-key", "sign-verification-cert", "sign-verification-cert-intermediate", "issue-crl"} {
-		s, err := Parse(name+".yaml", []byte(shippedScript(t, name)))
+		s, err := ParseScript(name+".yaml", []byte(shippedScript(t, name)))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -27,13 +29,13 @@ func TestShippedSigningScripts(t *testing.T) {
 			t.Errorf("%s: name %q", name, s.Name)
 		}
 	}
-	s, _ := Parse("f.yaml", []byte(shippedScript(t, "sign-firmware-cert")))
+	s, _ := ParseScript("f.yaml", []byte(shippedScript(t, "sign-firmware-cert")))
 	st := &s.Steps[s.StepIndex("write-firmware")]
-	if got := strings.Join(s.ArtifactFiles(st), " "); got != "firmware-signing.crt.pem firmware-signing.chain.pem firmware-signing.pub.pem firmware-signing.pub.der firmware-signing.pub.raw" {
+	if got := strings.Join(artifactFiles(s, st), " "); got != "firmware-signing.crt.pem firmware-signing.chain.pem firmware-signing.pub.pem firmware-signing.pub.der firmware-signing.pub.raw" {
 		t.Errorf("firmware artifacts: %s", got)
 	}
-	c, _ := Parse("c.yaml", []byte(shippedScript(t, "issue-crl")))
-	if got := c.ArtifactFile(&c.Steps[c.StepIndex("write-crl")]); got != "root-ca.crl.pem" {
+	c, _ := ParseScript("c.yaml", []byte(shippedScript(t, "issue-crl")))
+	if got := artifactFiles(c, &c.Steps[c.StepIndex("write-crl")])[0]; got != "root-ca.crl.pem" {
 		t.Errorf("CRL artifact: %s", got)
 	}
 }
@@ -65,7 +67,7 @@ func TestSigningScriptRejects(t *testing.T) {
 		if !strings.Contains(base, tc.old) {
 			t.Fatalf("%s: case does not apply: %q", tc.script, tc.old)
 		}
-		_, err := Parse("s.yaml", []byte(strings.Replace(base, tc.old, tc.new, 1)))
+		_, err := ParseScript("s.yaml", []byte(strings.Replace(base, tc.old, tc.new, 1)))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: %q -> %q: error = %v\nwant one line with %q", tc.script, tc.old, tc.new, err, tc.want)
 		}
@@ -78,12 +80,12 @@ func TestSigningScriptRejects(t *testing.T) {
 // token, checked against its certificate and chained to the root.
 func TestVerificationScripts(t *testing.T) {
 	for _, name := range []string{"sign-verification-cert", "sign-verification-cert-intermediate"} {
-		s, err := Parse(name+".yaml", []byte(shippedScript(t, name)))
+		s, err := ParseScript(name+".yaml", []byte(shippedScript(t, name)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		st := &s.Steps[s.StepIndex("sign-verification")]
-		if in, ok := st.CSRInput(); !ok || in != "csr" {
+		if in, ok := csrInputOf(st); !ok || in != "csr" {
 			t.Errorf("%s: CSRInput() = %q, %t", name, in, ok)
 		}
 		given := map[string]string{"place": "p", "root_certificate": "r.pem", "code": "0a0b"}
@@ -99,20 +101,20 @@ func TestVerificationScripts(t *testing.T) {
 			t.Errorf("%s: --input csr=FILE: %v, %v", name, got["csr"], err)
 		}
 	}
-	s, _ := Parse("s.yaml", []byte(shippedScript(t, "sign-verification-cert-intermediate")))
-	st := &s.Steps[s.StepIndex("find-ca-key")]
+	s, _ := ParseScript("s.yaml", []byte(shippedScript(t, "sign-verification-cert-intermediate")))
+	st := s.Steps[s.StepIndex("find-ca-key")].Spec.(*useKeyStep)
 	if st.Token != "intermediate-ca" || st.Issuer != "find-root" || st.Certificate != "${ca_certificate}" {
 		t.Errorf("find-ca-key: token %q issuer %q certificate %q", st.Token, st.Issuer, st.Certificate)
 	}
-	if _, ok := s.Steps[s.StepIndex("find-ca-key")].CSRInput(); ok {
+	if _, ok := csrInputOf(&s.Steps[s.StepIndex("find-ca-key")]); ok {
 		t.Error("CSRInput on a use-key step")
 	}
-	i, _ := Parse("i.yaml", []byte(shippedScript(t, "sign-intermediate")))
-	if _, ok := i.Steps[i.StepIndex("sign-intermediate")].CSRInput(); ok {
+	i, _ := ParseScript("i.yaml", []byte(shippedScript(t, "sign-intermediate")))
+	if _, ok := csrInputOf(&i.Steps[i.StepIndex("sign-intermediate")]); ok {
 		t.Error("CSRInput on a step with csr alone")
 	}
 	w := &s.Steps[s.StepIndex("write-verification")]
-	if got := strings.Join(s.ArtifactFiles(w), " "); got != "verification.crt.pem verification.chain.pem" {
+	if got := strings.Join(artifactFiles(s, w), " "); got != "verification.crt.pem verification.chain.pem" {
 		t.Errorf("artifacts: %s", got)
 	}
 }
@@ -161,9 +163,30 @@ func TestVerificationScriptRejects(t *testing.T) {
 		if !strings.Contains(base, tc.old) {
 			t.Fatalf("%s: case does not apply: %q", tc.script, tc.old)
 		}
-		_, err := Parse("s.yaml", []byte(strings.Replace(base, tc.old, tc.new, 1)))
+		_, err := ParseScript("s.yaml", []byte(strings.Replace(base, tc.old, tc.new, 1)))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: %q -> %q: error = %v\nwant one line with %q", tc.script, tc.old, tc.new, err, tc.want)
 		}
 	}
+}
+
+// artifactFiles returns the files a write-artifact or backup-key step
+// writes under artifacts/.
+func artifactFiles(s *script.Script, st *script.Step) []string {
+	switch k := st.Spec.(type) {
+	case *writeArtifactStep:
+		return k.files(s)
+	case *backupKeyStep:
+		return []string{k.file()}
+	}
+	return nil
+}
+
+// csrInputOf returns the input an issue-certificate step with both csr
+// and throwaway_key takes its CSR from, and false for any other step.
+func csrInputOf(st *script.Step) (string, bool) {
+	if ic, ok := st.Spec.(*issueCertificateStep); ok {
+		return ic.csrInput()
+	}
+	return "", false
 }

@@ -1,8 +1,10 @@
-package script
+package engine
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/devicepki/ceremony/ceremony/script"
 )
 
 const base = `version: 1
@@ -78,11 +80,11 @@ steps:
 `
 
 func TestShippedScript(t *testing.T) {
-	s, err := Load("../../scripts/root-key-generation.yaml")
+	s, err := LoadScript("../../scripts/root-key-generation.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name != "root-key-generation" || len(s.SHA256) != 64 || s.Steps[0].Kind != KindAttendance {
+	if s.Name != "root-key-generation" || len(s.SHA256) != 64 || s.Steps[0].Kind != script.KindAttendance {
 		t.Fatalf("script %+v", s)
 	}
 	vals, err := s.ResolveInputs(map[string]string{"place": "Room 4"})
@@ -93,13 +95,13 @@ func TestShippedScript(t *testing.T) {
 		t.Fatalf("inputs %v", vals)
 	}
 	i := s.StepIndex("generate-root-key")
-	if Expand(s.Steps[i].Label, vals) != "root-ca" {
+	if script.Expand(s.Steps[i].Spec.(*generateKeyStep).Label, vals) != "root-ca" {
 		t.Fatal("label not expanded")
 	}
-	if got := s.ArtifactFile(&s.Steps[s.StepIndex("write-root-public-key")]); got != "root-ca.pub.pem" {
+	if got := artifactFiles(s, &s.Steps[s.StepIndex("write-root-public-key")])[0]; got != "root-ca.pub.pem" {
 		t.Fatalf("public key artifact %q", got)
 	}
-	if got := s.ArtifactFile(&s.Steps[s.StepIndex("write-root-certificate")]); got != "root-ca.crt.pem" {
+	if got := artifactFiles(s, &s.Steps[s.StepIndex("write-root-certificate")])[0]; got != "root-ca.crt.pem" {
 		t.Fatalf("certificate artifact %q", got)
 	}
 }
@@ -108,35 +110,35 @@ func TestShippedScript(t *testing.T) {
 // and custodians, a backup handed out, a restore that needs no threshold
 // of its own.
 func TestShippedQuorumScripts(t *testing.T) {
-	root, err := Load("../../scripts/root-key-generation.yaml")
+	root, err := LoadScript("../../scripts/root-key-generation.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, want := range map[string]Quorum{
+	for id, want := range map[string]*script.Quorum{
 		"initialise-hsm":   {Role: "officer", Threshold: 3, Shares: 5},
 		"back-up-root-key": {Role: "custodian", Threshold: 3, Shares: 5},
 	} {
 		i := root.StepIndex(id)
-		if i < 0 || root.Steps[i].Quorum == nil || *root.Steps[i].Quorum != want {
+		if i < 0 || quorumOf(&root.Steps[i]) == nil || *quorumOf(&root.Steps[i]) != *want {
 			t.Fatalf("step %s: %+v", id, root.Steps[max(i, 0)])
 		}
 	}
-	if got := root.ArtifactFile(&root.Steps[root.StepIndex("back-up-root-key")]); got != "root-ca.backup" {
+	if got := artifactFiles(root, &root.Steps[root.StepIndex("back-up-root-key")])[0]; got != "root-ca.backup" {
 		t.Fatalf("backup artifact %q", got)
 	}
-	restore, err := Load("../../scripts/restore-backup.yaml")
+	restore, err := LoadScript("../../scripts/restore-backup.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := restore.Steps[restore.StepIndex("rebuild-backup-key")]
-	if st.Kind != KindRebuildBackupKey || st.Quorum.Role != "custodian" || st.Quorum.Threshold != 0 {
+	if st.Kind != KindRebuildBackupKey || quorumOf(&st).Role != "custodian" || quorumOf(&st).Threshold != 0 {
 		t.Fatalf("rebuild step %+v", st)
 	}
 	// The custodians' shares are checked before the new token is touched.
-	if rb, init := restore.StepIndex("rebuild-backup-key"), restore.kindAt(KindInitToken); rb < 0 || init < 0 || rb > init {
+	if rb, init := restore.StepIndex("rebuild-backup-key"), restore.KindAt(KindInitToken); rb < 0 || init < 0 || rb > init {
 		t.Fatalf("rebuild-backup-key at steps[%d], init-token at steps[%d]", rb, init)
 	}
-	if st := restore.Steps[restore.StepIndex("restore-root-key")]; st.Kind != KindRestoreKey || st.Source != "rebuild-backup-key" {
+	if st := restore.Steps[restore.StepIndex("restore-root-key")]; st.Kind != KindRestoreKey || st.Spec.(*restoreKeyStep).Source != "rebuild-backup-key" {
 		t.Fatalf("restore step %+v", st)
 	}
 	if _, err := restore.ResolveInputs(map[string]string{"place": "x"}); err == nil {
@@ -145,7 +147,7 @@ func TestShippedQuorumScripts(t *testing.T) {
 }
 
 func TestBaseIsValid(t *testing.T) {
-	if _, err := Parse("s.yaml", []byte(base)); err != nil {
+	if _, err := ParseScript("s.yaml", []byte(base)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -213,7 +215,7 @@ func TestScriptRejects(t *testing.T) {
 			if !strings.Contains(base, tc.old) {
 				t.Fatalf("case does not apply: %q not in base", tc.old)
 			}
-			_, err := Parse("s.yaml", []byte(strings.Replace(base, tc.old, tc.new, 1)))
+			_, err := ParseScript("s.yaml", []byte(strings.Replace(base, tc.old, tc.new, 1)))
 			if err == nil {
 				t.Fatal("script accepted")
 			}
@@ -228,7 +230,7 @@ func TestScriptRejects(t *testing.T) {
 }
 
 func TestResolveInputs(t *testing.T) {
-	s, err := Parse("s.yaml", []byte(base))
+	s, err := ParseScript("s.yaml", []byte(base))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,15 +248,15 @@ func TestResolveInputs(t *testing.T) {
 		}
 	}
 	vals, err := s.ResolveInputs(map[string]string{"place": "Room 4", "key_label": "root-2026"})
-	if err != nil || vals["key_label"] != "root-2026" || Expand("at ${place}: ${key_label}", vals) != "at Room 4: root-2026" {
+	if err != nil || vals["key_label"] != "root-2026" || script.Expand("at ${place}: ${key_label}", vals) != "at Room 4: root-2026" {
 		t.Fatalf("%v %v", vals, err)
 	}
 	for _, bad := range []string{"noequals", "=v", "Upper=v", "a b=v"} {
-		if _, _, err := ParseInputFlag(bad); err == nil {
-			t.Errorf("ParseInputFlag(%q) accepted", bad)
+		if _, _, err := script.ParseInputFlag(bad); err == nil {
+			t.Errorf("script.ParseInputFlag(%q) accepted", bad)
 		}
 	}
-	if n, v, err := ParseInputFlag("place=Room=4"); err != nil || n != "place" || v != "Room=4" {
+	if n, v, err := script.ParseInputFlag("place=Room=4"); err != nil || n != "place" || v != "Room=4" {
 		t.Fatalf("ParseInputFlag: %q %q %v", n, v, err)
 	}
 }
@@ -368,7 +370,7 @@ steps:
 `
 
 func TestRestoreBaseIsValid(t *testing.T) {
-	if _, err := Parse("r.yaml", []byte(restoreBase)); err != nil {
+	if _, err := ParseScript("r.yaml", []byte(restoreBase)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -404,7 +406,7 @@ func TestRestoreScriptRejects(t *testing.T) {
 			if !strings.Contains(restoreBase, tc.old) {
 				t.Fatalf("case does not apply: %q not in base", tc.old)
 			}
-			_, err := Parse("r.yaml", []byte(strings.Replace(restoreBase, tc.old, tc.new, 1)))
+			_, err := ParseScript("r.yaml", []byte(strings.Replace(restoreBase, tc.old, tc.new, 1)))
 			if err == nil {
 				t.Fatal("script accepted")
 			}
@@ -416,11 +418,11 @@ func TestRestoreScriptRejects(t *testing.T) {
 }
 
 func TestQuorumBaseIsValid(t *testing.T) {
-	s, err := Parse("q.yaml", []byte(quorumBase))
+	s, err := ParseScript("q.yaml", []byte(quorumBase))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.ArtifactFile(&s.Steps[5]); got != "root-ca.backup" {
+	if got := artifactFiles(s, &s.Steps[5])[0]; got != "root-ca.backup" {
 		t.Errorf("backup artifact = %q", got)
 	}
 }
@@ -447,7 +449,7 @@ func TestQuorumScriptRejects(t *testing.T) {
 			if !strings.Contains(quorumBase, tc.old) {
 				t.Fatalf("case does not apply: %q not in base", tc.old)
 			}
-			_, err := Parse("q.yaml", []byte(strings.Replace(quorumBase, tc.old, tc.new, 1)))
+			_, err := ParseScript("q.yaml", []byte(strings.Replace(quorumBase, tc.old, tc.new, 1)))
 			if err == nil {
 				t.Fatal("script accepted")
 			}
@@ -456,4 +458,12 @@ func TestQuorumScriptRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// quorumOf returns a step's quorum, or nil.
+func quorumOf(st *script.Step) *script.Quorum {
+	if q, ok := st.Spec.(script.QuorumStep); ok {
+		return q.StepQuorum()
+	}
+	return nil
 }

@@ -169,7 +169,7 @@ var ceremonyInputs = map[string]string{
 // loadScript loads scripts/<name>.yaml.
 func loadScript(t *testing.T, name string) *script.Script {
 	t.Helper()
-	sc, err := script.Load(filepath.Join(scriptsDir, name+".yaml"))
+	sc, err := engine.LoadScript(filepath.Join(scriptsDir, name+".yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,6 @@ import (
 	"github.com/devicepki/ceremony/ceremony/qrimage"
 	"github.com/devicepki/ceremony/ceremony/qrshow"
 	"github.com/devicepki/ceremony/ceremony/qrtransfer"
-	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/shares"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/ceremony/words"
@@ -163,7 +162,7 @@ func TestStartSettingsEdit(t *testing.T) {
 // runs again from the start.
 func TestScreenStartInterrupted(t *testing.T) {
 	startEnv(t)
-	sc, err := script.Load(filepath.Join("scripts", "root-key-generation.yaml"))
+	sc, err := engine.LoadScript(filepath.Join("scripts", "root-key-generation.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +235,7 @@ func TestScreenChoose(t *testing.T) {
 	info := onStep(t, m, "root-key-generation", "check-clock")
 	sc := loadScript(t, "root-key-generation")
 	a := &asker{m: m}
-	a.ask(engine.ChoiceRequest{Step: info, Candidates: []engine.Participant{witness}, Options: sc.Steps[info.Index].Options})
+	a.ask(engine.ChoiceRequest{Step: info, Candidates: []engine.Participant{witness}, Options: engine.Asks(&sc.Steps[info.Index])[0].Options})
 	requireGolden(t, m.View())
 }
 

@@ -85,7 +85,7 @@ func newStartModel(opts Options) *startModel {
 	paths, _ := filepath.Glob(filepath.Join(opts.ScriptsDir, "*.yaml"))
 	sort.Strings(paths)
 	for _, p := range paths {
-		sc, err := script.Load(p)
+		sc, err := engine.LoadScript(p)
 		s.choices = append(s.choices, choice{path: p, script: sc, err: err})
 	}
 	for _, in := range findInterrupted(opts.TranscriptsDir) {
@@ -95,7 +95,7 @@ func newStartModel(opts Options) *startModel {
 		s.list.items = append(s.list.items, c.label())
 	}
 	if opts.Script != "" {
-		sc, err := script.Load(opts.Script)
+		sc, err := engine.LoadScript(opts.Script)
 		if err != nil {
 			s.problem = err.Error()
 		} else {
@@ -256,7 +256,7 @@ func (s *startModel) key(m *Model, k tea.KeyMsg) tea.Cmd {
 			if in.damaged != "" || in.scriptPath == "" {
 				return nil
 			}
-			sc, err := script.Load(in.scriptPath)
+			sc, err := engine.LoadScript(in.scriptPath)
 			if err != nil {
 				s.problem = err.Error()
 				return nil
@@ -460,13 +460,16 @@ func (s *startModel) details(th theme, c choice, w int) []string {
 	out = append(out, "", cut(" Roles: "+strings.Join(roles, ", "), w))
 	var quorums []string
 	for _, st := range sc.Steps {
-		if st.Quorum != nil {
-			q := fmt.Sprintf("%s %d of %d (%s)", st.Quorum.Role, st.Quorum.Threshold, st.Quorum.Shares, st.ID)
-			if st.Quorum.Threshold == 0 {
-				q = fmt.Sprintf("%s quorum of the split on record (%s)", st.Quorum.Role, st.ID)
-			}
-			quorums = append(quorums, q)
+		qs, ok := st.Spec.(script.QuorumStep)
+		if !ok || qs.StepQuorum() == nil {
+			continue
 		}
+		sq := qs.StepQuorum()
+		q := fmt.Sprintf("%s %d of %d (%s)", sq.Role, sq.Threshold, sq.Shares, st.ID)
+		if sq.Threshold == 0 {
+			q = fmt.Sprintf("%s quorum of the split on record (%s)", sq.Role, st.ID)
+		}
+		quorums = append(quorums, q)
 	}
 	if len(quorums) > 0 {
 		out = append(out, cut(" Quorums: "+strings.Join(quorums, "; "), w))

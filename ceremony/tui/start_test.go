@@ -8,7 +8,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/devicepki/ceremony/ceremony/script"
+	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 )
 
@@ -91,7 +91,7 @@ func TestStartRequiredInputInTheFormsWords(t *testing.T) {
 // says nothing was left; a crash with nothing made yet, that close
 // records its end.
 func TestStartInterruptedAdvice(t *testing.T) {
-	sc, err := script.Load(filepath.Join(scriptsDir, "root-key-generation.yaml"))
+	sc, err := engine.LoadScript(filepath.Join(scriptsDir, "root-key-generation.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

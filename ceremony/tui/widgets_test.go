@@ -16,7 +16,6 @@ import (
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/qrshow"
 	"github.com/devicepki/ceremony/ceremony/record"
-	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/shares"
 )
@@ -222,7 +221,7 @@ func TestDropOtherAsk(t *testing.T) {
 func TestChooseReply(t *testing.T) {
 	m := newModel(t)
 	info := onStep(t, m, "root-key-generation", "check-clock")
-	opts := m.script.Steps[info.Index].Options
+	opts := engine.Asks(&m.script.Steps[info.Index])[0].Options
 	a := &asker{m: m}
 	ch := a.ask(engine.ChoiceRequest{Step: info, Candidates: []engine.Participant{witness, witness2}, Options: opts})
 	if v := m.View(); !strings.Contains(text(v), "Who chooses?") || !strings.Contains(text(v), "Wanda Watcher (witness)") {
@@ -1078,7 +1077,7 @@ func TestApprovalShowsSay(t *testing.T) {
 		n := strings.TrimSuffix(filepath.Base(path), ".yaml")
 		sc := loadScript(t, n)
 		for _, st := range sc.Steps {
-			if s := stepInfo(t, sc, st.ID).Say; st.Kind == script.KindIssueCertificate && len(s) > len(say) {
+			if s := stepInfo(t, sc, st.ID).Say; st.Kind == engine.KindIssueCertificate && len(s) > len(say) {
 				name, id, say = n, st.ID, s
 			}
 		}
@@ -1168,10 +1167,10 @@ func TestHelpFitsAt80(t *testing.T) {
 		{"approval-exception", onPrompt("generate-firmware-key", "sign-firmware", func(t *testing.T, info engine.StepInfo) any { return approvalReq(t, info) },
 			keyCtrlE)},
 		{"choose-who", onPrompt("root-key-generation", "check-clock", func(t *testing.T, info engine.StepInfo) any {
-			return engine.ChoiceRequest{Step: info, Candidates: []engine.Participant{witness, witness2}, Options: loadScript(t, "root-key-generation").Steps[info.Index].Options}
+			return engine.ChoiceRequest{Step: info, Candidates: []engine.Participant{witness, witness2}, Options: engine.Asks(&loadScript(t, "root-key-generation").Steps[info.Index])[0].Options}
 		})},
 		{"choose", onPrompt("root-key-generation", "check-clock", func(t *testing.T, info engine.StepInfo) any {
-			return engine.ChoiceRequest{Step: info, Candidates: []engine.Participant{witness}, Options: loadScript(t, "root-key-generation").Steps[info.Index].Options}
+			return engine.ChoiceRequest{Step: info, Candidates: []engine.Participant{witness}, Options: engine.Asks(&loadScript(t, "root-key-generation").Steps[info.Index])[0].Options}
 		})},
 		{"secret-who", onPrompt("generate-firmware-key", "open-build-token", func(t *testing.T, info engine.StepInfo) any {
 			return engine.SecretRequest{Step: info, What: "HSM user PIN", Candidates: []engine.Participant{builder, admin}, Attempt: 1}

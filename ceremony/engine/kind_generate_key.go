@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/devicepki/ceremony/ceremony/keys"
+	"github.com/devicepki/ceremony/ceremony/pki"
+	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/script"
+	"github.com/devicepki/ceremony/ceremony/transcript"
+	"github.com/devicepki/ceremony/hsm"
+)
+
+// KindGenerateKey generates a key pair in the HSM.
+const KindGenerateKey = "generate-key"
+
+var generateKeyKind = script.Kind{
+	Name:    KindGenerateKey,
+	Summary: "generates a key pair in the token (or a second token) from a template's key algorithm, and checks its attributes",
+	New:     func() script.Spec { return &generateKeyStep{} },
+}
+
+type generateKeyStep struct {
+	// Template names a certificate template in templates/ whose
+	// key.algorithm the key gets.
+	Template string `yaml:"template"`
+	// Label is the HSM label of the new key; may use ${input}.
+	Label string `yaml:"label"`
+	// Token names one of the HSM config's other_tokens; empty means the
+	// ceremony's main token.
+	Token string `yaml:"token"`
+}
+
+func (k *generateKeyStep) Validate(c *script.Check) error {
+	if err := c.NeedsToken(); err != nil {
+		return err
+	}
+	if err := c.TemplateName("template", k.Template); err != nil {
+		return err
+	}
+	if k.Label == "" {
+		return c.Errorf("label", "required: the HSM label of the new key")
+	}
+	return needsOtherToken(c, k.Token)
+}
+
+func (k *generateKeyStep) prepare(p *Plan, i int) error {
+	if err := p.otherToken(i, k.Token); err != nil {
+		return err
+	}
+	prof, err := p.template(stepPath(i, ""), k.Template)
+	if err != nil {
+		return err
+	}
+	if prof.Key == "" {
+		return p.script.Errorf(stepPath(i, "template"), "template %s lists the keys a CSR may bring (key.allowed); a generate-key step needs a template with key.algorithm", prof.Name)
+	}
+	return p.keyLabel(i, k.Label)
+}
+
+func (k *generateKeyStep) asks() []Ask { return nil }
+
+func (k *generateKeyStep) run(_ context.Context, r *run, info StepInfo) (string, error) {
+	return r.generateKey(info, k, info.Index)
+}
+
+func (r *run) generateKey(info StepInfo, st *generateKeyStep, i int) (string, error) {
+	prof := r.templates[st.Template]
+	label := r.labels[i]
+	var (
+		kp   *hsm.KeyPair
+		opts hsm.KeyOptions
+	)
+	bi, backedUp := r.backups[info.ID]
+	var bst *backupKeyStep
+	if backedUp {
+		bst = r.script.Steps[bi].Spec.(*backupKeyStep)
+		opts = hsm.KeyOptions{Backup: true, AllowUntrustedWrap: bst.AllowUntrustedWrap}
+	}
+	tok := r.tok
+	if st.Token != "" {
+		tok = r.others[st.Token]
+	}
+	d, err := r.timed(info, fmt.Sprintf("Generating %s key pair %q in HSM token %q", prof.Key.Describe(), label, tok.Info().Label), func() (err error) {
+		kp, err = tok.GenerateKeyPairWith(label, prof.Key, opts)
+		return err
+	})
+	if errors.Is(err, hsm.ErrTrustedWrapUnsupported) {
+		return "", fmt.Errorf("%w; step %q backs this key up, and the script does not allow a backup without trusted wrapping (allow_untrusted_wrap)", err, r.script.Steps[bi].ID)
+	}
+	if err != nil {
+		return "", err
+	}
+	r.generated = append(r.generated, kp)
+	if tok != r.tok {
+		r.keyToken[kp] = tok
+	}
+	r.changed = true
+	attrs, err := tok.KeyAttributes(kp)
+	if err != nil {
+		return "", err
+	}
+	want := hsm.KeyAttributes{Token: true, Private: true, Sensitive: true, Local: true, AlwaysSensitive: true, NeverExtractable: true, Sign: true}
+	what := "a private, sensitive, non-extractable, unmodifiable token object generated on the token, for signing only"
+	if backedUp {
+		// Extractable for the backup, but only under a trusted key.
+		// Modifiable only until the backup makes it non-extractable.
+		want.NeverExtractable, want.Extractable, want.WrapWithTrusted, want.Modifiable = false, true, true, true
+		what = "a private, sensitive token object generated on the token, for signing only, extractable only wrapped under a trusted key until its backup is made"
+		if !attrs.WrapWithTrusted && bst.AllowUntrustedWrap {
+			want.WrapWithTrusted = false
+			r.face.Report(Report{Kind: Notice, Step: info, Text: "WARNING: the HSM cannot restrict wrapping of this key to trusted keys; the script allows it (allow_untrusted_wrap)"})
+		}
+	}
+	if attrs != want {
+		return "", fmt.Errorf("key pair %q: the HSM reports %+v; the key must be %s", label, attrs, what)
+	}
+	fp, err := keys.Fingerprint(kp.Public())
+	if err != nil {
+		return "", err
+	}
+	pubPEM, err := pki.PublicKeyPEM(kp.Public())
+	if err != nil {
+		return "", err
+	}
+	r.keys[info.ID] = kp
+	text := fmt.Sprintf("Generated %s key pair %q in HSM token %q (public key SHA-256 %s)", prof.Key.Describe(), label, tok.Info().Label, fp)
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "Public key SHA-256: " + record.GroupHex(fp)})
+	return text, r.record(transcript.Entry{Type: "key-generated", Step: info.ID, Text: text, Data: map[string]any{
+		"label": label, "id": kp.IDHex(), "algorithm": prof.Key, "template": prof.Name,
+		"public_key_sha256": fp, "public_key_pem": string(pubPEM), "attributes": attrs,
+		"token": tok.Info().Label, "duration_ms": d.Milliseconds(),
+	}})
+}

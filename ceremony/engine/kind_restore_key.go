@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/devicepki/ceremony/ceremony/keys"
+	"github.com/devicepki/ceremony/ceremony/pki"
+	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/script"
+	"github.com/devicepki/ceremony/ceremony/transcript"
+	"github.com/devicepki/ceremony/hsm"
+)
+
+// KindRestoreKey unwraps a backed-up key into the token with the backup
+// key an earlier rebuild-backup-key step rebuilt.
+const KindRestoreKey = "restore-key"
+
+var restoreKeyKind = script.Kind{
+	Name:    KindRestoreKey,
+	Summary: "unwraps the backed-up key into the token with the backup key a rebuild-backup-key step rebuilt, and checks it against its certificate",
+	New:     func() script.Spec { return &restoreKeyStep{} },
+}
+
+type restoreKeyStep struct {
+	// Source is the id of the rebuild-backup-key step whose backup is
+	// restored.
+	Source string `yaml:"source"`
+	// Label is the HSM label of the restored key; may use ${input}.
+	Label string `yaml:"label"`
+}
+
+func (k *restoreKeyStep) Validate(c *script.Check) error {
+	if err := c.NeedsOfficer(); err != nil {
+		return err
+	}
+	if _, err := c.Earlier("source", k.Source, KindRebuildBackupKey); err != nil {
+		return err
+	}
+	if j := c.Before(func(st *script.Step) bool {
+		r, ok := st.Spec.(*restoreKeyStep)
+		return ok && r.Source == k.Source
+	}); len(j) > 0 {
+		return c.Errorf("source", "the backup key of step %q is already used by steps[%d]", k.Source, j[0])
+	}
+	return c.Required("label", k.Label, "the HSM label of the restored key")
+}
+
+func (k *restoreKeyStep) prepare(p *Plan, i int) error {
+	if err := p.keyLabel(i, k.Label); err != nil {
+		return err
+	}
+	in := p.restores[p.script.StepIndex(k.Source)]
+	p.restores[i] = in
+	p.restored[p.script.Steps[i].ID] = in.cert
+	return nil
+}
+
+func (k *restoreKeyStep) asks() []Ask { return nil }
+
+func (k *restoreKeyStep) run(_ context.Context, r *run, info StepInfo) (string, error) {
+	return r.restoreKey(info, k, info.Index)
+}
+
+// restoreKey restores a backed-up key into the token with the backup key
+// an earlier rebuild-backup-key step rebuilt: the backup key is imported
+// as a trusted unwrapping key, the key unwrapped as sensitive and
+// non-extractable beside a public-key object made from the certificate, a
+// test signature checked with the certificate's key, and the backup key
+// destroyed on the token and wiped from memory.
+func (r *run) restoreKey(info StepInfo, st *restoreKeyStep, i int) (string, error) {
+	in, label := r.restores[i], r.labels[i]
+	b, cert, data := in.backup, in.cert, in.data
+	paths := [2]string{in.backupPath, in.certPath}
+	certFP, _ := keys.Fingerprint(cert.PublicKey)
+	iss := &pki.Issued{Cert: cert, DER: cert.Raw}
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + record.GroupHex(iss.SHA256())})
+	rk := r.rebuilt[st.Source]
+	if rk == nil {
+		return "", fmt.Errorf("step %q has no rebuilt backup key: step %q did not complete", info.ID, st.Source)
+	}
+	defer func() {
+		rk.secret.Wipe()
+		delete(r.rebuilt, st.Source)
+	}()
+	sec, by, indices := rk.secret, rk.by, rk.indices
+	inUse, err := r.tok.LabelInUse(label)
+	if err != nil {
+		return "", err
+	}
+	if inUse {
+		return "", fmt.Errorf("token %q already holds an object labelled %q; refusing to restore over it", r.tok.Info().Label, label)
+	}
+	var kp *hsm.KeyPair
+	d, err := r.timed(info, fmt.Sprintf("Unwrapping key %q into the HSM", label), func() error {
+		u, destroy, err := r.importTrusted(sec, hsm.UsageUnwrap, restoreKeyLabel)
+		if err != nil {
+			return err
+		}
+		defer destroy()
+		if kp, err = r.tok.UnwrapKeyPair(u, b.Wrapped, label, cert.PublicKey); err != nil {
+			return err
+		}
+		r.generated = append(r.generated, kp)
+		r.changed = true
+		return destroy()
+	})
+	sec.Wipe()
+	if err != nil {
+		return "", err
+	}
+	if err := testSignature(kp, cert.PublicKey, fmt.Sprintf("the public key of certificate %q", cert.Subject)); err != nil {
+		return "", err
+	}
+	if err := r.tok.StoreCertificate(kp, cert); err != nil {
+		return "", err
+	}
+	attrs, err := r.tok.KeyAttributes(kp)
+	if err != nil {
+		return "", err
+	}
+	if !attrs.Token || !attrs.Private || !attrs.Sensitive || attrs.Extractable || !attrs.Sign || attrs.Decrypt || attrs.Unwrap || attrs.Derive {
+		return "", fmt.Errorf("restored key %q: the HSM reports %+v; it must be a private, sensitive, non-extractable token key for signing only", label, attrs)
+	}
+	r.keys[info.ID] = kp
+	r.certs[info.ID] = iss
+	text := fmt.Sprintf("Restored key %q from %s into HSM token %q as %q: its public key matches certificate %q (SHA-256 %s), and a test signature verified with it; the backup key was destroyed on the token",
+		b.Label, filepath.Base(paths[0]), r.tok.Info().Label, label, cert.Subject.String(), iss.SHA256())
+	return text, r.record(transcript.Entry{Type: "key-restored", Step: info.ID, Actors: actors(by...), Text: text, Data: map[string]any{
+		"label": label, "id": kp.IDHex(), "token": r.tok.Info().Label, "backup_label": b.Label, "algorithm": b.Algorithm,
+		"backup_file":       map[string]string{"path": paths[0], "sha256": sha256Hex(data)},
+		"certificate":       map[string]string{"path": paths[1], "subject": cert.Subject.String(), "sha256": iss.SHA256()},
+		"public_key_sha256": certFP, "backup_key_split": b.Manifest.Split, "shares": indices,
+		"checks": []string{"backup public key equals the certificate's", "every share matched the manifest", "backup key matched its commitment",
+			"unwrapped key signed a test message that verified with the certificate's public key"},
+		"attributes": attrs, "stored_on_token": true, "duration_ms": d.Milliseconds(),
+	}})
+}

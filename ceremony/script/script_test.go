@@ -1,0 +1,119 @@
+package script
+
+import (
+	"strings"
+	"testing"
+)
+
+// noteStep is a kind for these tests: one required field and a nested
+// mapping, to show a kind's fields are decoded strictly.
+type noteStep struct {
+	Note   string  `yaml:"note"`
+	Quorum *Quorum `yaml:"quorum"`
+}
+
+func (k *noteStep) Validate(c *Check) error {
+	return c.Required("note", k.Note, "what to note")
+}
+
+// markStep marks a fact, so that the envelope's rules can be met.
+type markStep struct {
+	fact  string
+	Label string `yaml:"label"`
+}
+
+func (k *markStep) Validate(c *Check) error { return c.Once(k.fact) }
+
+var testKinds = NewKinds(
+	Kind{Name: KindAttendance, New: func() Spec { return &markStep{fact: FactAttendance} }},
+	Kind{Name: KindPreflight, New: func() Spec { return &markStep{fact: FactPreflight} }},
+	Kind{Name: "note", New: func() Spec { return &noteStep{} }},
+	Kind{Name: KindSeal, New: func() Spec { return &markStep{fact: FactSeal} }},
+)
+
+const envelope = `version: 1
+name: t
+title: Test
+roles:
+  - name: witness
+    description: watches
+    min: 1
+inputs:
+  - name: place
+    description: where
+steps:
+  - id: attendance
+    kind: attendance
+    title: Attendance
+  - id: preflight
+    kind: preflight
+    title: Preflight
+  - id: note
+    kind: note
+    title: Note
+    say: At ${place}.
+    note: hello
+  - id: seal
+    kind: seal
+    title: Seal
+    label: audit
+`
+
+func TestEnvelope(t *testing.T) {
+	s, err := Parse("s.yaml", []byte(envelope), testKinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := s.Steps[2].Spec.(*noteStep); !ok || n.Note != "hello" || s.Steps[2].Say != "At ${place}." {
+		t.Fatalf("step 2 = %+v", s.Steps[2])
+	}
+	if s.KindAt("note") != 2 || s.StepIndex("seal") != 3 || len(s.SHA256) != 64 {
+		t.Fatalf("script %+v", s)
+	}
+}
+
+// A kind's fields are decoded strictly: a field no kind has is unknown,
+// with its line and column; a field another kind has is named as not
+// used by this one; nested mappings are strict too.
+func TestEnvelopeRejects(t *testing.T) {
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"unknown field", "    note: hello\n", "    note: hello\n    colour: red\n", `s.yaml:23:5: unknown field "colour"`},
+		{"field of another kind", "    note: hello\n", "    note: hello\n    label: x\n", "s.yaml:23: steps[2].label: not used by a note step"},
+		{"nested unknown field", "    note: hello\n", "    note: hello\n    quorum: {role: witness, size: 3}\n", `unknown field "size"`},
+		{"wrong type", "    note: hello\n", "    note: [hello]\n", "s.yaml:22:11: expected a string"},
+		{"kind's own check", "    note: hello\n", "", "steps[2].note: required: what to note"},
+		{"unknown kind", "kind: note", "kind: nope", `steps[2].kind: unknown step kind "nope" (known: attendance, preflight, note, seal)`},
+		{"undeclared input anywhere", "note: hello", "note: ${who}", "steps[2].note: refers to undeclared input ${who}"},
+		{"step not a mapping", "  - id: note\n    kind: note\n    title: Note\n    say: At ${place}.\n    note: hello\n", "  - note\n", "steps[2]: a step is a mapping"},
+		{"after the seal", "    label: audit\n", "    label: audit\n  - id: late\n    kind: note\n    title: Late\n    note: x\n", "steps[4].kind: a note step after the seal (steps[3])"},
+		{"no attendance", "  - id: attendance\n    kind: attendance\n    title: Attendance\n", "", "steps: no attendance step"},
+		{"twice", "  - id: preflight\n    kind: preflight\n", "  - id: preflight\n    kind: attendance\n", "steps[1].kind: only one attendance step (steps[0] is one)"},
+		{"no seal", "  - id: seal\n    kind: seal\n    title: Seal\n    label: audit\n", "", "steps[2]: the last step must be a seal step"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(envelope, tc.old) {
+				t.Fatalf("case does not apply: %q", tc.old)
+			}
+			_, err := Parse("s.yaml", []byte(strings.Replace(envelope, tc.old, tc.new, 1)), testKinds)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error = %v\nwant one line with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestKindsTable(t *testing.T) {
+	k, ok := testKinds.Lookup("note")
+	if !ok || strings.Join(k.Fields(), ",") != "note,quorum" {
+		t.Fatalf("note kind: %v %v", k.Fields(), ok)
+	}
+	if len(testKinds.All()) != 4 {
+		t.Fatal("table")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a kind registered twice was accepted")
+		}
+	}()
+	NewKinds(k, k)
+}
