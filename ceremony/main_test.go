@@ -566,11 +566,9 @@ func cmdDerivePIN(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	pinLen := 0
 	for _, ev := range chain.Events {
-		if ev.Type == "token-initialized" {
-			var d struct {
-				PINLength int `json:"pin_length"`
-			}
-			ts.Check(json.Unmarshal(ev.Data, &d))
+		if ev.Is(transcript.TypeTokenInitialised) {
+			d, err := transcript.DataAs[transcript.TokenInitialised](ev)
+			ts.Check(err)
 			pinLen = d.PINLength
 		}
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -185,19 +184,18 @@ func manifestsIn(path string) (map[string]*shares.Manifest, error) {
 	}
 	out := map[string]*shares.Manifest{}
 	for _, ev := range chain.Events {
-		if ev.Type != "shares-split" {
+		if !ev.Is(transcript.TypeSharesSplit) {
 			continue
 		}
-		var d struct {
-			Manifest *shares.Manifest `json:"manifest"`
-		}
-		if err := json.Unmarshal(ev.Data, &d); err != nil || d.Manifest == nil {
+		d, err := transcript.DataAs[transcript.SharesSplit](ev)
+		man := &shares.Manifest{}
+		if err != nil || d.Manifest.Decode(man) != nil {
 			return nil, fmt.Errorf("%s: event %d: a shares-split event without a manifest", path, ev.Seq)
 		}
-		if err := d.Manifest.Check(); err != nil {
+		if err := man.Check(); err != nil {
 			return nil, fmt.Errorf("%s: event %d: %v", path, ev.Seq, err)
 		}
-		out[d.Manifest.Split] = d.Manifest
+		out[man.Split] = man
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s records no split (no shares-split event)", path)

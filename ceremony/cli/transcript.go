@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -134,13 +133,7 @@ func verifyCommand(args []string, stdout, stderr io.Writer) int {
 func summary(w io.Writer, res *verify.Result) {
 	c := res.Chain
 	first, last := c.Events[0], c.Events[len(c.Events)-1]
-	var start struct {
-		Title     string            `json:"title"`
-		Inputs    map[string]string `json:"inputs"`
-		Script    struct{ Name, SHA256 string }
-		Rehearsal bool `json:"rehearsal"`
-	}
-	_ = json.Unmarshal(first.Data, &start)
+	start, _ := transcript.DataAs[transcript.CeremonyStarted](first)
 	row := func(k, format string, a ...any) {
 		if k != "" {
 			k += ":"

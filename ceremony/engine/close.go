@@ -3,7 +3,6 @@ package engine
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -52,10 +51,7 @@ type CloseResult struct {
 // leftoverKey is a key an interrupted ceremony generated or restored and
 // did not destroy.
 type leftoverKey struct {
-	Label           string `json:"label"`
-	ID              string `json:"id"`
-	PublicKeySHA256 string `json:"public_key_sha256"`
-	Token           string `json:"token"`
+	Label, ID, PublicKeySHA256, Token string
 }
 
 // leftovers reads what an interrupted ceremony left: keys it generated or
@@ -65,34 +61,43 @@ func leftovers(c *transcript.Chain) ([]leftoverKey, []outdir.Artifact, error) {
 	var ks []leftoverKey
 	var arts []outdir.Artifact
 	for _, ev := range c.Events {
-		switch ev.Type {
-		case "key-generated", "key-restored":
+		switch transcript.Canonical(ev.Type) {
+		case transcript.TypeKeyGenerated, transcript.TypeKeyRestored:
 			var k leftoverKey
-			if err := json.Unmarshal(ev.Data, &k); err != nil || k.Label == "" || k.ID == "" || k.PublicKeySHA256 == "" {
+			var err error
+			if ev.Is(transcript.TypeKeyGenerated) {
+				var p transcript.KeyGenerated
+				p, err = transcript.DataAs[transcript.KeyGenerated](ev)
+				k = leftoverKey{p.Label, p.ID, p.PublicKeySHA256, p.Token}
+			} else {
+				var p transcript.KeyRestored
+				p, err = transcript.DataAs[transcript.KeyRestored](ev)
+				k = leftoverKey{p.Label, p.ID, p.PublicKeySHA256, p.Token}
+			}
+			if err != nil || k.Label == "" || k.ID == "" || k.PublicKeySHA256 == "" {
 				return nil, nil, fmt.Errorf("event %d (%s) does not name a key's label, id and public key", ev.Seq, ev.Type)
 			}
 			ks = append(ks, k)
-		case "key-destroyed":
-			var k leftoverKey
-			_ = json.Unmarshal(ev.Data, &k)
+		case transcript.TypeKeyDestroyed:
+			k, _ := transcript.DataAs[transcript.KeyDestroyed](ev)
 			for i := range ks {
 				if ks[i].Label == k.Label && ks[i].ID == k.ID {
 					ks = append(ks[:i], ks[i+1:]...)
 					break
 				}
 			}
-		case "artifact-written":
-			var a outdir.Artifact
-			if err := json.Unmarshal(ev.Data, &a); err != nil || a.Path == "" || a.SHA256 == "" {
+		case transcript.TypeArtifactWritten:
+			w, err := transcript.DataAs[transcript.ArtifactWritten](ev)
+			a := outdir.Artifact{Path: w.Path, SHA256: w.SHA256, Size: w.Size}
+			if err != nil || a.Path == "" || a.SHA256 == "" {
 				return nil, nil, fmt.Errorf("event %d (artifact-written) does not name a file and its SHA-256", ev.Seq)
 			}
 			if _, err := outdir.ArtifactPath(a.Path); err != nil {
 				return nil, nil, fmt.Errorf("event %d (artifact-written): %v", ev.Seq, err)
 			}
 			arts = append(arts, a)
-		case "artifact-withdrawn":
-			var a outdir.Artifact
-			_ = json.Unmarshal(ev.Data, &a)
+		case transcript.TypeArtifactWithdrawn:
+			a, _ := transcript.DataAs[transcript.ArtifactWithdrawn](ev)
 			for i := range arts {
 				if arts[i].Path == a.Path {
 					arts = append(arts[:i], arts[i+1:]...)
@@ -125,8 +130,7 @@ func Leftovers(c *transcript.Chain) (keyLabels, artifactPaths []string, err erro
 // aborted, failed or closed), if any.
 func endedBy(c *transcript.Chain) (transcript.Event, bool) {
 	for _, ev := range c.Events {
-		switch ev.Type {
-		case "transcript-sealed", "ceremony-aborted", "ceremony-failed", "ceremony-closed":
+		if ev.Is(transcript.TypeTranscriptSealed, transcript.TypeCeremonyAborted, transcript.TypeCeremonyFailed, transcript.TypeCeremonyClosed) {
 			return ev, true
 		}
 	}
@@ -158,7 +162,7 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transcript %s: %w (closing appends to an intact transcript only; transcript verify says where it breaks)", path, err)
 	}
-	if len(chain.Events) == 0 || chain.Events[0].Type != "ceremony-started" {
+	if len(chain.Events) == 0 || !chain.Events[0].Is(transcript.TypeCeremonyStarted) {
 		return nil, fmt.Errorf("transcript %s does not begin with the ceremony's start", path)
 	}
 	ks, arts, err := leftovers(chain)
@@ -166,7 +170,7 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		return nil, fmt.Errorf("transcript %s: %w", path, err)
 	}
 	if ev, ended := endedBy(chain); ended {
-		if ev.Type == "transcript-sealed" || ev.Type == "ceremony-closed" || (len(ks) == 0 && len(arts) == 0) {
+		if ev.Is(transcript.TypeTranscriptSealed, transcript.TypeCeremonyClosed) || (len(ks) == 0 && len(arts) == 0) {
 			return nil, fmt.Errorf("transcript %s: the ceremony already ended (event %d, %s: %s); there is nothing to close", path, ev.Seq, ev.Type, record.Printable(ev.Text))
 		}
 	}
@@ -267,9 +271,9 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 			return res, err
 		}
 		res.Destroyed = append(res.Destroyed, fmt.Sprintf("%s (id %s)", kp.Label, kp.IDHex()))
-		if _, err := w.Append(transcript.Entry{Type: "key-destroyed", Step: "close",
+		if _, err := w.Append(transcript.Entry{Step: "close",
 			Text: fmt.Sprintf("Destroyed key pair %q on token %q, generated by this ceremony, which was interrupted", kp.Label, tok.Info().Label),
-			Data: map[string]any{"label": kp.Label, "id": kp.IDHex(), "token": tok.Info().Label}}); err != nil {
+			Data: transcript.KeyDestroyed{Label: kp.Label, ID: kp.IDHex(), Token: tok.Info().Label}}); err != nil {
 			return res, err
 		}
 	}
@@ -279,9 +283,9 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 			return res, err
 		}
 		res.Withdrawn = append(res.Withdrawn, a.Path)
-		if _, err := w.Append(transcript.Entry{Type: "artifact-withdrawn", Step: "close",
+		if _, err := w.Append(transcript.Entry{Step: "close",
 			Text: fmt.Sprintf("Withdrew %s (SHA-256 %s): the ceremony was interrupted", a.Path, a.SHA256),
-			Data: map[string]any{"path": a.Path, "sha256": a.SHA256}}); err != nil {
+			Data: transcript.ArtifactWithdrawn{Path: a.Path, SHA256: a.SHA256}}); err != nil {
 			return res, err
 		}
 	}
@@ -293,13 +297,13 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		text += fmt.Sprintf(", %d artifact(s) already gone (%s)", len(gone), strings.Join(res.Gone, ", "))
 	}
 	text += ". It was not completed and is not sealed."
-	data := map[string]any{"destroyed": res.Destroyed, "withdrawn": res.Withdrawn, "already_gone": res.Gone,
-		"last_event_before": len(chain.Events)}
+	data := transcript.CeremonyClosed{Destroyed: res.Destroyed, Withdrawn: res.Withdrawn, AlreadyGone: res.Gone,
+		LastEventBefore: len(chain.Events)}
 	if loginBy != "" {
-		data["login"] = loginBy
-		data["token"] = tok.Info()
+		data.Login = loginBy
+		data.Token = transcript.V(tok.Info())
 	}
-	if _, err := w.Append(transcript.Entry{Type: "ceremony-closed", Step: "close", Text: text, Data: data}); err != nil {
+	if _, err := w.Append(transcript.Entry{Step: "close", Text: text, Data: data}); err != nil {
 		return res, err
 	}
 	res.Events = w.Len()

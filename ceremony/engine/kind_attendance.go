@@ -53,5 +53,5 @@ func (r *run) attendance(ctx context.Context, info StepInfo) (string, error) {
 	}
 	r.present = present
 	text := "Present: " + strings.Join(parts, ", ")
-	return text, r.record(transcript.Entry{Type: "attendance", Step: info.ID, Actors: actors(present...), Text: text})
+	return text, r.record(transcript.Entry{Type: transcript.TypeAttendance, Step: info.ID, Actors: actors(present...), Text: text})
 }

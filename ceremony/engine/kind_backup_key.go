@@ -170,16 +170,16 @@ func (r *run) backupKey(info StepInfo, st *backupKeyStep) (string, error) {
 	fp, _ := keys.Fingerprint(kp.Public())
 	text := fmt.Sprintf("Backed up key %q to %s (%d bytes, SHA-256 %s): wrapped with %s under a new AES-256 backup key, which was split among the %ss; the wrapping key (a session object) was destroyed and the key made non-extractable and unmodifiable for good",
 		kp.Label, art.Path, art.Size, art.SHA256, backup.Mechanism, q.Role)
-	if err := r.record(transcript.Entry{Type: "key-backed-up", Step: info.ID, Text: text, Data: map[string]any{
-		"label": kp.Label, "id": kp.IDHex(), "public_key_sha256": fp, "path": art.Path, "sha256": art.SHA256, "size": art.Size,
-		"mechanism": backup.Mechanism, "wrapping_key": "AES-256, imported as a trusted session object by the security officer, destroyed after wrapping",
-		"checked_in_hsm": "the backup was unwrapped inside the HSM as a session key, which signed a test message that verified with the public key, and was destroyed",
-		"attributes":     attrs, "backup_key_split": man.Split, "duration_ms": d.Milliseconds(),
+	if err := r.record(transcript.Entry{Step: info.ID, Text: text, Data: transcript.KeyBackedUp{
+		Label: kp.Label, ID: kp.IDHex(), PublicKeySHA256: fp, Path: art.Path, SHA256: art.SHA256, Size: art.Size,
+		Mechanism: backup.Mechanism, WrappingKey: "AES-256, imported as a trusted session object by the security officer, destroyed after wrapping",
+		CheckedInHSM: "the backup was unwrapped inside the HSM as a session key, which signed a test message that verified with the public key, and was destroyed",
+		Attributes:   transcript.V(attrs), BackupKeySplit: man.Split, DurationMS: d.Milliseconds(),
 	}}); err != nil {
 		return "", err
 	}
-	if err := r.record(transcript.Entry{Type: "artifact-written", Step: info.ID, Text: fmt.Sprintf("Wrote key backup %s (%d bytes, SHA-256 %s)", art.Path, art.Size, art.SHA256),
-		Data: map[string]any{"path": art.Path, "sha256": art.SHA256, "size": art.Size, "source": st.Key, "content": "key backup"}}); err != nil {
+	if err := r.record(transcript.Entry{Step: info.ID, Text: fmt.Sprintf("Wrote key backup %s (%d bytes, SHA-256 %s)", art.Path, art.Size, art.SHA256),
+		Data: transcript.ArtifactWritten{Path: art.Path, SHA256: art.SHA256, Size: art.Size, Source: st.Key, Content: "key backup"}}); err != nil {
 		return "", err
 	}
 	if err := r.recordSplit(info, fmt.Sprintf("backup key of %q", kp.Label), man, holders); err != nil {

@@ -87,8 +87,8 @@ func (r *run) choose(ctx context.Context, info StepInfo, st *chooseStep) (string
 		return "", fmt.Errorf("%q is not one of the options", c.Value)
 	}
 	text := fmt.Sprintf("%s: %s chose %q", info.Title, by.Name, opt.Text)
-	if err := r.record(transcript.Entry{Type: "choice", Step: info.ID, Actors: actors(by), Text: text,
-		Data: map[string]any{"question": info.Say, "value": opt.Value, "abort": opt.Abort}}); err != nil {
+	if err := r.record(transcript.Entry{Step: info.ID, Actors: actors(by), Text: text,
+		Data: transcript.Choice{Question: info.Say, Value: opt.Value, Abort: opt.Abort}}); err != nil {
 		return "", err
 	}
 	if opt.Abort {

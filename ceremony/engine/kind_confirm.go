@@ -64,6 +64,6 @@ func (k *confirmStep) run(ctx context.Context, r *run, info StepInfo) (string, e
 		names = append(names, p.Name)
 	}
 	text := fmt.Sprintf("%s: confirmed by %s", info.Title, strings.Join(names, ", "))
-	return text, r.record(transcript.Entry{Type: "confirmed", Step: info.ID, Actors: actors(who...), Text: text,
-		Data: map[string]any{"said": info.Say}})
+	return text, r.record(transcript.Entry{Step: info.ID, Actors: actors(who...), Text: text,
+		Data: transcript.Confirmed{Said: info.Say}})
 }

@@ -128,9 +128,9 @@ func (r *run) generateKey(info StepInfo, st *generateKeyStep, i int) (string, er
 	r.keys[info.ID] = kp
 	text := fmt.Sprintf("Generated %s key pair %q in HSM token %q (public key SHA-256 %s)", prof.Key.Describe(), label, tok.Info().Label, fp)
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Public key SHA-256: " + record.GroupHex(fp)})
-	return text, r.record(transcript.Entry{Type: "key-generated", Step: info.ID, Text: text, Data: map[string]any{
-		"label": label, "id": kp.IDHex(), "algorithm": prof.Key, "template": prof.Name,
-		"public_key_sha256": fp, "public_key_pem": string(pubPEM), "attributes": attrs,
-		"token": tok.Info().Label, "duration_ms": d.Milliseconds(),
+	return text, r.record(transcript.Entry{Step: info.ID, Text: text, Data: transcript.KeyGenerated{
+		Label: label, ID: kp.IDHex(), Algorithm: transcript.V(prof.Key), Template: prof.Name,
+		PublicKeySHA256: fp, PublicKeyPEM: string(pubPEM), Attributes: transcript.V(attrs),
+		Token: tok.Info().Label, DurationMS: d.Milliseconds(),
 	}})
 }

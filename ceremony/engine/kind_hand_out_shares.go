@@ -84,7 +84,7 @@ func (r *run) handOutOne(ctx context.Context, info StepInfo, ps *pendingSplit, s
 	defer compact.Wipe()
 	req := HandOutRequest{Step: info, Holder: holder, Describe: sh.Describe(), Text: text, Compact: compact,
 		Number: n, Count: len(ps.shares), Rehearsal: r.opts.Rehearsal}
-	data := map[string]any{"split_id": ps.manifest.Split, "purpose": ps.manifest.Purpose, "share": sh.Index, "share_sha256": sh.Hash()}
+	data := transcript.ShareHandedOut{SplitID: ps.manifest.Split, Purpose: ps.manifest.Purpose, Share: sh.Index, ShareSHA256: sh.Hash()}
 	if r.opts.Rehearsal {
 		name := fmt.Sprintf("%s-%d.share", holder.Role, sh.Index)
 		path, err := r.out.WriteShareFile(name, text.Bytes())
@@ -94,7 +94,7 @@ func (r *run) handOutOne(ctx context.Context, info StepInfo, ps *pendingSplit, s
 		if req.RehearsalFile, err = filepath.Abs(path); err != nil {
 			return err
 		}
-		data["rehearsal_file"] = "shares/" + name
+		data.RehearsalFile = "shares/" + name
 	}
 	var lastProblem string
 	for attempt := 1; ; attempt++ {
@@ -109,23 +109,23 @@ func (r *run) handOutOne(ctx context.Context, info StepInfo, ps *pendingSplit, s
 		problem := typedBackProblem(ans.TypedBack, sh)
 		ans.TypedBack.Wipe()
 		if problem == "" {
-			data["attempts"] = attempt
+			data.Attempts = attempt
 			if ans.MediaDir != "" {
 				media, err := r.writeMedia(ans, holder, sh, text)
 				ans.Passphrase.Wipe()
 				if err != nil {
 					return err
 				}
-				data["media_copy"] = media
+				data.MediaCopy = transcript.V(media)
 			}
 			ans.Passphrase.Wipe()
 			break
 		}
 		ans.Passphrase.Wipe()
 		lastProblem = problem
-		if err := r.record(transcript.Entry{Type: "share-typeback-failed", Step: info.ID, Actors: actors(holder),
+		if err := r.record(transcript.Entry{Step: info.ID, Actors: actors(holder),
 			Text: fmt.Sprintf("%s's copy of share %d did not match (attempt %d of %d): %s", holder.Name, sh.Index, attempt, MaxSecretAttempts, problem),
-			Data: map[string]any{"share": sh.Index, "attempt": attempt, "problem": problem}}); err != nil {
+			Data: transcript.ShareTypebackFailed{Share: sh.Index, Attempt: attempt, Problem: problem}}); err != nil {
 			return err
 		}
 		if attempt >= MaxSecretAttempts {
@@ -136,9 +136,9 @@ func (r *run) handOutOne(ctx context.Context, info StepInfo, ps *pendingSplit, s
 	msg := fmt.Sprintf("Handed share %d of %d (%s, split %s) to %s (%s), who typed it back correctly",
 		sh.Index, len(ps.shares), ps.manifest.Purpose, ps.manifest.Split, holder.Name, holder.Role)
 	if r.opts.Rehearsal {
-		msg += "; rehearsal: also written to " + data["rehearsal_file"].(string)
+		msg += "; rehearsal: also written to " + data.RehearsalFile
 	}
-	return r.record(transcript.Entry{Type: "share-handed-out", Step: info.ID, Actors: actors(holder), Text: msg, Data: data})
+	return r.record(transcript.Entry{Step: info.ID, Actors: actors(holder), Text: msg, Data: data})
 }
 
 // typedBackProblem says how a typed-back copy differs from the share

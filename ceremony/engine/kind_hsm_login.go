@@ -148,16 +148,16 @@ func (r *run) login(ctx context.Context, info StepInfo, st *hsmLoginStep) (strin
 		ans.Secret.Wipe()
 		if err == nil {
 			text := fmt.Sprintf("%s logged in to HSM token %q", by.Name, tok.Info().Label)
-			return text, r.record(transcript.Entry{Type: "hsm-login", Step: info.ID, Actors: actors(by), Text: text,
-				Data: map[string]any{"token": tok.Info(), "attempt": attempt}})
+			return text, r.record(transcript.Entry{Step: info.ID, Actors: actors(by), Text: text,
+				Data: transcript.HSMLogin{Token: transcript.V(tok.Info()), Attempt: attempt}})
 		}
 		if !errors.Is(err, hsm.ErrPINIncorrect) {
 			return "", err
 		}
 		lastErr = err
-		if rerr := r.record(transcript.Entry{Type: "hsm-login-failed", Step: info.ID, Actors: actors(by),
+		if rerr := r.record(transcript.Entry{Step: info.ID, Actors: actors(by),
 			Text: fmt.Sprintf("The HSM rejected the PIN entered by %s (attempt %d of %d)", by.Name, attempt, MaxSecretAttempts),
-			Data: map[string]any{"attempt": attempt}}); rerr != nil {
+			Data: transcript.HSMLoginFailed{Attempt: attempt}}); rerr != nil {
 			return "", rerr
 		}
 	}

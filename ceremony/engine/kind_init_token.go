@@ -107,9 +107,9 @@ func (r *run) initToken(_ context.Context, info StepInfo, st *initTokenStep) (st
 	// From here the token may be initialised whatever happens next (even a
 	// crash): the record says so first, and is kept.
 	r.changed = true
-	if err := r.record(transcript.Entry{Type: "token-initialising", Step: info.ID,
+	if err := r.record(transcript.Entry{Step: info.ID,
 		Text: fmt.Sprintf("Initialising blank HSM token as %q with PINs derived from a new activation secret (split %s)", label, man.Split),
-		Data: map[string]any{"token": r.blank.Info(), "split_id": man.Split}}); err != nil {
+		Data: transcript.TokenInitialising{Token: transcript.V(r.blank.Info()), SplitID: man.Split}}); err != nil {
 		return "", err
 	}
 	var tok *hsm.Token
@@ -135,10 +135,10 @@ func (r *run) initToken(_ context.Context, info StepInfo, st *initTokenStep) (st
 	}
 	ti := tok.Info()
 	text := fmt.Sprintf("Initialised HSM token %q (serial %s) with PINs derived from a new activation secret; nobody has seen them", ti.Label, ti.Serial)
-	if err := r.record(transcript.Entry{Type: "token-initialized", Step: info.ID, Text: text, Data: map[string]any{
-		"token": ti, "pin_derivation": activation.Derivation, "pin_length": pinLen,
-		"pins":              "security officer and user PINs derived from the activation secret by HKDF-SHA256 with distinct labels",
-		"activation_record": map[string]any{"label": activation.RecordLabel, "sha256": sha256Hex(data)},
+	if err := r.record(transcript.Entry{Step: info.ID, Text: text, Data: transcript.TokenInitialised{
+		Token: transcript.V(ti), PINDerivation: activation.Derivation, PINLength: pinLen,
+		PINs:             "security officer and user PINs derived from the activation secret by HKDF-SHA256 with distinct labels",
+		ActivationRecord: transcript.Labelled{Label: activation.RecordLabel, SHA256: sha256Hex(data)},
 	}}); err != nil {
 		return "", err
 	}

@@ -434,8 +434,8 @@ func (r *run) issueCertificate(ctx context.Context, info StepInfo, st *issueCert
 	if choice := r.keyChoice(st, i); choice != "" {
 		fields = append([]pki.Field{{Label: "Certified key", Value: choice}}, fields...)
 	}
-	approvers, err := r.approve(ctx, info, st.ApprovedBy, "certificate", fields, draft.TBSSHA256, map[string]any{
-		"subject": c.Subject.String(), "serial": serialHex(c.SerialNumber.Bytes()),
+	approvers, err := r.approve(ctx, info, st.ApprovedBy, "certificate", fields, draft.TBSSHA256, transcript.SigningApproved{
+		Subject: c.Subject.String(), Serial: serialHex(c.SerialNumber.Bytes()),
 	})
 	if err != nil {
 		return "", err
@@ -497,12 +497,12 @@ func (r *run) issueCertificate(ctx context.Context, info StepInfo, st *issueCert
 	if issuerCert != nil {
 		checks = append(checks, "chains to the issuer certificate", "validity inside the issuer's")
 	}
-	return text, r.record(transcript.Entry{Type: "certificate-issued", Step: info.ID, Actors: actors(approvers...), Text: text, Data: map[string]any{
-		"template": prof.Name, "template_sha256": prof.SHA256, "profile": prof.Kind,
-		"subject": c.Subject.String(), "issuer": c.Issuer.String(), "serial": serialHex(c.SerialNumber.Bytes()),
-		"not_before": c.NotBefore.UTC().Format(time.RFC3339), "not_after": c.NotAfter.UTC().Format(time.RFC3339),
-		"signature_algorithm": c.SignatureAlgorithm.String(), "key": keyInfo,
-		"signed_by_key": signer.Label, "public_key_sha256": fp, "sha256": iss.SHA256(), "tbs_sha256": draft.TBSSHA256,
-		"approved_by": names(approvers), "duration_ms": d.Milliseconds(), "stored_on_token": stored, "checks": checks,
+	return text, r.record(transcript.Entry{Step: info.ID, Actors: actors(approvers...), Text: text, Data: transcript.CertificateIssued{
+		Template: prof.Name, TemplateSHA256: prof.SHA256, Profile: string(prof.Kind),
+		Subject: c.Subject.String(), Issuer: c.Issuer.String(), Serial: serialHex(c.SerialNumber.Bytes()),
+		NotBefore: c.NotBefore.UTC().Format(time.RFC3339), NotAfter: c.NotAfter.UTC().Format(time.RFC3339),
+		SignatureAlgorithm: c.SignatureAlgorithm.String(), Key: transcript.V(keyInfo),
+		SignedByKey: signer.Label, PublicKeySHA256: fp, SHA256: iss.SHA256(), TBSSHA256: draft.TBSSHA256,
+		ApprovedBy: names(approvers), DurationMS: d.Milliseconds(), StoredOnToken: stored, Checks: checks,
 	}})
 }

@@ -247,7 +247,7 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *issueCRLStep, i i
 			}
 		}
 	}
-	approvers, err := r.approve(ctx, info, st.ApprovedBy, "CRL", fields, draft.TBSSHA256, map[string]any{"crl_number": number.String()})
+	approvers, err := r.approve(ctx, info, st.ApprovedBy, "CRL", fields, draft.TBSSHA256, transcript.SigningApproved{CRLNumber: number.String()})
 	if err != nil {
 		return "", err
 	}
@@ -286,14 +286,14 @@ func (r *run) issueCRL(ctx context.Context, info StepInfo, st *issueCRLStep, i i
 		number, issuer.Subject.String(), crl.CRL.ThisUpdate.UTC().Format(time.RFC3339), crl.CRL.NextUpdate.UTC().Format(time.RFC3339),
 		len(all), orNone(strings.Join(newSerials, "; ")), crl.SHA256(), draft.TBSSHA256, names(approvers))
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "CRL SHA-256: " + record.GroupHex(crl.SHA256())})
-	return text, r.record(transcript.Entry{Type: "crl-issued", Step: info.ID, Actors: actors(approvers...), Text: text, Data: map[string]any{
-		"template": prof.Name, "template_sha256": prof.SHA256, "issuer": issuer.Subject.String(), "issuer_sha256": ifp,
-		"crl_number": number.String(), "this_update": crl.CRL.ThisUpdate.UTC().Format(time.RFC3339),
-		"next_update": crl.CRL.NextUpdate.UTC().Format(time.RFC3339), "revoked": all, "newly_revoked": nonNil(added),
-		"previous_crl":  prevText,
-		"signed_by_key": signer.Label, "sha256": crl.SHA256(), "tbs_sha256": draft.TBSSHA256,
-		"approved_by": names(approvers), "duration_ms": d.Milliseconds(),
-		"checks": []string{"linted before signing", "approved by every " + st.ApprovedBy, "signature verified with the issuer certificate",
+	return text, r.record(transcript.Entry{Step: info.ID, Actors: actors(approvers...), Text: text, Data: transcript.CRLIssued{
+		Template: prof.Name, TemplateSHA256: prof.SHA256, Issuer: issuer.Subject.String(), IssuerSHA256: ifp,
+		CRLNumber: number.String(), ThisUpdate: crl.CRL.ThisUpdate.UTC().Format(time.RFC3339),
+		NextUpdate: crl.CRL.NextUpdate.UTC().Format(time.RFC3339), Revoked: transcript.V(all), NewlyRevoked: transcript.V(nonNil(added)),
+		PreviousCRL: prevText,
+		SignedByKey: signer.Label, SHA256: crl.SHA256(), TBSSHA256: draft.TBSSHA256,
+		ApprovedBy: names(approvers), DurationMS: d.Milliseconds(),
+		Checks: []string{"linted before signing", "approved by every " + st.ApprovedBy, "signature verified with the issuer certificate",
 			"TBS identical to the one linted and approved", "linted again after signing", "CRL number reserved on the token before signing"},
 	}})
 }

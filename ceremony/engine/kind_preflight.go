@@ -17,16 +17,7 @@ import (
 )
 
 // ToolInfo describes this program for transcripts.
-type ToolInfo struct {
-	Version     string   `json:"version"`
-	GoVersion   string   `json:"go_version"`
-	Revision    string   `json:"vcs_revision,omitempty"`
-	Modified    bool     `json:"vcs_modified,omitempty"`
-	Modules     []string `json:"modules"`
-	Executable  string   `json:"executable"`
-	ExecSHA256  string   `json:"executable_sha256"`
-	ExecFailure string   `json:"executable_error,omitempty"`
-}
+type ToolInfo = transcript.Tool
 
 // CurrentTool returns the ToolInfo of the running binary; version is the
 // version stamped at build time ("dev" when none was).
@@ -137,14 +128,14 @@ func (k *preflightStep) run(ctx context.Context, r *run, info StepInfo) (string,
 	}
 	text := fmt.Sprintf("Environment recorded: %s on %s (%s); HSM token %q %s (%s %s); %s",
 		r.opts.Tool.Version, host, kernel, tok.Label, serial, tok.Manufacturer, tok.Model, network)
-	return text, r.record(transcript.Entry{Type: "preflight", Step: info.ID, Text: text, Data: map[string]any{
-		"tool":          r.opts.Tool,
-		"pkcs11_module": map[string]string{"path": r.opts.HSM.Module, "sha256": modSHA},
-		"token":         tok,
-		"token_blank":   r.tok == nil,
-		"host":          map[string]string{"hostname": host, "kernel": kernel, "arch": runtime.GOARCH},
-		"clock":         map[string]string{"utc": now.UTC().Format(time.RFC3339), "local": now.Format(time.RFC3339)},
-		"network":       map[string]any{"interfaces_up": nonNil(live), "loopback_ignored": true},
+	return text, r.record(transcript.Entry{Step: info.ID, Text: text, Data: transcript.Preflight{
+		Tool:         r.opts.Tool,
+		PKCS11Module: transcript.File{Path: r.opts.HSM.Module, SHA256: modSHA},
+		Token:        transcript.V(tok),
+		TokenBlank:   r.tok == nil,
+		Host:         map[string]string{"hostname": host, "kernel": kernel, "arch": runtime.GOARCH},
+		Clock:        map[string]string{"utc": now.UTC().Format(time.RFC3339), "local": now.Format(time.RFC3339)},
+		Network:      transcript.V(map[string]any{"interfaces_up": nonNil(live), "loopback_ignored": true}),
 	}})
 }
 

@@ -133,11 +133,11 @@ func (r *run) rebuildBackupKey(ctx context.Context, info StepInfo, st *rebuildBa
 	r.rebuilt[info.ID] = &rebuiltKey{secret: sec, by: by, indices: indices}
 	text := fmt.Sprintf("Rebuilt the backup key of %s (key %q) from %d %s shares of split %s; every share and the rebuilt key matched the backup's manifest, and the backup's public key matches certificate %q (SHA-256 %s); nothing was written to a token",
 		filepath.Base(in.backupPath), b.Label, len(indices), st.Quorum.Role, b.Manifest.Split, cert.Subject.String(), iss.SHA256())
-	return text, r.record(transcript.Entry{Type: "backup-key-rebuilt", Step: info.ID, Actors: actors(by...), Text: text, Data: map[string]any{
-		"backup_label": b.Label, "algorithm": b.Algorithm,
-		"backup_file":       map[string]string{"path": in.backupPath, "sha256": sha256Hex(in.data)},
-		"certificate":       map[string]string{"path": in.certPath, "subject": cert.Subject.String(), "sha256": iss.SHA256()},
-		"public_key_sha256": b.PublicKeySHA256, "backup_key_split": b.Manifest.Split, "shares": indices,
-		"checks": []string{"backup public key equals the certificate's", "every share matched the manifest", "backup key matched its commitment"},
+	return text, r.record(transcript.Entry{Step: info.ID, Actors: actors(by...), Text: text, Data: transcript.BackupKeyRebuilt{
+		BackupLabel: b.Label, Algorithm: transcript.V(b.Algorithm),
+		BackupFile:      transcript.File{Path: in.backupPath, SHA256: sha256Hex(in.data)},
+		Certificate:     transcript.CertificateRef{Path: in.certPath, Subject: cert.Subject.String(), SHA256: iss.SHA256()},
+		PublicKeySHA256: b.PublicKeySHA256, BackupKeySplit: b.Manifest.Split, Shares: indices,
+		Checks: []string{"backup public key equals the certificate's", "every share matched the manifest", "backup key matched its commitment"},
 	}})
 }

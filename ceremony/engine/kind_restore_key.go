@@ -127,13 +127,13 @@ func (r *run) restoreKey(info StepInfo, st *restoreKeyStep, i int) (string, erro
 	r.certs[info.ID] = iss
 	text := fmt.Sprintf("Restored key %q from %s into HSM token %q as %q: its public key matches certificate %q (SHA-256 %s), and a test signature verified with it; the backup key was destroyed on the token",
 		b.Label, filepath.Base(paths[0]), r.tok.Info().Label, label, cert.Subject.String(), iss.SHA256())
-	return text, r.record(transcript.Entry{Type: "key-restored", Step: info.ID, Actors: actors(by...), Text: text, Data: map[string]any{
-		"label": label, "id": kp.IDHex(), "token": r.tok.Info().Label, "backup_label": b.Label, "algorithm": b.Algorithm,
-		"backup_file":       map[string]string{"path": paths[0], "sha256": sha256Hex(data)},
-		"certificate":       map[string]string{"path": paths[1], "subject": cert.Subject.String(), "sha256": iss.SHA256()},
-		"public_key_sha256": certFP, "backup_key_split": b.Manifest.Split, "shares": indices,
-		"checks": []string{"backup public key equals the certificate's", "every share matched the manifest", "backup key matched its commitment",
+	return text, r.record(transcript.Entry{Step: info.ID, Actors: actors(by...), Text: text, Data: transcript.KeyRestored{
+		Label: label, ID: kp.IDHex(), Token: r.tok.Info().Label, BackupLabel: b.Label, Algorithm: transcript.V(b.Algorithm),
+		BackupFile:      transcript.File{Path: paths[0], SHA256: sha256Hex(data)},
+		Certificate:     transcript.CertificateRef{Path: paths[1], Subject: cert.Subject.String(), SHA256: iss.SHA256()},
+		PublicKeySHA256: certFP, BackupKeySplit: b.Manifest.Split, Shares: indices,
+		Checks: []string{"backup public key equals the certificate's", "every share matched the manifest", "backup key matched its commitment",
 			"unwrapped key signed a test message that verified with the certificate's public key"},
-		"attributes": attrs, "stored_on_token": true, "duration_ms": d.Milliseconds(),
+		Attributes: transcript.V(attrs), StoredOnToken: true, DurationMS: d.Milliseconds(),
 	}})
 }

@@ -137,17 +137,17 @@ func (r *run) seal(info StepInfo, i int) (string, error) {
 	text := fmt.Sprintf("Ceremony %s completed: %d steps, %d artifacts. Transcript sealed by audit key %q (certificate %q, SHA-256 %s, issued by %q, SHA-256 %s) after event %d, chain hash %s",
 		r.script.Name, len(r.script.Steps), len(r.artifacts), kp.Label, cert.Subject.CommonName, seal.Fingerprint(cert),
 		root.Subject.CommonName, seal.Fingerprint(root), events, head)
-	entry := transcript.Entry{Type: "transcript-sealed", Step: info.ID, Text: text, Data: map[string]any{
-		"events_before_seal": events,
-		"chain_hash":         head,
-		"steps":              len(r.script.Steps),
-		"artifacts":          nonNil(r.artifacts),
-		"audit_key":          map[string]string{"label": kp.Label, "id": kp.IDHex(), "token": r.tok.Info().Label},
-		"audit_certificate": map[string]string{"subject": cert.Subject.String(), "serial": serialHex(cert.SerialNumber.Bytes()),
-			"sha256": seal.Fingerprint(cert), "not_after": cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")},
-		"root_certificate": map[string]string{"subject": root.Subject.String(), "sha256": seal.Fingerprint(root)},
-		"seal_file":        outdir.SealFile,
-		"seal_format":      "CMS SignedData (RFC 5652), detached, DER",
+	entry := transcript.Entry{Step: info.ID, Text: text, Data: transcript.TranscriptSealed{
+		EventsBeforeSeal: events,
+		ChainHash:        head,
+		Steps:            len(r.script.Steps),
+		Artifacts:        transcript.V(nonNil(r.artifacts)),
+		AuditKey:         transcript.KeyRef{Label: kp.Label, ID: kp.IDHex(), Token: r.tok.Info().Label},
+		AuditCertificate: transcript.CertificateRef{Subject: cert.Subject.String(), Serial: serialHex(cert.SerialNumber.Bytes()),
+			SHA256: seal.Fingerprint(cert), NotAfter: cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")},
+		RootCertificate: transcript.CertificateRef{Subject: root.Subject.String(), SHA256: seal.Fingerprint(root)},
+		SealFile:        outdir.SealFile,
+		SealFormat:      "CMS SignedData (RFC 5652), detached, DER",
 	}}
 	var sig []byte
 	if _, err := r.timed(info, fmt.Sprintf("Sealing the transcript with audit key %q", kp.Label), func() error {

@@ -158,11 +158,12 @@ func (r *run) useKey(info StepInfo, st *useKeyStep, i int) (string, error) {
 	text := fmt.Sprintf("Found key %q on token %q with its certificate %q (SHA-256 %s), valid until %s",
 		label, r.tok.Info().Label, cert.Subject.String(), seal.Fingerprint(cert), cert.NotAfter.UTC().Format(time.DateOnly))
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + record.GroupHex(seal.Fingerprint(cert))})
-	return text, r.record(transcript.Entry{Type: "key-selected", Step: info.ID, Text: text, Data: map[string]any{
-		"label": label, "id": kp.IDHex(), "token": r.tok.Info().Label, "attributes": attrs, "public_key_sha256": fp,
-		"certificate": map[string]string{"subject": cert.Subject.String(), "serial": serialHex(cert.SerialNumber.Bytes()),
-			"sha256": seal.Fingerprint(cert), "not_after": cert.NotAfter.UTC().Format(time.RFC3339)},
-		"pinned": r.pinned[i] != nil,
+	pinned := r.pinned[i] != nil
+	return text, r.record(transcript.Entry{Step: info.ID, Text: text, Data: transcript.KeySelected{
+		Label: label, ID: kp.IDHex(), Token: r.tok.Info().Label, Attributes: transcript.V(attrs), PublicKeySHA256: fp,
+		Certificate: transcript.CertificateRef{Subject: cert.Subject.String(), Serial: serialHex(cert.SerialNumber.Bytes()),
+			SHA256: seal.Fingerprint(cert), NotAfter: cert.NotAfter.UTC().Format(time.RFC3339)},
+		Pinned: &pinned,
 	}})
 }
 
@@ -299,13 +300,14 @@ func (r *run) useKeyOnToken(info StepInfo, st *useKeyStep, i int) (string, error
 	text := fmt.Sprintf("Found key %q on token %q, the key of certificate %s %q (SHA-256 %s), valid until %s, issued by the root %q and not revoked",
 		label, tok.Info().Label, file, cert.Subject.String(), seal.Fingerprint(cert), cert.NotAfter.UTC().Format(time.DateOnly), root.Subject.String())
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + record.GroupHex(seal.Fingerprint(cert))})
-	return text, r.record(transcript.Entry{Type: "key-selected", Step: info.ID, Text: text, Data: map[string]any{
-		"label": label, "id": kp.IDHex(), "token": tok.Info().Label, "token_name": st.Token, "attributes": attrs, "public_key_sha256": keyFP,
-		"certificate": map[string]string{"subject": cert.Subject.String(), "serial": serialHex(cert.SerialNumber.Bytes()),
-			"sha256": seal.Fingerprint(cert), "not_after": cert.NotAfter.UTC().Format(time.RFC3339), "file": file,
-			"issuer": root.Subject.String(), "issuer_sha256": seal.Fingerprint(root)},
-		"certificate_stored_on_token": stored != nil,
-		"checks": []string{"key private, sensitive, non-extractable, for signing", "key is the certificate's",
+	storedOnToken := stored != nil
+	return text, r.record(transcript.Entry{Step: info.ID, Text: text, Data: transcript.KeySelected{
+		Label: label, ID: kp.IDHex(), Token: tok.Info().Label, TokenName: st.Token, Attributes: transcript.V(attrs), PublicKeySHA256: keyFP,
+		Certificate: transcript.CertificateRef{Subject: cert.Subject.String(), Serial: serialHex(cert.SerialNumber.Bytes()),
+			SHA256: seal.Fingerprint(cert), NotAfter: cert.NotAfter.UTC().Format(time.RFC3339), File: file,
+			Issuer: root.Subject.String(), IssuerSH: seal.Fingerprint(root)},
+		CertificateStoredOnToken: &storedOnToken,
+		Checks: []string{"key private, sensitive, non-extractable, for signing", "key is the certificate's",
 			"certificate is a CA valid now", "issued and signed by the root found by " + st.Issuer,
 			"neither the certificate nor its key revoked on the register"},
 	}})

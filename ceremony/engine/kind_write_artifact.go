@@ -128,8 +128,8 @@ func (k *writeArtifactStep) run(_ context.Context, r *run, info StepInfo) (strin
 		r.changed = true
 		r.artifacts = append(r.artifacts, art)
 		text := fmt.Sprintf("Wrote %s %s (%d bytes, SHA-256 %s)", what, art.Path, art.Size, art.SHA256)
-		if err := r.record(transcript.Entry{Type: "artifact-written", Step: info.ID, Text: text, Data: map[string]any{
-			"path": art.Path, "sha256": art.SHA256, "size": art.Size, "source": k.Source, "content": what, "format": format,
+		if err := r.record(transcript.Entry{Step: info.ID, Text: text, Data: transcript.ArtifactWritten{
+			Path: art.Path, SHA256: art.SHA256, Size: art.Size, Source: k.Source, Content: what, Format: format,
 		}}); err != nil {
 			return "", err
 		}

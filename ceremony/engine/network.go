@@ -82,8 +82,8 @@ func (r *run) checkNetwork(ctx context.Context, info StepInfo, overrideBy string
 		return nil, err
 	}
 	text := fmt.Sprintf("%s overrode the offline check: %s. Reason: %s", by.Name, problem, ans.Reason)
-	return live, r.record(transcript.Entry{Type: "override", Step: info.ID, Actors: actors(by), Text: text,
-		Data: map[string]any{"check": "network", "interfaces": live, "reason": ans.Reason}})
+	return live, r.record(transcript.Entry{Step: info.ID, Actors: actors(by), Text: text,
+		Data: transcript.Override{Check: "network", Interfaces: transcript.V(live), Reason: ans.Reason}})
 }
 
 // CheckNote checks free text a participant types into the record (an

@@ -117,19 +117,14 @@ func (r *run) holders(q *script.Quorum) ([]Participant, error) {
 // recordSplit records a split's public manifest and who will hold which
 // share.
 func (r *run) recordSplit(info StepInfo, what string, man *shares.Manifest, holders []Participant) error {
-	type holder struct {
-		Share int    `json:"share"`
-		Role  string `json:"role"`
-		Name  string `json:"name"`
-	}
-	var hs []holder
+	var hs []transcript.Holder
 	for i, p := range holders {
-		hs = append(hs, holder{i + 1, p.Role, p.Name})
+		hs = append(hs, transcript.Holder{Share: i + 1, Role: p.Role, Name: p.Name})
 	}
 	text := fmt.Sprintf("Split the %s into %d shares, %d needed (split %s)", what, man.Count, man.Threshold, man.Split)
 	r.face.Report(Report{Kind: Notice, Step: info, Text: text})
-	return r.record(transcript.Entry{Type: "shares-split", Step: info.ID, Actors: actors(holders...), Text: text,
-		Data: map[string]any{"manifest": man, "holders": hs}})
+	return r.record(transcript.Entry{Step: info.ID, Actors: actors(holders...), Text: text,
+		Data: transcript.SharesSplit{Manifest: transcript.V(man), Holders: hs}})
 }
 
 // quorumLogin rebuilds the activation secret from officers' shares,
@@ -172,9 +167,10 @@ func (r *run) quorumLogin(ctx context.Context, info StepInfo, q *script.Quorum) 
 	}
 	text := fmt.Sprintf("%s entered %d activation shares (split %s, %d of %d needed); the rebuilt secret matches the commitment, and the derived PIN logged in to HSM token %q",
 		names(by), len(by), rec.Manifest.Split, rec.Manifest.Threshold, rec.Manifest.Count, r.tok.Info().Label)
-	return text, r.record(transcript.Entry{Type: "hsm-login", Step: info.ID, Actors: actors(by...), Text: text, Data: map[string]any{
-		"token": r.tok.Info(), "quorum": map[string]any{"split_id": rec.Manifest.Split, "shares": indices, "threshold": rec.Manifest.Threshold},
-		"activation_record_sha256": sha256Hex(data),
+	return text, r.record(transcript.Entry{Step: info.ID, Actors: actors(by...), Text: text, Data: transcript.HSMLogin{
+		Token:                  transcript.V(r.tok.Info()),
+		Quorum:                 &transcript.LoginQuorum{SplitID: rec.Manifest.Split, Shares: indices, Threshold: rec.Manifest.Threshold},
+		ActivationRecordSHA256: sha256Hex(data),
 	}})
 }
 
@@ -240,8 +236,8 @@ func (r *run) collectShares(ctx context.Context, info StepInfo, role string, man
 				sh.Wipe()
 			}
 			problem = fmt.Sprintf("the %s share entered by %s: %v", man.Purpose, who.Name, perr)
-			if err := r.record(transcript.Entry{Type: "share-rejected", Step: info.ID, Actors: actors(who), Text: problem,
-				Data: map[string]any{"split_id": man.Split, "attempt": attempt, "problem": perr.Error()}}); err != nil {
+			if err := r.record(transcript.Entry{Step: info.ID, Actors: actors(who), Text: problem,
+				Data: transcript.ShareRejected{SplitID: man.Split, Attempt: attempt, Problem: perr.Error()}}); err != nil {
 				return nil, nil, nil, err
 			}
 			if attempt >= MaxSecretAttempts {

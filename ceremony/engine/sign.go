@@ -135,9 +135,9 @@ func (r *run) lintAndRecord(info StepInfo, what, tbs string, exclusions []pki.Li
 		return err
 	}
 	lerr := rep.Err()
-	typ, text := "lint-passed", fmt.Sprintf("zlint %s: the %s (TBS SHA-256 %s) passed %d applicable lints", rep.Version, what, tbs, rep.Ran)
+	typ, text := transcript.TypeLintPassed, fmt.Sprintf("zlint %s: the %s (TBS SHA-256 %s) passed %d applicable lints", rep.Version, what, tbs, rep.Ran)
 	if lerr != nil {
-		typ, text = "lint-failed", fmt.Sprintf("zlint %s: the %s (TBS SHA-256 %s) fails: %v", rep.Version, what, tbs, lerr)
+		typ, text = transcript.TypeLintFailed, fmt.Sprintf("zlint %s: the %s (TBS SHA-256 %s) fails: %v", rep.Version, what, tbs, lerr)
 	}
 	if len(exclusions) > 0 {
 		var ex []string
@@ -146,10 +146,15 @@ func (r *run) lintAndRecord(info StepInfo, what, tbs string, exclusions []pki.Li
 		}
 		text += "; excluded by the template: " + strings.Join(ex, ", ")
 	}
-	if err := r.record(transcript.Entry{Type: typ, Step: info.ID, Text: text, Data: map[string]any{
-		"tbs_sha256": tbs, "zlint": rep.Version, "ran": rep.Ran, "passed": rep.Passed,
-		"findings": nonNil(rep.Findings), "notices": nonNil(rep.Notices), "excluded": nonNil(exclusions),
-	}}); err != nil {
+	data := transcript.Lint{
+		TBSSHA256: tbs, Zlint: rep.Version, Ran: rep.Ran, Passed: rep.Passed,
+		Findings: transcript.V(nonNil(rep.Findings)), Notices: transcript.V(nonNil(rep.Notices)), Excluded: transcript.V(nonNil(exclusions)),
+	}
+	var payload transcript.Payload = transcript.LintPassed(data)
+	if lerr != nil {
+		payload = transcript.LintFailed(data)
+	}
+	if err := r.record(transcript.Entry{Type: typ, Step: info.ID, Text: text, Data: payload}); err != nil {
 		return err
 	}
 	if lerr != nil {
@@ -161,7 +166,7 @@ func (r *run) lintAndRecord(info StepInfo, what, tbs string, exclusions []pki.Li
 // approve shows the decoded content to every present member of the step's
 // approved_by role in turn and records their approval. A refusal stops
 // the ceremony.
-func (r *run) approve(ctx context.Context, info StepInfo, role string, what string, fields []pki.Field, tbs string, extra map[string]any) ([]Participant, error) {
+func (r *run) approve(ctx context.Context, info StepInfo, role string, what string, fields []pki.Field, tbs string, data transcript.SigningApproved) ([]Participant, error) {
 	ws, err := words.FromHex(tbs)
 	if err != nil {
 		return nil, err
@@ -170,9 +175,9 @@ func (r *run) approve(ctx context.Context, info StepInfo, role string, what stri
 	for _, p := range r.inRole(role) {
 		err := r.face.Approve(ctx, ApprovalRequest{Step: info, Participant: p, What: what, Fields: fields, TBSSHA256: tbs, Words: strings.Join(ws, " ")})
 		if errors.Is(err, ErrAborted) {
-			_ = r.record(transcript.Entry{Type: "signing-refused", Step: info.ID, Actors: actors(p),
+			_ = r.record(transcript.Entry{Step: info.ID, Actors: actors(p),
 				Text: fmt.Sprintf("%s refused to approve the %s (TBS SHA-256 %s); nothing was signed", p.Name, what, tbs),
-				Data: map[string]any{"tbs_sha256": tbs}})
+				Data: transcript.SigningRefused{TBSSHA256: tbs}})
 		}
 		if err != nil {
 			return nil, err
@@ -182,12 +187,9 @@ func (r *run) approve(ctx context.Context, info StepInfo, role string, what stri
 	if len(who) == 0 {
 		return nil, fmt.Errorf("nobody present as %s to approve the %s", role, what)
 	}
-	data := map[string]any{"what": what, "tbs_sha256": tbs, "approved_by": names(who), "shown": fields}
-	for k, v := range extra {
-		data[k] = v
-	}
+	data.What, data.TBSSHA256, data.ApprovedBy, data.Shown = what, tbs, names(who), transcript.V(fields)
 	text := fmt.Sprintf("The %s with TBS SHA-256 %s was shown decoded and approved by %s", what, tbs, names(who))
-	return who, r.record(transcript.Entry{Type: "signing-approved", Step: info.ID, Actors: actors(who...), Text: text, Data: data})
+	return who, r.record(transcript.Entry{Step: info.ID, Actors: actors(who...), Text: text, Data: data})
 }
 
 // loadRegister reads the token's issuance register (empty if the token

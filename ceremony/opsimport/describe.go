@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
@@ -16,6 +15,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/pki"
 	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/seal"
+	"github.com/devicepki/ceremony/ceremony/transcript"
 )
 
 // registrationCode is the common name of a cloud CA registration
@@ -207,14 +207,6 @@ func dedup(s []string) []string {
 	return out
 }
 
-// started is what the summary of a transcript reads from its first event.
-type started struct {
-	Title     string            `json:"title"`
-	Inputs    map[string]string `json:"inputs"`
-	Script    struct{ Name string }
-	Rehearsal bool `json:"rehearsal"`
-}
-
 // describeTranscript summarises a verified transcript: the ceremony, its
 // time span, its seal, its final digest, and which of its artifacts were
 // carried.
@@ -222,8 +214,7 @@ func (c *checker) describeTranscript(it *Item) {
 	res := it.Transcript
 	evs := res.Chain.Events
 	first, last := evs[0], evs[len(evs)-1]
-	var st started
-	_ = json.Unmarshal(first.Data, &st)
+	st, _ := transcript.DataAs[transcript.CeremonyStarted](first)
 	title := st.Title
 	if title == "" {
 		title = st.Script.Name

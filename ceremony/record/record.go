@@ -11,71 +11,15 @@
 package record
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"unicode"
 
+	"github.com/devicepki/ceremony/ceremony/shares"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/ceremony/words"
 )
-
-// started is the data of the ceremony-started event that the record uses.
-type started struct {
-	Title  string            `json:"title"`
-	Inputs map[string]string `json:"inputs"`
-	Script struct {
-		Name   string `json:"name"`
-		Path   string `json:"path"`
-		SHA256 string `json:"sha256"`
-	} `json:"script"`
-	Steps []struct {
-		ID    string `json:"id"`
-		Title string `json:"title"`
-	} `json:"steps"`
-	Face          string `json:"face"`
-	Rehearsal     bool   `json:"rehearsal"`
-	ToolVersion   string `json:"tool_version"`
-	ValidityStart string `json:"validity_start"`
-}
-
-// fingerprints are the digests an event carries that people compare.
-type fingerprints struct {
-	PublicKey   string          `json:"public_key_sha256"`
-	Certificate string          `json:"sha256"`
-	Path        string          `json:"path"`
-	Size        int             `json:"size"`
-	Said        string          `json:"said"`
-	Expected    string          `json:"expected"`
-	Happened    string          `json:"happened"`
-	Action      string          `json:"action"`
-	Reason      string          `json:"reason"`
-	Check       string          `json:"check"`
-	Attributes  map[string]bool `json:"attributes"`
-	Manifest    *struct {
-		Split       string   `json:"split_id"`
-		Purpose     string   `json:"purpose"`
-		Threshold   int      `json:"threshold"`
-		Count       int      `json:"shares"`
-		Commitment  string   `json:"commitment"`
-		ShareHashes []string `json:"share_sha256"`
-	} `json:"manifest"`
-	Holders []struct {
-		Share int    `json:"share"`
-		Role  string `json:"role"`
-		Name  string `json:"name"`
-	} `json:"holders"`
-	Tool struct {
-		ExecSHA256 string `json:"executable_sha256"`
-		Revision   string `json:"vcs_revision"`
-		GoVersion  string `json:"go_version"`
-	} `json:"tool"`
-	Module struct {
-		Path   string `json:"path"`
-		SHA256 string `json:"sha256"`
-	} `json:"pkcs11_module"`
-}
 
 // Status describes how a transcript ends.
 func Status(c *transcript.Chain) string {
@@ -83,14 +27,14 @@ func Status(c *transcript.Chain) string {
 		return "EMPTY"
 	}
 	last := c.Events[len(c.Events)-1]
-	switch last.Type {
-	case "transcript-sealed":
+	switch transcript.Canonical(last.Type) {
+	case transcript.TypeTranscriptSealed:
 		return fmt.Sprintf("SEALED after event %d (check the seal: ceremony transcript verify)", last.Seq-1)
-	case "ceremony-failed":
+	case transcript.TypeCeremonyFailed:
 		return fmt.Sprintf("FAILED at step %s; not sealed", last.Step)
-	case "ceremony-aborted":
+	case transcript.TypeCeremonyAborted:
 		return fmt.Sprintf("ABORTED at step %s; not sealed", last.Step)
-	case "ceremony-closed":
+	case transcript.TypeCeremonyClosed:
 		return fmt.Sprintf("INTERRUPTED after event %d, then CLOSED (ceremony close); not sealed", closedAfter(c))
 	}
 	return fmt.Sprintf("NOT SEALED: the record ends at event %d (%s) — the ceremony was interrupted", last.Seq, last.Type)
@@ -98,11 +42,8 @@ func Status(c *transcript.Chain) string {
 
 // closedAfter returns the last event before a ceremony close began.
 func closedAfter(c *transcript.Chain) int {
-	var d struct {
-		Last int `json:"last_event_before"`
-	}
-	_ = json.Unmarshal(c.Events[len(c.Events)-1].Data, &d)
-	return d.Last
+	d, _ := transcript.DataAs[transcript.CeremonyClosed](c.Events[len(c.Events)-1])
+	return d.LastEventBefore
 }
 
 // Render returns the printable record of a checked transcript.
@@ -110,9 +51,9 @@ func Render(c *transcript.Chain) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 
-	var st started
-	if len(c.Events) > 0 && c.Events[0].Type == "ceremony-started" {
-		_ = json.Unmarshal(c.Events[0].Data, &st)
+	var st transcript.CeremonyStarted
+	if len(c.Events) > 0 {
+		st, _ = transcript.DataAs[transcript.CeremonyStarted](c.Events[0])
 	}
 	title := st.Title
 	if title == "" {
@@ -174,7 +115,7 @@ func Render(c *transcript.Chain) string {
 			}
 		}
 		by := ""
-		if len(ev.Actors) > 0 && ev.Type != "attendance" && ev.Type != "confirmed" {
+		if len(ev.Actors) > 0 && !ev.Is(transcript.TypeAttendance, transcript.TypeConfirmed) {
 			var names []string
 			for _, a := range ev.Actors {
 				names = append(names, fmt.Sprintf("%s (%s)", oneLine(a.Name), oneLine(a.Role)))
@@ -182,66 +123,25 @@ func Render(c *transcript.Chain) string {
 			by = " — by " + strings.Join(names, ", ")
 		}
 		w("- **%d** `%s` %s: %s%s\n", ev.Seq, clock(ev.Time)[11:], oneLine(ev.Type), oneLine(ev.Text), by)
-		var f fingerprints
-		_ = json.Unmarshal(ev.Data, &f)
-		switch ev.Type {
-		case "confirmed":
-			if f.Said != "" {
-				w("  - Read aloud: “%s”\n", oneLine(f.Said))
-			}
-		case "preflight":
-			build := f.Tool.GoVersion
-			if f.Tool.Revision != "" {
-				build += ", revision " + f.Tool.Revision
-			}
-			w("  - Program SHA-256: `%s` (%s)\n", GroupHex(f.Tool.ExecSHA256), build)
-			w("  - PKCS#11 module `%s` SHA-256: `%s`\n", f.Module.Path, GroupHex(f.Module.SHA256))
-		case "shares-split":
-			if m := f.Manifest; m != nil {
-				w("  - Split `%s`: %s, %d of %d shares needed; commitment `%s`\n", oneLine(m.Split), oneLine(m.Purpose), m.Threshold, m.Count, GroupHex(m.Commitment))
-				for _, h := range f.Holders {
-					hash := ""
-					if h.Share >= 1 && h.Share <= len(m.ShareHashes) {
-						hash = m.ShareHashes[h.Share-1]
-					}
-					w("  - Share %d: %s (%s), share SHA-256 `%s`\n", h.Share, oneLine(h.Name), oneLine(h.Role), GroupHex(hash))
-				}
-			}
-		case "key-generated", "key-backed-up", "key-restored":
-			w("  - Public key SHA-256: `%s`\n", GroupHex(f.PublicKey))
-			var attrs []string
-			for _, k := range sortedKeys(f.Attributes) {
-				if f.Attributes[k] {
-					attrs = append(attrs, strings.ReplaceAll(k, "_", "-"))
-				}
-			}
-			w("  - Private key attributes: %s\n", strings.Join(attrs, ", "))
-		case "certificate-issued":
-			w("  - Certificate SHA-256: `%s`\n", GroupHex(f.Certificate))
-		case "artifact-written":
-			w("  - File `%s`, %d bytes, SHA-256: `%s`\n", f.Path, f.Size, GroupHex(f.Certificate))
-		case "exception":
-			w("  - Expected: %s\n  - Happened: %s\n  - Done: %s\n", oneLine(f.Expected), oneLine(f.Happened), oneLine(f.Action))
-		}
+		renderDetails(w, ev)
 	}
 
 	w("\n## Exceptions and overrides\n\n")
 	n := 0
 	for _, ev := range c.Events {
-		if ev.Type != "exception" && ev.Type != "override" {
+		if !ev.Is(transcript.TypeException, transcript.TypeOverride) {
 			continue
 		}
 		n++
-		var f fingerprints
-		_ = json.Unmarshal(ev.Data, &f)
 		who := ""
-		if len(ev.Actors) > 0 && ev.Type != "attendance" && ev.Type != "confirmed" {
+		if len(ev.Actors) > 0 {
 			who = ev.Actors[0].Name
 		}
-		if ev.Type == "override" {
-			w("%d. Event %d, step `%s`: %s overrode the %s check. Reason: %s\n", n, ev.Seq, ev.Step, who, f.Check, oneLine(f.Reason))
+		if o, err := transcript.DataAs[transcript.Override](ev); err == nil {
+			w("%d. Event %d, step `%s`: %s overrode the %s check. Reason: %s\n", n, ev.Seq, ev.Step, who, o.Check, oneLine(o.Reason))
 			continue
 		}
+		f, _ := transcript.DataAs[transcript.Exception](ev)
 		w("%d. Event %d, step `%s`, recorded by %s. Expected: %s Happened: %s Done: %s\n", n, ev.Seq, ev.Step, who,
 			sentence(f.Expected), sentence(f.Happened), sentence(f.Action))
 	}
@@ -293,15 +193,13 @@ type Artifact struct {
 func Artifacts(c *transcript.Chain) []Artifact {
 	var out []Artifact
 	for _, ev := range c.Events {
-		var a Artifact
-		switch ev.Type {
-		case "artifact-written":
-			if json.Unmarshal(ev.Data, &a) == nil {
-				a.Event = ev.Seq
-				out = append(out, a)
+		switch transcript.Canonical(ev.Type) {
+		case transcript.TypeArtifactWritten:
+			if w, err := transcript.DataAs[transcript.ArtifactWritten](ev); err == nil {
+				out = append(out, Artifact{Path: w.Path, SHA256: w.SHA256, Size: w.Size, Event: ev.Seq})
 			}
-		case "artifact-withdrawn":
-			if json.Unmarshal(ev.Data, &a) == nil {
+		case transcript.TypeArtifactWithdrawn:
+			if a, err := transcript.DataAs[transcript.ArtifactWithdrawn](ev); err == nil {
 				for i := range out {
 					if out[i].Path == a.Path {
 						out = append(out[:i], out[i+1:]...)
@@ -320,7 +218,7 @@ type Participant = transcript.Actor
 // Participants returns the people recorded present, in attendance order.
 func Participants(c *transcript.Chain) []Participant {
 	for _, ev := range c.Events {
-		if ev.Type == "attendance" {
+		if ev.Is(transcript.TypeAttendance) {
 			return ev.Actors
 		}
 	}
@@ -384,10 +282,7 @@ func sentence(s string) string {
 }
 
 // stepTitle returns the 1-based position and title of step id, or 0.
-func stepTitle(steps []struct {
-	ID    string `json:"id"`
-	Title string `json:"title"`
-}, id string) (int, string) {
+func stepTitle(steps []transcript.StartedStep, id string) (int, string) {
 	for i, s := range steps {
 		if s.ID == id {
 			return i + 1, s.Title
@@ -403,4 +298,70 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// renderDetails writes, under an event's line, the digests and texts from
+// its data that people compare and read.
+func renderDetails(w func(string, ...any), ev transcript.Event) {
+	switch transcript.Canonical(ev.Type) {
+	case transcript.TypeConfirmed:
+		if f, _ := transcript.DataAs[transcript.Confirmed](ev); f.Said != "" {
+			w("  - Read aloud: “%s”\n", oneLine(f.Said))
+		}
+	case transcript.TypePreflight:
+		f, _ := transcript.DataAs[transcript.Preflight](ev)
+		build := f.Tool.GoVersion
+		if f.Tool.Revision != "" {
+			build += ", revision " + f.Tool.Revision
+		}
+		w("  - Program SHA-256: `%s` (%s)\n", GroupHex(f.Tool.ExecSHA256), build)
+		w("  - PKCS#11 module `%s` SHA-256: `%s`\n", f.PKCS11Module.Path, GroupHex(f.PKCS11Module.SHA256))
+	case transcript.TypeSharesSplit:
+		f, _ := transcript.DataAs[transcript.SharesSplit](ev)
+		var m shares.Manifest
+		if f.Manifest.Decode(&m) != nil {
+			return
+		}
+		w("  - Split `%s`: %s, %d of %d shares needed; commitment `%s`\n", oneLine(m.Split), oneLine(m.Purpose), m.Threshold, m.Count, GroupHex(m.Commitment))
+		for _, h := range f.Holders {
+			hash := ""
+			if h.Share >= 1 && h.Share <= len(m.ShareHashes) {
+				hash = m.ShareHashes[h.Share-1]
+			}
+			w("  - Share %d: %s (%s), share SHA-256 `%s`\n", h.Share, oneLine(h.Name), oneLine(h.Role), GroupHex(hash))
+		}
+	case transcript.TypeKeyGenerated:
+		f, _ := transcript.DataAs[transcript.KeyGenerated](ev)
+		renderKey(w, f.PublicKeySHA256, f.Attributes)
+	case transcript.TypeKeyBackedUp:
+		f, _ := transcript.DataAs[transcript.KeyBackedUp](ev)
+		renderKey(w, f.PublicKeySHA256, f.Attributes)
+	case transcript.TypeKeyRestored:
+		f, _ := transcript.DataAs[transcript.KeyRestored](ev)
+		renderKey(w, f.PublicKeySHA256, f.Attributes)
+	case transcript.TypeCertificateIssued:
+		f, _ := transcript.DataAs[transcript.CertificateIssued](ev)
+		w("  - Certificate SHA-256: `%s`\n", GroupHex(f.SHA256))
+	case transcript.TypeArtifactWritten:
+		f, _ := transcript.DataAs[transcript.ArtifactWritten](ev)
+		w("  - File `%s`, %d bytes, SHA-256: `%s`\n", f.Path, f.Size, GroupHex(f.SHA256))
+	case transcript.TypeException:
+		f, _ := transcript.DataAs[transcript.Exception](ev)
+		w("  - Expected: %s\n  - Happened: %s\n  - Done: %s\n", oneLine(f.Expected), oneLine(f.Happened), oneLine(f.Action))
+	}
+}
+
+// renderKey writes a key's public key digest and the attributes its
+// private key has.
+func renderKey(w func(string, ...any), publicKeySHA256 string, attributes transcript.Value) {
+	w("  - Public key SHA-256: `%s`\n", GroupHex(publicKeySHA256))
+	var attrs map[string]bool
+	_ = attributes.Decode(&attrs)
+	var set []string
+	for _, k := range sortedKeys(attrs) {
+		if attrs[k] {
+			set = append(set, strings.ReplaceAll(k, "_", "-"))
+		}
+	}
+	w("  - Private key attributes: %s\n", strings.Join(set, ", "))
 }

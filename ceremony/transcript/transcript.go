@@ -54,6 +54,8 @@ type Event struct {
 // Entry is what a caller appends; the Writer adds the sequence number, the
 // time and the chain hash.
 type Entry struct {
+	// Type is the event type; it may be left empty when Data is a
+	// Payload, whose type it then is.
 	Type   string
 	Step   string
 	Actors []Actor
@@ -170,6 +172,14 @@ func (w *Writer) next(e Entry) (Event, []byte, error) {
 			return Event{}, nil, ErrSealed
 		}
 		return Event{}, nil, fmt.Errorf("transcript unusable after an earlier error: %w", w.broken)
+	}
+	if p, ok := e.Data.(Payload); ok {
+		switch {
+		case e.Type == "":
+			e.Type = p.EventType()
+		case e.Type != p.EventType():
+			return Event{}, nil, fmt.Errorf("transcript: a %s event cannot carry the data of a %s event", e.Type, p.EventType())
+		}
 	}
 	if e.Type == "" || e.Text == "" {
 		return Event{}, nil, errors.New("transcript: an event needs a type and a text")

@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -149,17 +148,9 @@ func readInterrupted(dir string) *interrupted {
 		in.damaged = "the transcript is empty"
 		return in
 	}
-	var start struct {
-		Title  string            `json:"title"`
-		Inputs map[string]string `json:"inputs"`
-		Script struct {
-			Path   string `json:"path"`
-			SHA256 string `json:"sha256"`
-		} `json:"script"`
-		Rehearsal bool `json:"rehearsal"`
-	}
 	first := c.Events[0]
-	if err := json.Unmarshal(first.Data, &start); err != nil || first.Type != "ceremony-started" {
+	start, err := transcript.DataAs[transcript.CeremonyStarted](first)
+	if err != nil {
 		in.damaged = "the first event is not the ceremony's start"
 		return in
 	}
@@ -171,10 +162,10 @@ func readInterrupted(dir string) *interrupted {
 	in.events = len(c.Events)
 	last := c.Events[len(c.Events)-1]
 	in.last = record.Printable(last.Text)
-	in.ended = last.Type == "ceremony-aborted" || last.Type == "ceremony-failed" || last.Type == "ceremony-closed"
-	in.closed = last.Type == "ceremony-closed"
+	in.ended = last.Is(transcript.TypeCeremonyAborted, transcript.TypeCeremonyFailed, transcript.TypeCeremonyClosed)
+	in.closed = last.Is(transcript.TypeCeremonyClosed)
 	for _, e := range c.Events {
-		if e.Type == "token-initialized" {
+		if e.Is(transcript.TypeTokenInitialised) {
 			in.initToken = true
 		}
 	}

@@ -96,19 +96,6 @@ type Result struct {
 // LastEvent is the number of the transcript's last event.
 func (r *Result) LastEvent() int { return len(r.Chain.Events) }
 
-// sealData is what the transcript-sealed event records.
-type sealData struct {
-	EventsBeforeSeal int    `json:"events_before_seal"`
-	ChainHash        string `json:"chain_hash"`
-	AuditCertificate struct {
-		SHA256 string `json:"sha256"`
-	} `json:"audit_certificate"`
-	RootCertificate struct {
-		SHA256 string `json:"sha256"`
-	} `json:"root_certificate"`
-	SealFile string `json:"seal_file"`
-}
-
 // Ceremony verifies the ceremony directory holding the transcript at path.
 func Ceremony(path string, pin Pin) (*Result, error) {
 	return check(path, pin, false)
@@ -146,7 +133,7 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 		content = content[:bytes.LastIndexByte(content, '\n')+1]
 		if chain, err = transcript.Check(content); err == nil {
 			res.Notes = append(res.Notes, fmt.Sprintf("event %d was cut off in the middle of its write (a crash or power loss); it is not part of the record", ce.Event))
-			if last := chain.Events[len(chain.Events)-1]; last.Type == "transcript-sealed" {
+			if last := chain.Events[len(chain.Events)-1]; last.Is(transcript.TypeTranscriptSealed) {
 				return nil, &Failure{Event: ce.Event, Msg: fmt.Sprintf("a partial line after the seal (event %d): nothing may follow it", last.Seq)}
 			}
 			// The engine writes transcript.sig only after the seal event
@@ -164,12 +151,12 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 	}
 	res.Chain = chain
 	evs := chain.Events
-	if evs[0].Type != "ceremony-started" {
+	if !evs[0].Is(transcript.TypeCeremonyStarted) {
 		return nil, &Failure{Event: 1, Msg: fmt.Sprintf("a transcript starts with ceremony-started, not %s", evs[0].Type)}
 	}
 	sealAt := -1
 	for i, ev := range evs {
-		if ev.Type == "transcript-sealed" {
+		if ev.Is(transcript.TypeTranscriptSealed) {
 			if sealAt >= 0 {
 				return nil, &Failure{Event: ev.Seq, Msg: fmt.Sprintf("a second seal event (the first is event %d)", evs[sealAt].Seq)}
 			}
@@ -209,8 +196,8 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 // checkSeal checks the seal event against the chain, and the seal file
 // against the transcript's bytes and the pinned root.
 func (res *Result) checkSeal(ev transcript.Event, content, sig []byte, pin Pin) error {
-	var d sealData
-	if err := json.Unmarshal(ev.Data, &d); err != nil {
+	d, err := transcript.DataAs[transcript.TranscriptSealed](ev)
+	if err != nil {
 		return &Failure{Event: ev.Seq, Msg: fmt.Sprintf("seal event data: %v", err)}
 	}
 	if d.EventsBeforeSeal != ev.Seq-1 || d.ChainHash != ev.Prev {
@@ -297,14 +284,14 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 	evs := res.Chain.Events
 	withdrawn := map[string]int{}
 	for _, ev := range evs {
-		if ev.Type != "artifact-written" && ev.Type != "artifact-withdrawn" {
+		if !ev.Is(transcript.TypeArtifactWritten, transcript.TypeArtifactWithdrawn) {
 			continue
 		}
 		var a record.Artifact
 		if err := json.Unmarshal(ev.Data, &a); err != nil || !artifactPath.MatchString(a.Path) {
 			return &Failure{Event: ev.Seq, Msg: fmt.Sprintf("%s event with a bad artifact path %q", ev.Type, a.Path)}
 		}
-		if ev.Type == "artifact-withdrawn" {
+		if ev.Is(transcript.TypeArtifactWithdrawn) {
 			withdrawn[a.Path] = ev.Seq
 		}
 	}
@@ -391,6 +378,6 @@ func short(h string) string {
 // looksSealed reports whether ev's data is that of a seal event for the
 // chain before it, whatever its type.
 func looksSealed(ev transcript.Event) bool {
-	var d sealData
+	var d transcript.TranscriptSealed
 	return json.Unmarshal(ev.Data, &d) == nil && d.EventsBeforeSeal == ev.Seq-1 && d.ChainHash == ev.Prev
 }

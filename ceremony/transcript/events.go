@@ -1,0 +1,574 @@
+package transcript
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// Event types. Each has one payload struct below, named after it, which
+// writers put in Entry.Data and readers get back with DataAs.
+const (
+	TypeCeremonyStarted      = "ceremony-started"
+	TypeAttendance           = "attendance"
+	TypeConfirmed            = "confirmed"
+	TypeChoice               = "choice"
+	TypeOverride             = "override"
+	TypePreflight            = "preflight"
+	TypeException            = "exception"
+	TypeHSMLogin             = "hsm-login"
+	TypeHSMLoginFailed       = "hsm-login-failed"
+	TypeTokenInitialising    = "token-initialising"
+	TypeTokenInitialised     = "token-initialised"
+	TypeSharesSplit          = "shares-split"
+	TypeShareHandedOut       = "share-handed-out"
+	TypeShareTypebackFailed  = "share-typeback-failed"
+	TypeShareRejected        = "share-rejected"
+	TypeKeyBackedUp          = "key-backed-up"
+	TypeBackupKeyRebuilt     = "backup-key-rebuilt"
+	TypeKeyRestored          = "key-restored"
+	TypeTokenLeftInitialised = "token-left-initialised"
+	TypeKeyGenerated         = "key-generated"
+	TypeKeySelected          = "key-selected"
+	TypeLintPassed           = "lint-passed"
+	TypeLintFailed           = "lint-failed"
+	TypeSigningApproved      = "signing-approved"
+	TypeSigningRefused       = "signing-refused"
+	TypeCertificateIssued    = "certificate-issued"
+	TypeCRLIssued            = "crl-issued"
+	TypeArtifactWritten      = "artifact-written"
+	TypeKeyDestroyed         = "key-destroyed"
+	TypeRollbackFailed       = "rollback-failed"
+	TypeArtifactWithdrawn    = "artifact-withdrawn"
+	TypeTranscriptSealed     = "transcript-sealed"
+	TypeCeremonyFailed       = "ceremony-failed"
+	TypeCeremonyAborted      = "ceremony-aborted"
+	TypeCeremonyClosed       = "ceremony-closed"
+)
+
+// aliases maps a spelling written by earlier versions to the type's name
+// today. Readers accept both.
+var aliases = map[string]string{
+	"token-initialized": TypeTokenInitialised,
+}
+
+// Canonical returns the type's name today for a type read from a
+// transcript, which may use an earlier spelling.
+func Canonical(typ string) string {
+	if c, ok := aliases[typ]; ok {
+		return c
+	}
+	return typ
+}
+
+// Is reports whether the event is of one of the types, under any
+// spelling.
+func (e Event) Is(types ...string) bool {
+	return slices.Contains(types, Canonical(e.Type))
+}
+
+// Payload is an event's data: each event type has one.
+type Payload interface {
+	// EventType is the type of the events that carry this payload.
+	EventType() string
+}
+
+// DataAs decodes the data of an event into the payload of its type. The
+// event must be of that type and carry data.
+func DataAs[P Payload](e Event) (P, error) {
+	var p P
+	if !e.Is(p.EventType()) {
+		return p, fmt.Errorf("event %d is %s, not %s", e.Seq, e.Type, p.EventType())
+	}
+	if len(e.Data) == 0 {
+		return p, fmt.Errorf("event %d (%s) has no data", e.Seq, e.Type)
+	}
+	if err := json.Unmarshal(e.Data, &p); err != nil {
+		return p, fmt.Errorf("event %d (%s): data: %w", e.Seq, e.Type, err)
+	}
+	return p, nil
+}
+
+// Value is a nested value an event carries whose shape another package
+// owns (the token's description, a key's attributes, a share manifest): it
+// is written from that package's value and read back into it with Decode.
+type Value struct {
+	v   any
+	raw json.RawMessage
+}
+
+// V wraps a value to record.
+func V(v any) Value { return Value{v: v} }
+
+// MarshalJSON writes the value.
+func (x Value) MarshalJSON() ([]byte, error) {
+	if x.raw != nil {
+		return x.raw, nil
+	}
+	return json.Marshal(x.v)
+}
+
+// UnmarshalJSON keeps the value's JSON for Decode.
+func (x *Value) UnmarshalJSON(b []byte) error {
+	x.raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// Decode reads a value read from a transcript into v.
+func (x Value) Decode(v any) error {
+	if x.raw == nil {
+		return fmt.Errorf("no value recorded")
+	}
+	return json.Unmarshal(x.raw, v)
+}
+
+// IsZero reports whether nothing was recorded (for omitempty).
+func (x Value) IsZero() bool { return x.v == nil && x.raw == nil }
+
+// File names a file the ceremony read, with its digest.
+type File struct {
+	Name   string `json:"name,omitempty"`
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// Labelled is a token object by label, with its digest.
+type Labelled struct {
+	Label  string `json:"label"`
+	SHA256 string `json:"sha256"`
+}
+
+// CertificateRef describes a certificate in an event. Fields are in the
+// order they are written.
+type CertificateRef struct {
+	File     string `json:"file,omitempty"`
+	Issuer   string `json:"issuer,omitempty"`
+	IssuerSH string `json:"issuer_sha256,omitempty"`
+	NotAfter string `json:"not_after,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Serial   string `json:"serial,omitempty"`
+	SHA256   string `json:"sha256"`
+	Subject  string `json:"subject"`
+}
+
+// KeyRef names a key pair on a token.
+type KeyRef struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+	Token string `json:"token,omitempty"`
+}
+
+// Payload structs: one per event type. Their fields are declared in the
+// order of their JSON names, which is the order the events hold them in
+// (as an earlier version, which wrote maps, did).
+
+// CeremonyStarted is the first event.
+type CeremonyStarted struct {
+	Face          string            `json:"face"`
+	FormatVersion int               `json:"format_version"`
+	HSM           Value             `json:"hsm"`
+	Inputs        map[string]string `json:"inputs"`
+	Rehearsal     bool              `json:"rehearsal"`
+	Script        File              `json:"script"`
+	Steps         []StartedStep     `json:"steps"`
+	Templates     []File            `json:"templates"`
+	Title         string            `json:"title"`
+	ToolVersion   string            `json:"tool_version"`
+	ValidityStart string            `json:"validity_start"`
+}
+
+// StartedStep is a step of the script as ceremony-started lists it.
+type StartedStep struct {
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	Title string `json:"title"`
+}
+
+// Attendance records who is present: the actors. It has no data.
+type Attendance struct{}
+
+// Confirmed records that everyone in the listed roles confirmed a step.
+type Confirmed struct {
+	Said string `json:"said"`
+}
+
+// Choice records a participant's choice.
+type Choice struct {
+	Abort    bool   `json:"abort"`
+	Question string `json:"question"`
+	Value    string `json:"value"`
+}
+
+// Override records that a participant let the ceremony go on despite a
+// failed safety check.
+type Override struct {
+	Check      string `json:"check"`
+	Interfaces Value  `json:"interfaces"`
+	Reason     string `json:"reason"`
+}
+
+// Preflight records the environment.
+type Preflight struct {
+	Clock        map[string]string `json:"clock"`
+	Host         map[string]string `json:"host"`
+	Network      Value             `json:"network"`
+	PKCS11Module File              `json:"pkcs11_module"`
+	Token        Value             `json:"token"`
+	TokenBlank   bool              `json:"token_blank"`
+	Tool         Tool              `json:"tool"`
+}
+
+// Tool describes the program that wrote the transcript.
+type Tool struct {
+	Version     string   `json:"version"`
+	GoVersion   string   `json:"go_version"`
+	Revision    string   `json:"vcs_revision,omitempty"`
+	Modified    bool     `json:"vcs_modified,omitempty"`
+	Modules     []string `json:"modules"`
+	Executable  string   `json:"executable"`
+	ExecSHA256  string   `json:"executable_sha256"`
+	ExecFailure string   `json:"executable_error,omitempty"`
+}
+
+// Exception records a deviation from the script noted by a participant.
+type Exception struct {
+	Action   string `json:"action"`
+	Expected string `json:"expected"`
+	Happened string `json:"happened"`
+}
+
+// HSMLogin records that the token accepted a PIN (never recorded), or
+// the PIN derived from a quorum's shares.
+type HSMLogin struct {
+	ActivationRecordSHA256 string       `json:"activation_record_sha256,omitempty"`
+	Attempt                int          `json:"attempt,omitempty"`
+	Quorum                 *LoginQuorum `json:"quorum,omitempty"`
+	Token                  Value        `json:"token"`
+}
+
+// LoginQuorum is the quorum whose shares a login rebuilt the PIN from.
+type LoginQuorum struct {
+	Shares    []int  `json:"shares"`
+	SplitID   string `json:"split_id"`
+	Threshold int    `json:"threshold"`
+}
+
+// HSMLoginFailed records that the token rejected a PIN.
+type HSMLoginFailed struct {
+	Attempt int `json:"attempt"`
+}
+
+// TokenInitialising is written just before a blank token is initialised.
+type TokenInitialising struct {
+	SplitID string `json:"split_id"`
+	Token   Value  `json:"token"`
+}
+
+// TokenInitialised records a token initialised with derived PINs.
+type TokenInitialised struct {
+	ActivationRecord Labelled `json:"activation_record"`
+	PINDerivation    string   `json:"pin_derivation"`
+	PINLength        int      `json:"pin_length"`
+	PINs             string   `json:"pins"`
+	Token            Value    `json:"token"`
+}
+
+// SharesSplit records a secret split among keyholders.
+type SharesSplit struct {
+	Holders  []Holder `json:"holders"`
+	Manifest Value    `json:"manifest"`
+}
+
+// Holder is who received which share of a split.
+type Holder struct {
+	Share int    `json:"share"`
+	Role  string `json:"role"`
+	Name  string `json:"name"`
+}
+
+// ShareHandedOut records a keyholder who received their share and typed
+// it back.
+type ShareHandedOut struct {
+	Attempts      int    `json:"attempts,omitempty"`
+	MediaCopy     Value  `json:"media_copy,omitzero"`
+	Purpose       string `json:"purpose"`
+	RehearsalFile string `json:"rehearsal_file,omitempty"`
+	Share         int    `json:"share"`
+	ShareSHA256   string `json:"share_sha256"`
+	SplitID       string `json:"split_id"`
+}
+
+// ShareTypebackFailed records a typed-back copy that differed.
+type ShareTypebackFailed struct {
+	Attempt int    `json:"attempt"`
+	Problem string `json:"problem"`
+	Share   int    `json:"share"`
+}
+
+// ShareRejected records a wrong share entered at a login or restore.
+type ShareRejected struct {
+	Attempt int    `json:"attempt"`
+	Problem string `json:"problem"`
+	SplitID string `json:"split_id"`
+}
+
+// KeyBackedUp records a key wrapped under a new backup key.
+type KeyBackedUp struct {
+	Attributes      Value  `json:"attributes"`
+	BackupKeySplit  string `json:"backup_key_split"`
+	CheckedInHSM    string `json:"checked_in_hsm"`
+	DurationMS      int64  `json:"duration_ms"`
+	ID              string `json:"id"`
+	Label           string `json:"label"`
+	Mechanism       string `json:"mechanism"`
+	Path            string `json:"path"`
+	PublicKeySHA256 string `json:"public_key_sha256"`
+	SHA256          string `json:"sha256"`
+	Size            int    `json:"size"`
+	WrappingKey     string `json:"wrapping_key"`
+}
+
+// BackupKeyRebuilt records a backup key rebuilt from custodians' shares.
+type BackupKeyRebuilt struct {
+	Algorithm       Value          `json:"algorithm"`
+	BackupFile      File           `json:"backup_file"`
+	BackupKeySplit  string         `json:"backup_key_split"`
+	BackupLabel     string         `json:"backup_label"`
+	Certificate     CertificateRef `json:"certificate"`
+	Checks          []string       `json:"checks"`
+	PublicKeySHA256 string         `json:"public_key_sha256"`
+	Shares          []int          `json:"shares"`
+}
+
+// KeyRestored records a backed-up key unwrapped into the token.
+type KeyRestored struct {
+	Algorithm       Value          `json:"algorithm"`
+	Attributes      Value          `json:"attributes"`
+	BackupFile      File           `json:"backup_file"`
+	BackupKeySplit  string         `json:"backup_key_split"`
+	BackupLabel     string         `json:"backup_label"`
+	Certificate     CertificateRef `json:"certificate"`
+	Checks          []string       `json:"checks"`
+	DurationMS      int64          `json:"duration_ms"`
+	ID              string         `json:"id"`
+	Label           string         `json:"label"`
+	PublicKeySHA256 string         `json:"public_key_sha256"`
+	Shares          []int          `json:"shares"`
+	StoredOnToken   bool           `json:"stored_on_token"`
+	Token           string         `json:"token"`
+}
+
+// TokenLeftInitialised records a token a failed ceremony initialised.
+type TokenLeftInitialised struct {
+	Token Value `json:"token"`
+}
+
+// KeyGenerated records a key pair generated in the token.
+type KeyGenerated struct {
+	Algorithm       Value  `json:"algorithm"`
+	Attributes      Value  `json:"attributes"`
+	DurationMS      int64  `json:"duration_ms"`
+	ID              string `json:"id"`
+	Label           string `json:"label"`
+	PublicKeyPEM    string `json:"public_key_pem"`
+	PublicKeySHA256 string `json:"public_key_sha256"`
+	Template        string `json:"template"`
+	Token           string `json:"token"`
+}
+
+// KeySelected records a key made at an earlier ceremony, found on a token.
+type KeySelected struct {
+	Attributes               Value          `json:"attributes"`
+	Certificate              CertificateRef `json:"certificate"`
+	CertificateStoredOnToken *bool          `json:"certificate_stored_on_token,omitempty"`
+	Checks                   []string       `json:"checks,omitempty"`
+	ID                       string         `json:"id"`
+	Label                    string         `json:"label"`
+	Pinned                   *bool          `json:"pinned,omitempty"`
+	PublicKeySHA256          string         `json:"public_key_sha256"`
+	Token                    string         `json:"token"`
+	TokenName                string         `json:"token_name,omitempty"`
+}
+
+// Lint records zlint's run over exact to-be-signed content
+// (lint-passed, lint-failed).
+type Lint struct {
+	Excluded  Value  `json:"excluded"`
+	Findings  Value  `json:"findings"`
+	Notices   Value  `json:"notices"`
+	Passed    int    `json:"passed"`
+	Ran       int    `json:"ran"`
+	TBSSHA256 string `json:"tbs_sha256"`
+	Zlint     string `json:"zlint"`
+}
+
+// LintPassed is the payload of lint-passed.
+type LintPassed Lint
+
+// LintFailed is the payload of lint-failed.
+type LintFailed Lint
+
+// SigningApproved records that every approver saw and approved what is
+// signed. Extra fields (subject, serial, crl_number) depend on what.
+type SigningApproved struct {
+	ApprovedBy string `json:"approved_by"`
+	CRLNumber  string `json:"crl_number,omitempty"`
+	Serial     string `json:"serial,omitempty"`
+	Shown      Value  `json:"shown"`
+	Subject    string `json:"subject,omitempty"`
+	TBSSHA256  string `json:"tbs_sha256"`
+	What       string `json:"what"`
+}
+
+// SigningRefused records an approver who refused.
+type SigningRefused struct {
+	TBSSHA256 string `json:"tbs_sha256"`
+}
+
+// CertificateIssued records a certificate signed and checked.
+type CertificateIssued struct {
+	ApprovedBy         string   `json:"approved_by"`
+	Checks             []string `json:"checks"`
+	DurationMS         int64    `json:"duration_ms"`
+	Issuer             string   `json:"issuer"`
+	Key                Value    `json:"key"`
+	NotAfter           string   `json:"not_after"`
+	NotBefore          string   `json:"not_before"`
+	Profile            string   `json:"profile"`
+	PublicKeySHA256    string   `json:"public_key_sha256"`
+	Serial             string   `json:"serial"`
+	SHA256             string   `json:"sha256"`
+	SignatureAlgorithm string   `json:"signature_algorithm"`
+	SignedByKey        string   `json:"signed_by_key"`
+	StoredOnToken      bool     `json:"stored_on_token"`
+	Subject            string   `json:"subject"`
+	TBSSHA256          string   `json:"tbs_sha256"`
+	Template           string   `json:"template"`
+	TemplateSHA256     string   `json:"template_sha256"`
+}
+
+// CRLIssued records a CRL signed and checked.
+type CRLIssued struct {
+	ApprovedBy     string   `json:"approved_by"`
+	Checks         []string `json:"checks"`
+	CRLNumber      string   `json:"crl_number"`
+	DurationMS     int64    `json:"duration_ms"`
+	Issuer         string   `json:"issuer"`
+	IssuerSHA256   string   `json:"issuer_sha256"`
+	NewlyRevoked   Value    `json:"newly_revoked"`
+	NextUpdate     string   `json:"next_update"`
+	PreviousCRL    string   `json:"previous_crl"`
+	Revoked        Value    `json:"revoked"`
+	SHA256         string   `json:"sha256"`
+	SignedByKey    string   `json:"signed_by_key"`
+	TBSSHA256      string   `json:"tbs_sha256"`
+	Template       string   `json:"template"`
+	TemplateSHA256 string   `json:"template_sha256"`
+	ThisUpdate     string   `json:"this_update"`
+}
+
+// ArtifactWritten records a file written under artifacts/.
+type ArtifactWritten struct {
+	Content string `json:"content"`
+	Format  string `json:"format,omitempty"`
+	Path    string `json:"path"`
+	SHA256  string `json:"sha256"`
+	Size    int    `json:"size"`
+	Source  string `json:"source"`
+}
+
+// KeyDestroyed records a key pair of an unfinished ceremony destroyed.
+type KeyDestroyed KeyRef
+
+// RollbackFailed records a key pair that could not be destroyed.
+type RollbackFailed KeyRef
+
+// ArtifactWithdrawn records an artifact of an unfinished ceremony deleted.
+type ArtifactWithdrawn struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// TranscriptSealed is the last event of a completed ceremony.
+type TranscriptSealed struct {
+	Artifacts        Value          `json:"artifacts"`
+	AuditCertificate CertificateRef `json:"audit_certificate"`
+	AuditKey         KeyRef         `json:"audit_key"`
+	ChainHash        string         `json:"chain_hash"`
+	EventsBeforeSeal int            `json:"events_before_seal"`
+	RootCertificate  CertificateRef `json:"root_certificate"`
+	SealFile         string         `json:"seal_file"`
+	SealFormat       string         `json:"seal_format"`
+	Steps            int            `json:"steps"`
+}
+
+// CeremonyEnded is the last event of a ceremony that stopped
+// (ceremony-failed, ceremony-aborted).
+type CeremonyEnded struct {
+	Error string `json:"error"`
+	Step  string `json:"step"`
+}
+
+// CeremonyFailed is the payload of ceremony-failed.
+type CeremonyFailed CeremonyEnded
+
+// CeremonyAborted is the payload of ceremony-aborted.
+type CeremonyAborted CeremonyEnded
+
+// CeremonyClosed is the last event of a ceremony closed after an
+// interruption.
+type CeremonyClosed struct {
+	AlreadyGone     []string `json:"already_gone"`
+	Destroyed       []string `json:"destroyed"`
+	LastEventBefore int      `json:"last_event_before"`
+	Login           string   `json:"login,omitempty"`
+	Token           Value    `json:"token,omitzero"`
+	Withdrawn       []string `json:"withdrawn"`
+}
+
+func (CeremonyStarted) EventType() string      { return TypeCeremonyStarted }
+func (Attendance) EventType() string           { return TypeAttendance }
+func (Confirmed) EventType() string            { return TypeConfirmed }
+func (Choice) EventType() string               { return TypeChoice }
+func (Override) EventType() string             { return TypeOverride }
+func (Preflight) EventType() string            { return TypePreflight }
+func (Exception) EventType() string            { return TypeException }
+func (HSMLogin) EventType() string             { return TypeHSMLogin }
+func (HSMLoginFailed) EventType() string       { return TypeHSMLoginFailed }
+func (TokenInitialising) EventType() string    { return TypeTokenInitialising }
+func (TokenInitialised) EventType() string     { return TypeTokenInitialised }
+func (SharesSplit) EventType() string          { return TypeSharesSplit }
+func (ShareHandedOut) EventType() string       { return TypeShareHandedOut }
+func (ShareTypebackFailed) EventType() string  { return TypeShareTypebackFailed }
+func (ShareRejected) EventType() string        { return TypeShareRejected }
+func (KeyBackedUp) EventType() string          { return TypeKeyBackedUp }
+func (BackupKeyRebuilt) EventType() string     { return TypeBackupKeyRebuilt }
+func (KeyRestored) EventType() string          { return TypeKeyRestored }
+func (TokenLeftInitialised) EventType() string { return TypeTokenLeftInitialised }
+func (KeyGenerated) EventType() string         { return TypeKeyGenerated }
+func (KeySelected) EventType() string          { return TypeKeySelected }
+func (LintPassed) EventType() string           { return TypeLintPassed }
+func (LintFailed) EventType() string           { return TypeLintFailed }
+func (SigningApproved) EventType() string      { return TypeSigningApproved }
+func (SigningRefused) EventType() string       { return TypeSigningRefused }
+func (CertificateIssued) EventType() string    { return TypeCertificateIssued }
+func (CRLIssued) EventType() string            { return TypeCRLIssued }
+func (ArtifactWritten) EventType() string      { return TypeArtifactWritten }
+func (KeyDestroyed) EventType() string         { return TypeKeyDestroyed }
+func (RollbackFailed) EventType() string       { return TypeRollbackFailed }
+func (ArtifactWithdrawn) EventType() string    { return TypeArtifactWithdrawn }
+func (TranscriptSealed) EventType() string     { return TypeTranscriptSealed }
+func (CeremonyFailed) EventType() string       { return TypeCeremonyFailed }
+func (CeremonyAborted) EventType() string      { return TypeCeremonyAborted }
+func (CeremonyClosed) EventType() string       { return TypeCeremonyClosed }
+
+// Payloads lists an empty payload of every event type, in the order the
+// format documentation lists them.
+var Payloads = []Payload{
+	CeremonyStarted{}, Attendance{}, Confirmed{}, Choice{}, Override{}, Preflight{}, Exception{},
+	HSMLogin{}, HSMLoginFailed{}, TokenInitialising{}, TokenInitialised{}, SharesSplit{}, ShareHandedOut{},
+	ShareTypebackFailed{}, ShareRejected{}, KeyBackedUp{}, BackupKeyRebuilt{}, KeyRestored{},
+	TokenLeftInitialised{}, KeyGenerated{}, KeySelected{}, LintPassed{}, LintFailed{}, SigningApproved{},
+	SigningRefused{}, CertificateIssued{}, CRLIssued{}, ArtifactWritten{}, KeyDestroyed{}, RollbackFailed{},
+	ArtifactWithdrawn{}, TranscriptSealed{}, CeremonyFailed{}, CeremonyAborted{}, CeremonyClosed{},
+}
