@@ -143,7 +143,7 @@ func testNames(t *testing.T) map[string]bool {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "transcripts" || d.Name() == "bin") {
+		if d.IsDir() && path != ".." && (strings.HasPrefix(d.Name(), ".") || d.Name() == "transcripts" || d.Name() == "bin") {
 			return filepath.SkipDir
 		}
 		switch {
