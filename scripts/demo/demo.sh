@@ -1,6 +1,8 @@
 #!/bin/sh
-# make demo: a complete rehearsal of the root key generation ceremony on a
-# fresh SoftHSM2 token. Replaces .softhsm/ and transcripts/demo/.
+# make demo: rehearsals on fresh SoftHSM2 tokens: the root key generation
+# ceremony, a restore of its backup, and the signing ceremonies, then ops'
+# import of what they carried out. Replaces .softhsm/ and transcripts/demo*/.
+# docs/operator-guide.md describes it, and how to rehearse by hand.
 set -eu
 cd "$(dirname "$0")/../.."
 
