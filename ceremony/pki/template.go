@@ -619,11 +619,15 @@ var signatureAlgorithms = map[string]x509.SignatureAlgorithm{
 	"sha512WithRSAEncryption": x509.SHA512WithRSA,
 }
 
-// matchingECDSA pairs each curve with the hash of the same strength.
-var matchingECDSA = map[keys.Algorithm]string{
-	keys.ECDSAP256: "ecdsa-with-SHA256",
-	keys.ECDSAP384: "ecdsa-with-SHA384",
-	keys.ECDSAP521: "ecdsa-with-SHA512",
+// signatureName returns the template name of sa, or "" if templates do
+// not name it.
+func signatureName(sa x509.SignatureAlgorithm) string {
+	for n, a := range signatureAlgorithms {
+		if a == sa {
+			return n
+		}
+	}
+	return ""
 }
 
 // IssuerDefault is the signature_algorithm of a template whose
@@ -637,10 +641,10 @@ const IssuerDefault = "issuer-default"
 // curve (P-256/SHA-256, P-384/SHA-384, P-521/SHA-512), RSA PKCS #1 v1.5
 // with SHA-256 (as ceremony csr signs).
 func IssuerDefaultSignature(alg keys.Algorithm) x509.SignatureAlgorithm {
-	if alg.IsECDSA() {
-		return signatureAlgorithms[matchingECDSA[alg]]
+	if !alg.IsECDSA() {
+		return x509.SHA256WithRSA
 	}
-	return x509.SHA256WithRSA
+	return alg.SignatureAlgorithm()
 }
 
 // SignatureAlgorithmFor returns the algorithm a certificate of this
@@ -680,7 +684,7 @@ func parseSignatureAlgorithm(name string) (x509.SignatureAlgorithm, error) {
 
 func suitableSignatures(alg keys.Algorithm) string {
 	if alg.IsECDSA() {
-		return matchingECDSA[alg]
+		return signatureName(alg.SignatureAlgorithm())
 	}
 	return "sha256WithRSAEncryption, sha384WithRSAEncryption or sha512WithRSAEncryption"
 }
@@ -689,13 +693,8 @@ func suitableSignatures(alg keys.Algorithm) string {
 // described as what) can make signatures of algorithm sa: ECDSA keys with
 // the hash matching their curve, RSA keys with PKCS#1 v1.5 and SHA-2.
 func checkSignatureSuits(alg keys.Algorithm, sa x509.SignatureAlgorithm, what string) error {
-	name := ""
-	for n, a := range signatureAlgorithms {
-		if a == sa {
-			name = n
-		}
-	}
-	if alg.IsECDSA() && name != matchingECDSA[alg] || !alg.IsECDSA() && !strings.HasSuffix(name, "WithRSAEncryption") {
+	name := signatureName(sa)
+	if alg.IsECDSA() && sa != alg.SignatureAlgorithm() || !alg.IsECDSA() && !strings.HasSuffix(name, "WithRSAEncryption") {
 		return fmt.Errorf("%s does not suit %s (use %s)", name, what, suitableSignatures(alg))
 	}
 	return nil
