@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/durable"
@@ -222,11 +221,7 @@ func readShares(name string, stdin io.Reader) ([]shareInput, error) {
 	}
 	defer clear(data)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, durable.Cause(err))
 	}
 	if name != "-" {
 		return []shareInput{{name: name, line: 1, text: secret.New(data)}}, nil

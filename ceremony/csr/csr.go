@@ -27,7 +27,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
 	"strings"
 	"unicode"
@@ -78,11 +77,7 @@ func ReadFile(path string) (*Request, error) {
 	case errors.Is(err, durable.ErrTooLarge):
 		return nil, fmt.Errorf("%s: %w; a CSR is a few kilobytes: is this the right file?", name, err)
 	case err != nil:
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, durable.Cause(err))
 	}
 	// The file might hold a private key given by mistake: do not leave it
 	// in memory longer than needed. Parse keeps no reference to data.

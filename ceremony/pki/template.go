@@ -9,19 +9,17 @@
 package pki
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -200,16 +198,12 @@ var rules = map[Kind]kindRules{
 	},
 }
 
-func kindNames() string { return strings.Join(sortedKeys(rules), ", ") }
-
-// sortedKeys returns the keys of m, sorted: the names listed in errors.
-func sortedKeys[K ~string, V any](m map[K]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, string(k))
+func kindNames() string {
+	var names []string
+	for _, k := range slices.Sorted(maps.Keys(rules)) {
+		names = append(names, string(k))
 	}
-	sort.Strings(out)
-	return out
+	return strings.Join(names, ", ")
 }
 
 // Profile is a validated certificate template.
@@ -318,11 +312,10 @@ func Parse(path string, data []byte) (*Profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(data)
 	p := &Profile{
 		Name:   strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
 		Path:   path,
-		SHA256: hex.EncodeToString(sum[:]),
+		SHA256: sha256Hex(data),
 		doc:    doc,
 	}
 	if err := p.fill(&t); err != nil {
@@ -673,11 +666,11 @@ func signatureAlgorithmFor(alg keys.Algorithm, name string) (x509.SignatureAlgor
 
 func parseSignatureAlgorithm(name string) (x509.SignatureAlgorithm, error) {
 	if name == "" {
-		return 0, fmt.Errorf("required (one of: %s)", strings.Join(sortedKeys(signatureAlgorithms), ", "))
+		return 0, fmt.Errorf("required (one of: %s)", strings.Join(slices.Sorted(maps.Keys(signatureAlgorithms)), ", "))
 	}
 	sa, ok := signatureAlgorithms[name]
 	if !ok {
-		return 0, fmt.Errorf("unknown signature algorithm %q (known: %s)", name, strings.Join(sortedKeys(signatureAlgorithms), ", "))
+		return 0, fmt.Errorf("unknown signature algorithm %q (known: %s)", name, strings.Join(slices.Sorted(maps.Keys(signatureAlgorithms)), ", "))
 	}
 	return sa, nil
 }
@@ -786,7 +779,7 @@ func parseEKU(names []string) ([]x509.ExtKeyUsage, []asn1.ObjectIdentifier, erro
 		ekus  []x509.ExtKeyUsage
 		oids  []asn1.ObjectIdentifier
 		seen  = map[string]bool{}
-		known = sortedKeys(extKeyUsages)
+		known = slices.Sorted(maps.Keys(extKeyUsages))
 	)
 	for _, n := range names {
 		if seen[n] {

@@ -13,7 +13,8 @@ package record
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -139,7 +140,7 @@ func Render(c *transcript.Chain) string {
 	}
 	w("| Recorded by | ceremony %s, %s face |\n", cell(st.ToolVersion), cell(st.Face))
 	var inputs []string
-	for _, k := range sortedKeys(st.Inputs) {
+	for _, k := range slices.Sorted(maps.Keys(st.Inputs)) {
 		if k != "place" {
 			inputs = append(inputs, fmt.Sprintf("%s = %s", k, st.Inputs[k]))
 		}
@@ -210,7 +211,7 @@ func Render(c *transcript.Chain) string {
 		case "key-generated", "key-backed-up", "key-restored":
 			w("  - Public key SHA-256: `%s`\n", GroupHex(f.PublicKey))
 			var attrs []string
-			for _, k := range sortedKeys(f.Attributes) {
+			for _, k := range slices.Sorted(maps.Keys(f.Attributes)) {
 				if f.Attributes[k] {
 					attrs = append(attrs, strings.ReplaceAll(k, "_", "-"))
 				}
@@ -394,13 +395,4 @@ func stepTitle(steps []struct {
 		}
 	}
 	return 0, ""
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

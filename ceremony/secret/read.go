@@ -3,7 +3,6 @@ package secret
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 
 	"github.com/devicepki/ceremony/ceremony/durable"
@@ -102,11 +101,7 @@ func Read(src Source, opt ReadOptions) (*Secret, error) {
 	case errors.Is(err, durable.ErrTooLarge):
 		return nil, fail(ErrTooLarge, "the %s %s is larger than %d bytes", noun, named, opt.MaxFileSize)
 	case err != nil:
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fail(ErrUnreadable, "cannot read the %s %s: %v", noun, named, err)
+		return nil, fail(ErrUnreadable, "cannot read the %s %s: %v", noun, named, durable.Cause(err))
 	}
 	b := buf
 	if n := len(b); n > 0 && b[n-1] == '\n' {
