@@ -100,7 +100,7 @@ func closeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		}
 	case usePIN:
 		opts.Login = func(tok *hsm.Token) (string, error) {
-			pin, err := readCSRPIN(&csrRequest{pinFile: *pinFile, pinEnv: *pinEnv})
+			pin, err := readPINFlag(*pinFile, *pinEnv)
 			if err != nil {
 				return "", err
 			}

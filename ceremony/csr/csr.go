@@ -1,5 +1,7 @@
 // Package csr reads the certificate signing requests (PKCS #10) brought into
-// a ceremony and applies the key policy to the keys they carry.
+// a ceremony and applies the key policy to the keys they carry; and it
+// makes such requests with a key pair in a token ([Create]), for the
+// factories and build systems whose keys a root ceremony certifies.
 //
 // The root key signs intermediate CAs and the firmware-signing certificate
 // from these requests, so everything here happens before the HSM is asked to
