@@ -1,11 +1,9 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/csr"
@@ -55,13 +53,6 @@ const maxCSRPINFile = 1024
 // writeCSR writes the CSR file; tests replace it to make the write fail.
 var writeCSR = durable.WriteFileExclusive
 
-// csrUsageError is a failure that exits with ExitUsage.
-type csrUsageError struct{ msg string }
-
-func (e csrUsageError) Error() string { return e.msg }
-
-func csrUsagef(format string, a ...any) error { return csrUsageError{fmt.Sprintf(format, a...)} }
-
 // csrFlag is a string flag that may be given once; a second value is
 // noted (Set does not fail, so the flag package does not echo it).
 type csrFlag struct {
@@ -85,69 +76,72 @@ func (f *csrFlag) Set(v string) error {
 	return nil
 }
 
-func csrCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ceremony csr", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var configPath, label, generate, subj, pinFile, pinEnv, out csrFlag
-	for _, f := range []struct {
-		v          *csrFlag
-		name, help string
-	}{
-		{&configPath, "config", "HSM config `FILE`"},
-		{&label, "label", "key pair `LABEL`"},
-		{&generate, "generate", "generate a key pair of `ALGORITHM`"},
-		{&subj, "subject", "subject `DN` (/C=../O=../CN=..)"},
-		{&pinFile, "pin-file", "user PIN `FILE`"},
-		{&pinEnv, "pin-env", "environment `VARIABLE` holding the user PIN"},
-		{&out, "out", "CSR output `FILE`"},
-	} {
-		f.v.name = f.name
-		fs.Var(f.v, f.name, f.help)
-	}
-	fail := func(err error) int {
-		code := ExitFailure
-		var ue csrUsageError
-		if errors.As(err, &ue) {
-			code = ExitUsage
+var csrCmd = &Command{
+	Name: "csr", Usage: csrUsage,
+	Flags: func(fs *flag.FlagSet) Run {
+		var f csrFlags
+		for _, v := range []struct {
+			v          *csrFlag
+			name, help string
+		}{
+			{&f.configPath, "config", "HSM config `FILE`"},
+			{&f.label, "label", "key pair `LABEL`"},
+			{&f.generate, "generate", "generate a key pair of `ALGORITHM`"},
+			{&f.subj, "subject", "subject `DN` (/C=../O=../CN=..)"},
+			{&f.pinFile, "pin-file", "user PIN `FILE`"},
+			{&f.pinEnv, "pin-env", "environment `VARIABLE` holding the user PIN"},
+			{&f.out, "out", "CSR output `FILE`"},
+		} {
+			v.v.name = v.name
+			fs.Var(v.v, v.name, v.help)
 		}
-		// One line, whatever the error joined.
-		msg := strings.ReplaceAll(err.Error(), "\n", "; ")
-		fmt.Fprintf(stderr, "ceremony: csr: %s\n", msg)
-		return code
-	}
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, csrUsage)
-		return ExitOK
-	}
-	if err != nil {
-		return fail(csrUsagef("%v (see 'ceremony csr --help')", err))
-	}
+		return func(env *Env, pos []string) error {
+			err := csrRun(env, &f, pos)
+			if err != nil && strings.Contains(err.Error(), "\n") {
+				// One line, whatever the error joined.
+				one := errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+				if _, usage := errors.AsType[*UsageError](err); usage {
+					return &UsageError{one}
+				}
+				return one
+			}
+			return err
+		}
+	},
+}
+
+// csrFlags are the flags of csr.
+type csrFlags struct {
+	configPath, label, generate, subj, pinFile, pinEnv, out csrFlag
+}
+
+func csrRun(env *Env, f *csrFlags, pos []string) error {
 	if len(pos) > 0 {
 		// Not echoed: a PIN typed in the wrong place must not be printed.
-		return fail(csrUsagef("csr takes no arguments besides its flags (got %d; see 'ceremony csr --help')", len(pos)))
+		return usagef("csr takes no arguments besides its flags (got %d; see 'ceremony csr --help')", len(pos))
 	}
-	for _, f := range []*csrFlag{&configPath, &label, &generate, &subj, &pinFile, &pinEnv, &out} {
-		if f.twice {
+	for _, v := range []*csrFlag{&f.configPath, &f.label, &f.generate, &f.subj, &f.pinFile, &f.pinEnv, &f.out} {
+		if v.twice {
 			// Not echoed either: one of them may be a PIN.
-			return fail(csrUsagef("--%s given twice", f.name))
+			return usagef("--%s given twice", v.name)
 		}
 	}
-	spec, err := checkCSRFlags(configPath.v, label.v, generate.v, subj.v, pinFile.v, pinEnv.v, out.v)
+	spec, err := checkCSRFlags(f.configPath.v, f.label.v, f.generate.v, f.subj.v, f.pinFile.v, f.pinEnv.v, f.out.v)
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	pin, err := readPINFlag(pinFile.v, pinEnv.v)
+	pin, err := readPINFlag(f.pinFile.v, f.pinEnv.v)
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	made, err := csr.Create(ctx, spec, pin)
+	made, err := csr.Create(env.Ctx, spec, pin)
 	if errors.Is(err, hsm.ErrKeyNotFound) {
 		err = fmt.Errorf("%w (give --generate ALGORITHM to generate one)", err)
 	}
 	if err != nil {
-		return fail(err)
+		return err
 	}
+	stdout := env.Stdout
 	how := "existing key pair"
 	if made.Generated {
 		how = "generated now"
@@ -160,7 +154,7 @@ func csrCommand(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fmt.Fprintf(stdout, "  csr:        %s\n", spec.Out)
 	fmt.Fprintf(stdout, "              sha256 %s\n", made.FileSHA256)
 	fmt.Fprintf(stdout, "  request:    sha256 %s (the DER request inside the PEM file)\n", made.DERSHA256)
-	return ExitOK
+	return nil
 }
 
 // readPINFlag returns the user PIN from --pin-file or --pin-env. Its
@@ -173,7 +167,7 @@ func readPINFlag(file, env string) (*secret.Secret, error) {
 	if errors.As(err, &re) {
 		err = fmt.Errorf("--pin-%s: %w", re.Field, re)
 		if errors.Is(err, secret.ErrEnvName) {
-			err = csrUsageError{err.Error()}
+			err = &UsageError{err}
 		}
 	}
 	return pin, err
@@ -184,32 +178,32 @@ func readPINFlag(file, env string) (*secret.Secret, error) {
 func checkCSRFlags(configPath, label, generate, subj, pinFile, pinEnv, out string) (*csr.Spec, error) {
 	switch {
 	case configPath == "":
-		return nil, csrUsagef("--config FILE is required: it names the PKCS#11 module and the token")
+		return nil, usagef("--config FILE is required: it names the PKCS#11 module and the token")
 	case label == "":
-		return nil, csrUsagef("--label is required: the label of the key pair in the token")
+		return nil, usagef("--label is required: the label of the key pair in the token")
 	case subj == "":
-		return nil, csrUsagef(`--subject is required, for example "/C=DE/O=Example Devices GmbH/CN=Example Factory Berlin Issuing CA"`)
+		return nil, usagef(`--subject is required, for example "/C=DE/O=Example Devices GmbH/CN=Example Factory Berlin Issuing CA"`)
 	case out == "":
-		return nil, csrUsagef("--out FILE is required: where to write the CSR")
+		return nil, usagef("--out FILE is required: where to write the CSR")
 	case pinFile != "" && pinEnv != "":
-		return nil, csrUsagef("give one of --pin-file and --pin-env, not both")
+		return nil, usagef("give one of --pin-file and --pin-env, not both")
 	case pinFile == "" && pinEnv == "":
-		return nil, csrUsagef("the user PIN is required: give --pin-file FILE or --pin-env VAR")
+		return nil, usagef("the user PIN is required: give --pin-file FILE or --pin-env VAR")
 	}
 	spec := &csr.Spec{Label: label, Out: out, WriteFile: writeCSR}
 	if err := hsm.ValidateLabel(label); err != nil {
-		return nil, csrUsagef("--label: %v", err)
+		return nil, usagef("--label: %v", err)
 	}
 	if generate != "" {
 		alg, err := keys.ParseAlgorithm(generate)
 		if err != nil {
-			return nil, csrUsagef("--generate: %v", err)
+			return nil, usagef("--generate: %v", err)
 		}
 		spec.Generate = alg
 	}
 	s, err := csr.ParseSubject(subj)
 	if err != nil {
-		return nil, csrUsagef("--subject: %v", err)
+		return nil, usagef("--subject: %v", err)
 	}
 	spec.Subject = s
 	if err := csr.CheckOutput(out); err != nil {

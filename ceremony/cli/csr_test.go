@@ -45,7 +45,7 @@ func newCSREnv(t *testing.T) *csrEnv {
 func (e *csrEnv) run(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(ctx, append([]string{"csr", "--config", e.config, "--pin-file", e.pinFile}, args...), "test", &out, &errb)
+	code = Main(append([]string{"csr", "--config", e.config, "--pin-file", e.pinFile}, args...), &Env{Ctx: ctx, Version: "test", Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb})
 	if strings.Contains(out.String()+errb.String(), e.tk.PIN) {
 		t.Fatalf("the PIN is in the output")
 	}

@@ -41,41 +41,27 @@ type shareInput struct {
 	text *secret.Secret
 }
 
-func sharesCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "check" && args[0] != "help" && args[0] != "-h" && args[0] != "--help") {
-		if len(args) > 0 {
-			fmt.Fprintf(stderr, "ceremony: shares: unknown command %q (check)\n", args[0])
-		} else {
-			fmt.Fprint(stderr, sharesUsage)
-		}
-		return ExitUsage
-	}
-	if args[0] != "check" {
-		fmt.Fprint(stdout, sharesUsage)
-		return ExitOK
-	}
-	fs := flag.NewFlagSet("ceremony shares check", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	tpath := fs.String("transcript", "", "`TRANSCRIPT` of the ceremony that split the secret")
-	pos, err := parseInterleaved(fs, args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, sharesUsage)
-		return ExitOK
-	}
-	fail := func(code int, format string, a ...any) int {
-		fmt.Fprintf(stderr, "ceremony: shares check: "+format+"\n", a...)
-		return code
-	}
-	if err != nil {
-		return fail(ExitUsage, "%v", err)
-	}
+var sharesCmd = &Command{
+	Name: "shares", Usage: sharesUsage,
+	Commands: []*Command{{
+		Name: "check", Usage: sharesUsage,
+		Flags: func(fs *flag.FlagSet) Run {
+			tpath := fs.String("transcript", "", "`TRANSCRIPT` of the ceremony that split the secret")
+			return func(env *Env, pos []string) error {
+				return sharesCheck(env, *tpath, pos)
+			}
+		},
+	}},
+}
+
+func sharesCheck(env *Env, tpath string, pos []string) (err error) {
 	if len(pos) == 0 {
-		return fail(ExitUsage, "which shares? give share files, or - to read them from standard input")
+		return usagef("which shares? give share files, or - to read them from standard input")
 	}
 	manifests := map[string]*shares.Manifest{}
-	if *tpath != "" {
-		if manifests, err = manifestsIn(*tpath); err != nil {
-			return fail(ExitFailure, "%v", err)
+	if tpath != "" {
+		if manifests, err = manifestsIn(tpath); err != nil {
+			return err
 		}
 	}
 	var inputs []shareInput
@@ -85,13 +71,16 @@ func sharesCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		}
 	}()
 	for _, p := range pos {
-		got, err := readShares(p, stdin)
+		got, err := readShares(p, env.Stdin)
 		if err != nil {
-			return fail(ExitFailure, "%v", err)
+			return err
 		}
 		inputs = append(inputs, got...)
 	}
-	return checkShares(inputs, manifests, *tpath != "", stdout)
+	if code := checkShares(inputs, manifests, tpath != "", env.Stdout); code != ExitOK {
+		return &ExitError{Code: code}
+	}
+	return nil
 }
 
 // checkShares prints a line per share and per split, and returns the exit

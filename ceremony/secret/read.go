@@ -58,6 +58,7 @@ type ReadError struct {
 	msg string
 }
 
+// Error says what is wrong, naming neither the file nor the variable.
 func (e *ReadError) Error() string { return e.msg }
 
 // Unwrap returns the sentinel error.
