@@ -67,18 +67,10 @@ func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
 	case (usePIN || len(shareArgs) > 0) && o.configPath == "":
 		return usagef("--config FILE is required with a login: it names the token the keys are on")
 	}
-	var inputs []shareInput
-	defer func() {
-		for _, in := range inputs {
-			in.text.Wipe()
-		}
-	}()
-	for _, p := range shareArgs {
-		got, err := readShares(p, env.Stdin)
-		if err != nil {
-			return err
-		}
-		inputs = append(inputs, got...)
+	inputs, err := readAllShares(shareArgs, env.Stdin)
+	defer wipeShares(inputs)
+	if err != nil {
+		return err
 	}
 	opts := engine.CloseOptions{Dir: dir, Confirmed: o.confirm}
 	if o.configPath != "" {

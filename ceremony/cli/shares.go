@@ -64,18 +64,10 @@ func sharesCheck(env *Env, tpath string, pos []string) (err error) {
 			return err
 		}
 	}
-	var inputs []shareInput
-	defer func() {
-		for _, in := range inputs {
-			in.text.Wipe()
-		}
-	}()
-	for _, p := range pos {
-		got, err := readShares(p, env.Stdin)
-		if err != nil {
-			return err
-		}
-		inputs = append(inputs, got...)
+	inputs, err := readAllShares(pos, env.Stdin)
+	defer wipeShares(inputs)
+	if err != nil {
+		return err
 	}
 	if code := checkShares(inputs, manifests, tpath != "", env.Stdout); code != ExitOK {
 		return &ExitError{Code: code}
@@ -195,6 +187,27 @@ func manifestsIn(path string) (map[string]*shares.Manifest, error) {
 
 // readShares reads one share from a file, or the shares on standard input
 // ("-"), each beginning at a line whose first group starts with CS.
+// readAllShares reads the shares in every source in names (see
+// readShares). The caller wipes them with wipeShares, also on error.
+func readAllShares(names []string, stdin io.Reader) ([]shareInput, error) {
+	var inputs []shareInput
+	for _, p := range names {
+		got, err := readShares(p, stdin)
+		if err != nil {
+			return inputs, err
+		}
+		inputs = append(inputs, got...)
+	}
+	return inputs, nil
+}
+
+// wipeShares wipes the text of every share in inputs.
+func wipeShares(inputs []shareInput) {
+	for _, in := range inputs {
+		in.text.Wipe()
+	}
+}
+
 func readShares(name string, stdin io.Reader) ([]shareInput, error) {
 	var (
 		data []byte

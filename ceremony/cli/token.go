@@ -52,18 +52,10 @@ func tokenInspect(env *Env, configPath string, pos []string) error {
 	if configPath == "" {
 		return usagef("--config FILE is required: it names the PKCS#11 module and the token")
 	}
-	var inputs []shareInput
-	defer func() {
-		for _, in := range inputs {
-			in.text.Wipe()
-		}
-	}()
-	for _, p := range pos {
-		got, err := readShares(p, env.Stdin)
-		if err != nil {
-			return err
-		}
-		inputs = append(inputs, got...)
+	inputs, err := readAllShares(pos, env.Stdin)
+	defer wipeShares(inputs)
+	if err != nil {
+		return err
 	}
 	cfg, err := hsm.LoadConfig(configPath)
 	if err != nil {
