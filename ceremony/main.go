@@ -19,7 +19,7 @@ func main() {
 	// SIGINT/SIGTERM abort the ceremony at the next prompt or step, with an
 	// abort event in the transcript.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], version, os.Stdout, os.Stderr)
+	code := cli.Main(os.Args[1:], &cli.Env{Ctx: ctx, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Version: version})
 	stop()
 	os.Exit(code)
 }

@@ -530,7 +530,9 @@ func TestImportedKeyIsSessionOnly(t *testing.T) {
 			t.Fatalf("the wrapping key is a token object: %+v", o)
 		}
 	}
-	// The old handle is stale (FINDINGS §3); found again, the key signs and wraps.
+	// The old handle may be stale: SoftHSM2 invalidates private-object
+	// handles at logout (CKR_KEY_HANDLE_INVALID). Found again by label, the
+	// key signs and wraps.
 	_, err = kp.Sign(nil, make([]byte, 48), crypto.SHA384)
 	t.Logf("the key pair found before the SO login signs: %v", err)
 	kp, err = tok.FindKeyPair("root")

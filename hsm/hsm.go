@@ -17,6 +17,12 @@
 //
 // Nothing here is specific to SoftHSM2; it is the module used for demos and
 // tests.
+//
+// Layering: hsm sits just above the leaves. From this module it imports
+// only leaf helpers, packages that import nothing from the module but other
+// leaves (today keys, secret and strictyaml), and never a ceremony package
+// (scripts, certificates, transcripts, the engine): those import hsm. The
+// order is declared in internal/layers and checked by its test.
 package hsm
 
 import (

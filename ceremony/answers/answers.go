@@ -37,14 +37,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
-	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
@@ -409,39 +407,13 @@ func (a *Face) checkBy(p, by, role string, present map[string]string) error {
 // the source, never the file or variable name it holds (a PIN may have
 // been typed there).
 func (a *Face) read(p string, s *secretSource) (*secret.Secret, error) {
-	if s.Env != "" {
-		v, ok := os.LookupEnv(s.Env)
-		if !ok || v == "" {
-			return nil, a.errorf(p+".env", "the environment variable named here is not set")
-		}
-		return secret.FromString(v), nil
+	sec, err := secret.Read(secret.Source{File: a.abs(s.File), Env: s.Env},
+		secret.ReadOptions{MaxFileSize: maxSecretFile, Named: "here", FileNoun: "secret file"})
+	var re *secret.ReadError
+	if errors.As(err, &re) {
+		return nil, a.errorf(p+"."+re.Field, "%s", re.Error())
 	}
-	path := s.File
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(a.dir, path)
-	}
-	buf, err := durable.ReadRegularFile(path, maxSecretFile)
-	defer clear(buf)
-	switch {
-	case errors.Is(err, durable.ErrNotRegular):
-		return nil, a.errorf(p+".file", "the secret file named here is not a regular file")
-	case errors.Is(err, durable.ErrTooLarge):
-		return nil, a.errorf(p+".file", "the secret file named here is larger than %d bytes", maxSecretFile)
-	case err != nil:
-		return nil, a.errorf(p+".file", "cannot read the secret file named here: %v", bareError(err))
-	}
-	n := len(buf)
-	b := buf[:n]
-	if n > 0 && b[n-1] == '\n' {
-		b = b[:n-1]
-		if m := len(b); m > 0 && b[m-1] == '\r' {
-			b = b[:m-1]
-		}
-	}
-	if len(b) == 0 {
-		return nil, a.errorf(p+".file", "the secret file named here is empty")
-	}
-	return secret.New(b), nil
+	return sec, err
 }
 
 // abs resolves a path relative to the answers file.
@@ -450,15 +422,6 @@ func (a *Face) abs(path string) string {
 		return path
 	}
 	return filepath.Join(a.dir, path)
-}
-
-// bareError strips the path from a file error, keeping what went wrong.
-func bareError(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 func (a *Face) answer(step engine.StepInfo) (stepAnswer, error) {

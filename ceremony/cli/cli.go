@@ -1,14 +1,15 @@
-// Package cli is the ceremony command line: it parses arguments, builds the
-// engine's options, and turns every failure into one line on stderr and a
-// non-zero exit status. The command in ../main.go only calls Main.
+// Package cli is the ceremony command line: a table of commands (name,
+// usage, flags, run; see Command), each of which parses its flags, builds
+// what the packages below need and prints their results. Main finds the
+// command, runs it in an Env (context, standard streams, version) and turns
+// every failure into one line on stderr and a non-zero exit status: 2 for
+// a *UsageError, 1 for other errors, an *ExitError's own status. The
+// command in ../main.go only builds the Env and calls Main.
 package cli
 
 import (
-	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,44 +94,50 @@ Run 'ceremony run --help' for the flags of run, 'ceremony csr --help' for
 csr, 'ceremony qr help' for qr, 'ceremony import --help' for import.
 `
 
-// Main runs the command line with args (without the program name) and
-// returns the exit status.
-func Main(ctx context.Context, args []string, version string, stdout, stderr io.Writer) int {
+// commands is the command line: every command, in the order of the help.
+var commands = []*Command{
+	runCmd, sharesCmd, tokenCmd, closeCmd, csrCmd, transcriptCmd, qrCmd, importCmd,
+	{
+		Name: "version", Aliases: []string{"--version"}, Usage: "Usage: ceremony version\n",
+		Flags: func(*flag.FlagSet) Run { return versionRun },
+	},
+	{
+		Name: "help", Aliases: []string{"-h", "-help", "--help"}, Usage: usage,
+		Flags: func(*flag.FlagSet) Run {
+			return func(env *Env, _ []string) error {
+				fmt.Fprint(env.Stdout, usage)
+				return nil
+			}
+		},
+	},
+}
+
+func init() { setPaths(commands, "") }
+
+// Main runs the command line with args (without the program name) in env
+// and returns the exit status. Without arguments it opens the TUI.
+func Main(args []string, env *Env) int {
 	if len(args) == 0 {
-		return tuiCommand(ctx, tui.Options{}, version, stdout, stderr)
+		return report(env, "", true, tuiRun(env, tui.Options{}))
 	}
-	switch args[0] {
-	case "run":
-		return runCommand(ctx, args[1:], version, stdout, stderr)
-	case "transcript":
-		return transcriptCommand(args[1:], stdout, stderr)
-	case "shares":
-		return sharesCommand(args[1:], os.Stdin, stdout, stderr)
-	case "close":
-		return closeCommand(args[1:], os.Stdin, stdout, stderr)
-	case "token":
-		return tokenCommand(args[1:], os.Stdin, stdout, stderr)
-	case "csr":
-		return csrCommand(ctx, args[1:], stdout, stderr)
-	case "qr":
-		return qrCommand(ctx, args[1:], os.Stdin, stdout, stderr)
-	case "import":
-		return importCommand(args[1:], os.Stdin, stdout, stderr)
-	case "version", "--version":
-		fmt.Fprintf(stdout, "ceremony %s\n", version)
-		t := engine.CurrentTool(version)
-		fmt.Fprintf(stdout, "go: %s\n", t.GoVersion)
-		if t.Revision != "" {
-			fmt.Fprintf(stdout, "revision: %s%s\n", t.Revision, map[bool]string{true: " (modified)"}[t.Modified])
-		}
-		return ExitOK
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return ExitOK
-	default:
-		fmt.Fprintf(stderr, "ceremony: unknown command %q (try 'ceremony help')\n", args[0])
-		return ExitUsage
+	cmd, rest, err := find(commands, args, env)
+	switch {
+	case err != nil:
+		return report(env, "", true, err)
+	case cmd == nil:
+		return report(env, "", true, usagef("unknown command %q (try 'ceremony help')", args[0]))
 	}
+	return report(env, cmd.path, cmd.Bare, cmd.run(env, rest))
+}
+
+func versionRun(env *Env, _ []string) error {
+	fmt.Fprintf(env.Stdout, "ceremony %s\n", env.Version)
+	t := engine.CurrentTool(env.Version)
+	fmt.Fprintf(env.Stdout, "go: %s\n", t.GoVersion)
+	if t.Revision != "" {
+		fmt.Fprintf(env.Stdout, "revision: %s%s\n", t.Revision, map[bool]string{true: " (modified)"}[t.Modified])
+	}
+	return nil
 }
 
 // inputFlags collects repeated --input NAME=VALUE flags.
@@ -150,96 +157,78 @@ func (f inputFlags) Set(kv string) error {
 	return nil
 }
 
-// parseInterleaved parses flags that may come before or after positional
-// arguments, and returns the positional arguments.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+var runCmd = &Command{
+	Name: "run",
+	Usage: `Usage: ceremony run SCRIPT [--config HSM.yaml] [--answers FILE] [--rehearsal] [--out DIR] [--input NAME=VALUE]...
+Without --answers the ceremony runs in the TUI, which asks for what the flags do not give.
+`,
+	ListFlags: true,
+	Bare:      true,
+	Flags: func(fs *flag.FlagSet) Run {
+		var (
+			answersPath = fs.String("answers", "", "answers `FILE` for a rehearsal (attendance, confirmations, PIN sources)")
+			configPath  = fs.String("config", "", "HSM config `FILE`: PKCS#11 module path and token label or serial")
+			out         = fs.String("out", "", "ceremony output `DIR` (default transcripts/SCRIPT-TIMESTAMP)")
+			templates   = fs.String("templates", "", "certificate templates `DIR` (default: templates/ beside the scripts directory)")
+			rehearsal   = fs.Bool("rehearsal", false, "a rehearsal: recorded as one, and shares handed out are also written to OUT/shares/")
+			inputs      = inputFlags{}
+		)
+		fs.Var(inputs, "input", "script input `NAME=VALUE` (repeatable)")
+		return func(env *Env, pos []string) error {
+			switch {
+			case len(pos) == 0:
+				return usagef("run: which script? (for example scripts/root-key-generation.yaml)")
+			case len(pos) > 1:
+				return usagef("run: one script at a time (got %s)", strings.Join(pos, ", "))
+			}
+			scriptPath := resolveScript(pos[0])
+			if *answersPath == "" {
+				return tuiRun(env, tui.Options{
+					ScriptsDir: filepath.Dir(scriptPath), Script: scriptPath, ConfigPath: *configPath, OutDir: *out,
+					Inputs: inputs, Rehearsal: *rehearsal, TemplatesDir: *templates,
+				})
+			}
+			if *configPath == "" {
+				return usagef("run: --config FILE is required: it names the PKCS#11 module and the token")
+			}
+			return runAnswers(env, engine.Options{
+				ScriptPath: scriptPath, TemplatesDir: *templates, Inputs: inputs,
+				OutDir: *out, Tool: engine.CurrentTool(env.Version), Rehearsal: *rehearsal,
+			}, *configPath, *answersPath)
 		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
+	},
 }
 
-func runCommand(ctx context.Context, args []string, version string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ceremony run", flag.ContinueOnError)
-	// The flag package would print the error and the whole usage; we print
-	// one line instead, and the usage only when asked.
-	fs.SetOutput(io.Discard)
-	var (
-		answersPath = fs.String("answers", "", "answers `FILE` for a rehearsal (attendance, confirmations, PIN sources)")
-		configPath  = fs.String("config", "", "HSM config `FILE`: PKCS#11 module path and token label or serial")
-		out         = fs.String("out", "", "ceremony output `DIR` (default transcripts/SCRIPT-TIMESTAMP)")
-		templates   = fs.String("templates", "", "certificate templates `DIR` (default: templates/ beside the scripts directory)")
-		rehearsal   = fs.Bool("rehearsal", false, "a rehearsal: recorded as one, and shares handed out are also written to OUT/shares/")
-		inputs      = inputFlags{}
-	)
-	fs.Var(inputs, "input", "script input `NAME=VALUE` (repeatable)")
-	fail := func(code int, format string, a ...any) int {
-		fmt.Fprintf(stderr, "ceremony: "+format+"\n", a...)
-		return code
-	}
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(stdout, "Usage: ceremony run SCRIPT [--config HSM.yaml] [--answers FILE] [--rehearsal] [--out DIR] [--input NAME=VALUE]...")
-		fmt.Fprintln(stdout, "Without --answers the ceremony runs in the TUI, which asks for what the flags do not give.")
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		return ExitOK
-	}
+// runAnswers runs a ceremony from an answers file, for rehearsals and
+// tests.
+func runAnswers(env *Env, opts engine.Options, configPath, answersPath string) error {
+	stdout := env.Stdout
+	cfg, err := hsm.LoadConfig(configPath)
 	if err != nil {
-		return fail(ExitUsage, "run: %v (see 'ceremony run --help')", err)
+		return err
 	}
-	switch {
-	case len(pos) == 0:
-		return fail(ExitUsage, "run: which script? (for example scripts/root-key-generation.yaml)")
-	case len(pos) > 1:
-		return fail(ExitUsage, "run: one script at a time (got %s)", strings.Join(pos, ", "))
+	opts.HSM = cfg
+	if opts.OutDir == "" {
+		name := strings.TrimSuffix(filepath.Base(opts.ScriptPath), filepath.Ext(opts.ScriptPath))
+		opts.OutDir = filepath.Join("transcripts", name+"-"+time.Now().UTC().Format("20060102T150405Z"))
 	}
-	scriptPath := resolveScript(pos[0])
-	if *answersPath == "" {
-		return tuiCommand(ctx, tui.Options{
-			ScriptsDir: filepath.Dir(scriptPath), Script: scriptPath, ConfigPath: *configPath, OutDir: *out,
-			Inputs: inputs, Rehearsal: *rehearsal, TemplatesDir: *templates,
-		}, version, stdout, stderr)
-	}
-	if *configPath == "" {
-		return fail(ExitUsage, "run: --config FILE is required: it names the PKCS#11 module and the token")
-	}
-
-	cfg, err := hsm.LoadConfig(*configPath)
+	plan, err := engine.Prepare(opts)
 	if err != nil {
-		return fail(ExitFailure, "%v", err)
-	}
-	if *out == "" {
-		name := strings.TrimSuffix(filepath.Base(scriptPath), filepath.Ext(scriptPath))
-		*out = filepath.Join("transcripts", name+"-"+time.Now().UTC().Format("20060102T150405Z"))
-	}
-	plan, err := engine.Prepare(engine.Options{
-		ScriptPath: scriptPath, TemplatesDir: *templates, Inputs: inputs, HSM: cfg,
-		OutDir: *out, Tool: engine.CurrentTool(version), Rehearsal: *rehearsal,
-	})
-	if err != nil {
-		return fail(ExitFailure, "%v", err)
+		return err
 	}
 	s := plan.Script()
-	face, err := answers.Load(*answersPath, s, stdout, *rehearsal)
+	face, err := answers.Load(answersPath, s, stdout, opts.Rehearsal)
 	if err != nil {
-		return fail(ExitFailure, "%v", err)
+		return err
 	}
 	fmt.Fprintf(stdout, "Ceremony: %s (%s)\nOutput:   %s\n", s.Title, s.Path, plan.OutDir())
-	if *rehearsal {
+	if opts.Rehearsal {
 		fmt.Fprintf(stdout, "REHEARSAL: shares handed out are also written to %s\n", filepath.Join(plan.OutDir(), "shares"))
 	}
 	fmt.Fprintln(stdout)
-	res, err := plan.Run(ctx, face)
+	res, err := plan.Run(env.Ctx, face)
 	if err != nil {
-		return fail(ExitFailure, "%v", err)
+		return err
 	}
 	fmt.Fprintf(stdout, "\nCeremony %s completed.\n", s.Name)
 	fmt.Fprintf(stdout, "  transcript:   %s (%d events)\n", res.Transcript, res.Events)
@@ -247,7 +236,7 @@ func runCommand(ctx context.Context, args []string, version string, stdout, stde
 		fmt.Fprintf(stdout, "  artifact:     %s\n                sha256 %s\n", filepath.Join(res.Dir, a.Path), a.SHA256)
 	}
 	fmt.Fprintf(stdout, "  final digest: %s\n", record.GroupHex(res.Head))
-	return ExitOK
+	return nil
 }
 
 // resolveScript accepts a path, or a bare name looked up as

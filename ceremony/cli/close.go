@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/hsm"
@@ -36,57 +34,48 @@ leftover keys no login, and no --config, is needed.
 Exit status: 0 closed; 1 refused, nothing changed; 2 usage.
 `
 
-func closeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ceremony close", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var (
-		configPath = fs.String("config", "", "HSM config `FILE` naming the token the leftover keys are on")
-		pinFile    = fs.String("pin-file", "", "user PIN `FILE`, for a token with a PIN")
-		pinEnv     = fs.String("pin-env", "", "environment `VARIABLE` holding the user PIN")
-		confirm    = fs.Bool("confirm", false, "do it (without: list what closing would do)")
-	)
-	pos, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, closeUsage)
-		return ExitOK
-	}
-	fail := func(code int, format string, a ...any) int {
-		fmt.Fprintf(stderr, "ceremony: close: "+format+"\n", a...)
-		return code
-	}
-	if err != nil {
-		return fail(ExitUsage, "%v", err)
-	}
+var closeCmd = &Command{
+	Name: "close", Usage: closeUsage,
+	Flags: func(fs *flag.FlagSet) Run {
+		var o closeOptions
+		fs.StringVar(&o.configPath, "config", "", "HSM config `FILE` naming the token the leftover keys are on")
+		fs.StringVar(&o.pinFile, "pin-file", "", "user PIN `FILE`, for a token with a PIN")
+		fs.StringVar(&o.pinEnv, "pin-env", "", "environment `VARIABLE` holding the user PIN")
+		fs.BoolVar(&o.confirm, "confirm", false, "do it (without: list what closing would do)")
+		return func(env *Env, pos []string) error { return closeRun(env, &o, pos) }
+	},
+}
+
+// closeOptions are the flags of close.
+type closeOptions struct {
+	configPath, pinFile, pinEnv string
+	confirm                     bool
+}
+
+func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
+	stdout := env.Stdout
 	if len(pos) == 0 {
-		return fail(ExitUsage, "which ceremony directory? (see 'ceremony close --help')")
+		return usagef("which ceremony directory? (see 'ceremony close --help')")
 	}
 	dir, shareArgs := pos[0], pos[1:]
-	usePIN := *pinFile != "" || *pinEnv != ""
+	usePIN := o.pinFile != "" || o.pinEnv != ""
 	switch {
-	case *pinFile != "" && *pinEnv != "":
-		return fail(ExitUsage, "give one of --pin-file and --pin-env, not both")
+	case o.pinFile != "" && o.pinEnv != "":
+		return usagef("give one of --pin-file and --pin-env, not both")
 	case usePIN && len(shareArgs) > 0:
-		return fail(ExitUsage, "give activation shares or a PIN, not both")
-	case (usePIN || len(shareArgs) > 0) && *configPath == "":
-		return fail(ExitUsage, "--config FILE is required with a login: it names the token the keys are on")
+		return usagef("give activation shares or a PIN, not both")
+	case (usePIN || len(shareArgs) > 0) && o.configPath == "":
+		return usagef("--config FILE is required with a login: it names the token the keys are on")
 	}
-	var inputs []shareInput
-	defer func() {
-		for _, in := range inputs {
-			in.text.Wipe()
-		}
-	}()
-	for _, p := range shareArgs {
-		got, err := readShares(p, stdin)
-		if err != nil {
-			return fail(ExitFailure, "%v", err)
-		}
-		inputs = append(inputs, got...)
+	inputs, err := readAllShares(shareArgs, env.Stdin)
+	defer wipeShares(inputs)
+	if err != nil {
+		return err
 	}
-	opts := engine.CloseOptions{Dir: dir, Confirmed: *confirm}
-	if *configPath != "" {
-		if opts.HSM, err = hsm.LoadConfig(*configPath); err != nil {
-			return fail(ExitFailure, "%v", err)
+	opts := engine.CloseOptions{Dir: dir, Confirmed: o.confirm}
+	if o.configPath != "" {
+		if opts.HSM, err = hsm.LoadConfig(o.configPath); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -100,7 +89,7 @@ func closeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		}
 	case usePIN:
 		opts.Login = func(tok *hsm.Token) (string, error) {
-			pin, err := readCSRPIN(&csrRequest{pinFile: *pinFile, pinEnv: *pinEnv})
+			pin, err := readPINFlag(o.pinFile, o.pinEnv)
 			if err != nil {
 				return "", err
 			}
@@ -114,11 +103,11 @@ func closeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	res, err := engine.CloseInterrupted(opts)
 	if err != nil {
 		if res != nil && (len(res.Destroyed) > 0 || len(res.Withdrawn) > 0) {
-			return fail(ExitFailure, "%v (after destroying %d key pair(s) and withdrawing %d artifact(s), each recorded in %s)", err, len(res.Destroyed), len(res.Withdrawn), res.Transcript)
+			return fmt.Errorf("%v (after destroying %d key pair(s) and withdrawing %d artifact(s), each recorded in %s)", err, len(res.Destroyed), len(res.Withdrawn), res.Transcript)
 		}
-		return fail(ExitFailure, "%v", err)
+		return err
 	}
-	if !*confirm {
+	if !o.confirm {
 		for _, p := range res.Planned {
 			fmt.Fprintf(stdout, "would %s\n", p)
 		}
@@ -126,7 +115,7 @@ func closeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 			fmt.Fprintf(stdout, "already gone: %s\n", a)
 		}
 		fmt.Fprintf(stdout, "Nothing was changed. Check that every key pair listed is one this interrupted ceremony made, then run again with --confirm.\n")
-		return ExitOK
+		return nil
 	}
 	for _, k := range res.Destroyed {
 		fmt.Fprintf(stdout, "destroyed key pair %s\n", k)
@@ -138,5 +127,5 @@ func closeCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "already gone: %s\n", a)
 	}
 	fmt.Fprintf(stdout, "Closed: %s now ends with ceremony-closed (%d events); it stays unsealed.\n", res.Transcript, res.Events)
-	return ExitOK
+	return nil
 }

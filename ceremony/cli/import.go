@@ -55,66 +55,63 @@ refused, and nothing is written.
 Exit status: 0 accepted and written; 1 refused (nothing written); 2 usage.
 `
 
-func importCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	rootPath := fs.String("root", "", "the root certificate `FILE` (PEM) to trust")
-	rootFP := fs.String("root-fingerprint", "", "the root certificate's `SHA256` fingerprint")
-	out := fs.String("out", "", "output `DIR`")
-	want := fs.String("bundle", "", "take only the frames of the bundle with this `ID`")
-	pos, err := parseInterleaved(fs, args)
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "ceremony: import: "+format+"\n", a...)
-		return ExitUsage
-	}
+var importCmd = &Command{
+	Name: "import", Usage: importUsage,
+	Flags: func(fs *flag.FlagSet) Run {
+		var o importOptions
+		fs.StringVar(&o.rootPath, "root", "", "the root certificate `FILE` (PEM) to trust")
+		fs.StringVar(&o.rootFP, "root-fingerprint", "", "the root certificate's `SHA256` fingerprint")
+		fs.StringVar(&o.out, "out", "", "output `DIR`")
+		fs.StringVar(&o.want, "bundle", "", "take only the frames of the bundle with this `ID`")
+		return func(env *Env, pos []string) error { return importRun(env, &o, pos) }
+	},
+}
+
+// importOptions are the flags of import.
+type importOptions struct {
+	rootPath, rootFP, out, want string
+}
+
+func importRun(env *Env, o *importOptions, pos []string) error {
 	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, importUsage)
-		return ExitOK
-	case err != nil:
-		return usageErr("%v", err)
-	case (*rootPath == "") == (*rootFP == ""):
-		return usageErr("pin the root with --root ROOT.pem or --root-fingerprint SHA256 (one of them)")
-	case *out == "":
-		return usageErr("--out DIR is required")
+	case (o.rootPath == "") == (o.rootFP == ""):
+		return usagef("pin the root with --root ROOT.pem or --root-fingerprint SHA256 (one of them)")
+	case o.out == "":
+		return usagef("--out DIR is required")
 	case len(pos) == 0:
-		return usageErr("name what to import (files, QR images, a ceremony directory, or - for scanned frames)")
-	case *want != "" && !bundleIDRE.MatchString(*want):
-		return usageErr("--bundle %s: a bundle id is 8 characters of A-Z and 2-7", *want)
-	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "ceremony: import: "+format+"\n", a...)
-		return ExitFailure
+		return usagef("name what to import (files, QR images, a ceremony directory, or - for scanned frames)")
+	case o.want != "" && !bundleIDRE.MatchString(o.want):
+		return usagef("--bundle %s: a bundle id is 8 characters of A-Z and 2-7", o.want)
 	}
 	var pin verify.Pin
-	if *rootPath != "" {
-		root, err := verify.LoadRoot(*rootPath)
+	if o.rootPath != "" {
+		root, err := verify.LoadRoot(o.rootPath)
 		if err != nil {
-			return fail("%v", err)
+			return err
 		}
 		pin.Root = root
 	} else {
-		fp, err := seal.NormalizeFingerprint(*rootFP)
+		fp, err := seal.NormalizeFingerprint(o.rootFP)
 		if err != nil {
-			return usageErr("--root-fingerprint: %v", err)
+			return usagef("--root-fingerprint: %v", err)
 		}
 		pin.Fingerprint = fp
 	}
 
-	inputs, set, err := gatherInputs(pos, *want, stdin, stderr)
+	inputs, set, err := gatherInputs(pos, o.want, env.Stdin, env.Stderr)
 	if err != nil {
-		return fail("%v", err)
+		return err
 	}
-	report, err := opsimport.Check(inputs, pin, time.Now())
+	checked, err := opsimport.Check(inputs, pin, time.Now())
 	if err != nil {
-		return fail("REFUSED: %v; nothing is written", err)
+		return fmt.Errorf("REFUSED: %v; nothing is written", err)
 	}
-	written, err := report.Write(*out)
+	written, err := checked.Write(o.out)
 	if err != nil {
-		return fail("%v", err)
+		return err
 	}
-	printReport(stdout, report, set, written)
-	return ExitOK
+	printReport(env.Stdout, checked, set, written)
+	return nil
 }
 
 // gatherInputs turns the command line's inputs into opsimport inputs:

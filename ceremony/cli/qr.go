@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -60,24 +58,13 @@ Then check what arrived with 'ceremony import --root ROOT.pem'.
 Exit status: 0 done; 1 failed (nothing written); 2 usage.
 `
 
-func qrCommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, qrUsage)
-		return ExitUsage
-	}
-	switch args[0] {
-	case "export":
-		return qrExportCommand(args[1:], stdout, stderr)
-	case "show":
-		return qrShowCommand(ctx, args[1:], stdout, stderr)
-	case "import":
-		return qrImportCommand(args[1:], stdin, stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, qrUsage)
-		return ExitOK
-	}
-	fmt.Fprintf(stderr, "ceremony: qr: unknown command %q (export, show or import)\n", args[0])
-	return ExitUsage
+var qrCmd = &Command{
+	Name: "qr", Usage: qrUsage,
+	Commands: []*Command{
+		{Name: "export", Usage: qrUsage, Flags: qrExportFlags},
+		{Name: "show", Usage: qrUsage, Flags: qrShowFlags},
+		{Name: "import", Usage: qrUsage, Flags: qrImportFlags},
+	},
 }
 
 // levelFlag is a flag.Value for --ecc.
@@ -99,57 +86,34 @@ func (f *levelFlag) Set(s string) error {
 	return nil
 }
 
-// parseQRFlags parses a qr subcommand's flags; it returns the positional
-// arguments, or an exit status (-1 to go on).
-func parseQRFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]string, int) {
-	fs.SetOutput(io.Discard)
-	pos, err := parseInterleaved(fs, args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, qrUsage)
-		return nil, ExitOK
-	case err != nil:
-		fmt.Fprintf(stderr, "ceremony: %s: %v\n", fs.Name(), err)
-		return nil, ExitUsage
-	}
-	return pos, -1
-}
-
-func qrExportCommand(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("qr export", flag.ContinueOnError)
+func qrExportFlags(fs *flag.FlagSet) Run {
 	out := fs.String("out", "", "output `DIR` for frame-NN.png and sheet.html")
 	frameBytes := fs.Int("frame-bytes", qrtransfer.DefaultFrameBytes, "bundle bytes per frame")
 	title := fs.String("title", "", "title of the printable sheet")
 	var ecc levelFlag
 	fs.Var(&ecc, "ecc", "error correction `LEVEL` (L, M, Q, H)")
-	pos, code := parseQRFlags(fs, args, stdout, stderr)
-	if code >= 0 {
-		return code
+	return func(env *Env, pos []string) error {
+		stdout := env.Stdout
+		switch {
+		case *out == "":
+			return usagef("--out DIR is required")
+		case len(pos) == 0:
+			return usagef("name the files to export")
+		}
+		files, err := qrtransfer.ReadFiles(pos)
+		if err != nil {
+			return err
+		}
+		exp, err := qrtransfer.New(files, qrtransfer.Options{FrameBytes: *frameBytes, Level: ecc.level, Title: *title, Created: time.Now()})
+		if err != nil {
+			return err
+		}
+		if _, err := exp.WriteDir(*out); err != nil {
+			return err
+		}
+		describeExport(stdout, exp, *out)
+		return nil
 	}
-	switch {
-	case *out == "":
-		fmt.Fprintln(stderr, "ceremony: qr export: --out DIR is required")
-		return ExitUsage
-	case len(pos) == 0:
-		fmt.Fprintln(stderr, "ceremony: qr export: name the files to export")
-		return ExitUsage
-	}
-	files, err := qrtransfer.ReadFiles(pos)
-	if err != nil {
-		fmt.Fprintf(stderr, "ceremony: qr export: %v\n", err)
-		return ExitFailure
-	}
-	exp, err := qrtransfer.New(files, qrtransfer.Options{FrameBytes: *frameBytes, Level: ecc.level, Title: *title, Created: time.Now()})
-	if err != nil {
-		fmt.Fprintf(stderr, "ceremony: qr export: %v\n", err)
-		return ExitFailure
-	}
-	if _, err := exp.WriteDir(*out); err != nil {
-		fmt.Fprintf(stderr, "ceremony: qr export: %v\n", err)
-		return ExitFailure
-	}
-	describeExport(stdout, exp, *out)
-	return ExitOK
 }
 
 // describeExport prints what an export wrote, for the people in the room.
@@ -170,70 +134,60 @@ func describeExport(w io.Writer, exp *qrtransfer.Export, dir string) {
 	}
 }
 
-func qrShowCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("qr show", flag.ContinueOnError)
+func qrShowFlags(fs *flag.FlagSet) Run {
 	frameBytes := fs.Int("frame-bytes", 0, "bundle bytes per frame (default: as large as the terminal shows)")
 	rate := fs.Float64("rate", qrshow.DefaultRate, "frames per second")
 	invert := fs.Bool("invert", false, "swap dark and light (for dark-on-light terminals)")
 	var ecc levelFlag
 	fs.Var(&ecc, "ecc", "error correction `LEVEL` (L, M, Q, H)")
-	pos, code := parseQRFlags(fs, args, stdout, stderr)
-	if code >= 0 {
-		return code
-	}
-	if len(pos) == 0 {
-		fmt.Fprintln(stderr, "ceremony: qr show: name the files to show")
-		return ExitUsage
-	}
-	if *rate < qrshow.MinRate || *rate > qrshow.MaxRate {
-		fmt.Fprintf(stderr, "ceremony: qr show: --rate %g: choose %g to %g frames per second\n", *rate, qrshow.MinRate, qrshow.MaxRate)
-		return ExitUsage
-	}
-	in, out := os.Stdin, os.Stdout
-	if !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
-		fmt.Fprintln(stderr, "ceremony: qr show: needs a terminal; use 'ceremony qr export' to write the frames as images")
-		return ExitFailure
-	}
-	files, err := qrtransfer.ReadFiles(pos)
-	if err != nil {
-		fmt.Fprintf(stderr, "ceremony: qr show: %v\n", err)
-		return ExitFailure
-	}
-	level := ecc.level
-	if level == 0 {
-		level = qrtransfer.DefaultLevel
-	}
-	if *frameBytes == 0 {
-		cols, rows, err := term.GetSize(out.Fd())
+	return func(env *Env, pos []string) error {
+		stdout := env.Stdout
+		if len(pos) == 0 {
+			return usagef("name the files to show")
+		}
+		if *rate < qrshow.MinRate || *rate > qrshow.MaxRate {
+			return usagef("--rate %g: choose %g to %g frames per second", *rate, qrshow.MinRate, qrshow.MaxRate)
+		}
+		in, out, ok := terminal(env)
+		if !ok {
+			return errors.New("needs a terminal; use 'ceremony qr export' to write the frames as images")
+		}
+		files, err := qrtransfer.ReadFiles(pos)
 		if err != nil {
-			fmt.Fprintf(stderr, "ceremony: qr show: terminal size: %v\n", err)
-			return ExitFailure
+			return err
 		}
-		*frameBytes = fitFrameBytes(level, cols, rows-3)
-		if *frameBytes < qrframe.MinFrameBytes {
-			fmt.Fprintf(stderr, "ceremony: qr show: a %d×%d terminal is too small for QR frames: enlarge it (a full-screen terminal), or use 'ceremony qr export'\n", cols, rows)
-			return ExitFailure
+		level := ecc.level
+		if level == 0 {
+			level = qrtransfer.DefaultLevel
 		}
+		if *frameBytes == 0 {
+			cols, rows, err := term.GetSize(out.Fd())
+			if err != nil {
+				return fmt.Errorf("terminal size: %v", err)
+			}
+			*frameBytes = fitFrameBytes(level, cols, rows-3)
+			if *frameBytes < qrframe.MinFrameBytes {
+				return fmt.Errorf("a %d×%d terminal is too small for QR frames: enlarge it (a full-screen terminal), or use 'ceremony qr export'", cols, rows)
+			}
+		}
+		exp, err := qrtransfer.New(files, qrtransfer.Options{FrameBytes: *frameBytes, Level: level})
+		if err != nil {
+			return err
+		}
+		err = qrshow.Run(env.Ctx, qrshow.Options{
+			Frames:   exp.Texts(),
+			BundleID: exp.Digest.ID(),
+			Render:   terminalRender(level),
+			Rate:     *rate,
+			Invert:   *invert,
+			Title:    showTitle(pos),
+		}, in, out)
+		if err != nil {
+			return err
+		}
+		describeExport(stdout, exp, "")
+		return nil
 	}
-	exp, err := qrtransfer.New(files, qrtransfer.Options{FrameBytes: *frameBytes, Level: level})
-	if err != nil {
-		fmt.Fprintf(stderr, "ceremony: qr show: %v\n", err)
-		return ExitFailure
-	}
-	err = qrshow.Run(ctx, qrshow.Options{
-		Frames:   exp.Texts(),
-		BundleID: exp.Digest.ID(),
-		Render:   terminalRender(level),
-		Rate:     *rate,
-		Invert:   *invert,
-		Title:    showTitle(pos),
-	}, in, out)
-	if err != nil {
-		fmt.Fprintf(stderr, "ceremony: qr show: %v\n", err)
-		return ExitFailure
-	}
-	describeExport(stdout, exp, "")
-	return ExitOK
 }
 
 // terminalRender draws frames for qrshow at level.
@@ -255,58 +209,52 @@ func fitFrameBytes(level qrimage.Level, cols, rows int) int {
 	return n
 }
 
-func qrImportCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("qr import", flag.ContinueOnError)
+func qrImportFlags(fs *flag.FlagSet) Run {
 	out := fs.String("out", "", "output `DIR` for the bundle's files")
 	want := fs.String("bundle", "", "import only the bundle with this `ID`")
-	pos, code := parseQRFlags(fs, args, stdout, stderr)
-	if code >= 0 {
-		return code
-	}
-	switch {
-	case *out == "":
-		fmt.Fprintln(stderr, "ceremony: qr import: --out DIR is required")
-		return ExitUsage
-	case len(pos) == 0:
-		fmt.Fprintln(stderr, "ceremony: qr import: name the QR images, or - to read scanned lines from standard input")
-		return ExitUsage
-	case *want != "" && !bundleIDRE.MatchString(*want):
-		fmt.Fprintf(stderr, "ceremony: qr import: --bundle %s: a bundle id is 8 characters of A-Z and 2-7 (or more of the bundle digest in base32)\n", *want)
-		return ExitUsage
-	}
-	files, set, err := readFrames(pos, *want, stdin, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "ceremony: qr import: %v\n", err)
-		return ExitFailure
-	}
-	var named []durable.NamedFile
-	for _, f := range files {
-		named = append(named, durable.NamedFile{Name: f.Name, Data: f.Data})
-	}
-	res, err := durable.WriteAll(*out, named)
-	if err != nil {
-		fmt.Fprintf(stderr, "ceremony: qr import: %v\n", err)
-		return ExitFailure
-	}
-	fmt.Fprintf(stdout, "bundle %s: %d frames, SHA-256 %s verified\n", set.ID(), set.Total, set.Digest.Hex())
-	printWords(stdout, "bundle SHA-256 as words (compare them with the sheet)", words.Encode(set.Digest[:]))
-	unchanged := map[string]bool{}
-	for _, n := range res.Unchanged {
-		unchanged[n] = true
-	}
-	width := 0
-	for _, f := range files {
-		width = max(width, len(filepath.Join(*out, filepath.FromSlash(f.Name))))
-	}
-	for _, f := range files {
-		state := "written"
-		if unchanged[f.Name] {
-			state = "already there, identical"
+	return func(env *Env, pos []string) error {
+		stdout, stdin := env.Stdout, env.Stdin
+		_ = stdin
+		switch {
+		case *out == "":
+			return usagef("--out DIR is required")
+		case len(pos) == 0:
+			return usagef("name the QR images, or - to read scanned lines from standard input")
+		case *want != "" && !bundleIDRE.MatchString(*want):
+			return usagef("--bundle %s: a bundle id is 8 characters of A-Z and 2-7 (or more of the bundle digest in base32)", *want)
 		}
-		fmt.Fprintf(stdout, "  %-*s %7d bytes  SHA-256 %s  %s\n", width, filepath.Join(*out, filepath.FromSlash(f.Name)), len(f.Data), f.SHA256(), state)
+		files, set, err := readFrames(pos, *want, env.Stdin, env.Stderr)
+		if err != nil {
+			return err
+		}
+		var named []durable.NamedFile
+		for _, f := range files {
+			named = append(named, durable.NamedFile{Name: f.Name, Data: f.Data})
+		}
+		res, err := durable.WriteAll(*out, named)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "bundle %s: %d frames, SHA-256 %s verified\n", set.ID(), set.Total, set.Digest.Hex())
+		printWords(stdout, "bundle SHA-256 as words (compare them with the sheet)", words.Encode(set.Digest[:]))
+		unchanged := map[string]bool{}
+		for _, n := range res.Unchanged {
+			unchanged[n] = true
+		}
+		width := 0
+		for _, f := range files {
+			width = max(width, len(filepath.Join(*out, filepath.FromSlash(f.Name))))
+		}
+		for _, f := range files {
+			state := "written"
+			if unchanged[f.Name] {
+				state = "already there, identical"
+			}
+			fmt.Fprintf(stdout, "  %-*s %7d bytes  SHA-256 %s  %s\n", width, filepath.Join(*out, filepath.FromSlash(f.Name)), len(f.Data), f.SHA256(), state)
+		}
+		fmt.Fprintf(stdout, "not yet trusted: check it with 'ceremony import --root ROOT.pem --out DIR2 %s/...'\n", *out)
+		return nil
 	}
-	fmt.Fprintf(stdout, "not yet trusted: check it with 'ceremony import --root ROOT.pem --out DIR2 %s/...'\n", *out)
-	return ExitOK
 }
 
 var bundleIDRE = regexp.MustCompile(`^[A-Za-z2-7]{8,52}$`)

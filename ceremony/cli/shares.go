@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/durable"
@@ -41,57 +40,38 @@ type shareInput struct {
 	text *secret.Secret
 }
 
-func sharesCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "check" && args[0] != "help" && args[0] != "-h" && args[0] != "--help") {
-		if len(args) > 0 {
-			fmt.Fprintf(stderr, "ceremony: shares: unknown command %q (check)\n", args[0])
-		} else {
-			fmt.Fprint(stderr, sharesUsage)
-		}
-		return ExitUsage
-	}
-	if args[0] != "check" {
-		fmt.Fprint(stdout, sharesUsage)
-		return ExitOK
-	}
-	fs := flag.NewFlagSet("ceremony shares check", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	tpath := fs.String("transcript", "", "`TRANSCRIPT` of the ceremony that split the secret")
-	pos, err := parseInterleaved(fs, args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, sharesUsage)
-		return ExitOK
-	}
-	fail := func(code int, format string, a ...any) int {
-		fmt.Fprintf(stderr, "ceremony: shares check: "+format+"\n", a...)
-		return code
-	}
-	if err != nil {
-		return fail(ExitUsage, "%v", err)
-	}
+var sharesCmd = &Command{
+	Name: "shares", Usage: sharesUsage,
+	Commands: []*Command{{
+		Name: "check", Usage: sharesUsage,
+		Flags: func(fs *flag.FlagSet) Run {
+			tpath := fs.String("transcript", "", "`TRANSCRIPT` of the ceremony that split the secret")
+			return func(env *Env, pos []string) error {
+				return sharesCheck(env, *tpath, pos)
+			}
+		},
+	}},
+}
+
+func sharesCheck(env *Env, tpath string, pos []string) (err error) {
 	if len(pos) == 0 {
-		return fail(ExitUsage, "which shares? give share files, or - to read them from standard input")
+		return usagef("which shares? give share files, or - to read them from standard input")
 	}
 	manifests := map[string]*shares.Manifest{}
-	if *tpath != "" {
-		if manifests, err = manifestsIn(*tpath); err != nil {
-			return fail(ExitFailure, "%v", err)
+	if tpath != "" {
+		if manifests, err = manifestsIn(tpath); err != nil {
+			return err
 		}
 	}
-	var inputs []shareInput
-	defer func() {
-		for _, in := range inputs {
-			in.text.Wipe()
-		}
-	}()
-	for _, p := range pos {
-		got, err := readShares(p, stdin)
-		if err != nil {
-			return fail(ExitFailure, "%v", err)
-		}
-		inputs = append(inputs, got...)
+	inputs, err := readAllShares(pos, env.Stdin)
+	defer wipeShares(inputs)
+	if err != nil {
+		return err
 	}
-	return checkShares(inputs, manifests, *tpath != "", stdout)
+	if code := checkShares(inputs, manifests, tpath != "", env.Stdout); code != ExitOK {
+		return &ExitError{Code: code}
+	}
+	return nil
 }
 
 // checkShares prints a line per share and per split, and returns the exit
@@ -205,6 +185,27 @@ func manifestsIn(path string) (map[string]*shares.Manifest, error) {
 
 // readShares reads one share from a file, or the shares on standard input
 // ("-"), each beginning at a line whose first group starts with CS.
+// readAllShares reads the shares in every source in names (see
+// readShares). The caller wipes them with wipeShares, also on error.
+func readAllShares(names []string, stdin io.Reader) ([]shareInput, error) {
+	var inputs []shareInput
+	for _, p := range names {
+		got, err := readShares(p, stdin)
+		if err != nil {
+			return inputs, err
+		}
+		inputs = append(inputs, got...)
+	}
+	return inputs, nil
+}
+
+// wipeShares wipes the text of every share in inputs.
+func wipeShares(inputs []shareInput) {
+	for _, in := range inputs {
+		in.text.Wipe()
+	}
+}
+
 func readShares(name string, stdin io.Reader) ([]shareInput, error) {
 	var (
 		data []byte
@@ -220,11 +221,7 @@ func readShares(name string, stdin io.Reader) ([]shareInput, error) {
 	}
 	defer clear(data)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, durable.Cause(err))
 	}
 	if name != "-" {
 		return []shareInput{{name: name, line: 1, text: secret.New(data)}}, nil

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/activation"
@@ -35,57 +34,36 @@ Exit status: 0 listed; 1 a share, the config or the token was refused;
 var keyAttributeOrder = []string{"sensitive", "always_sensitive", "extractable", "never_extractable", "wrap_with_trusted",
 	"modifiable", "local", "token", "private", "sign", "decrypt", "unwrap", "derive"}
 
-func tokenCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "inspect" && args[0] != "help" && args[0] != "-h" && args[0] != "--help") {
-		if len(args) > 0 {
-			fmt.Fprintf(stderr, "ceremony: token: unknown command %q (inspect)\n", args[0])
-		} else {
-			fmt.Fprint(stderr, tokenUsage)
-		}
-		return ExitUsage
+var tokenCmd = &Command{
+	Name: "token", Usage: tokenUsage,
+	Commands: []*Command{{
+		Name: "inspect", Usage: tokenUsage,
+		Flags: func(fs *flag.FlagSet) Run {
+			configPath := fs.String("config", "", "HSM config `FILE`: PKCS#11 module path and token label or serial")
+			return func(env *Env, pos []string) error {
+				return tokenInspect(env, *configPath, pos)
+			}
+		},
+	}},
+}
+
+func tokenInspect(env *Env, configPath string, pos []string) error {
+	stdout := env.Stdout
+	if configPath == "" {
+		return usagef("--config FILE is required: it names the PKCS#11 module and the token")
 	}
-	if args[0] != "inspect" {
-		fmt.Fprint(stdout, tokenUsage)
-		return ExitOK
-	}
-	fs := flag.NewFlagSet("ceremony token inspect", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	configPath := fs.String("config", "", "HSM config `FILE`: PKCS#11 module path and token label or serial")
-	pos, err := parseInterleaved(fs, args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, tokenUsage)
-		return ExitOK
-	}
-	fail := func(code int, format string, a ...any) int {
-		fmt.Fprintf(stderr, "ceremony: token inspect: "+format+"\n", a...)
-		return code
-	}
+	inputs, err := readAllShares(pos, env.Stdin)
+	defer wipeShares(inputs)
 	if err != nil {
-		return fail(ExitUsage, "%v", err)
+		return err
 	}
-	if *configPath == "" {
-		return fail(ExitUsage, "--config FILE is required: it names the PKCS#11 module and the token")
-	}
-	var inputs []shareInput
-	defer func() {
-		for _, in := range inputs {
-			in.text.Wipe()
-		}
-	}()
-	for _, p := range pos {
-		got, err := readShares(p, stdin)
-		if err != nil {
-			return fail(ExitFailure, "%v", err)
-		}
-		inputs = append(inputs, got...)
-	}
-	cfg, err := hsm.LoadConfig(*configPath)
+	cfg, err := hsm.LoadConfig(configPath)
 	if err != nil {
-		return fail(ExitFailure, "%v", err)
+		return err
 	}
 	tok, err := hsm.Open(cfg)
 	if err != nil {
-		return fail(ExitFailure, "%v", err)
+		return err
 	}
 	defer tok.Close()
 	info := tok.Info()
@@ -93,20 +71,20 @@ func tokenCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	if len(inputs) > 0 {
 		n, err := activationLogin(tok, inputs)
 		if err != nil {
-			return fail(ExitFailure, "%v", err)
+			return err
 		}
 		login = fmt.Sprintf("logged in with the user PIN derived from %d activation shares (%s); the PIN is not shown", len(inputs), n)
 	}
 	objs, err := tok.Inventory()
 	if err != nil {
-		return fail(ExitFailure, "%v", err)
+		return err
 	}
 	fmt.Fprintf(stdout, "HSM token %q (%s %s, serial %s): %s\n\n", info.Label, info.Manufacturer, info.Model, info.Serial, login)
 	for _, o := range objs {
 		fmt.Fprintln(stdout, describeObject(o))
 	}
 	fmt.Fprintf(stdout, "\n%d object(s); nothing was changed on the token.\n", len(objs))
-	return ExitOK
+	return nil
 }
 
 // activationLogin checks activation shares against the record on the

@@ -37,67 +37,72 @@ but no root pinned.
 show prints the printable record (the same as OUT/transcript.md).
 `
 
-func transcriptCommand(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, transcriptUsage)
-		return ExitUsage
-	}
-	switch args[0] {
-	case "verify":
-		return verifyCommand(args[1:], stdout, stderr)
-	case "show":
-		return showCommand(args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, transcriptUsage)
-		return ExitOK
-	}
-	fmt.Fprintf(stderr, "ceremony: transcript: unknown command %q (verify or show)\n", args[0])
-	return ExitUsage
+var transcriptCmd = &Command{
+	Name: "transcript", Usage: transcriptUsage,
+	Commands: []*Command{
+		{
+			Name: "verify", Usage: transcriptUsage,
+			Flags: func(fs *flag.FlagSet) Run {
+				rootPath := fs.String("root", "", "pinned root certificate `ROOT.pem`")
+				rootFP := fs.String("root-fingerprint", "", "pinned root certificate's `SHA256` fingerprint (hex; colons and spaces allowed)")
+				return func(env *Env, pos []string) error {
+					path, err := oneTranscript(pos)
+					if err != nil {
+						return err
+					}
+					return verifyTranscript(env, path, *rootPath, *rootFP)
+				}
+			},
+		},
+		{
+			Name: "show", Usage: transcriptUsage,
+			Flags: func(fs *flag.FlagSet) Run {
+				return func(env *Env, pos []string) error {
+					path, err := oneTranscript(pos)
+					if err != nil {
+						return err
+					}
+					chain, err := transcript.ReadFile(path)
+					if err != nil {
+						return fmt.Errorf("%s: %v", path, err)
+					}
+					fmt.Fprint(env.Stdout, record.Render(chain))
+					return nil
+				}
+			},
+		},
+	},
 }
 
-// oneTranscript parses the flags of a transcript subcommand and returns its
-// one positional argument.
-func oneTranscript(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (string, int) {
-	fs.SetOutput(io.Discard)
-	pos, err := parseInterleaved(fs, args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, transcriptUsage)
-		return "", ExitOK
-	case err != nil:
-		fmt.Fprintf(stderr, "ceremony: %s: %v\n", fs.Name(), err)
-		return "", ExitUsage
-	case len(pos) != 1:
-		fmt.Fprintf(stderr, "ceremony: %s: give one transcript file (OUT/transcript.jsonl)\n", fs.Name())
-		return "", ExitUsage
+// oneTranscript returns the one transcript file a subcommand was given.
+func oneTranscript(pos []string) (string, error) {
+	if len(pos) != 1 {
+		return "", usagef("give one transcript file (OUT/transcript.jsonl)")
 	}
-	return pos[0], -1
+	return pos[0], nil
 }
 
-func verifyCommand(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("transcript verify", flag.ContinueOnError)
-	rootPath := fs.String("root", "", "pinned root certificate `ROOT.pem`")
-	rootFP := fs.String("root-fingerprint", "", "pinned root certificate's `SHA256` fingerprint (hex; colons and spaces allowed)")
-	path, code := oneTranscript(fs, args, stdout, stderr)
-	if code >= 0 {
-		return code
-	}
-	fail := func(code int, format string, a ...any) int {
-		fmt.Fprintf(stderr, "ceremony: transcript verify: %s\n", record.Printable(fmt.Sprintf(format, a...)))
-		return code
+func verifyTranscript(env *Env, path, rootPath, rootFP string) error {
+	stdout := env.Stdout
+	fail := func(code int, format string, a ...any) error {
+		err := errors.New(record.Printable(fmt.Sprintf(format, a...)))
+		if code == ExitUsage {
+			return &UsageError{err}
+		}
+		return err
 	}
 	var pin verify.Pin
 	switch {
-	case *rootPath != "" && *rootFP != "":
+	case rootPath != "" && rootFP != "":
 		return fail(ExitUsage, "give --root or --root-fingerprint, not both")
-	case *rootPath != "":
-		root, err := verify.LoadRoot(*rootPath)
+	case rootPath != "":
+		root, err := verify.LoadRoot(rootPath)
 		if err != nil {
 			return fail(ExitUsage, "%v", err)
 		}
 		pin.Root = root
-	case *rootFP != "":
-		fp, err := seal.NormalizeFingerprint(*rootFP)
+	case rootFP != "":
+		fp, err := seal.NormalizeFingerprint(rootFP)
 		if err != nil {
 			return fail(ExitUsage, "--root-fingerprint: %v", err)
 		}
@@ -120,13 +125,11 @@ func verifyCommand(args []string, stdout, stderr io.Writer) int {
 	summary(stdout, res)
 	switch res.Status {
 	case verify.Unpinned:
-		fmt.Fprintln(stderr, "ceremony: transcript verify: who sealed it is unproven: pin the root with --root ROOT.pem or --root-fingerprint SHA256 (from the paper record)")
-		return ExitUnpinned
+		return &ExitError{ExitUnpinned, errors.New("who sealed it is unproven: pin the root with --root ROOT.pem or --root-fingerprint SHA256 (from the paper record)")}
 	case verify.Unsealed:
-		fmt.Fprintf(stderr, "ceremony: transcript verify: unsealed, intact up to event %d: the ceremony did not complete (%s)\n", last.Seq, record.Printable(record.Status(c)))
-		return ExitUnsealed
+		return &ExitError{ExitUnsealed, fmt.Errorf("unsealed, intact up to event %d: the ceremony did not complete (%s)", last.Seq, record.Printable(record.Status(c)))}
 	}
-	return ExitOK
+	return nil
 }
 
 // summary prints what an auditor wants to see at a glance.
@@ -182,19 +185,4 @@ func summary(w io.Writer, res *verify.Result) {
 	for _, n := range res.Notes {
 		row("note", "%s", n)
 	}
-}
-
-func showCommand(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("transcript show", flag.ContinueOnError)
-	path, code := oneTranscript(fs, args, stdout, stderr)
-	if code >= 0 {
-		return code
-	}
-	chain, err := transcript.ReadFile(path)
-	if err != nil {
-		fmt.Fprintf(stderr, "ceremony: transcript show: %s: %v\n", path, err)
-		return ExitFailure
-	}
-	fmt.Fprint(stdout, record.Render(chain))
-	return ExitOK
 }

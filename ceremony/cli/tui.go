@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -15,32 +13,32 @@ import (
 	"github.com/devicepki/ceremony/ceremony/tui"
 )
 
-// tuiCommand runs the interactive TUI. After it leaves the alternate
-// screen, it prints what the ceremony left behind (nothing secret), so that
-// it stays in the terminal's scrollback.
-func tuiCommand(ctx context.Context, opts tui.Options, version string, stdout, stderr io.Writer) int {
-	in, out := os.Stdin, os.Stdout
-	if !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
-		fmt.Fprintln(stderr, "ceremony: the interactive TUI needs a terminal; for a rehearsal without one use 'ceremony run SCRIPT --config HSM.yaml --answers FILE' (see 'ceremony help')")
-		return ExitUsage
+// tuiRun runs the interactive TUI on env's standard input and output,
+// which must be a terminal. After it leaves the alternate screen, it
+// prints what the ceremony left behind (nothing secret), so that it stays
+// in the terminal's scrollback.
+func tuiRun(env *Env, opts tui.Options) error {
+	in, out, ok := terminal(env)
+	if !ok {
+		return &UsageError{asIs{errors.New("the interactive TUI needs a terminal; for a rehearsal without one use 'ceremony run SCRIPT --config HSM.yaml --answers FILE' (see 'ceremony help')")}}
 	}
-	opts.Tool = engine.CurrentTool(version)
-	o, err := tui.Run(ctx, opts, in, out)
+	opts.Tool = engine.CurrentTool(env.Version)
+	o, err := tui.Run(env.Ctx, opts, in, out)
 	if err != nil {
-		fmt.Fprintf(stderr, "ceremony: %v\n", err)
-		return ExitFailure
+		return asIs{err}
 	}
 	if !o.Started {
-		return ExitOK
+		return nil
 	}
 	if o.Err != nil {
-		fmt.Fprintf(stderr, "ceremony: %v\n", o.Err)
+		fmt.Fprintf(env.Stderr, "ceremony: %v\n", o.Err)
 		var se *engine.StepError
 		if errors.As(o.Err, &se) && !se.Discarded {
-			fmt.Fprintf(stderr, "ceremony: the unsealed transcript is %s\n", filepath.Join(o.Dir, "transcript.jsonl"))
+			fmt.Fprintf(env.Stderr, "ceremony: the unsealed transcript is %s\n", filepath.Join(o.Dir, "transcript.jsonl"))
 		}
-		return ExitFailure
+		return &ExitError{Code: ExitFailure}
 	}
+	stdout := env.Stdout
 	res := o.Result
 	fmt.Fprintf(stdout, "Ceremony %q completed.\n", o.Title)
 	fmt.Fprintf(stdout, "  transcript:   %s (%d events)\n", res.Transcript, res.Events)
@@ -51,5 +49,16 @@ func tuiCommand(ctx context.Context, opts tui.Options, version string, stdout, s
 		fmt.Fprintf(stdout, "  QR frames:    %s (bundle %s, %d frames)\n", res.QR.Dir, res.QR.Bundle, len(res.QR.Frames))
 	}
 	fmt.Fprintf(stdout, "  final digest: %s\n", record.GroupHex(res.Head))
-	return ExitOK
+	return nil
+}
+
+// terminal returns env's standard input and output if both are a
+// terminal.
+func terminal(env *Env) (in, out *os.File, ok bool) {
+	in, inOK := env.Stdin.(*os.File)
+	out, outOK := env.Stdout.(*os.File)
+	if !inOK || !outOK || !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
+		return nil, nil, false
+	}
+	return in, out, true
 }

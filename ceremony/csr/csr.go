@@ -1,5 +1,7 @@
 // Package csr reads the certificate signing requests (PKCS #10) brought into
-// a ceremony and applies the key policy to the keys they carry.
+// a ceremony and applies the key policy to the keys they carry; and it
+// makes such requests with a key pair in a token ([Create]), for the
+// factories and build systems whose keys a root ceremony certifies.
 //
 // The root key signs intermediate CAs and the firmware-signing certificate
 // from these requests, so everything here happens before the HSM is asked to
@@ -27,7 +29,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strconv"
 	"strings"
 	"unicode"
@@ -78,11 +79,7 @@ func ReadFile(path string) (*Request, error) {
 	case errors.Is(err, durable.ErrTooLarge):
 		return nil, fmt.Errorf("%s: %w; a CSR is a few kilobytes: is this the right file?", name, err)
 	case err != nil:
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, durable.Cause(err))
 	}
 	// The file might hold a private key given by mistake: do not leave it
 	// in memory longer than needed. Parse keeps no reference to data.

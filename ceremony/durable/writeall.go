@@ -122,7 +122,7 @@ func (w *allWriter) check(f NamedFile) (bool, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			continue
 		case err != nil:
-			return false, fmt.Errorf("%s: %v", where, bare(err))
+			return false, fmt.Errorf("%s: %v", where, BareError(err))
 		case st.Mode()&fs.ModeSymlink != 0:
 			return false, fmt.Errorf("%s: %s is a symbolic link: files are written only inside the output directory; nothing was written", where, filepath.Join(w.dir, p))
 		case !st.IsDir():
@@ -134,7 +134,7 @@ func (w *allWriter) check(f NamedFile) (bool, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("%s: %v", where, bare(err))
+		return false, fmt.Errorf("%s: %v", where, BareError(err))
 	case st.Mode()&fs.ModeSymlink != 0:
 		return false, fmt.Errorf("%s: exists as a symbolic link: files are written only inside the output directory; nothing was written", where)
 	case !st.Mode().IsRegular():
@@ -142,7 +142,7 @@ func (w *allWriter) check(f NamedFile) (bool, error) {
 	}
 	old, err := w.root.ReadFile(f.Name)
 	if err != nil {
-		return false, fmt.Errorf("%s: %v", where, bare(err))
+		return false, fmt.Errorf("%s: %v", where, BareError(err))
 	}
 	if !bytes.Equal(old, f.Data) {
 		return false, fmt.Errorf("%s: already exists with different content; nothing was written (choose another --out)", where)
@@ -154,7 +154,7 @@ func (w *allWriter) write(f NamedFile) error {
 	where := filepath.Join(w.dir, filepath.FromSlash(f.Name))
 	parent := path.Dir(f.Name)
 	if err := w.mkdirs(parent); err != nil {
-		return fmt.Errorf("%s: %v", where, bare(err))
+		return fmt.Errorf("%s: %v", where, BareError(err))
 	}
 	// A random name: a temporary file a crash left behind is no obstacle.
 	var rnd [6]byte
@@ -164,7 +164,7 @@ func (w *allWriter) write(f NamedFile) error {
 	tmp := path.Join(parent, "."+path.Base(f.Name)+".tmp-"+hex.EncodeToString(rnd[:]))
 	t, err := w.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("%s: %v", where, bare(err))
+		return fmt.Errorf("%s: %v", where, BareError(err))
 	}
 	defer w.root.Remove(tmp)
 	_, err = t.Write(f.Data)
@@ -175,10 +175,10 @@ func (w *allWriter) write(f NamedFile) error {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("%s: write: %v", where, bare(err))
+		return fmt.Errorf("%s: write: %v", where, BareError(err))
 	}
 	if err := w.root.Link(tmp, f.Name); err != nil {
-		return fmt.Errorf("%s: %v", where, bare(err))
+		return fmt.Errorf("%s: %v", where, BareError(err))
 	}
 	w.made = append(w.made, f.Name)
 	return w.syncDir(parent)
@@ -219,16 +219,4 @@ func (w *allWriter) undo() {
 	for _, d := range w.madeDirs {
 		os.Remove(d)
 	}
-}
-
-func bare(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Op + ": " + pe.Err.Error()
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Op + ": " + le.Err.Error()
-	}
-	return err.Error()
 }

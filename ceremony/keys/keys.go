@@ -14,7 +14,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -31,25 +32,26 @@ const (
 	RSA4096   Algorithm = "rsa-4096"
 )
 
+// algorithms holds each algorithm's parameters and the signature it makes
+// by default: ECDSA with the hash matching the curve's strength, RSA
+// PKCS #1 v1.5 with SHA-256.
 var algorithms = map[Algorithm]struct {
-	curve elliptic.Curve
-	bits  int
+	curve   elliptic.Curve
+	bits    int
+	sig     x509.SignatureAlgorithm
+	hash    crypto.Hash
+	sigName string
 }{
-	ECDSAP256: {curve: elliptic.P256()},
-	ECDSAP384: {curve: elliptic.P384()},
-	ECDSAP521: {curve: elliptic.P521()},
-	RSA3072:   {bits: 3072},
-	RSA4096:   {bits: 4096},
+	ECDSAP256: {curve: elliptic.P256(), sig: x509.ECDSAWithSHA256, hash: crypto.SHA256, sigName: "ECDSA with SHA-256"},
+	ECDSAP384: {curve: elliptic.P384(), sig: x509.ECDSAWithSHA384, hash: crypto.SHA384, sigName: "ECDSA with SHA-384"},
+	ECDSAP521: {curve: elliptic.P521(), sig: x509.ECDSAWithSHA512, hash: crypto.SHA512, sigName: "ECDSA with SHA-512"},
+	RSA3072:   {bits: 3072, sig: x509.SHA256WithRSA, hash: crypto.SHA256, sigName: "RSA PKCS #1 v1.5 with SHA-256"},
+	RSA4096:   {bits: 4096, sig: x509.SHA256WithRSA, hash: crypto.SHA256, sigName: "RSA PKCS #1 v1.5 with SHA-256"},
 }
 
 // Algorithms lists every supported algorithm, sorted.
 func Algorithms() []Algorithm {
-	out := make([]Algorithm, 0, len(algorithms))
-	for a := range algorithms {
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
+	return slices.Sorted(maps.Keys(algorithms))
 }
 
 // ParseAlgorithm returns the Algorithm named s, or an error listing the
@@ -74,6 +76,24 @@ func (a Algorithm) Curve() elliptic.Curve { return algorithms[a].curve }
 
 // RSABits returns the modulus size of an RSA algorithm, or 0.
 func (a Algorithm) RSABits() int { return algorithms[a].bits }
+
+// SignatureAlgorithm returns the X.509 signature algorithm a key of
+// algorithm a signs with: ECDSA with the hash matching the curve (P-256
+// with SHA-256, P-384 with SHA-384, P-521 with SHA-512), RSA PKCS #1 v1.5
+// with SHA-256. It is x509.UnknownSignatureAlgorithm for an unknown a.
+//
+// Certificates, CSRs and transcript seals all sign this way; this table is
+// the one place that says so.
+func (a Algorithm) SignatureAlgorithm() x509.SignatureAlgorithm { return algorithms[a].sig }
+
+// Hash returns the digest a key of algorithm a signs (see
+// [Algorithm.SignatureAlgorithm]), or 0 for an unknown a.
+func (a Algorithm) Hash() crypto.Hash { return algorithms[a].hash }
+
+// SignatureName describes [Algorithm.SignatureAlgorithm] for people, such
+// as "ECDSA with SHA-384" or "RSA PKCS #1 v1.5 with SHA-256"; "" for an
+// unknown a.
+func (a Algorithm) SignatureName() string { return algorithms[a].sigName }
 
 // Describe returns a human name such as "ECDSA P-384" or "RSA 3072".
 func (a Algorithm) Describe() string {

@@ -352,13 +352,10 @@ func (c *checker) read(in Input) error {
 	case errors.Is(err, durable.ErrTooLarge):
 		return refuse(it, "larger than %d bytes: no ceremony file is", MaxFileSize)
 	case err != nil:
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return refuse(it, "%v", err)
+		return refuse(it, "%v", durable.Cause(err))
 	}
-	it.data, it.Size, it.SHA256 = data, len(data), sha256Hex(data)
+	sum := sha256.Sum256(data)
+	it.data, it.Size, it.SHA256 = data, len(data), hex.EncodeToString(sum[:])
 	if it.content, err = parseContent(data); err != nil {
 		return refuse(it, "%v", err)
 	}
@@ -754,10 +751,6 @@ type Written struct {
 }
 
 // sha256Hex returns the hex SHA-256 of b.
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
 
 // name is what a certificate is called in messages: its common name, or
 // its whole subject.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/verify"
@@ -43,10 +44,10 @@ func (c *checker) checkTranscript(it *Item) error {
 		}
 		file := filepath.Join(tmp, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-			return refuse(it, "a working directory to verify it in: %v", bareError(err))
+			return refuse(it, "a working directory to verify it in: %v", durable.BareError(err))
 		}
 		if err := os.WriteFile(file, o.data, 0o600); err != nil {
-			return refuse(it, "a working directory to verify it in: %v", bareError(err))
+			return refuse(it, "a working directory to verify it in: %v", durable.BareError(err))
 		}
 	}
 	res, err := verify.Carried(filepath.Join(tmp, outdir.TranscriptFile), verify.Pin{Root: c.root})
@@ -130,14 +131,4 @@ func (c *checker) describeTranscriptItem(it *Item) error {
 		c.describeTranscript(it)
 	}
 	return nil
-}
-
-// bareError drops the path from a *fs.PathError: the temporary directory
-// means nothing to the user.
-func bareError(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Op + ": " + pe.Err.Error()
-	}
-	return err.Error()
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -67,10 +66,9 @@ func LoadCRL(path string) (*CRLProfile, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(data)
 	p := &CRLProfile{
 		Name: strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), Path: path,
-		SHA256: hex.EncodeToString(sum[:]), Description: strings.TrimSpace(t.Description), doc: doc,
+		SHA256: sha256Hex(data), Description: strings.TrimSpace(t.Description), doc: doc,
 	}
 	if t.Profile != KindCRL {
 		return nil, doc.Errorf("profile", "must be %q for a CRL template (is %q)", KindCRL, t.Profile)
@@ -174,8 +172,7 @@ func NewCRLDraft(p *CRLProfile, issuer *x509.Certificate, issuerKey crypto.Publi
 		return nil, fmt.Errorf("parse the CRL just built: %w", err)
 	}
 	d.TBS = d.Preview.RawTBSRevocationList
-	sum := sha256.Sum256(d.TBS)
-	d.TBSSHA256 = hex.EncodeToString(sum[:])
+	d.TBSSHA256 = sha256Hex(d.TBS)
 	return d, nil
 }
 
@@ -209,8 +206,7 @@ func (c *IssuedCRL) PEM() []byte {
 
 // SHA256 returns the hex SHA-256 of the DER CRL.
 func (c *IssuedCRL) SHA256() string {
-	sum := sha256.Sum256(c.DER)
-	return hex.EncodeToString(sum[:])
+	return sha256Hex(c.DER)
 }
 
 // Sign has signer (the issuer's HSM key) sign the draft, and checks that

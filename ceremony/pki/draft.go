@@ -6,10 +6,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -129,8 +127,7 @@ func NewDraft(p *Profile, v Validity, serial *big.Int, subject *pkix.Name, subje
 		}
 	}
 	d.TBS = d.Preview.RawTBSCertificate
-	sum := sha256.Sum256(d.TBS)
-	d.TBSSHA256 = hex.EncodeToString(sum[:])
+	d.TBSSHA256 = sha256Hex(d.TBS)
 	return d, nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math/big"
 	"slices"
 	"time"
@@ -83,10 +82,7 @@ type Issued struct {
 
 // SHA256 returns the hex SHA-256 of the DER certificate, as
 // `openssl x509 -noout -fingerprint -sha256` prints it (without colons).
-func (i *Issued) SHA256() string {
-	sum := sha256.Sum256(i.DER)
-	return hex.EncodeToString(sum[:])
-}
+func (i *Issued) SHA256() string { return sha256Hex(i.DER) }
 
 // PEM returns the certificate in PEM form.
 func (i *Issued) PEM() []byte {
@@ -263,11 +259,7 @@ func ReadCertificateFile(what, path string) (*x509.Certificate, error) {
 func readPEMFile(what, path, typ, alone string, max int64) ([]byte, error) {
 	data, err := durable.ReadRegularFile(path, max)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+		return nil, fmt.Errorf("%s %s: %w", what, path, durable.Cause(err))
 	}
 	block, rest := pem.Decode(data)
 	switch {

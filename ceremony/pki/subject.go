@@ -6,7 +6,9 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -62,7 +64,7 @@ func (p *Profile) fillRequested(s subject, requested map[string]string) error {
 	for _, n := range names {
 		path := "requested_subject." + n
 		if _, ok := subjectOIDs[n]; !ok {
-			return p.errorf(path, "unknown subject attribute %q (known: %s)", n, strings.Join(sortedKeys(subjectOIDs), ", "))
+			return p.errorf(path, "unknown subject attribute %q (known: %s)", n, strings.Join(slices.Sorted(maps.Keys(subjectOIDs)), ", "))
 		}
 		for _, f := range subjectFields {
 			if f.path == n && f.value(s) != "" {

@@ -9,19 +9,17 @@
 package pki
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -200,16 +198,12 @@ var rules = map[Kind]kindRules{
 	},
 }
 
-func kindNames() string { return strings.Join(sortedKeys(rules), ", ") }
-
-// sortedKeys returns the keys of m, sorted: the names listed in errors.
-func sortedKeys[K ~string, V any](m map[K]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, string(k))
+func kindNames() string {
+	var names []string
+	for _, k := range slices.Sorted(maps.Keys(rules)) {
+		names = append(names, string(k))
 	}
-	sort.Strings(out)
-	return out
+	return strings.Join(names, ", ")
 }
 
 // Profile is a validated certificate template.
@@ -318,11 +312,10 @@ func Parse(path string, data []byte) (*Profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(data)
 	p := &Profile{
 		Name:   strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
 		Path:   path,
-		SHA256: hex.EncodeToString(sum[:]),
+		SHA256: sha256Hex(data),
 		doc:    doc,
 	}
 	if err := p.fill(&t); err != nil {
@@ -619,11 +612,15 @@ var signatureAlgorithms = map[string]x509.SignatureAlgorithm{
 	"sha512WithRSAEncryption": x509.SHA512WithRSA,
 }
 
-// matchingECDSA pairs each curve with the hash of the same strength.
-var matchingECDSA = map[keys.Algorithm]string{
-	keys.ECDSAP256: "ecdsa-with-SHA256",
-	keys.ECDSAP384: "ecdsa-with-SHA384",
-	keys.ECDSAP521: "ecdsa-with-SHA512",
+// signatureName returns the template name of sa, or "" if templates do
+// not name it.
+func signatureName(sa x509.SignatureAlgorithm) string {
+	for n, a := range signatureAlgorithms {
+		if a == sa {
+			return n
+		}
+	}
+	return ""
 }
 
 // IssuerDefault is the signature_algorithm of a template whose
@@ -637,10 +634,10 @@ const IssuerDefault = "issuer-default"
 // curve (P-256/SHA-256, P-384/SHA-384, P-521/SHA-512), RSA PKCS #1 v1.5
 // with SHA-256 (as ceremony csr signs).
 func IssuerDefaultSignature(alg keys.Algorithm) x509.SignatureAlgorithm {
-	if alg.IsECDSA() {
-		return signatureAlgorithms[matchingECDSA[alg]]
+	if !alg.IsECDSA() {
+		return x509.SHA256WithRSA
 	}
-	return x509.SHA256WithRSA
+	return alg.SignatureAlgorithm()
 }
 
 // SignatureAlgorithmFor returns the algorithm a certificate of this
@@ -669,18 +666,18 @@ func signatureAlgorithmFor(alg keys.Algorithm, name string) (x509.SignatureAlgor
 
 func parseSignatureAlgorithm(name string) (x509.SignatureAlgorithm, error) {
 	if name == "" {
-		return 0, fmt.Errorf("required (one of: %s)", strings.Join(sortedKeys(signatureAlgorithms), ", "))
+		return 0, fmt.Errorf("required (one of: %s)", strings.Join(slices.Sorted(maps.Keys(signatureAlgorithms)), ", "))
 	}
 	sa, ok := signatureAlgorithms[name]
 	if !ok {
-		return 0, fmt.Errorf("unknown signature algorithm %q (known: %s)", name, strings.Join(sortedKeys(signatureAlgorithms), ", "))
+		return 0, fmt.Errorf("unknown signature algorithm %q (known: %s)", name, strings.Join(slices.Sorted(maps.Keys(signatureAlgorithms)), ", "))
 	}
 	return sa, nil
 }
 
 func suitableSignatures(alg keys.Algorithm) string {
 	if alg.IsECDSA() {
-		return matchingECDSA[alg]
+		return signatureName(alg.SignatureAlgorithm())
 	}
 	return "sha256WithRSAEncryption, sha384WithRSAEncryption or sha512WithRSAEncryption"
 }
@@ -689,13 +686,8 @@ func suitableSignatures(alg keys.Algorithm) string {
 // described as what) can make signatures of algorithm sa: ECDSA keys with
 // the hash matching their curve, RSA keys with PKCS#1 v1.5 and SHA-2.
 func checkSignatureSuits(alg keys.Algorithm, sa x509.SignatureAlgorithm, what string) error {
-	name := ""
-	for n, a := range signatureAlgorithms {
-		if a == sa {
-			name = n
-		}
-	}
-	if alg.IsECDSA() && name != matchingECDSA[alg] || !alg.IsECDSA() && !strings.HasSuffix(name, "WithRSAEncryption") {
+	name := signatureName(sa)
+	if alg.IsECDSA() && sa != alg.SignatureAlgorithm() || !alg.IsECDSA() && !strings.HasSuffix(name, "WithRSAEncryption") {
 		return fmt.Errorf("%s does not suit %s (use %s)", name, what, suitableSignatures(alg))
 	}
 	return nil
@@ -787,7 +779,7 @@ func parseEKU(names []string) ([]x509.ExtKeyUsage, []asn1.ObjectIdentifier, erro
 		ekus  []x509.ExtKeyUsage
 		oids  []asn1.ObjectIdentifier
 		seen  = map[string]bool{}
-		known = sortedKeys(extKeyUsages)
+		known = slices.Sorted(maps.Keys(extKeyUsages))
 	)
 	for _, n := range names {
 		if seen[n] {

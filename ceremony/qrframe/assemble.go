@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -228,7 +230,7 @@ var ErrNoFrames = errors.New("no QR frame was read")
 func (a *Assembler) Result() (*Set, []byte, error) {
 	if len(a.order) == 0 {
 		if len(a.ignored) > 0 {
-			return nil, nil, fmt.Errorf("no frame of bundle %s was read (only frames of %s)", a.Want, strings.Join(sortedKeys(a.ignored), ", "))
+			return nil, nil, fmt.Errorf("no frame of bundle %s was read (only frames of %s)", a.Want, strings.Join(slices.Sorted(maps.Keys(a.ignored)), ", "))
 		}
 		return nil, nil, ErrNoFrames
 	}
@@ -286,13 +288,4 @@ func sameBundle(sets []*Set) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys(m map[string]int) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -12,7 +12,8 @@ package record
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -80,7 +81,7 @@ func Render(c *transcript.Chain) string {
 	}
 	w("| Recorded by | ceremony %s, %s face |\n", cell(st.ToolVersion), cell(st.Face))
 	var inputs []string
-	for _, k := range sortedKeys(st.Inputs) {
+	for _, k := range slices.Sorted(maps.Keys(st.Inputs)) {
 		if k != "place" {
 			inputs = append(inputs, fmt.Sprintf("%s = %s", k, st.Inputs[k]))
 		}
@@ -291,15 +292,6 @@ func stepTitle(steps []transcript.StartedStep, id string) (int, string) {
 	return 0, ""
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // renderDetails writes, under an event's line, the digests and texts from
 // its data that people compare and read.
 func renderDetails(w func(string, ...any), ev transcript.Event) {
@@ -358,7 +350,7 @@ func renderKey(w func(string, ...any), publicKeySHA256 string, attributes transc
 	var attrs map[string]bool
 	_ = attributes.Decode(&attrs)
 	var set []string
-	for _, k := range sortedKeys(attrs) {
+	for _, k := range slices.Sorted(maps.Keys(attrs)) {
 		if attrs[k] {
 			set = append(set, strings.ReplaceAll(k, "_", "-"))
 		}

@@ -18,7 +18,6 @@ package seal
 import (
 	"bytes"
 	"crypto"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -40,26 +39,40 @@ type profile struct {
 	signature asn1.ObjectIdentifier // signerInfo.signatureAlgorithm
 }
 
-// profileFor returns the profile for a public key: SHA-256 for P-256 and
-// RSA, SHA-384 for P-384, SHA-512 for P-521; ECDSA signs with
+// profileFor returns the profile for a public key: the signature its
+// algorithm makes (keys.Algorithm.SignatureAlgorithm): SHA-256 for P-256
+// and RSA, SHA-384 for P-384, SHA-512 for P-521; ECDSA signs with
 // ecdsa-with-SHAxxx, RSA with sha256WithRSAEncryption (PKCS #1 v1.5).
 func profileFor(pub crypto.PublicKey) (profile, error) {
 	alg, err := keys.AlgorithmOf(pub)
 	if err != nil {
 		return profile{}, err
 	}
-	switch alg {
-	case keys.ECDSAP256:
-		return profile{crypto.SHA256, pkcs7.OIDDigestAlgorithmSHA256, pkcs7.OIDDigestAlgorithmECDSASHA256}, nil
-	case keys.ECDSAP384:
-		return profile{crypto.SHA384, pkcs7.OIDDigestAlgorithmSHA384, pkcs7.OIDDigestAlgorithmECDSASHA384}, nil
-	case keys.ECDSAP521:
-		return profile{crypto.SHA512, pkcs7.OIDDigestAlgorithmSHA512, pkcs7.OIDDigestAlgorithmECDSASHA512}, nil
-	case keys.RSA3072, keys.RSA4096:
-		return profile{crypto.SHA256, pkcs7.OIDDigestAlgorithmSHA256, pkcs7.OIDEncryptionAlgorithmRSASHA256}, nil
+	h := alg.Hash()
+	digest, ok := digestOIDs[h]
+	if !ok {
+		return profile{}, fmt.Errorf("no seal algorithms for %s keys", alg.Describe())
 	}
-	return profile{}, fmt.Errorf("no seal algorithms for %s keys", alg.Describe())
+	if !alg.IsECDSA() {
+		return profile{h, digest, pkcs7.OIDEncryptionAlgorithmRSASHA256}, nil
+	}
+	return profile{h, digest, ecdsaOIDs[h]}, nil
 }
+
+// digestOIDs and ecdsaOIDs name in CMS the digests keys.Algorithm.Hash
+// picks and the ECDSA signatures over them.
+var (
+	digestOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
+		crypto.SHA256: pkcs7.OIDDigestAlgorithmSHA256,
+		crypto.SHA384: pkcs7.OIDDigestAlgorithmSHA384,
+		crypto.SHA512: pkcs7.OIDDigestAlgorithmSHA512,
+	}
+	ecdsaOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
+		crypto.SHA256: pkcs7.OIDDigestAlgorithmECDSASHA256,
+		crypto.SHA384: pkcs7.OIDDigestAlgorithmECDSASHA384,
+		crypto.SHA512: pkcs7.OIDDigestAlgorithmECDSASHA512,
+	}
+)
 
 // Sign returns a detached CMS SignedData (DER) over content signed by
 // signer, whose public key must equal cert's. The digest is SHA-256 for
@@ -472,9 +485,9 @@ func (s *Seal) checkAttributeSignature() error {
 		return errors.New("no signed attributes")
 	}
 	attrs[0] = 0x31
-	alg := map[crypto.Hash]x509.SignatureAlgorithm{crypto.SHA256: x509.ECDSAWithSHA256, crypto.SHA384: x509.ECDSAWithSHA384, crypto.SHA512: x509.ECDSAWithSHA512}[s.hash]
-	if _, ok := s.Signer.PublicKey.(*rsa.PublicKey); ok {
-		alg = x509.SHA256WithRSA
+	alg, err := keys.AlgorithmOf(s.Signer.PublicKey)
+	if err != nil {
+		return err
 	}
-	return s.Signer.CheckSignature(alg, attrs, si.Signature)
+	return s.Signer.CheckSignature(alg.SignatureAlgorithm(), attrs, si.Signature)
 }

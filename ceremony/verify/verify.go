@@ -31,6 +31,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/pki"
 	"github.com/devicepki/ceremony/ceremony/record"
@@ -122,7 +123,7 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 	dir := filepath.Dir(path)
 	content, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &Failure{File: filepath.Base(path), Msg: bareError(err)}
+		return nil, &Failure{File: filepath.Base(path), Msg: durable.BareError(err)}
 	}
 	res := &Result{}
 	chain, err := transcript.Check(content)
@@ -175,13 +176,13 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 	case sealAt < 0 && sigErr == nil:
 		return nil, &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("present, but the transcript has no seal event: it ends at event %d (events after %d removed?)", len(evs), len(evs))}
 	case sealAt < 0 && !errors.Is(sigErr, fs.ErrNotExist):
-		return nil, &Failure{File: outdir.SealFile, Msg: bareError(sigErr)}
+		return nil, &Failure{File: outdir.SealFile, Msg: durable.BareError(sigErr)}
 	case sealAt < 0:
 		res.Status = Unsealed
 	case errors.Is(sigErr, fs.ErrNotExist):
 		return nil, &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("missing: event %d says the transcript was sealed", evs[sealAt].Seq)}
 	case sigErr != nil:
-		return nil, &Failure{File: outdir.SealFile, Msg: bareError(sigErr)}
+		return nil, &Failure{File: outdir.SealFile, Msg: durable.BareError(sigErr)}
 	default:
 		if err := res.checkSeal(evs[sealAt], content, sig, pin); err != nil {
 			return nil, err
@@ -307,7 +308,7 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 		case errors.Is(err, fs.ErrNotExist):
 			return &Failure{File: a.Path, Msg: fmt.Sprintf("recorded at event %d, but missing", a.Event)}
 		case err != nil:
-			return &Failure{File: a.Path, Msg: fmt.Sprintf("recorded at event %d, but %s", a.Event, bareError(err))}
+			return &Failure{File: a.Path, Msg: fmt.Sprintf("recorded at event %d, but %s", a.Event, durable.BareError(err))}
 		case !st.Mode().IsRegular():
 			return &Failure{File: a.Path, Msg: fmt.Sprintf("not a regular file (%s): the ceremony wrote a file here", st.Mode().Type())}
 		case st.Size() != int64(a.Size):
@@ -315,9 +316,10 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 		}
 		data, err := os.ReadFile(file)
 		if err != nil {
-			return &Failure{File: a.Path, Msg: bareError(err)}
+			return &Failure{File: a.Path, Msg: durable.BareError(err)}
 		}
-		if got := sha256Hex(data); got != a.SHA256 || len(data) != a.Size {
+		sum := sha256.Sum256(data)
+		if got := hex.EncodeToString(sum[:]); got != a.SHA256 || len(data) != a.Size {
 			return &Failure{File: a.Path, Msg: fmt.Sprintf("SHA-256 %s (%d bytes), but event %d recorded %s (%d bytes): the file was changed",
 				short(got), len(data), a.Event, short(a.SHA256), a.Size)}
 		}
@@ -328,7 +330,7 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 	}
 	entries, err := os.ReadDir(filepath.Join(dir, outdir.ArtifactsDir))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return &Failure{File: outdir.ArtifactsDir, Msg: bareError(err)}
+		return &Failure{File: outdir.ArtifactsDir, Msg: durable.BareError(err)}
 	}
 	var names []string
 	for _, e := range entries {
@@ -353,19 +355,6 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 // LoadRoot reads a PEM file holding exactly one certificate.
 func LoadRoot(path string) (*x509.Certificate, error) {
 	return pki.ReadCertificateFile("root certificate", path)
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
-}
-
-func bareError(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Op + ": " + pe.Err.Error()
-	}
-	return err.Error()
 }
 
 func short(h string) string {

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+// runMain runs Main with stdin and returns the exit status and output.
+func runMain(t *testing.T, stdin io.Reader, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(args, &Env{Ctx: context.Background(), Stdin: stdin, Stdout: &out, Stderr: &errb, Version: "test"})
+	return code, out.String(), errb.String()
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"frobnicate"}, "ceremony: unknown command \"frobnicate\" (try 'ceremony help')\n"},
+		{[]string{"qr", "frob"}, "ceremony: qr: unknown command \"frob\" (export, show or import)\n"},
+		{[]string{"transcript", "frob"}, "ceremony: transcript: unknown command \"frob\" (verify or show)\n"},
+		{[]string{"shares", "frob"}, "ceremony: shares: unknown command \"frob\" (check)\n"},
+		{[]string{"token", "frob"}, "ceremony: token: unknown command \"frob\" (inspect)\n"},
+		{[]string{"run", "--colour", "blue"}, "ceremony: run: flag provided but not defined: -colour (see 'ceremony run --help')\n"},
+		{[]string{"qr", "export", "--ecc", "Z", "f"}, "ceremony: qr export: invalid value \"Z\" for flag -ecc: "},
+		{[]string{"close", "--frob"}, "ceremony: close: flag provided but not defined: -frob (see 'ceremony close --help')\n"},
+		{[]string{"close"}, "ceremony: close: which ceremony directory? (see 'ceremony close --help')\n"},
+		{[]string{"transcript", "show"}, "ceremony: transcript show: give one transcript file (OUT/transcript.jsonl)\n"},
+		{[]string{"shares", "check"}, "ceremony: shares check: which shares? give share files, or - to read them from standard input\n"},
+		{[]string{"token", "inspect"}, "ceremony: token inspect: --config FILE is required: it names the PKCS#11 module and the token\n"},
+		{[]string{"csr", "--label", "a", "--label", "b"}, "ceremony: csr: --label given twice\n"},
+		{[]string{"csr", "--pin-env", "12 34"}, "ceremony: csr: --config FILE is required"},
+		{nil, "ceremony: the interactive TUI needs a terminal;"},
+	} {
+		code, stdout, stderr := runMain(t, strings.NewReader(""), c.args...)
+		if code != ExitUsage || stdout != "" || !strings.HasPrefix(stderr, c.stderr) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, code, stdout, stderr, c.stderr)
+		}
+	}
+}
+
+// Every command answers --help on stdout with exit 0, and a group without
+// a subcommand prints its usage on stderr with exit 2.
+func TestEveryCommandHasHelp(t *testing.T) {
+	var walk func(cmds []*Command, parent []string)
+	walk = func(cmds []*Command, parent []string) {
+		for _, c := range cmds {
+			args := append(append([]string{}, parent...), c.Name)
+			if c.Usage == "" {
+				t.Errorf("%q: no usage", args)
+			}
+			if len(c.Commands) > 0 {
+				if c.Flags != nil {
+					t.Errorf("%q: a group with flags", args)
+				}
+				code, stdout, stderr := runMain(t, strings.NewReader(""), args...)
+				if code != ExitUsage || stdout != "" || stderr != c.Usage {
+					t.Errorf("%q: exit %d, stdout %q, stderr %q; want the usage on stderr and exit 2", args, code, stdout, stderr)
+				}
+				code, stdout, stderr = runMain(t, strings.NewReader(""), append(args, "help")...)
+				if code != ExitOK || stdout != c.Usage || stderr != "" {
+					t.Errorf("%q help: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+				}
+				walk(c.Commands, args)
+				continue
+			}
+			if c.Flags == nil {
+				t.Errorf("%q: neither flags nor subcommands", args)
+				continue
+			}
+			code, stdout, stderr := runMain(t, strings.NewReader(""), append(args, "--help")...)
+			if code != ExitOK || !strings.HasPrefix(stdout, c.Usage) || stderr != "" {
+				t.Errorf("%q --help: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+			}
+		}
+	}
+	walk(commands, nil)
+	code, stdout, _ := runMain(t, nil, "run", "--help")
+	if code != ExitOK || !strings.Contains(stdout, "-input NAME=VALUE") {
+		t.Errorf("run --help does not list the flags: %q", stdout)
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("the reader given as stdin") }
+
+// Shares given as - come from Env.Stdin, not from the process's own.
+func TestStdinIsInjected(t *testing.T) {
+	code, stdout, stderr := runMain(t, failingReader{}, "shares", "check", "-")
+	if code != ExitFailure || stdout != "" || stderr != "ceremony: shares check: -: the reader given as stdin\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = runMain(t, strings.NewReader("not a share\n"), "shares", "check", "-")
+	if code != ExitFailure || !strings.HasPrefix(stdout, "share 1 on standard input (line 1): ") || stderr != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+func TestReport(t *testing.T) {
+	for _, c := range []struct {
+		path   string
+		bare   bool
+		err    error
+		code   int
+		stderr string
+	}{
+		{"close", false, nil, ExitOK, ""},
+		{"close", false, errors.New("refused"), ExitFailure, "ceremony: close: refused\n"},
+		{"run", true, errors.New("script x.yaml:3: bad"), ExitFailure, "ceremony: script x.yaml:3: bad\n"},
+		{"close", false, usagef("which?"), ExitUsage, "ceremony: close: which?\n"},
+		{"transcript verify", false, &ExitError{ExitUnsealed, errors.New("unsealed")}, ExitUnsealed, "ceremony: transcript verify: unsealed\n"},
+		{"shares check", false, &ExitError{Code: ExitFailure}, ExitFailure, ""},
+		{"qr show", false, asIs{errors.New("as it is")}, ExitFailure, "ceremony: as it is\n"},
+	} {
+		var errb bytes.Buffer
+		code := report(&Env{Stderr: &errb}, c.path, c.bare, c.err)
+		if code != c.code || errb.String() != c.stderr {
+			t.Errorf("report(%q, %v): %d %q, want %d %q", c.path, c.err, code, errb.String(), c.code, c.stderr)
+		}
+	}
+}
