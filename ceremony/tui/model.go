@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
@@ -396,24 +397,19 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 		}
 		return nil
 	}
-	switch k.String() {
-	case "pgup", "pgdown":
-		// They scroll the text to read aloud, except on the approval,
-		// which scrolls what is signed (and the text with it).
-		if _, ok := m.prompt.(*approvePrompt); !ok || m.excForm != nil {
-			if k.String() == "pgup" {
-				m.scrollSay(-1)
-			} else {
-				m.scrollSay(1)
-			}
-			return nil
-		}
-	case "ctrl+c":
+	switch {
+	case key.Matches(k, enabled(sayUp, m.sayKeys())):
+		m.scrollSay(-1)
+		return nil
+	case key.Matches(k, enabled(sayDown, m.sayKeys())):
+		m.scrollSay(1)
+		return nil
+	case key.Matches(k, abortKey):
 		if !m.aborting {
 			m.abortAsk = "ctrl+c"
 		}
 		return nil
-	case "ctrl+e":
+	case key.Matches(k, exceptionKey):
 		if m.excForm == nil && !m.aborting {
 			m.excForm = newExceptionForm(m.present, m.sealed, m.cur >= 0 && m.script.Steps[m.cur].Kind == script.KindSeal)
 		}
@@ -437,7 +433,7 @@ func (m *Model) onKey(k tea.KeyMsg) tea.Cmd {
 	if m.prompt == nil || m.aborting {
 		return nil
 	}
-	if r, ok := m.prompt.(refusal); ok && (k.String() == "n" || k.String() == "N") && r.refusal() != "" {
+	if r, ok := m.prompt.(refusal); ok && key.Matches(k, refuseKey) && r.refusal() != "" {
 		m.abortAsk = r.refusal()
 		return nil
 	}
@@ -678,11 +674,11 @@ func (m *Model) viewCeremony() string {
 	// the text to read aloud does not fit; an approval read to its end
 	// takes y), and the body's height on the help's: drawn again until
 	// they agree.
-	help := helpLines(m.helpText(false), m.width)
+	help := helpLines(m.keys(false), m.width)
 	var body []string
 	for range 3 {
 		body = m.body(m.height - 2 - len(help)) // header, status, help
-		next := helpLines(m.helpText(m.sayScrolls()), m.width)
+		next := helpLines(m.keys(m.sayScrolls()), m.width)
 		same := slices.Equal(next, help)
 		help = next
 		if same {
@@ -1050,52 +1046,27 @@ func (m *Model) statusLine() string {
 	return " working…"
 }
 
-// sayKeys is the help for scrolling the text to read aloud.
-const sayKeys = "PgUp/PgDn step text"
-
-// helpText lists the keys of the ceremony screen; scrolls adds the keys
-// that scroll the text to read aloud.
-func (m *Model) helpText(scrolls bool) string {
-	var parts []string
+// keys lists the keys of the ceremony screen: the prompt's (or the
+// exception form's); the scroll keys of the text to read aloud when
+// scrolls (it does not fit) and no approval scrolls what is signed; ctrl+e
+// while an exception can be opened; and ctrl+c.
+func (m *Model) keys(scrolls bool) []key.Binding {
+	var bs []key.Binding
 	switch {
 	case m.excForm != nil:
-		parts = append(parts, m.excForm.help())
+		bs = append(bs, m.excForm.keys()...)
 	case m.prompt != nil:
-		parts = append(parts, m.prompt.help())
+		bs = append(bs, m.prompt.keys()...)
 	}
-	if scrolls {
-		parts = append(parts, sayKeys)
-	}
-	parts = append(parts, "ctrl+e exception · ctrl+c abort")
-	return strings.Join(parts, " · ")
+	return append(bs, enabled(sayUp, scrolls && m.sayKeys()), enabled(exceptionKey, m.excForm == nil && !m.aborting), abortKey)
 }
 
-// helpSep separates the keys of a help line.
-const helpSep = " · "
-
-// helpLines lays out a help text (keys separated by " · ") in lines of at
-// most width cells, each starting with a space: one line if it fits, else
-// as many as it needs, broken between keys, never inside one, so that
-// every key stays readable.
-func helpLines(help string, width int) []string {
-	var out []string
-	line := ""
-	for _, item := range strings.Split(help, helpSep) {
-		switch {
-		case line == "":
-			line = " " + item
-		case ansi.StringWidth(line+helpSep+item) <= width:
-			line += helpSep + item
-		default:
-			out = append(out, line)
-			line = " " + item
-		}
-	}
-	out = append(out, line)
-	for i, l := range out {
-		out[i] = cut(l, width)
-	}
-	return out
+// sayKeys reports whether PgUp/PgDn scroll the text to read aloud: they
+// do except on the approval, which scrolls what is signed (and the text
+// with it).
+func (m *Model) sayKeys() bool {
+	_, approving := m.prompt.(*approvePrompt)
+	return !approving || m.excForm != nil
 }
 
 func (m *Model) viewAbortAsk() string {

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
@@ -21,8 +22,8 @@ type prompt interface {
 	key(k tea.KeyMsg) *reply
 	// view draws the prompt in width cells.
 	view(th theme, width int) []string
-	// help lists the prompt's keys.
-	help() string
+	// keys lists the prompt's key bindings that apply now, for the help.
+	keys() []key.Binding
 }
 
 // wiper is implemented by prompts holding typed secrets: wipe clears them
@@ -60,20 +61,20 @@ type picker struct {
 
 // key moves the cursor; it returns true for Enter.
 func (p *picker) key(k tea.KeyMsg) (chosen bool) {
-	switch k.String() {
-	case "up", "k", "shift+tab":
+	switch {
+	case key.Matches(k, listUp):
 		if p.cur > 0 {
 			p.cur--
 		}
-	case "down", "j", "tab":
+	case key.Matches(k, listDown):
 		if p.cur < len(p.items)-1 {
 			p.cur++
 		}
-	case "home":
+	case key.Matches(k, listHome):
 		p.cur = 0
-	case "end":
+	case key.Matches(k, listEnd):
 		p.cur = len(p.items) - 1
-	case "enter":
+	case key.Matches(k, listChoose):
 		return len(p.items) > 0
 	}
 	return false
@@ -159,27 +160,42 @@ func newAttendancePrompt(req engine.AttendanceRequest) *attendancePrompt {
 	return &attendancePrompt{req: req, names: engine.Attendance{}}
 }
 
-func (p *attendancePrompt) help() string {
-	return "Enter add · empty Enter: next role · ↑/↓ role"
+// attendanceKeys are the keys of the attendance: Enter adds the name typed
+// (or, with none, goes to the next role), ↑/↓ move between the roles, and
+// Backspace in an empty field takes back the role's last name.
+var attendanceKeys = struct {
+	add, next, up, down, back key.Binding
+}{
+	add:  bind("Enter", "add", "enter"),
+	next: bind("empty Enter:", "next role", "enter"),
+	up:   bind("↑/↓", "role", "up", "shift+tab"),
+	down: bind("↓", "role", "down", "tab"),
+	back: bind("Backspace", "take back the last name", "backspace"),
+}
+
+func (p *attendancePrompt) keys() []key.Binding {
+	km := attendanceKeys
+	return []key.Binding{km.add, km.next, km.up}
 }
 
 func (p *attendancePrompt) key(k tea.KeyMsg) *reply {
+	km := attendanceKeys
 	roles := p.req.Roles
 	r := roles[p.role]
-	switch k.String() {
-	case "up", "shift+tab":
+	switch {
+	case key.Matches(k, km.up):
 		if p.role > 0 {
 			p.role--
 		}
 		p.problem = ""
 		return nil
-	case "down", "tab":
+	case key.Matches(k, km.down):
 		if p.role < len(roles)-1 {
 			p.role++
 		}
 		p.problem = ""
 		return nil
-	case "backspace":
+	case key.Matches(k, km.back):
 		if len(p.input.value) == 0 {
 			if list := p.names[r.Name]; len(list) > 0 {
 				p.input.set(list[len(list)-1])
@@ -187,7 +203,7 @@ func (p *attendancePrompt) key(k tea.KeyMsg) *reply {
 			}
 			return nil
 		}
-	case "enter":
+	case key.Matches(k, km.add):
 		p.problem = ""
 		name := strings.Join(strings.Fields(p.input.String()), " ")
 		if name == "" {
@@ -263,11 +279,18 @@ func (p *attendancePrompt) view(th theme, width int) []string {
 
 type confirmPrompt struct{ req engine.ConfirmRequest }
 
-func (p *confirmPrompt) help() string    { return "y confirm · n refuse (stops the ceremony)" }
+// confirmKey confirms a step.
+var confirmKey = bind("y", "confirm", "y", "Y")
+
+func (p *confirmPrompt) keys() []key.Binding {
+	refuse := refuseKey
+	refuse.SetHelp("n", "refuse (stops the ceremony)")
+	return []key.Binding{confirmKey, refuse}
+}
 func (p *confirmPrompt) refusal() string { return who(p.req.Participant) + " refuses" }
 
 func (p *confirmPrompt) key(k tea.KeyMsg) *reply {
-	if k.String() == "y" || k.String() == "Y" {
+	if key.Matches(k, confirmKey) {
 		return &reply{}
 	}
 	return nil
@@ -289,11 +312,25 @@ type approvePrompt struct {
 	rows   int  // rows the field list may use
 }
 
-func (p *approvePrompt) help() string {
+// approveKeys are the keys of the approval: they scroll what is signed,
+// and approve it once its last line has been on screen.
+var approveKeys = struct {
+	scroll, up, down, pageUp, pageDown, approve key.Binding
+}{
+	scroll:   bind("↑/↓ PgUp/PgDn", "scroll", "up", "k", "down", "j", "pgup", "pgdown", " "),
+	up:       bind("↑", "scroll up", "up", "k"),
+	down:     bind("↓", "scroll down", "down", "j"),
+	pageUp:   bind("PgUp", "page up", "pgup"),
+	pageDown: bind("PgDn", "page down", "pgdown", " "),
+	approve:  bind("y", "approve", "y", "Y"),
+}
+
+func (p *approvePrompt) keys() []key.Binding {
+	km := approveKeys
 	if !p.seen {
-		return "↑/↓ PgUp/PgDn scroll to the end · n refuse"
+		km.scroll.SetHelp("↑/↓ PgUp/PgDn", "scroll to the end")
 	}
-	return "↑/↓ PgUp/PgDn scroll · y approve · n refuse"
+	return []key.Binding{km.scroll, enabled(km.approve, p.seen), refuseKey}
 }
 func (p *approvePrompt) refusal() string { return who(p.req.Participant) + " refuses to approve" }
 
@@ -347,20 +384,19 @@ func (p *approvePrompt) footer() string {
 }
 
 func (p *approvePrompt) key(k tea.KeyMsg) *reply {
+	km := approveKeys
 	page := max(p.rows-1, 1)
-	switch k.String() {
-	case "up", "k":
+	switch {
+	case key.Matches(k, km.up):
 		p.offset--
-	case "down", "j":
+	case key.Matches(k, km.down):
 		p.offset++
-	case "pgup":
+	case key.Matches(k, km.pageUp):
 		p.offset -= page
-	case "pgdown", " ":
+	case key.Matches(k, km.pageDown):
 		p.offset += page
-	case "y", "Y":
-		if p.seen {
-			return &reply{}
-		}
+	case key.Matches(k, enabled(km.approve, p.seen)):
+		return &reply{}
 	}
 	p.offset = max(0, min(p.offset, len(p.lines)-p.rows))
 	return nil
@@ -410,7 +446,7 @@ func newChoosePrompt(req engine.ChoiceRequest) *choosePrompt {
 	return p
 }
 
-func (p *choosePrompt) help() string { return "↑/↓ move · Enter choose" }
+func (p *choosePrompt) keys() []key.Binding { return listHelp() }
 
 func (p *choosePrompt) key(k tea.KeyMsg) *reply {
 	if p.whom.chosen == nil {
@@ -439,18 +475,30 @@ type secretPrompt struct {
 	in   maskedInput
 }
 
-func (p *secretPrompt) help() string { return "type (hidden) · Enter submit · ctrl+u clear" }
+// The keys of a secret's masked field (besides typing).
+var (
+	submitKey = bind("Enter", "submit", "enter")
+	clearKey  = bind("ctrl+u", "clear", "ctrl+u")
+)
+
+func (p *secretPrompt) keys() []key.Binding {
+	return []key.Binding{typing("type", "(hidden)"), submitKey, clearKey}
+}
 
 func (p *secretPrompt) key(k tea.KeyMsg) *reply {
 	if p.whom.chosen == nil {
 		p.whom.key(k)
 		return nil
 	}
-	if k.Type == tea.KeyEnter {
+	switch {
+	case key.Matches(k, submitKey):
 		if p.in.len() == 0 {
 			return nil
 		}
 		return &reply{val: engine.SecretAnswer{Secret: p.in.take(), By: *p.whom.chosen}}
+	case key.Matches(k, clearKey):
+		p.in.wipe()
+		return nil
 	}
 	p.in.key(k)
 	return nil
@@ -477,14 +525,23 @@ type overridePrompt struct {
 	prob   string
 }
 
-func (p *overridePrompt) help() string {
+// The keys of the override: o overrides (n, the refusal, stops); Enter
+// records the reason typed.
+var (
+	overrideKey = bind("o", "override", "o")
+	recordKey   = bind("Enter", "record it", "enter")
+)
+
+func (p *overridePrompt) keys() []key.Binding {
 	switch {
 	case !p.agreed:
-		return "o override · n stop the ceremony"
+		stop := refuseKey
+		stop.SetHelp("n", "stop the ceremony")
+		return []key.Binding{overrideKey, stop}
 	case p.whom.chosen == nil:
-		return "↑/↓ move · Enter choose"
+		return listHelp()
 	}
-	return "type the reason · Enter record it"
+	return []key.Binding{typing("type", "the reason"), recordKey}
 }
 func (p *overridePrompt) refusal() string {
 	if p.agreed {
@@ -496,7 +553,7 @@ func (p *overridePrompt) refusal() string {
 func (p *overridePrompt) key(k tea.KeyMsg) *reply {
 	switch {
 	case !p.agreed:
-		if k.String() == "o" {
+		if key.Matches(k, overrideKey) {
 			p.agreed = true
 			p.whom = newWhoPicker(p.req.Candidates, "Who overrides it?")
 		}
@@ -505,7 +562,7 @@ func (p *overridePrompt) key(k tea.KeyMsg) *reply {
 		p.whom.key(k)
 		return nil
 	}
-	if k.Type == tea.KeyEnter {
+	if key.Matches(k, recordKey) {
 		reason := strings.TrimSpace(p.reason.String())
 		if reason == "" {
 			p.prob = "say why the ceremony may go on"
@@ -551,7 +608,7 @@ func (e *shareEntry) status() shares.Typing { return shares.CheckTyping(e.in.buf
 // key handles a key; it returns true when Enter submits a complete share
 // with no group known to be wrong.
 func (e *shareEntry) key(k tea.KeyMsg) bool {
-	if k.Type == tea.KeyEnter {
+	if key.Matches(k, submitKey) {
 		t := e.status()
 		switch {
 		case !t.OK():
@@ -634,11 +691,11 @@ type sharePrompt struct {
 	entry shareEntry
 }
 
-func (p *sharePrompt) help() string {
+func (p *sharePrompt) keys() []key.Binding {
 	if p.whom.chosen == nil {
-		return "↑/↓ move · Enter choose"
+		return listHelp()
 	}
-	return "type or scan it (hidden) · Enter submit"
+	return []key.Binding{typing("type or scan it", "(hidden)"), submitKey}
 }
 
 func (p *sharePrompt) key(k tea.KeyMsg) *reply {

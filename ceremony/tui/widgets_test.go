@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
@@ -1204,20 +1205,26 @@ func TestHelpFitsAt80(t *testing.T) {
 			checkSize(t, v, 80, 24)
 			// The keys: the prompt's (or the exception form's), the
 			// scroll keys when the text to read aloud is clipped, and
-			// the ceremony screen's own; the hand-out has only ctrl+c.
+			// the ceremony screen's own (ctrl+e only while no
+			// exception form is open); the hand-out has only ctrl+c.
 			var keys []string
 			switch {
 			case m.excForm != nil:
-				keys = append(keys, m.excForm.help())
+				keys = append(keys, helpText(m.excForm.keys()))
 			case m.prompt != nil:
-				keys = append(keys, m.prompt.help())
+				keys = append(keys, helpText(m.prompt.keys()))
 			}
 			if strings.Contains(v, "Read aloud, line") {
 				keys = append(keys, "PgUp/PgDn")
 			}
-			keys = append(keys, "ctrl+e exception · ctrl+c abort")
+			if m.excForm == nil {
+				keys = append(keys, "ctrl+e exception")
+			} else if strings.Contains(v, "ctrl+e") {
+				t.Errorf("the help shows ctrl+e while the exception form is open:\n%s", v)
+			}
+			keys = append(keys, "ctrl+c abort")
 			if p, ok := m.prompt.(*handOutPrompt); ok && m.excForm == nil {
-				keys = []string{p.help(), "ctrl+c abort"}
+				keys = []string{helpText(p.keys()), "ctrl+c abort"}
 			}
 			help := strings.Join(keys, " · ")
 			// The help is the last line or two, under the status line.
@@ -1248,13 +1255,17 @@ func TestHelpFitsAt80(t *testing.T) {
 
 // helpLines breaks between keys, never inside one.
 func TestHelpLines(t *testing.T) {
-	h := "↑/↓ PgUp/PgDn scroll · y approve (at the end) · n refuse · ctrl+e exception · ctrl+c abort"
+	h := []key.Binding{
+		bind("↑/↓ PgUp/PgDn", "scroll", "up"), bind("y", "approve (at the end)", "y"), refuseKey,
+		bind("q", "disabled: not shown", "q"), exceptionKey, abortKey,
+	}
+	h[3].SetEnabled(false)
 	got := helpLines(h, 40)
 	want := []string{" ↑/↓ PgUp/PgDn scroll", " y approve (at the end) · n refuse", " ctrl+e exception · ctrl+c abort"}
 	if !slices.Equal(got, want) {
 		t.Errorf("helpLines = %q, want %q", got, want)
 	}
-	if got := helpLines("Esc back · ctrl+c abort", 80); !slices.Equal(got, []string{" Esc back · ctrl+c abort"}) {
+	if got := helpLines([]key.Binding{exceptionBack, abortKey}, 80); !slices.Equal(got, []string{" Esc back · ctrl+c abort"}) {
 		t.Errorf("a short help: %q", got)
 	}
 }
