@@ -38,8 +38,8 @@ func TestKnownBugOverrideReasonN(t *testing.T) {
 		} else {
 			press(m, runes(string(r)))
 		}
-		if m.abortAsk != "" {
-			problems = append(problems, fmt.Sprintf("typing %q asked %q", r, m.abortAsk))
+		if m.cer.abortAsked() != "" {
+			problems = append(problems, fmt.Sprintf("typing %q asked %q", r, m.cer.abortAsked()))
 			press(m, keyEsc)
 		}
 	}
@@ -78,8 +78,8 @@ func TestKnownBugOverrideRefusalText(t *testing.T) {
 func TestKnownBugEndScreenOverflow(t *testing.T) {
 	m := newModel(t)
 	onStep(t, m, "root-key-generation", "carry-out")
-	m.outDir = "/media/ceremony-usb/transcripts/root-key-generation-20250314T092653Z"
-	m.Update(engineDoneMsg{res: endResult(m.outDir)})
+	m.cer.outDir = "/media/ceremony-usb/transcripts/root-key-generation-20250314T092653Z"
+	m.Update(engineDoneMsg{res: endResult(m.cer.outDir)})
 	v := m.View()
 	var problems []string
 	for _, want := range []string{"(87 events)", "Print transcript.md; every participant signs it.", "artifacts/ceremony-audit.crt.pem"} {
@@ -127,8 +127,8 @@ func TestKnownBugMaskedInputGrowth(t *testing.T) {
 
 // A prompt taken off the screen without the secret being sent (the room
 // aborts, the engine stops waiting, or the ceremony ends) is dropped with
-// the secret typed so far still in its field: model.go abort (m.answer
-// with an error), the dropAskMsg case of Update and onDone set m.prompt =
+// the secret typed so far still in its field: model.go abort (m.cer.answer
+// with an error), the dropAskMsg case of Update and onDone set m.cer.prompt =
 // nil without wiping the prompt's maskedInput.
 func TestKnownBugDroppedPromptNotWiped(t *testing.T) {
 	var problems []string
@@ -136,12 +136,12 @@ func TestKnownBugDroppedPromptNotWiped(t *testing.T) {
 		m := newModel(t)
 		info := onStep(t, m, "sign-intermediate", "activate-hsm")
 		rec := &cancelRecorder{}
-		m.cancel = rec.cancel
+		m.cer.cancel = rec.cancel
 		s := realSplit(t, shares.Activation)[0]
 		a := &asker{m: m}
 		a.ask(engine.ShareRequest{Step: info, Purpose: "activation", Split: s.Split.String(), Number: 1, Needed: 3,
 			Candidates: []engine.Participant{officer(0)}, Attempt: 1})
-		p := m.prompt.(*sharePrompt)
+		p := m.cer.prompt.(*sharePrompt)
 		typeText(m, strings.Join(groupsOf(s)[:8], " "))
 		buf := p.entry.in.buf[:cap(p.entry.in.buf)]
 		switch end {
@@ -153,7 +153,7 @@ func TestKnownBugDroppedPromptNotWiped(t *testing.T) {
 		case "engineDoneMsg":
 			m.Update(engineDoneMsg{err: &engine.StepError{Index: info.Index, ID: info.ID, Err: errString("the HSM was removed"), Discarded: false}})
 		}
-		if m.prompt != nil {
+		if m.cer.prompt != nil {
 			t.Fatalf("%s: the prompt is still on screen", end)
 		}
 		if slices.ContainsFunc(buf, func(b byte) bool { return b != 0 }) {
