@@ -722,9 +722,20 @@ func (c *ceremonyModel) sayWindow(say []string, width, rows int) []string {
 	// Where the reader left it, as far as this window goes: the place
 	// itself is kept for a taller window drawn next.
 	c.sayView.SetYOffset(c.sayOff)
-	lines := strings.Split(c.sayView.View(), "\n")
+	return windowLines(c.sayView)
+}
+
+// windowLines draws the lines in view of a window on a text: at most its
+// height, fewer at the end of the text, without the padding the viewport
+// draws them with.
+func windowLines(w viewport.Model) []string {
+	if w.Height <= 0 {
+		return nil
+	}
+	lines := strings.Split(w.View(), "\n")
+	lines = lines[:min(len(lines), w.VisibleLineCount())]
 	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " ") // the viewport pads to its width
+		lines[i] = strings.TrimRight(l, " ")
 	}
 	return lines
 }

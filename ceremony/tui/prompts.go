@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
@@ -302,14 +303,17 @@ func (p *confirmPrompt) view(th theme, width int) []string {
 
 // ----- approval of what is signed
 
+// approvePrompt shows what is signed, in a window that scrolls over it,
+// and takes y only once its last line has been on screen.
 type approvePrompt struct {
-	req    engine.ApprovalRequest
-	say    string   // the step's text to read aloud, shown above what is signed
-	lines  []string // built for width
-	width  int
-	offset int
+	req   engine.ApprovalRequest
+	say   string   // the step's text to read aloud, shown above what is signed
+	lines []string // built for width
+	width int
+	// window is the lines in view: its height is the rows the field
+	// list may use (0 until drawn), its offset the first line in view.
+	window viewport.Model
 	seen   bool // the last line has been on screen
-	rows   int  // rows the field list may use
 }
 
 // approveKeys are the keys of the approval: they scroll what is signed,
@@ -340,6 +344,10 @@ func (p *approvePrompt) build(width int) {
 	}
 	p.width = width
 	p.lines = nil
+	defer func() {
+		p.window.Width = width
+		p.window.SetContent(strings.Join(p.lines, "\n"))
+	}()
 	labelW := 0
 	for _, f := range p.req.Fields {
 		labelW = max(labelW, len(f.Label))
@@ -385,20 +393,19 @@ func (p *approvePrompt) footer() string {
 
 func (p *approvePrompt) key(k tea.KeyMsg) *reply {
 	km := approveKeys
-	page := max(p.rows-1, 1)
+	page := max(p.window.Height-1, 1)
 	switch {
 	case key.Matches(k, km.up):
-		p.offset--
+		p.window.ScrollUp(1)
 	case key.Matches(k, km.down):
-		p.offset++
+		p.window.ScrollDown(1)
 	case key.Matches(k, km.pageUp):
-		p.offset -= page
+		p.window.ScrollUp(page)
 	case key.Matches(k, km.pageDown):
-		p.offset += page
+		p.window.ScrollDown(page)
 	case key.Matches(k, enabled(km.approve, p.seen)):
 		return &reply{}
 	}
-	p.offset = max(0, min(p.offset, len(p.lines)-p.rows))
 	return nil
 }
 
@@ -406,9 +413,9 @@ func (p *approvePrompt) key(k tea.KeyMsg) *reply {
 // included.
 func (p *approvePrompt) setRows(rows int) {
 	rows -= len(wrap(p.title(), p.width)) + len(wrap(p.footer(), p.width)) + 1
-	p.rows = max(rows, 3)
-	p.offset = max(0, min(p.offset, len(p.lines)-p.rows))
-	if p.offset+p.rows >= len(p.lines) {
+	p.window.Height = max(rows, 3)
+	p.window.SetYOffset(p.window.YOffset)
+	if p.window.AtBottom() {
 		p.seen = true
 	}
 }
@@ -416,9 +423,8 @@ func (p *approvePrompt) setRows(rows int) {
 func (p *approvePrompt) view(th theme, width int) []string {
 	p.build(width)
 	out := wrap(th.Bold(p.title()), width)
-	end := min(p.offset+p.rows, len(p.lines))
-	out = append(out, p.lines[p.offset:end]...)
-	if end < len(p.lines) {
+	out = append(out, windowLines(p.window)...)
+	if end := p.window.YOffset + p.window.VisibleLineCount(); end < len(p.lines) {
 		out = append(out, wrap(th.Faint(fmt.Sprintf(" ↓ %d more lines: scroll down to read them before approving", len(p.lines)-end)), width)...)
 	} else {
 		out = append(out, wrap(th.Bold(p.footer()), width)...)

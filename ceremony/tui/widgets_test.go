@@ -531,7 +531,7 @@ func TestApprovalReply(t *testing.T) {
 	noReply(t, ch)
 	p := m.cer.prompt.(*approvePrompt)
 	for !p.seen {
-		if p.offset > len(p.lines) {
+		if p.window.YOffset > len(p.lines) {
 			t.Fatal("scrolled past the end without seeing it")
 		}
 		press(m, keyDown)
