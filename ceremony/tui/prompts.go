@@ -481,11 +481,8 @@ type secretPrompt struct {
 	in   maskedInput
 }
 
-// The keys of a secret's masked field (besides typing).
-var (
-	submitKey = bind("Enter", "submit", "enter")
-	clearKey  = bind("ctrl+u", "clear", "ctrl+u")
-)
+// submitKey submits a secret or a share typed into its masked field.
+var submitKey = bind("Enter", "submit", "enter")
 
 func (p *secretPrompt) keys() []key.Binding {
 	return []key.Binding{typing("type", "(hidden)"), submitKey, clearKey}
