@@ -242,7 +242,7 @@ func TestEngineRefusal(t *testing.T) {
 	if !errors.Is(o.Err, engine.ErrAborted) {
 		t.Errorf("the ceremony ended with %q, not engine.ErrAborted", o.Err)
 	}
-	// model.go abort answers plain engine.ErrAborted, also when a
+	// ceremony.go abort answers plain engine.ErrAborted, also when a
 	// participant refused: the record does not say who.
 	t.Run("refuser-recorded", func(t *testing.T) {
 		var problems []string

@@ -21,7 +21,7 @@ func knownBug(t *testing.T, bug string, problems []string) {
 	}
 }
 
-// The override reason is typed in a lineInput, but model.onKey treats every
+// The override reason is typed in a lineInput, but the ceremony screen's onKey treats every
 // 'n' or 'N' as a refusal (overridePrompt implements refusal) before the
 // prompt sees the key: a reason cannot contain the letter n.
 func TestKnownBugOverrideReasonN(t *testing.T) {
@@ -52,11 +52,11 @@ func TestKnownBugOverrideReasonN(t *testing.T) {
 	default:
 		problems = append(problems, "no override was sent")
 	}
-	knownBug(t, "the letter n cannot be typed in the override reason (model.go onKey: refusal check before prompt.key)", problems)
+	knownBug(t, "the letter n cannot be typed in the override reason (ceremony.go onKey: refusal check before prompt.key)", problems)
 }
 
 // Refusing an override asks "nobody overrides refuses: stop the ceremony?"
-// (model.go onKey: r.refuser()+" refuses", with overridePrompt.refuser
+// (ceremony.go onKey: r.refuser()+" refuses", with overridePrompt.refuser
 // returning "nobody overrides").
 func TestKnownBugOverrideRefusalText(t *testing.T) {
 	m := newModel(t)
@@ -71,7 +71,7 @@ func TestKnownBugOverrideRefusalText(t *testing.T) {
 	knownBug(t, "ungrammatical abort question after refusing an override", problems)
 }
 
-// The end screen drops what does not fit in 24 lines (model.go viewEnd:
+// The end screen drops what does not fit in 24 lines (end.go View:
 // lines[:m.height-1]) and cuts the transcript line; with a longer
 // ceremony directory, as on removable media, the last instructions
 // disappear.
@@ -127,7 +127,7 @@ func TestKnownBugMaskedInputGrowth(t *testing.T) {
 
 // A prompt taken off the screen without the secret being sent (the room
 // aborts, the engine stops waiting, or the ceremony ends) is dropped with
-// the secret typed so far still in its field: model.go abort (m.cer.answer
+// the secret typed so far still in its field: ceremony.go abort (c.answer
 // with an error), the dropAskMsg case of Update and onDone set m.cer.prompt =
 // nil without wiping the prompt's maskedInput.
 func TestKnownBugDroppedPromptNotWiped(t *testing.T) {
@@ -164,7 +164,7 @@ func TestKnownBugDroppedPromptNotWiped(t *testing.T) {
 }
 
 // The approval's title and its last line wrap for longer names, but the
-// rows for the fields are counted for one line each (model.go rightPane:
+// rows for the fields are counted for one line each (ceremony.go rightPane:
 // ap.setRows(height - len(head) - 4)), so the screen overflows and the
 // help line with the keys falls off the bottom.
 func TestKnownBugApprovalLongName(t *testing.T) {
