@@ -1,9 +1,14 @@
 package tui
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/devicepki/ceremony/ceremony/outdir"
 )
 
 // lastLine is the bottom line of a view, where the help is.
@@ -109,6 +114,33 @@ func TestDisabledBindings(t *testing.T) {
 		s.focus = len(s.form())
 		if help := lastLine(m.View()); strings.Contains(help, "type to edit") || strings.Contains(help, "toggle") {
 			t.Errorf("on the start button the help is %q", help)
+		}
+	})
+	t.Run("damaged interrupted ceremony", func(t *testing.T) {
+		transcripts := t.TempDir()
+		dir := filepath.Join(transcripts, "root-key-generation-20250314T092653Z")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, outdir.TranscriptFile), []byte("not a transcript\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m := newModel(t, func(o *Options) { o.TranscriptsDir = transcripts })
+		resize(m, 80, 24)
+		press(m, tea.KeyMsg{Type: tea.KeyEnd}, keyEnter)
+		if m.start.phase != phaseResume {
+			t.Fatalf("phase %v, want the interrupted ceremony", m.start.phase)
+		}
+		v := m.View()
+		if help := lastLine(v); strings.Contains(help, "run it again") || !strings.Contains(help, "Esc back") {
+			t.Errorf("a transcript that cannot be read: the help is %q", help)
+		}
+		if !strings.Contains(v, "Cannot read its transcript") {
+			t.Errorf("the view does not say the transcript cannot be read:\n%s", v)
+		}
+		press(m, keyEnter)
+		if m.start.phase != phaseResume {
+			t.Errorf("Enter ran a ceremony whose transcript cannot be read: phase %v", m.start.phase)
 		}
 	})
 	t.Run("exception while aborting", func(t *testing.T) {

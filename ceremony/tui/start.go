@@ -95,11 +95,18 @@ func (s *startModel) keys() []key.Binding {
 		quit.SetHelp("q/ctrl+c", "quit")
 		return append(listHelp(), quit)
 	case phaseResume:
-		return []key.Binding{km.again, km.back, km.interrupt}
+		return []key.Binding{enabled(km.again, s.canRerun()), km.back, km.interrupt}
 	}
 	f := s.focused()
 	return []key.Binding{km.up, enabled(km.edit, f != nil && f.toggle == nil), enabled(km.toggle, f != nil && f.toggle != nil),
 		km.next, km.back, km.interrupt}
+}
+
+// canRerun reports whether the interrupted ceremony chosen can be run
+// again: its transcript was read and names its script.
+func (s *startModel) canRerun() bool {
+	in := s.chosen.resume
+	return in != nil && in.damaged == "" && in.scriptPath != ""
 }
 
 // focused is the field being edited, or nil on the start button.
@@ -217,11 +224,8 @@ func (s *startModel) key(m *Model, k tea.KeyMsg) tea.Cmd {
 		switch {
 		case key.Matches(k, km.back):
 			s.phase = phasePick
-		case key.Matches(k, km.again):
+		case key.Matches(k, enabled(km.again, s.canRerun())):
 			in := s.chosen.resume
-			if in.damaged != "" || in.scriptPath == "" {
-				return nil
-			}
 			sc, err := script.Load(in.scriptPath)
 			if err != nil {
 				s.problem = err.Error()
