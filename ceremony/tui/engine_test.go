@@ -73,8 +73,8 @@ func newEngineRig(t *testing.T) *engineRig {
 	_, cmd := r.m.Update(startCeremonyMsg{plan: plan})
 	go func() { r.msgs <- cmd() }()
 	t.Cleanup(func() {
-		if r.m.done == nil && r.m.cancel != nil {
-			r.m.cancel()
+		if r.m.done == nil && r.m.cer != nil && r.m.cer.cancel != nil {
+			r.m.cer.cancel()
 			r.m.face.close() // a failing step asks for exceptions whatever the context
 			// A test that failed mid-ceremony left the engine waiting to
 			// send: take its messages until it ends.
@@ -171,7 +171,7 @@ func TestEngineCeremony(t *testing.T) {
 		case engine.ApprovalRequest:
 			approvals++
 			r.keys(runes("y"))
-			for i := 0; i < 100 && r.m.prompt != nil; i++ {
+			for i := 0; i < 100 && r.m.cer.prompt != nil; i++ {
 				r.keys(keyDown, runes("y"))
 			}
 		default:
@@ -242,7 +242,7 @@ func TestEngineRefusal(t *testing.T) {
 	if !errors.Is(o.Err, engine.ErrAborted) {
 		t.Errorf("the ceremony ended with %q, not engine.ErrAborted", o.Err)
 	}
-	// model.go abort answers plain engine.ErrAborted, also when a
+	// ceremony.go abort answers plain engine.ErrAborted, also when a
 	// participant refused: the record does not say who.
 	t.Run("refuser-recorded", func(t *testing.T) {
 		var problems []string

@@ -3,6 +3,7 @@ package tui
 import (
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
@@ -38,20 +39,28 @@ func newExceptionForm(present []engine.Participant, sealed, sealing bool) *excep
 	return f
 }
 
-func (f *exceptionForm) help() string {
+// The keys of the exception form: Esc closes it (cancels it, if one can
+// be recorded), Enter goes to the next question.
+var (
+	exceptionBack   = bind("Esc", "back", "esc")
+	exceptionCancel = bind("Esc", "cancel", "esc")
+	exceptionNext   = bind("Enter", "next", "enter")
+)
+
+func (f *exceptionForm) keys() []key.Binding {
 	switch {
 	case f.closed != "":
-		return "Esc back"
+		return []key.Binding{exceptionBack}
 	case f.whom.chosen == nil:
-		return "↑/↓ move · Enter choose · Esc cancel"
+		return append(listHelp(), exceptionCancel)
 	}
-	return "type · Enter next · Esc cancel"
+	return []key.Binding{typing("type", "the answer"), exceptionNext, exceptionCancel}
 }
 
 // key handles a key; done is true when the form closes, with the exception
 // if one was recorded.
 func (f *exceptionForm) key(k tea.KeyMsg) (done bool, ex *engine.Exception) {
-	if k.Type == tea.KeyEsc {
+	if key.Matches(k, exceptionCancel) {
 		return true, nil
 	}
 	if f.closed != "" {
@@ -61,7 +70,7 @@ func (f *exceptionForm) key(k tea.KeyMsg) (done bool, ex *engine.Exception) {
 		f.whom.key(k)
 		return false, nil
 	}
-	if k.Type != tea.KeyEnter {
+	if !key.Matches(k, exceptionNext) {
 		f.inputs[f.field].key(k)
 		return false, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
@@ -41,33 +42,50 @@ func newHandOutPrompt(req engine.HandOutRequest) *handOutPrompt {
 	return &handOutPrompt{req: req}
 }
 
-func (p *handOutPrompt) help() string {
+// handOutKeys are the keys of the hand-out, phase by phase.
+var handOutKeys = struct {
+	show, tab, copied, yes, no, next, noCopy key.Binding
+}{
+	show:   bind("Enter:", "the others have turned away, show the share", "enter"),
+	tab:    bind("Tab", "text/QR", "tab"),
+	copied: bind("Enter:", "copied, clear the screen", "enter"),
+	yes:    bind("y", "write an encrypted copy", "y", "Y"),
+	// Not Enter: a stray Enter must not pass the next holder's
+	// look-away screen.
+	no:     bind("n", "no", "n", "N"),
+	next:   bind("Enter", "next", "enter"),
+	noCopy: bind("Esc", "no copy", "esc"),
+}
+
+func (p *handOutPrompt) keys() []key.Binding {
+	km := handOutKeys
 	switch p.phase {
 	case phaseLookAway:
-		return "Enter: the others have turned away, show the share"
+		return []key.Binding{km.show}
 	case phaseShow:
-		return "Tab text/QR · Enter: copied, clear the screen"
+		return []key.Binding{km.tab, km.copied}
 	case phaseTypeBack:
-		return "type your share back (hidden) · Enter submit"
+		return []key.Binding{typing("type your share back", "(hidden)"), submitKey}
 	case phaseMediaAsk:
-		return "y write an encrypted copy · n no"
+		return []key.Binding{km.yes, km.no}
 	case phaseMediaDir:
-		return "type the directory · Enter next · Esc no copy"
+		return []key.Binding{typing("type", "the directory"), km.next, km.noCopy}
 	}
-	return "type the passphrase (hidden) · Enter next · Esc no copy"
+	return []key.Binding{typing("type", "the passphrase (hidden)"), km.next, km.noCopy}
 }
 
 func (p *handOutPrompt) key(k tea.KeyMsg) *reply {
+	km := handOutKeys
 	switch p.phase {
 	case phaseLookAway:
-		if k.Type == tea.KeyEnter {
+		if key.Matches(k, km.show) {
 			p.phase = phaseShow
 		}
 	case phaseShow:
-		switch k.String() {
-		case "tab":
+		switch {
+		case key.Matches(k, km.tab):
 			p.qrTab = !p.qrTab
-		case "enter":
+		case key.Matches(k, km.copied):
 			p.phase = phaseTypeBack
 		}
 	case phaseTypeBack:
@@ -75,17 +93,17 @@ func (p *handOutPrompt) key(k tea.KeyMsg) *reply {
 			p.phase = phaseMediaAsk
 		}
 	case phaseMediaAsk:
-		switch k.String() {
-		case "y", "Y":
+		switch {
+		case key.Matches(k, km.yes):
 			p.phase = phaseMediaDir
-		case "n", "N": // not Enter: a stray Enter must not pass the next holder's look-away screen
+		case key.Matches(k, km.no):
 			return p.answer(false)
 		}
 	case phaseMediaDir:
-		switch k.Type {
-		case tea.KeyEsc:
+		switch {
+		case key.Matches(k, km.noCopy):
 			return p.answer(false)
-		case tea.KeyEnter:
+		case key.Matches(k, km.next):
 			if strings.TrimSpace(p.dir.String()) == "" {
 				p.prob = "name the directory on the removable media"
 				return nil
@@ -99,12 +117,12 @@ func (p *handOutPrompt) key(k tea.KeyMsg) *reply {
 		if p.phase == phasePass2 {
 			in = &p.pass2
 		}
-		switch k.Type {
-		case tea.KeyEsc:
+		switch {
+		case key.Matches(k, km.noCopy):
 			p.pass1.wipe()
 			p.pass2.wipe()
 			return p.answer(false)
-		case tea.KeyEnter:
+		case key.Matches(k, km.next):
 			if p.phase == phasePass1 {
 				if p.pass1.len() < 12 {
 					p.prob = "use a passphrase of at least 12 characters"
@@ -190,9 +208,10 @@ func (p *handOutPrompt) viewFull(th theme, width, height int) string {
 	return withHelp(out, p.helpLines(th, width), height, width)
 }
 
-// helpLines lays out the hand-out's keys at the bottom of the screen.
+// helpLines lays out the hand-out's keys at the bottom of the screen: its
+// own, and ctrl+c (the hand-out hides the ceremony screen's other keys).
 func (p *handOutPrompt) helpLines(th theme, width int) []string {
-	lines := helpLines(p.help()+" · ctrl+c abort", width)
+	lines := helpLines(append(p.keys(), abortKey), width)
 	for i, l := range lines {
 		lines[i] = th.Faint(l)
 	}

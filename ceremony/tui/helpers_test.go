@@ -194,15 +194,9 @@ func stepInfo(t *testing.T, sc *script.Script, id string) engine.StepInfo {
 func onStep(t *testing.T, m *Model, name, id string) engine.StepInfo {
 	t.Helper()
 	sc := loadScript(t, name)
-	m.script = sc
-	m.outDir = filepath.Join(m.opts.TranscriptsDir, sc.Name+"-20250314T092653Z")
-	m.steps = make([]stepRow, len(sc.Steps))
-	for i, st := range sc.Steps {
-		m.steps[i] = stepRow{id: st.ID, title: st.Title}
-	}
-	m.cur = -1
+	m.cer = newCeremonyModel(&m.frame, sc, filepath.Join(m.opts.TranscriptsDir, sc.Name+"-20250314T092653Z"), false)
 	m.screen = screenCeremony
-	m.present = presentAt(sc)
+	m.cer.present = presentAt(sc)
 	if m.width == 0 {
 		resize(m, 80, 24)
 	}

@@ -5,10 +5,21 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/devicepki/ceremony/ceremony/secret"
 )
+
+// The editing keys of the text fields, besides typing.
+var (
+	deleteKey = bind("Backspace", "delete", "backspace")
+	clearKey  = bind("ctrl+u", "clear", "ctrl+u")
+)
+
+// isTyping reports whether k types characters (a space included) rather than
+// being a key binding.
+func isTyping(k tea.KeyMsg) bool { return k.Type == tea.KeyRunes || k.Type == tea.KeySpace }
 
 // lineInput is a one-line text field for names, paths and reasons: typing
 // appends, backspace deletes the last character, ctrl+u clears.
@@ -23,20 +34,20 @@ func (in *lineInput) key(k tea.KeyMsg) bool {
 	if limit == 0 {
 		limit = 200
 	}
-	switch k.Type {
-	case tea.KeyRunes, tea.KeySpace:
+	switch {
+	case isTyping(k):
 		for _, r := range k.Runes {
 			if unicode.IsPrint(r) && len(in.value) < limit {
 				in.value = append(in.value, r)
 			}
 		}
 		return true
-	case tea.KeyBackspace:
+	case key.Matches(k, deleteKey):
 		if len(in.value) > 0 {
 			in.value = in.value[:len(in.value)-1]
 		}
 		return true
-	case tea.KeyCtrlU:
+	case key.Matches(k, clearKey):
 		in.value = in.value[:0]
 		return true
 	}
@@ -80,8 +91,8 @@ func (in *maskedInput) key(k tea.KeyMsg) bool {
 		// the characters to a new array, leaving a copy behind.
 		in.buf = make([]byte, 0, maskedMax)
 	}
-	switch k.Type {
-	case tea.KeyRunes, tea.KeySpace:
+	switch {
+	case isTyping(k):
 		for _, r := range k.Runes {
 			if r == '\n' || r == '\r' {
 				continue
@@ -91,14 +102,14 @@ func (in *maskedInput) key(k tea.KeyMsg) bool {
 			}
 		}
 		return true
-	case tea.KeyBackspace:
+	case key.Matches(k, deleteKey):
 		if len(in.buf) > 0 {
 			_, size := utf8.DecodeLastRune(in.buf)
 			clear(in.buf[len(in.buf)-size:])
 			in.buf = in.buf[:len(in.buf)-size]
 		}
 		return true
-	case tea.KeyCtrlU:
+	case key.Matches(k, clearKey):
 		in.wipe()
 		return true
 	}

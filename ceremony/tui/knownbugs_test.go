@@ -21,7 +21,7 @@ func knownBug(t *testing.T, bug string, problems []string) {
 	}
 }
 
-// The override reason is typed in a lineInput, but model.onKey treats every
+// The override reason is typed in a lineInput, but the ceremony screen's onKey treats every
 // 'n' or 'N' as a refusal (overridePrompt implements refusal) before the
 // prompt sees the key: a reason cannot contain the letter n.
 func TestKnownBugOverrideReasonN(t *testing.T) {
@@ -38,8 +38,8 @@ func TestKnownBugOverrideReasonN(t *testing.T) {
 		} else {
 			press(m, runes(string(r)))
 		}
-		if m.abortAsk != "" {
-			problems = append(problems, fmt.Sprintf("typing %q asked %q", r, m.abortAsk))
+		if m.cer.abortAsked() != "" {
+			problems = append(problems, fmt.Sprintf("typing %q asked %q", r, m.cer.abortAsked()))
 			press(m, keyEsc)
 		}
 	}
@@ -52,11 +52,11 @@ func TestKnownBugOverrideReasonN(t *testing.T) {
 	default:
 		problems = append(problems, "no override was sent")
 	}
-	knownBug(t, "the letter n cannot be typed in the override reason (model.go onKey: refusal check before prompt.key)", problems)
+	knownBug(t, "the letter n cannot be typed in the override reason (ceremony.go onKey: refusal check before prompt.key)", problems)
 }
 
 // Refusing an override asks "nobody overrides refuses: stop the ceremony?"
-// (model.go onKey: r.refuser()+" refuses", with overridePrompt.refuser
+// (ceremony.go onKey: r.refuser()+" refuses", with overridePrompt.refuser
 // returning "nobody overrides").
 func TestKnownBugOverrideRefusalText(t *testing.T) {
 	m := newModel(t)
@@ -71,15 +71,15 @@ func TestKnownBugOverrideRefusalText(t *testing.T) {
 	knownBug(t, "ungrammatical abort question after refusing an override", problems)
 }
 
-// The end screen drops what does not fit in 24 lines (model.go viewEnd:
+// The end screen drops what does not fit in 24 lines (end.go View:
 // lines[:m.height-1]) and cuts the transcript line; with a longer
 // ceremony directory, as on removable media, the last instructions
 // disappear.
 func TestKnownBugEndScreenOverflow(t *testing.T) {
 	m := newModel(t)
 	onStep(t, m, "root-key-generation", "carry-out")
-	m.outDir = "/media/ceremony-usb/transcripts/root-key-generation-20250314T092653Z"
-	m.Update(engineDoneMsg{res: endResult(m.outDir)})
+	m.cer.outDir = "/media/ceremony-usb/transcripts/root-key-generation-20250314T092653Z"
+	m.Update(engineDoneMsg{res: endResult(m.cer.outDir)})
 	v := m.View()
 	var problems []string
 	for _, want := range []string{"(87 events)", "Print transcript.md; every participant signs it.", "artifacts/ceremony-audit.crt.pem"} {
@@ -127,8 +127,8 @@ func TestKnownBugMaskedInputGrowth(t *testing.T) {
 
 // A prompt taken off the screen without the secret being sent (the room
 // aborts, the engine stops waiting, or the ceremony ends) is dropped with
-// the secret typed so far still in its field: model.go abort (m.answer
-// with an error), the dropAskMsg case of Update and onDone set m.prompt =
+// the secret typed so far still in its field: ceremony.go abort (c.answer
+// with an error), the dropAskMsg case of Update and onDone set m.cer.prompt =
 // nil without wiping the prompt's maskedInput.
 func TestKnownBugDroppedPromptNotWiped(t *testing.T) {
 	var problems []string
@@ -136,12 +136,12 @@ func TestKnownBugDroppedPromptNotWiped(t *testing.T) {
 		m := newModel(t)
 		info := onStep(t, m, "sign-intermediate", "activate-hsm")
 		rec := &cancelRecorder{}
-		m.cancel = rec.cancel
+		m.cer.cancel = rec.cancel
 		s := realSplit(t, shares.Activation)[0]
 		a := &asker{m: m}
 		a.ask(engine.ShareRequest{Step: info, Purpose: "activation", Split: s.Split.String(), Number: 1, Needed: 3,
 			Candidates: []engine.Participant{officer(0)}, Attempt: 1})
-		p := m.prompt.(*sharePrompt)
+		p := m.cer.prompt.(*sharePrompt)
 		typeText(m, strings.Join(groupsOf(s)[:8], " "))
 		buf := p.entry.in.buf[:cap(p.entry.in.buf)]
 		switch end {
@@ -153,7 +153,7 @@ func TestKnownBugDroppedPromptNotWiped(t *testing.T) {
 		case "engineDoneMsg":
 			m.Update(engineDoneMsg{err: &engine.StepError{Index: info.Index, ID: info.ID, Err: errString("the HSM was removed"), Discarded: false}})
 		}
-		if m.prompt != nil {
+		if m.cer.prompt != nil {
 			t.Fatalf("%s: the prompt is still on screen", end)
 		}
 		if slices.ContainsFunc(buf, func(b byte) bool { return b != 0 }) {
@@ -164,7 +164,7 @@ func TestKnownBugDroppedPromptNotWiped(t *testing.T) {
 }
 
 // The approval's title and its last line wrap for longer names, but the
-// rows for the fields are counted for one line each (model.go rightPane:
+// rows for the fields are counted for one line each (ceremony.go rightPane:
 // ap.setRows(height - len(head) - 4)), so the screen overflows and the
 // help line with the keys falls off the bottom.
 func TestKnownBugApprovalLongName(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
@@ -21,8 +23,8 @@ type prompt interface {
 	key(k tea.KeyMsg) *reply
 	// view draws the prompt in width cells.
 	view(th theme, width int) []string
-	// help lists the prompt's keys.
-	help() string
+	// keys lists the prompt's key bindings that apply now, for the help.
+	keys() []key.Binding
 }
 
 // wiper is implemented by prompts holding typed secrets: wipe clears them
@@ -60,20 +62,20 @@ type picker struct {
 
 // key moves the cursor; it returns true for Enter.
 func (p *picker) key(k tea.KeyMsg) (chosen bool) {
-	switch k.String() {
-	case "up", "k", "shift+tab":
+	switch {
+	case key.Matches(k, listUp):
 		if p.cur > 0 {
 			p.cur--
 		}
-	case "down", "j", "tab":
+	case key.Matches(k, listDown):
 		if p.cur < len(p.items)-1 {
 			p.cur++
 		}
-	case "home":
+	case key.Matches(k, listHome):
 		p.cur = 0
-	case "end":
+	case key.Matches(k, listEnd):
 		p.cur = len(p.items) - 1
-	case "enter":
+	case key.Matches(k, listChoose):
 		return len(p.items) > 0
 	}
 	return false
@@ -159,27 +161,42 @@ func newAttendancePrompt(req engine.AttendanceRequest) *attendancePrompt {
 	return &attendancePrompt{req: req, names: engine.Attendance{}}
 }
 
-func (p *attendancePrompt) help() string {
-	return "Enter add · empty Enter: next role · ↑/↓ role"
+// attendanceKeys are the keys of the attendance: Enter adds the name typed
+// (or, with none, goes to the next role), ↑/↓ move between the roles, and
+// Backspace in an empty field takes back the role's last name.
+var attendanceKeys = struct {
+	add, next, up, down, back key.Binding
+}{
+	add:  bind("Enter", "add", "enter"),
+	next: bind("empty Enter:", "next role", "enter"),
+	up:   bind("↑/↓", "role", "up", "shift+tab"),
+	down: bind("↓", "role", "down", "tab"),
+	back: bind("Backspace", "take back the last name", "backspace"),
+}
+
+func (p *attendancePrompt) keys() []key.Binding {
+	km := attendanceKeys
+	return []key.Binding{km.add, km.next, km.up}
 }
 
 func (p *attendancePrompt) key(k tea.KeyMsg) *reply {
+	km := attendanceKeys
 	roles := p.req.Roles
 	r := roles[p.role]
-	switch k.String() {
-	case "up", "shift+tab":
+	switch {
+	case key.Matches(k, km.up):
 		if p.role > 0 {
 			p.role--
 		}
 		p.problem = ""
 		return nil
-	case "down", "tab":
+	case key.Matches(k, km.down):
 		if p.role < len(roles)-1 {
 			p.role++
 		}
 		p.problem = ""
 		return nil
-	case "backspace":
+	case key.Matches(k, km.back):
 		if len(p.input.value) == 0 {
 			if list := p.names[r.Name]; len(list) > 0 {
 				p.input.set(list[len(list)-1])
@@ -187,7 +204,7 @@ func (p *attendancePrompt) key(k tea.KeyMsg) *reply {
 			}
 			return nil
 		}
-	case "enter":
+	case key.Matches(k, km.add):
 		p.problem = ""
 		name := strings.Join(strings.Fields(p.input.String()), " ")
 		if name == "" {
@@ -263,11 +280,18 @@ func (p *attendancePrompt) view(th theme, width int) []string {
 
 type confirmPrompt struct{ req engine.ConfirmRequest }
 
-func (p *confirmPrompt) help() string    { return "y confirm · n refuse (stops the ceremony)" }
+// confirmKey confirms a step.
+var confirmKey = bind("y", "confirm", "y", "Y")
+
+func (p *confirmPrompt) keys() []key.Binding {
+	refuse := refuseKey
+	refuse.SetHelp("n", "refuse (stops the ceremony)")
+	return []key.Binding{confirmKey, refuse}
+}
 func (p *confirmPrompt) refusal() string { return who(p.req.Participant) + " refuses" }
 
 func (p *confirmPrompt) key(k tea.KeyMsg) *reply {
-	if k.String() == "y" || k.String() == "Y" {
+	if key.Matches(k, confirmKey) {
 		return &reply{}
 	}
 	return nil
@@ -279,21 +303,38 @@ func (p *confirmPrompt) view(th theme, width int) []string {
 
 // ----- approval of what is signed
 
+// approvePrompt shows what is signed, in a window that scrolls over it,
+// and takes y only once its last line has been on screen.
 type approvePrompt struct {
-	req    engine.ApprovalRequest
-	say    string   // the step's text to read aloud, shown above what is signed
-	lines  []string // built for width
-	width  int
-	offset int
+	req   engine.ApprovalRequest
+	say   string   // the step's text to read aloud, shown above what is signed
+	lines []string // built for width
+	width int
+	// window is the lines in view: its height is the rows the field
+	// list may use (0 until drawn), its offset the first line in view.
+	window viewport.Model
 	seen   bool // the last line has been on screen
-	rows   int  // rows the field list may use
 }
 
-func (p *approvePrompt) help() string {
+// approveKeys are the keys of the approval: they scroll what is signed,
+// and approve it once its last line has been on screen.
+var approveKeys = struct {
+	scroll, up, down, pageUp, pageDown, approve key.Binding
+}{
+	scroll:   bind("↑/↓ PgUp/PgDn", "scroll", "up", "k", "down", "j", "pgup", "pgdown", " "),
+	up:       bind("↑", "scroll up", "up", "k"),
+	down:     bind("↓", "scroll down", "down", "j"),
+	pageUp:   bind("PgUp", "page up", "pgup"),
+	pageDown: bind("PgDn", "page down", "pgdown", " "),
+	approve:  bind("y", "approve", "y", "Y"),
+}
+
+func (p *approvePrompt) keys() []key.Binding {
+	km := approveKeys
 	if !p.seen {
-		return "↑/↓ PgUp/PgDn scroll to the end · n refuse"
+		km.scroll.SetHelp("↑/↓ PgUp/PgDn", "scroll to the end")
 	}
-	return "↑/↓ PgUp/PgDn scroll · y approve · n refuse"
+	return []key.Binding{km.scroll, enabled(km.approve, p.seen), refuseKey}
 }
 func (p *approvePrompt) refusal() string { return who(p.req.Participant) + " refuses to approve" }
 
@@ -303,6 +344,10 @@ func (p *approvePrompt) build(width int) {
 	}
 	p.width = width
 	p.lines = nil
+	defer func() {
+		p.window.Width = width
+		p.window.SetContent(strings.Join(p.lines, "\n"))
+	}()
 	labelW := 0
 	for _, f := range p.req.Fields {
 		labelW = max(labelW, len(f.Label))
@@ -347,22 +392,20 @@ func (p *approvePrompt) footer() string {
 }
 
 func (p *approvePrompt) key(k tea.KeyMsg) *reply {
-	page := max(p.rows-1, 1)
-	switch k.String() {
-	case "up", "k":
-		p.offset--
-	case "down", "j":
-		p.offset++
-	case "pgup":
-		p.offset -= page
-	case "pgdown", " ":
-		p.offset += page
-	case "y", "Y":
-		if p.seen {
-			return &reply{}
-		}
+	km := approveKeys
+	page := max(p.window.Height-1, 1)
+	switch {
+	case key.Matches(k, km.up):
+		p.window.ScrollUp(1)
+	case key.Matches(k, km.down):
+		p.window.ScrollDown(1)
+	case key.Matches(k, km.pageUp):
+		p.window.ScrollUp(page)
+	case key.Matches(k, km.pageDown):
+		p.window.ScrollDown(page)
+	case key.Matches(k, enabled(km.approve, p.seen)):
+		return &reply{}
 	}
-	p.offset = max(0, min(p.offset, len(p.lines)-p.rows))
 	return nil
 }
 
@@ -370,9 +413,9 @@ func (p *approvePrompt) key(k tea.KeyMsg) *reply {
 // included.
 func (p *approvePrompt) setRows(rows int) {
 	rows -= len(wrap(p.title(), p.width)) + len(wrap(p.footer(), p.width)) + 1
-	p.rows = max(rows, 3)
-	p.offset = max(0, min(p.offset, len(p.lines)-p.rows))
-	if p.offset+p.rows >= len(p.lines) {
+	p.window.Height = max(rows, 3)
+	p.window.SetYOffset(p.window.YOffset)
+	if p.window.AtBottom() {
 		p.seen = true
 	}
 }
@@ -380,9 +423,8 @@ func (p *approvePrompt) setRows(rows int) {
 func (p *approvePrompt) view(th theme, width int) []string {
 	p.build(width)
 	out := wrap(th.Bold(p.title()), width)
-	end := min(p.offset+p.rows, len(p.lines))
-	out = append(out, p.lines[p.offset:end]...)
-	if end < len(p.lines) {
+	out = append(out, windowLines(p.window)...)
+	if end := p.window.YOffset + p.window.VisibleLineCount(); end < len(p.lines) {
 		out = append(out, wrap(th.Faint(fmt.Sprintf(" ↓ %d more lines: scroll down to read them before approving", len(p.lines)-end)), width)...)
 	} else {
 		out = append(out, wrap(th.Bold(p.footer()), width)...)
@@ -410,7 +452,7 @@ func newChoosePrompt(req engine.ChoiceRequest) *choosePrompt {
 	return p
 }
 
-func (p *choosePrompt) help() string { return "↑/↓ move · Enter choose" }
+func (p *choosePrompt) keys() []key.Binding { return listHelp() }
 
 func (p *choosePrompt) key(k tea.KeyMsg) *reply {
 	if p.whom.chosen == nil {
@@ -439,18 +481,27 @@ type secretPrompt struct {
 	in   maskedInput
 }
 
-func (p *secretPrompt) help() string { return "type (hidden) · Enter submit · ctrl+u clear" }
+// submitKey submits a secret or a share typed into its masked field.
+var submitKey = bind("Enter", "submit", "enter")
+
+func (p *secretPrompt) keys() []key.Binding {
+	return []key.Binding{typing("type", "(hidden)"), submitKey, clearKey}
+}
 
 func (p *secretPrompt) key(k tea.KeyMsg) *reply {
 	if p.whom.chosen == nil {
 		p.whom.key(k)
 		return nil
 	}
-	if k.Type == tea.KeyEnter {
+	switch {
+	case key.Matches(k, submitKey):
 		if p.in.len() == 0 {
 			return nil
 		}
 		return &reply{val: engine.SecretAnswer{Secret: p.in.take(), By: *p.whom.chosen}}
+	case key.Matches(k, clearKey):
+		p.in.wipe()
+		return nil
 	}
 	p.in.key(k)
 	return nil
@@ -477,14 +528,23 @@ type overridePrompt struct {
 	prob   string
 }
 
-func (p *overridePrompt) help() string {
+// The keys of the override: o overrides (n, the refusal, stops); Enter
+// records the reason typed.
+var (
+	overrideKey = bind("o", "override", "o")
+	recordKey   = bind("Enter", "record it", "enter")
+)
+
+func (p *overridePrompt) keys() []key.Binding {
 	switch {
 	case !p.agreed:
-		return "o override · n stop the ceremony"
+		stop := refuseKey
+		stop.SetHelp("n", "stop the ceremony")
+		return []key.Binding{overrideKey, stop}
 	case p.whom.chosen == nil:
-		return "↑/↓ move · Enter choose"
+		return listHelp()
 	}
-	return "type the reason · Enter record it"
+	return []key.Binding{typing("type", "the reason"), recordKey}
 }
 func (p *overridePrompt) refusal() string {
 	if p.agreed {
@@ -496,7 +556,7 @@ func (p *overridePrompt) refusal() string {
 func (p *overridePrompt) key(k tea.KeyMsg) *reply {
 	switch {
 	case !p.agreed:
-		if k.String() == "o" {
+		if key.Matches(k, overrideKey) {
 			p.agreed = true
 			p.whom = newWhoPicker(p.req.Candidates, "Who overrides it?")
 		}
@@ -505,7 +565,7 @@ func (p *overridePrompt) key(k tea.KeyMsg) *reply {
 		p.whom.key(k)
 		return nil
 	}
-	if k.Type == tea.KeyEnter {
+	if key.Matches(k, recordKey) {
 		reason := strings.TrimSpace(p.reason.String())
 		if reason == "" {
 			p.prob = "say why the ceremony may go on"
@@ -551,7 +611,7 @@ func (e *shareEntry) status() shares.Typing { return shares.CheckTyping(e.in.buf
 // key handles a key; it returns true when Enter submits a complete share
 // with no group known to be wrong.
 func (e *shareEntry) key(k tea.KeyMsg) bool {
-	if k.Type == tea.KeyEnter {
+	if key.Matches(k, submitKey) {
 		t := e.status()
 		switch {
 		case !t.OK():
@@ -634,11 +694,11 @@ type sharePrompt struct {
 	entry shareEntry
 }
 
-func (p *sharePrompt) help() string {
+func (p *sharePrompt) keys() []key.Binding {
 	if p.whom.chosen == nil {
-		return "↑/↓ move · Enter choose"
+		return listHelp()
 	}
-	return "type or scan it (hidden) · Enter submit"
+	return []key.Binding{typing("type or scan it", "(hidden)"), submitKey}
 }
 
 func (p *sharePrompt) key(k tea.KeyMsg) *reply {

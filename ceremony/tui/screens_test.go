@@ -130,19 +130,19 @@ func TestStartSettingsEdit(t *testing.T) {
 		t.Fatalf("phase %v", s.phase)
 	}
 	press(m, keyDown, keyDown, keySpace) // rehearsal
-	if !*s.fields[2].toggle {
+	if !s.rehearsal {
 		t.Error("space did not toggle the rehearsal")
 	}
 	press(m, keyDown) // place
 	typeText(m, "Room 4.12")
-	if got := s.fields[3].input.String(); got != "Room 4.12" {
+	if got := s.inputs[0].input.String(); got != "Room 4.12" {
 		t.Errorf("place = %q", got)
 	}
-	for range len(s.fields) {
+	for range len(s.form()) {
 		press(m, keyTab)
 	}
-	if s.focus != len(s.fields) {
-		t.Fatalf("focus %d, want the start button %d", s.focus, len(s.fields))
+	if s.focus != len(s.form()) {
+		t.Fatalf("focus %d, want the start button %d", s.focus, len(s.form()))
 	}
 	press(m, keyEnter)
 	if s.focus != 0 || !strings.Contains(s.problem, "HSM config") {
@@ -186,7 +186,7 @@ func TestScreenStartInterrupted(t *testing.T) {
 	if m.start.phase != phaseSettings || m.start.chosen.resume == nil {
 		t.Fatalf("Enter: phase %v", m.start.phase)
 	}
-	if got := m.start.fields[3].input.String(); got != ceremonyInputs["place"] {
+	if got := m.start.inputs[0].input.String(); got != ceremonyInputs["place"] {
 		t.Errorf("the place is %q, not the interrupted ceremony's", got)
 	}
 }
@@ -199,7 +199,7 @@ func TestScreenStartInterrupted(t *testing.T) {
 func TestScreenAttendance(t *testing.T) {
 	m := newModel(t)
 	info := onStep(t, m, "root-key-generation", "attendance")
-	m.present = nil
+	m.cer.present = nil
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(80, 24))
 	ch := make(chan reply, 1)
 	sc := loadScript(t, "root-key-generation")
@@ -215,7 +215,7 @@ func TestScreenAttendance(t *testing.T) {
 	waitView(t, tm, "already recorded")
 	fm := finalModel(t, tm)
 	noReply(t, ch)
-	p := fm.prompt.(*attendancePrompt)
+	p := fm.cer.prompt.(*attendancePrompt)
 	if want := "Alice Admin is already recorded as administrator"; p.problem != want {
 		t.Errorf("problem %q, want %q", p.problem, want)
 	}
@@ -457,11 +457,11 @@ func TestScreenOperation(t *testing.T) {
 		t.Fatal("OperationStarted starts no spinner")
 	}
 	clock.t = clock.t.Add(12*time.Second + 345*time.Millisecond)
-	m.Update(spinMsg{gen: m.spinGen})
-	m.Update(spinMsg{gen: m.spinGen})
-	m.Update(spinMsg{gen: m.spinGen - 1}) // a stale tick: ignored
-	if m.spin != 2 {
-		t.Errorf("spinner at frame %d, want 2", m.spin)
+	m.Update(spinMsg{gen: m.cer.spinGen})
+	m.Update(spinMsg{gen: m.cer.spinGen})
+	m.Update(spinMsg{gen: m.cer.spinGen - 1}) // a stale tick: ignored
+	if m.cer.spin != 2 {
+		t.Errorf("spinner at frame %d, want 2", m.cer.spin)
 	}
 	requireGolden(t, m.View())
 }
@@ -486,8 +486,8 @@ func TestScreenEnd(t *testing.T) {
 	t.Run("complete", func(t *testing.T) {
 		m := newModel(t)
 		onStep(t, m, "root-key-generation", "carry-out")
-		m.outDir = "transcripts/root-key-generation-20250314T092653Z"
-		m.Update(engineDoneMsg{res: endResult(m.outDir)})
+		m.cer.outDir = "transcripts/root-key-generation-20250314T092653Z"
+		m.Update(engineDoneMsg{res: endResult(m.cer.outDir)})
 		if m.screen != screenEnd {
 			t.Fatalf("screen %v", m.screen)
 		}
@@ -497,14 +497,14 @@ func TestScreenEnd(t *testing.T) {
 		startEnv(t) // relative paths
 		m := newModel(t)
 		info := onStep(t, m, "root-key-generation", "issue-root-certificate")
-		m.outDir = filepath.Join("transcripts", "root-key-generation-20250314T092653Z")
-		sc := m.script
-		writeTranscript(t, m.outDir, sc, false,
+		m.cer.outDir = filepath.Join("transcripts", "root-key-generation-20250314T092653Z")
+		sc := m.cer.script
+		writeTranscript(t, m.cer.outDir, sc, false,
 			transcript.Entry{Type: "ceremony-aborted", Step: info.ID, Text: "Ceremony was aborted at step issue-root-certificate: ceremony aborted by the participants"})
 		err := &engine.StepError{Index: info.Index, ID: info.ID, Err: engine.ErrAborted, Aborted: true}
 		m.Update(engineDoneMsg{err: err})
-		if m.screen != screenEnd || m.steps[info.Index].state != stepFailed {
-			t.Fatalf("screen %v, step state %v", m.screen, m.steps[info.Index].state)
+		if m.screen != screenEnd || m.cer.steps[info.Index].state != stepFailed {
+			t.Fatalf("screen %v, step state %v", m.screen, m.cer.steps[info.Index].state)
 		}
 		requireGolden(t, m.View())
 	})
@@ -566,7 +566,7 @@ func TestScreenKeyholderPicker(t *testing.T) {
 	waitView(t, tm, "▶ Oscar Ortiz")
 	fm := finalModel(t, tm)
 	noReply(t, ch)
-	p := fm.prompt.(*sharePrompt)
+	p := fm.cer.prompt.(*sharePrompt)
 	if p.whom.list.cur != 1 || p.whom.chosen != nil {
 		t.Errorf("cursor on %d, chosen %v: want the second officer, nobody chosen yet", p.whom.list.cur, p.whom.chosen)
 	}
@@ -583,7 +583,7 @@ func TestScreenHandOutMedia(t *testing.T) {
 	s.Purpose = shares.Backup
 	a := &asker{m: m}
 	a.ask(handOutReq(info, s, engine.Participant{Role: "custodian", Name: custodian[0]}))
-	p := m.prompt.(*handOutPrompt)
+	p := m.cer.prompt.(*handOutPrompt)
 	press(m, keyEnter, keyEnter) // shown, then cleared
 	typeText(m, typed(s))
 	press(m, keyEnter)
@@ -835,7 +835,7 @@ func TestScreenReadAloudScrolled(t *testing.T) {
 	if !strings.Contains(text(v), "and logs in. Nobody sees a PIN.") {
 		t.Errorf("PgDn does not show the end of the text:\n%s", v)
 	}
-	if p := m.prompt.(*sharePrompt); p.entry.status().Groups != 2 {
+	if p := m.cer.prompt.(*sharePrompt); p.entry.status().Groups != 2 {
 		t.Errorf("PgDn changed the share typed: %d groups", p.entry.status().Groups)
 	}
 	noReply(t, ch)
@@ -848,16 +848,16 @@ func TestScreenReadAloudScrolled(t *testing.T) {
 func TestQRViewStaleMessages(t *testing.T) {
 	_, exp := qrBundle(t)
 	m := onQRView(t, exp, 80, 24)
-	old := m.qrGen
+	old := m.qr.gen
 	resize(m, 120, 40)
-	if m.qrGen == old {
+	if m.qr.gen == old {
 		t.Fatal("the view was not built again for 120×40")
 	}
 	m.Update(qrMsg{gen: old, msg: qrshow.DoneMsg{}})
 	if m.screen != screenQR {
 		t.Fatal("a message of the replaced view left the QR view")
 	}
-	m.Update(qrMsg{gen: m.qrGen, msg: qrshow.DoneMsg{}})
+	m.Update(qrMsg{gen: m.qr.gen, msg: qrshow.DoneMsg{}})
 	if m.screen != screenEnd {
 		t.Errorf("the view's own done message: screen %v, want the summary", m.screen)
 	}

@@ -2,19 +2,16 @@ package tui
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
-	"github.com/devicepki/ceremony/ceremony/outdir"
-	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/script"
-	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/hsm"
 )
 
@@ -35,25 +32,6 @@ type choice struct {
 	resume *interrupted
 }
 
-// interrupted is a ceremony directory whose transcript is not sealed.
-type interrupted struct {
-	dir          string
-	scriptPath   string
-	scriptSHA256 string
-	title        string
-	inputs       map[string]string
-	rehearsal    bool
-	started      string
-	events       int
-	last         string // the last event's text
-	ended        bool   // the last event says how it ended (aborted, failed)
-	closed       bool   // ceremony close ended it
-	keysLeft     []string
-	filesLeft    []string
-	initToken    bool
-	damaged      string // why the transcript could not be read
-}
-
 // startModel is the start: pick a script (or an interrupted ceremony),
 // then confirm the HSM config, output directory, rehearsal and inputs.
 type startModel struct {
@@ -63,8 +41,80 @@ type startModel struct {
 	chosen  *choice
 	problem string
 
-	fields []field
-	focus  int
+	// The settings form: the HSM config, the output directory, whether it
+	// is a rehearsal, and the script's inputs, in the order form lists
+	// them; focus is the index in it of the field being edited
+	// (len(form()): the start button).
+	config         field
+	outDir         field
+	rehearsal      bool
+	rehearsalField field // toggles rehearsal
+	inputs         []field
+	focus          int
+}
+
+// form lists the fields of the settings form in their order on screen.
+func (s *startModel) form() []*field {
+	out := []*field{&s.config, &s.outDir, &s.rehearsalField}
+	for i := range s.inputs {
+		out = append(out, &s.inputs[i])
+	}
+	return out
+}
+
+// focusOn moves the focus to f, a field of the form.
+func (s *startModel) focusOn(f *field) {
+	for i, g := range s.form() {
+		if g == f {
+			s.focus = i
+		}
+	}
+}
+
+// startKeys are the keys of the start screens.
+var startKeys = struct {
+	quit, interrupt, again, back, up, down, edit, next, toggle key.Binding
+}{
+	quit:      bind("q", "quit", "q", "esc"),
+	interrupt: bind("ctrl+c", "quit", "ctrl+c"),
+	again:     bind("Enter", "run it again", "enter"),
+	back:      bind("Esc", "back", "esc"),
+	up:        bind("↑/↓", "field", "up", "shift+tab"),
+	down:      bind("↓", "field", "down", "tab"),
+	edit:      typing("type", "to edit"),
+	next:      bind("Enter", "next / start", "enter"),
+	toggle:    bind("space", "toggle", " "),
+}
+
+// keys lists the keys of the start screen on view.
+func (s *startModel) keys() []key.Binding {
+	km := startKeys
+	switch s.phase {
+	case phasePick:
+		quit := km.quit // and ctrl+c, as on every start screen
+		quit.SetHelp("q/ctrl+c", "quit")
+		return append(listHelp(), quit)
+	case phaseResume:
+		return []key.Binding{enabled(km.again, s.canRerun()), km.back, km.interrupt}
+	}
+	f := s.focused()
+	return []key.Binding{km.up, enabled(km.edit, f != nil && f.toggle == nil), enabled(km.toggle, f != nil && f.toggle != nil),
+		km.next, km.back, km.interrupt}
+}
+
+// canRerun reports whether the interrupted ceremony chosen can be run
+// again: its transcript was read and names its script.
+func (s *startModel) canRerun() bool {
+	in := s.chosen.resume
+	return in != nil && in.damaged == "" && in.scriptPath != ""
+}
+
+// focused is the field being edited, or nil on the start button.
+func (s *startModel) focused() *field {
+	if form := s.form(); s.focus < len(form) {
+		return form[s.focus]
+	}
+	return nil
 }
 
 // field is one line of the settings form.
@@ -115,74 +165,6 @@ func (c choice) label() string {
 	return c.script.Title
 }
 
-// findInterrupted lists the ceremony directories under dir whose
-// transcript has no seal, newest first.
-func findInterrupted(dir string) []*interrupted {
-	if dir == "" {
-		return nil
-	}
-	paths, _ := filepath.Glob(filepath.Join(dir, "*", outdir.TranscriptFile))
-	var out []*interrupted
-	for _, p := range paths {
-		d := filepath.Dir(p)
-		if _, err := os.Stat(filepath.Join(d, outdir.SealFile)); err == nil {
-			continue
-		}
-		out = append(out, readInterrupted(d))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].started > out[j].started })
-	if len(out) > 20 {
-		out = out[:20]
-	}
-	return out
-}
-
-func readInterrupted(dir string) *interrupted {
-	in := &interrupted{dir: record.Printable(dir), title: "?"}
-	c, err := transcript.ReadFile(filepath.Join(dir, outdir.TranscriptFile))
-	if err != nil {
-		in.damaged = err.Error()
-		return in
-	}
-	if len(c.Events) == 0 {
-		in.damaged = "the transcript is empty"
-		return in
-	}
-	first := c.Events[0]
-	start, err := transcript.DataAs[transcript.CeremonyStarted](first)
-	if err != nil {
-		in.damaged = "the first event is not the ceremony's start"
-		return in
-	}
-	in.title, in.inputs, in.scriptPath, in.rehearsal, in.started = record.Printable(start.Title), start.Inputs, start.Script.Path, start.Rehearsal, record.Printable(first.Time)
-	in.scriptSHA256 = start.Script.SHA256
-	for k, v := range in.inputs {
-		in.inputs[k] = record.Printable(v)
-	}
-	in.events = len(c.Events)
-	last := c.Events[len(c.Events)-1]
-	in.last = record.Printable(last.Text)
-	in.ended = last.Is(transcript.TypeCeremonyAborted, transcript.TypeCeremonyFailed, transcript.TypeCeremonyClosed)
-	in.closed = last.Is(transcript.TypeCeremonyClosed)
-	for _, e := range c.Events {
-		if e.Is(transcript.TypeTokenInitialised) {
-			in.initToken = true
-		}
-	}
-	keys, files, err := engine.Leftovers(c)
-	if err != nil {
-		in.damaged = err.Error()
-		return in
-	}
-	for _, k := range keys {
-		in.keysLeft = append(in.keysLeft, record.Printable(k))
-	}
-	for _, f := range files {
-		in.filesLeft = append(in.filesLeft, record.Printable(f))
-	}
-	return in
-}
-
 // settings fills the settings form for the chosen script.
 func (s *startModel) settings(opts Options, from *interrupted) {
 	sc := s.chosen.script
@@ -196,13 +178,13 @@ func (s *startModel) settings(opts Options, from *interrupted) {
 	if from != nil {
 		rehearsal, inputs = from.rehearsal, from.inputs
 	}
-	s.fields = []field{
-		{label: "HSM config", help: "YAML file naming the PKCS#11 module and the token"},
-		{label: "Output directory", help: "the ceremony directory; it must not exist yet"},
-		{label: "Rehearsal", help: "space toggles; a rehearsal also writes the shares to OUT/shares/", toggle: &rehearsal},
-	}
-	s.fields[0].input.set(opts.ConfigPath)
-	s.fields[1].input.set(out)
+	s.rehearsal = rehearsal
+	s.config = field{label: "HSM config", help: "YAML file naming the PKCS#11 module and the token"}
+	s.outDir = field{label: "Output directory", help: "the ceremony directory; it must not exist yet"}
+	s.rehearsalField = field{label: "Rehearsal", help: "space toggles; a rehearsal also writes the shares to OUT/shares/", toggle: &s.rehearsal}
+	s.config.input.set(opts.ConfigPath)
+	s.outDir.input.set(out)
+	s.inputs = nil
 	for _, in := range sc.Inputs {
 		f := field{label: in.Name, help: in.Description, inputName: in.Name}
 		if v, ok := inputs[in.Name]; ok {
@@ -210,19 +192,19 @@ func (s *startModel) settings(opts Options, from *interrupted) {
 		} else if in.Default != nil {
 			f.input.set(*in.Default)
 		}
-		s.fields = append(s.fields, f)
+		s.inputs = append(s.inputs, f)
 	}
 }
 
 // key handles a key on the start screens.
 func (s *startModel) key(m *Model, k tea.KeyMsg) tea.Cmd {
-	if k.String() == "ctrl+c" {
+	km := startKeys
+	if key.Matches(k, km.interrupt) {
 		return tea.Quit
 	}
 	switch s.phase {
 	case phasePick:
-		switch k.String() {
-		case "q", "esc":
+		if key.Matches(k, km.quit) {
 			return tea.Quit
 		}
 		if !s.list.key(k) {
@@ -239,14 +221,11 @@ func (s *startModel) key(m *Model, k tea.KeyMsg) tea.Cmd {
 			s.settings(m.opts, nil)
 		}
 	case phaseResume:
-		switch k.String() {
-		case "esc":
+		switch {
+		case key.Matches(k, km.back):
 			s.phase = phasePick
-		case "enter":
+		case key.Matches(k, enabled(km.again, s.canRerun())):
 			in := s.chosen.resume
-			if in.damaged != "" || in.scriptPath == "" {
-				return nil
-			}
 			sc, err := engine.LoadScript(in.scriptPath)
 			if err != nil {
 				s.problem = err.Error()
@@ -260,31 +239,26 @@ func (s *startModel) key(m *Model, k tea.KeyMsg) tea.Cmd {
 			s.settings(m.opts, in)
 		}
 	case phaseSettings:
-		var f *field
-		if s.focus < len(s.fields) {
-			f = &s.fields[s.focus]
-		}
-		switch k.String() {
-		case "esc":
+		f := s.focused()
+		switch {
+		case key.Matches(k, km.back):
 			s.phase, s.problem = phasePick, ""
 			return nil
-		case "up", "shift+tab":
+		case key.Matches(k, km.up):
 			s.focus = max(s.focus-1, 0)
 			return nil
-		case "down", "tab":
-			s.focus = min(s.focus+1, len(s.fields))
+		case key.Matches(k, km.down):
+			s.focus = min(s.focus+1, len(s.form()))
 			return nil
-		case "enter":
-			if s.focus < len(s.fields) {
+		case key.Matches(k, km.next):
+			if f != nil {
 				s.focus++
 				return nil
 			}
 			return s.prepare(m)
-		case " ":
-			if f != nil && f.toggle != nil {
-				*f.toggle = !*f.toggle
-				return nil
-			}
+		case key.Matches(k, enabled(km.toggle, f != nil && f.toggle != nil)):
+			*f.toggle = !*f.toggle
+			return nil
 		}
 		if f != nil && f.toggle == nil {
 			f.input.key(k)
@@ -296,30 +270,34 @@ func (s *startModel) key(m *Model, k tea.KeyMsg) tea.Cmd {
 // prepare checks the settings and the script, and starts the ceremony.
 func (s *startModel) prepare(m *Model) tea.Cmd {
 	s.problem = ""
-	cfgPath := strings.TrimSpace(s.fields[0].input.String())
+	cfgPath := strings.TrimSpace(s.config.input.String())
 	if cfgPath == "" {
-		s.problem, s.focus = "HSM config: name the YAML file that names the PKCS#11 module and the token", 0
+		s.problem = "HSM config: name the YAML file that names the PKCS#11 module and the token"
+		s.focusOn(&s.config)
 		return nil
 	}
 	cfg, err := hsm.LoadConfig(cfgPath)
 	if err != nil {
-		s.problem, s.focus = err.Error(), 0
+		s.problem = err.Error()
+		s.focusOn(&s.config)
 		return nil
 	}
 	inputs := map[string]string{}
-	for i, f := range s.fields[3:] {
+	for i := range s.inputs {
+		f := &s.inputs[i]
 		v := strings.TrimSpace(f.input.String())
 		if v == "" {
 			// Said here in the form's words: the engine's message is
 			// for the command line (--input NAME=VALUE).
-			s.problem, s.focus = fmt.Sprintf("%s is required (%s): type it in its field", f.label, strings.TrimSpace(f.help)), 3+i
+			s.problem = fmt.Sprintf("%s is required (%s): type it in its field", f.label, strings.TrimSpace(f.help))
+			s.focusOn(f)
 			return nil
 		}
 		inputs[f.inputName] = v
 	}
 	plan, err := engine.Prepare(engine.Options{
 		ScriptPath: s.chosen.path, TemplatesDir: m.opts.TemplatesDir, Inputs: inputs, HSM: cfg,
-		OutDir: strings.TrimSpace(s.fields[1].input.String()), Tool: m.opts.Tool, Rehearsal: *s.fields[2].toggle,
+		OutDir: strings.TrimSpace(s.outDir.input.String()), Tool: m.opts.Tool, Rehearsal: s.rehearsal,
 		Now: m.opts.Now, Interfaces: m.opts.Interfaces,
 	})
 	if err != nil {
@@ -332,7 +310,6 @@ func (s *startModel) prepare(m *Model) tea.Cmd {
 func (s *startModel) view(m *Model) string {
 	th, w, h := m.th, m.width, m.height
 	lines := []string{th.Title(fit(" ceremony · offline root key ceremonies", w))}
-	help := ""
 	switch s.phase {
 	case phasePick:
 		lines = append(lines, "", " Choose the ceremony to run:")
@@ -346,7 +323,6 @@ func (s *startModel) view(m *Model) string {
 			lines = append(lines, "")
 			lines = append(lines, s.details(th, s.choices[s.list.cur], w)...)
 		}
-		help = "↑/↓ move · Enter choose · q quit"
 	case phaseResume:
 		in := s.chosen.resume
 		lines = append(lines, "", th.Bold(" Interrupted ceremony "+in.dir))
@@ -356,11 +332,10 @@ func (s *startModel) view(m *Model) string {
 		if in.initToken && !in.closed {
 			lines = append(lines, indent(th.Warn("It initialised the HSM token: reset the token before running it again (softhsm2-util --delete-token for SoftHSM2)."), 1, w)...)
 		}
-		help = "Enter run it again · Esc back"
 	case phaseSettings:
 		sc := s.chosen.script
 		lines = append(lines, "", th.Bold(" "+sc.Title)+"  ("+s.chosen.path+")", "")
-		for i, f := range s.fields {
+		for i, f := range s.form() {
 			val := f.input.String()
 			if f.toggle != nil {
 				val = "no"
@@ -380,11 +355,10 @@ func (s *startModel) view(m *Model) string {
 			}
 		}
 		start := "   [ Start the ceremony ]"
-		if s.focus == len(s.fields) {
+		if s.focus == len(s.form()) {
 			start = th.Cursor(" ▶ [ Start the ceremony ] ")
 		}
 		lines = append(lines, "", start)
-		help = "↑/↓ field · type to edit · Enter next / start · Esc back"
 	}
 	if s.problem != "" {
 		// The problem is what the people must read: it keeps its lines,
@@ -398,7 +372,7 @@ func (s *startModel) view(m *Model) string {
 	for len(lines) < h-1 {
 		lines = append(lines, "")
 	}
-	lines = append(lines[:h-1], th.Faint(cut(" "+help, w)))
+	lines = append(lines[:h-1], th.Faint(cut(" "+helpText(s.keys()), w)))
 	return screen(lines, w, h)
 }
 
@@ -449,20 +423,7 @@ func (s *startModel) details(th theme, c choice, w int) []string {
 		roles = append(roles, r.Name+" "+n)
 	}
 	out = append(out, "", cut(" Roles: "+strings.Join(roles, ", "), w))
-	var quorums []string
-	for _, st := range sc.Steps {
-		qs, ok := st.Spec.(script.QuorumStep)
-		if !ok || qs.StepQuorum() == nil {
-			continue
-		}
-		sq := qs.StepQuorum()
-		q := fmt.Sprintf("%s %d of %d (%s)", sq.Role, sq.Threshold, sq.Shares, st.ID)
-		if sq.Threshold == 0 {
-			q = fmt.Sprintf("%s quorum of the split on record (%s)", sq.Role, st.ID)
-		}
-		quorums = append(quorums, q)
-	}
-	if len(quorums) > 0 {
+	if quorums := scriptQuorums(sc); len(quorums) > 0 {
 		out = append(out, cut(" Quorums: "+strings.Join(quorums, "; "), w))
 	}
 	out = append(out, cut(fmt.Sprintf(" %d steps · %s", len(sc.Steps), c.path), w))

@@ -30,8 +30,8 @@ func TestStartProblemStaysOnScreen(t *testing.T) {
 	m := newModel(t, startModelOpts)
 	openSettings(t, m)
 	long := strings.Repeat("a-long-directory-name/", 8) + "hsm.yaml"
-	m.start.fields[0].input.set(long)
-	m.start.focus = len(m.start.fields)
+	m.start.config.input.set(long)
+	m.start.focus = len(m.start.form())
 	press(m, keyEnter)
 	if m.start.problem == "" {
 		t.Fatal("a missing config file was accepted")
@@ -64,9 +64,9 @@ func TestStartRequiredInputInTheFormsWords(t *testing.T) {
 	m := newModel(t, startModelOpts)
 	openSettings(t, m)
 	s := m.start
-	s.fields[0].input.set("hsm.yaml")
+	s.config.input.set("hsm.yaml")
 	place := -1
-	for i, f := range s.fields {
+	for i, f := range s.form() {
 		if f.inputName == "place" {
 			place = i
 			f.input.set("")
@@ -75,7 +75,7 @@ func TestStartRequiredInputInTheFormsWords(t *testing.T) {
 	if place < 0 {
 		t.Fatal("no place field")
 	}
-	s.focus = len(s.fields)
+	s.focus = len(s.form())
 	press(m, keyEnter)
 	if s.focus != place || !strings.HasPrefix(s.problem, "place is required (") || !strings.HasSuffix(s.problem, "type it in its field") {
 		t.Fatalf("focus %d (place is %d), problem %q", s.focus, place, s.problem)

@@ -25,7 +25,6 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
-	"github.com/devicepki/ceremony/ceremony/record"
 )
 
 // Options configures the TUI.
@@ -73,7 +72,8 @@ func New(ctx context.Context, opts Options, out io.Writer) *Model {
 	if opts.TranscriptsDir == "" {
 		opts.TranscriptsDir = "transcripts"
 	}
-	m := &Model{opts: opts, parent: ctx, face: &face{}, cur: -1, now: time.Now}
+	m := &Model{opts: opts, parent: ctx, face: &face{}}
+	m.now = time.Now
 	if opts.Now != nil {
 		m.now = opts.Now
 	}
@@ -89,19 +89,11 @@ func New(ctx context.Context, opts Options, out io.Writer) *Model {
 // begin starts the prepared ceremony in its own goroutine.
 func (m *Model) begin(msg startCeremonyMsg) tea.Cmd {
 	plan := msg.plan
-	m.script = plan.Script()
-	m.outDir = plan.OutDir()
-	m.rehearsal = *m.start.fields[2].toggle
-	m.steps = make([]stepRow, len(m.script.Steps))
-	for i, st := range m.script.Steps {
-		m.steps[i] = stepRow{id: st.ID, title: record.Printable(st.Title)}
-	}
-	m.cur = -1
+	m.cer = newCeremonyModel(&m.frame, plan.Script(), plan.OutDir(), m.start.rehearsal)
 	m.screen = screenCeremony
-	m.aborting, m.abortAsk, m.excs, m.excForm, m.excWait = false, "", nil, nil, nil
-	m.notices, m.present, m.sealed, m.op, m.done = nil, nil, false, nil, nil
+	m.done, m.end, m.qr = nil, nil, nil
 	ctx, cancel := context.WithCancel(m.parent)
-	m.cancel = cancel
+	m.cer.cancel = cancel
 	f := m.face
 	ended := make(chan struct{})
 	m.engineEnded = ended
@@ -120,7 +112,7 @@ func (m *Model) Outcome() Outcome {
 	if m.done == nil {
 		return Outcome{}
 	}
-	return Outcome{Started: true, Result: m.done.res, Err: m.done.err, Dir: m.outDir, Title: m.script.Title}
+	return Outcome{Started: true, Result: m.done.res, Err: m.done.err, Dir: m.cer.outDir, Title: m.cer.script.Title}
 }
 
 // Run runs the TUI on the terminal in and out, in the alternate screen, and
@@ -143,10 +135,10 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) (Outcom
 	if fm, ok := final.(*Model); ok {
 		m = fm
 	}
-	if m.cancel != nil && m.done == nil {
+	if m.cer != nil && m.cer.cancel != nil && m.done == nil {
 		// The program ended while the engine ran (a kill): stop it and
 		// wait for it to record the abort.
-		m.cancel()
+		m.cer.cancel()
 		<-m.engineEnded
 		// What the engine recorded is the outcome, though the screen
 		// never showed it.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
@@ -32,11 +33,11 @@ func (c *cancelRecorder) cancel() { c.calls++ }
 func TestAttendanceReply(t *testing.T) {
 	m := newModel(t)
 	info := onStep(t, m, "root-key-generation", "attendance")
-	m.present = nil
-	sc := m.script
+	m.cer.present = nil
+	sc := m.cer.script
 	a := &asker{m: m}
 	ch := a.ask(engine.AttendanceRequest{Step: info, Roles: sc.Roles})
-	p := m.prompt.(*attendancePrompt)
+	p := m.cer.prompt.(*attendancePrompt)
 
 	press(m, keyEnter) // nobody yet
 	if want := "administrator: at least 1 must be present, 0 recorded"; p.problem != want {
@@ -104,11 +105,11 @@ func TestAttendanceReply(t *testing.T) {
 	if got := r.val.(engine.Attendance); !reflect.DeepEqual(got, want) {
 		t.Errorf("attendance %q, want %q", got, want)
 	}
-	if m.prompt != nil || m.ask != nil {
+	if m.cer.prompt != nil || m.cer.ask != nil {
 		t.Error("the prompt is still on screen")
 	}
-	if len(m.present) != 13 || m.present[0] != admin || m.present[2] != witness2 {
-		t.Errorf("present: %v", m.present)
+	if len(m.cer.present) != 13 || m.cer.present[0] != admin || m.cer.present[2] != witness2 {
+		t.Errorf("present: %v", m.cer.present)
 	}
 }
 
@@ -124,7 +125,7 @@ func TestConfirmReply(t *testing.T) {
 	if r := gotReply(t, ch); r.err != nil || r.val != nil {
 		t.Errorf("reply %#v, want an empty one", r)
 	}
-	if m.prompt != nil {
+	if m.cer.prompt != nil {
 		t.Error("the prompt is still on screen")
 	}
 }
@@ -136,30 +137,30 @@ func TestRefuseThenAbort(t *testing.T) {
 	m := newModel(t)
 	info := onStep(t, m, "root-key-generation", "welcome")
 	rec := &cancelRecorder{}
-	m.cancel = rec.cancel
+	m.cer.cancel = rec.cancel
 	a := &asker{m: m}
 	ch := a.ask(engine.ConfirmRequest{Step: info, Participant: witness})
 
 	press(m, runes("n"))
-	if m.abortAsk != "Walter Witness (witness) refuses" {
-		t.Fatalf("abortAsk %q", m.abortAsk)
+	if m.cer.abortAsked() != "Walter Witness (witness) refuses" {
+		t.Fatalf("abortAsk %q", m.cer.abortAsked())
 	}
 	press(m, runes("x"))
-	if m.abortAsk == "" {
+	if m.cer.abortAsked() == "" {
 		t.Error("another key left the abort question")
 	}
 	press(m, runes("n"))
-	if m.abortAsk != "" || m.prompt == nil || rec.calls != 0 {
-		t.Fatalf("'n' at the abort question: abortAsk %q, prompt %v, cancel called %d times", m.abortAsk, m.prompt, rec.calls)
+	if m.cer.abortAsked() != "" || m.cer.prompt == nil || rec.calls != 0 {
+		t.Fatalf("'n' at the abort question: abortAsk %q, prompt %v, cancel called %d times", m.cer.abortAsked(), m.cer.prompt, rec.calls)
 	}
 	press(m, keyCtrlC, keyEsc)
-	if m.abortAsk != "" || rec.calls != 0 {
-		t.Fatalf("Esc at the abort question: abortAsk %q, cancel called %d times", m.abortAsk, rec.calls)
+	if m.cer.abortAsked() != "" || rec.calls != 0 {
+		t.Fatalf("Esc at the abort question: abortAsk %q, cancel called %d times", m.cer.abortAsked(), rec.calls)
 	}
 	noReply(t, ch)
 	press(m, runes("n"), runes("y"))
-	if rec.calls != 1 || !m.aborting {
-		t.Fatalf("'y' at the abort question: cancel called %d times, aborting %v", rec.calls, m.aborting)
+	if rec.calls != 1 || !m.cer.aborting {
+		t.Fatalf("'y' at the abort question: cancel called %d times, aborting %v", rec.calls, m.cer.aborting)
 	}
 	if r := gotReply(t, ch); !errors.Is(r.err, engine.ErrAborted) {
 		t.Errorf("the refused prompt was answered %v, want engine.ErrAborted", r.err)
@@ -167,8 +168,8 @@ func TestRefuseThenAbort(t *testing.T) {
 	// Nothing more is answered, and ctrl+c does not ask again.
 	press(m, runes("y"), keyCtrlC)
 	noReply(t, ch)
-	if m.abortAsk != "" || rec.calls != 1 {
-		t.Errorf("after the abort: abortAsk %q, cancel called %d times", m.abortAsk, rec.calls)
+	if m.cer.abortAsked() != "" || rec.calls != 1 {
+		t.Errorf("after the abort: abortAsk %q, cancel called %d times", m.cer.abortAsked(), rec.calls)
 	}
 	v := m.View()
 	if !strings.Contains(v, "aborting…") || !strings.Contains(text(v), "Aborting: the ceremony stops after the current operation") {
@@ -176,7 +177,7 @@ func TestRefuseThenAbort(t *testing.T) {
 	}
 	// The engine's dropAskMsg for the answered prompt changes nothing.
 	m.Update(dropAskMsg{id: a.next})
-	if m.prompt != nil || m.ask != nil {
+	if m.cer.prompt != nil || m.cer.ask != nil {
 		t.Error("a prompt is on screen")
 	}
 }
@@ -187,7 +188,7 @@ func TestRefuseApproval(t *testing.T) {
 	m := newModel(t)
 	info := onStep(t, m, "generate-firmware-key", "sign-firmware")
 	rec := &cancelRecorder{}
-	m.cancel = rec.cancel
+	m.cer.cancel = rec.cancel
 	a := &asker{m: m}
 	ch := a.ask(approvalReq(t, info))
 	m.View()
@@ -211,7 +212,7 @@ func TestDropOtherAsk(t *testing.T) {
 	a := &asker{m: m}
 	a.ask(engine.ConfirmRequest{Step: info, Participant: witness})
 	m.Update(dropAskMsg{id: a.next + 7})
-	if m.prompt == nil {
+	if m.cer.prompt == nil {
 		t.Error("a dropAskMsg for another prompt took this one off")
 	}
 }
@@ -221,7 +222,7 @@ func TestDropOtherAsk(t *testing.T) {
 func TestChooseReply(t *testing.T) {
 	m := newModel(t)
 	info := onStep(t, m, "root-key-generation", "check-clock")
-	opts := engine.Asks(&m.script.Steps[info.Index])[0].Options
+	opts := engine.Asks(&m.cer.script.Steps[info.Index])[0].Options
 	a := &asker{m: m}
 	ch := a.ask(engine.ChoiceRequest{Step: info, Candidates: []engine.Participant{witness, witness2}, Options: opts})
 	if v := m.View(); !strings.Contains(text(v), "Who chooses?") || !strings.Contains(text(v), "Wanda Watcher (witness)") {
@@ -244,7 +245,7 @@ func TestSecretReply(t *testing.T) {
 	info := onStep(t, m, "generate-firmware-key", "open-build-token")
 	a := &asker{m: m}
 	ch := a.ask(engine.SecretRequest{Step: info, What: `HSM user PIN for token "firmware-build"`, Candidates: []engine.Participant{builder}, Attempt: 1})
-	p := m.prompt.(*secretPrompt)
+	p := m.cer.prompt.(*secretPrompt)
 
 	press(m, keyEnter) // nothing typed: not sent
 	noReply(t, ch)
@@ -274,7 +275,7 @@ func TestSecretReply(t *testing.T) {
 	if len(p.in.buf) != 0 || slices.ContainsFunc(buf, func(b byte) bool { return b != 0 }) {
 		t.Errorf("the field was not wiped: %q", buf)
 	}
-	if m.prompt != nil {
+	if m.cer.prompt != nil {
 		t.Error("the prompt is still on screen")
 	}
 	assertNotInModel(t, m, pin)
@@ -303,7 +304,7 @@ func TestShareReply(t *testing.T) {
 	a := &asker{m: m}
 	ch := a.ask(engine.ShareRequest{Step: info, Purpose: "activation", Split: s.Split.String(), Number: 1, Needed: 3,
 		Candidates: []engine.Participant{officer(0), officer(2), officer(4)}, Attempt: 1})
-	p := m.prompt.(*sharePrompt)
+	p := m.cer.prompt.(*sharePrompt)
 	press(m, keyDown, keyEnter)
 	if p.whom.chosen == nil || *p.whom.chosen != officer(2) {
 		t.Fatalf("chosen %v", p.whom.chosen)
@@ -390,7 +391,7 @@ func TestHandOutReply(t *testing.T) {
 	s := realSplit(t, shares.Activation)[3]
 	a := &asker{m: m}
 	ch := a.ask(handOutReq(info, s, officer(3)))
-	p := m.prompt.(*handOutPrompt)
+	p := m.cer.prompt.(*handOutPrompt)
 
 	assertNoShare(t, m.View(), s)
 	typeText(m, "abc")
@@ -444,7 +445,7 @@ func TestHandOutMedia(t *testing.T) {
 	s := realSplit(t, shares.Backup)[0]
 	a := &asker{m: m}
 	ch := a.ask(handOutReq(info, s, engine.Participant{Role: "custodian", Name: custodian[0]}))
-	p := m.prompt.(*handOutPrompt)
+	p := m.cer.prompt.(*handOutPrompt)
 	press(m, keyEnter, keyEnter)
 	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(string(s.Compact().Bytes()))})
 	press(m, keyEnter, runes("y"))
@@ -527,9 +528,9 @@ func TestApprovalReply(t *testing.T) {
 	press(m, runes("y"))
 	m.View()
 	noReply(t, ch)
-	p := m.prompt.(*approvePrompt)
+	p := m.cer.prompt.(*approvePrompt)
 	for !p.seen {
-		if p.offset > len(p.lines) {
+		if p.window.YOffset > len(p.lines) {
 			t.Fatal("scrolled past the end without seeing it")
 		}
 		press(m, keyDown)
@@ -553,7 +554,7 @@ func TestApprovalReply(t *testing.T) {
 func TestApprovalShort(t *testing.T) {
 	m := newModel(t)
 	info := onStep(t, m, "generate-firmware-key", "sign-firmware")
-	m.say = "The officers approve the certificate."
+	m.cer.say = "The officers approve the certificate."
 	req := approvalReq(t, info)
 	req.Fields = req.Fields[:3]
 	a := &asker{m: m}
@@ -571,7 +572,7 @@ func TestOverrideReply(t *testing.T) {
 	info := onStep(t, m, "root-key-generation", "preflight")
 	a := &asker{m: m}
 	ch := a.ask(engine.OverrideRequest{Step: info, Check: "network", Problem: "network interface(s) up: eth0", Candidates: []engine.Participant{admin, witness}})
-	p := m.prompt.(*overridePrompt)
+	p := m.cer.prompt.(*overridePrompt)
 	press(m, runes("x"), keyEnter)
 	if p.agreed {
 		t.Fatal("a key other than o agreed to the override")
@@ -607,15 +608,15 @@ func TestExceptionReply(t *testing.T) {
 	press(m, runes("y")) // goes to the form, not the confirmation
 	noReply(t, confirm)
 	press(m, keyDown, keyEnter) // Walter Witness
-	if m.excForm.whom.chosen == nil || *m.excForm.whom.chosen != witness {
-		t.Fatalf("chosen %v", m.excForm.whom.chosen)
+	if m.cer.excForm.whom.chosen == nil || *m.cer.excForm.whom.chosen != witness {
+		t.Fatalf("chosen %v", m.cer.excForm.whom.chosen)
 	}
 	press(m, keyBackspace)
 	typeText(m, "Bag serial 40112233")
 	press(m, keyEnter)
 	press(m, keyEnter)
-	if m.excForm.prob != "an answer is needed" {
-		t.Errorf("an empty answer: problem %q", m.excForm.prob)
+	if m.cer.excForm.prob != "an answer is needed" {
+		t.Errorf("an empty answer: problem %q", m.cer.excForm.prob)
 	}
 	typeText(m, "Bag serial 40112238")
 	press(m, keyEnter)
@@ -629,7 +630,7 @@ func TestExceptionReply(t *testing.T) {
 	if got := r.val.([]engine.Exception); !reflect.DeepEqual(got, want) {
 		t.Errorf("exceptions %+v, want %+v", got, want)
 	}
-	if m.excForm != nil || len(m.excs) != 0 {
+	if m.cer.excForm != nil || len(m.cer.excs) != 0 {
 		t.Error("the form is still open, or the exception is kept for the next step")
 	}
 	if !strings.Contains(text(m.View()), "Exception noted by Walter Witness") {
@@ -660,13 +661,13 @@ func TestExceptionCancel(t *testing.T) {
 func TestExceptionClosed(t *testing.T) {
 	m := newModel(t)
 	onStep(t, m, "root-key-generation", "attendance")
-	m.present = nil
+	m.cer.present = nil
 	press(m, keyCtrlE)
 	if v := m.View(); !strings.Contains(text(v), "record the attendance first") {
 		t.Errorf("view:\n%s", v)
 	}
 	press(m, keyEsc)
-	if m.excForm != nil {
+	if m.cer.excForm != nil {
 		t.Error("Esc did not close the form")
 	}
 
@@ -683,14 +684,14 @@ func TestAbortAnswersExceptions(t *testing.T) {
 	m := newModel(t)
 	info := onStep(t, m, "root-key-generation", "inspect-hsm")
 	rec := &cancelRecorder{}
-	m.cancel = rec.cancel
+	m.cer.cancel = rec.cancel
 	a := &asker{m: m}
 	press(m, keyCtrlE, keyEnter)
 	ch := a.ask(exceptionsReq{step: info})
 	press(m, keyCtrlC, runes("y"))
 	gotReply(t, ch)
-	if rec.calls != 1 || m.excForm != nil {
-		t.Errorf("cancel called %d times, form %v", rec.calls, m.excForm)
+	if rec.calls != 1 || m.cer.excForm != nil {
+		t.Errorf("cancel called %d times, form %v", rec.calls, m.cer.excForm)
 	}
 }
 
@@ -700,7 +701,7 @@ func TestOperationDone(t *testing.T) {
 	info := onStep(t, m, "root-key-generation", "generate-root-key")
 	m.Update(reportMsg{Kind: engine.OperationStarted, Step: info, Text: "Generating the key ..."})
 	m.Update(reportMsg{Kind: engine.OperationDone, Step: info, Elapsed: 2345678901})
-	if _, cmd := m.Update(spinMsg{gen: m.spinGen}); cmd != nil || m.op != nil {
+	if _, cmd := m.Update(spinMsg{gen: m.cer.spinGen}); cmd != nil || m.cer.op != nil {
 		t.Error("the spinner goes on after the operation")
 	}
 	if v := m.View(); !strings.Contains(text(v), "Generating the key: done in 2.346s") {
@@ -717,7 +718,7 @@ func TestEndKeys(t *testing.T) {
 		t.Errorf("outcome %+v", o)
 	}
 	press(m, runes("q"))
-	if m.screen != screenQR || m.qr == nil {
+	if m.screen != screenQR || m.qr == nil || m.qr.view == nil {
 		t.Fatalf("q: screen %v", m.screen)
 	}
 	if v := m.View(); qrLines(v) == nil {
@@ -740,7 +741,7 @@ func TestStartFailure(t *testing.T) {
 	if m.start.phase != phaseSettings {
 		t.Fatalf("phase %v", m.start.phase)
 	}
-	m.script = m.start.chosen.script
+	m.cer = newCeremonyModel(&m.frame, m.start.chosen.script, "", false)
 	m.screen = screenCeremony
 	m.Update(engineDoneMsg{err: errString("open the HSM token: no slot with label \"root\"")})
 	if m.screen != screenStart || m.done != nil {
@@ -764,8 +765,8 @@ func TestEngineStop(t *testing.T) {
 	onStep(t, m, "root-key-generation", "welcome")
 	press(m, keyCtrlC)
 	m.Update(engineStopMsg{})
-	if !m.aborting || m.abortAsk != "" {
-		t.Errorf("aborting %v, abortAsk %q", m.aborting, m.abortAsk)
+	if !m.cer.aborting || m.cer.abortAsked() != "" {
+		t.Errorf("aborting %v, abortAsk %q", m.cer.aborting, m.cer.abortAsked())
 	}
 }
 
@@ -975,7 +976,7 @@ var sayPrompts = []struct {
 	{"keyholder", func(t *testing.T, m *Model, info engine.StepInfo) func(*testing.T) {
 		ch := (&asker{m: m}).ask(engine.ShareRequest{Step: info, Purpose: "activation", Split: "7XGT-KGPG-BR", Number: 1, Needed: 3,
 			Candidates: []engine.Participant{officer(0), officer(1), officer(2)}, Attempt: 1})
-		p := m.prompt.(*sharePrompt)
+		p := m.cer.prompt.(*sharePrompt)
 		return func(t *testing.T) {
 			noReply(t, ch)
 			if p.whom.list.cur != 0 || p.whom.chosen != nil {
@@ -989,7 +990,7 @@ var sayPrompts = []struct {
 			Candidates: []engine.Participant{officer(1)}, Attempt: 2, Problem: "share 1 was entered already"})
 		gs := withTypo(s, 3)
 		typeText(m, strings.Join(gs[:5], " ")+" "+gs[5][:2])
-		p := m.prompt.(*sharePrompt)
+		p := m.cer.prompt.(*sharePrompt)
 		typed := string(p.entry.in.buf)
 		return func(t *testing.T) {
 			noReply(t, ch)
@@ -1019,7 +1020,7 @@ func TestSayReadableAt80x24(t *testing.T) {
 			onStep(t, m, name, sc.Steps[0].ID)
 			for _, st := range sc.Steps {
 				info := stepInfo(t, sc, st.ID)
-				m.dropPrompt()
+				m.cer.dropPrompt()
 				m.Update(reportMsg{Kind: engine.StepStarted, Step: info})
 				if strings.TrimSpace(info.Say) == "" {
 					continue
@@ -1028,7 +1029,7 @@ func TestSayReadableAt80x24(t *testing.T) {
 					longest = info.Say
 				}
 				check := pr.ask(t, m, info)
-				want := indent(m.say, 2, MinWidth-stepListWidth-3)
+				want := indent(m.cer.say, 2, MinWidth-stepListWidth-3)
 				seen, views := readAll(m, keyPgDown, rightLines)
 				for _, l := range want {
 					if !seen[strings.TrimSpace(l)] {
@@ -1092,7 +1093,7 @@ func TestApprovalShowsSay(t *testing.T) {
 	if !strings.Contains(views[0], "Read aloud:") {
 		t.Errorf("the approval does not show the text to read aloud:\n%s", views[0])
 	}
-	for _, l := range indent(m.say, 3, MinWidth-2) {
+	for _, l := range indent(m.cer.say, 3, MinWidth-2) {
 		if !seen[strings.TrimSpace(l)] {
 			t.Errorf("%s, step %s: the line %q of the text to read aloud is never on the approval:\n%s", name, id, l, views[0])
 		}
@@ -1101,7 +1102,7 @@ func TestApprovalShowsSay(t *testing.T) {
 		checkSize(t, v, 80, 24)
 	}
 	noReply(t, ch)
-	if p := m.prompt.(*approvePrompt); !p.seen {
+	if p := m.cer.prompt.(*approvePrompt); !p.seen {
 		t.Error("scrolled to the end, the approval is not seen")
 	}
 }
@@ -1203,27 +1204,33 @@ func TestHelpFitsAt80(t *testing.T) {
 			checkSize(t, v, 80, 24)
 			// The keys: the prompt's (or the exception form's), the
 			// scroll keys when the text to read aloud is clipped, and
-			// the ceremony screen's own; the hand-out has only ctrl+c.
+			// the ceremony screen's own (ctrl+e only while no
+			// exception form is open); the hand-out has only ctrl+c.
 			var keys []string
 			switch {
-			case m.excForm != nil:
-				keys = append(keys, m.excForm.help())
-			case m.prompt != nil:
-				keys = append(keys, m.prompt.help())
+			case m.cer.excForm != nil:
+				keys = append(keys, helpText(m.cer.excForm.keys()))
+			case m.cer.prompt != nil:
+				keys = append(keys, helpText(m.cer.prompt.keys()))
 			}
 			if strings.Contains(v, "Read aloud, line") {
 				keys = append(keys, "PgUp/PgDn")
 			}
-			keys = append(keys, "ctrl+e exception · ctrl+c abort")
-			if p, ok := m.prompt.(*handOutPrompt); ok && m.excForm == nil {
-				keys = []string{p.help(), "ctrl+c abort"}
+			if m.cer.excForm == nil {
+				keys = append(keys, "ctrl+e exception")
+			} else if strings.Contains(v, "ctrl+e") {
+				t.Errorf("the help shows ctrl+e while the exception form is open:\n%s", v)
+			}
+			keys = append(keys, "ctrl+c abort")
+			if p, ok := m.cer.prompt.(*handOutPrompt); ok && m.cer.excForm == nil {
+				keys = []string{helpText(p.keys()), "ctrl+c abort"}
 			}
 			help := strings.Join(keys, " · ")
 			// The help is the last line or two, under the status line.
 			lines := strings.Split(v, "\n")
 			var helpRows []string
 			for _, l := range lines[len(lines)-2:] {
-				if l != m.statusLine() {
+				if l != m.cer.statusLine() {
 					helpRows = append(helpRows, l)
 				}
 			}
@@ -1247,13 +1254,17 @@ func TestHelpFitsAt80(t *testing.T) {
 
 // helpLines breaks between keys, never inside one.
 func TestHelpLines(t *testing.T) {
-	h := "↑/↓ PgUp/PgDn scroll · y approve (at the end) · n refuse · ctrl+e exception · ctrl+c abort"
+	h := []key.Binding{
+		bind("↑/↓ PgUp/PgDn", "scroll", "up"), bind("y", "approve (at the end)", "y"), refuseKey,
+		bind("q", "disabled: not shown", "q"), exceptionKey, abortKey,
+	}
+	h[3].SetEnabled(false)
 	got := helpLines(h, 40)
 	want := []string{" ↑/↓ PgUp/PgDn scroll", " y approve (at the end) · n refuse", " ctrl+e exception · ctrl+c abort"}
 	if !slices.Equal(got, want) {
 		t.Errorf("helpLines = %q, want %q", got, want)
 	}
-	if got := helpLines("Esc back · ctrl+c abort", 80); !slices.Equal(got, []string{" Esc back · ctrl+c abort"}) {
+	if got := helpLines([]key.Binding{exceptionBack, abortKey}, 80); !slices.Equal(got, []string{" Esc back · ctrl+c abort"}) {
 		t.Errorf("a short help: %q", got)
 	}
 }
@@ -1323,8 +1334,8 @@ func TestNotesKeepPreviousStepHeader(t *testing.T) {
 	issue := sc.StepIndex("issue-root-certificate")
 	info := onStep(t, m, "root-key-generation", "read-fingerprint")
 	fp := "8d2f4a6c1e3b5d7f9a0c2e4b6d8f1a3c5e7b9d0f2a4c6e8b1d3f5a7c9e0b2d4f"
-	m.notices = append(m.notices, notice{issue, fingerprintNotice + record.GroupHex(fp)})
-	m.steps[info.Index-1].summary = "Wrote the root certificate's public key to artifacts/root-ca.pub.pem; " +
+	m.cer.notices = append(m.cer.notices, notice{issue, fingerprintNotice + record.GroupHex(fp)})
+	m.cer.steps[info.Index-1].summary = "Wrote the root certificate's public key to artifacts/root-ca.pub.pem; " +
 		strings.Repeat("its SHA-256 and size are in the transcript, and the file is ready to carry out; ", 5)
 	(&asker{m: m}).ask(engine.ConfirmRequest{Step: info, Participant: admin})
 	v := m.View()
