@@ -58,6 +58,6 @@ require (
 // v0.50.4-0.20260821095816-b0fdb5c2d345, which proxy.golang.org refuses with
 // 403 "This module version is not available", so the module cannot be
 // downloaded. v0.50.3 is the newest tagged release the proxy serves; zlint
-// builds and lints correctly with it (see design/FINDINGS.md §7). Drop this
+// builds and lints correctly with it (see docs/findings.md, "zlint"). Drop this
 // replace once a zlint release requires a version the proxy serves.
 replace github.com/weppos/publicsuffix-go => github.com/weppos/publicsuffix-go v0.50.3

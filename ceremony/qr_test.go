@@ -32,7 +32,7 @@ func cmdZbarimg(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no PNG in %s", args[0])
 	}
 	// -Sdisable -Sqrcode.enable: QR codes only (zbarimg otherwise may
-	// also report a spurious Codabar; see design/FINDINGS.md).
+	// also report a spurious Codabar; see docs/findings.md, "zbarimg").
 	cmd := exec.Command("zbarimg", append([]string{"-q", "-Sdisable", "-Sqrcode.enable"}, pngs...)...)
 	out, err := cmd.Output()
 	if err != nil {

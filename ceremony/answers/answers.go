@@ -37,10 +37,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
@@ -180,7 +180,7 @@ func (a *Face) check(s *script.Script) error {
 			present[n] = role
 		}
 	}
-	for _, id := range sortedKeys(a.f.Steps) {
+	for _, id := range slices.Sorted(maps.Keys(a.f.Steps)) {
 		if s.StepIndex(id) < 0 {
 			return a.errorf("steps."+id, "script %s has no step %q", s.Name, id)
 		}
@@ -349,7 +349,7 @@ func (a *Face) checkShares(p string, st *script.Step, role string, ans stepAnswe
 
 // checkHandOut checks the per-keyholder answers of a hand-out step.
 func (a *Face) checkHandOut(p, role string, ans stepAnswer, present map[string]string) error {
-	for _, name := range sortedKeys(ans.TypedBack) {
+	for _, name := range slices.Sorted(maps.Keys(ans.TypedBack)) {
 		src := ans.TypedBack[name]
 		if present[name] != role {
 			return a.errorf(p+".typed_back", "%q is not present as %s", name, role)
@@ -358,7 +358,7 @@ func (a *Face) checkHandOut(p, role string, ans stepAnswer, present map[string]s
 			return a.errorf(p+".typed_back."+name, "give exactly one of file or env")
 		}
 	}
-	for _, name := range sortedKeys(ans.Media) {
+	for _, name := range slices.Sorted(maps.Keys(ans.Media)) {
 		m := ans.Media[name]
 		mp := p + ".media." + name
 		switch {
@@ -612,13 +612,4 @@ func optionValues(opts []engine.Option) string {
 		vs = append(vs, o.Value)
 	}
 	return strings.Join(vs, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

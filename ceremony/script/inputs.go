@@ -3,7 +3,8 @@ package script
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -27,12 +28,7 @@ func CheckInputValue(v string) error {
 // ResolveInputs combines the values given on the command line with the
 // script's defaults. Unknown names, missing values and bad values are errors.
 func (s *Script) ResolveInputs(given map[string]string) (map[string]string, error) {
-	var names []string
-	for n := range given {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(given)) {
 		if s.inputIndex(n) < 0 {
 			var declared []string
 			for _, in := range s.Inputs {
