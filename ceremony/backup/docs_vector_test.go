@@ -6,47 +6,19 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/devicepki/ceremony/ceremony/backup"
+	"github.com/devicepki/ceremony/internal/docvector"
 )
-
-// formatsPage is the documentation page whose backup vector this test
-// checks, relative to this package.
-const formatsPage = "../../docs/formats.md"
-
-// docVector returns the fenced block that follows the line
-// "<!-- vector: NAME -->" in formatsPage, without its fences.
-func docVector(t *testing.T, name string) string {
-	t.Helper()
-	data, err := os.ReadFile(formatsPage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	marker := "<!-- vector: " + name + " -->\n"
-	_, after, ok := strings.Cut(string(data), marker)
-	if !ok {
-		t.Fatalf("%s: no %q", formatsPage, strings.TrimSpace(marker))
-	}
-	if !strings.HasPrefix(after, "```") {
-		t.Fatalf("%s: vector %s: the marker is not followed by a fenced block", formatsPage, name)
-	}
-	_, body, _ := strings.Cut(after, "\n")
-	body, _, ok = strings.Cut(body, "```")
-	if !ok {
-		t.Fatalf("%s: vector %s: the fenced block is not closed", formatsPage, name)
-	}
-	return body
-}
 
 // TestDocsBackupVector checks the backup file test vector in
 // docs/formats.md: it decodes strictly, every header the page's table
 // describes holds what the decoded backup says, and encoding the decoded
 // backup gives the page's bytes again.
 func TestDocsBackupVector(t *testing.T) {
-	text := docVector(t, "backup")
+	text := docvector.Vector(t, "backup")
 	b, err := backup.Decode([]byte(text))
 	if err != nil {
 		t.Fatalf("the page's backup file does not decode: %v", err)

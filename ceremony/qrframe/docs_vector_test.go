@@ -1,42 +1,14 @@
 package qrframe_test
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/devicepki/ceremony/ceremony/bundle"
 	"github.com/devicepki/ceremony/ceremony/qrframe"
+	"github.com/devicepki/ceremony/internal/docvector"
 )
-
-// formatsPage is the documentation page whose frame vectors these tests
-// check, relative to this package.
-const formatsPage = "../../docs/formats.md"
-
-// docVector returns the fenced block that follows the line
-// "<!-- vector: NAME -->" in formatsPage, without its fences.
-func docVector(t *testing.T, name string) string {
-	t.Helper()
-	data, err := os.ReadFile(formatsPage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	marker := "<!-- vector: " + name + " -->\n"
-	_, after, ok := strings.Cut(string(data), marker)
-	if !ok {
-		t.Fatalf("%s: no %q", formatsPage, strings.TrimSpace(marker))
-	}
-	if !strings.HasPrefix(after, "```") {
-		t.Fatalf("%s: vector %s: the marker is not followed by a fenced block", formatsPage, name)
-	}
-	_, body, _ := strings.Cut(after, "\n")
-	body, _, ok = strings.Cut(body, "```")
-	if !ok {
-		t.Fatalf("%s: vector %s: the fenced block is not closed", formatsPage, name)
-	}
-	return body
-}
 
 // TestDocsFrameVector checks the QR frame test vector in docs/formats.md:
 // the file the page names packs into the bundle whose digest it gives, the
@@ -44,9 +16,9 @@ func docVector(t *testing.T, name string) string {
 // reverse order) into that file, and the altered frame is refused with the
 // page's message.
 func TestDocsFrameVector(t *testing.T) {
-	content := docVector(t, "frame-file")
-	digest := strings.TrimSpace(docVector(t, "frame-digest"))
-	lines := strings.Split(strings.TrimSpace(docVector(t, "frames")), "\n")
+	content := docvector.Vector(t, "frame-file")
+	digest := strings.TrimSpace(docvector.Vector(t, "frame-digest"))
+	lines := strings.Split(strings.TrimSpace(docvector.Vector(t, "frames")), "\n")
 
 	packed, err := bundle.Pack([]bundle.File{{Name: "note.txt", Data: []byte(content)}})
 	if err != nil {
@@ -96,7 +68,7 @@ func TestDocsFrameVector(t *testing.T) {
 	if err == nil {
 		t.Fatal("the altered frame parses")
 	}
-	if got, want := err.Error(), strings.TrimSpace(docVector(t, "frame-altered-error")); got != want {
+	if got, want := err.Error(), strings.TrimSpace(docvector.Vector(t, "frame-altered-error")); got != want {
 		t.Errorf("altered frame refused with\n%s\nthe page says\n%s", got, want)
 	}
 }

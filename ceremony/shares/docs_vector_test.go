@@ -3,47 +3,19 @@ package shares_test
 import (
 	"bytes"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/devicepki/ceremony/ceremony/shares"
+	"github.com/devicepki/ceremony/internal/docvector"
 )
-
-// formatsPage is the documentation page whose share vectors these tests
-// check, relative to this package.
-const formatsPage = "../../docs/formats.md"
-
-// docVector returns the fenced block that follows the line
-// "<!-- vector: NAME -->" in formatsPage, without its fences.
-func docVector(t *testing.T, name string) string {
-	t.Helper()
-	data, err := os.ReadFile(formatsPage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	marker := "<!-- vector: " + name + " -->\n"
-	_, after, ok := strings.Cut(string(data), marker)
-	if !ok {
-		t.Fatalf("%s: no %q", formatsPage, strings.TrimSpace(marker))
-	}
-	if !strings.HasPrefix(after, "```") {
-		t.Fatalf("%s: vector %s: the marker is not followed by a fenced block", formatsPage, name)
-	}
-	_, body, _ := strings.Cut(after, "\n")
-	body, _, ok = strings.Cut(body, "```")
-	if !ok {
-		t.Fatalf("%s: vector %s: the fenced block is not closed", formatsPage, name)
-	}
-	return body
-}
 
 // TestDocsShareVector checks the share text test vector in docs/formats.md:
 // it parses to the share the page describes, renders back to the same text
 // and compact form, and the typo the page shows is refused with the message
 // the page gives.
 func TestDocsShareVector(t *testing.T) {
-	text := docVector(t, "share-text")
+	text := docvector.Vector(t, "share-text")
 	s, err := shares.Parse([]byte(text))
 	if err != nil {
 		t.Fatalf("the page's share does not parse: %v", err)
@@ -68,16 +40,16 @@ func TestDocsShareVector(t *testing.T) {
 	if got := string(s.Text().Bytes()); got != text {
 		t.Errorf("Text() =\n%s\nthe page shows\n%s", got, text)
 	}
-	if got, want := string(s.Compact().Bytes()), strings.TrimSpace(docVector(t, "share-compact")); got != want {
+	if got, want := string(s.Compact().Bytes()), strings.TrimSpace(docvector.Vector(t, "share-compact")); got != want {
 		t.Errorf("Compact() = %s\nthe page shows %s", got, want)
 	}
 
-	_, err = shares.Parse([]byte(docVector(t, "share-typo")))
+	_, err = shares.Parse([]byte(docvector.Vector(t, "share-typo")))
 	var fe *shares.FormatError
 	if !errors.As(err, &fe) {
 		t.Fatalf("the page's mistyped share: err %v, want a FormatError", err)
 	}
-	if got, want := err.Error(), strings.TrimSpace(docVector(t, "share-typo-error")); got != want {
+	if got, want := err.Error(), strings.TrimSpace(docvector.Vector(t, "share-typo-error")); got != want {
 		t.Errorf("mistyped share refused with\n%s\nthe page says\n%s", got, want)
 	}
 }
