@@ -242,8 +242,7 @@ func readShares(name string, stdin io.Reader) ([]shareInput, error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Bytes()
-		t := strings.ToUpper(strings.TrimSpace(string(line)))
-		if strings.HasPrefix(t, "CS") {
+		if startsShare(line) {
 			// A new share begins (comment lines in between stay with
 			// the share before; the parser ignores them).
 			if hasTag {
@@ -262,4 +261,15 @@ func readShares(name string, stdin io.Reader) ([]shareInput, error) {
 		return nil, errors.New("no share on standard input")
 	}
 	return out, nil
+}
+
+// startsShare reports whether a line of typed or scanned shares begins a
+// share: its first group is the four-character tag (CS1A, CS1B, or
+// another version's CSnX), where every data group has five characters.
+// A data line whose first group happens to begin with CS does not.
+func startsShare(line []byte) bool {
+	t := strings.ToUpper(strings.TrimSpace(string(line)))
+	first, _, _ := strings.Cut(t, " ")
+	first, _, _ = strings.Cut(first, "-")
+	return len(first) == 4 && strings.HasPrefix(first, "CS")
 }
