@@ -69,6 +69,10 @@ Commands:
            attributes as the HSM reports them; with a quorum of officers'
            activation shares, logged in (the PIN is derived, never shown),
            private keys included. Changes nothing.
+  hsm check
+           List what the token's PKCS#11 module offers (mechanisms, key
+           sizes, PIN lengths) and check scripts against it: each step it
+           could not run is named with what is missing. Changes nothing.
   close    End an interrupted ceremony: destroy the keys it left on the
            token, withdraw the files it left, and record both and the
            closing in its transcript.
@@ -96,7 +100,7 @@ csr, 'ceremony qr help' for qr, 'ceremony import --help' for import.
 
 // commands is the command line: every command, in the order of the help.
 var commands = []*Command{
-	runCmd, sharesCmd, tokenCmd, closeCmd, csrCmd, transcriptCmd, qrCmd, importCmd,
+	runCmd, sharesCmd, tokenCmd, hsmCmd, closeCmd, csrCmd, transcriptCmd, qrCmd, importCmd,
 	{
 		Name: "version", Aliases: []string{"--version"}, Usage: "Usage: ceremony version\n",
 		Flags: func(*flag.FlagSet) Run { return versionRun },

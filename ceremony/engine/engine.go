@@ -235,17 +235,29 @@ func (p *Plan) Run(ctx context.Context, face Face) (*Result, error) {
 		blank *hsm.Blank
 		err   error
 	)
+	var caps *hsm.Capabilities
 	if p.initialises() {
 		blank, err = hsm.OpenBlank(p.opts.HSM)
 		if err != nil {
 			return nil, err
 		}
 		defer blank.Close()
+		caps, err = blank.Capabilities()
 	} else {
 		tok, err = hsm.Open(p.opts.HSM)
 		if err != nil {
 			return nil, err
 		}
+		caps, err = tok.Capabilities()
+	}
+	if err == nil {
+		err = p.checkHSM(caps)
+	}
+	if err != nil {
+		if tok != nil {
+			tok.Close()
+		}
+		return nil, err
 	}
 	if err := p.out.Create(); err != nil {
 		if tok != nil {
@@ -261,7 +273,7 @@ func (p *Plan) Run(ctx context.Context, face Face) (*Result, error) {
 		_ = p.out.Discard()
 		return nil, err
 	}
-	r.blank = blank
+	r.blank, r.caps = blank, caps
 	defer r.end()
 	return r.run(ctx)
 }

@@ -129,6 +129,7 @@ func (k *preflightStep) run(ctx context.Context, r *run, info StepInfo) (string,
 	text := fmt.Sprintf("Environment recorded: %s on %s (%s); HSM token %q %s (%s %s); %s",
 		r.opts.Tool.Version, host, kernel, tok.Label, serial, tok.Manufacturer, tok.Model, network)
 	return text, r.record(transcript.Entry{Step: info.ID, Text: text, Data: transcript.Preflight{
+		Capabilities: transcript.V(r.caps),
 		Tool:         r.opts.Tool,
 		PKCS11Module: transcript.File{Path: r.opts.HSM.Module, SHA256: modSHA},
 		Token:        transcript.V(tok),

@@ -64,6 +64,9 @@ type run struct {
 	rebuilt map[string]*rebuiltKey
 	// qr is what the export-qr step wrote, if it ran.
 	qr *QRExport
+	// caps is what the main token's module offers, as checked before
+	// the run began.
+	caps *hsm.Capabilities
 }
 
 func newRun(p *Plan, tok *hsm.Token, face Face) (*run, error) {

@@ -209,6 +209,7 @@ type Override struct {
 
 // Preflight records the environment.
 type Preflight struct {
+	Capabilities Value             `json:"capabilities"`
 	Clock        map[string]string `json:"clock"`
 	Host         map[string]string `json:"host"`
 	Network      Value             `json:"network"`

@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/devicepki/ceremony/ceremony/activation"
+	"github.com/devicepki/ceremony/hsm"
+)
+
+// hsmNeeder is a kind whose steps need mechanisms of the ceremony's main
+// token's module. Steps on a second token are checked when it is opened.
+type hsmNeeder interface {
+	hsmNeeds(p *Plan, i int) []hsm.Need
+}
+
+// HSMProblem is something a step needs that the module does not offer.
+type HSMProblem struct {
+	Index int
+	ID    string
+	Kind  string
+	Text  string
+}
+
+func (p HSMProblem) String() string {
+	return fmt.Sprintf("step %s (steps[%d], %s): %s", p.ID, p.Index, p.Kind, p.Text)
+}
+
+// CheckHSM checks every step of the plan against what the main token's
+// module offers: the mechanisms each step uses, with their flags and key
+// sizes, and the PIN lengths an initialisation derives. It touches
+// nothing.
+func (p *Plan) CheckHSM(c *hsm.Capabilities) []HSMProblem {
+	var out []HSMProblem
+	for i := range p.script.Steps {
+		st := &p.script.Steps[i]
+		add := func(text string) {
+			out = append(out, HSMProblem{Index: i, ID: st.ID, Kind: st.Kind, Text: text})
+		}
+		if _, ok := st.Spec.(*initTokenStep); ok {
+			if _, err := activation.PINLength(c.MinPIN, c.MaxPIN); err != nil {
+				add(err.Error())
+			}
+		}
+		if n, ok := st.Spec.(hsmNeeder); ok {
+			for _, text := range c.Check(n.hsmNeeds(p, i)...) {
+				add(text)
+			}
+		}
+	}
+	return out
+}
+
+// checkHSM refuses a run whose script cannot finish on the module, before
+// anything is created.
+func (p *Plan) checkHSM(c *hsm.Capabilities) error {
+	problems := p.CheckHSM(c)
+	if len(problems) == 0 {
+		return nil
+	}
+	texts := make([]string, len(problems))
+	for i, pr := range problems {
+		texts[i] = pr.String()
+	}
+	return fmt.Errorf("script %s cannot finish on token %q of %s: %s; nothing was changed (choose templates and steps the module offers, or another module: 'ceremony hsm check' lists what it offers)",
+		p.script.Name, c.Token, c.Module, strings.Join(texts, "; "))
+}
+
+func (k *generateKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need {
+	if k.Token != "" {
+		return nil
+	}
+	return hsm.KeyNeeds(p.templates[k.Template].Key)
+}
+
+func (k *backupKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need { return hsm.BackupNeeds() }
+
+func (k *restoreKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need {
+	needs := hsm.RestoreNeeds()
+	if in := p.restores[i]; in != nil {
+		needs = append(needs, hsm.SignNeeds(in.backup.Algorithm)...)
+	}
+	return needs
+}

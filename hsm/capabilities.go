@@ -1,0 +1,215 @@
+package hsm
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/devicepki/ceremony/ceremony/keys"
+)
+
+// Modules differ in the mechanisms they offer, the key sizes they take and
+// the PINs they accept. Capabilities is what one module and token say of
+// themselves (C_GetMechanismList, C_GetMechanismInfo, C_GetTokenInfo),
+// read without logging in, so that a ceremony can be checked against them
+// before anyone acts.
+
+// Mechanism is a mechanism a module offers for a token, with the key
+// sizes (in bits, or bytes for some mechanisms: as the module reports them)
+// and the CKF_ flags of its CK_MECHANISM_INFO.
+type Mechanism struct {
+	Type       uint   `json:"type"`
+	Name       string `json:"name"`
+	MinKeySize uint   `json:"min_key_size"`
+	MaxKeySize uint   `json:"max_key_size"`
+	Flags      uint   `json:"flags"`
+}
+
+// Capabilities is what a token's module offers: its mechanisms and the PIN
+// lengths the token accepts.
+type Capabilities struct {
+	Module     string      `json:"module"`
+	Token      string      `json:"token"`
+	Mechanisms []Mechanism `json:"mechanisms"`
+	MinPIN     int         `json:"min_pin_length"`
+	MaxPIN     int         `json:"max_pin_length"`
+}
+
+// Capabilities reads what the token's module offers for its slot.
+func (t *Token) Capabilities() (*Capabilities, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	return readCapabilities(t.raw, t.slot, t.cfg.Module, t.info.Label)
+}
+
+// Capabilities reads what the blank token's module offers for its slot.
+func (b *Blank) Capabilities() (*Capabilities, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, fmt.Errorf("blank token %q: closed", b.cfg.Token.Label)
+	}
+	return readCapabilities(b.raw, b.slot, b.cfg.Module, b.cfg.Token.Label)
+}
+
+func readCapabilities(raw *pkcs11.Ctx, slot uint, module, label string) (*Capabilities, error) {
+	ti, err := raw.GetTokenInfo(slot)
+	if err != nil {
+		return nil, fmt.Errorf("token %q of %s: C_GetTokenInfo: %w", label, module, err)
+	}
+	list, err := raw.GetMechanismList(slot)
+	if err != nil {
+		return nil, fmt.Errorf("token %q of %s: C_GetMechanismList: %w", label, module, err)
+	}
+	c := &Capabilities{Module: module, Token: label, MinPIN: int(ti.MinPinLen), MaxPIN: int(ti.MaxPinLen)}
+	for _, m := range list {
+		mech := Mechanism{Type: m.Mechanism, Name: MechanismName(m.Mechanism)}
+		if info, err := raw.GetMechanismInfo(slot, []*pkcs11.Mechanism{m}); err == nil {
+			mech.MinKeySize, mech.MaxKeySize, mech.Flags = info.MinKeySize, info.MaxKeySize, info.Flags
+		}
+		c.Mechanisms = append(c.Mechanisms, mech)
+	}
+	slices.SortFunc(c.Mechanisms, func(a, b Mechanism) int { return int(a.Type) - int(b.Type) })
+	return c, nil
+}
+
+// Need is a mechanism a ceremony needs from the module, and for what.
+type Need struct {
+	Mechanism uint
+	// Flags are the CKF_ flags it must have (CKF_GENERATE_KEY_PAIR,
+	// CKF_SIGN, CKF_WRAP, ...).
+	Flags uint
+	// KeyBits is the key size it must take, 0 for any. EC sizes are the
+	// curve's field size in bits.
+	KeyBits int
+	// For says what the ceremony does with it ("generate ecdsa-p384 keys").
+	For string
+}
+
+// Check reports what the module lacks for the needs, one problem per
+// line-sized message, or nil if it offers everything.
+func (c *Capabilities) Check(needs ...Need) []string {
+	var problems []string
+	for _, n := range needs {
+		m, ok := c.mechanism(n.Mechanism)
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("the module offers no %s, needed to %s", MechanismName(n.Mechanism), n.For))
+		case m.Flags&n.Flags != n.Flags:
+			problems = append(problems, fmt.Sprintf("the module offers %s without %s, needed to %s", m.Name, FlagNames(n.Flags&^m.Flags), n.For))
+		case n.KeyBits > 0 && !m.takes(n.KeyBits):
+			problems = append(problems, fmt.Sprintf("the module's %s takes keys of %d to %d bits, not %d, needed to %s", m.Name, m.MinKeySize, m.MaxKeySize, n.KeyBits, n.For))
+		}
+	}
+	return problems
+}
+
+func (c *Capabilities) mechanism(t uint) (Mechanism, bool) {
+	i := slices.IndexFunc(c.Mechanisms, func(m Mechanism) bool { return m.Type == t })
+	if i < 0 {
+		return Mechanism{}, false
+	}
+	return c.Mechanisms[i], true
+}
+
+// takes reports whether the mechanism takes keys of bits. A module that
+// reports no sizes (0, 0) is taken at its word; some report EC sizes in
+// bytes, which are accepted too.
+func (m Mechanism) takes(bits int) bool {
+	if m.MinKeySize == 0 && m.MaxKeySize == 0 {
+		return true
+	}
+	in := func(n uint) bool { return n >= m.MinKeySize && (m.MaxKeySize == 0 || n <= m.MaxKeySize) }
+	return in(uint(bits)) || in(uint((bits+7)/8))
+}
+
+// KeyNeeds returns what generating a key pair of algorithm a in the token
+// and signing with it needs.
+func KeyNeeds(a keys.Algorithm) []Need {
+	switch {
+	case a.IsECDSA():
+		bits := a.Curve().Params().BitSize
+		return []Need{
+			{Mechanism: pkcs11.CKM_EC_KEY_PAIR_GEN, Flags: pkcs11.CKF_GENERATE_KEY_PAIR, KeyBits: bits, For: "generate " + string(a) + " keys"},
+			{Mechanism: pkcs11.CKM_ECDSA, Flags: pkcs11.CKF_SIGN, KeyBits: bits, For: "sign with " + string(a) + " keys"},
+		}
+	case a.RSABits() > 0:
+		return []Need{
+			{Mechanism: pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN, Flags: pkcs11.CKF_GENERATE_KEY_PAIR, KeyBits: a.RSABits(), For: "generate " + string(a) + " keys"},
+			{Mechanism: pkcs11.CKM_RSA_PKCS, Flags: pkcs11.CKF_SIGN, KeyBits: a.RSABits(), For: "sign with " + string(a) + " keys"},
+		}
+	}
+	return nil
+}
+
+// SignNeeds returns what signing with a key of algorithm a needs.
+func SignNeeds(a keys.Algorithm) []Need {
+	return slices.DeleteFunc(KeyNeeds(a), func(n Need) bool { return n.Flags&pkcs11.CKF_SIGN == 0 })
+}
+
+// BackupNeeds returns what backing up a key (wrap under a trusted AES
+// key, and the check that unwraps it inside the HSM) needs.
+func BackupNeeds() []Need {
+	return []Need{
+		{Mechanism: pkcs11.CKM_AES_KEY_WRAP_PAD, Flags: pkcs11.CKF_WRAP | pkcs11.CKF_UNWRAP, For: "wrap the key for its backup (RFC 5649) and check the backup inside the HSM"},
+	}
+}
+
+// RestoreNeeds returns what restoring a backup needs.
+func RestoreNeeds() []Need {
+	return []Need{
+		{Mechanism: pkcs11.CKM_AES_KEY_WRAP_PAD, Flags: pkcs11.CKF_UNWRAP, For: "unwrap the backup (RFC 5649)"},
+	}
+}
+
+// mechanismNames names the mechanisms this program uses or reports.
+var mechanismNames = map[uint]string{
+	pkcs11.CKM_RSA_PKCS_KEY_PAIR_GEN: "CKM_RSA_PKCS_KEY_PAIR_GEN",
+	pkcs11.CKM_RSA_PKCS:              "CKM_RSA_PKCS",
+	pkcs11.CKM_RSA_PKCS_PSS:          "CKM_RSA_PKCS_PSS",
+	pkcs11.CKM_SHA256_RSA_PKCS:       "CKM_SHA256_RSA_PKCS",
+	pkcs11.CKM_EC_KEY_PAIR_GEN:       "CKM_EC_KEY_PAIR_GEN",
+	pkcs11.CKM_ECDSA:                 "CKM_ECDSA",
+	pkcs11.CKM_ECDSA_SHA256:          "CKM_ECDSA_SHA256",
+	pkcs11.CKM_ECDSA_SHA384:          "CKM_ECDSA_SHA384",
+	pkcs11.CKM_AES_KEY_GEN:           "CKM_AES_KEY_GEN",
+	pkcs11.CKM_AES_CBC_PAD:           "CKM_AES_CBC_PAD",
+	pkcs11.CKM_AES_KEY_WRAP:          "CKM_AES_KEY_WRAP",
+	pkcs11.CKM_AES_KEY_WRAP_PAD:      "CKM_AES_KEY_WRAP_PAD",
+	0x210B:                           "CKM_AES_KEY_WRAP_KWP",
+	0x1055:                           "CKM_EC_EDWARDS_KEY_PAIR_GEN",
+	0x1057:                           "CKM_EDDSA",
+	pkcs11.CKM_SHA256:                "CKM_SHA256",
+}
+
+// MechanismName names a mechanism: CKM_ECDSA, or its number in hex.
+func MechanismName(m uint) string {
+	if n, ok := mechanismNames[m]; ok {
+		return n
+	}
+	return fmt.Sprintf("mechanism 0x%X", m)
+}
+
+// FlagNames names CKF_ mechanism flags.
+func FlagNames(f uint) string {
+	var out []string
+	for _, fl := range []struct {
+		flag uint
+		name string
+	}{
+		{pkcs11.CKF_GENERATE_KEY_PAIR, "CKF_GENERATE_KEY_PAIR"}, {pkcs11.CKF_GENERATE, "CKF_GENERATE"},
+		{pkcs11.CKF_SIGN, "CKF_SIGN"}, {pkcs11.CKF_VERIFY, "CKF_VERIFY"},
+		{pkcs11.CKF_WRAP, "CKF_WRAP"}, {pkcs11.CKF_UNWRAP, "CKF_UNWRAP"},
+		{pkcs11.CKF_ENCRYPT, "CKF_ENCRYPT"}, {pkcs11.CKF_DECRYPT, "CKF_DECRYPT"},
+	} {
+		if f&fl.flag != 0 {
+			out = append(out, fl.name)
+		}
+	}
+	return strings.Join(out, " and ")
+}
