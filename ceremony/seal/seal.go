@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/smallstep/pkcs7"
@@ -447,6 +448,14 @@ func Fingerprint(cert *x509.Certificate) string {
 // digits. It accepts upper or lower case and ignores colons and spaces, so
 // openssl's "AB:CD:..." form is accepted.
 func NormalizeFingerprint(s string) (string, error) {
+	// openssl x509 -noout -fingerprint -sha256 prints
+	// "sha256 Fingerprint=AB:CD:...": the whole line is taken.
+	if i := strings.Index(strings.ToLower(s), "fingerprint="); i >= 0 {
+		if alg := strings.TrimSpace(s[:i]); !strings.EqualFold(alg, "sha256") && !strings.EqualFold(alg, "sha2-256") {
+			return "", fmt.Errorf("a %q fingerprint; give the SHA-256 one (openssl x509 -noout -fingerprint -sha256)", alg)
+		}
+		s = s[i+len("fingerprint="):]
+	}
 	digits := make([]byte, 0, 64)
 	for _, r := range s {
 		switch {

@@ -486,8 +486,9 @@ func TestFingerprints(t *testing.T) {
 		t.Fatalf("openssl x509 -fingerprint: %v\n%s", err, out)
 	}
 	opensslForm := strings.TrimSpace(string(out[strings.IndexByte(string(out), '=')+1:]))
+	// The whole line openssl prints ("sha256 Fingerprint=AB:CD:...") too.
 	for _, in := range []string{fp, strings.ToUpper(fp), opensslForm, " " + strings.ToLower(opensslForm) + " ",
-		strings.ReplaceAll(opensslForm, ":", " ")} {
+		strings.ReplaceAll(opensslForm, ":", " "), strings.TrimSpace(string(out))} {
 		if got, err := NormalizeFingerprint(in); err != nil || got != fp {
 			t.Errorf("NormalizeFingerprint(%q) = %q, %v; want %q", in, got, err, fp)
 		}
@@ -499,6 +500,7 @@ func TestFingerprints(t *testing.T) {
 		{fp[:10] + "g" + fp[11:], `contains 'g', which is not a hex digit`},
 		{fp[:10] + "\n" + fp[11:], `contains '\n', which is not a hex digit`},
 		{strings.Repeat("ab", 50000), "has 100000 hex digits, expected 64"},
+		{"sha1 Fingerprint=" + opensslForm[:59], `a "sha1" fingerprint; give the SHA-256 one`},
 	} {
 		_, err := NormalizeFingerprint(tc.in)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || len(err.Error()) > 100 {

@@ -239,7 +239,9 @@ cat <<EOF2
 The demo wrote transcripts/demo/ (root key generation),
 transcripts/demo-restore/ (restore rehearsal), and one directory per signing
 ceremony: demo-factory-berlin, demo-factory-shenzhen, demo-server,
-demo-firmware, demo-verification and demo-crl (the CSRs they signed are in
+demo-firmware, demo-firmware-token (a firmware key generated in a second
+token), demo-verification, demo-crl and demo-crl-restored (the next CRL,
+from the restored token) (the CSRs they signed are in
 transcripts/demo-requests/). Each has qr/: its sealed transcript and public
 artifacts as QR frames with a printable sheet; transcripts/demo-online/ is
 what ops read back from them with zbarimg and imported against the root. The shares in
