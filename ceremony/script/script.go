@@ -310,10 +310,25 @@ func (s *Script) decodeSteps() error {
 		for _, f := range headerFields {
 			known[f] = true
 		}
-		kind, _ := raw.Scalar("kind")
+		isHeader := func(key string) bool { return slices.Contains(headerFields, key) }
+		kind, scalar, present := raw.Scalar("kind")
+		if present && !scalar {
+			// Not text: the strict decode says what it is, and where.
+			if err := s.doc.DecodeNode(raw.Only(isHeader), &head); err != nil {
+				return err
+			}
+		}
 		k, kindOK := s.kinds.Lookup(kind)
+		if !kindOK {
+			// A misspelt field (knid) is named before the kind it hides.
+			for _, key := range keys {
+				if !isHeader(key.Name) && !s.kinds.uses(key.Name) {
+					return fmt.Errorf("%s:%d:%d: unknown field %q", s.Path, key.Line, key.Column, key.Name)
+				}
+			}
+		}
 		switch {
-		case kind == "":
+		case !present || kind == "":
 			return s.Errorf(p+".kind", "required (one of: %s)", s.kinds.list())
 		case !kindOK:
 			return s.Errorf(p+".kind", "unknown step kind %q (known: %s)", kind, s.kinds.list())
@@ -331,7 +346,6 @@ func (s *Script) decodeSteps() error {
 				return fmt.Errorf("%s:%d:%d: unknown field %q", s.Path, key.Line, key.Column, key.Name)
 			}
 		}
-		isHeader := func(key string) bool { return slices.Contains(headerFields, key) }
 		if err := s.doc.DecodeNode(raw.Only(isHeader), &head); err != nil {
 			return err
 		}

@@ -117,3 +117,34 @@ func TestKindsTable(t *testing.T) {
 	}()
 	NewKinds(k, k)
 }
+
+// Keys may be quoted and values written as blocks, as YAML allows; a
+// kind that is not text, or a misspelt field hiding the kind, is named as
+// such, with no Go type names.
+func TestEnvelopeYAMLForms(t *testing.T) {
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"quoted keys", "    title: Note\n    say: At ${place}.\n    note: hello\n", "    'title': Note\n    \"note\": hello\n", ""},
+		{"quoted kind key", "    kind: note\n", "    \"kind\": note\n", ""},
+		{"block kind", "    kind: note\n", "    kind: >-\n      note\n", ""},
+		{"numeric kind", "    kind: note\n", "    kind: 5\n", `steps[2].kind: unknown step kind "5"`},
+		{"boolean kind", "    kind: note\n", "    kind: true\n", `steps[2].kind: unknown step kind "true"`},
+		{"list kind", "    kind: note\n", "    kind: [note]\n", "s.yaml:19:11: expected a string, found a list"},
+		{"misspelt kind", "    kind: note\n", "    knid: note\n", `s.yaml:19:5: unknown field "knid"`},
+		{"mapping title", "    title: Note\n", "    title: {a: b}\n", "expected a string, found a mapping"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(envelope, tc.old) {
+				t.Fatalf("case does not apply: %q", tc.old)
+			}
+			s, err := Parse("s.yaml", []byte(strings.Replace(envelope, tc.old, tc.new, 1)), testKinds)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want == "" && s.Steps[2].Kind != "note":
+				t.Fatalf("kind %q", s.Steps[2].Kind)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "interface")):
+				t.Fatalf("error = %v\nwant one with %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -131,7 +131,7 @@ func oneLine(name string, err error) error {
 		msg := ye.GetMessage()
 		var te *yaml.TypeError
 		if errors.As(err, &te) && te.DstType != nil {
-			msg = fmt.Sprintf("expected %s, found %s", kindWord(te.DstType), te.SrcType)
+			msg = fmt.Sprintf("expected %s, found %s", kindWord(te.DstType), kindWord(te.SrcType))
 		}
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 			return fmt.Errorf("%s:%d:%d: %s", name, tk.Position.Line, tk.Position.Column, firstLine(msg))
@@ -203,8 +203,11 @@ func (v visitFunc) Visit(n ast.Node) ast.Visitor {
 	return v
 }
 
-// kindWord names a Go destination type the way a YAML author thinks of it.
+// kindWord names a Go type the way a YAML author thinks of it.
 func kindWord(t reflect.Type) string {
+	if t == nil {
+		return "nothing"
+	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -268,7 +271,7 @@ func (n Node) Only(keep func(key string) bool) Node {
 	}
 	m.Values = nil
 	for _, v := range values {
-		if keep(v.Key.String()) {
+		if keep(keyName(v.Key)) {
 			m.Values = append(m.Values, v)
 		}
 	}
@@ -295,7 +298,7 @@ func (n Node) Keys() ([]Key, bool) {
 	}
 	keys := make([]Key, 0, len(values))
 	for _, v := range values {
-		k := Key{Name: v.Key.String()}
+		k := Key{Name: keyName(v.Key)}
 		if tk := v.Key.GetToken(); tk != nil && tk.Position != nil {
 			k.Line, k.Column = tk.Position.Line, tk.Position.Column
 		}
@@ -320,10 +323,10 @@ func walkStrings(node ast.Node, path string, f func(path, text string)) {
 	switch v := node.(type) {
 	case *ast.MappingNode:
 		for _, mv := range v.Values {
-			walkStrings(mv.Value, join(mv.Key.String()), f)
+			walkStrings(mv.Value, join(keyName(mv.Key)), f)
 		}
 	case *ast.MappingValueNode:
-		walkStrings(v.Value, join(v.Key.String()), f)
+		walkStrings(v.Value, join(keyName(v.Key)), f)
 	case *ast.SequenceNode:
 		for i, e := range v.Values {
 			walkStrings(e, fmt.Sprintf("%s[%d]", path, i), f)
@@ -350,18 +353,36 @@ func (d *Document) DecodeNode(n Node, v any) error {
 	return nil
 }
 
-// Scalar returns the text of the plain value under key in a mapping node,
-// and false if there is none.
-func (n Node) Scalar(key string) (string, bool) {
+// Scalar returns the text of the value under key in a mapping node, if
+// the key is there (present) and its value is a scalar (a string, quoted
+// or not, a block of text, a number or a boolean, as written).
+func (n Node) Scalar(key string) (text string, scalar, present bool) {
 	values, _ := n.mappingValues()
 	for _, v := range values {
-		if v.Key.String() != key {
+		if keyName(v.Key) != key {
 			continue
 		}
-		if s, ok := v.Value.(*ast.StringNode); ok {
-			return s.Value, true
+		switch sv := v.Value.(type) {
+		case *ast.StringNode:
+			return sv.Value, true, true
+		case *ast.LiteralNode:
+			if sv.Value != nil {
+				return strings.TrimSuffix(sv.Value.Value, "\n"), true, true
+			}
+		case ast.ScalarNode:
+			if tk := sv.GetToken(); tk != nil {
+				return tk.Value, true, true
+			}
 		}
-		return "", false
+		return "", false, true
 	}
-	return "", false
+	return "", false, false
+}
+
+// keyName is a mapping key as its text: a quoted key without its quotes.
+func keyName(k ast.MapKeyNode) string {
+	if s, ok := k.(*ast.StringNode); ok {
+		return s.Value
+	}
+	return k.String()
 }
