@@ -102,7 +102,7 @@ func (c *Capabilities) Check(needs ...Need) []string {
 			problems = append(problems, fmt.Sprintf("the module offers no %s, needed to %s", MechanismName(n.Mechanism), n.For))
 		case m.Flags&n.Flags != n.Flags:
 			problems = append(problems, fmt.Sprintf("the module offers %s without %s, needed to %s", m.Name, FlagNames(n.Flags&^m.Flags), n.For))
-		case n.KeyBits > 0 && !m.takes(n.KeyBits):
+		case n.KeyBits > 0 && !m.takes(n.KeyBits, n.Mechanism == pkcs11.CKM_EC_KEY_PAIR_GEN || n.Mechanism == pkcs11.CKM_ECDSA):
 			problems = append(problems, fmt.Sprintf("the module's %s takes keys of %d to %d bits, not %d, needed to %s", m.Name, m.MinKeySize, m.MaxKeySize, n.KeyBits, n.For))
 		}
 	}
@@ -119,13 +119,13 @@ func (c *Capabilities) mechanism(t uint) (Mechanism, bool) {
 
 // takes reports whether the mechanism takes keys of bits. A module that
 // reports no sizes (0, 0) is taken at its word; some report EC sizes in
-// bytes, which are accepted too.
-func (m Mechanism) takes(bits int) bool {
+// bytes, which are accepted too where bytesToo.
+func (m Mechanism) takes(bits int, bytesToo bool) bool {
 	if m.MinKeySize == 0 && m.MaxKeySize == 0 {
 		return true
 	}
 	in := func(n uint) bool { return n >= m.MinKeySize && (m.MaxKeySize == 0 || n <= m.MaxKeySize) }
-	return in(uint(bits)) || in(uint((bits+7)/8))
+	return in(uint(bits)) || (bytesToo && in(uint((bits+7)/8)))
 }
 
 // KeyNeeds returns what generating a key pair of algorithm a in the token

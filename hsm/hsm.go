@@ -28,6 +28,7 @@ package hsm
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -246,10 +247,10 @@ func (t *Token) findSlot() (uint, TokenInfo, error) {
 
 func tokenInfo(ti pkcs11.TokenInfo) TokenInfo {
 	return TokenInfo{
-		Label:           ti.Label,
-		Manufacturer:    ti.ManufacturerID,
-		Model:           ti.Model,
-		Serial:          ti.SerialNumber,
+		Label:           tokenString(ti.Label),
+		Manufacturer:    tokenString(ti.ManufacturerID),
+		Model:           tokenString(ti.Model),
+		Serial:          tokenString(ti.SerialNumber),
 		HardwareVersion: fmt.Sprintf("%d.%d", ti.HardwareVersion.Major, ti.HardwareVersion.Minor),
 		FirmwareVersion: fmt.Sprintf("%d.%d", ti.FirmwareVersion.Major, ti.FirmwareVersion.Minor),
 	}
@@ -552,4 +553,25 @@ func (t *Token) removeStrays(before map[pkcs11.ObjectHandle]bool, label string, 
 		return fmt.Errorf("token %q: could not remove what a failed operation on %q left on the token; check the token and remove it by hand: %w", t.info.Label, label, err)
 	}
 	return nil
+}
+
+// tokenString trims the padding of a token information field: PKCS#11
+// pads with spaces, and some modules (tpm2-pkcs11) with NUL bytes.
+func tokenString(s string) string {
+	return strings.TrimRight(s, " \x00")
+}
+
+// ResetHint says how to reset a token the module holds, with the
+// module's own tool where it is known.
+func ResetHint(module, label string) string {
+	base := strings.ToLower(filepath.Base(module))
+	switch {
+	case strings.Contains(base, "softhsm"):
+		return fmt.Sprintf("softhsm2-util --delete-token --token %q", label)
+	case strings.Contains(base, "opencryptoki"):
+		return "pkcsconf -I -c SLOT (re-initialise with its security officer PIN)"
+	case strings.Contains(base, "tpm2"):
+		return fmt.Sprintf("tpm2_ptool rmtoken --label %q", label)
+	}
+	return "the vendor's reset, or re-initialisation with its security officer PIN"
 }

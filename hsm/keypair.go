@@ -136,7 +136,7 @@ func (t *Token) GenerateKeyPairWith(label string, alg keys.Algorithm, opts KeyOp
 	signer, err := t.generate(id, label, alg, opts.Backup, opts.Backup)
 	if err != nil {
 		if cerr := t.removeStrays(before, label, id); cerr != nil {
-			return nil, errors.Join(fmt.Errorf("token %q: generate %s key pair %q: %w", t.info.Label, alg.Describe(), label, err), cerr)
+			return nil, errors.Join(fmt.Errorf("token %q: generate %s key pair %q (%s): %w", t.info.Label, alg.Describe(), label, keyGenMechanism(alg), err), cerr)
 		}
 	}
 	if err != nil && opts.Backup && trustedWrapRejected(err) {
@@ -151,7 +151,7 @@ func (t *Token) GenerateKeyPairWith(label string, alg keys.Algorithm, opts KeyOp
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("token %q: generate %s key pair %q: %w", t.info.Label, alg.Describe(), label, err)
+		return nil, fmt.Errorf("token %q: generate %s key pair %q (%s): %w", t.info.Label, alg.Describe(), label, keyGenMechanism(alg), err)
 	}
 	return &KeyPair{Label: label, ID: id, Algorithm: alg, signer: signer}, nil
 }
@@ -461,4 +461,13 @@ func keyTemplate(class uint, k *KeyPair) []*pkcs11.Attribute {
 		pkcs11.NewAttribute(pkcs11.CKA_ID, k.ID),
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, k.Label),
 	}
+}
+
+// keyGenMechanism names the mechanism that generates keys of alg, for
+// errors.
+func keyGenMechanism(alg keys.Algorithm) string {
+	if needs := KeyNeeds(alg); len(needs) > 0 {
+		return MechanismName(needs[0].Mechanism)
+	}
+	return "no mechanism"
 }

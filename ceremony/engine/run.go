@@ -263,7 +263,7 @@ func (r *run) fail(i int, cause error) error {
 			note = "Its activation shares were NOT all handed out: nobody can log in to it."
 		}
 		_ = r.record(transcript.Entry{Step: se.ID,
-			Text: fmt.Sprintf("HSM token %q was initialised by this ceremony and stays initialised. %s Before the ceremony is run again the token must be reset (a vendor reset or re-initialisation with its security officer PIN; for SoftHSM2, softhsm2-util --delete-token).", r.tok.Info().Label, note),
+			Text: fmt.Sprintf("HSM token %q was initialised by this ceremony and stays initialised. %s Before the ceremony is run again the token must be reset: %s.", r.tok.Info().Label, note, hsm.ResetHint(r.opts.HSM.Module, r.tok.Info().Label)),
 			Data: transcript.TokenLeftInitialised{Token: transcript.V(r.tok.Info())}})
 	}
 	if !r.changed && !se.Aborted {

@@ -403,11 +403,12 @@ func writeTranscript(t *testing.T, dir string, sc *script.Script, rehearsal bool
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := transcript.Entry{Type: "ceremony-started", Text: "Ceremony started: " + sc.Title, Data: map[string]any{
-		"title":     sc.Title,
-		"script":    map[string]string{"name": sc.Name, "path": sc.Path, "sha256": sc.SHA256},
-		"inputs":    map[string]string{"place": ceremonyInputs["place"]},
-		"rehearsal": rehearsal,
+	start := transcript.Entry{Text: "Ceremony started: " + sc.Title, Data: transcript.CeremonyStarted{
+		Title:     sc.Title,
+		Script:    transcript.File{Name: sc.Name, Path: sc.Path, SHA256: sc.SHA256},
+		Inputs:    map[string]string{"place": ceremonyInputs["place"]},
+		Rehearsal: rehearsal,
+		HSM:       transcript.V(map[string]any{"module": "/usr/lib/softhsm/libsofthsm2.so", "token": map[string]string{"label": "root"}}),
 	}}
 	for _, e := range append([]transcript.Entry{start}, entries...) {
 		if _, err := w.Append(e); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/transcript"
+	"github.com/devicepki/ceremony/hsm"
 )
 
 // This file reads the transcripts of interrupted ceremonies for the start
@@ -30,6 +31,7 @@ type interrupted struct {
 	keysLeft     []string
 	filesLeft    []string
 	initToken    bool
+	resetHint    string // how to reset the token it initialised
 	damaged      string // why the transcript could not be read
 }
 
@@ -85,6 +87,9 @@ func readInterrupted(dir string) *interrupted {
 	for _, e := range c.Events {
 		if e.Is(transcript.TypeTokenInitialised) {
 			in.initToken = true
+			var cfg hsm.Config
+			_ = start.HSM.Decode(&cfg)
+			in.resetHint = record.Printable(hsm.ResetHint(cfg.Module, cfg.Token.Label))
 		}
 	}
 	keys, files, err := engine.Leftovers(c)

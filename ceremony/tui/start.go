@@ -330,7 +330,7 @@ func (s *startModel) view(m *Model) string {
 		lines = append(lines, "")
 		lines = append(lines, indent(resumeAdvice(in), 1, w)...)
 		if in.initToken && !in.closed {
-			lines = append(lines, indent(th.Warn("It initialised the HSM token: reset the token before running it again (softhsm2-util --delete-token for SoftHSM2)."), 1, w)...)
+			lines = append(lines, indent(th.Warn("It initialised the HSM token: reset the token before running it again ("+in.resetHint+")."), 1, w)...)
 		}
 	case phaseSettings:
 		sc := s.chosen.script
