@@ -115,7 +115,7 @@ func TestOpenCryptoki(t *testing.T) {
 // after a user login, many processes in a row (which exhaust a TPM without
 // a resource manager), and Reset.
 func TestTPM2(t *testing.T) {
-	done := timed(t, "start (swtpm, dbus-daemon, tpm2-abrmd, tpm2_ptool init)")
+	done := timed(t, "start (swtpm, dbus-daemon, tpm2-abrmd; tpm2_ptool init if first in the process)")
 	m := TPM2(t)
 	done()
 
@@ -203,7 +203,9 @@ func TestTPM2TokenInfoPadding(t *testing.T) {
 // TestTPM2Parallel runs two private TPM stacks at once: neither sees the
 // other's token.
 func TestTPM2Parallel(t *testing.T) {
+	done := timed(t, "start two")
 	a, b := TPM2(t), TPM2(t)
+	done()
 	a.InitToken(t, "only-a")
 	for _, s := range b.Slots(t) {
 		if s.Initialized {

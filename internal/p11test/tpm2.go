@@ -4,11 +4,13 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -110,8 +112,8 @@ type tpm struct {
 	abrmd *daemon
 }
 
-// start starts swtpm, a D-Bus session bus and tpm2-abrmd with fresh state,
-// makes a token store, and returns the environment a client needs.
+// start starts swtpm, a D-Bus session bus and tpm2-abrmd with a fresh TPM
+// and token store, and returns the environment a client needs.
 func (tp *tpm) start() ([]string, error) {
 	tp.run++
 	base := filepath.Join(tp.dir, strconv.Itoa(tp.run))
@@ -122,6 +124,37 @@ func (tp *tpm) start() ([]string, error) {
 		}
 	}
 
+	tmpl := cachedTemplate()
+	if tmpl != nil {
+		if err := tmpl.write(state, store); err != nil {
+			return nil, err
+		}
+	}
+	env, err := tp.startDaemons(base, state, store)
+	if err != nil || tmpl != nil {
+		return env, err
+	}
+	// The first start in this process: make the token store, then keep the
+	// TPM's state and the store, taken with the daemons stopped, for later
+	// starts (tpm2_ptool init takes most of a start's time).
+	probe := &Module{Env: env}
+	if out, err := probe.Run("tpm2_ptool", "init", "--path="+store); err != nil {
+		return nil, fmt.Errorf("p11test: tpm2_ptool init: %v: %s", err, out)
+	}
+	if err := tp.stop(); err != nil {
+		return nil, err
+	}
+	tmpl, err = snapshot(state, store)
+	if err != nil {
+		return nil, err
+	}
+	keepTemplate(tmpl)
+	return tp.startDaemons(base, state, store)
+}
+
+// startDaemons starts swtpm on state, a D-Bus session bus and tpm2-abrmd,
+// and returns the environment a client needs to reach them and the store.
+func (tp *tpm) startDaemons(base, state, store string) ([]string, error) {
 	port, err := tp.startSWTPM(state, filepath.Join(base, "swtpm.log"))
 	if err != nil {
 		return nil, err
@@ -160,10 +193,81 @@ func (tp *tpm) start() ([]string, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("p11test: %v", err)
 	}
-	if out, err := probe.Run("tpm2_ptool", "init", "--path="+store); err != nil {
-		return nil, fmt.Errorf("p11test: tpm2_ptool init: %v: %s", err, out)
-	}
 	return env, nil
+}
+
+// template is a TPM state and token store just after tpm2_ptool init,
+// held in memory: each file's path relative to its directory and contents.
+type template struct {
+	state, store map[string][]byte
+}
+
+var (
+	templateMu sync.Mutex
+	tpmTmpl    *template
+)
+
+func cachedTemplate() *template {
+	templateMu.Lock()
+	defer templateMu.Unlock()
+	return tpmTmpl
+}
+
+func keepTemplate(t *template) {
+	templateMu.Lock()
+	defer templateMu.Unlock()
+	tpmTmpl = t
+}
+
+// snapshot reads the regular files of the state and store directories.
+func snapshot(state, store string) (*template, error) {
+	t := &template{}
+	var err error
+	if t.state, err = readDir(state); err != nil {
+		return nil, err
+	}
+	if t.store, err = readDir(store); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func readDir(dir string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", p)
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		files[rel], err = os.ReadFile(p)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("p11test: keeping the software TPM's state: %v", err)
+	}
+	return files, nil
+}
+
+// write puts the template's files into fresh state and store directories.
+func (t *template) write(state, store string) error {
+	for dir, files := range map[string]map[string][]byte{state: t.state, store: t.store} {
+		for rel, b := range files {
+			p := filepath.Join(dir, rel)
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				return fmt.Errorf("p11test: %v", err)
+			}
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				return fmt.Errorf("p11test: %v", err)
+			}
+		}
+	}
+	return nil
 }
 
 // startSWTPM starts swtpm on a free pair of ports (server P, control P+1,
