@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +28,12 @@ const (
 	ockSoftSlot  = 3                         // slot 3 is libpkcs11_sw.so in the packaged opencryptoki.conf
 	ockDefaultSO = "87654321"                // the soft token's SO PIN before anyone changes it
 )
+
+// ockHolder names the test in this process that holds opencryptoki.
+var ockHolder struct {
+	sync.Mutex
+	test string
+}
 
 // ockSlotd is the pkcsslotd binary.
 var ockSlotd = "/usr/sbin/pkcsslotd"
@@ -62,10 +69,20 @@ func OpenCryptoki(t testing.TB) *Module {
 		t.Fatal(err)
 	}
 
+	// A second call in the same test would wait for itself.
+	ockHolder.Lock()
+	if ockHolder.test == t.Name() {
+		ockHolder.Unlock()
+		t.Fatalf("p11test: %s already holds opencryptoki: call OpenCryptoki once per test (Reset gives a blank token again)", t.Name())
+	}
+	ockHolder.Unlock()
 	unlock, err := lockFile(OpenCryptokiLockFile(), 10*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ockHolder.Lock()
+	ockHolder.test = t.Name()
+	ockHolder.Unlock()
 	dir, err := os.MkdirTemp("", "p11test-ock-")
 	if err != nil {
 		unlock()
@@ -91,6 +108,9 @@ func OpenCryptoki(t testing.TB) *Module {
 			t.Errorf("p11test: putting back opencryptoki: %v", err)
 		}
 		os.RemoveAll(dir)
+		ockHolder.Lock()
+		ockHolder.test = ""
+		ockHolder.Unlock()
 		unlock()
 	})
 	if err := o.save(); err != nil {

@@ -361,3 +361,59 @@ func TestRandomPIN(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenCryptokiInProcess loads the module in the test process, as the
+// ceremony's own tests do, before and after a Reset (which restarts
+// pkcsslotd): each load sees the token as it is then.
+func TestOpenCryptokiInProcess(t *testing.T) {
+	m := OpenCryptoki(t)
+	tk := m.InitToken(t, "inproc")
+
+	label := func() (string, string) {
+		t.Helper()
+		p := pkcs11.New(m.Path)
+		if p == nil {
+			t.Fatalf("cannot load %s", m.Path)
+		}
+		defer p.Destroy()
+		if err := p.Initialize(); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Finalize()
+		info, err := p.GetTokenInfo(ockSoftSlot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
+			return "", info.Model
+		}
+		s, err := p.OpenSession(ockSoftSlot, pkcs11.CKF_SERIAL_SESSION)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.CloseSession(s)
+		if err := p.Login(s, pkcs11.CKU_USER, tk.PIN); err != nil {
+			t.Fatalf("C_Login with the user PIN: %v", err)
+		}
+		defer p.Logout(s)
+		return info.Label, info.Model
+	}
+	if got, model := label(); got != "inproc" || model != "IBM SoftTok" {
+		t.Errorf("in-process token label %q, model %q; want inproc, IBM SoftTok (space padding trimmed)", got, model)
+	}
+	m.Reset(t)
+	if got, _ := label(); got != "" {
+		t.Errorf("after Reset the in-process token is %q; want blank", got)
+	}
+}
+
+// TestOpenCryptokiTwiceInOneTest fails at once rather than waiting for
+// itself.
+func TestOpenCryptokiTwiceInOneTest(t *testing.T) {
+	OpenCryptoki(t)
+	start := time.Now()
+	msg := failure(t, func(tb testing.TB) { OpenCryptoki(tb) })
+	if !strings.Contains(msg, "already holds opencryptoki") || time.Since(start) > 5*time.Second {
+		t.Errorf("second OpenCryptoki in one test: %q after %v; want an immediate failure", msg, time.Since(start))
+	}
+}
