@@ -336,8 +336,10 @@ func startDaemon(name, logPath string, env []string, args ...string) (*daemon, e
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group, so that a terminal's Ctrl+C reaches the test
-	// binary, which stops it in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// binary, which stops it in order; SIGTERM if the test binary dies
+	// without stopping it (killed, or timed out), so that no daemon
+	// outlives the test process.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %v", name, err)
