@@ -209,18 +209,27 @@ func (m *Module) Mechanisms(t testing.TB, slot uint) []string {
 // [Module.Reset] first if the token was initialised before.
 func (m *Module) InitToken(t testing.TB, label string) *Token {
 	t.Helper()
-	slot := m.blankSlot(t)
 	n := min(16, m.PINMax)
-	tk := &Token{Module: m, Slot: slot, Label: label, PIN: RandomPIN(n), SOPIN: RandomPIN(n)}
+	return m.InitTokenPINs(t, label, RandomPIN(n), RandomPIN(n))
+}
+
+// InitTokenPINs is InitToken with the PINs given: a token as a vendor's
+// tool or an installer would leave it. Where the module has a default SO
+// PIN, soPIN equal to it leaves it unchanged (a token still in its
+// factory state but for the label and user PIN).
+func (m *Module) InitTokenPINs(t testing.TB, label, soPIN, userPIN string) *Token {
+	t.Helper()
+	slot := m.blankSlot(t)
+	tk := &Token{Module: m, Slot: slot, Label: label, PIN: userPIN, SOPIN: soPIN}
 	s := strconv.FormatUint(uint64(slot), 10)
-	initSO := tk.SOPIN
+	initSO := soPIN
 	if m.DefaultSOPIN != "" {
-		initSO = m.DefaultSOPIN
+		initSO = m.DefaultSOPIN // C_InitToken checks it; C_SetPIN changes it
 	}
 	m.Tool(t, "--slot", s, "--init-token", "--label", label, "--so-pin", initSO)
-	m.Tool(t, "--slot", s, "--login", "--login-type", "so", "--so-pin", initSO, "--init-pin", "--pin", tk.PIN)
-	if m.DefaultSOPIN != "" {
-		m.Tool(t, "--slot", s, "--login", "--login-type", "so", "--so-pin", initSO, "--change-pin", "--new-pin", tk.SOPIN)
+	m.Tool(t, "--slot", s, "--login", "--login-type", "so", "--so-pin", initSO, "--init-pin", "--pin", userPIN)
+	if initSO != soPIN {
+		m.Tool(t, "--slot", s, "--login", "--login-type", "so", "--so-pin", initSO, "--change-pin", "--new-pin", soPIN)
 	}
 	return tk
 }

@@ -417,3 +417,15 @@ func TestOpenCryptokiTwiceInOneTest(t *testing.T) {
 		t.Errorf("second OpenCryptoki in one test: %q after %v; want an immediate failure", msg, time.Since(start))
 	}
 }
+
+// TestOpenCryptokiInitTokenPINs leaves the default SO PIN when asked, as
+// an installer that only sets the user PIN would.
+func TestOpenCryptokiInitTokenPINs(t *testing.T) {
+	m := OpenCryptoki(t)
+	tk := m.InitTokenPINs(t, "factory", m.DefaultSOPIN, "4321")
+	tk.Tool(t, "--login", "--login-type", "so", "--so-pin", m.DefaultSOPIN, "--init-pin", "--pin", "5678")
+	tk.Tool(t, "--login", "--pin", "5678", "--list-objects")
+	if out, err := m.Run("pkcs11-tool", "--module", m.Path, "--slot", "3", "--login", "--pin", "4321", "--list-objects"); err == nil {
+		t.Errorf("the old user PIN still logs in after C_InitPIN set another:\n%s", out)
+	}
+}
