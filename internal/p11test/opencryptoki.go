@@ -68,6 +68,9 @@ func OpenCryptoki(t testing.TB) *Module {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := pinITM(); err != nil {
+		t.Fatal(err)
+	}
 
 	// A second call in the same test would wait for itself.
 	ockHolder.Lock()

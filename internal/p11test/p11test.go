@@ -49,8 +49,10 @@ type Module struct {
 	// for opencryptoki, whose state is system-wide). [Module.Setenv] sets
 	// them in the test process; pass them to child processes.
 	Env []string
-	// Dir is a private directory holding this module's state and daemon
-	// logs; it is removed when the test ends.
+	// Dir is the harness's private directory for this module: daemon logs,
+	// and for TPM2 the TPM's state and the token store (for opencryptoki,
+	// the copy of the system store it puts back). It is removed when the
+	// test ends.
 	Dir string
 	// PINMin and PINMax are the PIN lengths the token accepts, as the
 	// module reports them in its token info.
