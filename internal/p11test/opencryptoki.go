@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,9 +157,10 @@ func pkcs11Group() (int, error) {
 	return strconv.Atoi(g.Gid)
 }
 
-// save stops a pkcsslotd that was running and keeps a copy of the store.
+// save stops every pkcsslotd that was running and keeps a copy of the
+// store.
 func (o *ock) save() error {
-	if pid := foreignSlotd(); pid > 0 {
+	for _, pid := range foreignSlotds() {
 		o.hadDaemon = true
 		if err := stopPID(pid); err != nil {
 			return err
@@ -216,7 +218,7 @@ func (o *ock) stopDaemon() error {
 		err = o.slotd.stop()
 		o.slotd = nil
 	}
-	if pid := foreignSlotd(); pid > 0 {
+	for _, pid := range foreignSlotds() {
 		err = errJoin(err, stopPID(pid))
 	}
 	return err
@@ -275,18 +277,27 @@ func (o *ock) startDaemon() error {
 	})
 }
 
-// foreignSlotd returns the pid of a running pkcsslotd the pid file names,
-// or 0.
-func foreignSlotd() int {
-	b, err := os.ReadFile(ockPIDFile)
-	if err != nil {
-		return 0
+// foreignSlotds returns the pids of the running pkcsslotd processes: the
+// pid file's, and any other (one whose socket or pid file a later daemon
+// replaced), so that none is left behind.
+func foreignSlotds() []int {
+	var pids []int
+	if b, err := os.ReadFile(ockPIDFile); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 && running(pid, "pkcsslotd") {
+			pids = append(pids, pid)
+		}
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || !running(pid, "pkcsslotd") {
-		return 0
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || slices.Contains(pids, pid) || pid == os.Getpid() {
+			continue
+		}
+		if running(pid, "pkcsslotd") {
+			pids = append(pids, pid)
+		}
 	}
-	return pid
+	return pids
 }
 
 // running reports whether pid is a live (not zombie) process named comm.
