@@ -19,7 +19,9 @@
 // A missing package fails the test with a message naming the Debian package
 // to install; it never skips it. CI installs them (.ci/run). Both need root:
 // pkcsslotd refuses to run as another user, and the harness resets the
-// system-wide opencryptoki store.
+// system-wide opencryptoki store. The modules are found in the usual
+// library directories; P11TEST_OPENCRYPTOKI_MODULE and P11TEST_TPM2_MODULE
+// name another path.
 package p11test
 
 import (
