@@ -3,7 +3,7 @@ GO      ?= go
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all deps build demo test vet bench clean
+.PHONY: all deps test-deps build demo test vet bench clean
 
 all: build
 
@@ -19,9 +19,13 @@ deps:
 demo: deps build
 	sh scripts/demo/demo.sh
 
-## test: every test, as CI runs them (needs softhsm2, opensc, openssl)
-test: deps vet
+## test: every test, as CI runs them (needs softhsm2, opensc, openssl, and
+## the opencryptoki and tpm2-pkcs11 packages scripts/demo/deps.sh lists)
+test: test-deps vet
 	$(GO) test -count=1 ./...
+
+test-deps:
+	@sh scripts/demo/deps.sh test
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

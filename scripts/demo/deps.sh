@@ -9,6 +9,14 @@
 #   openssl      the independent check of certificates, CRLs and seals
 #   zbar-tools   zbarimg, the independent QR reader of the online side
 #   tmux         the real terminal the TUI and QR display tests run in
+#
+# With "test" as its argument (make test) it also checks the other PKCS#11
+# implementations the tests start themselves (internal/p11test):
+#
+#   opencryptoki  its soft token, served by pkcsslotd
+#   libtpm2-pkcs11-1 libtpm2-pkcs11-tools swtpm swtpm-tools tpm2-tools
+#   libtss2-tcti-swtpm0 tpm2-abrmd libtss2-tcti-tabrmd0 dbus
+#                 tpm2-pkcs11 over a software TPM behind a private resource manager
 set -eu
 missing=""
 command -v "${CC:-gcc}" >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || missing="$missing gcc"
@@ -17,6 +25,12 @@ command -v pkcs11-tool >/dev/null 2>&1 || missing="$missing opensc"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 command -v zbarimg >/dev/null 2>&1 || missing="$missing zbar-tools"
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
+if [ "${1:-}" = test ] && command -v dpkg >/dev/null 2>&1; then
+	for p in opencryptoki libtpm2-pkcs11-1 libtpm2-pkcs11-tools swtpm swtpm-tools tpm2-tools \
+		libtss2-tcti-swtpm0 tpm2-abrmd libtss2-tcti-tabrmd0 dbus; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+	done
+fi
 [ -z "$missing" ] && exit 0
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 	printf 'Installing:%s\n' "$missing"
