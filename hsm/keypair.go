@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"unicode"
 
 	"github.com/ThalesIgnite/crypto11"
@@ -133,13 +136,22 @@ func (t *Token) GenerateKeyPairWith(label string, alg keys.Algorithm, opts KeyOp
 	if err != nil {
 		return nil, err
 	}
-	signer, err := t.generate(id, label, alg, opts.Backup, opts.Backup)
+	kt := template(id, label, opts.Backup, opts.Backup)
+	signer, err := t.generateFrom(alg, kt)
 	if err != nil {
 		if cerr := t.removeStrays(before, label, id); cerr != nil {
 			return nil, errors.Join(fmt.Errorf("token %q: generate %s key pair %q (%s): %w", t.info.Label, alg.Describe(), label, keyGenMechanism(alg), err), cerr)
 		}
 	}
-	if err != nil && opts.Backup && trustedWrapRejected(err) {
+	var refused []string
+	if err != nil && templateRefused(err) {
+		refused = t.refusedAttributes(alg, kt)
+	}
+	switch {
+	case err == nil:
+	case len(refused) == 1 && refused[0] == trustedWrapSuspect && opts.Backup:
+		// CKA_WRAP_WITH_TRUSTED is blamed only because a key pair
+		// without it was generated.
 		if !opts.AllowUntrustedWrap {
 			return nil, fmt.Errorf("token %q: generate %s key pair %q for backup: %w (%v); nothing was generated", t.info.Label, alg.Describe(), label, ErrTrustedWrapUnsupported, err)
 		}
@@ -149,6 +161,10 @@ func (t *Token) GenerateKeyPairWith(label string, alg keys.Algorithm, opts KeyOp
 				err = errors.Join(err, cerr)
 			}
 		}
+	case len(refused) > 0:
+		err = fmt.Errorf("%w: the module refuses %s (a trial key pair without it was generated, and destroyed)", err, strings.Join(refused, "; and "))
+	case templateRefused(err):
+		err = fmt.Errorf("%w: the module refuses the key template even without the attributes this program sets beyond the essentials", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("token %q: generate %s key pair %q (%s): %w", t.info.Label, alg.Describe(), label, keyGenMechanism(alg), err)
@@ -237,19 +253,16 @@ func (t *Token) boolAttr(h pkcs11.ObjectHandle, typ uint, def bool) bool {
 	return got[0].Value[0] != 0
 }
 
-// trustedWrapRejected reports whether err is how a module rejects an
-// attribute it does not support or will not combine with the others.
-func trustedWrapRejected(err error) bool {
-	var p11 pkcs11.Error
-	if !errors.As(err, &p11) {
-		return false
-	}
-	return p11 == pkcs11.CKR_ATTRIBUTE_TYPE_INVALID || p11 == pkcs11.CKR_TEMPLATE_INCONSISTENT || p11 == pkcs11.CKR_ATTRIBUTE_VALUE_INVALID
+// pairTemplate is the public and private key templates of a key pair.
+type pairTemplate struct {
+	pub, priv map[crypto11.AttributeType]any
 }
 
-// generate generates the key pair. The caller holds t.mu.
-func (t *Token) generate(id []byte, label string, alg keys.Algorithm, extractable, wrapWithTrusted bool) (crypto11.Signer, error) {
-	privAttrs := map[crypto11.AttributeType]any{
+// template returns the templates of a signing key pair: every usage other
+// than sign/verify set false explicitly (SoftHSM2, for one, defaults
+// CKA_DECRYPT and CKA_UNWRAP to true on EC keys).
+func template(id []byte, label string, extractable, wrapWithTrusted bool) pairTemplate {
+	priv := map[crypto11.AttributeType]any{
 		crypto11.CkaId: id, crypto11.CkaLabel: label, crypto11.CkaToken: true, crypto11.CkaPrivate: true,
 		crypto11.CkaSign: true, crypto11.CkaSensitive: true, crypto11.CkaExtractable: extractable,
 		crypto11.CkaDecrypt: false, crypto11.CkaUnwrap: false, crypto11.CkaDerive: false,
@@ -258,32 +271,139 @@ func (t *Token) generate(id []byte, label string, alg keys.Algorithm, extractabl
 		crypto11.CkaModifiable: extractable,
 	}
 	if wrapWithTrusted {
-		privAttrs[trustedWrapAttr] = true
+		priv[trustedWrapAttr] = true
 	}
+	return pairTemplate{
+		pub: map[crypto11.AttributeType]any{
+			crypto11.CkaId: id, crypto11.CkaLabel: label, crypto11.CkaToken: true, crypto11.CkaPrivate: false,
+			crypto11.CkaVerify: true, crypto11.CkaEncrypt: false, crypto11.CkaWrap: false, crypto11.CkaDerive: false,
+			crypto11.CkaModifiable: false,
+		},
+		priv: priv,
+	}
+}
+
+// generate generates the key pair. The caller holds t.mu.
+func (t *Token) generate(id []byte, label string, alg keys.Algorithm, extractable, wrapWithTrusted bool) (crypto11.Signer, error) {
+	return t.generateFrom(alg, template(id, label, extractable, wrapWithTrusted))
+}
+
+// generateFrom generates a key pair from its templates.
+func (t *Token) generateFrom(alg keys.Algorithm, kt pairTemplate) (crypto11.Signer, error) {
 	pub, priv := crypto11.NewAttributeSet(), crypto11.NewAttributeSet()
 	for _, set := range []struct {
 		s     crypto11.AttributeSet
 		attrs map[crypto11.AttributeType]any
-	}{
-		{pub, map[crypto11.AttributeType]any{
-			crypto11.CkaId: id, crypto11.CkaLabel: label, crypto11.CkaToken: true, crypto11.CkaPrivate: false,
-			crypto11.CkaVerify: true, crypto11.CkaEncrypt: false, crypto11.CkaWrap: false, crypto11.CkaDerive: false,
-			crypto11.CkaModifiable: false,
-		}},
-		{priv, privAttrs},
-	} {
+	}{{pub, kt.pub}, {priv, kt.priv}} {
 		for k, v := range set.attrs {
 			if err := set.s.Set(k, v); err != nil {
 				return nil, fmt.Errorf("key template: %w", err)
 			}
 		}
 	}
-	// Every usage other than sign/verify is set false explicitly: SoftHSM2,
-	// for one, defaults CKA_DECRYPT and CKA_UNWRAP to true on EC keys.
 	if alg.IsECDSA() {
 		return t.c11.GenerateECDSAKeyPairWithAttributes(pub, priv, alg.Curve())
 	}
 	return t.c11.GenerateRSAKeyPairWithAttributes(pub, priv, alg.RSABits())
+}
+
+// templateSuspects are the attributes a module may refuse in a signing
+// key pair's templates, with how an error names them.
+func templateSuspects() []templateSuspect {
+	return []templateSuspect{
+		{name: trustedWrapSuspect, priv: trustedWrapAttr},
+		{name: "CKA_EXTRACTABLE=true with CKA_SENSITIVE=true on the private key", priv: crypto11.CkaExtractable},
+		{name: "CKA_DECRYPT=false on the private key", priv: crypto11.CkaDecrypt},
+		{name: "CKA_UNWRAP=false on the private key", priv: crypto11.CkaUnwrap},
+		{name: "CKA_DERIVE=false on the private key", priv: crypto11.CkaDerive},
+		{name: "CKA_MODIFIABLE on the private key", priv: crypto11.CkaModifiable},
+		{name: "CKA_ENCRYPT=false on the public key", pub: crypto11.CkaEncrypt},
+		{name: "CKA_WRAP=false on the public key", pub: crypto11.CkaWrap},
+		{name: "CKA_DERIVE=false on the public key", pub: crypto11.CkaDerive},
+		{name: "CKA_MODIFIABLE=false on the public key", pub: crypto11.CkaModifiable},
+	}
+}
+
+// trustedWrapSuspect is the suspect that blames CKA_WRAP_WITH_TRUSTED.
+const trustedWrapSuspect = "CKA_WRAP_WITH_TRUSTED on the private key"
+
+// templateSuspect is an attribute of the public or the private key's
+// template (0: none) that a trial generation leaves out.
+type templateSuspect struct {
+	name      string
+	pub, priv crypto11.AttributeType
+}
+
+// refusedAttributes finds what in a key pair's templates the module
+// refuses. It generates trial key pairs, session objects where the
+// module makes them (else token objects under a label of their own),
+// each destroyed at once: first without every suspect attribute the
+// templates hold, then putting them back one by one. Those the module
+// cannot take back are the ones it refuses. It returns nil if the
+// module refuses even the trial without them. The caller holds t.mu.
+func (t *Token) refusedAttributes(alg keys.Algorithm, kt pairTemplate) []string {
+	var held []templateSuspect
+	for _, s := range templateSuspects() {
+		if hasAny(kt.priv, s.priv) || hasAny(kt.pub, s.pub) {
+			held = append(held, s)
+		}
+	}
+	session := true
+	try := func(without []templateSuspect) bool {
+		trial := pairTemplate{pub: maps.Clone(kt.pub), priv: maps.Clone(kt.priv)}
+		trial.pub[crypto11.CkaToken], trial.priv[crypto11.CkaToken] = !session, !session
+		trial.pub[crypto11.CkaLabel], trial.priv[crypto11.CkaLabel] = "ceremony-template-check", "ceremony-template-check"
+		for _, s := range without {
+			delete(trial.pub, s.pub)
+			delete(trial.priv, s.priv)
+		}
+		signer, err := t.generateFrom(alg, trial)
+		if err != nil {
+			return false
+		}
+		_ = signer.Delete()
+		return true
+	}
+	if !try(held) {
+		if session = false; !try(held) {
+			return nil
+		}
+	}
+	var refused []string
+	left := held
+	for i := 0; i < len(left); {
+		without := slices.Delete(slices.Clone(left), i, i+1)
+		if try(without) {
+			left = without // taken back: not refused
+			continue
+		}
+		refused = append(refused, left[i].name)
+		i++
+	}
+	return refused
+}
+
+func hasAny(m map[crypto11.AttributeType]any, a crypto11.AttributeType) bool {
+	if a == 0 {
+		return false
+	}
+	_, ok := m[a]
+	return ok
+}
+
+// templateRefused reports whether err is a module's refusal of a
+// template (rather than of the call or the mechanism).
+func templateRefused(err error) bool {
+	var p11 pkcs11.Error
+	if !errors.As(err, &p11) {
+		return false
+	}
+	switch p11 {
+	case pkcs11.CKR_ATTRIBUTE_TYPE_INVALID, pkcs11.CKR_TEMPLATE_INCONSISTENT, pkcs11.CKR_ATTRIBUTE_VALUE_INVALID,
+		pkcs11.CKR_TEMPLATE_INCOMPLETE, pkcs11.CKR_ATTRIBUTE_READ_ONLY, pkcs11.CKR_GENERAL_ERROR:
+		return true
+	}
+	return false
 }
 
 // FindKeyPair finds the key pair labelled label. It is an error if there is
