@@ -17,14 +17,13 @@ var attendanceKind = script.Kind{
 
 // attendanceStep records who is present. It has no fields of its own.
 type attendanceStep struct {
+	asksNothing
 	noPrepare
 }
 
 func (k *attendanceStep) Validate(c *script.Check) error {
 	return c.Once(script.FactAttendance)
 }
-
-func (k *attendanceStep) asks() []Ask { return nil }
 
 func (k *attendanceStep) run(ctx context.Context, r *run, info StepInfo) (string, error) {
 	return r.attendance(ctx, info)

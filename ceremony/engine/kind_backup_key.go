@@ -24,6 +24,7 @@ var backupKeyKind = script.Kind{
 }
 
 type backupKeyStep struct {
+	asksNothing
 	// Key is the id of the generate-key step whose key is backed up.
 	Key string `yaml:"key"`
 	// Name is the artifact's base name: NAME.backup.
@@ -70,8 +71,6 @@ func (k *backupKeyStep) prepare(p *Plan, i int) error {
 	p.backups[k.Key] = i
 	return nil
 }
-
-func (k *backupKeyStep) asks() []Ask { return nil }
 
 func (k *backupKeyStep) run(_ context.Context, r *run, info StepInfo) (string, error) {
 	return r.backupKey(info, k)

@@ -24,6 +24,7 @@ var exportQRKind = script.Kind{
 }
 
 type exportQRStep struct {
+	asksNothing
 	noPrepare
 	// FrameBytes is the most bundle bytes per QR frame; 0 means the
 	// default.
@@ -67,8 +68,6 @@ type fieldError struct {
 	field string
 	err   error
 }
-
-func (k *exportQRStep) asks() []Ask { return nil }
 
 func (k *exportQRStep) run(_ context.Context, r *run, info StepInfo) (string, error) {
 	return r.exportQR(info, k)

@@ -23,6 +23,7 @@ var generateKeyKind = script.Kind{
 }
 
 type generateKeyStep struct {
+	asksNothing
 	// Template names a certificate template in templates/ whose
 	// key.algorithm the key gets.
 	Template string `yaml:"template"`
@@ -59,8 +60,6 @@ func (k *generateKeyStep) prepare(p *Plan, i int) error {
 	}
 	return p.keyLabel(i, k.Label)
 }
-
-func (k *generateKeyStep) asks() []Ask { return nil }
 
 func (k *generateKeyStep) run(_ context.Context, r *run, info StepInfo) (string, error) {
 	return r.generateKey(info, k, info.Index)

@@ -24,6 +24,7 @@ var initTokenKind = script.Kind{
 }
 
 type initTokenStep struct {
+	asksNothing
 	noPrepare
 	// Quorum is the split of the activation secret: role, threshold and
 	// shares.
@@ -59,8 +60,6 @@ func needsHandOut(c *script.Check) error {
 	}
 	return nil
 }
-
-func (k *initTokenStep) asks() []Ask { return nil }
 
 func (k *initTokenStep) run(ctx context.Context, r *run, info StepInfo) (string, error) {
 	return r.initToken(ctx, info, k)

@@ -24,6 +24,7 @@ var restoreKeyKind = script.Kind{
 }
 
 type restoreKeyStep struct {
+	asksNothing
 	// Source is the id of the rebuild-backup-key step whose backup is
 	// restored.
 	Source string `yaml:"source"`
@@ -56,8 +57,6 @@ func (k *restoreKeyStep) prepare(p *Plan, i int) error {
 	p.restored[p.script.Steps[i].ID] = in.cert
 	return nil
 }
-
-func (k *restoreKeyStep) asks() []Ask { return nil }
 
 func (k *restoreKeyStep) run(_ context.Context, r *run, info StepInfo) (string, error) {
 	return r.restoreKey(info, k, info.Index)

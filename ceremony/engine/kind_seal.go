@@ -73,6 +73,7 @@ var sealKind = script.Kind{
 }
 
 type sealStep struct {
+	asksNothing
 	// Label is the HSM label of the audit key that seals the
 	// transcript; may use ${input}.
 	Label string `yaml:"label"`
@@ -124,8 +125,6 @@ func (k *sealStep) prepare(p *Plan, i int) error {
 	}
 	return nil
 }
-
-func (k *sealStep) asks() []Ask { return nil }
 
 func (k *sealStep) run(_ context.Context, r *run, info StepInfo) (string, error) {
 	return r.seal(info, info.Index)

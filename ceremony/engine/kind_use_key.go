@@ -31,6 +31,7 @@ var useKeyKind = script.Kind{
 }
 
 type useKeyStep struct {
+	asksNothing
 	// Label is the HSM label of the key; may use ${input}.
 	Label string `yaml:"label"`
 	// Certificate is a certificate file the key's certificate must be
@@ -96,8 +97,6 @@ func (k *useKeyStep) prepare(p *Plan, i int) error {
 	}
 	return p.prepareUseKey(stepPath(i, ""), k, i)
 }
-
-func (k *useKeyStep) asks() []Ask { return nil }
 
 func (k *useKeyStep) run(_ context.Context, r *run, info StepInfo) (string, error) {
 	return r.useKey(info, k, info.Index)

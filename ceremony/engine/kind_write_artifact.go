@@ -42,6 +42,7 @@ var formatSuffix = map[string]string{
 }
 
 type writeArtifactStep struct {
+	asksNothing
 	noPrepare
 	// Source is the id of the step whose output is written.
 	Source string `yaml:"source"`
@@ -108,8 +109,6 @@ func (k *writeArtifactStep) files(s *script.Script) []string {
 	}
 	return out
 }
-
-func (k *writeArtifactStep) asks() []Ask { return nil }
 
 // run writes the files of a write-artifact step, in the order of its
 // formats, each recorded with its digest.
