@@ -564,15 +564,15 @@ func cmdDerivePIN(ts *testscript.TestScript, neg bool, args []string) {
 	dir := ts.MkAbs(args[0])
 	chain, err := transcript.ReadFile(filepath.Join(dir, "transcript.jsonl"))
 	ts.Check(err)
-	pinLen := 0
+	var format activation.PINFormat
 	for _, ev := range chain.Events {
 		if ev.Is(transcript.TypeTokenInitialised) {
 			d, err := transcript.DataAs[transcript.TokenInitialised](ev)
 			ts.Check(err)
-			pinLen = d.PINLength
+			format = activation.PINFormat{Derivation: d.PINDerivation, Length: d.PINLength}
 		}
 	}
-	if pinLen == 0 {
+	if format.Length == 0 {
 		ts.Fatalf("%s records no token initialisation", args[0])
 	}
 	mans := manifests(ts, filepath.Join(dir, "transcript.jsonl"))
@@ -593,7 +593,7 @@ func cmdDerivePIN(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	id, err := man.SplitID()
 	ts.Check(err)
-	so, user, err := activation.PINs(sec, id, pinLen)
+	so, user, err := activation.PINs(sec, id, format)
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]+".pin"), user.Bytes(), 0o600))
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]+".sopin"), so.Bytes(), 0o600))

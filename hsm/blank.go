@@ -23,6 +23,11 @@ type Blank struct {
 	slot   uint
 	minPIN int
 	maxPIN int
+	// takeOver: an initialised token with the configured label is taken
+	// over rather than refused (OpenToTakeOver).
+	takeOver bool
+	// wasInitialised: the token found was initialised already.
+	wasInitialised bool
 
 	mu     sync.Mutex
 	mod    *module
@@ -36,7 +41,15 @@ type Blank struct {
 // blank token has no serial yet). It is an error, naming the token, if an
 // initialised token already carries that label, or if there is no blank
 // slot. If several slots hold blank tokens, the first one is taken.
-func OpenBlank(cfg Config) (*Blank, error) {
+func OpenBlank(cfg Config) (*Blank, error) { return openBlank(cfg, false) }
+
+// OpenToTakeOver is OpenBlank for a token whose owner holds its current
+// security officer's PIN (TakeOwnership): a token already initialised
+// with the configured label (set up with its vendor's tools) is taken
+// in preference to a blank slot.
+func OpenToTakeOver(cfg Config) (*Blank, error) { return openBlank(cfg, true) }
+
+func openBlank(cfg Config, takeOver bool) (*Blank, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -49,7 +62,7 @@ func OpenBlank(cfg Config) (*Blank, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Blank{cfg: cfg, mod: m, raw: m.raw}
+	b := &Blank{cfg: cfg, mod: m, raw: m.raw, takeOver: takeOver}
 	if err := b.open(); err != nil {
 		return nil, errors.Join(err, m.releaseIfUnused(cfg.Module))
 	}
@@ -88,13 +101,30 @@ func (b *Blank) findBlank() error {
 		return fmt.Errorf("pkcs11 module %s: list slots: %w", b.cfg.Module, err)
 	}
 	found := false
+	take := func(s uint, ti pkcs11.TokenInfo) {
+		found = true
+		b.slot = s
+		b.info = tokenInfo(ti)
+		b.info.Label = label
+		b.minPIN, b.maxPIN = int(ti.MinPinLen), int(ti.MaxPinLen)
+		b.wasInitialised = ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0
+	}
+	if b.takeOver {
+		for _, s := range slots {
+			ti, err := b.raw.GetTokenInfo(s)
+			if err == nil && ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 && tokenString(ti.Label) == label {
+				take(s, ti)
+				return nil
+			}
+		}
+	}
 	for _, s := range slots {
 		ti, err := b.raw.GetTokenInfo(s)
 		if err != nil {
 			continue
 		}
 		if ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 {
-			if ti.Label == label {
+			if tokenString(ti.Label) == label {
 				return fmt.Errorf("token %q is already initialised (serial %s); refusing to initialise another token with that label", label, ti.SerialNumber)
 			}
 			continue
@@ -102,11 +132,7 @@ func (b *Blank) findBlank() error {
 		if found {
 			continue
 		}
-		found = true
-		b.slot = s
-		b.info = tokenInfo(ti)
-		b.info.Label = label
-		b.minPIN, b.maxPIN = int(ti.MinPinLen), int(ti.MaxPinLen)
+		take(s, ti)
 	}
 	if !found {
 		return fmt.Errorf("token %q: no slot of %s holds a blank (uninitialised) token", label, b.cfg.Module)
@@ -122,6 +148,10 @@ func (b *Blank) Info() TokenInfo { return b.info }
 // (ulMinPinLen and ulMaxPinLen), in bytes.
 func (b *Blank) PINLengths() (min, max int) { return b.minPIN, b.maxPIN }
 
+// WasInitialised reports whether the token was initialised already (taken
+// over, OpenToTakeOver) rather than blank.
+func (b *Blank) WasInitialised() bool { return b.wasInitialised }
+
 // Initialize runs C_InitToken with the SO PIN so and the configured label,
 // sets the user PIN (SO login, C_InitPIN, logout) and returns the token
 // opened exactly as Open does, not logged in. The Blank is closed afterwards
@@ -131,8 +161,32 @@ func (b *Blank) PINLengths() (min, max int) { return b.minPIN, b.maxPIN }
 // A failure after C_InitToken leaves an initialised token without a usable
 // user PIN; the error says so.
 func (b *Blank) Initialize(so, user *secret.Secret) (*Token, error) {
+	return b.initializeAndOpen(nil, so, user)
+}
+
+// TakeOwnership initialises the token as Initialize does, for a token
+// that already has a security officer's PIN (a factory default, or one
+// set at installation with the vendor's tools): C_InitToken is given
+// current, the PIN the token has, which some modules check rather than
+// set (opencryptoki); then the security officer changes it to so
+// (C_SetPIN) and sets the user PIN. A wrong current PIN gives an error
+// wrapping ErrPINIncorrect, the token is unchanged and the Blank stays
+// open for another try; otherwise the Blank is closed afterwards whatever
+// happens.
+func (b *Blank) TakeOwnership(current, so, user *secret.Secret) (*Token, error) {
+	if current == nil || current.Len() == 0 {
+		return nil, fmt.Errorf("token %q: no current security officer PIN given", b.cfg.Token.Label)
+	}
+	return b.initializeAndOpen(current, so, user)
+}
+
+func (b *Blank) initializeAndOpen(current, so, user *secret.Secret) (*Token, error) {
 	label := b.cfg.Token.Label
-	err := b.initialize(so, user)
+	err := b.initialize(current, so, user)
+	if current != nil && errors.Is(err, ErrPINIncorrect) {
+		// Nothing changed: the Blank stays open for another try.
+		return nil, err
+	}
 	if cerr := b.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("token %q: unload module after initialisation: %w", label, cerr)
 	}
@@ -146,7 +200,7 @@ func (b *Blank) Initialize(so, user *secret.Secret) (*Token, error) {
 	return tok, nil
 }
 
-func (b *Blank) initialize(so, user *secret.Secret) error {
+func (b *Blank) initialize(current, so, user *secret.Secret) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	label := b.cfg.Token.Label
@@ -174,8 +228,15 @@ func (b *Blank) initialize(so, user *secret.Secret) error {
 	if err := b.findBlank(); err != nil {
 		return err
 	}
-	if err := b.raw.InitToken(b.slot, string(so.Bytes()), label); err != nil {
-		return fmt.Errorf("token %q: initialise the token in %s: %w", label, b.cfg.Module, err)
+	initPIN := so
+	if current != nil {
+		initPIN = current
+	}
+	if err := b.raw.InitToken(b.slot, string(initPIN.Bytes()), label); err != nil {
+		if errors.Is(err, pkcs11.Error(pkcs11.CKR_PIN_INCORRECT)) {
+			return fmt.Errorf("token %q: initialise the token in %s (C_InitToken): the current security officer PIN: %w; the token is unchanged", label, b.cfg.Module, ErrPINIncorrect)
+		}
+		return fmt.Errorf("token %q: initialise the token in %s (C_InitToken): %w", label, b.cfg.Module, err)
 	}
 	// Some modules (SoftHSM2 among them) give the token a new slot ID; look
 	// it up again by its new label, keeping the old slot if the module does
@@ -184,7 +245,7 @@ func (b *Blank) initialize(so, user *secret.Secret) error {
 	if slots, err := b.raw.GetSlotList(true); err == nil {
 		for _, s := range slots {
 			ti, err := b.raw.GetTokenInfo(s)
-			if err == nil && ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 && ti.Label == label {
+			if err == nil && ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 && tokenString(ti.Label) == label {
 				slot = s
 				break
 			}
@@ -198,7 +259,15 @@ func (b *Blank) initialize(so, user *secret.Secret) error {
 		return failed("opening a session", err)
 	}
 	defer func() { _ = b.raw.CloseSession(session) }()
-	if err := b.raw.Login(session, pkcs11.CKU_SO, string(so.Bytes())); err != nil {
+	if current != nil {
+		if err := b.raw.Login(session, pkcs11.CKU_SO, string(current.Bytes())); err != nil {
+			return failed("the security officer's login with the current PIN", err)
+		}
+		if err := b.raw.SetPIN(session, string(current.Bytes()), string(so.Bytes())); err != nil {
+			_ = b.raw.Logout(session)
+			return fmt.Errorf("token %q: initialised, but changing the security officer's PIN (C_SetPIN) failed, so it is still the PIN typed and there is no user PIN: %w", label, err)
+		}
+	} else if err := b.raw.Login(session, pkcs11.CKU_SO, string(so.Bytes())); err != nil {
 		return failed("the security officer's login", err)
 	}
 	if err := b.raw.InitPIN(session, string(user.Bytes())); err != nil {

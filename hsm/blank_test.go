@@ -188,3 +188,97 @@ func TestInitializeRefusesBadPINs(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 }
+
+// A token its vendor's tools set up (initialised, with an SO PIN and
+// objects) is taken over with its current SO PIN: a wrong one changes
+// nothing; the right one re-initialises it (its objects gone) with the
+// new SO and user PINs, and the old SO PIN no longer works.
+func TestTakeOwnershipOfInitialisedToken(t *testing.T) {
+	h := softhsmtest.New(t)
+	vendor := h.InitToken(t, "owned")
+	vendorTok, err := hsm.Open(h.Config("owned"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vendorTok.Login(secret.FromString(vendor.PIN)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vendorTok.GenerateKeyPair("vendor-key", keys.ECDSAP256); err != nil {
+		t.Fatal(err)
+	}
+	vendorTok.Close()
+
+	// OpenBlank refuses the label; OpenToTakeOver takes that token.
+	if b, err := hsm.OpenBlank(h.Config("owned")); err == nil {
+		b.Close()
+		t.Fatal("OpenBlank took an initialised token")
+	}
+	b, err := hsm.OpenToTakeOver(h.Config("owned"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if !b.WasInitialised() {
+		t.Error("WasInitialised is false for an initialised token")
+	}
+	so, user := softhsmtest.RandomPIN(t), softhsmtest.RandomPIN(t)
+	wrong := softhsmtest.RandomPIN(t)
+	_, err = b.TakeOwnership(secret.FromString(wrong), secret.FromString(so), secret.FromString(user))
+	if !errors.Is(err, hsm.ErrPINIncorrect) || !strings.Contains(err.Error(), "C_InitToken") || !strings.Contains(err.Error(), "the token is unchanged") {
+		t.Fatalf("wrong current SO PIN: %v", err)
+	}
+	noPIN(t, err, wrong, so, user, vendor.SOPIN)
+	if objs := vendor.Objects(t); len(objs) == 0 {
+		t.Fatal("a wrong SO PIN changed the token: its objects are gone")
+	}
+
+	tok, err := b.TakeOwnership(secret.FromString(vendor.SOPIN), secret.FromString(so), secret.FromString(user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
+	if err := tok.LoginSO(secret.FromString(vendor.SOPIN)); !errors.Is(err, hsm.ErrPINIncorrect) {
+		t.Fatalf("the vendor's SO PIN still works: %v", err)
+	}
+	if err := tok.LoginSO(secret.FromString(so)); err != nil {
+		t.Fatalf("the new SO PIN: %v", err)
+	}
+	if err := tok.Logout(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Login(secret.FromString(user)); err != nil {
+		t.Fatalf("the new user PIN: %v", err)
+	}
+	if _, err := tok.FindKeyPair("vendor-key"); err == nil {
+		t.Error("the vendor's key survived the re-initialisation")
+	}
+}
+
+// A blank token with no SO PIN yet is taken over too: C_InitToken sets
+// the typed PIN, which is then changed to the new one.
+func TestTakeOwnershipOfBlankToken(t *testing.T) {
+	h := softhsmtest.New(t)
+	b, err := hsm.OpenToTakeOver(h.Config("fresh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.WasInitialised() {
+		t.Error("WasInitialised is true for a blank token")
+	}
+	current, so, user := softhsmtest.RandomPIN(t), softhsmtest.RandomPIN(t), softhsmtest.RandomPIN(t)
+	if _, err := b.TakeOwnership(nil, secret.FromString(so), secret.FromString(user)); err == nil {
+		t.Fatal("TakeOwnership without a current PIN")
+	}
+	tok, err := b.TakeOwnership(secret.FromString(current), secret.FromString(so), secret.FromString(user))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
+	if err := tok.LoginSO(secret.FromString(current)); !errors.Is(err, hsm.ErrPINIncorrect) {
+		t.Fatalf("the typed PIN is still the SO PIN: %v", err)
+	}
+	if err := tok.LoginSO(secret.FromString(so)); err != nil {
+		t.Fatalf("the new SO PIN: %v", err)
+	}
+}

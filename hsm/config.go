@@ -32,6 +32,11 @@ type Config struct {
 	// letters, digits and '-'). An entry without a module uses Module; an
 	// entry has no other_tokens of its own. Use Other to get one.
 	OtherTokens map[string]Config `yaml:"other_tokens,omitempty" json:"other_tokens,omitempty"`
+	// ActivationRecord is the file holding the token's activation record
+	// (the root ceremony's artifacts/activation-record.json), for a module
+	// that keeps no public data objects; relative to the config file.
+	// Where the token holds the record too, the two must be the same.
+	ActivationRecord string `yaml:"activation_record,omitempty" json:"activation_record,omitempty"`
 }
 
 // MaxOtherTokenNameLen bounds the names of other_tokens entries.
@@ -197,6 +202,9 @@ func LoadConfig(path string) (Config, error) {
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", doc.Name(), err)
+	}
+	if c.ActivationRecord != "" && !filepath.IsAbs(c.ActivationRecord) {
+		c.ActivationRecord = filepath.Join(filepath.Dir(path), c.ActivationRecord)
 	}
 	return c, nil
 }

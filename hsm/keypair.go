@@ -87,6 +87,13 @@ type KeyOptions struct {
 	// can be wrapped under any wrapping key the user can create. Check
 	// KeyAttributes.WrapWithTrusted to see which one was made.
 	AllowUntrustedWrap bool
+	// UsageDefaults leaves the usage restrictions out of the templates
+	// (CKA_DECRYPT, CKA_UNWRAP and CKA_DERIVE false on the private key;
+	// CKA_ENCRYPT, CKA_WRAP and CKA_DERIVE false on the public key), for
+	// modules that refuse them: tpm2-pkcs11 answers CKR_GENERAL_ERROR to
+	// an EC key with CKA_DECRYPT false. The key then has the usages the
+	// module gives it, which KeyAttributes reports.
+	UsageDefaults bool
 }
 
 // trustedWrapAttr is the attribute that restricts wrapping to trusted keys.
@@ -137,6 +144,9 @@ func (t *Token) GenerateKeyPairWith(label string, alg keys.Algorithm, opts KeyOp
 		return nil, err
 	}
 	kt := template(id, label, opts.Backup, opts.Backup)
+	if opts.UsageDefaults {
+		kt.dropUsageLimits()
+	}
 	signer, err := t.generateFrom(alg, kt)
 	if err != nil {
 		if cerr := t.removeStrays(before, label, id); cerr != nil {
@@ -155,7 +165,11 @@ func (t *Token) GenerateKeyPairWith(label string, alg keys.Algorithm, opts KeyOp
 		if !opts.AllowUntrustedWrap {
 			return nil, fmt.Errorf("token %q: generate %s key pair %q for backup: %w (%v); nothing was generated", t.info.Label, alg.Describe(), label, ErrTrustedWrapUnsupported, err)
 		}
-		signer, err = t.generate(id, label, alg, true, false)
+		kt = template(id, label, true, false)
+		if opts.UsageDefaults {
+			kt.dropUsageLimits()
+		}
+		signer, err = t.generateFrom(alg, kt)
 		if err != nil {
 			if cerr := t.removeStrays(before, label, id); cerr != nil {
 				err = errors.Join(err, cerr)
@@ -283,9 +297,15 @@ func template(id []byte, label string, extractable, wrapWithTrusted bool) pairTe
 	}
 }
 
-// generate generates the key pair. The caller holds t.mu.
-func (t *Token) generate(id []byte, label string, alg keys.Algorithm, extractable, wrapWithTrusted bool) (crypto11.Signer, error) {
-	return t.generateFrom(alg, template(id, label, extractable, wrapWithTrusted))
+// dropUsageLimits removes the attributes that switch usages off
+// (KeyOptions.UsageDefaults).
+func (kt pairTemplate) dropUsageLimits() {
+	for _, a := range []crypto11.AttributeType{crypto11.CkaDecrypt, crypto11.CkaUnwrap, crypto11.CkaDerive} {
+		delete(kt.priv, a)
+	}
+	for _, a := range []crypto11.AttributeType{crypto11.CkaEncrypt, crypto11.CkaWrap, crypto11.CkaDerive} {
+		delete(kt.pub, a)
+	}
 }
 
 // generateFrom generates a key pair from its templates.

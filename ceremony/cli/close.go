@@ -3,7 +3,10 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 
+	"github.com/devicepki/ceremony/ceremony/activation"
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/hsm"
 )
@@ -81,7 +84,12 @@ func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
 	switch {
 	case len(inputs) > 0:
 		opts.Login = func(tok *hsm.Token) (string, error) {
-			how, err := activationLogin(tok, inputs)
+			record := opts.HSM.ActivationRecord
+			if own := filepath.Join(dir, "artifacts", activation.ArtifactName); record == "" && fileExists(own) {
+				// The ceremony being closed initialised the token.
+				record = own
+			}
+			how, err := activationLogin(tok, record, inputs)
 			if err != nil {
 				return "", err
 			}
@@ -128,4 +136,10 @@ func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
 	}
 	fmt.Fprintf(stdout, "Closed: %s now ends with ceremony-closed (%d events); it stays unsealed.\n", res.Transcript, res.Events)
 	return nil
+}
+
+// fileExists reports whether path names a regular file.
+func fileExists(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -69,7 +68,7 @@ func tokenInspect(env *Env, configPath string, pos []string) error {
 	info := tok.Info()
 	login := "not logged in: only the objects the token shows without a login are listed; give a quorum of officers' activation shares to list its keys"
 	if len(inputs) > 0 {
-		n, err := activationLogin(tok, inputs)
+		n, err := activationLogin(tok, cfg.ActivationRecord, inputs)
 		if err != nil {
 			return err
 		}
@@ -90,15 +89,8 @@ func tokenInspect(env *Env, configPath string, pos []string) error {
 // activationLogin checks activation shares against the record on the
 // token, rebuilds the secret, and logs in with the user PIN derived from
 // it. It returns a description of the split.
-func activationLogin(tok *hsm.Token, inputs []shareInput) (string, error) {
-	data, err := tok.ReadData(activation.RecordLabel)
-	if errors.Is(err, hsm.ErrDataNotFound) {
-		return "", fmt.Errorf("token %q holds no activation record: it was not initialised by a ceremony, so no share can log in to it", tok.Info().Label)
-	}
-	if err != nil {
-		return "", err
-	}
-	rec, err := activation.ParseRecord(data)
+func activationLogin(tok *hsm.Token, recordFile string, inputs []shareInput) (string, error) {
+	rec, _, _, err := activation.Load(tok, recordFile)
 	if err != nil {
 		return "", err
 	}
@@ -136,7 +128,7 @@ func activationLogin(tok *hsm.Token, inputs []shareInput) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	so, user, err := activation.PINs(sec, split, rec.PINLength)
+	so, user, err := activation.PINs(sec, split, rec.Format())
 	if err != nil {
 		return "", err
 	}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/devicepki/ceremony/ceremony/activation"
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/record"
@@ -60,6 +62,7 @@ type leftoverKey struct {
 func leftovers(c *transcript.Chain) ([]leftoverKey, []outdir.Artifact, error) {
 	var ks []leftoverKey
 	var arts []outdir.Artifact
+	initialising := false
 	for _, ev := range c.Events {
 		switch transcript.Canonical(ev.Type) {
 		case transcript.TypeKeyGenerated, transcript.TypeKeyRestored:
@@ -86,6 +89,8 @@ func leftovers(c *transcript.Chain) ([]leftoverKey, []outdir.Artifact, error) {
 					break
 				}
 			}
+		case transcript.TypeTokenInitialising:
+			initialising = true
 		case transcript.TypeArtifactWritten:
 			w, err := transcript.DataAs[transcript.ArtifactWritten](ev)
 			a := outdir.Artifact{Path: w.Path, SHA256: w.SHA256, Size: w.Size}
@@ -106,8 +111,18 @@ func leftovers(c *transcript.Chain) ([]leftoverKey, []outdir.Artifact, error) {
 			}
 		}
 	}
+	if initialising {
+		// The token may be initialised, and stays so: its activation
+		// record stays with it (on some modules the file is the only
+		// copy).
+		arts = slices.DeleteFunc(arts, func(a outdir.Artifact) bool { return a.Path == activationArtifactPath })
+	}
 	return ks, arts, nil
 }
+
+// activationArtifactPath is where an init-token step writes the
+// activation record.
+var activationArtifactPath = "artifacts/" + activation.ArtifactName
 
 // Leftovers lists what an interrupted ceremony's transcript says it left:
 // the labels of the key pairs it generated or restored and did not

@@ -237,7 +237,11 @@ func (p *Plan) Run(ctx context.Context, face Face) (*Result, error) {
 	)
 	var caps *hsm.Capabilities
 	if p.initialises() {
-		blank, err = hsm.OpenBlank(p.opts.HSM)
+		open := hsm.OpenBlank
+		if p.takesOver() {
+			open = hsm.OpenToTakeOver
+		}
+		blank, err = open(p.opts.HSM)
 		if err != nil {
 			return nil, err
 		}
@@ -276,6 +280,17 @@ func (p *Plan) Run(ctx context.Context, face Face) (*Result, error) {
 	r.blank, r.caps = blank, caps
 	defer r.end()
 	return r.run(ctx)
+}
+
+// takesOver reports whether the script's init-token step takes over a
+// token that has a security officer's PIN.
+func (p *Plan) takesOver() bool {
+	i := p.script.KindAt(KindInitToken)
+	if i < 0 {
+		return false
+	}
+	st, ok := p.script.Steps[i].Spec.(*initTokenStep)
+	return ok && st.SOPINBy != ""
 }
 
 // initialises reports whether the script initialises a blank token.

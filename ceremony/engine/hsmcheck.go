@@ -37,8 +37,8 @@ func (p *Plan) CheckHSM(c *hsm.Capabilities) []HSMProblem {
 		add := func(text string) {
 			out = append(out, HSMProblem{Index: i, ID: st.ID, Kind: st.Kind, Text: text})
 		}
-		if _, ok := st.Spec.(*initTokenStep); ok {
-			if _, err := activation.PINLength(c.MinPIN, c.MaxPIN); err != nil {
+		if it, ok := st.Spec.(*initTokenStep); ok {
+			if _, err := activation.ChoosePIN(c.MinPIN, c.MaxPIN, it.minPINBits()); err != nil {
 				add(err.Error())
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/pki"
@@ -32,6 +33,10 @@ type generateKeyStep struct {
 	// Token names one of the HSM config's other_tokens; empty means the
 	// ceremony's main token.
 	Token string `yaml:"token"`
+	// AllowUsageDefaults lets the key be generated without the explicit
+	// usage restrictions (decrypt, unwrap, derive off), for modules that
+	// refuse them; the usages the module gives the key are recorded.
+	AllowUsageDefaults bool `yaml:"allow_usage_defaults"`
 }
 
 func (k *generateKeyStep) Validate(c *script.Check) error {
@@ -78,6 +83,7 @@ func (r *run) generateKey(info StepInfo, st *generateKeyStep, i int) (string, er
 		bst = r.script.Steps[bi].Spec.(*backupKeyStep)
 		opts = hsm.KeyOptions{Backup: true, AllowUntrustedWrap: bst.AllowUntrustedWrap}
 	}
+	opts.UsageDefaults = st.AllowUsageDefaults
 	tok := r.tok
 	if st.Token != "" {
 		tok = r.others[st.Token]
@@ -113,6 +119,13 @@ func (r *run) generateKey(info StepInfo, st *generateKeyStep, i int) (string, er
 			r.face.Report(Report{Kind: Notice, Step: info, Text: "WARNING: the HSM cannot restrict wrapping of this key to trusted keys; the script allows it (allow_untrusted_wrap)"})
 		}
 	}
+	if st.AllowUsageDefaults {
+		want.Decrypt, want.Unwrap, want.Derive = attrs.Decrypt, attrs.Unwrap, attrs.Derive
+		if extra := extraUsages(attrs); extra != "" {
+			r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("WARNING: the HSM gave key %q usages beyond signing (%s); the script allows the module's defaults (allow_usage_defaults)", label, extra)})
+			what += ", with the module's default usages"
+		}
+	}
 	if attrs != want {
 		return "", fmt.Errorf("key pair %q: the HSM reports %+v; the key must be %s", label, attrs, what)
 	}
@@ -132,4 +145,18 @@ func (r *run) generateKey(info StepInfo, st *generateKeyStep, i int) (string, er
 		PublicKeySHA256: fp, PublicKeyPEM: string(pubPEM), Attributes: transcript.V(attrs),
 		Token: tok.Info().Label, DurationMS: d.Milliseconds(),
 	}})
+}
+
+// extraUsages names the usages beyond signing a private key has.
+func extraUsages(a hsm.KeyAttributes) string {
+	var out []string
+	for _, u := range []struct {
+		on   bool
+		name string
+	}{{a.Decrypt, "decrypt"}, {a.Unwrap, "unwrap"}, {a.Derive, "derive"}} {
+		if u.on {
+			out = append(out, u.name)
+		}
+	}
+	return strings.Join(out, ", ")
 }

@@ -101,7 +101,7 @@ func (r *run) pins() (so, user *secret.Secret, err error) {
 	if r.activation == nil {
 		return nil, nil, errors.New("no activation secret: the security officer's PIN is derived from the officers' shares")
 	}
-	return activation.PINs(r.activation.secret, r.activation.split, r.activation.record.PINLength)
+	return activation.PINs(r.activation.secret, r.activation.split, r.activation.record.Format())
 }
 
 // holders returns the people present in the role of a new split, who
@@ -131,14 +131,7 @@ func (r *run) recordSplit(info StepInfo, what string, man *shares.Manifest, hold
 // checks it against the record on the token, and logs in with the user
 // PIN derived from it.
 func (r *run) quorumLogin(ctx context.Context, info StepInfo, q *script.Quorum) (string, error) {
-	data, err := r.tok.ReadData(activation.RecordLabel)
-	if errors.Is(err, hsm.ErrDataNotFound) {
-		return "", fmt.Errorf("token %q holds no activation record: it was not initialised by a ceremony; log in with a PIN (by:) instead", r.tok.Info().Label)
-	}
-	if err != nil {
-		return "", err
-	}
-	rec, err := activation.ParseRecord(data)
+	rec, data, where, err := activation.Load(r.tok, r.opts.HSM.ActivationRecord)
 	if err != nil {
 		return "", err
 	}
@@ -171,6 +164,7 @@ func (r *run) quorumLogin(ctx context.Context, info StepInfo, q *script.Quorum) 
 		Token:                  transcript.V(r.tok.Info()),
 		Quorum:                 &transcript.LoginQuorum{SplitID: rec.Manifest.Split, Shares: indices, Threshold: rec.Manifest.Threshold},
 		ActivationRecordSHA256: sha256Hex(data),
+		ActivationRecordFrom:   where,
 	}})
 }
 

@@ -41,8 +41,11 @@ type run struct {
 	artifacts      []outdir.Artifact
 	// inRoom are the artifacts that never leave the room (key backups):
 	// export-qr does not carry them out.
-	inRoom  map[string]bool
-	changed bool // something irreversible happened
+	inRoom map[string]bool
+	// activationRecord is the path of the activation record artifact an
+	// init-token step wrote: kept whenever the token was initialised.
+	activationRecord string
+	changed          bool // something irreversible happened
 	// initialised is true once this run initialised the token.
 	initialised bool
 	sealed      bool         // the transcript is sealed: nothing more is recorded
@@ -249,6 +252,11 @@ func (r *run) fail(i int, cause error) error {
 	}
 	for j := len(r.artifacts) - 1; j >= 0; j-- {
 		a := r.artifacts[j]
+		if r.initialised && a.Path == r.activationRecord {
+			// The token stays initialised: its activation record stays
+			// with it (on some modules the file is the only copy).
+			continue
+		}
 		if err := r.out.RemoveArtifact(a); err != nil {
 			se.Err = fmt.Errorf("%w; and artifact %s could not be withdrawn: %v", se.Err, a.Path, err)
 			continue

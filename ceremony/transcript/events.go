@@ -241,6 +241,9 @@ type Exception struct {
 // HSMLogin records that the token accepted a PIN (never recorded), or
 // the PIN derived from a quorum's shares.
 type HSMLogin struct {
+	// ActivationRecordFrom says where the record was read: token, file,
+	// or token and file.
+	ActivationRecordFrom   string       `json:"activation_record_from,omitempty"`
 	ActivationRecordSHA256 string       `json:"activation_record_sha256,omitempty"`
 	Attempt                int          `json:"attempt,omitempty"`
 	Quorum                 *LoginQuorum `json:"quorum,omitempty"`
@@ -268,10 +271,20 @@ type TokenInitialising struct {
 // TokenInitialised records a token initialised with derived PINs.
 type TokenInitialised struct {
 	ActivationRecord Labelled `json:"activation_record"`
-	PINDerivation    string   `json:"pin_derivation"`
-	PINLength        int      `json:"pin_length"`
-	PINs             string   `json:"pins"`
-	Token            Value    `json:"token"`
+	// ActivationRecordKept says where the record is kept: on the token
+	// and as an artifact, or only as an artifact.
+	ActivationRecordKept string `json:"activation_record_kept,omitempty"`
+	// MinPINBits is the floor the script asked for the PINs' entropy.
+	MinPINBits int `json:"min_pin_bits,omitempty"`
+	// OwnershipTaken: the token had a security officer's PIN, typed
+	// (never recorded) to take it over.
+	OwnershipTaken bool   `json:"ownership_taken,omitempty"`
+	PINDerivation  string `json:"pin_derivation"`
+	// PINEntropyBits is the entropy of each derived PIN.
+	PINEntropyBits int    `json:"pin_entropy_bits,omitempty"`
+	PINLength      int    `json:"pin_length"`
+	PINs           string `json:"pins"`
+	Token          Value  `json:"token"`
 }
 
 // SharesSplit records a secret split among keyholders.
