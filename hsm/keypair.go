@@ -231,8 +231,8 @@ func (t *Token) EndExtraction(k *KeyPair) (*KeyPair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token %q: copy key %q unmodifiable: %w", t.info.Label, k.Label, err)
 	}
-	if t.boolAttr(cp, pkcs11.CKA_MODIFIABLE, true) || t.boolAttr(cp, pkcs11.CKA_EXTRACTABLE, true) || !t.boolAttr(cp, pkcs11.CKA_SENSITIVE, false) {
-		err := fmt.Errorf("token %q: the unmodifiable copy of key %q came out modifiable, extractable or not sensitive", t.info.Label, k.Label)
+	if wrong := t.wrongAttributes(cp, []wantAttr{{pkcs11.CKA_MODIFIABLE, "CKA_MODIFIABLE", false}, {pkcs11.CKA_EXTRACTABLE, "CKA_EXTRACTABLE", false}, {pkcs11.CKA_SENSITIVE, "CKA_SENSITIVE", true}}); wrong != "" {
+		err := fmt.Errorf("token %q: C_CopyObject made a copy of key %q that reads back %s", t.info.Label, k.Label, wrong)
 		if derr := t.raw.DestroyObject(t.session, cp); derr != nil {
 			err = errors.Join(err, fmt.Errorf("token %q: destroy the failed copy of %q: %w", t.info.Label, k.Label, derr))
 		}
@@ -251,10 +251,34 @@ func (t *Token) checkEnded(k *KeyPair) (*KeyPair, error) {
 	if err != nil || len(hs) != 1 {
 		return nil, fmt.Errorf("token %q: find private key %q after ending its extraction: %d found, %v", t.info.Label, k.Label, len(hs), err)
 	}
-	if t.boolAttr(hs[0], pkcs11.CKA_EXTRACTABLE, true) || t.boolAttr(hs[0], pkcs11.CKA_MODIFIABLE, true) {
-		return nil, fmt.Errorf("token %q: key %q is still extractable or modifiable after its extraction was ended", t.info.Label, k.Label)
+	if wrong := t.wrongAttributes(hs[0], []wantAttr{{pkcs11.CKA_EXTRACTABLE, "CKA_EXTRACTABLE", false}, {pkcs11.CKA_MODIFIABLE, "CKA_MODIFIABLE", false}}); wrong != "" {
+		return nil, fmt.Errorf("token %q: key %q reads back %s after its extraction was ended", t.info.Label, k.Label, wrong)
 	}
 	return t.findKeyPair(k.Label)
+}
+
+// wantAttr is a boolean attribute and the value an object must have.
+type wantAttr struct {
+	typ  uint
+	name string
+	want bool
+}
+
+// wrongAttributes reads back attributes of h and names those that do not
+// have the wanted value ("CKA_MODIFIABLE=true"), or "" if all do. An
+// attribute that cannot be read counts as wrong. The caller holds t.mu.
+func (t *Token) wrongAttributes(h pkcs11.ObjectHandle, want []wantAttr) string {
+	var wrong []string
+	for _, w := range want {
+		got, err := t.raw.GetAttributeValue(t.session, h, []*pkcs11.Attribute{pkcs11.NewAttribute(w.typ, nil)})
+		switch {
+		case err != nil || len(got) != 1 || len(got[0].Value) != 1:
+			wrong = append(wrong, w.name+" unreadable")
+		case (got[0].Value[0] != 0) != w.want:
+			wrong = append(wrong, fmt.Sprintf("%s=%t (must be %t)", w.name, !w.want, w.want))
+		}
+	}
+	return strings.Join(wrong, ", ")
 }
 
 // boolAttr reads a boolean attribute of h; a read that fails gives def.
