@@ -119,3 +119,20 @@ func TestOtherTokensErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// activation_record is relative to the config file; an absolute path is
+// kept as it is.
+func TestActivationRecordPath(t *testing.T) {
+	p := writeConfig(t, "module: /usr/lib/softhsm/libsofthsm2.so\ntoken: {label: root}\nactivation_record: ../root/artifacts/activation-record.json\n")
+	c, err := hsm.LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(filepath.Dir(p), "..", "root", "artifacts", "activation-record.json"); c.ActivationRecord != want {
+		t.Errorf("ActivationRecord = %q, want %q", c.ActivationRecord, want)
+	}
+	c, err = hsm.LoadConfig(writeConfig(t, "module: /usr/lib/softhsm/libsofthsm2.so\ntoken: {label: root}\nactivation_record: /srv/root/activation-record.json\n"))
+	if err != nil || c.ActivationRecord != "/srv/root/activation-record.json" {
+		t.Errorf("absolute: %q, %v", c.ActivationRecord, err)
+	}
+}

@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/hsm"
 )
 
@@ -72,26 +71,17 @@ func Load(tok *hsm.Token, file string) (*Record, []byte, string, error) {
 	return rec, data, where, nil
 }
 
-// readRecordFile reads a record file: a regular file of bounded size.
+// readRecordFile reads a record file: a regular file of bounded size
+// (a FIFO or device is refused, not waited on).
 func readRecordFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("activation record: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("activation record: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
+	data, err := durable.ReadRegularFile(path, maxRecordFile)
+	switch {
+	case errors.Is(err, durable.ErrNotRegular):
 		return nil, fmt.Errorf("activation record %s: not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxRecordFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("activation record: %w", err)
-	}
-	if len(data) > maxRecordFile {
+	case errors.Is(err, durable.ErrTooLarge):
 		return nil, fmt.Errorf("activation record %s: larger than %d bytes", path, maxRecordFile)
+	case err != nil:
+		return nil, fmt.Errorf("activation record: %w", err)
 	}
 	return data, nil
 }
