@@ -81,6 +81,8 @@ func readCapabilities(raw *pkcs11.Ctx, slot uint, module, label string) (*Capabi
 // Need is a mechanism a ceremony needs from the module, and for what.
 type Need struct {
 	Mechanism uint
+	// Or are mechanisms any one of which does instead of Mechanism.
+	Or []uint
 	// Flags are the CKF_ flags it must have (CKF_GENERATE_KEY_PAIR,
 	// CKF_SIGN, CKF_WRAP, ...).
 	Flags uint
@@ -89,6 +91,9 @@ type Need struct {
 	KeyBits int
 	// For says what the ceremony does with it ("generate ecdsa-p384 keys").
 	For string
+	// Instead, if not empty, says what a script could do instead where
+	// the module lacks it.
+	Instead string
 }
 
 // Check reports what the module lacks for the needs, one problem per
@@ -96,17 +101,45 @@ type Need struct {
 func (c *Capabilities) Check(needs ...Need) []string {
 	var problems []string
 	for _, n := range needs {
-		m, ok := c.mechanism(n.Mechanism)
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("the module offers no %s, needed to %s", MechanismName(n.Mechanism), n.For))
-		case m.Flags&n.Flags != n.Flags:
-			problems = append(problems, fmt.Sprintf("the module offers %s without %s, needed to %s", m.Name, FlagNames(n.Flags&^m.Flags), n.For))
-		case n.KeyBits > 0 && !m.takes(n.KeyBits, n.Mechanism == pkcs11.CKM_EC_KEY_PAIR_GEN || n.Mechanism == pkcs11.CKM_ECDSA):
-			problems = append(problems, fmt.Sprintf("the module's %s takes keys of %d to %d bits, not %d, needed to %s", m.Name, m.MinKeySize, m.MaxKeySize, n.KeyBits, n.For))
+		if p := c.check(n); p != "" {
+			if n.Instead != "" {
+				p += "; instead: " + n.Instead
+			}
+			problems = append(problems, p)
 		}
 	}
 	return problems
+}
+
+// check returns what the module lacks for n, or "". Of n's mechanisms, one
+// that meets every requirement will do; otherwise the first the module
+// offers is reported.
+func (c *Capabilities) check(n Need) string {
+	all := append([]uint{n.Mechanism}, n.Or...)
+	first := ""
+	var names []string
+	for _, typ := range all {
+		names = append(names, MechanismName(typ))
+		m, ok := c.mechanism(typ)
+		p := ""
+		switch {
+		case !ok:
+			continue
+		case m.Flags&n.Flags != n.Flags:
+			p = fmt.Sprintf("the module offers %s without %s, needed to %s", m.Name, FlagNames(n.Flags&^m.Flags), n.For)
+		case n.KeyBits > 0 && !m.takes(n.KeyBits, typ == pkcs11.CKM_EC_KEY_PAIR_GEN || typ == pkcs11.CKM_ECDSA):
+			p = fmt.Sprintf("the module's %s takes keys of %d to %d bits, not %d, needed to %s", m.Name, m.MinKeySize, m.MaxKeySize, n.KeyBits, n.For)
+		default:
+			return ""
+		}
+		if first == "" {
+			first = p
+		}
+	}
+	if first != "" {
+		return first
+	}
+	return fmt.Sprintf("the module offers no %s, needed to %s", strings.Join(names, " or "), n.For)
 }
 
 func (c *Capabilities) mechanism(t uint) (Mechanism, bool) {
@@ -152,19 +185,35 @@ func SignNeeds(a keys.Algorithm) []Need {
 	return slices.DeleteFunc(KeyNeeds(a), func(n Need) bool { return n.Flags&pkcs11.CKF_SIGN == 0 })
 }
 
-// BackupNeeds returns what backing up a key (wrap under a trusted AES
-// key, and the check that unwraps it inside the HSM) needs.
-func BackupNeeds() []Need {
-	return []Need{
-		{Mechanism: pkcs11.CKM_AES_KEY_WRAP_PAD, Flags: pkcs11.CKF_WRAP | pkcs11.CKF_UNWRAP, For: "wrap the key for its backup (RFC 5649) and check the backup inside the HSM"},
+// BackupNeeds returns what backing up a key with method m (the wrap
+// under an AES key, and the check that unwraps it inside the HSM) needs.
+// For RFC 5649 either constant will do: which one is RFC 5649 on the
+// module is found by a known-answer test when the backup is made. A
+// method this package does not know needs nothing here (no backup).
+func BackupNeeds(m Method) []Need {
+	const check = " and check the backup inside the HSM"
+	switch m {
+	case MethodRFC5649:
+		return []Need{{Mechanism: pkcs11.CKM_AES_KEY_WRAP_PAD, Or: []uint{CKM_AES_KEY_WRAP_KWP}, Flags: pkcs11.CKF_WRAP | pkcs11.CKF_UNWRAP,
+			For:     "wrap the key for its backup (RFC 5649)" + check,
+			Instead: "method: aes-cbc-pad (CKM_AES_CBC_PAD; with allow_untrusted_wrap if the module refuses CKA_TRUSTED or CKA_WRAP_WITH_TRUSTED), or method: none (no backup; approved_by a role)"}}
+	case MethodAESCBCPad:
+		return []Need{{Mechanism: pkcs11.CKM_AES_CBC_PAD, Flags: pkcs11.CKF_WRAP | pkcs11.CKF_UNWRAP,
+			For:     "wrap the key for its backup (AES-CBC with padding)" + check,
+			Instead: "method: rfc5649 (CKM_AES_KEY_WRAP_PAD or CKM_AES_KEY_WRAP_KWP), or method: none (no backup; approved_by a role)"}}
 	}
+	return nil
 }
 
-// RestoreNeeds returns what restoring a backup needs.
-func RestoreNeeds() []Need {
-	return []Need{
-		{Mechanism: pkcs11.CKM_AES_KEY_WRAP_PAD, Flags: pkcs11.CKF_UNWRAP, For: "unwrap the backup (RFC 5649)"},
+// RestoreNeeds returns what restoring a backup made with method m needs.
+func RestoreNeeds(m Method) []Need {
+	switch m {
+	case MethodRFC5649:
+		return []Need{{Mechanism: pkcs11.CKM_AES_KEY_WRAP_PAD, Or: []uint{CKM_AES_KEY_WRAP_KWP}, Flags: pkcs11.CKF_UNWRAP, For: "unwrap the backup (RFC 5649)"}}
+	case MethodAESCBCPad:
+		return []Need{{Mechanism: pkcs11.CKM_AES_CBC_PAD, Flags: pkcs11.CKF_UNWRAP, For: "unwrap the backup (AES-CBC with padding)"}}
 	}
+	return nil
 }
 
 // mechanismNames names the mechanisms this program uses or reports.

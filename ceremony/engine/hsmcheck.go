@@ -73,12 +73,22 @@ func (k *generateKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need {
 	return hsm.KeyNeeds(p.templates[k.Template].Key)
 }
 
-func (k *backupKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need { return hsm.BackupNeeds() }
-
-func (k *restoreKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need {
-	needs := hsm.RestoreNeeds()
-	if in := p.restores[i]; in != nil {
-		needs = append(needs, hsm.SignNeeds(in.backup.Algorithm)...)
+// hsmNeeds of a backup: the mechanisms of its method (none for method:
+// none). Which RFC 5649 constant the module means is found by a
+// known-answer test when the step runs.
+func (k *backupKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need {
+	if k.none() {
+		return nil
 	}
-	return needs
+	return hsm.BackupNeeds(hsm.Method(k.method()))
+}
+
+// hsmNeeds of a restore: the mechanisms of the method its backup file
+// names, and signing with the restored key.
+func (k *restoreKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need {
+	in := p.restores[i]
+	if in == nil {
+		return hsm.RestoreNeeds(hsm.MethodRFC5649)
+	}
+	return append(hsm.RestoreNeeds(in.backup.Method()), hsm.SignNeeds(in.backup.Algorithm)...)
 }
