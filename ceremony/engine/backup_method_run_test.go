@@ -1,0 +1,228 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/transcript"
+	"github.com/devicepki/ceremony/hsm"
+)
+
+// The shipped script's backup step and the custodians' hand-out.
+const (
+	shippedBackup  = "    key: generate-root-key\n    name: root-ca\n    quorum: {role: custodian, threshold: 3, shares: 5}\n"
+	shippedHandOut = "  - id: hand-out-backup-shares\n"
+)
+
+// noBackupRig is the shipped root key generation script with the root key
+// under method: none, approved by the officers.
+func noBackupRig(t *testing.T) *rig {
+	t.Helper()
+	r := newQuorumRig(t)
+	r.edit(t, "scripts/root-key-generation.yaml", shippedBackup, "    key: generate-root-key\n    method: none\n    approved_by: officer\n")
+	path := filepath.Join(r.dir, "scripts/root-key-generation.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	i := strings.Index(s, shippedHandOut)
+	j := strings.Index(s, "  - id: generate-audit-key\n")
+	if i < 0 || j < i {
+		t.Fatal("the shipped script changed")
+	}
+	writeFile(t, path, s[:i]+s[j:])
+	return r
+}
+
+// With method: none the root key is generated never extractable, every
+// officer present approves that it has no backup, and a backup-exception
+// event says so; no backup file is written and no backup shares exist.
+func TestNoBackupIsApprovedAndRecorded(t *testing.T) {
+	r := noBackupRig(t)
+	face := &scriptedFace{people: quorumPeople}
+	opts := r.options(t)
+	opts.Rehearsal = true
+	plan, err := engine.Prepare(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.Run(context.Background(), face); err != nil {
+		t.Fatal(err)
+	}
+	var approvers []string
+	for _, a := range face.approvals {
+		if a.Step.ID == "back-up-root-key" {
+			approvers = append(approvers, a.Participant.Name)
+			if a.What != "exception: no backup" || len(a.TBSSHA256) != 64 || a.Words == "" {
+				t.Errorf("approval request %+v", a)
+			}
+		}
+	}
+	if !slices.Equal(approvers, []string{"O1", "O2", "O3", "O4", "O5"}) {
+		t.Errorf("approved by %v", approvers)
+	}
+	if len(face.handedOut) != 5 {
+		t.Errorf("%d shares handed out; only the officers' 5", len(face.handedOut))
+	}
+	if _, err := os.Stat(filepath.Join(r.out, "artifacts", "root-ca.backup")); !os.IsNotExist(err) {
+		t.Errorf("a backup file: %v", err)
+	}
+	chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exc []transcript.BackupException
+	for _, ev := range chain.Events {
+		switch ev.Type {
+		case transcript.TypeKeyBackedUp:
+			t.Errorf("a key-backed-up event: %s", ev.Text)
+		case transcript.TypeBackupException:
+			p, err := transcript.DataAs[transcript.BackupException](ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			exc = append(exc, p)
+			if !strings.HasPrefix(ev.Text, `EXCEPTION: key "root-ca" has no backup (the script says method: none`) || len(ev.Actors) != 5 {
+				t.Errorf("event %q by %v", ev.Text, ev.Actors)
+			}
+		case transcript.TypeKeyGenerated:
+			p, err := transcript.DataAs[transcript.KeyGenerated](ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var attrs hsm.KeyAttributes
+			if err := p.Attributes.Decode(&attrs); err != nil {
+				t.Fatal(err)
+			}
+			if p.Label == "root-ca" && (attrs.Extractable || !attrs.NeverExtractable || attrs.WrapWithTrusted) {
+				t.Errorf("root key generated %+v", attrs)
+			}
+		}
+	}
+	if len(exc) != 1 {
+		t.Fatalf("%d backup-exception events", len(exc))
+	}
+	e := exc[0]
+	if e.Label != "root-ca" || len(e.ID) != 32 || e.ApprovedBy != "O1, O2, O3, O4, O5" || len(e.StatementSHA256) != 64 ||
+		!strings.Contains(e.Statement, "has no backup") || !strings.Contains(e.Statement, e.PublicKeySHA256) {
+		t.Errorf("backup-exception %+v", e)
+	}
+}
+
+// An officer who refuses the exception stops the ceremony; the root key
+// generated for it is destroyed with the rest.
+func TestNoBackupRefused(t *testing.T) {
+	r := noBackupRig(t)
+	face := &scriptedFace{people: quorumPeople, refuseAt: "back-up-root-key"}
+	opts := r.options(t)
+	opts.Rehearsal = true
+	plan, err := engine.Prepare(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = plan.Run(context.Background(), face)
+	t.Logf("refused: %v", err)
+	if !errors.Is(err, engine.ErrAborted) || !strings.Contains(err.Error(), `O1 did not approve that key "root-ca" has no backup`) {
+		t.Fatalf("run: %v", err)
+	}
+	chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	destroyed := false
+	for _, ev := range chain.Events {
+		if ev.Type == transcript.TypeKeyDestroyed && strings.Contains(ev.Text, "root-ca") {
+			destroyed = true
+		}
+		if ev.Type == transcript.TypeBackupException {
+			t.Errorf("a backup-exception event after a refusal: %s", ev.Text)
+		}
+	}
+	if !destroyed {
+		t.Errorf("no key-destroyed event for the root key: %v", eventTypes(chain))
+	}
+}
+
+// SoftHSM2 offers CKM_AES_CBC_PAD for encryption only: a script asking
+// for method: aes-cbc-pad is refused before anyone acts, naming the step,
+// the mechanism, what it lacks and what the script could do instead.
+func TestCBCPadRefusedBeforeAnyoneActsOnSoftHSM(t *testing.T) {
+	r := newQuorumRig(t)
+	r.edit(t, "scripts/root-key-generation.yaml", shippedBackup, shippedBackup+"    method: aes-cbc-pad\n")
+	plan, err := engine.Prepare(r.options(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = plan.Run(context.Background(), noFace{t: t})
+	t.Logf("%v", err)
+	want := "step back-up-root-key (steps[12], backup-key): the module offers CKM_AES_CBC_PAD without CKF_WRAP and CKF_UNWRAP, needed to wrap the key for its backup (AES-CBC with padding) and check the backup inside the HSM; instead: method: rfc5649 (CKM_AES_KEY_WRAP_PAD or CKM_AES_KEY_WRAP_KWP), or method: none (no backup; approved_by a role)"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("run: %v\nwant %q", err, want)
+	}
+	if _, err := os.Lstat(r.out); !os.IsNotExist(err) {
+		t.Errorf("the output directory was created (%v)", err)
+	}
+}
+
+// The default method's backup names the mechanism the known-answer test
+// chose on SoftHSM2, and the transcript says what the test found.
+func TestBackupRecordsTheKnownAnswerTest(t *testing.T) {
+	r := newQuorumRig(t)
+	face := &scriptedFace{people: quorumPeople}
+	opts := r.options(t)
+	opts.Rehearsal = true
+	plan, err := engine.Prepare(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.Run(context.Background(), face); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(r.out, "artifacts", "root-ca.backup"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "\nWrap-Mechanism: CKM_AES_KEY_WRAP_PAD (0x210A), RFC 5649\n") || strings.Contains(string(data), "Wrap-IV") {
+		t.Errorf("backup file:\n%s", data)
+	}
+	chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range chain.Events {
+		if ev.Type != transcript.TypeKeyBackedUp {
+			continue
+		}
+		n++
+		p, err := transcript.DataAs[transcript.KeyBackedUp](ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Method != "rfc5649" || p.Mechanism != "CKM_AES_KEY_WRAP_PAD (0x210A), RFC 5649" || p.CiphertextSHA256 != "" ||
+			!strings.Contains(p.MechanismCheck, "CKM_AES_KEY_WRAP_KWP (0x210B): C_WrapKey of the 20-byte test key: pkcs11: 0x70: CKR_MECHANISM_INVALID") ||
+			!strings.HasSuffix(p.MechanismCheck, "; using CKM_AES_KEY_WRAP_PAD (0x210A)") ||
+			!strings.Contains(p.WrappingKey, "trusted session object by the security officer") {
+			t.Errorf("key-backed-up %+v", p)
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d key-backed-up events", n)
+	}
+	var notices []string
+	for _, rep := range face.reports {
+		if strings.HasPrefix(rep.Text, "RFC 5649 known-answer test") {
+			notices = append(notices, rep.Text)
+		}
+	}
+	if len(notices) != 1 {
+		t.Errorf("known-answer test notices: %q", notices)
+	}
+}
