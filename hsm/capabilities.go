@@ -14,7 +14,10 @@ import (
 // the PINs they accept. Capabilities is what one module and token say of
 // themselves (C_GetMechanismList, C_GetMechanismInfo, C_GetTokenInfo),
 // read without logging in, so that a ceremony can be checked against them
-// before anyone acts.
+// before anyone acts. Whether the module takes the attributes that keep a
+// backup under trusted keys is not in any list: it is probed with public
+// session objects, which never reach the token's storage and are
+// destroyed at once.
 
 // Mechanism is a mechanism a module offers for a token, with the key
 // sizes (in bits, or bytes for some mechanisms: as the module reports them)
@@ -35,6 +38,84 @@ type Capabilities struct {
 	Mechanisms []Mechanism `json:"mechanisms"`
 	MinPIN     int         `json:"min_pin_length"`
 	MaxPIN     int         `json:"max_pin_length"`
+	Trust      Trust       `json:"trust"`
+}
+
+// Trust is what a module said when a public AES session key was created
+// with each of the attributes that restrict a backup to trusted wrapping
+// keys. A module that refuses either cannot make a backup under a trusted
+// key.
+type Trust struct {
+	// Probed is false where the module would not create a plain session
+	// key (a slot without a token, a read-only module): then nothing is
+	// known, and the fields below are empty.
+	Probed bool `json:"probed"`
+	// Trusted is the module's error for CKA_TRUSTED (false, which anyone
+	// may set), "" if it took it.
+	Trusted string `json:"cka_trusted,omitempty"`
+	// WrapWithTrusted is the module's error for CKA_WRAP_WITH_TRUSTED, ""
+	// if it took it.
+	WrapWithTrusted string `json:"cka_wrap_with_trusted,omitempty"`
+	// Note says why nothing is known, where Probed is false.
+	Note string `json:"note,omitempty"`
+}
+
+// Refused says, in a line, which trust attributes the module refused and
+// how, or "" if it refused none (or was not probed).
+func (t Trust) Refused() string {
+	var out []string
+	if t.Trusted != "" {
+		out = append(out, "CKA_TRUSTED on a wrapping key ("+t.Trusted+")")
+	}
+	if t.WrapWithTrusted != "" {
+		out = append(out, "CKA_WRAP_WITH_TRUSTED ("+t.WrapWithTrusted+")")
+	}
+	return strings.Join(out, " and ")
+}
+
+// String says what the probe found, for people.
+func (t Trust) String() string {
+	switch {
+	case !t.Probed:
+		return "not probed (" + t.Note + ")"
+	case t.Refused() == "":
+		return "CKA_TRUSTED and CKA_WRAP_WITH_TRUSTED taken"
+	}
+	return "refuses " + t.Refused()
+}
+
+// probeTrust creates, in a session of its own, a public AES session key
+// without trust attributes, then one with CKA_TRUSTED false and one with
+// CKA_WRAP_WITH_TRUSTED true, and destroys each; closing the session
+// removes whatever a refusal left.
+func probeTrust(raw *pkcs11.Ctx, slot uint) Trust {
+	sh, err := raw.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		return Trust{Note: "C_OpenSession: " + err.Error()}
+	}
+	defer raw.CloseSession(sh)
+	create := func(extra ...*pkcs11.Attribute) string {
+		h, err := raw.CreateObject(sh, append([]*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, "ceremony-trust-probe"),
+			pkcs11.NewAttribute(pkcs11.CKA_VALUE, make([]byte, 32)),
+		}, extra...))
+		if err != nil {
+			return "C_CreateObject: " + err.Error()
+		}
+		_ = raw.DestroyObject(sh, h)
+		return ""
+	}
+	if e := create(); e != "" {
+		return Trust{Note: "a plain public AES session key: " + e}
+	}
+	return Trust{Probed: true,
+		Trusted:         create(pkcs11.NewAttribute(pkcs11.CKA_TRUSTED, false)),
+		WrapWithTrusted: create(pkcs11.NewAttribute(pkcs11.CKA_WRAP_WITH_TRUSTED, true)),
+	}
 }
 
 // Capabilities reads what the token's module offers for its slot.
@@ -75,6 +156,7 @@ func readCapabilities(raw *pkcs11.Ctx, slot uint, module, label string) (*Capabi
 		c.Mechanisms = append(c.Mechanisms, mech)
 	}
 	slices.SortFunc(c.Mechanisms, func(a, b Mechanism) int { return int(a.Type) - int(b.Type) })
+	c.Trust = probeTrust(raw, slot)
 	return c, nil
 }
 

@@ -34,6 +34,14 @@ func TestBackupMethodsOnOpenCryptoki(t *testing.T) {
 	m := p11test.OpenCryptoki(t)
 	m.Setenv(t)
 	tok, tk := openModuleToken(t, m, "ock-backup")
+	caps, err := tok.Capabilities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("trust probe: %s", caps.Trust)
+	if want := (hsm.Trust{Probed: true, Trusted: "C_CreateObject: pkcs11: 0xD1: CKR_TEMPLATE_INCONSISTENT", WrapWithTrusted: "C_CreateObject: pkcs11: 0x12: CKR_ATTRIBUTE_TYPE_INVALID"}); caps.Trust != want {
+		t.Errorf("trust probe %+v", caps.Trust)
+	}
 
 	_, report, err := tok.FindRFC5649(true)
 	t.Logf("RFC 5649 on opencryptoki: %v", err)

@@ -21,6 +21,16 @@ import (
 func TestRFC5649KnownAnswerOnSoftHSM(t *testing.T) {
 	h := softhsmtest.New(t)
 	tok, tk := initBlank(t, h, "kat")
+	caps, err := tok.Capabilities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caps.Trust != (hsm.Trust{Probed: true}) || caps.Trust.String() != "CKA_TRUSTED and CKA_WRAP_WITH_TRUSTED taken" {
+		t.Errorf("trust probe %+v", caps.Trust)
+	}
+	if !tok.LoggedIn() {
+		t.Fatal("the probe logged the user out")
+	}
 	for _, unwrap := range []bool{false, true} {
 		m, report, err := tok.FindRFC5649(unwrap)
 		t.Logf("unwrap %v: %s", unwrap, report)

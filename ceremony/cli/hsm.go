@@ -57,6 +57,7 @@ func hsmCheck(env *Env, configPath, templates string, inputs map[string]string, 
 	for _, m := range caps.Mechanisms {
 		fmt.Fprintf(w, "  %-28s 0x%08X  keys %d..%d  %s\n", m.Name, m.Type, m.MinKeySize, m.MaxKeySize, hsm.FlagNames(m.Flags))
 	}
+	fmt.Fprintf(w, "Trusted wrapping: %s\n", caps.Trust)
 	failed := 0
 	for _, s := range scripts {
 		plan, err := engine.Prepare(engine.Options{

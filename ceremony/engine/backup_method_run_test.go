@@ -226,3 +226,56 @@ func TestBackupRecordsTheKnownAnswerTest(t *testing.T) {
 		t.Errorf("known-answer test notices: %q", notices)
 	}
 }
+
+// A module that refuses CKA_TRUSTED or CKA_WRAP_WITH_TRUSTED cannot keep a
+// backup under a trusted key: the backup step is refused at plan time,
+// naming what the module refused and the alternatives, unless the script
+// allows an untrusted wrap or makes no backup.
+func TestTrustRefusedAtPlanTime(t *testing.T) {
+	for _, tc := range []struct {
+		name, edit string
+		refused    bool
+	}{
+		{"trusted only", "", true},
+		{"allow_untrusted_wrap", shippedBackup + "    allow_untrusted_wrap: true\n", false},
+		{"method none", "none", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r *rig
+			switch tc.edit {
+			case "none":
+				r = noBackupRig(t)
+			case "":
+				r = newQuorumRig(t)
+			default:
+				r = newQuorumRig(t)
+				r.edit(t, "scripts/root-key-generation.yaml", shippedBackup, tc.edit)
+			}
+			plan, err := engine.Prepare(r.options(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := hsm.OpenBlank(r.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			caps, err := b.Capabilities()
+			b.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if caps.Trust.Probed {
+				t.Errorf("a blank SoftHSM2 slot was probed: %+v", caps.Trust)
+			}
+			caps.Trust = hsm.Trust{Probed: true, Trusted: "C_CreateObject: pkcs11: 0xD1: CKR_TEMPLATE_INCONSISTENT"}
+			var got []string
+			for _, p := range plan.CheckHSM(caps) {
+				got = append(got, p.String())
+			}
+			want := "step back-up-root-key (steps[12], backup-key): the module refuses CKA_TRUSTED on a wrapping key (C_CreateObject: pkcs11: 0xD1: CKR_TEMPLATE_INCONSISTENT), needed to keep the key's backup under a wrapping key the security officer marked trusted; instead: allow_untrusted_wrap: true (the wrapping key is imported by the user without CKA_TRUSTED; recorded, with a warning), or method: none (no backup; approved_by a role)"
+			if tc.refused && (len(got) != 1 || got[0] != want) || !tc.refused && len(got) != 0 {
+				t.Errorf("problems %q", got)
+			}
+		})
+	}
+}

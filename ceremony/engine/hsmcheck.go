@@ -42,6 +42,11 @@ func (p *Plan) CheckHSM(c *hsm.Capabilities) []HSMProblem {
 				add(err.Error())
 			}
 		}
+		if b, ok := st.Spec.(*backupKeyStep); ok && !b.none() && !b.AllowUntrustedWrap {
+			if refused := c.Trust.Refused(); refused != "" {
+				add(fmt.Sprintf("the module refuses %s, needed to keep the key's backup under a wrapping key the security officer marked trusted; instead: allow_untrusted_wrap: true (the wrapping key is imported by the user without CKA_TRUSTED; recorded, with a warning), or method: %s (no backup; approved_by a role)", refused, backupNone))
+			}
+		}
 		if n, ok := st.Spec.(hsmNeeder); ok {
 			for _, text := range c.Check(n.hsmNeeds(p, i)...) {
 				add(text)
@@ -54,6 +59,7 @@ func (p *Plan) CheckHSM(c *hsm.Capabilities) []HSMProblem {
 // checkHSM refuses a run whose script cannot finish on the module, before
 // anything is created.
 func (p *Plan) checkHSM(c *hsm.Capabilities) error {
+	p.caps = c
 	problems := p.CheckHSM(c)
 	if len(problems) == 0 {
 		return nil

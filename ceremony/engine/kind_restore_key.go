@@ -105,9 +105,12 @@ func (r *run) restoreKey(info StepInfo, st *restoreKeyStep, i int) (string, erro
 		mech, mechCheck = m, check
 		r.face.Report(Report{Kind: Notice, Step: info, Text: mechCheck})
 	}
+	// CKA_TRUSTED means nothing to an unwrapping key; it is set where the
+	// module takes it, and left off where it refuses it.
+	untrusted := r.caps != nil && r.caps.Trust.Trusted != ""
 	var kp *hsm.KeyPair
 	d, err := r.timed(info, fmt.Sprintf("Unwrapping key %q into the HSM with %s", label, mech), func() error {
-		u, destroy, err := r.importAES(sec, hsm.AESKeyOptions{Usage: hsm.UsageUnwrap, Label: restoreKeyLabel, Mechanism: mech})
+		u, destroy, err := r.importAES(sec, hsm.AESKeyOptions{Usage: hsm.UsageUnwrap, Label: restoreKeyLabel, Mechanism: mech, Untrusted: untrusted})
 		if err != nil {
 			return err
 		}
