@@ -60,7 +60,7 @@ func TestNoBackupIsApprovedAndRecorded(t *testing.T) {
 	for _, a := range face.approvals {
 		if a.Step.ID == "back-up-root-key" {
 			approvers = append(approvers, a.Participant.Name)
-			if a.What != "exception: no backup" || len(a.TBSSHA256) != 64 || a.Words == "" {
+			if a.What != "exception: no backup" || !a.NotSigned || len(a.TBSSHA256) != 64 || a.Words == "" {
 				t.Errorf("approval request %+v", a)
 			}
 		}
