@@ -1,17 +1,33 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/miekg/pkcs11"
+
+	"github.com/devicepki/ceremony/ceremony/backup"
 	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/keys"
+	"github.com/devicepki/ceremony/ceremony/secret"
+	"github.com/devicepki/ceremony/ceremony/shares"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/hsm"
+	"github.com/devicepki/ceremony/internal/softhsmtest"
 )
 
 // The shipped script's backup step and the custodians' hand-out.
@@ -277,5 +293,69 @@ func TestTrustRefusedAtPlanTime(t *testing.T) {
 				t.Errorf("problems %q", got)
 			}
 		})
+	}
+}
+
+// A CBC_PAD backup whose ciphertext no longer matches its recorded
+// SHA-256 is refused when the restore is prepared, naming the script
+// field and the file, before any token is touched; the intact file is
+// taken.
+func TestTamperedCBCBackupRefusedBeforeRestore(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"scripts/restore-backup.yaml", "templates/transcript-signing.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, f), string(data))
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Root"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath := filepath.Join(dir, "root-ca.crt.pem")
+	writeFile(t, certPath, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	_, man, err := shares.Split(rand.Reader, secret.New(bytes.Repeat([]byte{7}, 32)), shares.Backup, 3, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := make([]byte, 208)
+	if _, err := rand.Read(ct); err != nil {
+		t.Fatal(err)
+	}
+	good, err := backup.Encode(&backup.Backup{Label: "root-ca", Algorithm: keys.ECDSAP384, PublicKey: &k.PublicKey, Manifest: man,
+		Mechanism: hsm.WrapMechanism{Type: pkcs11.CKM_AES_CBC_PAD, IV: bytes.Repeat([]byte{1}, 16)}, Wrapped: ct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(good)
+	block.Bytes[100] ^= 1
+	bad := pem.EncodeToMemory(block)
+	h := softhsmtest.New(t)
+	for name, data := range map[string][]byte{"good": good, "tampered": bad} {
+		path := filepath.Join(dir, name+".backup")
+		writeFile(t, path, string(data))
+		_, err := engine.Prepare(engine.Options{
+			ScriptPath: filepath.Join(dir, "scripts", "restore-backup.yaml"), TemplatesDir: filepath.Join(dir, "templates"),
+			Inputs: map[string]string{"place": "Lab", "backup": path, "root_certificate": certPath}, HSM: h.Config("restored"),
+			OutDir: filepath.Join(dir, "out-"+name), Tool: engine.CurrentTool("test"),
+		})
+		t.Logf("%s: %v", name, err)
+		switch {
+		case name == "good" && err != nil:
+			t.Errorf("the intact backup: %v", err)
+		case name == "tampered" && (err == nil || !strings.Contains(err.Error(), "steps[5].backup: "+path+": backup file: the ciphertext hashes to SHA-256 ") ||
+			!strings.Contains(err.Error(), "it was altered or damaged") || strings.Contains(err.Error(), "\n")):
+			t.Errorf("the tampered backup: %v", err)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "out-tampered")); !os.IsNotExist(err) {
+		t.Errorf("an output directory for the tampered backup: %v", err)
 	}
 }

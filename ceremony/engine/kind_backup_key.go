@@ -177,6 +177,9 @@ func (r *run) backupKey(info StepInfo, st *backupKeyStep) (string, error) {
 		return "", err
 	}
 	untrusted := st.AllowUntrustedWrap && !before.WrapWithTrusted
+	if untrusted {
+		r.face.Report(Report{Kind: Notice, Step: info, Text: "WARNING: the wrapping key is imported by the user without CKA_TRUSTED: the HSM cannot restrict wrapping of this key to trusted keys; the script allows it (allow_untrusted_wrap)"})
+	}
 	value, err := r.randomSecret(backupKeyLen)
 	if err != nil {
 		return "", err
