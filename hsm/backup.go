@@ -244,7 +244,7 @@ func (t *Token) DestroySecretKey(k *SecretKey) error {
 func (t *Token) destroySecretKey(k *SecretKey) error {
 	hs, err := t.findObjects(secretKeyTemplate(k))
 	if err != nil {
-		return fmt.Errorf("token %q: find AES key %q: %w", t.info.Label, k.Label, err)
+		return fmt.Errorf("token %q: find AES key %q (C_FindObjects by CKA_LABEL): %w", t.info.Label, k.Label, err)
 	}
 	var errs []error
 	for _, h := range hs {
@@ -253,7 +253,7 @@ func (t *Token) destroySecretKey(k *SecretKey) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("token %q: destroy AES key %q: %w", t.info.Label, k.Label, err)
+		return fmt.Errorf("token %q: destroy AES key %q (C_DestroyObject): %w", t.info.Label, k.Label, err)
 	}
 	return nil
 }
@@ -281,7 +281,7 @@ func (t *Token) secretKeyHandle(k *SecretKey) (pkcs11.ObjectHandle, error) {
 	}
 	hs, err := t.findObjects(secretKeyTemplate(k))
 	if err != nil {
-		return 0, fmt.Errorf("token %q: find AES key %q: %w", t.info.Label, k.Label, err)
+		return 0, fmt.Errorf("token %q: find AES key %q (C_FindObjects by CKA_LABEL): %w", t.info.Label, k.Label, err)
 	}
 	switch len(hs) {
 	case 1:
@@ -316,7 +316,7 @@ func (t *Token) WrapKeyPair(w *SecretKey, k *KeyPair) ([]byte, error) {
 	}
 	hs, err := t.findObjects(keyTemplate(pkcs11.CKO_PRIVATE_KEY, k))
 	if err != nil {
-		return nil, fmt.Errorf("token %q: find private key %q: %w", t.info.Label, k.Label, err)
+		return nil, fmt.Errorf("token %q: find private key %q (C_FindObjects by CKA_LABEL and CKA_ID): %w", t.info.Label, k.Label, err)
 	}
 	if len(hs) != 1 {
 		return nil, fmt.Errorf("token %q: found %d private keys labelled %q with id %s, want 1", t.info.Label, len(hs), k.Label, k.IDHex())
@@ -393,7 +393,7 @@ func (t *Token) checkWrapped(uh pkcs11.ObjectHandle, u *SecretKey, wrapped []byt
 	}
 	defer func() {
 		if derr := t.raw.DestroyObject(t.session, h); derr != nil {
-			err = errors.Join(err, fmt.Errorf("token %q: destroy the session key unwrapped for the backup check: %w", t.info.Label, derr))
+			err = errors.Join(err, fmt.Errorf("token %q: destroy the session key unwrapped for the backup check (C_DestroyObject): %w", t.info.Label, derr))
 		}
 	}()
 	return t.proveKey(h, "the backup", pub)
@@ -492,11 +492,11 @@ func (t *Token) proveKey(h pkcs11.ObjectHandle, what string, pub crypto.PublicKe
 		return fmt.Errorf("token %q: unsupported public key type %T", t.info.Label, pub)
 	}
 	if err := t.raw.SignInit(t.session, []*pkcs11.Mechanism{mech}, h); err != nil {
-		return fmt.Errorf("token %q: test signature with %s: %w", t.info.Label, what, err)
+		return fmt.Errorf("token %q: test signature with %s: C_SignInit with %s: %w", t.info.Label, what, MechanismName(mech.Mechanism), err)
 	}
 	sig, err := t.raw.Sign(t.session, tbs)
 	if err != nil {
-		return fmt.Errorf("token %q: test signature with %s: %w", t.info.Label, what, err)
+		return fmt.Errorf("token %q: test signature with %s: C_Sign with %s: %w", t.info.Label, what, MechanismName(mech.Mechanism), err)
 	}
 	ok := false
 	switch pub := pub.(type) {
@@ -587,10 +587,10 @@ func (t *Token) UnwrapKeyPair(u *SecretKey, wrapped []byte, label string, pub cr
 		pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),
 	})
 	if derr := t.raw.DestroyObject(t.session, sh); derr != nil {
-		err = errors.Join(err, fmt.Errorf("token %q: destroy the session copy of %q: %w", t.info.Label, label, derr))
+		err = errors.Join(err, fmt.Errorf("token %q: destroy the session copy of %q (C_DestroyObject): %w", t.info.Label, label, derr))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("token %q: store the restored key %q on the token: %w", t.info.Label, label, err)
+		return nil, fmt.Errorf("token %q: store the restored key %q on the token (C_CopyObject with CKA_TOKEN true, CKA_MODIFIABLE false): %w", t.info.Label, label, err)
 	}
 	if err := t.proveKey(priv, fmt.Sprintf("the restored key %q", label), pub); err != nil {
 		return nil, err
@@ -600,7 +600,7 @@ func (t *Token) UnwrapKeyPair(u *SecretKey, wrapped []byte, label string, pub cr
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
 	)
 	if _, err := t.raw.CreateObject(t.session, pubTmpl); err != nil {
-		return nil, fmt.Errorf("token %q: create the public key of %q: %w", t.info.Label, label, err)
+		return nil, fmt.Errorf("token %q: create the public key of %q (C_CreateObject): %w", t.info.Label, label, err)
 	}
 	kp, err = t.findKeyPair(label)
 	if err != nil {
