@@ -132,20 +132,23 @@ const (
 // FindRFC5649 finds the mechanism that is RFC 5649 on the module by a
 // known-answer test: for each of RFC5649Mechanisms in turn it imports
 // RFC 5649's test KEK and keys as public session objects (CKA_TOKEN
-// false), wraps each key and compares the result with the RFC's, and, if
-// unwrap, unwraps each of the RFC's ciphertexts and compares the key. It
-// destroys every object it made. The first mechanism that gives the RFC's
+// false) and, if wrap, wraps each key and compares the result with the
+// RFC's, and, if unwrap, unwraps each of the RFC's ciphertexts and
+// compares the key. It destroys every object it made. The first mechanism that gives the RFC's
 // answers is returned; if none does, the first that gives RFC 5649 of the
 // key zero-padded to a multiple of 8 bytes (SoftHSM2's way, still an RFC
 // 5649 ciphertext). report says what each mechanism did, for the record.
 // A module where no mechanism passes gives an error wrapping ErrNoRFC5649
 // that says what each did. The test vectors are public; nothing secret is
 // used.
-func (t *Token) FindRFC5649(unwrap bool) (m WrapMechanism, report string, err error) {
+func (t *Token) FindRFC5649(wrap, unwrap bool) (m WrapMechanism, report string, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err := t.usable(); err != nil {
 		return WrapMechanism{}, "", err
+	}
+	if !wrap && !unwrap {
+		return WrapMechanism{}, "", errors.New("hsm: FindRFC5649 tests wrap, unwrap or both")
 	}
 	var (
 		lines []string
@@ -153,7 +156,7 @@ func (t *Token) FindRFC5649(unwrap bool) (m WrapMechanism, report string, err er
 	)
 	for _, typ := range RFC5649Mechanisms {
 		cand := WrapMechanism{Type: typ}
-		res, err := t.rfc5649KAT(cand, unwrap)
+		res, err := t.rfc5649KAT(cand, wrap, unwrap)
 		switch res {
 		case katExact:
 			lines = append(lines, fmt.Sprintf("%s gives RFC 5649's answers", cand))
@@ -177,7 +180,7 @@ func (t *Token) FindRFC5649(unwrap bool) (m WrapMechanism, report string, err er
 }
 
 // rfc5649KAT runs the known-answer test of m. The caller holds t.mu.
-func (t *Token) rfc5649KAT(m WrapMechanism, unwrap bool) (res katResult, err error) {
+func (t *Token) rfc5649KAT(m WrapMechanism, wrap, unwrap bool) (res katResult, err error) {
 	before, err := t.objectSet()
 	if err != nil {
 		return katFailed, err
@@ -193,7 +196,7 @@ func (t *Token) rfc5649KAT(m WrapMechanism, unwrap bool) (res katResult, err err
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_WRAP, true),
+		pkcs11.NewAttribute(pkcs11.CKA_WRAP, wrap),
 		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, unwrap),
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, katLabel),
 		pkcs11.NewAttribute(pkcs11.CKA_VALUE, kek),
@@ -206,51 +209,72 @@ func (t *Token) rfc5649KAT(m WrapMechanism, unwrap bool) (res katResult, err err
 		key, _ := hex.DecodeString(v.key)
 		want, _ := hex.DecodeString(v.wrapped)
 		padded, _ := hex.DecodeString(v.zeroPadded)
-		h, err := t.raw.CreateObject(t.session, []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
-			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
-			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
-			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
-			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
-			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
-			pkcs11.NewAttribute(pkcs11.CKA_LABEL, katLabel),
-			pkcs11.NewAttribute(pkcs11.CKA_VALUE, key),
-		})
-		if err != nil {
-			return katFailed, fmt.Errorf("C_CreateObject of the %d-byte test key (CKK_GENERIC_SECRET): %w", len(key), err)
+		if wrap {
+			r, err := t.katWrap(m, kh, key, want, padded)
+			if err != nil {
+				return katFailed, err
+			}
+			res = min(res, r)
 		}
-		got, err := t.raw.WrapKey(t.session, m.p11(), kh, h)
-		switch {
-		case err != nil:
-			return katFailed, fmt.Errorf("C_WrapKey of the %d-byte test key: %w", len(key), err)
-		case bytes.Equal(got, want):
-		case bytes.Equal(got, padded):
-			res = katZeroPadded
-		default:
-			return katFailed, fmt.Errorf("C_WrapKey of the %d-byte test key gives %x, not RFC 5649's %x", len(key), got, want)
-		}
-		if !unwrap {
-			continue
-		}
-		uh, err := t.raw.UnwrapKey(t.session, m.p11(), kh, want, []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
-			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
-			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
-			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
-			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
-			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
-			pkcs11.NewAttribute(pkcs11.CKA_LABEL, katLabel),
-		})
-		if err != nil {
-			return katFailed, fmt.Errorf("C_UnwrapKey of RFC 5649's %d-byte ciphertext: %w", len(want), err)
-		}
-		val, err := t.raw.GetAttributeValue(t.session, uh, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
-		if err != nil {
-			return katFailed, fmt.Errorf("C_GetAttributeValue(CKA_VALUE) of the unwrapped test key: %w", err)
-		}
-		if !bytes.Equal(val[0].Value, key) {
-			return katFailed, fmt.Errorf("C_UnwrapKey of RFC 5649's %d-byte ciphertext gives another key (%d bytes)", len(want), len(val[0].Value))
+		if unwrap {
+			if err := t.katUnwrap(m, kh, key, want); err != nil {
+				return katFailed, err
+			}
 		}
 	}
 	return res, nil
+}
+
+// katWrap wraps a test key under the test KEK kh with m and compares the
+// result with RFC 5649's, and with RFC 5649 of the key zero-padded. The
+// caller holds t.mu.
+func (t *Token) katWrap(m WrapMechanism, kh pkcs11.ObjectHandle, key, want, padded []byte) (katResult, error) {
+	h, err := t.raw.CreateObject(t.session, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, katLabel),
+		pkcs11.NewAttribute(pkcs11.CKA_VALUE, key),
+	})
+	if err != nil {
+		return katFailed, fmt.Errorf("C_CreateObject of the %d-byte test key (CKK_GENERIC_SECRET): %w", len(key), err)
+	}
+	got, err := t.raw.WrapKey(t.session, m.p11(), kh, h)
+	switch {
+	case err != nil:
+		return katFailed, fmt.Errorf("C_WrapKey of the %d-byte test key: %w", len(key), err)
+	case bytes.Equal(got, want):
+		return katExact, nil
+	case bytes.Equal(got, padded):
+		return katZeroPadded, nil
+	}
+	return katFailed, fmt.Errorf("C_WrapKey of the %d-byte test key gives %x, not RFC 5649's %x", len(key), got, want)
+}
+
+// katUnwrap unwraps RFC 5649's ciphertext want under the test KEK kh with
+// m and compares the key with the RFC's. The caller holds t.mu.
+func (t *Token) katUnwrap(m WrapMechanism, kh pkcs11.ObjectHandle, key, want []byte) error {
+	uh, err := t.raw.UnwrapKey(t.session, m.p11(), kh, want, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_GENERIC_SECRET),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, katLabel),
+	})
+	if err != nil {
+		return fmt.Errorf("C_UnwrapKey of RFC 5649's %d-byte ciphertext: %w", len(want), err)
+	}
+	val, err := t.raw.GetAttributeValue(t.session, uh, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_VALUE, nil)})
+	if err != nil {
+		return fmt.Errorf("C_GetAttributeValue(CKA_VALUE) of the unwrapped test key: %w", err)
+	}
+	if !bytes.Equal(val[0].Value, key) {
+		return fmt.Errorf("C_UnwrapKey of RFC 5649's %d-byte ciphertext gives another key (%d bytes)", len(want), len(val[0].Value))
+	}
+	return nil
 }

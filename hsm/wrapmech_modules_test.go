@@ -43,7 +43,7 @@ func TestBackupMethodsOnOpenCryptoki(t *testing.T) {
 		t.Errorf("trust probe %+v", caps.Trust)
 	}
 
-	_, report, err := tok.FindRFC5649(true)
+	_, report, err := tok.FindRFC5649(true, true)
 	t.Logf("RFC 5649 on opencryptoki: %v", err)
 	if !errors.Is(err, hsm.ErrNoRFC5649) || report != "" || !strings.Contains(err.Error(), "CKM_AES_KEY_WRAP_KWP (0x210B): C_") ||
 		!strings.Contains(err.Error(), "CKM_AES_KEY_WRAP_PAD (0x210A): C_") || !strings.Contains(err.Error(), "CKR_") {
@@ -74,7 +74,7 @@ func TestRFC5649KnownAnswerOnTPM2(t *testing.T) {
 	m := p11test.TPM2(t)
 	m.Setenv(t)
 	tok, _ := openModuleToken(t, m, "tpm-kat")
-	_, _, err := tok.FindRFC5649(true)
+	_, _, err := tok.FindRFC5649(true, true)
 	t.Logf("RFC 5649 on tpm2-pkcs11: %v", err)
 	if !errors.Is(err, hsm.ErrNoRFC5649) || !strings.Contains(err.Error(), "CKR_") {
 		t.Errorf("KAT: %v", err)

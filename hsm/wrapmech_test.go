@@ -31,23 +31,35 @@ func TestRFC5649KnownAnswerOnSoftHSM(t *testing.T) {
 	if !tok.LoggedIn() {
 		t.Fatal("the probe logged the user out")
 	}
-	for _, unwrap := range []bool{false, true} {
-		m, report, err := tok.FindRFC5649(unwrap)
-		t.Logf("unwrap %v: %s", unwrap, report)
+	const head = "RFC 5649 known-answer test (the RFC's section 6 vectors, as session objects): "
+	padded := "CKM_AES_KEY_WRAP_PAD (0x210A) gives RFC 5649's answers for the key zero-padded to a multiple of 8 bytes; using CKM_AES_KEY_WRAP_PAD (0x210A)"
+	for _, tc := range []struct {
+		wrap, unwrap bool
+		want         string
+	}{
+		{true, false, head + "CKM_AES_KEY_WRAP_KWP (0x210B): C_WrapKey of the 20-byte test key: pkcs11: 0x70: CKR_MECHANISM_INVALID; " + padded},
+		{true, true, head + "CKM_AES_KEY_WRAP_KWP (0x210B): C_WrapKey of the 20-byte test key: pkcs11: 0x70: CKR_MECHANISM_INVALID; " + padded},
+		// Its unwrap gives the RFC's own answers.
+		{false, true, head + "CKM_AES_KEY_WRAP_KWP (0x210B): C_UnwrapKey of RFC 5649's 32-byte ciphertext: pkcs11: 0x70: CKR_MECHANISM_INVALID; " +
+			"CKM_AES_KEY_WRAP_PAD (0x210A) gives RFC 5649's answers; using CKM_AES_KEY_WRAP_PAD (0x210A)"},
+	} {
+		m, report, err := tok.FindRFC5649(tc.wrap, tc.unwrap)
+		t.Logf("wrap %v, unwrap %v: %s", tc.wrap, tc.unwrap, report)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if m.Type != pkcs11.CKM_AES_KEY_WRAP_PAD || m.IV != nil || m.String() != "CKM_AES_KEY_WRAP_PAD (0x210A)" {
 			t.Errorf("found %s", m)
 		}
-		want := "RFC 5649 known-answer test (the RFC's section 6 vectors, as session objects): CKM_AES_KEY_WRAP_KWP (0x210B): C_WrapKey of the 20-byte test key: pkcs11: 0x70: CKR_MECHANISM_INVALID; " +
-			"CKM_AES_KEY_WRAP_PAD (0x210A) gives RFC 5649's answers for the key zero-padded to a multiple of 8 bytes; using CKM_AES_KEY_WRAP_PAD (0x210A)"
-		if report != want {
-			t.Errorf("report %q\nwant   %q", report, want)
+		if report != tc.want {
+			t.Errorf("report %q\nwant   %q", report, tc.want)
 		}
 		if left, err := tok.SessionObjectsForTest(); err != nil || len(left) != 0 {
 			t.Fatalf("session objects left: %q, %v", left, err)
 		}
+	}
+	if _, _, err := tok.FindRFC5649(false, false); err == nil {
+		t.Error("a test of nothing passed")
 	}
 	if objs := tk.Objects(t); len(objs) != 0 {
 		t.Fatalf("token objects: %+v", objs)

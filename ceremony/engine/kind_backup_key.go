@@ -302,7 +302,7 @@ func (r *run) backupMechanism(info StepInfo, st *backupKeyStep) (hsm.WrapMechani
 		}
 		return hsm.WrapMechanism{Type: pkcs11.CKM_AES_CBC_PAD, IV: append([]byte(nil), iv.Bytes()...)}, "", nil
 	}
-	m, check, err := r.tok.FindRFC5649(true)
+	m, check, err := r.tok.FindRFC5649(true, true)
 	if err != nil {
 		return m, "", fmt.Errorf("%w; instead: method: %s, or method: %s", err, backupAESCBCPad, backupNone)
 	}

@@ -97,7 +97,7 @@ func (r *run) restoreKey(info StepInfo, st *restoreKeyStep, i int) (string, erro
 	// CBC_PAD one with the IV its file names.
 	mech, mechCheck := b.Mechanism, ""
 	if b.Method() == hsm.MethodRFC5649 {
-		m, check, err := r.tok.FindRFC5649(false)
+		m, check, err := r.tok.FindRFC5649(false, true)
 		if err != nil {
 			sec.Wipe()
 			return "", fmt.Errorf("cannot restore %s, an RFC 5649 backup: %w", filepath.Base(paths[0]), err)
