@@ -125,6 +125,14 @@ func TestNoBackupIsApprovedAndRecorded(t *testing.T) {
 	if len(exc) != 1 {
 		t.Fatalf("%d backup-exception events", len(exc))
 	}
+	rec, err := os.ReadFile(filepath.Join(r.out, "transcript.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rec), "step `back-up-root-key`: key `root-ca` has no backup (the script says method: none") ||
+		!strings.Contains(string(rec), "  - No backup, approved by: O1, O2, O3, O4, O5\n") {
+		t.Errorf("the paper record does not show the exception:\n%s", rec)
+	}
 	e := exc[0]
 	if e.Label != "root-ca" || len(e.ID) != 32 || e.ApprovedBy != "O1, O2, O3, O4, O5" || len(e.StatementSHA256) != 64 ||
 		!strings.Contains(e.Statement, "has no backup") || !strings.Contains(e.Statement, e.PublicKeySHA256) {
