@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 
 	"github.com/miekg/pkcs11"
 
@@ -19,8 +20,9 @@ import (
 	"github.com/devicepki/ceremony/ceremony/secret"
 )
 
-// Key backup is AES key wrap with padding (CKM_AES_KEY_WRAP_PAD, RFC 5649) of
-// the private key's PKCS#8 encoding under an AES key that the security
+// Key backup wraps the private key's PKCS#8 encoding under an AES key with
+// one of the mechanisms of WrapMechanism (RFC 5649, or AES-CBC with padding
+// where a module has no RFC 5649), normally under a key that the security
 // officer marked trusted. The wrapping key never lives on the token: it is a
 // session object, created from a value the ceremony holds (split among key
 // custodians), that disappears when the session closes or the process dies.
@@ -35,9 +37,6 @@ var (
 	// the public key it is supposed to restore.
 	ErrBackupMismatch = errors.New("the backup holds a different key than the expected public key")
 )
-
-// wrapMechanism is AES key wrap with padding, RFC 5649.
-var wrapMechanism = []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_WRAP_PAD, nil)}
 
 // checkLabel starts the label of the session key CheckWrapped unwraps for
 // its test signature; random hex follows.
@@ -66,18 +65,40 @@ func (u KeyUsage) String() string {
 	}
 }
 
-// SecretKey is a trusted AES key in a session of a Token, made by
-// ImportTrustedAESKey. It is found by its label each time it is used, so it
-// survives the logins and logouts that invalidate object handles.
+// SecretKey is an AES key in a session of a Token, made by ImportAESKey. It
+// is found by its label each time it is used, so it survives the logins and
+// logouts that invalidate object handles.
 type SecretKey struct {
 	// Label is the key's CKA_LABEL, e.g. "ceremony-backup-wrap".
 	Label string
 	// Usage is what the key may do.
 	Usage KeyUsage
-	tok   *Token
+	// Mechanism is what the key wraps or unwraps with.
+	Mechanism WrapMechanism
+	// Trusted says whether the key was imported CKA_TRUSTED.
+	Trusted bool
+	tok     *Token
 }
 
-// ImportTrustedAESKey creates an AES key object holding value (16, 24 or 32
+// AESKeyOptions say how ImportAESKey imports a key.
+type AESKeyOptions struct {
+	Usage KeyUsage
+	Label string
+	// Mechanism is what the key wraps or unwraps with.
+	Mechanism WrapMechanism
+	// Untrusted imports the key without CKA_TRUSTED, as the user, with no
+	// security officer login: for modules that refuse CKA_TRUSTED, where
+	// the script allows a wrap under an untrusted key.
+	Untrusted bool
+}
+
+// ImportTrustedAESKey is ImportAESKey of a trusted key that wraps or
+// unwraps with CKM_AES_KEY_WRAP_PAD (0x210A), RFC 5649 on SoftHSM2.
+func (t *Token) ImportTrustedAESKey(so, user *secret.Secret, value *secret.Secret, usage KeyUsage, label string) (*SecretKey, error) {
+	return t.ImportAESKey(so, user, value, AESKeyOptions{Usage: usage, Label: label, Mechanism: WrapMechanism{Type: pkcs11.CKM_AES_KEY_WRAP_PAD}})
+}
+
+// ImportAESKey creates an AES key object holding value (16, 24 or 32
 // bytes) as a session object (CKA_TOKEN false, so it never reaches the
 // token's storage and disappears if the process dies), public (CKA_PRIVATE
 // false, so the user session sees it), CKA_TRUSTED true, sensitive, not
@@ -85,17 +106,21 @@ type SecretKey struct {
 // every other usage false.
 //
 // CKA_TRUSTED can only be set by the security officer. The token must be
-// logged in as the user: ImportTrustedAESKey logs the user out, logs the SO
+// logged in as the user: ImportAESKey logs the user out, logs the SO
 // in with so, creates the key, logs the SO out and logs the user in again
 // with user. The token ends logged in as the user on success and on failure;
 // if that last login fails the error says so, the key is destroyed again and
 // the token is left logged out. Key pair handles from before become invalid:
-// callers find key pairs again by label (FindKeyPair) afterwards.
+// callers find key pairs again by label (FindKeyPair) afterwards. With
+// opts.Untrusted the key has no CKA_TRUSTED attribute at all, the
+// logged-in user creates it, no PIN is needed (so and user may be nil), and
+// the login does not change.
 //
 // It refuses a label that any object visible to the user already carries.
 // The caller keeps ownership of so, user and value and should wipe them.
 // Errors never contain PINs or key bytes.
-func (t *Token) ImportTrustedAESKey(so, user *secret.Secret, value *secret.Secret, usage KeyUsage, label string) (*SecretKey, error) {
+func (t *Token) ImportAESKey(so, user *secret.Secret, value *secret.Secret, opts AESKeyOptions) (*SecretKey, error) {
+	usage, label := opts.Usage, opts.Label
 	if err := ValidateLabel(label); err != nil {
 		return nil, err
 	}
@@ -107,7 +132,10 @@ func (t *Token) ImportTrustedAESKey(so, user *secret.Secret, value *secret.Secre
 	if usage != UsageWrap && usage != UsageUnwrap {
 		return nil, fmt.Errorf("token %q: AES key %q: unknown usage %v", t.info.Label, label, usage)
 	}
-	if so.Len() == 0 || user.Len() == 0 {
+	if err := opts.Mechanism.check(); err != nil {
+		return nil, fmt.Errorf("token %q: AES key %q: %w", t.info.Label, label, err)
+	}
+	if !opts.Untrusted && (so.Len() == 0 || user.Len() == 0) {
 		return nil, fmt.Errorf("token %q: AES key %q: both the SO PIN and the user PIN are needed", t.info.Label, label)
 	}
 	t.mu.Lock()
@@ -115,18 +143,22 @@ func (t *Token) ImportTrustedAESKey(so, user *secret.Secret, value *secret.Secre
 	if err := t.requireLabelFree(label, "import another key"); err != nil {
 		return nil, err
 	}
-	k := &SecretKey{Label: label, Usage: usage, tok: t}
+	k := &SecretKey{Label: label, Usage: usage, Mechanism: opts.Mechanism, Trusted: !opts.Untrusted, tok: t}
 	before, err := t.objectSet()
 	if err != nil {
 		return nil, err
 	}
-	err = t.asSecurityOfficer(so, user, func() error {
-		_, err := t.raw.CreateObject(t.session, []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
-			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
-			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
-			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
-			pkcs11.NewAttribute(pkcs11.CKA_TRUSTED, true),
+	tmpl := []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
+	}
+	if !opts.Untrusted {
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_TRUSTED, true))
+	}
+	create := func(who string) error {
+		_, err := t.raw.CreateObject(t.session, append(slices.Clip(tmpl),
 			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
 			pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),
@@ -139,12 +171,17 @@ func (t *Token) ImportTrustedAESKey(so, user *secret.Secret, value *secret.Secre
 			pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false),
 			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
 			pkcs11.NewAttribute(pkcs11.CKA_VALUE, value.Bytes()),
-		})
+		))
 		if err != nil {
-			return fmt.Errorf("token %q: create trusted AES key %q as security officer: %w", t.info.Label, label, err)
+			return fmt.Errorf("token %q: C_CreateObject of %s AES key %q as %s: %w", t.info.Label, trustWord(!opts.Untrusted), label, who, err)
 		}
 		return nil
-	})
+	}
+	if opts.Untrusted {
+		err = create("the user")
+	} else {
+		err = t.asSecurityOfficer(so, user, func() error { return create("security officer") })
+	}
 	if err == nil {
 		// The key must be visible to the user now, as exactly one object.
 		_, err = t.secretKeyHandle(k)
@@ -156,6 +193,13 @@ func (t *Token) ImportTrustedAESKey(so, user *secret.Secret, value *secret.Secre
 		return nil, errors.Join(err, t.removeStrays(before, label, nil))
 	}
 	return k, nil
+}
+
+func trustWord(trusted bool) string {
+	if trusted {
+		return "trusted (CKA_TRUSTED)"
+	}
+	return "untrusted (no CKA_TRUSTED)"
 }
 
 // asSecurityOfficer runs f with the security officer logged in instead of the
@@ -200,7 +244,7 @@ func (t *Token) DestroySecretKey(k *SecretKey) error {
 func (t *Token) destroySecretKey(k *SecretKey) error {
 	hs, err := t.findObjects(secretKeyTemplate(k))
 	if err != nil {
-		return fmt.Errorf("token %q: find AES key %q: %w", t.info.Label, k.Label, err)
+		return fmt.Errorf("token %q: find AES key %q (C_FindObjects by CKA_LABEL): %w", t.info.Label, k.Label, err)
 	}
 	var errs []error
 	for _, h := range hs {
@@ -209,7 +253,7 @@ func (t *Token) destroySecretKey(k *SecretKey) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("token %q: destroy AES key %q: %w", t.info.Label, k.Label, err)
+		return fmt.Errorf("token %q: destroy AES key %q (C_DestroyObject): %w", t.info.Label, k.Label, err)
 	}
 	return nil
 }
@@ -237,7 +281,7 @@ func (t *Token) secretKeyHandle(k *SecretKey) (pkcs11.ObjectHandle, error) {
 	}
 	hs, err := t.findObjects(secretKeyTemplate(k))
 	if err != nil {
-		return 0, fmt.Errorf("token %q: find AES key %q: %w", t.info.Label, k.Label, err)
+		return 0, fmt.Errorf("token %q: find AES key %q (C_FindObjects by CKA_LABEL): %w", t.info.Label, k.Label, err)
 	}
 	switch len(hs) {
 	case 1:
@@ -250,9 +294,9 @@ func (t *Token) secretKeyHandle(k *SecretKey) (pkcs11.ObjectHandle, error) {
 }
 
 // WrapKeyPair wraps k's private key under w, which must have UsageWrap, with
-// CKM_AES_KEY_WRAP_PAD (RFC 5649) and returns the ciphertext: the private
-// key's PKCS#8 encoding, zero-padded to a multiple of 8 bytes by SoftHSM2,
-// then wrapped. Only a key pair generated with KeyOptions.Backup can be
+// w's mechanism and returns the ciphertext: the private key's PKCS#8
+// encoding, padded by the mechanism (RFC 5649 to a multiple of 8 bytes,
+// CBC_PAD with PKCS #7 padding to a multiple of 16), then encrypted. Only a key pair generated with KeyOptions.Backup can be
 // wrapped; a key with CKA_WRAP_WITH_TRUSTED only under a trusted key.
 func (t *Token) WrapKeyPair(w *SecretKey, k *KeyPair) ([]byte, error) {
 	t.mu.Lock()
@@ -272,27 +316,28 @@ func (t *Token) WrapKeyPair(w *SecretKey, k *KeyPair) ([]byte, error) {
 	}
 	hs, err := t.findObjects(keyTemplate(pkcs11.CKO_PRIVATE_KEY, k))
 	if err != nil {
-		return nil, fmt.Errorf("token %q: find private key %q: %w", t.info.Label, k.Label, err)
+		return nil, fmt.Errorf("token %q: find private key %q (C_FindObjects by CKA_LABEL and CKA_ID): %w", t.info.Label, k.Label, err)
 	}
 	if len(hs) != 1 {
 		return nil, fmt.Errorf("token %q: found %d private keys labelled %q with id %s, want 1", t.info.Label, len(hs), k.Label, k.IDHex())
 	}
-	wrapped, err := t.raw.WrapKey(t.session, wrapMechanism, wh, hs[0])
+	wrapped, err := t.raw.WrapKey(t.session, w.Mechanism.p11(), wh, hs[0])
 	if err == nil {
 		return wrapped, nil
 	}
+	call := fmt.Sprintf("C_WrapKey with %s", w.Mechanism)
 	var p11 pkcs11.Error
 	if errors.As(err, &p11) {
 		switch p11 {
 		case pkcs11.CKR_KEY_UNEXTRACTABLE:
-			return nil, fmt.Errorf("token %q: key pair %q cannot be backed up: it is not extractable (it was generated without backup): %w", t.info.Label, k.Label, err)
+			return nil, fmt.Errorf("token %q: key pair %q cannot be backed up: it is not extractable (it was generated without backup): %s: %w", t.info.Label, k.Label, call, err)
 		case pkcs11.CKR_KEY_NOT_WRAPPABLE:
-			return nil, fmt.Errorf("token %q: key pair %q may only be wrapped under a trusted key, and %q is not trusted: %w", t.info.Label, k.Label, w.Label, err)
+			return nil, fmt.Errorf("token %q: key pair %q may only be wrapped under a trusted key, and %q is not trusted: %s: %w", t.info.Label, k.Label, w.Label, call, err)
 		case pkcs11.CKR_KEY_FUNCTION_NOT_PERMITTED, pkcs11.CKR_WRAPPING_KEY_TYPE_INCONSISTENT:
-			return nil, fmt.Errorf("token %q: AES key %q may not wrap: %w", t.info.Label, w.Label, err)
+			return nil, fmt.Errorf("token %q: AES key %q may not wrap: %s: %w", t.info.Label, w.Label, call, err)
 		}
 	}
-	return nil, fmt.Errorf("token %q: wrap key pair %q under %q: %w", t.info.Label, k.Label, w.Label, err)
+	return nil, fmt.Errorf("token %q: wrap key pair %q under %q: %s: %w", t.info.Label, k.Label, w.Label, call, err)
 }
 
 // CheckWrapped proves that wrapped restores, under u, to the private key of
@@ -348,7 +393,7 @@ func (t *Token) checkWrapped(uh pkcs11.ObjectHandle, u *SecretKey, wrapped []byt
 	}
 	defer func() {
 		if derr := t.raw.DestroyObject(t.session, h); derr != nil {
-			err = errors.Join(err, fmt.Errorf("token %q: destroy the session key unwrapped for the backup check: %w", t.info.Label, derr))
+			err = errors.Join(err, fmt.Errorf("token %q: destroy the session key unwrapped for the backup check (C_DestroyObject): %w", t.info.Label, derr))
 		}
 	}()
 	return t.proveKey(h, "the backup", pub)
@@ -386,7 +431,7 @@ func (t *Token) unwrap(uh pkcs11.ObjectHandle, u *SecretKey, wrapped []byte, alg
 	if err != nil {
 		return 0, err
 	}
-	h, err := t.raw.UnwrapKey(t.session, wrapMechanism, uh, wrapped, tmpl)
+	h, err := t.raw.UnwrapKey(t.session, u.Mechanism.p11(), uh, wrapped, tmpl)
 	if err == nil {
 		return h, nil
 	}
@@ -398,21 +443,24 @@ func (t *Token) unwrap(uh pkcs11.ObjectHandle, u *SecretKey, wrapped []byte, alg
 
 // unwrapError explains why C_UnwrapKey under u failed.
 func (t *Token) unwrapError(u *SecretKey, alg keys.Algorithm, err error) error {
+	call := fmt.Sprintf("C_UnwrapKey with %s", u.Mechanism)
 	var p11 pkcs11.Error
 	if errors.As(err, &p11) {
 		switch p11 {
 		case pkcs11.CKR_GENERAL_ERROR, pkcs11.CKR_WRAPPED_KEY_INVALID, pkcs11.CKR_WRAPPED_KEY_LEN_RANGE,
 			pkcs11.CKR_ENCRYPTED_DATA_INVALID, pkcs11.CKR_ENCRYPTED_DATA_LEN_RANGE:
 			// SoftHSM2 reports a failed integrity check as CKR_GENERAL_ERROR.
-			return fmt.Errorf("token %q: unwrap under %q: %w (%v)", t.info.Label, u.Label, ErrUnwrapFailed, err)
-		case pkcs11.CKR_FUNCTION_FAILED, pkcs11.CKR_TEMPLATE_INCONSISTENT:
+			return fmt.Errorf("token %q: unwrap under %q: %w (%s: %v)", t.info.Label, u.Label, ErrUnwrapFailed, call, err)
+		case pkcs11.CKR_FUNCTION_FAILED, pkcs11.CKR_TEMPLATE_INCONSISTENT, pkcs11.CKR_ATTRIBUTE_VALUE_INVALID:
 			// It decrypted, but what came out is not a key of this type.
-			return fmt.Errorf("token %q: unwrap under %q: the backup holds no %s key: %w (%v)", t.info.Label, u.Label, alg.Describe(), ErrBackupMismatch, err)
+			// (A CBC_PAD decryption under a wrong key mostly ends here or
+			// above: it has no integrity check of its own.)
+			return fmt.Errorf("token %q: unwrap under %q: the backup holds no %s key: %w (%s: %v)", t.info.Label, u.Label, alg.Describe(), ErrBackupMismatch, call, err)
 		case pkcs11.CKR_KEY_FUNCTION_NOT_PERMITTED, pkcs11.CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT:
-			return fmt.Errorf("token %q: AES key %q may not unwrap: %w", t.info.Label, u.Label, err)
+			return fmt.Errorf("token %q: AES key %q may not unwrap: %s: %w", t.info.Label, u.Label, call, err)
 		}
 	}
-	return fmt.Errorf("token %q: unwrap under %q: %w", t.info.Label, u.Label, err)
+	return fmt.Errorf("token %q: unwrap under %q: %s: %w", t.info.Label, u.Label, call, err)
 }
 
 // checkPrefix starts the test message whose SHA-256 an unwrapped key signs.
@@ -444,11 +492,11 @@ func (t *Token) proveKey(h pkcs11.ObjectHandle, what string, pub crypto.PublicKe
 		return fmt.Errorf("token %q: unsupported public key type %T", t.info.Label, pub)
 	}
 	if err := t.raw.SignInit(t.session, []*pkcs11.Mechanism{mech}, h); err != nil {
-		return fmt.Errorf("token %q: test signature with %s: %w", t.info.Label, what, err)
+		return fmt.Errorf("token %q: test signature with %s: C_SignInit with %s: %w", t.info.Label, what, MechanismName(mech.Mechanism), err)
 	}
 	sig, err := t.raw.Sign(t.session, tbs)
 	if err != nil {
-		return fmt.Errorf("token %q: test signature with %s: %w", t.info.Label, what, err)
+		return fmt.Errorf("token %q: test signature with %s: C_Sign with %s: %w", t.info.Label, what, MechanismName(mech.Mechanism), err)
 	}
 	ok := false
 	switch pub := pub.(type) {
@@ -539,10 +587,10 @@ func (t *Token) UnwrapKeyPair(u *SecretKey, wrapped []byte, label string, pub cr
 		pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),
 	})
 	if derr := t.raw.DestroyObject(t.session, sh); derr != nil {
-		err = errors.Join(err, fmt.Errorf("token %q: destroy the session copy of %q: %w", t.info.Label, label, derr))
+		err = errors.Join(err, fmt.Errorf("token %q: destroy the session copy of %q (C_DestroyObject): %w", t.info.Label, label, derr))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("token %q: store the restored key %q on the token: %w", t.info.Label, label, err)
+		return nil, fmt.Errorf("token %q: store the restored key %q on the token (C_CopyObject with CKA_TOKEN true, CKA_MODIFIABLE false): %w", t.info.Label, label, err)
 	}
 	if err := t.proveKey(priv, fmt.Sprintf("the restored key %q", label), pub); err != nil {
 		return nil, err
@@ -552,7 +600,7 @@ func (t *Token) UnwrapKeyPair(u *SecretKey, wrapped []byte, label string, pub cr
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
 	)
 	if _, err := t.raw.CreateObject(t.session, pubTmpl); err != nil {
-		return nil, fmt.Errorf("token %q: create the public key of %q: %w", t.info.Label, label, err)
+		return nil, fmt.Errorf("token %q: create the public key of %q (C_CreateObject): %w", t.info.Label, label, err)
 	}
 	kp, err = t.findKeyPair(label)
 	if err != nil {

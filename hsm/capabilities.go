@@ -14,7 +14,10 @@ import (
 // the PINs they accept. Capabilities is what one module and token say of
 // themselves (C_GetMechanismList, C_GetMechanismInfo, C_GetTokenInfo),
 // read without logging in, so that a ceremony can be checked against them
-// before anyone acts.
+// before anyone acts. Whether the module takes the attributes that keep a
+// backup under trusted keys is not in any list: it is probed with public
+// session objects, which never reach the token's storage and are
+// destroyed at once.
 
 // Mechanism is a mechanism a module offers for a token, with the key
 // sizes (in bits, or bytes for some mechanisms: as the module reports them)
@@ -35,6 +38,84 @@ type Capabilities struct {
 	Mechanisms []Mechanism `json:"mechanisms"`
 	MinPIN     int         `json:"min_pin_length"`
 	MaxPIN     int         `json:"max_pin_length"`
+	Trust      Trust       `json:"trust"`
+}
+
+// Trust is what a module said when a public AES session key was created
+// with each of the attributes that restrict a backup to trusted wrapping
+// keys. A module that refuses either cannot make a backup under a trusted
+// key.
+type Trust struct {
+	// Probed is false where the module would not create a plain session
+	// key (a slot without a token, a read-only module): then nothing is
+	// known, and the fields below are empty.
+	Probed bool `json:"probed"`
+	// Trusted is the module's error for CKA_TRUSTED (false, which anyone
+	// may set), "" if it took it.
+	Trusted string `json:"cka_trusted,omitempty"`
+	// WrapWithTrusted is the module's error for CKA_WRAP_WITH_TRUSTED, ""
+	// if it took it.
+	WrapWithTrusted string `json:"cka_wrap_with_trusted,omitempty"`
+	// Note says why nothing is known, where Probed is false.
+	Note string `json:"note,omitempty"`
+}
+
+// Refused says, in a line, which trust attributes the module refused and
+// how, or "" if it refused none (or was not probed).
+func (t Trust) Refused() string {
+	var out []string
+	if t.Trusted != "" {
+		out = append(out, "CKA_TRUSTED on a wrapping key ("+t.Trusted+")")
+	}
+	if t.WrapWithTrusted != "" {
+		out = append(out, "CKA_WRAP_WITH_TRUSTED ("+t.WrapWithTrusted+")")
+	}
+	return strings.Join(out, " and ")
+}
+
+// String says what the probe found, for people.
+func (t Trust) String() string {
+	switch {
+	case !t.Probed:
+		return "not probed (" + t.Note + ")"
+	case t.Refused() == "":
+		return "CKA_TRUSTED and CKA_WRAP_WITH_TRUSTED taken"
+	}
+	return "refuses " + t.Refused()
+}
+
+// probeTrust creates, in a session of its own, a public AES session key
+// without trust attributes, then one with CKA_TRUSTED false and one with
+// CKA_WRAP_WITH_TRUSTED true, and destroys each; closing the session
+// removes whatever a refusal left.
+func probeTrust(raw *pkcs11.Ctx, slot uint) Trust {
+	sh, err := raw.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
+	if err != nil {
+		return Trust{Note: "C_OpenSession: " + err.Error()}
+	}
+	defer raw.CloseSession(sh)
+	create := func(extra ...*pkcs11.Attribute) string {
+		h, err := raw.CreateObject(sh, append([]*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, "ceremony-trust-probe"),
+			pkcs11.NewAttribute(pkcs11.CKA_VALUE, make([]byte, 32)),
+		}, extra...))
+		if err != nil {
+			return "C_CreateObject: " + err.Error()
+		}
+		_ = raw.DestroyObject(sh, h)
+		return ""
+	}
+	if e := create(); e != "" {
+		return Trust{Note: "a plain public AES session key: " + e}
+	}
+	return Trust{Probed: true,
+		Trusted:         create(pkcs11.NewAttribute(pkcs11.CKA_TRUSTED, false)),
+		WrapWithTrusted: create(pkcs11.NewAttribute(pkcs11.CKA_WRAP_WITH_TRUSTED, true)),
+	}
 }
 
 // Capabilities reads what the token's module offers for its slot.
@@ -75,12 +156,15 @@ func readCapabilities(raw *pkcs11.Ctx, slot uint, module, label string) (*Capabi
 		c.Mechanisms = append(c.Mechanisms, mech)
 	}
 	slices.SortFunc(c.Mechanisms, func(a, b Mechanism) int { return int(a.Type) - int(b.Type) })
+	c.Trust = probeTrust(raw, slot)
 	return c, nil
 }
 
 // Need is a mechanism a ceremony needs from the module, and for what.
 type Need struct {
 	Mechanism uint
+	// Or are mechanisms any one of which does instead of Mechanism.
+	Or []uint
 	// Flags are the CKF_ flags it must have (CKF_GENERATE_KEY_PAIR,
 	// CKF_SIGN, CKF_WRAP, ...).
 	Flags uint
@@ -89,6 +173,9 @@ type Need struct {
 	KeyBits int
 	// For says what the ceremony does with it ("generate ecdsa-p384 keys").
 	For string
+	// Instead, if not empty, says what a script could do instead where
+	// the module lacks it.
+	Instead string
 }
 
 // Check reports what the module lacks for the needs, one problem per
@@ -96,17 +183,45 @@ type Need struct {
 func (c *Capabilities) Check(needs ...Need) []string {
 	var problems []string
 	for _, n := range needs {
-		m, ok := c.mechanism(n.Mechanism)
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("the module offers no %s, needed to %s", MechanismName(n.Mechanism), n.For))
-		case m.Flags&n.Flags != n.Flags:
-			problems = append(problems, fmt.Sprintf("the module offers %s without %s, needed to %s", m.Name, FlagNames(n.Flags&^m.Flags), n.For))
-		case n.KeyBits > 0 && !m.takes(n.KeyBits, n.Mechanism == pkcs11.CKM_EC_KEY_PAIR_GEN || n.Mechanism == pkcs11.CKM_ECDSA):
-			problems = append(problems, fmt.Sprintf("the module's %s takes keys of %d to %d bits, not %d, needed to %s", m.Name, m.MinKeySize, m.MaxKeySize, n.KeyBits, n.For))
+		if p := c.check(n); p != "" {
+			if n.Instead != "" {
+				p += "; instead: " + n.Instead
+			}
+			problems = append(problems, p)
 		}
 	}
 	return problems
+}
+
+// check returns what the module lacks for n, or "". Of n's mechanisms, one
+// that meets every requirement will do; otherwise the first the module
+// offers is reported.
+func (c *Capabilities) check(n Need) string {
+	all := append([]uint{n.Mechanism}, n.Or...)
+	first := ""
+	var names []string
+	for _, typ := range all {
+		names = append(names, MechanismName(typ))
+		m, ok := c.mechanism(typ)
+		p := ""
+		switch {
+		case !ok:
+			continue
+		case m.Flags&n.Flags != n.Flags:
+			p = fmt.Sprintf("the module offers %s without %s, needed to %s", m.Name, FlagNames(n.Flags&^m.Flags), n.For)
+		case n.KeyBits > 0 && !m.takes(n.KeyBits, typ == pkcs11.CKM_EC_KEY_PAIR_GEN || typ == pkcs11.CKM_ECDSA):
+			p = fmt.Sprintf("the module's %s takes keys of %d to %d bits, not %d, needed to %s", m.Name, m.MinKeySize, m.MaxKeySize, n.KeyBits, n.For)
+		default:
+			return ""
+		}
+		if first == "" {
+			first = p
+		}
+	}
+	if first != "" {
+		return first
+	}
+	return fmt.Sprintf("the module offers no %s, needed to %s", strings.Join(names, " or "), n.For)
 }
 
 func (c *Capabilities) mechanism(t uint) (Mechanism, bool) {
@@ -152,19 +267,35 @@ func SignNeeds(a keys.Algorithm) []Need {
 	return slices.DeleteFunc(KeyNeeds(a), func(n Need) bool { return n.Flags&pkcs11.CKF_SIGN == 0 })
 }
 
-// BackupNeeds returns what backing up a key (wrap under a trusted AES
-// key, and the check that unwraps it inside the HSM) needs.
-func BackupNeeds() []Need {
-	return []Need{
-		{Mechanism: pkcs11.CKM_AES_KEY_WRAP_PAD, Flags: pkcs11.CKF_WRAP | pkcs11.CKF_UNWRAP, For: "wrap the key for its backup (RFC 5649) and check the backup inside the HSM"},
+// BackupNeeds returns what backing up a key with method m (the wrap
+// under an AES key, and the check that unwraps it inside the HSM) needs.
+// For RFC 5649 either constant will do: which one is RFC 5649 on the
+// module is found by a known-answer test when the backup is made. A
+// method this package does not know needs nothing here (no backup).
+func BackupNeeds(m Method) []Need {
+	const check = " and check the backup inside the HSM"
+	switch m {
+	case MethodRFC5649:
+		return []Need{{Mechanism: pkcs11.CKM_AES_KEY_WRAP_PAD, Or: []uint{CKM_AES_KEY_WRAP_KWP}, Flags: pkcs11.CKF_WRAP | pkcs11.CKF_UNWRAP,
+			For:     "wrap the key for its backup (RFC 5649)" + check,
+			Instead: "method: aes-cbc-pad (CKM_AES_CBC_PAD; with allow_untrusted_wrap if the module refuses CKA_TRUSTED or CKA_WRAP_WITH_TRUSTED), or method: none (no backup; approved_by a role)"}}
+	case MethodAESCBCPad:
+		return []Need{{Mechanism: pkcs11.CKM_AES_CBC_PAD, Flags: pkcs11.CKF_WRAP | pkcs11.CKF_UNWRAP,
+			For:     "wrap the key for its backup (AES-CBC with padding)" + check,
+			Instead: "method: rfc5649 (CKM_AES_KEY_WRAP_PAD or CKM_AES_KEY_WRAP_KWP), or method: none (no backup; approved_by a role)"}}
 	}
+	return nil
 }
 
-// RestoreNeeds returns what restoring a backup needs.
-func RestoreNeeds() []Need {
-	return []Need{
-		{Mechanism: pkcs11.CKM_AES_KEY_WRAP_PAD, Flags: pkcs11.CKF_UNWRAP, For: "unwrap the backup (RFC 5649)"},
+// RestoreNeeds returns what restoring a backup made with method m needs.
+func RestoreNeeds(m Method) []Need {
+	switch m {
+	case MethodRFC5649:
+		return []Need{{Mechanism: pkcs11.CKM_AES_KEY_WRAP_PAD, Or: []uint{CKM_AES_KEY_WRAP_KWP}, Flags: pkcs11.CKF_UNWRAP, For: "unwrap the backup (RFC 5649)"}}
+	case MethodAESCBCPad:
+		return []Need{{Mechanism: pkcs11.CKM_AES_CBC_PAD, Flags: pkcs11.CKF_UNWRAP, For: "unwrap the backup (AES-CBC with padding)"}}
 	}
+	return nil
 }
 
 // mechanismNames names the mechanisms this program uses or reports.

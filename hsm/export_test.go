@@ -74,7 +74,7 @@ func (t *Token) CreateAESKeyAsUserForTest(value []byte, trusted bool, usage KeyU
 		}
 		return nil, fmt.Errorf("%w (%d leftover objects removed)", err, len(hs))
 	}
-	return &SecretKey{Label: label, Usage: usage, tok: t}, nil
+	return &SecretKey{Label: label, Usage: usage, Mechanism: WrapMechanism{Type: pkcs11.CKM_AES_KEY_WRAP_PAD}, tok: t}, nil
 }
 
 // SessionObjectsForTest returns the labels of the session objects (CKA_TOKEN

@@ -469,11 +469,15 @@ func (a *Face) Approve(_ context.Context, req engine.ApprovalRequest) error {
 	if !a.shown[req.Step.ID+req.TBSSHA256] {
 		// The decoded content, printed once per step as a screen shows it.
 		a.shown[req.Step.ID+req.TBSSHA256] = true
-		fmt.Fprintf(a.out, "        To be signed (%s), as shown to every approver:\n", req.What)
+		what, words := "To be signed", "TBS SHA-256 as words:"
+		if req.NotSigned {
+			what, words = "To be approved", "SHA-256 as words:"
+		}
+		fmt.Fprintf(a.out, "        %s (%s), as shown to every approver:\n", what, req.What)
 		for _, f := range req.Fields {
 			fmt.Fprintf(a.out, "          %-28s %s\n", f.Label+":", f.Value)
 		}
-		fmt.Fprintf(a.out, "          %-28s %s\n", "TBS SHA-256 as words:", req.Words)
+		fmt.Fprintf(a.out, "          %-28s %s\n", words, req.Words)
 	}
 	fmt.Fprintf(a.out, "        Approved by %s (%s), as the answers file says\n", req.Participant.Name, req.Participant.Role)
 	return nil

@@ -1,7 +1,7 @@
 // Package backup reads and writes key backup files (OUT/artifacts/*.backup):
-// a private key wrapped inside the HSM with CKM_AES_KEY_WRAP_PAD (RFC 5649)
-// under an AES-256 backup key that exists in clear only as custodians'
-// Shamir shares.
+// a private key wrapped inside the HSM with RFC 5649 (or, on a module
+// without it, AES-CBC with padding) under an AES-256 backup key that exists
+// in clear only as custodians' Shamir shares.
 //
 // The file is PEM, readable with a text viewer, its headers saying what it
 // holds and how to check a restore:
@@ -12,7 +12,7 @@
 //	Key-Type: ecdsa-p384
 //	Public-Key: <base64 SubjectPublicKeyInfo>
 //	Public-Key-SHA256: <hex>
-//	Wrap-Mechanism: CKM_AES_KEY_WRAP_PAD
+//	Wrap-Mechanism: CKM_AES_KEY_WRAP_PAD (0x210A), RFC 5649
 //	Wrapping-Key: AES-256
 //	Backup-Key-Split: 7KQ2-M9XD-4P
 //	Backup-Key-Shares: 3 of 5
@@ -21,6 +21,11 @@
 //
 //	<base64 ciphertext>
 //	-----END CEREMONY KEY BACKUP-----
+//
+// A backup made with CKM_AES_CBC_PAD says so in Wrap-Mechanism and has two
+// more headers: Wrap-IV (the IV in hex) and Ciphertext-SHA256 (the hex
+// SHA-256 of the ciphertext). CBC has no integrity check, so a file whose
+// ciphertext does not hash to its header is refused when it is read.
 //
 // The share manifest in the header lets a restore check every custodian's
 // share and the rebuilt backup key before anything is created on a token;
@@ -31,14 +36,18 @@ package backup
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/miekg/pkcs11"
 
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/shares"
@@ -48,11 +57,31 @@ import (
 // PEMType is the PEM block type of a backup file.
 const PEMType = "CEREMONY KEY BACKUP"
 
-// Mechanism and WrappingKey name how the key was wrapped.
-const (
-	Mechanism   = "CKM_AES_KEY_WRAP_PAD"
-	WrappingKey = "AES-256"
-)
+// WrappingKey names the key the backup is wrapped under.
+const WrappingKey = "AES-256"
+
+// LegacyMechanism is how files written before the backup methods name
+// RFC 5649 under CKM_AES_KEY_WRAP_PAD in Wrap-Mechanism. They are read
+// still; nothing writes it.
+const LegacyMechanism = "CKM_AES_KEY_WRAP_PAD"
+
+// MechanismHeader is what Wrap-Mechanism says of m: its name, its number
+// and, for RFC 5649, the RFC ("CKM_AES_KEY_WRAP_PAD (0x210A), RFC 5649").
+func MechanismHeader(m hsm.WrapMechanism) string {
+	if m.Method() == hsm.MethodRFC5649 {
+		return m.String() + ", RFC 5649"
+	}
+	return m.String()
+}
+
+// wrapMechanisms are the Wrap-Mechanism values Decode accepts, and the
+// mechanism each names.
+var wrapMechanisms = map[string]uint{
+	LegacyMechanism: pkcs11.CKM_AES_KEY_WRAP_PAD,
+	MechanismHeader(hsm.WrapMechanism{Type: pkcs11.CKM_AES_KEY_WRAP_PAD}): pkcs11.CKM_AES_KEY_WRAP_PAD,
+	MechanismHeader(hsm.WrapMechanism{Type: hsm.CKM_AES_KEY_WRAP_KWP}):    hsm.CKM_AES_KEY_WRAP_KWP,
+	MechanismHeader(hsm.WrapMechanism{Type: pkcs11.CKM_AES_CBC_PAD}):      pkcs11.CKM_AES_CBC_PAD,
+}
 
 // maxWrapped bounds the ciphertext: an RSA-4096 PKCS#8 key wraps to under
 // 2.5 KiB.
@@ -66,13 +95,43 @@ type Backup struct {
 	// PublicKeySHA256 is the hex SHA-256 of the SubjectPublicKeyInfo.
 	PublicKeySHA256 string
 	Manifest        *shares.Manifest
+	// Mechanism is the mechanism the key was wrapped with, with its IV
+	// for CKM_AES_CBC_PAD. A restore of an RFC 5649 backup uses whichever
+	// mechanism is RFC 5649 on its own module.
+	Mechanism hsm.WrapMechanism
 	// Wrapped is the ciphertext.
 	Wrapped []byte
+}
+
+// Method is the backup method of b's mechanism.
+func (b *Backup) Method() hsm.Method { return b.Mechanism.Method() }
+
+// CiphertextSHA256 returns the hex SHA-256 of the ciphertext, as the
+// Ciphertext-SHA256 header of a CBC_PAD backup has it.
+func (b *Backup) CiphertextSHA256() string {
+	sum := sha256.Sum256(b.Wrapped)
+	return hex.EncodeToString(sum[:])
 }
 
 var headerNames = []string{"Backup-Format", "Key-Label", "Key-Type", "Public-Key", "Public-Key-SHA256",
 	"Wrap-Mechanism", "Wrapping-Key", "Backup-Key-Split", "Backup-Key-Shares", "Backup-Key-Commitment",
 	"Backup-Key-Share-SHA256"}
+
+// cbcHeaderNames are the further headers of a CBC_PAD backup.
+var cbcHeaderNames = []string{"Wrap-IV", "Ciphertext-SHA256"}
+
+// checkCiphertext checks the ciphertext's length for the method.
+func checkCiphertext(m hsm.Method, wrapped []byte) error {
+	block := 8
+	what := "an RFC 5649 ciphertext"
+	if m == hsm.MethodAESCBCPad {
+		block, what = 16, "an AES-CBC ciphertext"
+	}
+	if len(wrapped) < 2*block || len(wrapped) > maxWrapped || len(wrapped)%block != 0 {
+		return fmt.Errorf("wrapped key of %d bytes is not %s", len(wrapped), what)
+	}
+	return nil
+}
 
 // Encode writes b as a backup file.
 func Encode(b *Backup) ([]byte, error) {
@@ -88,8 +147,12 @@ func Encode(b *Backup) ([]byte, error) {
 	if err := m.Check(); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	if len(b.Wrapped) == 0 || len(b.Wrapped) > maxWrapped || len(b.Wrapped)%8 != 0 {
-		return nil, fmt.Errorf("backup: wrapped key of %d bytes is not an RFC 5649 ciphertext", len(b.Wrapped))
+	mech := MechanismHeader(b.Mechanism)
+	if _, ok := wrapMechanisms[mech]; !ok {
+		return nil, fmt.Errorf("backup: %s is not a backup wrapping mechanism", b.Mechanism)
+	}
+	if err := checkCiphertext(b.Method(), b.Wrapped); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
 	}
 	block := &pem.Block{Type: PEMType, Bytes: b.Wrapped, Headers: map[string]string{
 		"Backup-Format":           "1",
@@ -97,13 +160,25 @@ func Encode(b *Backup) ([]byte, error) {
 		"Key-Type":                string(b.Algorithm),
 		"Public-Key":              base64.StdEncoding.EncodeToString(spki),
 		"Public-Key-SHA256":       fp,
-		"Wrap-Mechanism":          Mechanism,
+		"Wrap-Mechanism":          mech,
 		"Wrapping-Key":            WrappingKey,
 		"Backup-Key-Split":        m.Split,
 		"Backup-Key-Shares":       fmt.Sprintf("%d of %d", m.Threshold, m.Count),
 		"Backup-Key-Commitment":   m.Commitment,
 		"Backup-Key-Share-SHA256": strings.Join(m.ShareHashes, " "),
 	}}
+	switch b.Method() {
+	case hsm.MethodAESCBCPad:
+		if len(b.Mechanism.IV) != 16 {
+			return nil, fmt.Errorf("backup: %s needs a 16-byte IV, not %d bytes", b.Mechanism, len(b.Mechanism.IV))
+		}
+		block.Headers["Wrap-IV"] = hex.EncodeToString(b.Mechanism.IV)
+		block.Headers["Ciphertext-SHA256"] = b.CiphertextSHA256()
+	default:
+		if b.Mechanism.IV != nil {
+			return nil, fmt.Errorf("backup: %s takes no IV", b.Mechanism)
+		}
+	}
 	return pem.EncodeToMemory(block), nil
 }
 
@@ -123,32 +198,55 @@ func Decode(data []byte) (*Backup, error) {
 		return nil, fmt.Errorf("backup file: text before or after the PEM block")
 	}
 	h := block.Headers
-	for _, name := range headerNames {
+	typ, ok := wrapMechanisms[h["Wrap-Mechanism"]]
+	switch {
+	case strings.TrimSpace(h["Wrap-Mechanism"]) == "":
+		return nil, fmt.Errorf("backup file: header Wrap-Mechanism missing")
+	case !ok:
+		return nil, fmt.Errorf("backup file: Wrap-Mechanism %q; this tool reads one of %s", h["Wrap-Mechanism"], knownMechanisms())
+	}
+	b := &Backup{Label: h["Key-Label"], Wrapped: block.Bytes, Mechanism: hsm.WrapMechanism{Type: typ}}
+	names := headerNames
+	if b.Method() == hsm.MethodAESCBCPad {
+		names = append(slices.Clip(headerNames), cbcHeaderNames...)
+	}
+	for _, name := range names {
 		if strings.TrimSpace(h[name]) == "" {
 			return nil, fmt.Errorf("backup file: header %s missing", name)
 		}
 	}
-	if len(h) != len(headerNames) {
+	if len(h) != len(names) {
 		for name := range h {
-			if !contains(headerNames, name) {
-				return nil, fmt.Errorf("backup file: unknown header %s", name)
+			if !slices.Contains(names, name) {
+				return nil, fmt.Errorf("backup file: unknown header %s", printable(name))
 			}
 		}
 	}
 	switch {
 	case h["Backup-Format"] != "1":
 		return nil, fmt.Errorf("backup file: Backup-Format %q; this tool reads format 1", h["Backup-Format"])
-	case h["Wrap-Mechanism"] != Mechanism:
-		return nil, fmt.Errorf("backup file: Wrap-Mechanism %q; this tool restores %s", h["Wrap-Mechanism"], Mechanism)
 	case h["Wrapping-Key"] != WrappingKey:
 		return nil, fmt.Errorf("backup file: Wrapping-Key %q; this tool restores under %s", h["Wrapping-Key"], WrappingKey)
 	}
-	b := &Backup{Label: h["Key-Label"], Wrapped: block.Bytes}
 	if err := hsm.ValidateLabel(b.Label); err != nil {
 		return nil, fmt.Errorf("backup file: Key-Label: %w", err)
 	}
-	if len(b.Wrapped) == 0 || len(b.Wrapped) > maxWrapped || len(b.Wrapped)%8 != 0 {
-		return nil, fmt.Errorf("backup file: wrapped key of %d bytes is not an RFC 5649 ciphertext", len(b.Wrapped))
+	if err := checkCiphertext(b.Method(), b.Wrapped); err != nil {
+		return nil, fmt.Errorf("backup file: %w", err)
+	}
+	if b.Method() == hsm.MethodAESCBCPad {
+		iv, err := hex.DecodeString(h["Wrap-IV"])
+		if err != nil || len(iv) != 16 {
+			return nil, fmt.Errorf("backup file: Wrap-IV %q is not 16 bytes in hex", h["Wrap-IV"])
+		}
+		b.Mechanism.IV = iv
+		want := strings.ToLower(h["Ciphertext-SHA256"])
+		if _, err := hex.DecodeString(want); err != nil || len(want) != 64 {
+			return nil, fmt.Errorf("backup file: Ciphertext-SHA256 %q is not a SHA-256 in hex", h["Ciphertext-SHA256"])
+		}
+		if got := b.CiphertextSHA256(); got != want {
+			return nil, fmt.Errorf("backup file: the ciphertext hashes to SHA-256 %s, not %s as Ciphertext-SHA256 says: it was altered or damaged", got, want)
+		}
 	}
 	alg, err := keys.ParseAlgorithm(h["Key-Type"])
 	if err != nil {
@@ -192,11 +290,22 @@ func Decode(data []byte) (*Backup, error) {
 	return b, nil
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
+// knownMechanisms lists the Wrap-Mechanism values this tool writes.
+func knownMechanisms() string {
+	var out []string
+	for name := range wrapMechanisms {
+		if name != LegacyMechanism {
+			out = append(out, strconv.Quote(name))
 		}
 	}
-	return false
+	slices.Sort(out)
+	return strings.Join(out, ", ")
+}
+
+// printable quotes a header name read from a file for an error message.
+func printable(s string) string {
+	if strconv.CanBackquote(s) && !strings.ContainsAny(s, " `") {
+		return s
+	}
+	return strconv.Quote(s)
 }

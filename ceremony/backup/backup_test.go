@@ -5,15 +5,26 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/pem"
 	"strings"
 	"testing"
 
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/shares"
+	"github.com/devicepki/ceremony/hsm"
+	"github.com/miekg/pkcs11"
 )
 
 func sample(t *testing.T) (*Backup, []byte) {
+	t.Helper()
+	return sampleWith(t, hsm.WrapMechanism{Type: pkcs11.CKM_AES_KEY_WRAP_PAD}, bytes.Repeat([]byte{0xab}, 88))
+}
+
+// sampleWith is a backup of a fresh key wrapped with m, ciphertext wrapped.
+func sampleWith(t *testing.T, m hsm.WrapMechanism, wrapped []byte) (*Backup, []byte) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
@@ -23,7 +34,7 @@ func sample(t *testing.T) (*Backup, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &Backup{Label: "root-ca", Algorithm: keys.Algorithm("ecdsa-p384"), PublicKey: &k.PublicKey, Manifest: man, Wrapped: bytes.Repeat([]byte{0xab}, 88)}
+	b := &Backup{Label: "root-ca", Algorithm: keys.Algorithm("ecdsa-p384"), PublicKey: &k.PublicKey, Manifest: man, Mechanism: m, Wrapped: wrapped}
 	data, err := Encode(b)
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +58,8 @@ func TestRoundTrip(t *testing.T) {
 		got.Manifest.Threshold != 3 || got.Manifest.Count != 5 || strings.Join(got.Manifest.ShareHashes, ",") != strings.Join(b.Manifest.ShareHashes, ","):
 		t.Fatalf("manifest: %+v", got.Manifest)
 	}
-	if !strings.HasPrefix(string(data), "-----BEGIN CEREMONY KEY BACKUP-----\n") || !strings.Contains(string(data), "\nWrap-Mechanism: CKM_AES_KEY_WRAP_PAD\n") {
+	if !strings.HasPrefix(string(data), "-----BEGIN CEREMONY KEY BACKUP-----\n") || !strings.Contains(string(data), "\nWrap-Mechanism: CKM_AES_KEY_WRAP_PAD (0x210A), RFC 5649\n") ||
+		got.Mechanism.Type != pkcs11.CKM_AES_KEY_WRAP_PAD || got.Mechanism.IV != nil || strings.Contains(string(data), "Wrap-IV") {
 		t.Fatalf("file:\n%s", data)
 	}
 }
@@ -57,12 +69,17 @@ func TestDecodeRejects(t *testing.T) {
 	good := string(data)
 	other, _ := sample(t)
 	for name, tc := range map[string]struct{ edit func(string) string }{
-		"not PEM":        {func(string) string { return "hello" }},
-		"other type":     {func(s string) string { return strings.ReplaceAll(s, "CEREMONY KEY BACKUP", "PRIVATE KEY") }},
-		"text before":    {func(s string) string { return "note\n" + s }},
-		"text after":     {func(s string) string { return s + "more\n" }},
-		"format 2":       {func(s string) string { return strings.Replace(s, "Backup-Format: 1", "Backup-Format: 2", 1) }},
-		"mechanism":      {func(s string) string { return strings.Replace(s, "CKM_AES_KEY_WRAP_PAD", "CKM_AES_KEY_WRAP", 1) }},
+		"not PEM":          {func(string) string { return "hello" }},
+		"other type":       {func(s string) string { return strings.ReplaceAll(s, "CEREMONY KEY BACKUP", "PRIVATE KEY") }},
+		"text before":      {func(s string) string { return "note\n" + s }},
+		"text after":       {func(s string) string { return s + "more\n" }},
+		"format 2":         {func(s string) string { return strings.Replace(s, "Backup-Format: 1", "Backup-Format: 2", 1) }},
+		"mechanism":        {func(s string) string { return strings.Replace(s, "CKM_AES_KEY_WRAP_PAD", "CKM_AES_KEY_WRAP", 1) }},
+		"mechanism number": {func(s string) string { return strings.Replace(s, "(0x210A)", "(0x210B)", 1) }},
+		"no RFC":           {func(s string) string { return strings.Replace(s, ", RFC 5649", "", 1) }},
+		"cbc without iv": {func(s string) string {
+			return strings.Replace(s, "CKM_AES_KEY_WRAP_PAD (0x210A), RFC 5649", "CKM_AES_CBC_PAD (0x1085)", 1)
+		}},
 		"missing header": {func(s string) string { return strings.Replace(s, "Key-Label: root-ca\n", "", 1) }},
 		"unknown header": {func(s string) string {
 			return strings.Replace(s, "Key-Label: root-ca\n", "Key-Label: root-ca\nComment: x\n", 1)
@@ -93,4 +110,113 @@ func TestDecodeRejects(t *testing.T) {
 			t.Errorf("%s: error spans lines: %q", name, err)
 		}
 	}
+}
+
+// Each mechanism a backup can be made with encodes to its own header and
+// decodes back to the same mechanism, IV and ciphertext.
+func TestEachMethodRoundTrips(t *testing.T) {
+	iv := bytes.Repeat([]byte{0x5c}, 16)
+	for _, tc := range []struct {
+		m       hsm.WrapMechanism
+		wrapped []byte
+		header  string
+	}{
+		{hsm.WrapMechanism{Type: pkcs11.CKM_AES_KEY_WRAP_PAD}, bytes.Repeat([]byte{1}, 88), "Wrap-Mechanism: CKM_AES_KEY_WRAP_PAD (0x210A), RFC 5649\n"},
+		{hsm.WrapMechanism{Type: hsm.CKM_AES_KEY_WRAP_KWP}, bytes.Repeat([]byte{2}, 88), "Wrap-Mechanism: CKM_AES_KEY_WRAP_KWP (0x210B), RFC 5649\n"},
+		{hsm.WrapMechanism{Type: pkcs11.CKM_AES_CBC_PAD, IV: iv}, bytes.Repeat([]byte{3}, 96), "Wrap-Mechanism: CKM_AES_CBC_PAD (0x1085)\n"},
+	} {
+		b, data := sampleWith(t, tc.m, tc.wrapped)
+		got, err := Decode(data)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.m, err)
+		}
+		if !strings.Contains(string(data), "\n"+tc.header) || got.Mechanism.Type != tc.m.Type || !bytes.Equal(got.Mechanism.IV, tc.m.IV) ||
+			!bytes.Equal(got.Wrapped, b.Wrapped) || got.Method() != tc.m.Method() {
+			t.Errorf("%s: decoded %+v from\n%s", tc.m, got.Mechanism, data)
+		}
+		sum := sha256.Sum256(tc.wrapped)
+		hasCBC := strings.Contains(string(data), "\nWrap-IV: "+hex.EncodeToString(iv)+"\n") &&
+			strings.Contains(string(data), "\nCiphertext-SHA256: "+hex.EncodeToString(sum[:])+"\n")
+		if hasCBC != (tc.m.Method() == hsm.MethodAESCBCPad) {
+			t.Errorf("%s: CBC headers %v:\n%s", tc.m, hasCBC, data)
+		}
+	}
+	// A mechanism that is no backup method, a CBC_PAD backup without an
+	// IV and an RFC 5649 one with an IV are not written.
+	for _, m := range []hsm.WrapMechanism{{Type: pkcs11.CKM_AES_KEY_WRAP}, {Type: pkcs11.CKM_AES_CBC_PAD}, {Type: pkcs11.CKM_AES_KEY_WRAP_PAD, IV: iv}} {
+		b, _ := sample(t)
+		b.Mechanism = m
+		if _, err := Encode(b); err == nil {
+			t.Errorf("%s (IV %x) encoded", m, m.IV)
+		}
+	}
+}
+
+// Files written before the backup methods name the mechanism without its
+// number; they still decode, as RFC 5649 under CKM_AES_KEY_WRAP_PAD.
+func TestOldHeaderFormDecodes(t *testing.T) {
+	_, data := sample(t)
+	old := strings.Replace(string(data), "Wrap-Mechanism: CKM_AES_KEY_WRAP_PAD (0x210A), RFC 5649\n", "Wrap-Mechanism: CKM_AES_KEY_WRAP_PAD\n", 1)
+	if old == string(data) {
+		t.Fatal("no header to replace")
+	}
+	b, err := Decode([]byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Mechanism.Type != pkcs11.CKM_AES_KEY_WRAP_PAD || b.Method() != hsm.MethodRFC5649 {
+		t.Errorf("old header read as %s", b.Mechanism)
+	}
+}
+
+// A CBC_PAD backup whose ciphertext, IV header or hash header was altered
+// is refused when it is read, saying which.
+func TestCBCPadTamperRefused(t *testing.T) {
+	iv := bytes.Repeat([]byte{0x5c}, 16)
+	_, data := sampleWith(t, hsm.WrapMechanism{Type: pkcs11.CKM_AES_CBC_PAD, IV: iv}, bytes.Repeat([]byte{3}, 96))
+	block, _ := pem.Decode(data)
+	flipped := append([]byte(nil), block.Bytes...)
+	flipped[40] ^= 1
+	block.Bytes = flipped
+	tampered := pem.EncodeToMemory(block)
+	if _, err := Decode(tampered); err == nil || !strings.Contains(err.Error(), "altered or damaged") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("tampered ciphertext: %v", err)
+	}
+	good := string(data)
+	for name, edit := range map[string]func(string) string{
+		"no IV":      func(s string) string { return strings.Replace(s, "Wrap-IV: ", "Wrap-Iv: ", 1) },
+		"short IV":   func(s string) string { return strings.Replace(s, "Wrap-IV: 5c", "Wrap-IV: ", 1) },
+		"IV not hex": func(s string) string { return strings.Replace(s, "Wrap-IV: 5c", "Wrap-IV: zz", 1) },
+		"no hash":    func(s string) string { return strings.Replace(s, "Ciphertext-SHA256: ", "Ciphertext-Sha: ", 1) },
+		"short hash": func(s string) string { return strings.Replace(s, "Ciphertext-SHA256: ", "Ciphertext-SHA256: 0", 1) },
+		"other method": func(s string) string {
+			return strings.Replace(s, "CKM_AES_CBC_PAD (0x1085)", "CKM_AES_KEY_WRAP_PAD (0x210A), RFC 5649", 1)
+		},
+	} {
+		if _, err := Decode([]byte(edit(good))); err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error spans lines: %q", name, err)
+		}
+	}
+}
+
+// FuzzDecode: whatever the bytes, Decode does not panic, and its errors
+// are one line.
+func FuzzDecode(f *testing.F) {
+	for _, m := range []hsm.WrapMechanism{{Type: pkcs11.CKM_AES_KEY_WRAP_PAD}, {Type: pkcs11.CKM_AES_CBC_PAD, IV: make([]byte, 16)}} {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		_, man, _ := shares.Split(rand.Reader, secret.New(bytes.Repeat([]byte{9}, 32)), shares.Backup, 2, 3)
+		data, err := Encode(&Backup{Label: "k", Algorithm: keys.ECDSAP256, PublicKey: &k.PublicKey, Manifest: man, Mechanism: m, Wrapped: make([]byte, 48)})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+		f.Add([]byte(strings.Replace(string(data), "Wrap-Mechanism: ", "Wrap-Mechanism: \x00", 1)))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := Decode(data); err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("error spans lines: %q", err)
+		}
+	})
 }

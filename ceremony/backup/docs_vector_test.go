@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/devicepki/ceremony/ceremony/backup"
+	"github.com/devicepki/ceremony/hsm"
 	"github.com/devicepki/ceremony/internal/docvector"
 )
 
@@ -25,7 +26,7 @@ func TestDocsBackupVector(t *testing.T) {
 	}
 	block, _ := pem.Decode([]byte(text))
 	h := block.Headers
-	if block.Type != backup.PEMType || h["Backup-Format"] != "1" || h["Wrap-Mechanism"] != backup.Mechanism || h["Wrapping-Key"] != backup.WrappingKey {
+	if block.Type != backup.PEMType || h["Backup-Format"] != "1" || h["Wrap-Mechanism"] != backup.MechanismHeader(b.Mechanism) || b.Method() != hsm.MethodRFC5649 || h["Wrapping-Key"] != backup.WrappingKey {
 		t.Errorf("PEM type %q, headers %v", block.Type, h)
 	}
 	if b.Label != h["Key-Label"] || string(b.Algorithm) != h["Key-Type"] || b.Label != "root-ca" || b.Algorithm != "ecdsa-p384" {

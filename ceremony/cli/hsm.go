@@ -48,7 +48,7 @@ func hsmCheck(env *Env, configPath, templates string, inputs map[string]string, 
 	if err != nil {
 		return err
 	}
-	caps, err := readCapabilities(cfg)
+	caps, kat, err := readCapabilities(cfg)
 	if err != nil {
 		return err
 	}
@@ -57,6 +57,8 @@ func hsmCheck(env *Env, configPath, templates string, inputs map[string]string, 
 	for _, m := range caps.Mechanisms {
 		fmt.Fprintf(w, "  %-28s 0x%08X  keys %d..%d  %s\n", m.Name, m.Type, m.MinKeySize, m.MaxKeySize, hsm.FlagNames(m.Flags))
 	}
+	fmt.Fprintf(w, "Trusted wrapping: %s\n", caps.Trust)
+	fmt.Fprintf(w, "RFC 5649: %s\n", kat)
 	failed := 0
 	for _, s := range scripts {
 		plan, err := engine.Prepare(engine.Options{
@@ -85,20 +87,31 @@ func hsmCheck(env *Env, configPath, templates string, inputs map[string]string, 
 }
 
 // readCapabilities reads what the configured token's module offers, from
-// the token, or from a blank slot when no token has the label yet.
-func readCapabilities(cfg hsm.Config) (*hsm.Capabilities, error) {
+// the token, or from a blank slot when no token has the label yet. On a
+// token it also runs the RFC 5649 known-answer test (public session
+// objects only) and says what it found.
+func readCapabilities(cfg hsm.Config) (*hsm.Capabilities, string, error) {
 	tok, err := hsm.Open(cfg)
 	if err == nil {
 		defer tok.Close()
-		return tok.Capabilities()
+		caps, err := tok.Capabilities()
+		if err != nil {
+			return nil, "", err
+		}
+		_, kat, kerr := tok.FindRFC5649(true, true)
+		if kerr != nil {
+			kat = kerr.Error()
+		}
+		return caps, kat, nil
 	}
 	if !errors.Is(err, hsm.ErrTokenNotFound) {
-		return nil, err
+		return nil, "", err
 	}
 	blank, berr := hsm.OpenBlank(cfg)
 	if berr != nil {
-		return nil, fmt.Errorf("%v; and %v", err, strings.TrimPrefix(berr.Error(), "hsm: "))
+		return nil, "", fmt.Errorf("%v; and %v", err, strings.TrimPrefix(berr.Error(), "hsm: "))
 	}
 	defer blank.Close()
-	return blank.Capabilities()
+	caps, err := blank.Capabilities()
+	return caps, "known-answer test not run: the slot has no token yet (the backup step runs it)", err
 }

@@ -29,17 +29,21 @@ const (
 	restoreKeyLabel = "ceremony-restore-unwrap"
 )
 
-// importTrusted imports an AES key as a trusted session object under the
-// security officer's login, with the PINs derived from the activation
-// secret, and returns a function that destroys it.
-func (r *run) importTrusted(value *secret.Secret, usage hsm.KeyUsage, label string) (*hsm.SecretKey, func() error, error) {
-	so, user, err := r.pins()
-	if err != nil {
-		return nil, nil, err
+// importAES imports an AES key as a session object: a trusted one under
+// the security officer's login, with the PINs derived from the activation
+// secret, or an untrusted one (opts.Untrusted) as the logged-in user. It
+// returns a function that destroys it.
+func (r *run) importAES(value *secret.Secret, opts hsm.AESKeyOptions) (*hsm.SecretKey, func() error, error) {
+	var so, user *secret.Secret
+	if !opts.Untrusted {
+		var err error
+		if so, user, err = r.pins(); err != nil {
+			return nil, nil, err
+		}
+		defer so.Wipe()
+		defer user.Wipe()
 	}
-	defer so.Wipe()
-	defer user.Wipe()
-	k, err := r.tok.ImportTrustedAESKey(so, user, value, usage, label)
+	k, err := r.tok.ImportAESKey(so, user, value, opts)
 	if err != nil {
 		return nil, nil, err
 	}

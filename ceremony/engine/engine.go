@@ -86,6 +86,8 @@ type Plan struct {
 	pinned map[int]*x509.Certificate
 	out    *outdir.Dir
 	start  time.Time
+	// caps is what the main token's module offers, as the run checked it.
+	caps *hsm.Capabilities
 }
 
 // Prepare checks a ceremony run without touching the HSM or the disk.

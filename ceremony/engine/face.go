@@ -112,6 +112,10 @@ type ApprovalRequest struct {
 	Fields    []pki.Field
 	TBSSHA256 string
 	Words     string
+	// NotSigned says nothing is signed: what is approved is a statement
+	// (an exception: a key without backup), recorded with its SHA-256
+	// (in TBSSHA256) and who approved it.
+	NotSigned bool
 }
 
 // ChoiceRequest asks one of the candidates to choose.

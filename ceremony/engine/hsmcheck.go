@@ -42,6 +42,11 @@ func (p *Plan) CheckHSM(c *hsm.Capabilities) []HSMProblem {
 				add(err.Error())
 			}
 		}
+		if b, ok := st.Spec.(*backupKeyStep); ok && !b.none() && !b.AllowUntrustedWrap {
+			if refused := c.Trust.Refused(); refused != "" {
+				add(fmt.Sprintf("the module refuses %s, needed to keep the key's backup under a wrapping key the security officer marked trusted; instead: allow_untrusted_wrap: true (the wrapping key is imported by the user without CKA_TRUSTED; recorded, with a warning), or method: %s (no backup; approved_by a role)", refused, backupNone))
+			}
+		}
 		if n, ok := st.Spec.(hsmNeeder); ok {
 			for _, text := range c.Check(n.hsmNeeds(p, i)...) {
 				add(text)
@@ -54,6 +59,7 @@ func (p *Plan) CheckHSM(c *hsm.Capabilities) []HSMProblem {
 // checkHSM refuses a run whose script cannot finish on the module, before
 // anything is created.
 func (p *Plan) checkHSM(c *hsm.Capabilities) error {
+	p.caps = c
 	problems := p.CheckHSM(c)
 	if len(problems) == 0 {
 		return nil
@@ -73,12 +79,22 @@ func (k *generateKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need {
 	return hsm.KeyNeeds(p.templates[k.Template].Key)
 }
 
-func (k *backupKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need { return hsm.BackupNeeds() }
-
-func (k *restoreKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need {
-	needs := hsm.RestoreNeeds()
-	if in := p.restores[i]; in != nil {
-		needs = append(needs, hsm.SignNeeds(in.backup.Algorithm)...)
+// hsmNeeds of a backup: the mechanisms of its method (none for method:
+// none). Which RFC 5649 constant the module means is found by a
+// known-answer test when the step runs.
+func (k *backupKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need {
+	if k.none() {
+		return nil
 	}
-	return needs
+	return hsm.BackupNeeds(hsm.Method(k.method()))
+}
+
+// hsmNeeds of a restore: the mechanisms of the method its backup file
+// names, and signing with the restored key.
+func (k *restoreKeyStep) hsmNeeds(p *Plan, i int) []hsm.Need {
+	in := p.restores[i]
+	if in == nil {
+		return hsm.RestoreNeeds(hsm.MethodRFC5649)
+	}
+	return append(hsm.RestoreNeeds(in.backup.Method()), hsm.SignNeeds(in.backup.Algorithm)...)
 }

@@ -49,7 +49,7 @@ func TestCheckHSM(t *testing.T) {
 	want := map[string]string{
 		"initialise-hsm":     "the token accepts PINs of 4 to 8 characters",
 		"generate-root-key":  "the module offers no CKM_EC_KEY_PAIR_GEN, needed to generate ecdsa-p384 keys",
-		"back-up-root-key":   "the module offers no CKM_AES_KEY_WRAP_PAD, needed to wrap the key for its backup",
+		"back-up-root-key":   "the module offers no CKM_AES_KEY_WRAP_PAD or CKM_AES_KEY_WRAP_KWP, needed to wrap the key for its backup (RFC 5649) and check the backup inside the HSM; instead: method: aes-cbc-pad (CKM_AES_CBC_PAD; with allow_untrusted_wrap if the module refuses CKA_TRUSTED or CKA_WRAP_WITH_TRUSTED), or method: none (no backup; approved_by a role)",
 		"generate-audit-key": "the module offers no CKM_EC_KEY_PAIR_GEN",
 	}
 	for id, text := range want {

@@ -81,6 +81,11 @@ func (r *run) generateKey(info StepInfo, st *generateKeyStep, i int) (string, er
 	var bst *backupKeyStep
 	if backedUp {
 		bst = r.script.Steps[bi].Spec.(*backupKeyStep)
+		// A key the script says has no backup (method: none) is
+		// generated as one that can never leave the token.
+		backedUp = !bst.none()
+	}
+	if backedUp {
 		opts = hsm.KeyOptions{Backup: true, AllowUntrustedWrap: bst.AllowUntrustedWrap}
 	}
 	opts.UsageDefaults = st.AllowUsageDefaults

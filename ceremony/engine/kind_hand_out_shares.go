@@ -35,8 +35,12 @@ func (k *handOutSharesStep) Validate(c *script.Check) error {
 	if err := c.NeedsPeople(); err != nil {
 		return err
 	}
-	if _, err := c.Earlier("split", k.Split, KindInitToken, KindBackupKey); err != nil {
+	split, err := c.Earlier("split", k.Split, KindInitToken, KindBackupKey)
+	if err != nil {
 		return err
+	}
+	if b, ok := split.Spec.(*backupKeyStep); ok && b.none() {
+		return c.Errorf("split", "step %q makes no backup (method: %s), so it has no shares to hand out", k.Split, backupNone)
 	}
 	if j := c.Before(func(st *script.Step) bool {
 		h, ok := st.Spec.(*handOutSharesStep)

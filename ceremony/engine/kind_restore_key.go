@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/devicepki/ceremony/ceremony/backup"
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/pki"
 	"github.com/devicepki/ceremony/ceremony/record"
@@ -91,9 +92,25 @@ func (r *run) restoreKey(info StepInfo, st *restoreKeyStep, i int) (string, erro
 	if inUse {
 		return "", fmt.Errorf("token %q already holds an object labelled %q; refusing to restore over it", r.tok.Info().Label, label)
 	}
+	// An RFC 5649 backup is unwrapped with whichever mechanism is RFC 5649
+	// on this module (its output does not depend on the constant); a
+	// CBC_PAD one with the IV its file names.
+	mech, mechCheck := b.Mechanism, ""
+	if b.Method() == hsm.MethodRFC5649 {
+		m, check, err := r.tok.FindRFC5649(false, true)
+		if err != nil {
+			sec.Wipe()
+			return "", fmt.Errorf("cannot restore %s, an RFC 5649 backup: %w", filepath.Base(paths[0]), err)
+		}
+		mech, mechCheck = m, check
+		r.face.Report(Report{Kind: Notice, Step: info, Text: mechCheck})
+	}
+	// CKA_TRUSTED means nothing to an unwrapping key; it is set where the
+	// module takes it, and left off where it refuses it.
+	untrusted := r.caps != nil && r.caps.Trust.Trusted != ""
 	var kp *hsm.KeyPair
-	d, err := r.timed(info, fmt.Sprintf("Unwrapping key %q into the HSM", label), func() error {
-		u, destroy, err := r.importTrusted(sec, hsm.UsageUnwrap, restoreKeyLabel)
+	d, err := r.timed(info, fmt.Sprintf("Unwrapping key %q into the HSM with %s", label, mech), func() error {
+		u, destroy, err := r.importAES(sec, hsm.AESKeyOptions{Usage: hsm.UsageUnwrap, Label: restoreKeyLabel, Mechanism: mech, Untrusted: untrusted})
 		if err != nil {
 			return err
 		}
@@ -131,8 +148,20 @@ func (r *run) restoreKey(info StepInfo, st *restoreKeyStep, i int) (string, erro
 		BackupFile:      transcript.File{Path: paths[0], SHA256: sha256Hex(data)},
 		Certificate:     transcript.CertificateRef{Path: paths[1], Subject: cert.Subject.String(), SHA256: iss.SHA256()},
 		PublicKeySHA256: certFP, BackupKeySplit: b.Manifest.Split, Shares: indices,
-		Checks: []string{"backup public key equals the certificate's", "every share matched the manifest", "backup key matched its commitment",
-			"unwrapped key signed a test message that verified with the certificate's public key"},
+		Checks:     restoreChecks(b, mech, mechCheck),
 		Attributes: transcript.V(attrs), StoredOnToken: true, DurationMS: d.Milliseconds(),
 	}})
+}
+
+// restoreChecks lists what a restore checked, for its transcript event.
+func restoreChecks(b *backup.Backup, mech hsm.WrapMechanism, mechCheck string) []string {
+	checks := []string{"backup public key equals the certificate's", "every share matched the manifest", "backup key matched its commitment"}
+	if b.Method() == hsm.MethodAESCBCPad {
+		checks = append(checks, "the ciphertext matched the backup's Ciphertext-SHA256 "+b.CiphertextSHA256())
+	}
+	if mechCheck != "" {
+		checks = append(checks, mechCheck)
+	}
+	checks = append(checks, "unwrapped with "+mech.String(), "unwrapped key signed a test message that verified with the certificate's public key")
+	return checks
 }

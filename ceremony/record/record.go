@@ -130,13 +130,18 @@ func Render(c *transcript.Chain) string {
 	w("\n## Exceptions and overrides\n\n")
 	n := 0
 	for _, ev := range c.Events {
-		if !ev.Is(transcript.TypeException, transcript.TypeOverride) {
+		if !ev.Is(transcript.TypeException, transcript.TypeOverride, transcript.TypeBackupException) {
 			continue
 		}
 		n++
 		who := ""
 		if len(ev.Actors) > 0 {
 			who = ev.Actors[0].Name
+		}
+		if ev.Is(transcript.TypeBackupException) {
+			b, _ := transcript.DataAs[transcript.BackupException](ev)
+			w("%d. Event %d, step `%s`: key `%s` has no backup (%s); approved by %s\n", n, ev.Seq, ev.Step, oneLine(b.Label), oneLine(b.Reason), oneLine(b.ApprovedBy))
+			continue
 		}
 		if o, err := transcript.DataAs[transcript.Override](ev); err == nil {
 			w("%d. Event %d, step `%s`: %s overrode the %s check. Reason: %s\n", n, ev.Seq, ev.Step, who, o.Check, oneLine(o.Reason))
@@ -328,6 +333,13 @@ func renderDetails(w func(string, ...any), ev transcript.Event) {
 	case transcript.TypeKeyBackedUp:
 		f, _ := transcript.DataAs[transcript.KeyBackedUp](ev)
 		renderKey(w, f.PublicKeySHA256, f.Attributes)
+		if f.CiphertextSHA256 != "" {
+			w("  - Backup ciphertext SHA-256: `%s`\n", GroupHex(f.CiphertextSHA256))
+		}
+	case transcript.TypeBackupException:
+		f, _ := transcript.DataAs[transcript.BackupException](ev)
+		renderKey(w, f.PublicKeySHA256, f.Attributes)
+		w("  - No backup, approved by: %s\n  - Statement SHA-256: `%s`\n", oneLine(f.ApprovedBy), GroupHex(f.StatementSHA256))
 	case transcript.TypeKeyRestored:
 		f, _ := transcript.DataAs[transcript.KeyRestored](ev)
 		renderKey(w, f.PublicKeySHA256, f.Attributes)

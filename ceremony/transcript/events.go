@@ -25,6 +25,7 @@ const (
 	TypeShareTypebackFailed  = "share-typeback-failed"
 	TypeShareRejected        = "share-rejected"
 	TypeKeyBackedUp          = "key-backed-up"
+	TypeBackupException      = "backup-exception"
 	TypeBackupKeyRebuilt     = "backup-key-rebuilt"
 	TypeKeyRestored          = "key-restored"
 	TypeTokenLeftInitialised = "token-left-initialised"
@@ -328,18 +329,39 @@ type ShareRejected struct {
 
 // KeyBackedUp records a key wrapped under a new backup key.
 type KeyBackedUp struct {
-	Attributes      Value  `json:"attributes"`
-	BackupKeySplit  string `json:"backup_key_split"`
-	CheckedInHSM    string `json:"checked_in_hsm"`
-	DurationMS      int64  `json:"duration_ms"`
-	ID              string `json:"id"`
-	Label           string `json:"label"`
-	Mechanism       string `json:"mechanism"`
+	Attributes     Value  `json:"attributes"`
+	BackupKeySplit string `json:"backup_key_split"`
+	CheckedInHSM   string `json:"checked_in_hsm"`
+	// CiphertextSHA256 is the SHA-256 of the ciphertext, recorded for
+	// methods without an integrity check of their own (aes-cbc-pad).
+	CiphertextSHA256 string `json:"ciphertext_sha256,omitempty"`
+	DurationMS       int64  `json:"duration_ms"`
+	ID               string `json:"id"`
+	Label            string `json:"label"`
+	Mechanism        string `json:"mechanism"`
+	// MechanismCheck says how the mechanism was chosen (the RFC 5649
+	// known-answer test and what each candidate did).
+	MechanismCheck  string `json:"mechanism_check,omitempty"`
+	Method          string `json:"method,omitempty"`
 	Path            string `json:"path"`
 	PublicKeySHA256 string `json:"public_key_sha256"`
 	SHA256          string `json:"sha256"`
 	Size            int    `json:"size"`
 	WrappingKey     string `json:"wrapping_key"`
+}
+
+// BackupException records that, as the script says (method: none), a key
+// has no backup, and who in the room approved that.
+type BackupException struct {
+	Algorithm       Value  `json:"algorithm"`
+	ApprovedBy      string `json:"approved_by"`
+	Attributes      Value  `json:"attributes"`
+	ID              string `json:"id"`
+	Label           string `json:"label"`
+	PublicKeySHA256 string `json:"public_key_sha256"`
+	Reason          string `json:"reason"`
+	Statement       string `json:"statement"`
+	StatementSHA256 string `json:"statement_sha256"`
 }
 
 // BackupKeyRebuilt records a backup key rebuilt from custodians' shares.
@@ -556,6 +578,7 @@ func (ShareHandedOut) EventType() string       { return TypeShareHandedOut }
 func (ShareTypebackFailed) EventType() string  { return TypeShareTypebackFailed }
 func (ShareRejected) EventType() string        { return TypeShareRejected }
 func (KeyBackedUp) EventType() string          { return TypeKeyBackedUp }
+func (BackupException) EventType() string      { return TypeBackupException }
 func (BackupKeyRebuilt) EventType() string     { return TypeBackupKeyRebuilt }
 func (KeyRestored) EventType() string          { return TypeKeyRestored }
 func (TokenLeftInitialised) EventType() string { return TypeTokenLeftInitialised }
@@ -581,7 +604,7 @@ func (CeremonyClosed) EventType() string       { return TypeCeremonyClosed }
 var Payloads = []Payload{
 	CeremonyStarted{}, Attendance{}, Confirmed{}, Choice{}, Override{}, Preflight{}, Exception{},
 	HSMLogin{}, HSMLoginFailed{}, TokenInitialising{}, TokenInitialised{}, SharesSplit{}, ShareHandedOut{},
-	ShareTypebackFailed{}, ShareRejected{}, KeyBackedUp{}, BackupKeyRebuilt{}, KeyRestored{},
+	ShareTypebackFailed{}, ShareRejected{}, KeyBackedUp{}, BackupException{}, BackupKeyRebuilt{}, KeyRestored{},
 	TokenLeftInitialised{}, KeyGenerated{}, KeySelected{}, LintPassed{}, LintFailed{}, SigningApproved{},
 	SigningRefused{}, CertificateIssued{}, CRLIssued{}, ArtifactWritten{}, KeyDestroyed{}, RollbackFailed{},
 	ArtifactWithdrawn{}, TranscriptSealed{}, CeremonyFailed{}, CeremonyAborted{}, CeremonyClosed{},

@@ -374,7 +374,11 @@ func (p *approvePrompt) build(width int) {
 			p.lines = append(p.lines, fmt.Sprintf(" %-*s %s", labelW+1, label, l))
 		}
 	}
-	p.lines = append(p.lines, "", " SHA-256 of exactly what is signed (the TBS), to read aloud:")
+	if p.req.NotSigned {
+		p.lines = append(p.lines, "", " SHA-256 of exactly what is approved, to read aloud:")
+	} else {
+		p.lines = append(p.lines, "", " SHA-256 of exactly what is signed (the TBS), to read aloud:")
+	}
 	for _, l := range wrap(record.GroupHex(p.req.TBSSHA256), width-3) {
 		p.lines = append(p.lines, "   "+l)
 	}
@@ -384,6 +388,9 @@ func (p *approvePrompt) build(width int) {
 }
 
 func (p *approvePrompt) title() string {
+	if p.req.NotSigned {
+		return fmt.Sprintf("APPROVE the %s: %s, read it all.", p.req.What, who(p.req.Participant))
+	}
 	return fmt.Sprintf("APPROVE the %s to be signed: %s, read it all.", p.req.What, who(p.req.Participant))
 }
 
