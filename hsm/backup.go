@@ -433,12 +433,35 @@ func (t *Token) unwrap(uh pkcs11.ObjectHandle, u *SecretKey, wrapped []byte, alg
 	}
 	h, err := t.raw.UnwrapKey(t.session, u.Mechanism.p11(), uh, wrapped, tmpl)
 	if err == nil {
-		return h, nil
+		return h, t.tighten(h, label)
 	}
 	if cerr := t.removeStrays(before, label, id); cerr != nil {
 		return 0, errors.Join(t.unwrapError(u, alg, err), cerr)
 	}
 	return 0, t.unwrapError(u, alg, err)
+}
+
+// tighten makes sure an unwrapped key is sensitive and not extractable:
+// opencryptoki 3.8 leaves an unwrapped key non-sensitive and extractable
+// whatever the template says. Both may only ever be tightened, which is
+// done at once; a key that cannot be is destroyed. The caller holds t.mu.
+func (t *Token) tighten(h pkcs11.ObjectHandle, label string) error {
+	want := []wantAttr{{pkcs11.CKA_SENSITIVE, "CKA_SENSITIVE", true}, {pkcs11.CKA_EXTRACTABLE, "CKA_EXTRACTABLE", false}}
+	wrong := t.wrongAttributes(h, want)
+	if wrong == "" {
+		return nil
+	}
+	err := t.raw.SetAttributeValue(t.session, h, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
+	})
+	if err == nil {
+		if still := t.wrongAttributes(h, want); still == "" {
+			return nil
+		}
+	}
+	derr := t.raw.DestroyObject(t.session, h)
+	return errors.Join(fmt.Errorf("token %q: the key unwrapped as %q reads back %s despite its template, and could not be made sensitive and non-extractable (C_SetAttributeValue): %v; it was destroyed", t.info.Label, label, wrong, err), derr)
 }
 
 // unwrapError explains why C_UnwrapKey under u failed.

@@ -166,10 +166,12 @@ func (b *Blank) Initialize(so, user *secret.Secret) (*Token, error) {
 
 // TakeOwnership initialises the token as Initialize does, for a token
 // that already has a security officer's PIN (a factory default, or one
-// set at installation with the vendor's tools): C_InitToken is given
-// current, the PIN the token has, which some modules check rather than
-// set (opencryptoki); then the security officer changes it to so
-// (C_SetPIN) and sets the user PIN. A wrong current PIN gives an error
+// set at installation with the vendor's tools). A blank token is given
+// current at C_InitToken, which some modules check rather than set
+// (opencryptoki); a token initialised already is not initialised again
+// (its objects stay; the caller lists them): the security officer logs
+// in with current. Either way the security officer then changes the PIN
+// to so (C_SetPIN) and sets the user PIN (C_InitPIN). A wrong current PIN gives an error
 // wrapping ErrPINIncorrect, the token is unchanged and the Blank stays
 // open for another try; otherwise the Blank is closed afterwards whatever
 // happens.
@@ -228,26 +230,35 @@ func (b *Blank) initialize(current, so, user *secret.Secret) error {
 	if err := b.findBlank(); err != nil {
 		return err
 	}
-	initPIN := so
-	if current != nil {
-		initPIN = current
-	}
-	if err := b.raw.InitToken(b.slot, string(initPIN.Bytes()), label); err != nil {
-		if errors.Is(err, pkcs11.Error(pkcs11.CKR_PIN_INCORRECT)) {
-			return fmt.Errorf("token %q: initialise the token in %s (C_InitToken): the current security officer PIN: %w; the token is unchanged", label, b.cfg.Module, ErrPINIncorrect)
-		}
-		return fmt.Errorf("token %q: initialise the token in %s (C_InitToken): %w", label, b.cfg.Module, err)
-	}
-	// Some modules (SoftHSM2 among them) give the token a new slot ID; look
-	// it up again by its new label, keeping the old slot if the module does
-	// not renumber within one initialisation.
+	// A token initialised already (by its vendor's tools) is taken over
+	// without C_InitToken: the security officer's login checks the
+	// current PIN and changes nothing if it is wrong, and the token's
+	// objects and settings stay. (opencryptoki 3.8 breaks a token whose
+	// SO PIN was changed if it is initialised again: the SO can no
+	// longer log in.)
+	reinit := current == nil || !b.wasInitialised
 	slot := b.slot
-	if slots, err := b.raw.GetSlotList(true); err == nil {
-		for _, s := range slots {
-			ti, err := b.raw.GetTokenInfo(s)
-			if err == nil && ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 && tokenString(ti.Label) == label {
-				slot = s
-				break
+	if reinit {
+		initPIN := so
+		if current != nil {
+			initPIN = current
+		}
+		if err := b.raw.InitToken(b.slot, string(initPIN.Bytes()), label); err != nil {
+			if errors.Is(err, pkcs11.Error(pkcs11.CKR_PIN_INCORRECT)) {
+				return fmt.Errorf("token %q: initialise the token in %s (C_InitToken): the current security officer PIN: %w; the token is unchanged", label, b.cfg.Module, ErrPINIncorrect)
+			}
+			return fmt.Errorf("token %q: initialise the token in %s (C_InitToken): %w", label, b.cfg.Module, err)
+		}
+		// Some modules (SoftHSM2 among them) give the token a new slot
+		// ID; look it up again by its new label, keeping the old slot if
+		// the module does not renumber within one initialisation.
+		if slots, err := b.raw.GetSlotList(true); err == nil {
+			for _, s := range slots {
+				ti, err := b.raw.GetTokenInfo(s)
+				if err == nil && ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 && tokenString(ti.Label) == label {
+					slot = s
+					break
+				}
 			}
 		}
 	}
@@ -261,6 +272,12 @@ func (b *Blank) initialize(current, so, user *secret.Secret) error {
 	defer func() { _ = b.raw.CloseSession(session) }()
 	if current != nil {
 		if err := b.raw.Login(session, pkcs11.CKU_SO, string(current.Bytes())); err != nil {
+			if !reinit && errors.Is(err, pkcs11.Error(pkcs11.CKR_PIN_INCORRECT)) {
+				return fmt.Errorf("token %q: the security officer's login (C_Login) with the current PIN: %w; the token is unchanged", label, ErrPINIncorrect)
+			}
+			if !reinit {
+				return fmt.Errorf("token %q: the security officer's login (C_Login) with the current PIN: %w; the token is unchanged", label, err)
+			}
 			return failed("the security officer's login with the current PIN", err)
 		}
 		if err := b.raw.SetPIN(session, string(current.Bytes()), string(so.Bytes())); err != nil {

@@ -53,3 +53,40 @@ func TestRefusedTemplateNamedOnTPM2(t *testing.T) {
 		t.Errorf("%d objects before, %d after: %+v", len(before), len(after), after)
 	}
 }
+
+// opencryptoki: a soft token set up with its tools (SO PIN changed from
+// the default) is taken over with that PIN, and the derived PINs of 8
+// characters work; a blank one is taken over with the default SO PIN,
+// which C_InitToken checks.
+func TestTakeOwnershipOnOpenCryptoki(t *testing.T) {
+	m := p11test.OpenCryptoki(t)
+	m.Setenv(t)
+	cfg := hsm.Config{Module: m.Path, Token: hsm.TokenSelector{Label: "owned"}}
+	takeOver := func(current string) (string, string) {
+		t.Helper()
+		b, err := hsm.OpenToTakeOver(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		if _, err := b.TakeOwnership(secret.FromString("bad"+current), secret.FromString("Abcdefg1"), secret.FromString("Hijklmn2")); !errors.Is(err, hsm.ErrPINIncorrect) {
+			t.Fatalf("a wrong SO PIN: %v", err)
+		}
+		so, user := p11test.RandomPIN(8), p11test.RandomPIN(8)
+		tok, err := b.TakeOwnership(secret.FromString(current), secret.FromString(so), secret.FromString(user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tok.Close()
+		if err := tok.Login(secret.FromString(user)); err != nil {
+			t.Fatalf("the new user PIN: %v", err)
+		}
+		return so, user
+	}
+	// Blank, with the default SO PIN.
+	takeOver(m.DefaultSOPIN)
+	m.Reset(t)
+	// Set up with the vendor's tools, SO PIN changed.
+	tk := m.InitTokenPINs(t, "owned", "12345678", "87651234")
+	takeOver(tk.SOPIN)
+}

@@ -278,7 +278,7 @@ func (a *Face) checkAsk(p string, s *script.Script, st *script.Step, ask engine.
 	case engine.AskApprove:
 		want["approved_by"] = true
 		if !has || len(ans.ApprovedBy) == 0 {
-			return a.errorf(p, "step %q needs approved_by: the names of every %s, who approve what is signed", st.ID, ask.Role)
+			return a.errorf(p, "step %q needs approved_by: the names of every %s present, who each approve it", st.ID, ask.Role)
 		}
 		for _, n := range a.f.Attendance[ask.Role] {
 			if !slices.Contains(ans.ApprovedBy, n) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/activation"
 	"github.com/devicepki/ceremony/ceremony/script"
@@ -161,8 +162,9 @@ func (r *run) initToken(ctx context.Context, info StepInfo, st *initTokenStep) (
 		return "", err
 	}
 	var (
-		tok   *hsm.Token
-		taken bool
+		tok        *hsm.Token
+		taken      bool
+		wasInitial = r.blank.WasInitialised()
 	)
 	if st.SOPINBy != "" {
 		tok, err = r.takeOwnership(ctx, info, st.SOPINBy, man, so, user)
@@ -191,6 +193,23 @@ func (r *run) initToken(ctx context.Context, info StepInfo, st *initTokenStep) (
 	if err := tok.Login(user); err != nil {
 		return "", fmt.Errorf("log in to the token just initialised: %w", err)
 	}
+	found := 0
+	if wasInitial {
+		// Taken over, not initialised again: what the vendor's setup
+		// left on it stays, and is listed.
+		objs, err := tok.Inventory()
+		if err != nil {
+			return "", err
+		}
+		found = len(objs)
+		if found > 0 {
+			var names []string
+			for _, o := range objs {
+				names = append(names, fmt.Sprintf("%s %q", o.Class, o.Label))
+			}
+			r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("The token taken over already holds %d object(s), left as they were: %s", found, strings.Join(names, ", "))})
+		}
+	}
 	kept := "on the token as a public data object and as " + art.Path
 	if err := tok.StoreData(activation.RecordLabel, data); err != nil {
 		// Some modules (tpm2-pkcs11) keep no public data objects: the
@@ -206,6 +225,7 @@ func (r *run) initToken(ctx context.Context, info StepInfo, st *initTokenStep) (
 		ActivationRecord:     transcript.Labelled{Label: activation.RecordLabel, SHA256: sha256Hex(data)},
 		ActivationRecordKept: kept,
 		MinPINBits:           st.minPINBits(),
+		ObjectsFound:         found,
 		OwnershipTaken:       taken,
 		PINDerivation:        format.Derivation, PINEntropyBits: format.Bits(), PINLength: format.Length,
 		PINs:  "security officer and user PINs derived from the activation secret by HKDF-SHA256 with distinct labels",

@@ -277,6 +277,9 @@ type TokenInitialised struct {
 	ActivationRecordKept string `json:"activation_record_kept,omitempty"`
 	// MinPINBits is the floor the script asked for the PINs' entropy.
 	MinPINBits int `json:"min_pin_bits,omitempty"`
+	// ObjectsFound counts the objects a token taken over (initialised
+	// already) held, which stay.
+	ObjectsFound int `json:"objects_found,omitempty"`
 	// OwnershipTaken: the token had a security officer's PIN, typed
 	// (never recorded) to take it over.
 	OwnershipTaken bool   `json:"ownership_taken,omitempty"`
