@@ -12,6 +12,7 @@ import (
 	"github.com/miekg/pkcs11"
 
 	"github.com/devicepki/ceremony/ceremony/keys"
+	"github.com/devicepki/ceremony/ceremony/secret"
 )
 
 // rehearsalLabel labels every object a rehearsal makes; each is a session
@@ -36,36 +37,9 @@ func (t *Token) RehearseKeyPair(alg keys.Algorithm, opts KeyOptions) error {
 	if err := t.requireLogin(); err != nil {
 		return err
 	}
-	id, err := t.random(idLen)
+	signer, id, err := t.rehearsalPair(alg, opts)
 	if err != nil {
 		return err
-	}
-	kt := template(id, rehearsalLabel, opts.Backup, opts.Backup && !opts.AllowUntrustedWrap)
-	if opts.UsageDefaults {
-		kt.dropUsageLimits()
-	}
-	kt.pub[crypto11.CkaLabel], kt.priv[crypto11.CkaLabel] = rehearsalLabel, rehearsalLabel
-	gen := func(session bool) (crypto11.Signer, error) {
-		kt.pub[crypto11.CkaToken], kt.priv[crypto11.CkaToken] = !session, !session
-		return t.generateFrom(alg, kt)
-	}
-	signer, err := gen(true)
-	if err != nil {
-		// Some modules (tpm2-pkcs11) make no session key pairs: the
-		// rehearsal then uses token objects, destroyed at once.
-		if s2, err2 := gen(false); err2 == nil {
-			signer, err = s2, nil
-		}
-	}
-	if err != nil {
-		var refused []string
-		if templateRefused(err) {
-			refused = t.refusedAttributes(alg, kt)
-		}
-		if len(refused) > 0 {
-			err = fmt.Errorf("%w: the module refuses %s", err, strings.Join(refused, "; and "))
-		}
-		return fmt.Errorf("token %q: generate a %s key pair as the ceremony would (%s): %w", t.info.Label, alg.Describe(), keyGenMechanism(alg), err)
 	}
 	defer func() { _ = signer.Delete() }()
 	digest := sha256.Sum256([]byte("ceremony rehearsal"))
@@ -136,4 +110,87 @@ func (t *Token) RehearseDataObject() error {
 		return errors.Join(fmt.Errorf("token %q: a public data object does not read back as written", t.info.Label), err)
 	}
 	return nil
+}
+
+// rehearsalPair generates the key pair of a rehearsal: session objects,
+// or token objects labelled ceremony-rehearsal where the module makes no
+// session key pairs. It returns the signer and the CKA_ID. The caller
+// holds t.mu and deletes the pair.
+func (t *Token) rehearsalPair(alg keys.Algorithm, opts KeyOptions) (crypto11.Signer, []byte, error) {
+	id, err := t.random(idLen)
+	if err != nil {
+		return nil, nil, err
+	}
+	kt := template(id, rehearsalLabel, opts.Backup, opts.Backup && !opts.AllowUntrustedWrap)
+	if opts.UsageDefaults {
+		kt.dropUsageLimits()
+	}
+	kt.pub[crypto11.CkaLabel], kt.priv[crypto11.CkaLabel] = rehearsalLabel, rehearsalLabel
+	gen := func(session bool) (crypto11.Signer, error) {
+		kt.pub[crypto11.CkaToken], kt.priv[crypto11.CkaToken] = !session, !session
+		return t.generateFrom(alg, kt)
+	}
+	signer, err := gen(true)
+	if err != nil {
+		// Some modules (tpm2-pkcs11) make no session key pairs: the
+		// rehearsal then uses token objects, destroyed at once.
+		if s2, err2 := gen(false); err2 == nil {
+			signer, err = s2, nil
+		}
+	}
+	if err != nil {
+		var refused []string
+		if templateRefused(err) {
+			refused = t.refusedAttributes(alg, kt)
+		}
+		if len(refused) > 0 {
+			err = fmt.Errorf("%w: the module refuses %s", err, strings.Join(refused, "; and "))
+		}
+		return nil, nil, fmt.Errorf("token %q: generate a %s key pair as the ceremony would (%s): %w", t.info.Label, alg.Describe(), keyGenMechanism(alg), err)
+	}
+	return signer, id, nil
+}
+
+// RehearseBackup rehearses a key backup as the ceremony makes it: it
+// imports a wrapping and an unwrapping AES key holding a fresh random
+// value (trusted by the security officer with so, unless untrusted),
+// generates a key pair of alg for backup as RehearseKeyPair does, wraps
+// it with mech, unwraps the result inside the token and checks a
+// signature of the unwrapped key, and destroys everything. The user must
+// be logged in; so and user are needed for a trusted import.
+func (t *Token) RehearseBackup(so, user *secret.Secret, alg keys.Algorithm, opts KeyOptions, mech WrapMechanism, untrusted bool) (err error) {
+	value, err := t.Random(32)
+	if err != nil {
+		return err
+	}
+	sec := secret.New(value)
+	clear(value)
+	defer sec.Wipe()
+	var made []*SecretKey
+	defer func() {
+		for _, k := range made {
+			err = errors.Join(err, t.DestroySecretKey(k))
+		}
+	}()
+	for _, u := range []KeyUsage{UsageWrap, UsageUnwrap} {
+		k, err := t.ImportAESKey(so, user, sec, AESKeyOptions{Usage: u, Label: rehearsalLabel + "-" + u.String(), Mechanism: mech, Untrusted: untrusted})
+		if err != nil {
+			return err
+		}
+		made = append(made, k)
+	}
+	opts.Backup = true
+	t.mu.Lock()
+	signer, id, err := t.rehearsalPair(alg, opts)
+	t.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, signer.Delete()) }()
+	kp := &KeyPair{Label: rehearsalLabel, ID: id, Algorithm: alg, signer: signer}
+	wrapped, err := t.WrapKeyPair(made[0], kp)
+	if err != nil {
+		return err
+	}
+	return t.CheckWrapped(made[1], wrapped, signer.Public())
 }

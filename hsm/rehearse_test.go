@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/miekg/pkcs11"
+
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/hsm"
@@ -43,6 +45,25 @@ func TestRehearseOnSoftHSM(t *testing.T) {
 	}
 	if err := tok.RehearseDataObject(); err != nil {
 		t.Errorf("data object: %v", err)
+	}
+	mech, _, err := tok.FindRFC5649(true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	so, user := secret.FromString(tk.SOPIN), secret.FromString(tk.PIN)
+	if err := tok.RehearseBackup(so, user, keys.ECDSAP384, hsm.KeyOptions{}, mech, false); err != nil {
+		t.Errorf("trusted RFC 5649 backup: %v", err)
+	}
+	if !tok.LoggedIn() {
+		t.Error("the backup rehearsal left the user logged out")
+	}
+	// An untrusted wrapping key cannot wrap a key restricted to trusted
+	// ones: the rehearsal says so, as the ceremony would.
+	if err := tok.RehearseBackup(nil, nil, keys.ECDSAP384, hsm.KeyOptions{}, mech, true); err == nil || !strings.Contains(err.Error(), "trusted") {
+		t.Errorf("untrusted wrap of a wrap-with-trusted key: %v", err)
+	}
+	if err := tok.RehearseBackup(so, user, keys.ECDSAP256, hsm.KeyOptions{}, hsm.WrapMechanism{Type: pkcs11.CKM_AES_CBC_PAD, IV: make([]byte, 16)}, false); err == nil || !strings.Contains(err.Error(), "CKM_AES_CBC_PAD") {
+		t.Errorf("CBC-PAD on SoftHSM2: %v", err)
 	}
 	if objs := tk.Objects(t); len(objs) != 0 {
 		t.Errorf("the rehearsals left %d objects: %+v", len(objs), objs)
@@ -93,5 +114,33 @@ func TestRehearseOnTPM2(t *testing.T) {
 	}
 	if len(after) != len(before) {
 		t.Errorf("%d objects before, %d after", len(before), len(after))
+	}
+}
+
+// On opencryptoki a backup with AES-CBC-PAD under an untrusted key
+// rehearses, an RSA key as the ceremony makes it; nothing is left.
+func TestRehearseBackupOnOpenCryptoki(t *testing.T) {
+	m := p11test.OpenCryptoki(t)
+	m.Setenv(t)
+	tk := m.InitToken(t, "rehearse")
+	tok, err := hsm.Open(hsm.Config{Module: m.Path, Token: hsm.TokenSelector{Label: tk.Label}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tok.Close()
+	if err := tok.Login(secret.FromString(tk.PIN)); err != nil {
+		t.Fatal(err)
+	}
+	iv := make([]byte, 16)
+	err = tok.RehearseBackup(nil, nil, keys.RSA3072, hsm.KeyOptions{AllowUntrustedWrap: true}, hsm.WrapMechanism{Type: pkcs11.CKM_AES_CBC_PAD, IV: iv}, true)
+	if err != nil {
+		t.Fatalf("CBC-PAD backup: %v", err)
+	}
+	if err := tok.RehearseKeyPair(keys.ECDSAP384, hsm.KeyOptions{}); err == nil || !strings.Contains(err.Error(), "CKM_EC_KEY_PAIR_GEN") {
+		t.Errorf("EC key on opencryptoki: %v", err)
+	}
+	inv, err := tok.Inventory()
+	if err != nil || len(inv) != 0 {
+		t.Errorf("left %d objects: %v", len(inv), err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/activation"
+	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/shares"
 	"github.com/devicepki/ceremony/hsm"
 )
@@ -90,9 +91,26 @@ func tokenInspect(env *Env, configPath string, pos []string) error {
 // token, rebuilds the secret, and logs in with the user PIN derived from
 // it. It returns a description of the split.
 func activationLogin(tok *hsm.Token, recordFile string, inputs []shareInput) (string, error) {
-	rec, _, _, err := activation.Load(tok, recordFile)
+	so, user, how, err := activationPINs(tok, recordFile, inputs)
 	if err != nil {
 		return "", err
+	}
+	so.Wipe()
+	defer user.Wipe()
+	if err := tok.Login(user); err != nil {
+		return "", fmt.Errorf("the shares match the activation record, but the token rejects the PIN derived from them: %w", err)
+	}
+	return how, nil
+}
+
+// activationPINs checks activation shares against the token's activation
+// record, rebuilds the secret and derives the token's PINs from it. It
+// returns them (the caller wipes them) and a description of the split.
+func activationPINs(tok *hsm.Token, recordFile string, inputs []shareInput) (so, user *secret.Secret, how string, err error) {
+	fail := func(err error) (*secret.Secret, *secret.Secret, string, error) { return nil, nil, "", err }
+	rec, _, _, err := activation.Load(tok, recordFile)
+	if err != nil {
+		return fail(err)
 	}
 	man := rec.Manifest
 	var list []*shares.Share
@@ -105,39 +123,34 @@ func activationLogin(tok *hsm.Token, recordFile string, inputs []shareInput) (st
 	for _, in := range inputs {
 		sh, err := shares.Parse(in.text.Bytes())
 		if err != nil {
-			return "", fmt.Errorf("%s: %v", in.name, err)
+			return fail(fmt.Errorf("%s: %v", in.name, err))
 		}
 		list = append(list, sh)
 		if err := man.CheckShare(sh); err != nil {
-			return "", fmt.Errorf("%s: %v", in.name, err)
+			return fail(fmt.Errorf("%s: %v", in.name, err))
 		}
 		if first, dup := seen[sh.Index]; dup {
-			return "", fmt.Errorf("%s: share %d was already given as %s", in.name, sh.Index, first)
+			return fail(fmt.Errorf("%s: share %d was already given as %s", in.name, sh.Index, first))
 		}
 		seen[sh.Index] = in.name
 	}
 	if len(list) < man.Threshold {
-		return "", fmt.Errorf("%d activation share(s) given; %d of the %d shares of split %s are needed", len(list), man.Threshold, man.Count, man.Split)
+		return fail(fmt.Errorf("%d activation share(s) given; %d of the %d shares of split %s are needed", len(list), man.Threshold, man.Count, man.Split))
 	}
 	sec, err := shares.Combine(list, man)
 	if err != nil {
-		return "", err
+		return fail(err)
 	}
 	defer sec.Wipe()
 	split, err := man.SplitID()
 	if err != nil {
-		return "", err
+		return fail(err)
 	}
-	so, user, err := activation.PINs(sec, split, rec.Format())
+	so, user, err = activation.PINs(sec, split, rec.Format())
 	if err != nil {
-		return "", err
+		return fail(err)
 	}
-	so.Wipe()
-	defer user.Wipe()
-	if err := tok.Login(user); err != nil {
-		return "", fmt.Errorf("the shares match the activation record, but the token rejects the PIN derived from them: %w", err)
-	}
-	return fmt.Sprintf("split %s, %d of %d needed", man.Split, man.Threshold, man.Count), nil
+	return so, user, fmt.Sprintf("split %s, %d of %d needed", man.Split, man.Threshold, man.Count), nil
 }
 
 // describeObject prints an object on one line, and a key's attributes on
