@@ -714,7 +714,7 @@ func cmdSubst(ts *testscript.TestScript, neg bool, args []string) {
 // for SEED, different from the original.
 func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 3 || neg {
-		ts.Fatalf("usage: lines FILE drop N | swap A B | dropfrom N | cut N | shuffle SEED")
+		ts.Fatalf("usage: lines FILE drop N | swap A B | dropfrom N | cut N | shuffle SEED | dropafterlast TYPE")
 	}
 	path := ts.MkAbs(args[0])
 	data, err := os.ReadFile(path)
@@ -722,6 +722,19 @@ func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
 	lines := strings.SplitAfter(string(data), "\n")
 	if lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
+	}
+	if args[1] == "dropafterlast" { // keep up to the last event of a type
+		last := -1
+		for i, l := range lines {
+			if strings.Contains(l, `"type":"`+args[2]+`"`) {
+				last = i
+			}
+		}
+		if last < 0 {
+			ts.Fatalf("lines: no %s event in %s", args[2], args[0])
+		}
+		ts.Check(os.WriteFile(path, []byte(strings.Join(lines[:last+1], "")), 0o644))
+		return
 	}
 	n, err := strconv.Atoi(args[2])
 	ts.Check(err)

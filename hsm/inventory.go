@@ -152,3 +152,56 @@ func ulong(b []byte) (uint, error) {
 	}
 	return 0, fmt.Errorf("%d bytes is not a CK_ULONG", len(b))
 }
+
+// ObjectsWithID lists the objects that carry CKA_ID id, of any class and
+// label: what a crash may have left of a key pair whose generation was
+// announced (a half-made pair, an unlabelled key, a duplicate). It only
+// reads. The user must be logged in to see private objects.
+func (t *Token) ObjectsWithID(id []byte) ([]Object, error) {
+	if len(id) == 0 {
+		return nil, fmt.Errorf("token %q: no CKA_ID given", t.info.Label)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	hs, err := t.findObjects([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, id)})
+	if err != nil {
+		return nil, fmt.Errorf("token %q: find objects with CKA_ID %x (C_FindObjects): %w", t.info.Label, id, err)
+	}
+	out := make([]Object, 0, len(hs))
+	for _, h := range hs {
+		o, err := t.describe(h)
+		if err != nil {
+			return nil, fmt.Errorf("token %q: %w", t.info.Label, err)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// DestroyObjectsWithID destroys every object carrying CKA_ID id and
+// returns how many it destroyed. The user must be logged in.
+func (t *Token) DestroyObjectsWithID(id []byte) (int, error) {
+	if len(id) == 0 {
+		return 0, fmt.Errorf("token %q: no CKA_ID given", t.info.Label)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.requireLogin(); err != nil {
+		return 0, err
+	}
+	hs, err := t.findObjects([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, id)})
+	if err != nil {
+		return 0, fmt.Errorf("token %q: find objects with CKA_ID %x (C_FindObjects): %w", t.info.Label, id, err)
+	}
+	n := 0
+	for _, h := range hs {
+		if err := t.raw.DestroyObject(t.session, h); err != nil {
+			return n, fmt.Errorf("token %q: destroy an object with CKA_ID %x (C_DestroyObject): %w", t.info.Label, id, err)
+		}
+		n++
+	}
+	return n, nil
+}

@@ -94,6 +94,41 @@ type KeyOptions struct {
 	// an EC key with CKA_DECRYPT false. The key then has the usages the
 	// module gives it, which KeyAttributes reports.
 	UsageDefaults bool
+	// ID is the CKA_ID to give the key pair (NewKeyID), chosen before the
+	// generation so that a transcript can name it first: whatever a crash
+	// leaves of the pair carries it. Empty: a new random one.
+	ID []byte
+}
+
+// CheckLabelFree refuses, as GenerateKeyPair would, a label that any
+// object on the token already carries: for checking before a generation
+// is announced.
+func (t *Token) CheckLabelFree(label string) error {
+	if err := ValidateLabel(label); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.requireLabelFree(label, "generate another")
+}
+
+// NewKeyID returns a fresh random CKA_ID from the token's generator, for
+// KeyOptions.ID.
+func (t *Token) NewKeyID() ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	for {
+		id, err := t.random(idLen)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Count(id, []byte{0}) != len(id) {
+			return id, nil
+		}
+	}
 }
 
 // trustedWrapAttr is the attribute that restricts wrapping to trusted keys.
@@ -131,12 +166,20 @@ func (t *Token) GenerateKeyPairWith(label string, alg keys.Algorithm, opts KeyOp
 	if err := t.requireLabelFree(label, "generate another"); err != nil {
 		return nil, err
 	}
-	id, err := t.random(idLen)
-	if err != nil {
-		return nil, err
+	id := opts.ID
+	if len(id) == 0 {
+		var err error
+		if id, err = t.random(idLen); err != nil {
+			return nil, err
+		}
+		if bytes.Count(id, []byte{0}) == len(id) {
+			return nil, fmt.Errorf("token %q: random number generator returned all zeros", t.info.Label)
+		}
+	} else if len(id) != idLen {
+		return nil, fmt.Errorf("token %q: a key pair's CKA_ID has %d bytes, not %d", t.info.Label, len(id), idLen)
 	}
-	if bytes.Count(id, []byte{0}) == len(id) {
-		return nil, fmt.Errorf("token %q: random number generator returned all zeros", t.info.Label)
+	if hs, err := t.findObjects([]*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, id)}); err != nil || len(hs) > 0 {
+		return nil, fmt.Errorf("token %q: CKA_ID %x is taken (%d objects) or cannot be searched (%v)", t.info.Label, id, len(hs), err)
 	}
 
 	before, err := t.objectSet()

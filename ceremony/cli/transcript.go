@@ -62,9 +62,13 @@ var transcriptCmd = &Command{
 					if err != nil {
 						return err
 					}
-					chain, err := transcript.ReadFile(path)
+					chain, torn, err := transcript.ReadIntact(path)
 					if err != nil {
 						return fmt.Errorf("%s: %v", path, err)
+					}
+					if torn != nil {
+						fmt.Fprintf(env.Stdout, "NOTE: event %d was cut off in the middle of its write (%d bytes, SHA-256 %s): a crash; the record below is the %d events before it. ceremony close sets the bytes aside.\n\n",
+							torn.Event, len(torn.Bytes), torn.SHA256, len(chain.Events))
 					}
 					fmt.Fprint(env.Stdout, record.Render(chain))
 					return nil

@@ -54,6 +54,9 @@ type CloseResult struct {
 // did not destroy.
 type leftoverKey struct {
 	Label, ID, PublicKeySHA256, Token string
+	// Intent: only its generation was announced (key-generating); a
+	// crash may have left all, part or none of the pair.
+	Intent bool
 }
 
 // leftovers reads what an interrupted ceremony left: keys it generated or
@@ -65,21 +68,40 @@ func leftovers(c *transcript.Chain) ([]leftoverKey, []outdir.Artifact, error) {
 	initialising := false
 	for _, ev := range c.Events {
 		switch transcript.Canonical(ev.Type) {
+		case transcript.TypeKeyGenerating:
+			p, err := transcript.DataAs[transcript.KeyGenerating](ev)
+			if err != nil || p.ID == "" || p.Token == "" {
+				return nil, nil, fmt.Errorf("event %d (key-generating) does not name a CKA_ID and a token", ev.Seq)
+			}
+			ks = append(ks, leftoverKey{Label: p.Label, ID: p.ID, Token: p.Token, Intent: true})
+			continue
+		case transcript.TypeArtifactWriting:
+			p, err := transcript.DataAs[transcript.ArtifactWriting](ev)
+			if err != nil || p.Path == "" || p.SHA256 == "" {
+				return nil, nil, fmt.Errorf("event %d (artifact-writing) does not name a file and its SHA-256", ev.Seq)
+			}
+			if _, err := outdir.ArtifactPath(p.Path); err != nil {
+				return nil, nil, fmt.Errorf("event %d (artifact-writing): %v", ev.Seq, err)
+			}
+			arts = append(arts, outdir.Artifact{Path: p.Path, SHA256: p.SHA256, Size: p.Size})
+			continue
 		case transcript.TypeKeyGenerated, transcript.TypeKeyRestored:
 			var k leftoverKey
 			var err error
 			if ev.Is(transcript.TypeKeyGenerated) {
 				var p transcript.KeyGenerated
 				p, err = transcript.DataAs[transcript.KeyGenerated](ev)
-				k = leftoverKey{p.Label, p.ID, p.PublicKeySHA256, p.Token}
+				k = leftoverKey{Label: p.Label, ID: p.ID, PublicKeySHA256: p.PublicKeySHA256, Token: p.Token}
 			} else {
 				var p transcript.KeyRestored
 				p, err = transcript.DataAs[transcript.KeyRestored](ev)
-				k = leftoverKey{p.Label, p.ID, p.PublicKeySHA256, p.Token}
+				k = leftoverKey{Label: p.Label, ID: p.ID, PublicKeySHA256: p.PublicKeySHA256, Token: p.Token}
 			}
 			if err != nil || k.Label == "" || k.ID == "" || k.PublicKeySHA256 == "" {
 				return nil, nil, fmt.Errorf("event %d (%s) does not name a key's label, id and public key", ev.Seq, ev.Type)
 			}
+			// The generation it announced is done.
+			ks = slices.DeleteFunc(ks, func(o leftoverKey) bool { return o.Intent && o.ID == k.ID })
 			ks = append(ks, k)
 		case transcript.TypeKeyDestroyed:
 			k, _ := transcript.DataAs[transcript.KeyDestroyed](ev)
@@ -100,6 +122,8 @@ func leftovers(c *transcript.Chain) ([]leftoverKey, []outdir.Artifact, error) {
 			if _, err := outdir.ArtifactPath(a.Path); err != nil {
 				return nil, nil, fmt.Errorf("event %d (artifact-written): %v", ev.Seq, err)
 			}
+			// The write it announced is done.
+			arts = slices.DeleteFunc(arts, func(o outdir.Artifact) bool { return o.Path == a.Path })
 			arts = append(arts, a)
 		case transcript.TypeArtifactWithdrawn:
 			a, _ := transcript.DataAs[transcript.ArtifactWithdrawn](ev)
@@ -169,13 +193,23 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A ceremony running in the directory holds its lock: close refuses
+	// it rather than destroy a live ceremony's keys.
+	if err := dir.Lock(); err != nil {
+		return nil, err
+	}
+	defer dir.Unlock()
 	path := dir.TranscriptPath()
 	if _, err := os.Lstat(filepath.Join(dir.Path(), outdir.SealFile)); err == nil {
 		return nil, fmt.Errorf("%s has a seal (%s): a sealed ceremony completed; there is nothing to close", dir.Path(), outdir.SealFile)
 	}
-	chain, err := transcript.ReadFile(path)
+	chain, torn, err := transcript.ReadIntact(path)
 	if err != nil {
 		return nil, fmt.Errorf("transcript %s: %w (closing appends to an intact transcript only; transcript verify says where it breaks)", path, err)
+	}
+	tornFile := ""
+	if torn != nil {
+		tornFile = outdir.TranscriptFile + ".torn-" + torn.SHA256[:12]
 	}
 	if len(chain.Events) == 0 || !chain.Events[0].Is(transcript.TypeCeremonyStarted) {
 		return nil, fmt.Errorf("transcript %s does not begin with the ceremony's start", path)
@@ -219,10 +253,17 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 
 	if !opts.Confirmed {
 		plan := &CloseResult{Transcript: path}
+		if torn != nil {
+			plan.Planned = append(plan.Planned, fmt.Sprintf("set aside the cut-off last line (event %d, %d bytes, SHA-256 %s) as %s", torn.Event, len(torn.Bytes), torn.SHA256, tornFile))
+		}
 		for _, k := range ks {
 			on := "the token"
 			if k.Token != "" {
 				on = fmt.Sprintf("token %q", record.Printable(k.Token))
+			}
+			if k.Intent {
+				plan.Planned = append(plan.Planned, fmt.Sprintf("destroy whatever carries id %s on %s: key pair %q was being generated when the ceremony stopped", k.ID, on, record.Printable(k.Label)))
+				continue
 			}
 			plan.Planned = append(plan.Planned, fmt.Sprintf("destroy key pair %q (id %s, public key SHA-256 %s) on %s", record.Printable(k.Label), k.ID, k.PublicKeySHA256, on))
 		}
@@ -237,7 +278,7 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 
 	var (
 		tok     *hsm.Token
-		found   []*hsm.KeyPair
+		found   []leftoverKey
 		loginBy string
 	)
 	if len(ks) > 0 {
@@ -258,22 +299,52 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 			if k.Token != tok.Info().Label {
 				return nil, fmt.Errorf("key pair %q is on token %q by the transcript, not on token %q: close with that token's config; nothing was changed", record.Printable(k.Label), record.Printable(k.Token), tok.Info().Label)
 			}
-			kp, err := tok.FindKeyPair(k.Label)
-			if errors.Is(err, hsm.ErrKeyNotFound) {
-				return nil, fmt.Errorf("token %q has no key pair %q, which the ceremony generated and did not destroy; nothing was changed", tok.Info().Label, record.Printable(k.Label))
+			id, err := hex.DecodeString(k.ID)
+			if err != nil || len(id) == 0 {
+				return nil, fmt.Errorf("key pair %q: the transcript's id %q is not hex; nothing was changed", record.Printable(k.Label), k.ID)
 			}
+			objs, err := tok.ObjectsWithID(id)
 			if err != nil {
 				return nil, err
 			}
-			fp, _ := keys.Fingerprint(kp.Public())
-			if kp.IDHex() != k.ID || fp != k.PublicKeySHA256 {
-				return nil, fmt.Errorf("key pair %q on token %q (id %s, public key SHA-256 %s) is not the one the ceremony generated (id %s, public key SHA-256 %s); nothing was changed",
-					kp.Label, tok.Info().Label, kp.IDHex(), fp, k.ID, k.PublicKeySHA256)
+			if len(objs) == 0 {
+				// Never made (an announced generation that did not
+				// happen), or gone already.
+				continue
 			}
-			found = append(found, kp)
+			for _, o := range objs {
+				if o.Label != k.Label && o.Label != "" {
+					return nil, fmt.Errorf("token %q holds %s %q with id %s, the id of key pair %q: it is not the ceremony's; nothing was changed", tok.Info().Label, o.Class, record.Printable(o.Label), k.ID, record.Printable(k.Label))
+				}
+			}
+			if !k.Intent {
+				// Where the pair is whole and alone, its public key must
+				// be the one recorded; a half pair or a duplicate (a crash
+				// in the middle of a generation or a copy) is known by
+				// its id.
+				if kp, err := tok.FindKeyPair(k.Label); err == nil {
+					fp, _ := keys.Fingerprint(kp.Public())
+					if kp.IDHex() != k.ID || fp != k.PublicKeySHA256 {
+						return nil, fmt.Errorf("key pair %q on token %q (id %s, public key SHA-256 %s) is not the one the ceremony generated (id %s, public key SHA-256 %s); nothing was changed",
+							kp.Label, tok.Info().Label, kp.IDHex(), fp, k.ID, k.PublicKeySHA256)
+					}
+				}
+			}
+			found = append(found, k)
 		}
 	}
 
+	if torn != nil {
+		// A crash cut the last line: its bytes go to a file of their own,
+		// named in the closing event, and the transcript goes on from its
+		// last intact event.
+		if err := dir.WriteFile(tornFile, torn.Bytes); err != nil {
+			return nil, err
+		}
+		if err := truncateDurably(path, int64(torn.Offset)); err != nil {
+			return nil, err
+		}
+	}
 	w, _, err := transcript.Reopen(path, opts.Now)
 	if err != nil {
 		return nil, err
@@ -281,14 +352,20 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	defer w.Close()
 	res := &CloseResult{Transcript: path}
 	for i := len(found) - 1; i >= 0; i-- {
-		kp := found[i]
-		if err := tok.DestroyKeyPair(kp); err != nil {
+		k := found[i]
+		id, _ := hex.DecodeString(k.ID)
+		n, err := tok.DestroyObjectsWithID(id)
+		if err != nil {
 			return res, err
 		}
-		res.Destroyed = append(res.Destroyed, fmt.Sprintf("%s (id %s)", kp.Label, kp.IDHex()))
+		res.Destroyed = append(res.Destroyed, fmt.Sprintf("%s (id %s)", k.Label, k.ID))
+		what := "generated by this ceremony"
+		if k.Intent {
+			what = "whose generation this ceremony had begun"
+		}
 		if _, err := w.Append(transcript.Entry{Step: "close",
-			Text: fmt.Sprintf("Destroyed key pair %q on token %q, generated by this ceremony, which was interrupted", kp.Label, tok.Info().Label),
-			Data: transcript.KeyDestroyed{Label: kp.Label, ID: kp.IDHex(), Token: tok.Info().Label}}); err != nil {
+			Text: fmt.Sprintf("Destroyed key pair %q (%d object(s) with id %s) on token %q, %s, which was interrupted", record.Printable(k.Label), n, k.ID, tok.Info().Label, what),
+			Data: transcript.KeyDestroyed{Label: k.Label, ID: k.ID, Token: tok.Info().Label}}); err != nil {
 			return res, err
 		}
 	}
@@ -314,6 +391,10 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	text += ". It was not completed and is not sealed."
 	data := transcript.CeremonyClosed{Destroyed: res.Destroyed, Withdrawn: res.Withdrawn, AlreadyGone: res.Gone,
 		LastEventBefore: len(chain.Events)}
+	if torn != nil {
+		data.TornTail = &transcript.TornTail{Event: torn.Event, File: tornFile, SHA256: torn.SHA256, Size: len(torn.Bytes)}
+		text += fmt.Sprintf(" Its cut-off last line (event %d, %d bytes) was set aside as %s.", torn.Event, len(torn.Bytes), tornFile)
+	}
 	if loginBy != "" {
 		data.Login = loginBy
 		data.Token = transcript.V(tok.Info())
@@ -332,4 +413,17 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		_ = dir.WriteFile(outdir.RecordFile, []byte(record.Render(c)))
 	}
 	return res, nil
+}
+
+// truncateDurably cuts the file at path to size and syncs it.
+func truncateDurably(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("%s: set the cut-off line aside: %w", path, err)
+	}
+	return f.Sync()
 }

@@ -271,6 +271,23 @@ func (p *Plan) Run(ctx context.Context, face Face) (*Result, error) {
 		}
 		return nil, err
 	}
+	// The directory is this run's alone from here: another run or a
+	// close waits for nothing and is refused. Another process may have
+	// started in it between the check and the lock: then it is not
+	// empty, and this run leaves it as it is.
+	if err := p.out.Lock(); err != nil {
+		if tok != nil {
+			tok.Close()
+		}
+		return nil, err
+	}
+	defer p.out.Unlock()
+	if _, err := outdir.Check(p.out.Path()); err != nil {
+		if tok != nil {
+			tok.Close()
+		}
+		return nil, err
+	}
 	r, err := newRun(p, tok, face)
 	if err != nil {
 		if tok != nil {

@@ -179,8 +179,10 @@ func TestRootKeyGenerationCeremony(t *testing.T) {
 		t.Fatalf("result %+v does not describe the transcript", res)
 	}
 	want := []string{"ceremony-started", "attendance", "confirmed", "preflight", "choice", "confirmed", "hsm-login",
-		"key-generated", "lint-passed", "signing-approved", "certificate-issued", "artifact-written", "artifact-written", "confirmed",
-		"key-generated", "lint-passed", "signing-approved", "certificate-issued", "artifact-written", "confirmed", "transcript-sealed"}
+		"key-generating", "key-generated", "lint-passed", "signing-approved", "certificate-issued",
+		"artifact-writing", "artifact-written", "artifact-writing", "artifact-written", "confirmed",
+		"key-generating", "key-generated", "lint-passed", "signing-approved", "certificate-issued",
+		"artifact-writing", "artifact-written", "confirmed", "transcript-sealed"}
 	if got := eventTypes(chain); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("events %v\nwant %v", got, want)
 	}
@@ -509,7 +511,7 @@ func TestWrongPINThenRightPIN(t *testing.T) {
 		t.Fatal(err)
 	}
 	types := strings.Join(eventTypes(chain), " ")
-	if !strings.Contains(types, "hsm-login-failed hsm-login key-generated") {
+	if !strings.Contains(types, "hsm-login-failed hsm-login key-generating key-generated") {
 		t.Fatalf("events %s", types)
 	}
 	raw, _ := os.ReadFile(filepath.Join(r.out, "transcript.jsonl"))

@@ -239,7 +239,7 @@ func (r *run) backupKey(info StepInfo, st *backupKeyStep) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	art, err := r.out.WriteArtifact(st.file(), data)
+	art, err := r.writeArtifact(info, st.file(), data)
 	if err != nil {
 		return "", err
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -93,6 +94,22 @@ func (r *run) generateKey(info StepInfo, st *generateKeyStep, i int) (string, er
 	if st.Token != "" {
 		tok = r.others[st.Token]
 	}
+	// The CKA_ID is chosen and recorded first: whatever a crash leaves
+	// on the token with it is this ceremony's, and close destroys it.
+	if err := tok.CheckLabelFree(label); err != nil {
+		return "", err
+	}
+	id, err := tok.NewKeyID()
+	if err != nil {
+		return "", err
+	}
+	opts.ID = id
+	if err := r.record(transcript.Entry{Step: info.ID,
+		Text: fmt.Sprintf("Generating %s key pair %q (CKA_ID %x) in HSM token %q", prof.Key.Describe(), label, id, tok.Info().Label),
+		Data: transcript.KeyGenerating{ID: hex.EncodeToString(id), Label: label, Token: tok.Info().Label}}); err != nil {
+		return "", err
+	}
+	r.changed = true
 	d, err := r.timed(info, fmt.Sprintf("Generating %s key pair %q in HSM token %q", prof.Key.Describe(), label, tok.Info().Label), func() (err error) {
 		kp, err = tok.GenerateKeyPairWith(label, prof.Key, opts)
 		return err

@@ -149,7 +149,7 @@ func (r *run) initToken(ctx context.Context, info StepInfo, st *initTokenStep) (
 	if err != nil {
 		return "", err
 	}
-	art, err := r.out.WriteArtifact(activation.ArtifactName, data)
+	art, err := r.writeArtifact(info, activation.ArtifactName, data)
 	if err != nil {
 		return "", err
 	}

@@ -120,7 +120,7 @@ func (k *writeArtifactStep) run(_ context.Context, r *run, info StepInfo) (strin
 		if err != nil {
 			return "", err
 		}
-		art, err := r.out.WriteArtifact(files[j], data)
+		art, err := r.writeArtifact(info, files[j], data)
 		if err != nil {
 			return "", err
 		}

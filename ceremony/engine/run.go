@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -321,3 +323,18 @@ func (t tokenRand) Read(p []byte) (int, error) {
 }
 
 var _ io.Reader = tokenRand{}
+
+// writeArtifact writes an artifact after recording that it is about to
+// (artifact-writing, with its SHA-256): a crash between the link and the
+// artifact-written event that follows leaves a file the transcript
+// names, which close withdraws and verify recognises.
+func (r *run) writeArtifact(info StepInfo, name string, data []byte) (outdir.Artifact, error) {
+	sum := sha256.Sum256(data)
+	path := outdir.ArtifactsDir + "/" + name
+	if err := r.record(transcript.Entry{Step: info.ID, Text: fmt.Sprintf("Writing %s (%d bytes, SHA-256 %x)", path, len(data), sum),
+		Data: transcript.ArtifactWriting{Path: path, SHA256: hex.EncodeToString(sum[:]), Size: len(data)}}); err != nil {
+		return outdir.Artifact{}, err
+	}
+	r.changed = true
+	return r.out.WriteArtifact(name, data)
+}

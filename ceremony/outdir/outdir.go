@@ -40,7 +40,8 @@ const (
 // Dir is a ceremony directory.
 type Dir struct {
 	path    string
-	created string // the topmost directory Create made ("" if none)
+	created string   // the topmost directory Create made ("" if none)
+	lock    *os.File // held by Lock
 }
 
 // Check returns a Dir for path after making sure a ceremony can be written
@@ -110,9 +111,10 @@ func (d *Dir) Path() string { return d.path }
 func (d *Dir) TranscriptPath() string { return filepath.Join(d.path, TranscriptFile) }
 
 // WriteFile writes one of the ceremony directory's own files (SealFile,
-// RecordFile) atomically; it never overwrites.
+// RecordFile, a transcript's cut-off line set aside) atomically; it never
+// overwrites.
 func (d *Dir) WriteFile(name string, data []byte) error {
-	if name != SealFile && name != RecordFile {
+	if name != SealFile && name != RecordFile && !tornName.MatchString(name) {
 		return fmt.Errorf("outdir: %s is not a ceremony file", name)
 	}
 	return durable.WriteFileExclusive(filepath.Join(d.path, name), data, 0o644)
@@ -191,6 +193,10 @@ type Artifact struct {
 	SHA256 string `json:"sha256"`
 	Size   int    `json:"size"`
 }
+
+// tornName is the name of a transcript's cut-off last line, set aside by
+// close.
+var tornName = regexp.MustCompile(`^transcript\.jsonl\.torn-[0-9a-f]{12}$`)
 
 var artifactName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,99}$`)
 

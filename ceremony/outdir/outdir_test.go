@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,4 +124,33 @@ func TestArtifactPath(t *testing.T) {
 			t.Errorf("ArtifactPath(%q) = %q, want an error", p, got)
 		}
 	}
+}
+
+// One process at a time holds a ceremony directory: a second lock is
+// refused at once (ErrBusy), Busy says so, and Unlock lets the next in.
+func TestLock(t *testing.T) {
+	path := t.TempDir()
+	a, b := &Dir{path: path}, &Dir{path: path}
+	if Busy(path) {
+		t.Fatal("busy before anyone locked it")
+	}
+	if err := a.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Lock(); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("second lock: %v", err)
+	}
+	if !Busy(path) {
+		t.Error("not busy while locked")
+	}
+	if err := a.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if Busy(path) {
+		t.Error("busy after unlock")
+	}
+	if err := b.Lock(); err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	b.Unlock()
 }

@@ -29,6 +29,7 @@ const (
 	TypeBackupKeyRebuilt     = "backup-key-rebuilt"
 	TypeKeyRestored          = "key-restored"
 	TypeTokenLeftInitialised = "token-left-initialised"
+	TypeKeyGenerating        = "key-generating"
 	TypeKeyGenerated         = "key-generated"
 	TypeKeySelected          = "key-selected"
 	TypeLintPassed           = "lint-passed"
@@ -37,6 +38,7 @@ const (
 	TypeSigningRefused       = "signing-refused"
 	TypeCertificateIssued    = "certificate-issued"
 	TypeCRLIssued            = "crl-issued"
+	TypeArtifactWriting      = "artifact-writing"
 	TypeArtifactWritten      = "artifact-written"
 	TypeKeyDestroyed         = "key-destroyed"
 	TypeRollbackFailed       = "rollback-failed"
@@ -402,6 +404,15 @@ type TokenLeftInitialised struct {
 	Token Value `json:"token"`
 }
 
+// KeyGenerating is written just before a key pair is generated: from here
+// on, whatever a crash leaves on the token with this CKA_ID is the
+// ceremony's, and close destroys it.
+type KeyGenerating struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+	Token string `json:"token"`
+}
+
 // KeyGenerated records a key pair generated in the token.
 type KeyGenerated struct {
 	Algorithm       Value  `json:"algorithm"`
@@ -506,6 +517,15 @@ type CRLIssued struct {
 	ThisUpdate     string   `json:"this_update"`
 }
 
+// ArtifactWriting is written just before a file is linked under
+// artifacts/: a file there with this SHA-256 is the ceremony's, even if
+// its artifact-written event never followed.
+type ArtifactWriting struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int    `json:"size"`
+}
+
 // ArtifactWritten records a file written under artifacts/.
 type ArtifactWritten struct {
 	Content string `json:"content"`
@@ -562,7 +582,17 @@ type CeremonyClosed struct {
 	LastEventBefore int      `json:"last_event_before"`
 	Login           string   `json:"login,omitempty"`
 	Token           Value    `json:"token,omitzero"`
-	Withdrawn       []string `json:"withdrawn"`
+	// TornTail is the cut-off last line close set aside, if there was one.
+	TornTail  *TornTail `json:"torn_tail,omitempty"`
+	Withdrawn []string  `json:"withdrawn"`
+}
+
+// TornTail is a cut-off last line, set aside in a file of its own.
+type TornTail struct {
+	Event  int    `json:"event"`
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+	Size   int    `json:"size"`
 }
 
 func (CeremonyStarted) EventType() string      { return TypeCeremonyStarted }
@@ -585,6 +615,8 @@ func (BackupException) EventType() string      { return TypeBackupException }
 func (BackupKeyRebuilt) EventType() string     { return TypeBackupKeyRebuilt }
 func (KeyRestored) EventType() string          { return TypeKeyRestored }
 func (TokenLeftInitialised) EventType() string { return TypeTokenLeftInitialised }
+func (KeyGenerating) EventType() string        { return TypeKeyGenerating }
+func (ArtifactWriting) EventType() string      { return TypeArtifactWriting }
 func (KeyGenerated) EventType() string         { return TypeKeyGenerated }
 func (KeySelected) EventType() string          { return TypeKeySelected }
 func (LintPassed) EventType() string           { return TypeLintPassed }
@@ -608,7 +640,7 @@ var Payloads = []Payload{
 	CeremonyStarted{}, Attendance{}, Confirmed{}, Choice{}, Override{}, Preflight{}, Exception{},
 	HSMLogin{}, HSMLoginFailed{}, TokenInitialising{}, TokenInitialised{}, SharesSplit{}, ShareHandedOut{},
 	ShareTypebackFailed{}, ShareRejected{}, KeyBackedUp{}, BackupException{}, BackupKeyRebuilt{}, KeyRestored{},
-	TokenLeftInitialised{}, KeyGenerated{}, KeySelected{}, LintPassed{}, LintFailed{}, SigningApproved{},
-	SigningRefused{}, CertificateIssued{}, CRLIssued{}, ArtifactWritten{}, KeyDestroyed{}, RollbackFailed{},
+	TokenLeftInitialised{}, KeyGenerating{}, KeyGenerated{}, KeySelected{}, LintPassed{}, LintFailed{}, SigningApproved{},
+	SigningRefused{}, CertificateIssued{}, CRLIssued{}, ArtifactWriting{}, ArtifactWritten{}, KeyDestroyed{}, RollbackFailed{},
 	ArtifactWithdrawn{}, TranscriptSealed{}, CeremonyFailed{}, CeremonyAborted{}, CeremonyClosed{},
 }

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -75,17 +76,21 @@ type Writer struct {
 	broken error
 }
 
-// Create creates a new transcript at path; it fails if the file exists. now
-// supplies event times (time.Now when nil).
+// Create starts a new transcript at path; it fails if the file exists.
+// now supplies event times (time.Now when nil). The file appears with its
+// first event in it, whole (written under a temporary name, synced and
+// linked to path by the first Append): a crash never leaves an empty or
+// partial transcript, only none.
 func Create(path string, now func() time.Time) (*Writer, error) {
 	if now == nil {
 		now = time.Now
 	}
-	f, err := durable.CreateExclusive(path, 0o644)
-	if err != nil {
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("create transcript: %s: already exists", path)
+	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("create transcript: %w", err)
 	}
-	return &Writer{f: f, path: path, prev: Genesis, now: now}, nil
+	return &Writer{path: path, prev: Genesis, now: now}, nil
 }
 
 // Reopen opens an existing, unsealed transcript at path to append to it:
@@ -207,8 +212,23 @@ func (w *Writer) next(e Entry) (Event, []byte, error) {
 	return ev, line, nil
 }
 
-// write appends line (the event ev) and fsyncs the file.
+// write appends line (the event ev) and fsyncs the file. The first
+// event creates the file, whole.
 func (w *Writer) write(ev Event, line []byte) error {
+	if w.f == nil {
+		if err := durable.WriteFileExclusive(w.path, append(line, '\n'), 0o644); err != nil {
+			w.broken = err
+			return fmt.Errorf("transcript: write event %d: %w", ev.Seq, err)
+		}
+		f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			w.broken = err
+			return fmt.Errorf("transcript: open after event %d: %w", ev.Seq, err)
+		}
+		w.f = f
+		w.seq, w.prev = ev.Seq, LineHash(line)
+		return nil
+	}
 	if _, err := w.f.Write(append(line, '\n')); err != nil {
 		w.broken = err
 		return fmt.Errorf("transcript: write event %d: %w", ev.Seq, err)

@@ -286,3 +286,76 @@ func TestReopenContinuesTheChain(t *testing.T) {
 		t.Fatal("Reopen of a missing file succeeded")
 	}
 }
+
+// A new transcript appears only with its first event in it, whole: there
+// is never an empty transcript file.
+func TestCreateWritesTheFirstEventWhole(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "transcript.jsonl")
+	w, err := Create(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Fatalf("the file exists before its first event: %v", err)
+	}
+	if _, err := w.Append(Entry{Type: "ceremony-started", Text: "started"}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || bytes.Count(data, []byte("\n")) != 1 {
+		t.Fatalf("after the first event: %q, %v", data, err)
+	}
+	if _, err := w.Append(Entry{Type: "note", Text: "second"}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if c, err := ReadFile(path); err != nil || len(c.Events) != 2 {
+		t.Fatalf("read back: %v", err)
+	}
+	if _, err := Create(path, nil); err == nil {
+		t.Fatal("Create over an existing transcript")
+	}
+	if matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*tmp*")); len(matches) != 0 {
+		t.Errorf("temporary files left: %v", matches)
+	}
+}
+
+// ReadIntact carries on from the events before a cut-off last line, and
+// refuses any other fault.
+func TestReadIntact(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "transcript.jsonl")
+	w, err := Create(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"one", "two"} {
+		if _, err := w.Append(Entry{Type: "note", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	good, _ := os.ReadFile(path)
+	if c, torn, err := ReadIntact(path); err != nil || torn != nil || len(c.Events) != 2 {
+		t.Fatalf("intact: %v, %v", torn, err)
+	}
+	if err := os.WriteFile(path, append(append([]byte{}, good...), `{"seq":3,"ti`...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, torn, err := ReadIntact(path)
+	if err != nil || torn == nil || len(c.Events) != 2 || torn.Event != 3 || torn.Offset != len(good) || string(torn.Bytes) != `{"seq":3,"ti` || len(torn.SHA256) != 64 {
+		t.Fatalf("torn: %+v, %v", torn, err)
+	}
+	bad := bytes.Replace(good, []byte(`"one"`), []byte(`"0ne"`), 1)
+	if err := os.WriteFile(path, append(bad, `{"seq":3`...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadIntact(path); err == nil {
+		t.Fatal("a broken chain before the cut was accepted")
+	}
+	if err := os.WriteFile(path, []byte(`{"seq":1`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ReadIntact(path); err == nil {
+		t.Fatal("a transcript with no intact event was accepted")
+	}
+}

@@ -2,7 +2,10 @@ package transcript
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -103,4 +106,42 @@ func short(h string) string {
 		return h[:16] + "…"
 	}
 	return h
+}
+
+// Torn is a transcript's cut-off last line: the bytes a crash in the
+// middle of a write left after the last complete event.
+type Torn struct {
+	// Event is the number the cut-off event would have had.
+	Event int
+	// Offset is where the torn bytes start: the length of the intact
+	// transcript.
+	Offset int
+	Bytes  []byte
+	SHA256 string
+}
+
+// ReadIntact reads the transcript at path. If its only fault is a
+// cut-off last line, it returns the chain of the events before it and the
+// torn bytes, so that close, show and the TUI carry on from the intact
+// prefix as verify does; any other fault is an error.
+func ReadIntact(path string) (*Chain, *Torn, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := Check(data)
+	var ce *ChainError
+	if err == nil || !errors.As(err, &ce) || !ce.CutOff {
+		return c, nil, err
+	}
+	cut := bytes.LastIndexByte(data, '\n') + 1
+	prefix := data[:cut]
+	if len(prefix) == 0 {
+		return nil, nil, err // nothing intact: not even the first event
+	}
+	if c, err = Check(prefix); err != nil {
+		return nil, nil, err
+	}
+	sum := sha256.Sum256(data[cut:])
+	return c, &Torn{Event: ce.Event, Offset: cut, Bytes: data[cut:], SHA256: hex.EncodeToString(sum[:])}, nil
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,6 +34,8 @@ type interrupted struct {
 	initToken    bool
 	resetHint    string // how to reset the token it initialised
 	damaged      string // why the transcript could not be read
+	torn         string // a cut-off last line, set aside by close
+	running      bool   // another process holds the directory: not interrupted
 }
 
 // findInterrupted lists the ceremony directories under dir whose
@@ -59,10 +62,17 @@ func findInterrupted(dir string) []*interrupted {
 
 func readInterrupted(dir string) *interrupted {
 	in := &interrupted{dir: record.Printable(dir), title: "?"}
-	c, err := transcript.ReadFile(filepath.Join(dir, outdir.TranscriptFile))
+	if outdir.Busy(dir) {
+		in.running = true
+		return in
+	}
+	c, torn, err := transcript.ReadIntact(filepath.Join(dir, outdir.TranscriptFile))
 	if err != nil {
 		in.damaged = err.Error()
 		return in
+	}
+	if torn != nil {
+		in.torn = fmt.Sprintf("event %d was cut off in the middle of its write (%d bytes): close sets it aside", torn.Event, len(torn.Bytes))
 	}
 	if len(c.Events) == 0 {
 		in.damaged = "the transcript is empty"

@@ -106,7 +106,7 @@ func (s *startModel) keys() []key.Binding {
 // again: its transcript was read and names its script.
 func (s *startModel) canRerun() bool {
 	in := s.chosen.resume
-	return in != nil && in.damaged == "" && in.scriptPath != ""
+	return in != nil && !in.running && in.damaged == "" && in.scriptPath != ""
 }
 
 // focused is the field being edited, or nil on the start button.
@@ -381,6 +381,9 @@ func (s *startModel) view(m *Model) string {
 func (s *startModel) details(th theme, c choice, w int) []string {
 	var out []string
 	if in := c.resume; in != nil {
+		if in.running {
+			return indent("Running now in another process (it holds the directory's lock): it is not interrupted.", 1, w)
+		}
 		if in.damaged != "" {
 			return indent("Cannot read its transcript: "+in.damaged, 1, w)
 		}
@@ -394,6 +397,9 @@ func (s *startModel) details(th theme, c choice, w int) []string {
 		}
 		if len(in.filesLeft) > 0 {
 			out = append(out, indent(th.Warn("Files it wrote that were not withdrawn: "+strings.Join(in.filesLeft, ", ")), 1, w)...)
+		}
+		if in.torn != "" {
+			out = append(out, indent(th.Warn("Its last event: "+in.torn), 1, w)...)
 		}
 		if in.rehearsal {
 			out = append(out, " It was a rehearsal.")

@@ -296,6 +296,24 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 			withdrawn[a.Path] = ev.Seq
 		}
 	}
+	// Files whose write was announced (artifact-writing) and not yet
+	// recorded as written: the ceremony stopped between the two.
+	intended := map[string]record.Artifact{}
+	for _, ev := range evs {
+		switch {
+		case ev.Is(transcript.TypeArtifactWriting):
+			var a record.Artifact
+			if err := json.Unmarshal(ev.Data, &a); err != nil || !artifactPath.MatchString(a.Path) {
+				return &Failure{Event: ev.Seq, Msg: fmt.Sprintf("%s event with a bad artifact path %q", ev.Type, a.Path)}
+			}
+			a.Event = ev.Seq
+			intended[a.Path] = a
+		case ev.Is(transcript.TypeArtifactWritten, transcript.TypeArtifactWithdrawn):
+			var a record.Artifact
+			_ = json.Unmarshal(ev.Data, &a)
+			delete(intended, a.Path)
+		}
+	}
 	recorded := map[string]bool{}
 	for _, a := range record.Artifacts(res.Chain) {
 		recorded[a.Path] = true
@@ -343,6 +361,14 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 		case recorded[p]:
 		case withdrawn[p] > 0:
 			return &Failure{File: p, Msg: fmt.Sprintf("withdrawn at event %d, but still present: do not carry it out", withdrawn[p])}
+		case res.Status == Unsealed && intended[p].Path != "":
+			a := intended[p]
+			data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+			sum := sha256.Sum256(data)
+			if err != nil || hex.EncodeToString(sum[:]) != a.SHA256 {
+				return &Failure{File: p, Msg: fmt.Sprintf("event %d announced this file with SHA-256 %s, but it is not that file: it is not the ceremony's", a.Event, short(a.SHA256))}
+			}
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: written as event %d announced, but the ceremony stopped before recording it; ceremony close withdraws it", p, a.Event))
 		case res.Status == Unsealed && strings.HasPrefix(n, "."):
 			res.Notes = append(res.Notes, fmt.Sprintf("%s: an unfinished write left by the interrupted ceremony; it is not an artifact", p))
 		default:
