@@ -76,6 +76,7 @@ func TestCommandLine(t *testing.T) {
 			"colourcodes":  cmdColourCodes,
 			"panerows":     cmdPaneRows,
 			"panesame":     cmdPaneSame,
+			"killsealing":  cmdKillSealing,
 		},
 	})
 }
@@ -902,5 +903,32 @@ func cmdPaneSame(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s", diff)
 	case diff == "" && neg:
 		ts.Fatalf("%s and %s are the same", args[0], args[1])
+	}
+}
+
+// killsealing DIR before|after: turns a sealed ceremony into one killed
+// while sealing, as the seal step leaves it: the pending seal (the seal
+// event's line and the signature) written, and the seal event not yet
+// appended (before) or appended (after); transcript.sig and the record
+// not yet written.
+func cmdKillSealing(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 || (args[1] != "before" && args[1] != "after") {
+		ts.Fatalf("usage: killsealing DIR before|after")
+	}
+	dir := ts.MkAbs(args[0])
+	data, err := os.ReadFile(filepath.Join(dir, "transcript.jsonl"))
+	ts.Check(err)
+	sig, err := os.ReadFile(filepath.Join(dir, "transcript.sig"))
+	ts.Check(err)
+	body := bytes.TrimSuffix(data, []byte("\n"))
+	cut := bytes.LastIndexByte(body, '\n') + 1
+	pending, err := json.Marshal(map[string]any{"seal_line": string(body[cut:]), "signature": sig})
+	ts.Check(err)
+	ts.Check(os.WriteFile(filepath.Join(dir, "transcript.sig.pending"), pending, 0o644))
+	if args[1] == "before" {
+		ts.Check(os.WriteFile(filepath.Join(dir, "transcript.jsonl"), data[:cut], 0o644))
+	}
+	for _, f := range []string{"transcript.sig", "transcript.md", "qr"} {
+		ts.Check(os.RemoveAll(filepath.Join(dir, f)))
 	}
 }

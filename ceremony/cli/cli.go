@@ -100,7 +100,7 @@ csr, 'ceremony qr help' for qr, 'ceremony import --help' for import.
 
 // commands is the command line: every command, in the order of the help.
 var commands = []*Command{
-	runCmd, sharesCmd, tokenCmd, hsmCmd, closeCmd, csrCmd, transcriptCmd, qrCmd, importCmd,
+	runCmd, sharesCmd, tokenCmd, hsmCmd, closeCmd, sealCmd, csrCmd, transcriptCmd, qrCmd, importCmd,
 	{
 		Name: "version", Aliases: []string{"--version"}, Usage: "Usage: ceremony version\n",
 		Flags: func(*flag.FlagSet) Run { return versionRun },

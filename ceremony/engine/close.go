@@ -15,6 +15,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/register"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/hsm"
 )
@@ -200,6 +201,9 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	}
 	defer dir.Unlock()
 	path := dir.TranscriptPath()
+	if SealPending(dir.Path()) {
+		return nil, fmt.Errorf("%s was killed while sealing: its signature waits in %s; run 'ceremony seal %s' to finish the seal (nothing to close; nothing was changed)", dir.Path(), outdir.PendingSealFile, dir.Path())
+	}
 	if _, err := os.Lstat(filepath.Join(dir.Path(), outdir.SealFile)); err == nil {
 		return nil, fmt.Errorf("%s has a seal (%s): a sealed ceremony completed; there is nothing to close", dir.Path(), outdir.SealFile)
 	}
@@ -232,13 +236,16 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	}
 
 	// Check every artifact before touching anything.
+	announced := announcedOnly(chain)
 	var present, gone []outdir.Artifact
 	for _, a := range arts {
 		local, _ := outdir.ArtifactPath(a.Path)
 		data, err := os.ReadFile(filepath.Join(dir.Path(), local))
 		if errors.Is(err, os.ErrNotExist) {
-			gone = append(gone, a)
-			continue
+			if !announced[a.Path] {
+				gone = append(gone, a)
+			}
+			continue // an announced write that never happened
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir.Path(), local), err)
@@ -332,6 +339,9 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 			}
 			found = append(found, k)
 		}
+		if err := refuseKeysInUse(tok, chain, found); err != nil {
+			return nil, err
+		}
 	}
 
 	if torn != nil {
@@ -382,7 +392,15 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		}
 	}
 	for _, a := range gone {
+		// Gone before this close (an interrupted close removed it, or
+		// someone did): recorded as withdrawn, so that the transcript
+		// says what is no longer there, and listed as already gone.
 		res.Gone = append(res.Gone, a.Path)
+		if _, err := w.Append(transcript.Entry{Step: "close",
+			Text: fmt.Sprintf("%s (SHA-256 %s) was already gone when the interrupted ceremony was closed", a.Path, a.SHA256),
+			Data: transcript.ArtifactWithdrawn{Path: a.Path, SHA256: a.SHA256}}); err != nil {
+			return res, err
+		}
 	}
 	text := fmt.Sprintf("Ceremony closed after an interruption: %d key pair(s) destroyed, %d artifact(s) withdrawn", len(res.Destroyed), len(res.Withdrawn))
 	if len(gone) > 0 {
@@ -426,4 +444,87 @@ func truncateDurably(path string, size int64) error {
 		return fmt.Errorf("%s: set the cut-off line aside: %w", path, err)
 	}
 	return f.Sync()
+}
+
+// announcedOnly returns the artifacts whose write was announced
+// (artifact-writing) and never recorded as done.
+func announcedOnly(c *transcript.Chain) map[string]bool {
+	out := map[string]bool{}
+	for _, ev := range c.Events {
+		switch {
+		case ev.Is(transcript.TypeArtifactWriting):
+			if p, err := transcript.DataAs[transcript.ArtifactWriting](ev); err == nil {
+				out[p.Path] = true
+			}
+		case ev.Is(transcript.TypeArtifactWritten):
+			if p, err := transcript.DataAs[transcript.ArtifactWritten](ev); err == nil {
+				delete(out, p.Path)
+			}
+		}
+	}
+	return out
+}
+
+// refuseKeysInUse refuses to destroy a key pair that has been used beyond
+// the interrupted ceremony: one whose certificate issued, by the token's
+// issuance register, a certificate or a CRL that this transcript does not
+// record. A transcript cut short (or forged) of a ceremony whose root has
+// since signed intermediates would otherwise make close destroy the
+// production root.
+func refuseKeysInUse(tok *hsm.Token, chain *transcript.Chain, ks []leftoverKey) error {
+	data, err := tok.ReadPrivateData(register.Label)
+	if errors.Is(err, hsm.ErrDataNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	reg, err := register.Parse(data)
+	if err != nil {
+		return fmt.Errorf("the token's issuance register: %w; nothing was changed", err)
+	}
+	here := map[string]bool{}       // certificates this transcript records
+	certOf := map[string][]string{} // public key SHA-256 -> its certificates' SHA-256
+	crls := 0
+	// The register names the ceremony that made each entry: an entry of
+	// this ceremony whose certificate-issued event a kill cut off is its
+	// own, not a use elsewhere.
+	self := ""
+	if start, err := transcript.DataAs[transcript.CeremonyStarted](chain.Events[0]); err == nil {
+		self = start.Script.Name + " " + start.ValidityStart
+	}
+	for _, ev := range chain.Events {
+		switch {
+		case ev.Is(transcript.TypeCertificateIssued):
+			c, err := transcript.DataAs[transcript.CertificateIssued](ev)
+			if err == nil {
+				here[c.SHA256] = true
+				certOf[c.PublicKeySHA256] = append(certOf[c.PublicKeySHA256], c.SHA256)
+			}
+		case ev.Is(transcript.TypeCRLIssued):
+			crls++
+		}
+	}
+	for _, k := range ks {
+		if k.Intent {
+			continue
+		}
+		for _, fp := range certOf[k.PublicKeySHA256] {
+			is := reg.Issuers[fp]
+			if is == nil {
+				continue
+			}
+			for _, c := range is.Issued {
+				if !here[c.SHA256] && (self == "" || c.Ceremony != self) {
+					return fmt.Errorf("key pair %q issued %q (serial %s) at %s, which this transcript does not record: by the token's issuance register it is in use, not an interrupted ceremony's leftover; close refuses to destroy it; nothing was changed",
+						record.Printable(k.Label), record.Printable(c.Subject), c.Serial, record.Printable(c.Ceremony))
+				}
+			}
+			if is.CRLNumber > 0 && crls == 0 {
+				return fmt.Errorf("key pair %q signed CRL number %d, which this transcript does not record: by the token's issuance register it is in use; close refuses to destroy it; nothing was changed",
+					record.Printable(k.Label), is.CRLNumber)
+			}
+		}
+	}
+	return nil
 }

@@ -156,8 +156,13 @@ func (r *run) seal(info StepInfo, i int) (string, error) {
 	var sig []byte
 	if _, err := r.timed(info, fmt.Sprintf("Sealing the transcript with audit key %q", kp.Label), func() error {
 		_, err := r.tw.Seal(entry, func(content []byte) (err error) {
-			sig, err = seal.Sign(content, kp, cert, []*x509.Certificate{root})
-			return err
+			if sig, err = seal.Sign(content, kp, cert, []*x509.Certificate{root}); err != nil {
+				return err
+			}
+			// The signature is kept durably, with the line it signs,
+			// before the seal event is written: a kill from here on
+			// leaves a seal that 'ceremony seal DIR' finishes.
+			return r.writePendingSeal(content, sig)
 		})
 		return err
 	}); err != nil {
@@ -165,7 +170,10 @@ func (r *run) seal(info StepInfo, i int) (string, error) {
 	}
 	r.sealed = true
 	if err := r.out.WriteFile(outdir.SealFile, sig); err != nil {
-		return "", fmt.Errorf("the transcript is sealed but the seal could not be written: %w", err)
+		return "", fmt.Errorf("the transcript is sealed but the seal could not be written (%w): 'ceremony seal %s' writes it from %s", err, r.out.Path(), outdir.PendingSealFile)
+	}
+	if err := removePendingSeal(r.out.Path()); err != nil {
+		return "", err
 	}
 	chain, err := transcript.ReadFile(r.tw.Path())
 	if err != nil {

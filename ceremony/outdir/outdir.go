@@ -27,6 +27,10 @@ const (
 	TranscriptFile = "transcript.jsonl"
 	// SealFile is the detached signature over the transcript.
 	SealFile = "transcript.sig"
+	// PendingSealFile holds the seal line and its signature while the
+	// seal is being written: a kill during sealing leaves it, and
+	// `ceremony seal DIR` finishes the seal from it.
+	PendingSealFile = "transcript.sig.pending"
 	// RecordFile is the printable rendering of the transcript.
 	RecordFile   = "transcript.md"
 	ArtifactsDir = "artifacts"
@@ -114,7 +118,7 @@ func (d *Dir) TranscriptPath() string { return filepath.Join(d.path, TranscriptF
 // RecordFile, a transcript's cut-off line set aside) atomically; it never
 // overwrites.
 func (d *Dir) WriteFile(name string, data []byte) error {
-	if name != SealFile && name != RecordFile && !tornName.MatchString(name) {
+	if name != SealFile && name != RecordFile && name != PendingSealFile && !tornName.MatchString(name) {
 		return fmt.Errorf("outdir: %s is not a ceremony file", name)
 	}
 	return durable.WriteFileExclusive(filepath.Join(d.path, name), data, 0o644)

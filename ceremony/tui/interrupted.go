@@ -66,6 +66,10 @@ func readInterrupted(dir string) *interrupted {
 		in.running = true
 		return in
 	}
+	if engine.SealPending(dir) {
+		in.damaged = fmt.Sprintf("it was killed while sealing: run 'ceremony seal %s' to finish the seal (nothing is signed again)", record.Printable(dir))
+		return in
+	}
 	c, torn, err := transcript.ReadIntact(filepath.Join(dir, outdir.TranscriptFile))
 	if err != nil {
 		in.damaged = err.Error()

@@ -169,7 +169,19 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 
 	sigPath := filepath.Join(dir, outdir.SealFile)
 	sig, sigErr := os.ReadFile(sigPath)
+	_, pendErr := os.Lstat(filepath.Join(dir, outdir.PendingSealFile))
+	pending := pendErr == nil
 	switch {
+	case pending && errors.Is(sigErr, fs.ErrNotExist):
+		// Killed while sealing: the signature waits beside the
+		// transcript, with or without its seal event written.
+		res.Status = Unsealed
+		res.Notes = append(res.Notes, fmt.Sprintf("the ceremony was killed while sealing; its signature waits in %s: 'ceremony seal DIR' finishes the seal", outdir.PendingSealFile))
+		if sealAt >= 0 {
+			// checkArtifacts below reads the artifacts the seal lists
+			// as any unsealed transcript's.
+			res.Chain = &transcript.Chain{Events: evs[:sealAt], Head: evs[sealAt].Prev}
+		}
 	case sealAt < 0 && sigErr == nil && looksSealed(evs[len(evs)-1]):
 		last := evs[len(evs)-1]
 		return nil, &Failure{Event: last.Seq, Msg: fmt.Sprintf("type %q, but it records a seal of the %d events before it and %s is present: this seal event was altered", last.Type, last.Seq-1, outdir.SealFile)}

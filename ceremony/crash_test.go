@@ -1,0 +1,374 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/devicepki/ceremony/ceremony/transcript"
+	"github.com/devicepki/ceremony/internal/softhsmtest"
+)
+
+// The root key generation ceremony is killed (SIGKILL, as a power cut
+// stops it) just before and just after each of its events is written, and
+// in the middle of writing some of them (transcript.FaultEnv). After each
+// kill: verify exits 3 (0 once sealed), and says nothing is foreign;
+// close, or seal for a kill while sealing, ends it; then verify reports
+// it closed (or sealed), the token holds no key pair or certificate of
+// the ceremony (pkcs11-tool's view through token inspect), and the
+// directory holds only the record.
+func TestKillAtEveryEvent(t *testing.T) {
+	work := t.TempDir()
+	for _, dir := range []string{"scripts", "templates"} {
+		if err := copyMissing(filepath.Join("..", dir), filepath.Join(work, dir)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(work, "quorum.yaml"), []byte(quorumAnswers), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	events := crashRun(t, work, "baseline", "").events
+	if events < 30 {
+		t.Fatalf("the baseline ceremony wrote %d events", events)
+	}
+	var points []string
+	for n := 1; n <= events; n++ {
+		points = append(points, fmt.Sprintf("before:%d", n), fmt.Sprintf("after:%d", n))
+		if n%4 == 2 {
+			points = append(points, fmt.Sprintf("torn:%d", n))
+		}
+	}
+	for _, p := range points {
+		t.Run(strings.ReplaceAll(p, ":", "-"), func(t *testing.T) {
+			t.Parallel()
+			checkKilled(t, work, p, events)
+		})
+	}
+}
+
+type crashResult struct {
+	out, config string
+	env         []string
+	events      int
+}
+
+// crashRun runs the root ceremony on a fresh SoftHSM2 installation into
+// WORK/name, killed at fault ("" for none).
+func crashRun(t *testing.T, work, name, fault string) crashResult {
+	t.Helper()
+	h, err := softhsmtest.Create(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := crashResult{out: name, config: name + ".yaml", env: append(os.Environ(), h.Env()...)}
+	if err := os.WriteFile(filepath.Join(work, r.config), []byte(fmt.Sprintf("module: %s\ntoken:\n  label: root\n", h.Module)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ceremony", "run", "scripts/root-key-generation.yaml", "--rehearsal", "--config", r.config,
+		"--answers", "quorum.yaml", "--input", "place=Crash lab", "--out", r.out)
+	cmd.Dir = work
+	cmd.Env = append(r.env, transcript.FaultEnv+"="+fault)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case fault == "" && err != nil:
+		t.Fatalf("baseline run: %v\n%s", err, out)
+	case fault != "" && (!errors.As(err, &exit) || exit.ExitCode() != -1):
+		t.Fatalf("run killed at %s: %v (not killed)\n%s", fault, err, out)
+	}
+	if c, err := transcript.ReadFile(filepath.Join(work, r.out, "transcript.jsonl")); err == nil {
+		r.events = len(c.Events)
+	}
+	return r
+}
+
+// ceremony runs the program in work and returns its exit status and
+// output.
+func (r crashResult) ceremony(t *testing.T, work string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command("ceremony", args...)
+	cmd.Dir = work
+	cmd.Env = r.env
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), string(out)
+	}
+	if err != nil {
+		t.Fatalf("ceremony %v: %v", args, err)
+	}
+	return 0, string(out)
+}
+
+var keyObjectLine = regexp.MustCompile(`(?m)^(private-key|public-key|certificate|secret-key) `)
+
+func checkKilled(t *testing.T, work, fault string, events int) {
+	name := "k-" + strings.ReplaceAll(fault, ":", "-")
+	r := crashRun(t, work, name, fault)
+	dir := filepath.Join(work, r.out)
+	transcriptPath := filepath.Join(r.out, "transcript.jsonl")
+	if _, err := os.Lstat(filepath.Join(dir, "transcript.jsonl")); errors.Is(err, os.ErrNotExist) {
+		// Killed before the first event: nothing was made.
+		entries, _ := os.ReadDir(dir)
+		if len(entries) != 0 {
+			t.Fatalf("no transcript, but %s holds %d entries", r.out, len(entries))
+		}
+		return
+	}
+	code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath)
+	switch {
+	case code == 0 || code == 4:
+		// Sealed: the kill came after the seal was complete.
+		return
+	case code != 3:
+		t.Fatalf("verify after the kill: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, "killed while sealing") {
+		if code, out := r.ceremony(t, work, "seal", r.out); code != 0 {
+			t.Fatalf("seal: exit %d\n%s", code, out)
+		}
+		if code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath); code != 4 {
+			t.Fatalf("verify after seal: exit %d\n%s", code, out)
+		}
+		return
+	}
+	code, out = r.ceremony(t, work, "close", r.out)
+	t.Logf("close lists:\n%s", out)
+	if code != 0 {
+		if !strings.Contains(out, "there is nothing to close") {
+			t.Fatalf("close (list): exit %d\n%s", code, out)
+		}
+	}
+	shares := []string{}
+	for i := 1; i <= 3; i++ {
+		s := filepath.Join(r.out, "shares", fmt.Sprintf("officer-%d.share", i))
+		if _, err := os.Stat(filepath.Join(work, s)); err == nil {
+			shares = append(shares, s)
+		}
+	}
+	args := []string{"close", r.out, "--confirm"}
+	if len(shares) == 3 {
+		args = append(args, append([]string{"--config", r.config}, shares...)...)
+	}
+	if code, out := r.ceremony(t, work, args...); code != 0 && !strings.Contains(out, "there is nothing to close") {
+		t.Fatalf("close --confirm: exit %d\n%s", code, out)
+	}
+	code, out = r.ceremony(t, work, "transcript", "verify", transcriptPath)
+	if code != 3 || strings.Contains(out, "not the ceremony's") {
+		t.Fatalf("verify after close: exit %d\n%s", code, out)
+	}
+	if len(shares) == 3 {
+		_, inv := r.ceremony(t, work, append([]string{"token", "inspect", "--config", r.config}, shares...)...)
+		if keyObjectLine.MatchString(inv) {
+			t.Errorf("after close the token still holds the ceremony's keys or certificates:\n%s", inv)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "artifacts"))
+	for _, e := range entries {
+		if e.Name() != "activation-record.json" {
+			t.Errorf("after close artifacts/ still holds %s", e.Name())
+		}
+	}
+	top, _ := os.ReadDir(dir)
+	for _, e := range top {
+		switch n := e.Name(); {
+		case n == "transcript.jsonl", n == "transcript.md", n == "artifacts", n == "shares", strings.HasPrefix(n, "transcript.jsonl.torn-"):
+		default:
+			t.Errorf("after close the directory still holds %s", n)
+		}
+	}
+}
+
+// close itself is killed before and after each event it writes, on a root
+// ceremony killed after its last artifact was written (two key pairs and
+// five files left); a second close finishes the job: the token holds no
+// key pair of the ceremony, artifacts/ only the activation record, and
+// verify reports the ceremony closed.
+func TestKillCloseAtEveryEvent(t *testing.T) {
+	work := t.TempDir()
+	for _, dir := range []string{"scripts", "templates"} {
+		if err := copyMissing(filepath.Join("..", dir), filepath.Join(work, dir)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(work, "quorum.yaml"), []byte(quorumAnswers), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := crashRun(t, work, "baseline", "")
+	c, err := transcript.ReadFile(filepath.Join(work, base.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastArtifact := 0
+	for _, ev := range c.Events {
+		if ev.Is(transcript.TypeArtifactWritten) {
+			lastArtifact = ev.Seq
+		}
+	}
+	// A close of that ceremony writes 2 key-destroyed, 4 artifact-withdrawn
+	// and one ceremony-closed event.
+	for m := 1; m <= 7; m++ {
+		for _, when := range []string{"before", "after"} {
+			fault := fmt.Sprintf("%s:%d", when, lastArtifact+m)
+			t.Run(strings.ReplaceAll(fault, ":", "-"), func(t *testing.T) {
+				t.Parallel()
+				r := crashRun(t, work, "c-"+strings.ReplaceAll(fault, ":", "-"), fmt.Sprintf("after:%d", lastArtifact))
+				shares := []string{"--config", r.config}
+				for i := 1; i <= 3; i++ {
+					shares = append(shares, filepath.Join(r.out, "shares", fmt.Sprintf("officer-%d.share", i)))
+				}
+				cmd := exec.Command("ceremony", append([]string{"close", r.out, "--confirm"}, shares...)...)
+				cmd.Dir = work
+				cmd.Env = append(r.env, transcript.FaultEnv+"="+fault)
+				out, err := cmd.CombinedOutput()
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != -1 {
+					t.Fatalf("close killed at %s: %v (not killed)\n%s", fault, err, out)
+				}
+				code, text := r.ceremony(t, work, append([]string{"close", r.out, "--confirm"}, shares...)...)
+				if code != 0 && !strings.Contains(text, "there is nothing to close") {
+					t.Fatalf("second close: exit %d\n%s", code, text)
+				}
+				code, text = r.ceremony(t, work, "transcript", "verify", filepath.Join(r.out, "transcript.jsonl"))
+				if code != 3 || strings.Contains(text, "not the ceremony's") {
+					t.Fatalf("verify after the second close: exit %d\n%s", code, text)
+				}
+				_, inv := r.ceremony(t, work, append([]string{"token", "inspect"}, shares...)...)
+				if keyObjectLine.MatchString(inv) {
+					t.Errorf("the token still holds the ceremony's keys:\n%s", inv)
+				}
+				entries, _ := os.ReadDir(filepath.Join(work, r.out, "artifacts"))
+				for _, e := range entries {
+					if e.Name() != "activation-record.json" {
+						t.Errorf("artifacts/ still holds %s", e.Name())
+					}
+				}
+			})
+		}
+	}
+}
+
+const signAnswers = `version: 1
+script: sign-intermediate
+attendance:
+  administrator: [Ada Administrator]
+  witness: [Wanda Witness]
+  officer: [Olga Officer, Otto Officer, Oscar Officer]
+steps:
+  welcome: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  preflight: {network_override: {by: Ada Administrator, reason: crash test on a networked machine}}
+  check-clock: {choice: matches}
+  inspect-request: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  activate-hsm:
+    shares:
+      - {by: Olga Officer, file: ROOT/shares/officer-1.share}
+      - {by: Otto Officer, file: ROOT/shares/officer-3.share}
+      - {by: Oscar Officer, file: ROOT/shares/officer-5.share}
+  sign-intermediate: {approved_by: [Olga Officer, Otto Officer, Oscar Officer]}
+  closing: {confirmed_by: [Ada Administrator, Wanda Witness]}
+`
+
+// The sign-intermediate ceremony is killed before and after each of its
+// events, on a root token of its own; after close (or seal), verify
+// agrees, no certificate is left under artifacts/, and the same request
+// is signed again by a ceremony that completes and verifies: the token's
+// issuance register is left consistent at every kill point.
+func TestKillSigningAtEveryEvent(t *testing.T) {
+	work := t.TempDir()
+	for _, dir := range []string{"scripts", "templates"} {
+		if err := copyMissing(filepath.Join("..", dir), filepath.Join(work, dir)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(work, "quorum.yaml"), []byte(quorumAnswers), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	req := exec.Command("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "factory.key",
+		"-subj", "/C=DE/O=Example Devices GmbH/CN=Example Devices Factory Berlin Issuing CA", "-out", "factory.csr.pem")
+	req.Dir = work
+	if out, err := req.CombinedOutput(); err != nil {
+		t.Fatalf("openssl req: %v\n%s", err, out)
+	}
+	root := crashRun(t, work, "sign-baseline-root", "")
+	base := signRun(t, work, root, "sign-baseline", "")
+	if base.events < 10 {
+		t.Fatalf("the baseline signing wrote %d events", base.events)
+	}
+	for n := 1; n <= base.events; n++ {
+		for _, when := range []string{"before", "after"} {
+			fault := fmt.Sprintf("%s:%d", when, n)
+			t.Run(strings.ReplaceAll(fault, ":", "-"), func(t *testing.T) {
+				t.Parallel()
+				name := "s-" + strings.ReplaceAll(fault, ":", "-")
+				root := crashRun(t, work, name+"-root", "")
+				r := signRun(t, work, root, name, fault)
+				transcriptPath := filepath.Join(r.out, "transcript.jsonl")
+				if _, err := os.Lstat(filepath.Join(work, transcriptPath)); err == nil {
+					code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath)
+					switch {
+					case code == 3 && strings.Contains(out, "killed while sealing"):
+						if code, out := r.ceremony(t, work, "seal", r.out); code != 0 {
+							t.Fatalf("seal: exit %d\n%s", code, out)
+						}
+					case code == 3:
+						shares := []string{"--config", root.config}
+						for _, i := range []int{1, 3, 5} {
+							shares = append(shares, filepath.Join(root.out, "shares", fmt.Sprintf("officer-%d.share", i)))
+						}
+						code, out := r.ceremony(t, work, append([]string{"close", r.out, "--confirm"}, shares...)...)
+						if code != 0 && !strings.Contains(out, "there is nothing to close") {
+							t.Fatalf("close --confirm: exit %d\n%s", code, out)
+						}
+						if code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath); code != 3 {
+							t.Fatalf("verify after close: exit %d\n%s", code, out)
+						}
+						entries, _ := os.ReadDir(filepath.Join(work, r.out, "artifacts"))
+						if len(entries) != 0 {
+							t.Errorf("artifacts/ still holds %d files after close", len(entries))
+						}
+					case code != 0 && code != 4:
+						t.Fatalf("verify after the kill: exit %d\n%s", code, out)
+					}
+				}
+				again := signRun(t, work, root, name+"-again", "")
+				if code, out := again.ceremony(t, work, "transcript", "verify", filepath.Join(again.out, "transcript.jsonl"),
+					"--root", filepath.Join(root.out, "artifacts", "root-ca.crt.pem")); code != 0 {
+					t.Fatalf("signing again after the kill: verify exit %d\n%s", code, out)
+				}
+			})
+		}
+	}
+}
+
+// signRun runs sign-intermediate on root's token into WORK/name, killed
+// at fault ("" for none).
+func signRun(t *testing.T, work string, root crashResult, name, fault string) crashResult {
+	t.Helper()
+	answers := name + ".answers.yaml"
+	if err := os.WriteFile(filepath.Join(work, answers), []byte(strings.ReplaceAll(signAnswers, "ROOT", root.out)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := crashResult{out: name, config: root.config, env: root.env}
+	cmd := exec.Command("ceremony", "run", "scripts/sign-intermediate.yaml", "--config", root.config, "--answers", answers,
+		"--input", "place=Crash lab", "--input", "root_certificate="+filepath.Join(root.out, "artifacts", "root-ca.crt.pem"),
+		"--input", "csr=factory.csr.pem", "--out", name)
+	cmd.Dir = work
+	cmd.Env = append(root.env, transcript.FaultEnv+"="+fault)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case fault == "" && err != nil:
+		t.Fatalf("signing run: %v\n%s", err, out)
+	case fault != "" && (!errors.As(err, &exit) || exit.ExitCode() != -1):
+		t.Fatalf("signing run killed at %s: %v (not killed)\n%s", fault, err, out)
+	}
+	if c, err := transcript.ReadFile(filepath.Join(work, name, "transcript.jsonl")); err == nil {
+		r.events = len(c.Events)
+	}
+	return r
+}
