@@ -372,3 +372,129 @@ func signRun(t *testing.T, work string, root crashResult, name, fault string) cr
 	}
 	return r
 }
+
+const restoreAnswers = `version: 1
+script: restore-backup
+attendance:
+  administrator: [Ada Administrator]
+  witness: [Wanda Witness]
+  officer: [Olga Officer, Omar Officer, Otto Officer, Oona Officer, Oscar Officer]
+  custodian: [Carla Custodian, Cyril Custodian, Cosmo Custodian]
+steps:
+  welcome: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  preflight: {network_override: {by: Ada Administrator, reason: crash test on a networked machine}}
+  check-clock: {choice: matches}
+  inspect-hsm: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  rebuild-backup-key:
+    shares:
+      - {by: Carla Custodian, file: ROOT/shares/custodian-1.share}
+      - {by: Cyril Custodian, file: ROOT/shares/custodian-3.share}
+      - {by: Cosmo Custodian, file: ROOT/shares/custodian-5.share}
+  compare-fingerprint: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  issue-audit-certificate: {approved_by: [Olga Officer, Omar Officer, Otto Officer, Oona Officer, Oscar Officer]}
+  closing: {confirmed_by: [Ada Administrator, Wanda Witness]}
+`
+
+// The restore ceremony is killed before and after each of its events, each
+// time into a fresh blank token; after close (or seal) verify agrees, the
+// new token holds no key pair and artifacts/ only the activation record.
+func TestKillRestoreAtEveryEvent(t *testing.T) {
+	work := t.TempDir()
+	for _, dir := range []string{"scripts", "templates"} {
+		if err := copyMissing(filepath.Join("..", dir), filepath.Join(work, dir)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(work, "quorum.yaml"), []byte(quorumAnswers), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := crashRun(t, work, "restore-root", "")
+	if err := os.WriteFile(filepath.Join(work, "restore.yaml"), []byte(strings.ReplaceAll(restoreAnswers, "ROOT", root.out)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := restoreRun(t, work, root, "restore-baseline", "")
+	for n := 1; n <= base.events; n++ {
+		for _, when := range []string{"before", "after"} {
+			fault := fmt.Sprintf("%s:%d", when, n)
+			t.Run(strings.ReplaceAll(fault, ":", "-"), func(t *testing.T) {
+				t.Parallel()
+				r := restoreRun(t, work, root, "r-"+strings.ReplaceAll(fault, ":", "-"), fault)
+				transcriptPath := filepath.Join(r.out, "transcript.jsonl")
+				if _, err := os.Lstat(filepath.Join(work, transcriptPath)); err != nil {
+					return
+				}
+				code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath)
+				switch {
+				case code == 0 || code == 4:
+					return
+				case code == 3 && strings.Contains(out, "killed while sealing"):
+					if code, out := r.ceremony(t, work, "seal", r.out); code != 0 {
+						t.Fatalf("seal: exit %d\n%s", code, out)
+					}
+					return
+				case code != 3:
+					t.Fatalf("verify after the kill: exit %d\n%s", code, out)
+				}
+				args := []string{"close", r.out, "--confirm"}
+				var shares []string
+				for i := 1; i <= 3; i++ {
+					s := filepath.Join(r.out, "shares", fmt.Sprintf("officer-%d.share", i))
+					if _, err := os.Stat(filepath.Join(work, s)); err == nil {
+						shares = append(shares, s)
+					}
+				}
+				if len(shares) == 3 {
+					args = append(args, append([]string{"--config", r.config}, shares...)...)
+				}
+				if code, out := r.ceremony(t, work, args...); code != 0 && !strings.Contains(out, "there is nothing to close") {
+					t.Fatalf("close --confirm: exit %d\n%s", code, out)
+				}
+				if code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath); code != 3 || strings.Contains(out, "not the ceremony's") {
+					t.Fatalf("verify after close: exit %d\n%s", code, out)
+				}
+				if len(shares) == 3 {
+					if _, inv := r.ceremony(t, work, append([]string{"token", "inspect", "--config", r.config}, shares...)...); keyObjectLine.MatchString(inv) {
+						t.Errorf("after close the new token still holds keys:\n%s", inv)
+					}
+				}
+				entries, _ := os.ReadDir(filepath.Join(work, r.out, "artifacts"))
+				for _, e := range entries {
+					if e.Name() != "activation-record.json" {
+						t.Errorf("after close artifacts/ still holds %s", e.Name())
+					}
+				}
+			})
+		}
+	}
+}
+
+// restoreRun restores root's backup into a blank token of a fresh
+// SoftHSM2 installation, into WORK/name, killed at fault ("" for none).
+func restoreRun(t *testing.T, work string, root crashResult, name, fault string) crashResult {
+	t.Helper()
+	h, err := softhsmtest.Create(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := crashResult{out: name, config: name + ".yaml", env: append(os.Environ(), h.Env()...)}
+	if err := os.WriteFile(filepath.Join(work, r.config), []byte(fmt.Sprintf("module: %s\ntoken:\n  label: restored\n", h.Module)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ceremony", "run", "scripts/restore-backup.yaml", "--rehearsal", "--config", r.config, "--answers", "restore.yaml",
+		"--input", "place=Crash lab", "--input", "backup="+filepath.Join(root.out, "artifacts", "root-ca.backup"),
+		"--input", "root_certificate="+filepath.Join(root.out, "artifacts", "root-ca.crt.pem"), "--out", name)
+	cmd.Dir = work
+	cmd.Env = append(r.env, transcript.FaultEnv+"="+fault)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case fault == "" && err != nil:
+		t.Fatalf("restore run: %v\n%s", err, out)
+	case fault != "" && (!errors.As(err, &exit) || exit.ExitCode() != -1):
+		t.Fatalf("restore run killed at %s: %v (not killed)\n%s", fault, err, out)
+	}
+	if c, err := transcript.ReadFile(filepath.Join(work, name, "transcript.jsonl")); err == nil {
+		r.events = len(c.Events)
+	}
+	return r
+}

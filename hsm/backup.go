@@ -557,6 +557,13 @@ func (t *Token) proveKey(h pkcs11.ObjectHandle, what string, pub crypto.PublicKe
 // The restored key is CKA_LOCAL false, CKA_ALWAYS_SENSITIVE false and
 // CKA_NEVER_EXTRACTABLE false, as PKCS#11 requires for an unwrapped key.
 func (t *Token) UnwrapKeyPair(u *SecretKey, wrapped []byte, label string, pub crypto.PublicKey) (kp *KeyPair, err error) {
+	return t.UnwrapKeyPairID(u, wrapped, label, pub, nil)
+}
+
+// UnwrapKeyPairID is UnwrapKeyPair with the CKA_ID chosen by the caller
+// (NewKeyID), so that a transcript can name it before the key exists; nil
+// draws a new one.
+func (t *Token) UnwrapKeyPairID(u *SecretKey, wrapped []byte, label string, pub crypto.PublicKey, id []byte) (kp *KeyPair, err error) {
 	if err := ValidateLabel(label); err != nil {
 		return nil, err
 	}
@@ -580,9 +587,12 @@ func (t *Token) UnwrapKeyPair(u *SecretKey, wrapped []byte, label string, pub cr
 	if err := t.checkWrapped(uh, u, wrapped, alg, pub); err != nil {
 		return nil, err
 	}
-	id, err := t.random(idLen)
-	if err != nil {
-		return nil, err
+	if len(id) == 0 {
+		if id, err = t.random(idLen); err != nil {
+			return nil, err
+		}
+	} else if len(id) != idLen {
+		return nil, fmt.Errorf("token %q: a key pair's CKA_ID has %d bytes, not %d", t.info.Label, len(id), idLen)
 	}
 
 	before, err := t.objectSet()

@@ -309,6 +309,13 @@ func (t *Token) ReplacePrivateData(label string, value []byte) error {
 // and destroying its old ones. Tests count the calls.
 var syncStorage = syncFileSystems
 
+// Barrier flushes every file system (sync(2)) so that what a module
+// keeps in files (SoftHSM2's token store, tpm2-pkcs11's database) is on
+// disk before the event that records a token change is written: a power
+// cut then never leaves a transcript ahead of the token. Modules that
+// keep their objects elsewhere (a hardware HSM) are not affected.
+func Barrier() { syncStorage() }
+
 // replacePrivateData is ReplacePrivateData; destroyOld false stops before
 // the old copies are destroyed, as a crash there would.
 func (t *Token) replacePrivateData(label string, value []byte, destroyOld bool) error {

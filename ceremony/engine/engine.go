@@ -238,6 +238,13 @@ func (p *Plan) Run(ctx context.Context, face Face) (*Result, error) {
 		err   error
 	)
 	var caps *hsm.Capabilities
+	// One ceremony per token at a time, from before the token (or the
+	// blank slot) is looked at until the end.
+	unlockToken, err := hsm.LockToken(p.opts.HSM)
+	if err != nil {
+		return nil, err
+	}
+	defer unlockToken()
 	if p.initialises() {
 		open := hsm.OpenBlank
 		if p.takesOver() {

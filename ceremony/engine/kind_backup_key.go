@@ -224,9 +224,18 @@ func (r *run) backupKey(info StepInfo, st *backupKeyStep) (string, error) {
 	if kp, err = r.refind(r.keys[st.Key]); err != nil {
 		return "", err
 	}
+	// Announced first: a kill between the copy and the destruction of
+	// the original leaves the key twice under its id, which close
+	// destroys by that id.
+	if err := r.record(transcript.Entry{Step: info.ID,
+		Text: fmt.Sprintf("Ending extraction of key %q (id %s): copying it unmodifiable and non-extractable, then destroying the original", kp.Label, kp.IDHex()),
+		Data: transcript.ExtractionEnding{ID: kp.IDHex(), Label: kp.Label}}); err != nil {
+		return "", err
+	}
 	if kp, err = r.tok.EndExtraction(kp); err != nil {
 		return "", err
 	}
+	hsm.Barrier()
 	list, man, err := shares.Split(rand.Reader, value, shares.Backup, q.Threshold, q.Shares)
 	if err != nil {
 		return "", err

@@ -120,6 +120,7 @@ func (r *run) generateKey(info StepInfo, st *generateKeyStep, i int) (string, er
 	if err != nil {
 		return "", err
 	}
+	hsm.Barrier()
 	r.generated = append(r.generated, kp)
 	if tok != r.tok {
 		r.keyToken[kp] = tok

@@ -189,6 +189,7 @@ func (r *run) initToken(ctx context.Context, info StepInfo, st *initTokenStep) (
 	if err != nil {
 		return "", fmt.Errorf("%w; the token may be initialised nonetheless: check it before running the ceremony again", err)
 	}
+	hsm.Barrier()
 	r.tok, r.initialised = tok, true
 	if err := tok.Login(user); err != nil {
 		return "", fmt.Errorf("log in to the token just initialised: %w", err)

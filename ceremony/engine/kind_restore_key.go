@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 
@@ -109,15 +110,34 @@ func (r *run) restoreKey(info StepInfo, st *restoreKeyStep, i int) (string, erro
 	// module takes it, and left off where it refuses it.
 	untrusted := r.caps != nil && r.caps.Trust.Trusted != ""
 	var kp *hsm.KeyPair
+	if err := r.tok.CheckLabelFree(label); err != nil {
+		sec.Wipe()
+		return "", err
+	}
+	id, err := r.tok.NewKeyID()
+	if err != nil {
+		sec.Wipe()
+		return "", err
+	}
+	// The CKA_ID is recorded first: whatever a kill leaves of the
+	// restored key carries it, and close destroys it.
+	if err := r.record(transcript.Entry{Step: info.ID,
+		Text: fmt.Sprintf("Restoring key %q (CKA_ID %x) into HSM token %q", label, id, r.tok.Info().Label),
+		Data: transcript.KeyRestoring{ID: hex.EncodeToString(id), Label: label, Token: r.tok.Info().Label}}); err != nil {
+		sec.Wipe()
+		return "", err
+	}
+	r.changed = true
 	d, err := r.timed(info, fmt.Sprintf("Unwrapping key %q into the HSM with %s", label, mech), func() error {
 		u, destroy, err := r.importAES(sec, hsm.AESKeyOptions{Usage: hsm.UsageUnwrap, Label: restoreKeyLabel, Mechanism: mech, Untrusted: untrusted})
 		if err != nil {
 			return err
 		}
 		defer destroy()
-		if kp, err = r.tok.UnwrapKeyPair(u, b.Wrapped, label, cert.PublicKey); err != nil {
+		if kp, err = r.tok.UnwrapKeyPairID(u, b.Wrapped, label, cert.PublicKey, id); err != nil {
 			return err
 		}
+		hsm.Barrier()
 		r.generated = append(r.generated, kp)
 		r.changed = true
 		return destroy()

@@ -24,9 +24,11 @@ const (
 	TypeShareHandedOut       = "share-handed-out"
 	TypeShareTypebackFailed  = "share-typeback-failed"
 	TypeShareRejected        = "share-rejected"
+	TypeExtractionEnding     = "extraction-ending"
 	TypeKeyBackedUp          = "key-backed-up"
 	TypeBackupException      = "backup-exception"
 	TypeBackupKeyRebuilt     = "backup-key-rebuilt"
+	TypeKeyRestoring         = "key-restoring"
 	TypeKeyRestored          = "key-restored"
 	TypeTokenLeftInitialised = "token-left-initialised"
 	TypeKeyGenerating        = "key-generating"
@@ -404,10 +406,25 @@ type TokenLeftInitialised struct {
 	Token Value `json:"token"`
 }
 
+// ExtractionEnding is written just before a backed-up key is copied
+// unmodifiable and non-extractable and its original destroyed.
+type ExtractionEnding struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+}
+
 // KeyGenerating is written just before a key pair is generated: from here
 // on, whatever a crash leaves on the token with this CKA_ID is the
 // ceremony's, and close destroys it.
 type KeyGenerating struct {
+	ID    string `json:"id"`
+	Label string `json:"label"`
+	Token string `json:"token"`
+}
+
+// KeyRestoring is written just before a backed-up key is unwrapped into
+// the token, with the CKA_ID it will get: as KeyGenerating.
+type KeyRestoring struct {
 	ID    string `json:"id"`
 	Label string `json:"label"`
 	Token string `json:"token"`
@@ -615,6 +632,8 @@ func (BackupException) EventType() string      { return TypeBackupException }
 func (BackupKeyRebuilt) EventType() string     { return TypeBackupKeyRebuilt }
 func (KeyRestored) EventType() string          { return TypeKeyRestored }
 func (TokenLeftInitialised) EventType() string { return TypeTokenLeftInitialised }
+func (ExtractionEnding) EventType() string     { return TypeExtractionEnding }
+func (KeyRestoring) EventType() string         { return TypeKeyRestoring }
 func (KeyGenerating) EventType() string        { return TypeKeyGenerating }
 func (ArtifactWriting) EventType() string      { return TypeArtifactWriting }
 func (KeyGenerated) EventType() string         { return TypeKeyGenerated }
@@ -639,7 +658,7 @@ func (CeremonyClosed) EventType() string       { return TypeCeremonyClosed }
 var Payloads = []Payload{
 	CeremonyStarted{}, Attendance{}, Confirmed{}, Choice{}, Override{}, Preflight{}, Exception{},
 	HSMLogin{}, HSMLoginFailed{}, TokenInitialising{}, TokenInitialised{}, SharesSplit{}, ShareHandedOut{},
-	ShareTypebackFailed{}, ShareRejected{}, KeyBackedUp{}, BackupException{}, BackupKeyRebuilt{}, KeyRestored{},
+	ShareTypebackFailed{}, ShareRejected{}, ExtractionEnding{}, KeyBackedUp{}, BackupException{}, BackupKeyRebuilt{}, KeyRestoring{}, KeyRestored{},
 	TokenLeftInitialised{}, KeyGenerating{}, KeyGenerated{}, KeySelected{}, LintPassed{}, LintFailed{}, SigningApproved{},
 	SigningRefused{}, CertificateIssued{}, CRLIssued{}, ArtifactWriting{}, ArtifactWritten{}, KeyDestroyed{}, RollbackFailed{},
 	ArtifactWithdrawn{}, TranscriptSealed{}, CeremonyFailed{}, CeremonyAborted{}, CeremonyClosed{},
