@@ -39,7 +39,7 @@ func TestKillAtEveryEvent(t *testing.T) {
 	var points []string
 	for n := 1; n <= events; n++ {
 		points = append(points, fmt.Sprintf("before:%d", n), fmt.Sprintf("after:%d", n))
-		if n%4 == 2 {
+		if n%4 == 2 || n >= events-3 {
 			points = append(points, fmt.Sprintf("torn:%d", n))
 		}
 	}

@@ -86,6 +86,15 @@ func FinishSeal(dirPath string) (string, error) {
 		return "", err
 	}
 	line := []byte(p.Line)
+	// A kill in the middle of writing the seal event leaves the start of
+	// its line: that part goes, and the whole line is written again.
+	truncate := -1
+	if cut := bytes.LastIndexByte(data, '\n') + 1; cut < len(data) {
+		if !bytes.HasPrefix(line, data[cut:]) {
+			return "", fmt.Errorf("%s: the transcript ends in a cut-off line that is not the seal event's; run 'ceremony close' instead; nothing was changed", path)
+		}
+		truncate, data = cut, data[:cut]
+	}
 	content := data
 	appendLine := !bytes.HasSuffix(data, append(append([]byte{}, line...), '\n'))
 	if appendLine {
@@ -105,6 +114,11 @@ func FinishSeal(dirPath string) (string, error) {
 	}
 	if err := s.Verify(content); err != nil {
 		return "", fmt.Errorf("%s: the signature does not verify over the transcript with its seal event (%v); nothing was changed", pendingPath, err)
+	}
+	if truncate >= 0 {
+		if err := truncateDurably(path, int64(truncate)); err != nil {
+			return "", err
+		}
 	}
 	if appendLine {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
