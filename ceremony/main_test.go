@@ -392,7 +392,7 @@ func rehearsalSecrets(ts *testscript.TestScript, dir string) map[string]string {
 
 // manifests returns the share manifests a transcript records, by split id.
 func manifests(ts *testscript.TestScript, path string) map[string]*shares.Manifest {
-	chain, err := transcript.ReadFile(path)
+	chain, _, err := transcript.ReadIntact(path)
 	ts.Check(err)
 	out := map[string]*shares.Manifest{}
 	for _, ev := range chain.Events {
@@ -563,7 +563,7 @@ func cmdDerivePIN(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: derivepin OUT LABEL")
 	}
 	dir := ts.MkAbs(args[0])
-	chain, err := transcript.ReadFile(filepath.Join(dir, "transcript.jsonl"))
+	chain, _, err := transcript.ReadIntact(filepath.Join(dir, "transcript.jsonl"))
 	ts.Check(err)
 	var format activation.PINFormat
 	for _, ev := range chain.Events {

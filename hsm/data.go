@@ -305,6 +305,16 @@ func (t *Token) ReplacePrivateData(label string, value []byte) error {
 	return t.replacePrivateData(label, value, true)
 }
 
+// AddPrivateData stores a new value under label as ReplacePrivateData
+// does, but leaves the older copies in place (ReadPrivateData returns the
+// newest; DestroyPrivateData removes them all): for a record that grows
+// while keys are being made, on modules where destroying an object
+// disturbs the key generations that follow (tpm2-pkcs11 1.9 then refuses
+// the next key pair's template with CKR_ATTRIBUTE_TYPE_INVALID).
+func (t *Token) AddPrivateData(label string, value []byte) error {
+	return t.replacePrivateData(label, value, false)
+}
+
 // syncStorage flushes file systems between writing a register's new copy
 // and destroying its old ones. Tests count the calls.
 var syncStorage = syncFileSystems

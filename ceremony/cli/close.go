@@ -115,6 +115,10 @@ func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
 		}
 		return err
 	}
+	if res.JournalCleared != "" {
+		fmt.Fprintln(stdout, res.JournalCleared)
+		return nil
+	}
 	if !o.confirm {
 		for _, p := range res.Planned {
 			fmt.Fprintf(stdout, "would %s\n", p)

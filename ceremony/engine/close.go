@@ -49,6 +49,9 @@ type CloseResult struct {
 	Events     int      // events the transcript now holds
 	// Planned lists what a close would do, when not Confirmed.
 	Planned []string
+	// JournalCleared says a sealed ceremony's journal was removed from
+	// the token, and nothing else done.
+	JournalCleared string
 }
 
 // leftoverKey is a key an interrupted ceremony generated or restored and
@@ -213,6 +216,11 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		return nil, fmt.Errorf("%s was killed while sealing: its signature waits in %s; run 'ceremony seal %s' to finish the seal (nothing to close; nothing was changed)", dir.Path(), outdir.PendingSealFile, dir.Path())
 	}
 	if _, err := os.Lstat(filepath.Join(dir.Path(), outdir.SealFile)); err == nil {
+		if opts.Confirmed && opts.Login != nil {
+			// A kill after the seal, before the ceremony journal was
+			// cleared, leaves the token listing a finished ceremony.
+			return clearSealedJournal(opts, dir)
+		}
 		return nil, fmt.Errorf("%s has a seal (%s): a sealed ceremony completed; there is nothing to close", dir.Path(), outdir.SealFile)
 	}
 	chain, torn, err := transcript.ReadIntact(path)
@@ -355,6 +363,9 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		if err := refuseKeysInUse(tok, chain, found); err != nil {
 			return nil, err
 		}
+		if err := refuseKeysNotJournaled(tok, chain, found); err != nil {
+			return nil, err
+		}
 	}
 
 	if torn != nil {
@@ -403,6 +414,13 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 			Text: fmt.Sprintf("Withdrew %s (SHA-256 %s): the ceremony was interrupted", a.Path, a.SHA256),
 			Data: transcript.ArtifactWithdrawn{Path: a.Path, SHA256: a.SHA256}}); err != nil {
 			return res, err
+		}
+	}
+	if tok != nil {
+		if j, err := readJournal(tok); err == nil && j != nil && j.Ceremony == ceremonyIDOf(chain) {
+			if err := tok.DestroyPrivateData(journalLabel); err != nil && !errors.Is(err, hsm.ErrDataNotFound) {
+				return res, err
+			}
 		}
 	}
 	for _, a := range gone {
@@ -541,4 +559,80 @@ func refuseKeysInUse(tok *hsm.Token, chain *transcript.Chain, ks []leftoverKey) 
 		}
 	}
 	return nil
+}
+
+// ceremonyIDOf names the ceremony of a transcript as the token's journal
+// and register do: its script's name and its start.
+func ceremonyIDOf(c *transcript.Chain) string {
+	start, err := transcript.DataAs[transcript.CeremonyStarted](c.Events[0])
+	if err != nil {
+		return ""
+	}
+	return start.Script.Name + " " + start.ValidityStart
+}
+
+// refuseKeysNotJournaled refuses to destroy a key pair the token does not
+// list, in its ceremony journal, as made by the ceremony being closed:
+// the token, not the transcript (which anyone can rewrite), says which
+// keys an unfinished ceremony made.
+func refuseKeysNotJournaled(tok *hsm.Token, chain *transcript.Chain, ks []leftoverKey) error {
+	if len(ks) == 0 {
+		return nil
+	}
+	j, err := readJournal(tok)
+	if err != nil {
+		return err
+	}
+	self := ceremonyIDOf(chain)
+	for _, k := range ks {
+		switch {
+		case j == nil:
+			return fmt.Errorf("token %q lists no unfinished ceremony, so key pair %q (id %s) is not an unfinished ceremony's: close refuses to destroy it; nothing was changed", tok.Info().Label, record.Printable(k.Label), k.ID)
+		case j.Ceremony != self:
+			return fmt.Errorf("token %q lists ceremony %q as unfinished, not this one (%q): close refuses to destroy key pair %q; nothing was changed", tok.Info().Label, record.Printable(j.Ceremony), record.Printable(self), record.Printable(k.Label))
+		case !slices.Contains(j.IDs, k.ID):
+			return fmt.Errorf("token %q does not list key pair %q (id %s) among the keys this ceremony made: close refuses to destroy it; nothing was changed", tok.Info().Label, record.Printable(k.Label), k.ID)
+		}
+	}
+	return nil
+}
+
+// clearSealedJournal removes, from the token, the ceremony journal a
+// sealed ceremony left there (a kill between its seal and the journal's
+// removal). Nothing else is touched; a journal of another ceremony is
+// refused.
+func clearSealedJournal(opts CloseOptions, dir *outdir.Dir) (*CloseResult, error) {
+	chain, err := transcript.ReadFile(dir.TranscriptPath())
+	if err != nil {
+		return nil, fmt.Errorf("transcript %s: %w", dir.TranscriptPath(), err)
+	}
+	if ev, ok := endedBy(chain); !ok || !ev.Is(transcript.TypeTranscriptSealed) {
+		return nil, fmt.Errorf("%s has a seal (%s) but its transcript records none: transcript verify says what is wrong; nothing was changed", dir.Path(), outdir.SealFile)
+	}
+	unlockToken, err := hsm.LockToken(opts.HSM)
+	if err != nil {
+		return nil, err
+	}
+	defer unlockToken()
+	tok, err := hsm.Open(opts.HSM)
+	if err != nil {
+		return nil, err
+	}
+	defer tok.Close()
+	if _, err := opts.Login(tok); err != nil {
+		return nil, err
+	}
+	j, err := readJournal(tok)
+	if err != nil {
+		return nil, err
+	}
+	self := ceremonyIDOf(chain)
+	if j == nil || j.Ceremony != self {
+		return nil, fmt.Errorf("%s has a seal (%s): a sealed ceremony completed, and token %q holds no journal of it; there is nothing to close", dir.Path(), outdir.SealFile, tok.Info().Label)
+	}
+	if err := tok.DestroyPrivateData(journalLabel); err != nil {
+		return nil, err
+	}
+	return &CloseResult{Transcript: dir.TranscriptPath(), Events: len(chain.Events),
+		JournalCleared: fmt.Sprintf("Cleared the journal of sealed ceremony %q from token %q; its keys and transcript stay as they are.", self, tok.Info().Label)}, nil
 }

@@ -110,6 +110,9 @@ func (r *run) generateKey(info StepInfo, st *generateKeyStep, i int) (string, er
 		return "", err
 	}
 	r.changed = true
+	if err := r.journalAdd(tok, hex.EncodeToString(id)); err != nil {
+		return "", err
+	}
 	d, err := r.timed(info, fmt.Sprintf("Generating %s key pair %q in HSM token %q", prof.Key.Describe(), label, tok.Info().Label), func() (err error) {
 		kp, err = tok.GenerateKeyPairWith(label, prof.Key, opts)
 		return err

@@ -128,6 +128,10 @@ func (r *run) restoreKey(info StepInfo, st *restoreKeyStep, i int) (string, erro
 		return "", err
 	}
 	r.changed = true
+	if err := r.journalAdd(r.tok, hex.EncodeToString(id)); err != nil {
+		sec.Wipe()
+		return "", err
+	}
 	d, err := r.timed(info, fmt.Sprintf("Unwrapping key %q into the HSM with %s", label, mech), func() error {
 		u, destroy, err := r.importAES(sec, hsm.AESKeyOptions{Usage: hsm.UsageUnwrap, Label: restoreKeyLabel, Mechanism: mech, Untrusted: untrusted})
 		if err != nil {

@@ -175,6 +175,11 @@ func (r *run) seal(info StepInfo, i int) (string, error) {
 	if err := removePendingSeal(r.out.Path()); err != nil {
 		return "", err
 	}
+	// Sealed: its keys are the ceremony's for good, and no close may
+	// touch them.
+	if err := r.clearJournals(); err != nil {
+		r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("WARNING: the ceremony is sealed, but its journal could not be cleared from the token (%v): 'ceremony close %s' with a login clears it", err, r.out.Path())})
+	}
 	chain, err := transcript.ReadFile(r.tw.Path())
 	if err != nil {
 		return "", fmt.Errorf("read back the sealed transcript: %w", err)

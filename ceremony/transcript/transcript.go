@@ -215,12 +215,16 @@ func (w *Writer) next(e Entry) (Event, []byte, error) {
 // write appends line (the event ev) and fsyncs the file. The first
 // event creates the file, whole.
 func (w *Writer) write(ev Event, line []byte) error {
-	killAt("before", ev.Seq)
-	defer killAt("after", ev.Seq)
-	if fault.when == "torn" && fault.event == ev.Seq && w.f != nil {
-		_, _ = w.f.Write(line[:len(line)/2])
-		_ = w.f.Sync()
-		killAt("torn", ev.Seq)
+	if fault.when != "" {
+		written[ev.Type]++
+		nth := written[ev.Type]
+		killAt("before", ev, nth)
+		defer killAt("after", ev, nth)
+		if fault.matches("torn", ev, nth) && w.f != nil {
+			_, _ = w.f.Write(line[:len(line)/2])
+			_ = w.f.Sync()
+			killAt("torn", ev, nth)
+		}
 	}
 	if w.f == nil {
 		if err := durable.WriteFileExclusive(w.path, append(line, '\n'), 0o644); err != nil {
