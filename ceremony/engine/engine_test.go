@@ -778,3 +778,28 @@ func TestRefusedApprovalSignsNothing(t *testing.T) {
 		t.Fatalf("%d objects left on the token", n)
 	}
 }
+
+// One ceremony per token: while another process (here, this test) holds
+// the token's lock, a run is refused before it opens the token, with
+// nothing created; once it is released the run goes ahead.
+func TestTokenInUseByAnotherCeremony(t *testing.T) {
+	r := newRig(t)
+	unlock, err := hsm.LockToken(r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.run(t, r.answersFace(t))
+	if !errors.Is(err, hsm.ErrTokenBusy) || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Fatalf("run on a locked token: %v", err)
+	}
+	if _, serr := os.Lstat(r.out); !os.IsNotExist(serr) {
+		t.Fatalf("the output directory was created (%v)", serr)
+	}
+	if objs := r.tok.Objects(t); len(objs) != 0 {
+		t.Fatalf("the token gained %d objects", len(objs))
+	}
+	unlock()
+	if _, err := r.run(t, r.answersFace(t)); err != nil {
+		t.Fatalf("run after the lock was released: %v", err)
+	}
+}
