@@ -10,6 +10,9 @@ import (
 	"github.com/devicepki/ceremony/ceremony/secret"
 )
 
+// ErrTokenUnchanged marks an error after which the token is as it was.
+var ErrTokenUnchanged = errors.New("the token is unchanged")
+
 // Blank is a module slot holding a token that is not initialised yet. The
 // ceremony initialises it itself (Initialize), so that the PINs come from the
 // ceremony's secrets and are never typed into another tool.
@@ -113,6 +116,9 @@ func (b *Blank) findBlank() error {
 		for _, s := range slots {
 			ti, err := b.raw.GetTokenInfo(s)
 			if err == nil && ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED != 0 && tokenString(ti.Label) == label {
+				if ti.Flags&pkcs11.CKF_SO_PIN_LOCKED != 0 {
+					return fmt.Errorf("token %q: its security officer PIN is locked (CKF_SO_PIN_LOCKED): it cannot be taken over; reset it with its vendor's tools first", label)
+				}
 				take(s, ti)
 				return nil
 			}
@@ -147,6 +153,27 @@ func (b *Blank) Info() TokenInfo { return b.info }
 // PINLengths returns the shortest and longest PIN the token accepts
 // (ulMinPinLen and ulMaxPinLen), in bytes.
 func (b *Blank) PINLengths() (min, max int) { return b.minPIN, b.maxPIN }
+
+// SOPINState says what the token reports of its security officer's PIN:
+// "locked", "final try" (one more wrong PIN locks it), "count low", or ""
+// (nothing to note). It reads the token's flags again each time.
+func (b *Blank) SOPINState() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ti, err := b.raw.GetTokenInfo(b.slot)
+	if err != nil {
+		return ""
+	}
+	switch {
+	case ti.Flags&pkcs11.CKF_SO_PIN_LOCKED != 0:
+		return "locked"
+	case ti.Flags&pkcs11.CKF_SO_PIN_FINAL_TRY != 0:
+		return "final try"
+	case ti.Flags&pkcs11.CKF_SO_PIN_COUNT_LOW != 0:
+		return "count low"
+	}
+	return ""
+}
 
 // WasInitialised reports whether the token was initialised already (taken
 // over, OpenToTakeOver) rather than blank.
@@ -273,23 +300,31 @@ func (b *Blank) initialize(current, so, user *secret.Secret) error {
 	if current != nil {
 		if err := b.raw.Login(session, pkcs11.CKU_SO, string(current.Bytes())); err != nil {
 			if !reinit && errors.Is(err, pkcs11.Error(pkcs11.CKR_PIN_INCORRECT)) {
-				return fmt.Errorf("token %q: the security officer's login (C_Login) with the current PIN: %w; the token is unchanged", label, ErrPINIncorrect)
+				return fmt.Errorf("token %q: the security officer's login (C_Login) with the current PIN: %w; the token counted a failed security officer login and is otherwise unchanged", label, ErrPINIncorrect)
 			}
 			if !reinit {
-				return fmt.Errorf("token %q: the security officer's login (C_Login) with the current PIN: %w; the token is unchanged", label, err)
+				return fmt.Errorf("token %q: the security officer's login (C_Login) with the current PIN: %w; %w", label, err, ErrTokenUnchanged)
 			}
 			return failed("the security officer's login with the current PIN", err)
 		}
+		// The user PIN first, the security officer's last: should either
+		// fail, the security officer's PIN is still the one typed.
+		if err := b.raw.InitPIN(session, string(user.Bytes())); err != nil {
+			_ = b.raw.Logout(session)
+			return fmt.Errorf("token %q: setting the user PIN (C_InitPIN) failed; the security officer's PIN is still the one typed: %w", label, err)
+		}
 		if err := b.raw.SetPIN(session, string(current.Bytes()), string(so.Bytes())); err != nil {
 			_ = b.raw.Logout(session)
-			return fmt.Errorf("token %q: initialised, but changing the security officer's PIN (C_SetPIN) failed, so it is still the PIN typed and there is no user PIN: %w", label, err)
+			return fmt.Errorf("token %q: changing the security officer's PIN (C_SetPIN) failed, so it is still the PIN typed: %w", label, err)
 		}
-	} else if err := b.raw.Login(session, pkcs11.CKU_SO, string(so.Bytes())); err != nil {
-		return failed("the security officer's login", err)
-	}
-	if err := b.raw.InitPIN(session, string(user.Bytes())); err != nil {
-		_ = b.raw.Logout(session)
-		return failed("setting the user PIN", err)
+	} else {
+		if err := b.raw.Login(session, pkcs11.CKU_SO, string(so.Bytes())); err != nil {
+			return failed("the security officer's login", err)
+		}
+		if err := b.raw.InitPIN(session, string(user.Bytes())); err != nil {
+			_ = b.raw.Logout(session)
+			return failed("setting the user PIN", err)
+		}
 	}
 	if err := b.raw.Logout(session); err != nil {
 		return fmt.Errorf("token %q: initialised, but the security officer's logout failed: %w", label, err)

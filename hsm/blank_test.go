@@ -225,7 +225,7 @@ func TestTakeOwnershipOfInitialisedToken(t *testing.T) {
 	so, user := softhsmtest.RandomPIN(t), softhsmtest.RandomPIN(t)
 	wrong := softhsmtest.RandomPIN(t)
 	_, err = b.TakeOwnership(secret.FromString(wrong), secret.FromString(so), secret.FromString(user))
-	if !errors.Is(err, hsm.ErrPINIncorrect) || !strings.Contains(err.Error(), "C_Login") || !strings.Contains(err.Error(), "the token is unchanged") {
+	if !errors.Is(err, hsm.ErrPINIncorrect) || !strings.Contains(err.Error(), "C_Login") || !strings.Contains(err.Error(), "the token counted a failed security officer login and is otherwise unchanged") {
 		t.Fatalf("wrong current SO PIN: %v", err)
 	}
 	noPIN(t, err, wrong, so, user, vendor.SOPIN)

@@ -43,7 +43,7 @@ func TestTokenStringsAndResetHints(t *testing.T) {
 	}
 	for module, want := range map[string]string{
 		"/usr/lib/softhsm/libsofthsm2.so":                      `softhsm2-util --delete-token --token "root"`,
-		"/usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so":  "pkcsconf -I -c SLOT",
+		"/usr/lib/x86_64-linux-gnu/pkcs11/libopencryptoki.so":  "with pkcsslotd stopped, empty the soft token's store",
 		"/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so.1": `tpm2_ptool rmtoken --label "root"`,
 		"/opt/vendor/lib/libCryptoki2_64.so":                   "the vendor's reset",
 	} {

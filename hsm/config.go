@@ -3,11 +3,13 @@ package hsm
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/devicepki/ceremony/ceremony/strictyaml"
 )
@@ -191,9 +193,9 @@ func validOtherName(name string) bool {
 
 // LoadConfig reads and validates an HSM config file.
 func LoadConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfigFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("hsm config: %w", err)
+		return Config{}, err
 	}
 	var c Config
 	doc, err := strictyaml.Decode(path, data, &c)
@@ -207,4 +209,34 @@ func LoadConfig(path string) (Config, error) {
 		c.ActivationRecord = filepath.Join(filepath.Dir(path), c.ActivationRecord)
 	}
 	return c, nil
+}
+
+// maxConfigFile bounds an HSM config: a few lines.
+const maxConfigFile = 64 << 10
+
+// readConfigFile reads an HSM config: a regular file (a FIFO or device is
+// refused, not waited on) of at most maxConfigFile bytes.
+func readConfigFile(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("hsm config: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("hsm config: %w", err)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("hsm config %s: not a regular file", path)
+	case st.Size() > maxConfigFile:
+		return nil, fmt.Errorf("hsm config %s: larger than %d bytes", path, maxConfigFile)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("hsm config: %w", err)
+	}
+	if len(data) > maxConfigFile {
+		return nil, fmt.Errorf("hsm config %s: larger than %d bytes", path, maxConfigFile)
+	}
+	return data, nil
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/devicepki/ceremony/hsm"
@@ -134,5 +135,21 @@ func TestActivationRecordPath(t *testing.T) {
 	c, err = hsm.LoadConfig(writeConfig(t, "module: /usr/lib/softhsm/libsofthsm2.so\ntoken: {label: root}\nactivation_record: /srv/root/activation-record.json\n"))
 	if err != nil || c.ActivationRecord != "/srv/root/activation-record.json" {
 		t.Errorf("absolute: %q, %v", c.ActivationRecord, err)
+	}
+}
+
+// A config that is a FIFO or too large is refused at once, not waited on
+// or read to the end.
+func TestConfigNotRegularOrLarge(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "hsm.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hsm.LoadConfig(fifo); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("FIFO: %v", err)
+	}
+	big := writeConfig(t, "module: /usr/lib/softhsm/libsofthsm2.so\ntoken: {label: root}\n#"+strings.Repeat("x", 70<<10)+"\n")
+	if _, err := hsm.LoadConfig(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("large: %v", err)
 	}
 }

@@ -569,7 +569,7 @@ func ResetHint(module, label string) string {
 	case strings.Contains(base, "softhsm"):
 		return fmt.Sprintf("softhsm2-util --delete-token --token %q", label)
 	case strings.Contains(base, "opencryptoki"):
-		return "pkcsconf -I -c SLOT (re-initialise with its security officer PIN)"
+		return "with pkcsslotd stopped, empty the soft token's store (/var/lib/opencryptoki/swtok) and clear /dev/shm/*opencryptoki*, then start pkcsslotd: the token is blank again, security officer PIN 87654321 (opencryptoki 3.8 cannot initialise a token again once its security officer PIN was changed)"
 	case strings.Contains(base, "tpm2"):
 		return fmt.Sprintf("tpm2_ptool rmtoken --label %q", label)
 	}

@@ -2,6 +2,7 @@ package hsm_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,4 +90,36 @@ func TestTakeOwnershipOnOpenCryptoki(t *testing.T) {
 	// Set up with the vendor's tools, SO PIN changed.
 	tk := m.InitTokenPINs(t, "owned", "12345678", "87651234")
 	takeOver(tk.SOPIN)
+}
+
+// opencryptoki counts failed security officer logins on a token it
+// initialised: SOPINState reports the count low and the final try, and a
+// token whose SO PIN is locked is refused before anything is typed.
+func TestSOPINLockoutOnOpenCryptoki(t *testing.T) {
+	m := p11test.OpenCryptoki(t)
+	m.Setenv(t)
+	cfg := hsm.Config{Module: m.Path, Token: hsm.TokenSelector{Label: "owned"}}
+	m.InitTokenPINs(t, "owned", "12345678", "87651234")
+	b, err := hsm.OpenToTakeOver(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for i := 0; i < 3 && b.SOPINState() != "locked"; i++ {
+		_, err := b.TakeOwnership(secret.FromString("bad12345"), secret.FromString("Abcdefg1"), secret.FromString("Hijklmn2"))
+		if !errors.Is(err, hsm.ErrPINIncorrect) || !strings.Contains(err.Error(), "counted a failed security officer login") {
+			t.Fatalf("wrong PIN %d: %v", i+1, err)
+		}
+		states = append(states, b.SOPINState())
+	}
+	b.Close()
+	t.Logf("SO PIN states after each wrong PIN: %q", states)
+	if !slices.Contains(states, "final try") && !slices.Contains(states, "count low") {
+		t.Errorf("no warning state before the lock: %q", states)
+	}
+	if states[len(states)-1] == "locked" {
+		if _, err := hsm.OpenToTakeOver(cfg); err == nil || !strings.Contains(err.Error(), "CKF_SO_PIN_LOCKED") {
+			t.Errorf("a locked token was opened to take over: %v", err)
+		}
+	}
 }

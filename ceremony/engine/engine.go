@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/devicepki/ceremony/ceremony/activation"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/pki"
 	"github.com/devicepki/ceremony/ceremony/revoke"
@@ -266,6 +267,11 @@ func (p *Plan) Run(ctx context.Context, face Face) (*Result, error) {
 	if err == nil {
 		err = p.checkHSM(caps)
 	}
+	if err == nil && tok != nil && p.quorumLogin() {
+		// The activation record (on the token, or the file the config
+		// names) is checked before anyone acts, not at the login.
+		_, _, _, err = activation.Load(tok, p.opts.HSM.ActivationRecord)
+	}
 	if err != nil {
 		if tok != nil {
 			tok.Close()
@@ -306,6 +312,17 @@ func (p *Plan) Run(ctx context.Context, face Face) (*Result, error) {
 	r.blank, r.caps = blank, caps
 	defer r.end()
 	return r.run(ctx)
+}
+
+// quorumLogin reports whether the script opens its main token with a
+// quorum of activation shares.
+func (p *Plan) quorumLogin() bool {
+	for i := range p.script.Steps {
+		if l, ok := p.script.Steps[i].Spec.(*hsmLoginStep); ok && l.Quorum != nil && l.Token == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // takesOver reports whether the script's init-token step takes over a

@@ -183,8 +183,8 @@ func (r *run) initToken(ctx context.Context, info StepInfo, st *initTokenStep) (
 		})
 	}
 	r.blank = nil
-	if taken && errors.Is(err, hsm.ErrPINIncorrect) {
-		return "", err // the token is unchanged
+	if taken && (errors.Is(err, hsm.ErrPINIncorrect) || errors.Is(err, hsm.ErrTokenUnchanged)) {
+		return "", err // the token is unchanged (but for a failed login it counted)
 	}
 	if err != nil {
 		return "", fmt.Errorf("%w; the token may be initialised nonetheless: check it before running the ceremony again", err)
@@ -212,7 +212,11 @@ func (r *run) initToken(ctx context.Context, info StepInfo, st *initTokenStep) (
 		}
 	}
 	kept := "on the token as a public data object and as " + art.Path
-	if err := tok.StoreData(activation.RecordLabel, data); err != nil {
+	if err := tok.StoreData(activation.RecordLabel, data); errors.Is(err, hsm.ErrLabelInUse) {
+		// A record that is not this ceremony's is on the token (one a
+		// taken-over token held): later ceremonies must not read it.
+		return "", fmt.Errorf("%w: the token holds an activation record that is not this ceremony's; reset the token before running the ceremony again", err)
+	} else if err != nil {
 		// Some modules (tpm2-pkcs11) keep no public data objects: the
 		// artifact is then the only copy, which later ceremonies are
 		// given.
@@ -248,6 +252,12 @@ func (r *run) takeOwnership(ctx context.Context, info StepInfo, role string, man
 	label := r.blank.Info().Label
 	candidates := r.inRole(role)
 	what := fmt.Sprintf("current security officer PIN of HSM token %q (the factory default, or the one set with the vendor's tools)", label)
+	if state := r.blank.SOPINState(); state == "final try" || state == "count low" {
+		r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("WARNING: token %q says its security officer PIN count is low (%s): a wrong PIN may lock it", label, state)})
+		if state == "final try" {
+			return nil, fmt.Errorf("token %q says its security officer PIN is at its final try: one wrong PIN would lock it; nothing was typed or changed (check the PIN with its owner, or reset the token)", label)
+		}
+	}
 	var lastErr error
 	for attempt := 1; attempt <= MaxSecretAttempts; attempt++ {
 		ans, err := r.face.Secret(ctx, SecretRequest{Step: info, What: what, Candidates: candidates, Attempt: attempt})
@@ -283,10 +293,19 @@ func (r *run) takeOwnership(ctx context.Context, info StepInfo, role string, man
 			return nil, err
 		}
 		lastErr = fmt.Errorf("%w: check the PIN with the token's owner or its vendor's documentation", err)
+		counted := "it is unchanged"
+		if r.blank.WasInitialised() {
+			counted = "the token counted a failed security officer login"
+		}
 		if rerr := r.record(transcript.Entry{Step: info.ID, Actors: actors(by),
-			Text: fmt.Sprintf("The token refused the security officer PIN typed by %s (attempt %d of %d); it is unchanged", by.Name, attempt, MaxSecretAttempts),
+			Text: fmt.Sprintf("The token refused the security officer PIN typed by %s (attempt %d of %d); %s", by.Name, attempt, MaxSecretAttempts, counted),
 			Data: transcript.HSMLoginFailed{Attempt: attempt}}); rerr != nil {
 			return nil, rerr
+		}
+		// The token's own count decides: stop before a try that could
+		// lock its security officer PIN.
+		if state := r.blank.SOPINState(); state == "final try" || state == "locked" {
+			return nil, fmt.Errorf("%w; the token says its security officer PIN is at its %s: stopping rather than risk locking it", lastErr, state)
 		}
 	}
 	return nil, lastErr

@@ -119,6 +119,9 @@ func (k *preflightStep) run(ctx context.Context, r *run, info StepInfo) (string,
 	serial := "serial " + tok.Serial
 	if r.tok == nil {
 		serial = "a blank token, to be initialised with this label"
+		if r.blank != nil && r.blank.WasInitialised() {
+			serial = "initialised already (with its vendor's tools), to be taken over and given this label"
+		}
 	}
 	r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("HSM token %q, %s, %s %s, firmware %s",
 		tok.Label, serial, tok.Manufacturer, tok.Model, tok.FirmwareVersion)})
