@@ -3,14 +3,12 @@ package hsm
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/strictyaml"
 )
 
@@ -217,26 +215,14 @@ const maxConfigFile = 64 << 10
 // readConfigFile reads an HSM config: a regular file (a FIFO or device is
 // refused, not waited on) of at most maxConfigFile bytes.
 func readConfigFile(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("hsm config: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	data, err := durable.ReadRegularFile(path, maxConfigFile)
 	switch {
+	case errors.Is(err, durable.ErrNotRegular):
+		return nil, fmt.Errorf("hsm config %s: not a regular file", path)
+	case errors.Is(err, durable.ErrTooLarge):
+		return nil, fmt.Errorf("hsm config %s: larger than %d bytes", path, maxConfigFile)
 	case err != nil:
 		return nil, fmt.Errorf("hsm config: %w", err)
-	case !st.Mode().IsRegular():
-		return nil, fmt.Errorf("hsm config %s: not a regular file", path)
-	case st.Size() > maxConfigFile:
-		return nil, fmt.Errorf("hsm config %s: larger than %d bytes", path, maxConfigFile)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("hsm config: %w", err)
-	}
-	if len(data) > maxConfigFile {
-		return nil, fmt.Errorf("hsm config %s: larger than %d bytes", path, maxConfigFile)
 	}
 	return data, nil
 }
