@@ -23,15 +23,7 @@ import (
 // the ceremony (pkcs11-tool's view through token inspect), and the
 // directory holds only the record.
 func TestKillAtEveryEvent(t *testing.T) {
-	work := t.TempDir()
-	for _, dir := range []string{"scripts", "templates"} {
-		if err := copyMissing(filepath.Join("..", dir), filepath.Join(work, dir)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(work, "quorum.yaml"), []byte(quorumAnswers), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	work := crashWork(t)
 	events := crashRun(t, work, "baseline", "").events
 	if events < 30 {
 		t.Fatalf("the baseline ceremony wrote %d events", events)
@@ -46,7 +38,7 @@ func TestKillAtEveryEvent(t *testing.T) {
 	for _, p := range points {
 		t.Run(strings.ReplaceAll(p, ":", "-"), func(t *testing.T) {
 			t.Parallel()
-			checkKilled(t, work, p, events)
+			checkKilled(t, work, p)
 		})
 	}
 }
@@ -57,34 +49,66 @@ type crashResult struct {
 	events      int
 }
 
-// crashRun runs the root ceremony on a fresh SoftHSM2 installation into
-// WORK/name, killed at fault ("" for none).
-func crashRun(t *testing.T, work, name, fault string) crashResult {
+// crashWork makes a work directory with the scripts, the templates and
+// the root ceremony's answers.
+func crashWork(t *testing.T) string {
+	t.Helper()
+	work := t.TempDir()
+	for _, dir := range []string{"scripts", "templates"} {
+		if err := copyMissing(filepath.Join("..", dir), filepath.Join(work, dir)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(work, "quorum.yaml"), []byte(quorumAnswers), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return work
+}
+
+// freshToken gives a ceremony into WORK/name a fresh SoftHSM2
+// installation with a blank slot that the HSM config WORK/name.yaml
+// names by label.
+func freshToken(t *testing.T, work, name, label string) crashResult {
 	t.Helper()
 	h, err := softhsmtest.Create(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := crashResult{out: name, config: name + ".yaml", env: append(os.Environ(), h.Env()...)}
-	if err := os.WriteFile(filepath.Join(work, r.config), []byte(fmt.Sprintf("module: %s\ntoken:\n  label: root\n", h.Module)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(work, r.config), []byte(fmt.Sprintf("module: %s\ntoken:\n  label: %s\n", h.Module, label)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ceremony", "run", "scripts/root-key-generation.yaml", "--rehearsal", "--config", r.config,
-		"--answers", "quorum.yaml", "--input", "place=Crash lab", "--out", r.out)
+	return r
+}
+
+// runKilled runs 'ceremony run SCRIPT ... --out OUT' with r's environment,
+// killed at fault ("" for none: then it must succeed), and counts the
+// events its transcript holds.
+func (r crashResult) runKilled(t *testing.T, work, fault, script string, args ...string) crashResult {
+	t.Helper()
+	cmd := exec.Command("ceremony", append(append([]string{"run", script, "--config", r.config}, args...), "--out", r.out)...)
 	cmd.Dir = work
 	cmd.Env = append(r.env, transcript.FaultEnv+"="+fault)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	switch {
 	case fault == "" && err != nil:
-		t.Fatalf("baseline run: %v\n%s", err, out)
+		t.Fatalf("%s into %s: %v\n%s", script, r.out, err, out)
 	case fault != "" && (!errors.As(err, &exit) || exit.ExitCode() != -1):
-		t.Fatalf("run killed at %s: %v (not killed)\n%s", fault, err, out)
+		t.Fatalf("%s killed at %s: %v (not killed)\n%s", script, fault, err, out)
 	}
 	if c, err := transcript.ReadFile(filepath.Join(work, r.out, "transcript.jsonl")); err == nil {
 		r.events = len(c.Events)
 	}
 	return r
+}
+
+// crashRun runs the root ceremony on a fresh SoftHSM2 installation into
+// WORK/name, killed at fault ("" for none).
+func crashRun(t *testing.T, work, name, fault string) crashResult {
+	t.Helper()
+	return freshToken(t, work, name, "root").runKilled(t, work, fault, "scripts/root-key-generation.yaml",
+		"--rehearsal", "--answers", "quorum.yaml", "--input", "place=Crash lab")
 }
 
 // ceremony runs the program in work and returns its exit status and
@@ -107,15 +131,24 @@ func (r crashResult) ceremony(t *testing.T, work string, args ...string) (int, s
 
 var keyObjectLine = regexp.MustCompile(`(?m)^(private-key|public-key|certificate|secret-key) `)
 
-func checkKilled(t *testing.T, work, fault string, events int) {
-	name := "k-" + strings.ReplaceAll(fault, ":", "-")
-	r := crashRun(t, work, name, fault)
+func checkKilled(t *testing.T, work, fault string) {
+	r := crashRun(t, work, "k-"+strings.ReplaceAll(fault, ":", "-"), fault)
+	endKilled(t, work, r)
+}
+
+// endKilled checks a ceremony killed into r.out that made keys on r's
+// token: verify exits 3 (or it is sealed); seal finishes a seal the kill
+// interrupted, close (with the ceremony's own officers' shares where it
+// handed them out) ends anything else; then verify agrees, the token holds
+// no key pair or certificate of the ceremony, and the directory holds only
+// the record.
+func endKilled(t *testing.T, work string, r crashResult) {
+	t.Helper()
 	dir := filepath.Join(work, r.out)
 	transcriptPath := filepath.Join(r.out, "transcript.jsonl")
 	if _, err := os.Lstat(filepath.Join(dir, "transcript.jsonl")); errors.Is(err, os.ErrNotExist) {
 		// Killed before the first event: nothing was made.
-		entries, _ := os.ReadDir(dir)
-		if len(entries) != 0 {
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Fatalf("no transcript, but %s holds %d entries", r.out, len(entries))
 		}
 		return
@@ -123,12 +156,10 @@ func checkKilled(t *testing.T, work, fault string, events int) {
 	code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath)
 	switch {
 	case code == 0 || code == 4:
-		// Sealed: the kill came after the seal was complete.
-		return
+		return // sealed: the kill came after the seal was complete
 	case code != 3:
 		t.Fatalf("verify after the kill: exit %d\n%s", code, out)
-	}
-	if strings.Contains(out, "killed while sealing") {
+	case strings.Contains(out, "killed while sealing"):
 		if code, out := r.ceremony(t, work, "seal", r.out); code != 0 {
 			t.Fatalf("seal: exit %d\n%s", code, out)
 		}
@@ -137,14 +168,10 @@ func checkKilled(t *testing.T, work, fault string, events int) {
 		}
 		return
 	}
-	code, out = r.ceremony(t, work, "close", r.out)
-	t.Logf("close lists:\n%s", out)
-	if code != 0 {
-		if !strings.Contains(out, "there is nothing to close") {
-			t.Fatalf("close (list): exit %d\n%s", code, out)
-		}
+	if code, out := r.ceremony(t, work, "close", r.out); code != 0 && !strings.Contains(out, "there is nothing to close") {
+		t.Fatalf("close (list): exit %d\n%s", code, out)
 	}
-	shares := []string{}
+	var shares []string
 	for i := 1; i <= 3; i++ {
 		s := filepath.Join(r.out, "shares", fmt.Sprintf("officer-%d.share", i))
 		if _, err := os.Stat(filepath.Join(work, s)); err == nil {
@@ -158,13 +185,11 @@ func checkKilled(t *testing.T, work, fault string, events int) {
 	if code, out := r.ceremony(t, work, args...); code != 0 && !strings.Contains(out, "there is nothing to close") {
 		t.Fatalf("close --confirm: exit %d\n%s", code, out)
 	}
-	code, out = r.ceremony(t, work, "transcript", "verify", transcriptPath)
-	if code != 3 || strings.Contains(out, "not the ceremony's") {
+	if code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath); code != 3 || strings.Contains(out, "not the ceremony's") {
 		t.Fatalf("verify after close: exit %d\n%s", code, out)
 	}
 	if len(shares) == 3 {
-		_, inv := r.ceremony(t, work, append([]string{"token", "inspect", "--config", r.config}, shares...)...)
-		if keyObjectLine.MatchString(inv) {
+		if _, inv := r.ceremony(t, work, append([]string{"token", "inspect", "--config", r.config}, shares...)...); keyObjectLine.MatchString(inv) {
 			t.Errorf("after close the token still holds the ceremony's keys or certificates:\n%s", inv)
 		}
 	}
@@ -190,15 +215,7 @@ func checkKilled(t *testing.T, work, fault string, events int) {
 // key pair of the ceremony, artifacts/ only the activation record, and
 // verify reports the ceremony closed.
 func TestKillCloseAtEveryEvent(t *testing.T) {
-	work := t.TempDir()
-	for _, dir := range []string{"scripts", "templates"} {
-		if err := copyMissing(filepath.Join("..", dir), filepath.Join(work, dir)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(work, "quorum.yaml"), []byte(quorumAnswers), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	work := crashWork(t)
 	base := crashRun(t, work, "baseline", "")
 	c, err := transcript.ReadFile(filepath.Join(work, base.out, "transcript.jsonl"))
 	if err != nil {
@@ -279,15 +296,7 @@ steps:
 // is signed again by a ceremony that completes and verifies: the token's
 // issuance register is left consistent at every kill point.
 func TestKillSigningAtEveryEvent(t *testing.T) {
-	work := t.TempDir()
-	for _, dir := range []string{"scripts", "templates"} {
-		if err := copyMissing(filepath.Join("..", dir), filepath.Join(work, dir)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(work, "quorum.yaml"), []byte(quorumAnswers), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	work := crashWork(t)
 	req := exec.Command("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "factory.key",
 		"-subj", "/C=DE/O=Example Devices GmbH/CN=Example Devices Factory Berlin Issuing CA", "-out", "factory.csr.pem")
 	req.Dir = work
@@ -354,23 +363,9 @@ func signRun(t *testing.T, work string, root crashResult, name, fault string) cr
 		t.Fatal(err)
 	}
 	r := crashResult{out: name, config: root.config, env: root.env}
-	cmd := exec.Command("ceremony", "run", "scripts/sign-intermediate.yaml", "--config", root.config, "--answers", answers,
+	return r.runKilled(t, work, fault, "scripts/sign-intermediate.yaml", "--answers", answers,
 		"--input", "place=Crash lab", "--input", "root_certificate="+filepath.Join(root.out, "artifacts", "root-ca.crt.pem"),
-		"--input", "csr=factory.csr.pem", "--out", name)
-	cmd.Dir = work
-	cmd.Env = append(root.env, transcript.FaultEnv+"="+fault)
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	switch {
-	case fault == "" && err != nil:
-		t.Fatalf("signing run: %v\n%s", err, out)
-	case fault != "" && (!errors.As(err, &exit) || exit.ExitCode() != -1):
-		t.Fatalf("signing run killed at %s: %v (not killed)\n%s", fault, err, out)
-	}
-	if c, err := transcript.ReadFile(filepath.Join(work, name, "transcript.jsonl")); err == nil {
-		r.events = len(c.Events)
-	}
-	return r
+		"--input", "csr=factory.csr.pem")
 }
 
 const restoreAnswers = `version: 1
@@ -399,15 +394,7 @@ steps:
 // time into a fresh blank token; after close (or seal) verify agrees, the
 // new token holds no key pair and artifacts/ only the activation record.
 func TestKillRestoreAtEveryEvent(t *testing.T) {
-	work := t.TempDir()
-	for _, dir := range []string{"scripts", "templates"} {
-		if err := copyMissing(filepath.Join("..", dir), filepath.Join(work, dir)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(work, "quorum.yaml"), []byte(quorumAnswers), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	work := crashWork(t)
 	root := crashRun(t, work, "restore-root", "")
 	if err := os.WriteFile(filepath.Join(work, "restore.yaml"), []byte(strings.ReplaceAll(restoreAnswers, "ROOT", root.out)), 0o644); err != nil {
 		t.Fatal(err)
@@ -419,50 +406,7 @@ func TestKillRestoreAtEveryEvent(t *testing.T) {
 			t.Run(strings.ReplaceAll(fault, ":", "-"), func(t *testing.T) {
 				t.Parallel()
 				r := restoreRun(t, work, root, "r-"+strings.ReplaceAll(fault, ":", "-"), fault)
-				transcriptPath := filepath.Join(r.out, "transcript.jsonl")
-				if _, err := os.Lstat(filepath.Join(work, transcriptPath)); err != nil {
-					return
-				}
-				code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath)
-				switch {
-				case code == 0 || code == 4:
-					return
-				case code == 3 && strings.Contains(out, "killed while sealing"):
-					if code, out := r.ceremony(t, work, "seal", r.out); code != 0 {
-						t.Fatalf("seal: exit %d\n%s", code, out)
-					}
-					return
-				case code != 3:
-					t.Fatalf("verify after the kill: exit %d\n%s", code, out)
-				}
-				args := []string{"close", r.out, "--confirm"}
-				var shares []string
-				for i := 1; i <= 3; i++ {
-					s := filepath.Join(r.out, "shares", fmt.Sprintf("officer-%d.share", i))
-					if _, err := os.Stat(filepath.Join(work, s)); err == nil {
-						shares = append(shares, s)
-					}
-				}
-				if len(shares) == 3 {
-					args = append(args, append([]string{"--config", r.config}, shares...)...)
-				}
-				if code, out := r.ceremony(t, work, args...); code != 0 && !strings.Contains(out, "there is nothing to close") {
-					t.Fatalf("close --confirm: exit %d\n%s", code, out)
-				}
-				if code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath); code != 3 || strings.Contains(out, "not the ceremony's") {
-					t.Fatalf("verify after close: exit %d\n%s", code, out)
-				}
-				if len(shares) == 3 {
-					if _, inv := r.ceremony(t, work, append([]string{"token", "inspect", "--config", r.config}, shares...)...); keyObjectLine.MatchString(inv) {
-						t.Errorf("after close the new token still holds keys:\n%s", inv)
-					}
-				}
-				entries, _ := os.ReadDir(filepath.Join(work, r.out, "artifacts"))
-				for _, e := range entries {
-					if e.Name() != "activation-record.json" {
-						t.Errorf("after close artifacts/ still holds %s", e.Name())
-					}
-				}
+				endKilled(t, work, r)
 			})
 		}
 	}
@@ -472,29 +416,8 @@ func TestKillRestoreAtEveryEvent(t *testing.T) {
 // SoftHSM2 installation, into WORK/name, killed at fault ("" for none).
 func restoreRun(t *testing.T, work string, root crashResult, name, fault string) crashResult {
 	t.Helper()
-	h, err := softhsmtest.Create(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := crashResult{out: name, config: name + ".yaml", env: append(os.Environ(), h.Env()...)}
-	if err := os.WriteFile(filepath.Join(work, r.config), []byte(fmt.Sprintf("module: %s\ntoken:\n  label: restored\n", h.Module)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("ceremony", "run", "scripts/restore-backup.yaml", "--rehearsal", "--config", r.config, "--answers", "restore.yaml",
-		"--input", "place=Crash lab", "--input", "backup="+filepath.Join(root.out, "artifacts", "root-ca.backup"),
-		"--input", "root_certificate="+filepath.Join(root.out, "artifacts", "root-ca.crt.pem"), "--out", name)
-	cmd.Dir = work
-	cmd.Env = append(r.env, transcript.FaultEnv+"="+fault)
-	out, err := cmd.CombinedOutput()
-	var exit *exec.ExitError
-	switch {
-	case fault == "" && err != nil:
-		t.Fatalf("restore run: %v\n%s", err, out)
-	case fault != "" && (!errors.As(err, &exit) || exit.ExitCode() != -1):
-		t.Fatalf("restore run killed at %s: %v (not killed)\n%s", fault, err, out)
-	}
-	if c, err := transcript.ReadFile(filepath.Join(work, name, "transcript.jsonl")); err == nil {
-		r.events = len(c.Events)
-	}
-	return r
+	return freshToken(t, work, name, "restored").runKilled(t, work, fault, "scripts/restore-backup.yaml",
+		"--rehearsal", "--answers", "restore.yaml", "--input", "place=Crash lab",
+		"--input", "backup="+filepath.Join(root.out, "artifacts", "root-ca.backup"),
+		"--input", "root_certificate="+filepath.Join(root.out, "artifacts", "root-ca.crt.pem"))
 }
