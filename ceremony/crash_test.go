@@ -3,12 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/internal/softhsmtest"
@@ -147,18 +150,46 @@ func endKilled(t *testing.T, work string, r crashResult) {
 	dir := filepath.Join(work, r.out)
 	transcriptPath := filepath.Join(r.out, "transcript.jsonl")
 	if _, err := os.Lstat(filepath.Join(dir, "transcript.jsonl")); errors.Is(err, os.ErrNotExist) {
-		// Killed before the first event: nothing was made.
+		// Killed before the first event: nothing was made, but the
+		// first event's temporary file may be there, which close tidies.
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-			t.Fatalf("no transcript, but %s holds %d entries", r.out, len(entries))
+			if code, out := r.ceremony(t, work, "close", r.out, "--confirm"); code != 0 || !strings.Contains(out, "nothing to close") {
+				t.Fatalf("close of a ceremony killed before its first event: exit %d\n%s", code, out)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Fatalf("no transcript, but after close %s holds %s", r.out, entries[0].Name())
+			}
 		}
 		return
 	}
 	code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath)
 	switch {
 	case code == 0 || code == 4:
-		return // sealed: the kill came after the seal was complete
+		// Sealed: the kill came after the seal was complete. close
+		// tidies what the kill may have left around it.
+		if code, out := r.ceremony(t, work, "close", r.out, "--confirm"); !strings.Contains(out, "nothing to close") {
+			t.Fatalf("close of a sealed ceremony: exit %d\n%s", code, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "transcript.md")); err != nil {
+			t.Errorf("sealed, and after close: %v", err)
+		}
+		noTempFiles(t, dir)
+		return
 	case code != 3:
 		t.Fatalf("verify after the kill: exit %d\n%s", code, out)
+	case strings.Contains(out, "killed while sealing, before its signature was made"):
+		// Signed now, under the ceremony's own officers' shares.
+		args := []string{"seal", r.out, "--config", r.config}
+		for i := 1; i <= 3; i++ {
+			args = append(args, filepath.Join(r.out, "shares", fmt.Sprintf("officer-%d.share", i)))
+		}
+		if code, out := r.ceremony(t, work, args...); code != 0 {
+			t.Fatalf("seal with a login: exit %d\n%s", code, out)
+		}
+		if code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath); code != 4 {
+			t.Fatalf("verify after seal: exit %d\n%s", code, out)
+		}
+		return
 	case strings.Contains(out, "killed while sealing"):
 		if code, out := r.ceremony(t, work, "seal", r.out); code != 0 {
 			t.Fatalf("seal: exit %d\n%s", code, out)
@@ -182,7 +213,15 @@ func endKilled(t *testing.T, work string, r crashResult) {
 	if len(shares) == 3 {
 		args = append(args, append([]string{"--config", r.config}, shares...)...)
 	}
-	if code, out := r.ceremony(t, work, args...); code != 0 && !strings.Contains(out, "there is nothing to close") {
+	code, out = r.ceremony(t, work, args...)
+	if code != 0 && strings.Contains(out, "token not found") && r.softHSMLostToken() {
+		// SoftHSM2 rewrites its token file in place: killed between the
+		// truncation and the write, the token is gone, and its keys are
+		// unreadable with it. close records them so.
+		code, out = r.ceremony(t, work, "close", r.out, "--confirm", "--token-gone", "--config", r.config)
+		shares = nil
+	}
+	if code != 0 && !strings.Contains(out, "there is nothing to close") {
 		t.Fatalf("close --confirm: exit %d\n%s", code, out)
 	}
 	if code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath); code != 3 || strings.Contains(out, "not the ceremony's") {
@@ -199,6 +238,7 @@ func endKilled(t *testing.T, work string, r crashResult) {
 			t.Errorf("after close artifacts/ still holds %s", e.Name())
 		}
 	}
+	noTempFiles(t, dir)
 	top, _ := os.ReadDir(dir)
 	for _, e := range top {
 		switch n := e.Name(); {
@@ -207,6 +247,35 @@ func endKilled(t *testing.T, work string, r crashResult) {
 			t.Errorf("after close the directory still holds %s", n)
 		}
 	}
+}
+
+// softHSMLostToken reports whether r's SoftHSM2 store holds a token whose
+// own file (token.object) is empty: a kill cut SoftHSM2's in-place
+// rewrite of it, and the module no longer knows the token.
+func (r crashResult) softHSMLostToken() bool {
+	for _, e := range r.env {
+		if conf, ok := strings.CutPrefix(e, "SOFTHSM2_CONF="); ok {
+			files, _ := filepath.Glob(filepath.Join(filepath.Dir(conf), "tokens", "*", "token.object"))
+			for _, f := range files {
+				if st, err := os.Stat(f); err == nil && st.Size() == 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// noTempFiles fails t if a temporary file of a write cut short is left
+// anywhere in the ceremony directory dir.
+func noTempFiles(t *testing.T, dir string) {
+	t.Helper()
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), ".tmp-") {
+			t.Errorf("after close %s is left", p)
+		}
+		return nil
+	})
 }
 
 // close itself is killed before and after each event it writes, on a root
@@ -319,16 +388,20 @@ func TestKillSigningAtEveryEvent(t *testing.T) {
 				transcriptPath := filepath.Join(r.out, "transcript.jsonl")
 				if _, err := os.Lstat(filepath.Join(work, transcriptPath)); err == nil {
 					code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath)
+					shares := []string{"--config", root.config}
+					for _, i := range []int{1, 3, 5} {
+						shares = append(shares, filepath.Join(root.out, "shares", fmt.Sprintf("officer-%d.share", i)))
+					}
 					switch {
+					case code == 3 && strings.Contains(out, "killed while sealing, before its signature was made"):
+						if code, out := r.ceremony(t, work, append([]string{"seal", r.out}, shares...)...); code != 0 {
+							t.Fatalf("seal with a login: exit %d\n%s", code, out)
+						}
 					case code == 3 && strings.Contains(out, "killed while sealing"):
 						if code, out := r.ceremony(t, work, "seal", r.out); code != 0 {
 							t.Fatalf("seal: exit %d\n%s", code, out)
 						}
 					case code == 3:
-						shares := []string{"--config", root.config}
-						for _, i := range []int{1, 3, 5} {
-							shares = append(shares, filepath.Join(root.out, "shares", fmt.Sprintf("officer-%d.share", i)))
-						}
 						code, out := r.ceremony(t, work, append([]string{"close", r.out, "--confirm"}, shares...)...)
 						if code != 0 && !strings.Contains(out, "there is nothing to close") {
 							t.Fatalf("close --confirm: exit %d\n%s", code, out)
@@ -420,4 +493,173 @@ func restoreRun(t *testing.T, work string, root crashResult, name, fault string)
 		"--rehearsal", "--answers", "restore.yaml", "--input", "place=Crash lab",
 		"--input", "backup="+filepath.Join(root.out, "artifacts", "root-ca.backup"),
 		"--input", "root_certificate="+filepath.Join(root.out, "artifacts", "root-ca.crt.pem"))
+}
+
+// changingCalls are the system calls by which the program (or the PKCS#11
+// module inside it) changes a file: the syscall-level kill points.
+const changingCalls = "write,pwrite64,writev,fsync,fdatasync,ftruncate,link,linkat,rename,renameat,renameat2,unlink,unlinkat,mkdirat,fchmod"
+
+// syscallStride is the step between the syscall kill points that
+// TestKillAtSystemCalls tries: CEREMONY_SYSCALL_STRIDE, default 7 (1 tries
+// every call, as `make crash-sweep` does).
+func syscallStride(t *testing.T) int {
+	if v := os.Getenv("CEREMONY_SYSCALL_STRIDE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("CEREMONY_SYSCALL_STRIDE=%q: give a whole number from 1", v)
+		}
+		return n
+	}
+	return 7
+}
+
+// The root ceremony is killed (SIGKILL, by strace) on entering its N-th
+// file-changing system call: between any two of them, whether the
+// program's own (temporary files, links, syncs, the transcript) or the
+// PKCS#11 module's (SoftHSM2 rewriting its object files). strace counts
+// per thread, so a kill point is "the first thread to make its N-th such
+// call". After each kill the ceremony ends as endKilled checks.
+func TestKillAtSystemCalls(t *testing.T) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		t.Fatal("strace is not installed (apt-get install strace)")
+	}
+	work := crashWork(t)
+	calls := freshToken(t, work, "syscall-count", "root").traced(t, work, 0)
+	if calls < 200 {
+		t.Fatalf("the traced ceremony's busiest thread made %d file-changing calls", calls)
+	}
+	stride := syscallStride(t)
+	for n := 1; n <= calls; n += stride {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Parallel()
+			r := freshToken(t, work, fmt.Sprintf("sys-%d", n), "root")
+			r.traced(t, work, n)
+			endKilled(t, work, r)
+		})
+	}
+}
+
+// traced runs the root ceremony into r.out under strace, killed on
+// entering the n-th file-changing system call of a thread (0: never, and
+// it must succeed). It returns the most such calls one thread made.
+func (r crashResult) traced(t *testing.T, work string, n int) int {
+	t.Helper()
+	trace := filepath.Join(t.TempDir(), "strace.log")
+	args := []string{"-f", "-qq", "-o", trace, "-e", "trace=" + changingCalls}
+	if n > 0 {
+		args = append(args, "-e", fmt.Sprintf("inject=%s:signal=KILL:when=%d", changingCalls, n))
+	}
+	args = append(args, "ceremony", "run", "scripts/root-key-generation.yaml", "--config", r.config,
+		"--rehearsal", "--answers", "quorum.yaml", "--input", "place=Crash lab", "--out", r.out)
+	cmd := exec.Command("strace", args...)
+	cmd.Dir = work
+	cmd.Env = r.env
+	out, err := cmd.CombinedOutput()
+	log, _ := os.ReadFile(trace)
+	if n == 0 && err != nil {
+		t.Fatalf("traced ceremony: %v\n%s", err, out)
+	}
+	if n > 0 && err == nil {
+		return 0 // it finished before any thread made n such calls
+	}
+	var exit *exec.ExitError
+	if n > 0 && (!errors.As(err, &exit) || exit.ExitCode() != -1) {
+		t.Fatalf("killed at call %d: %v (not killed)\n%s", n, err, out)
+	}
+	if n > 0 {
+		lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+		t.Logf("killed at: %s", lines[len(lines)-1])
+	}
+	per := map[string]int{}
+	most := 0
+	for _, line := range strings.Split(string(log), "\n") {
+		tid, _, ok := strings.Cut(line, " ")
+		if ok && !strings.Contains(line, "resumed>") && !strings.HasPrefix(strings.TrimSpace(line[len(tid):]), "---") {
+			per[tid]++
+			most = max(most, per[tid])
+		}
+	}
+	return most
+}
+
+// Two live runs, forced to overlap: the first runs under strace with
+// every flock(2) held for two seconds after it returns, so it holds the
+// token's lock and then the directory's while the others start. A second
+// root ceremony on the same blank token (another --out) and a third into
+// the first's --out (on a token of its own) are refused with nothing
+// changed; the first completes and verifies, and its token holds one
+// root key pair.
+func TestTwoLiveRunsOverlap(t *testing.T) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		t.Fatal("strace is not installed (apt-get install strace)")
+	}
+	work := crashWork(t)
+	first := freshToken(t, work, "first", "root")
+	cmd := exec.Command("strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=flock", "-e", "inject=flock:delay_exit=2000000",
+		"ceremony", "run", "scripts/root-key-generation.yaml", "--config", first.config,
+		"--rehearsal", "--answers", "quorum.yaml", "--input", "place=Crash lab", "--out", first.out)
+	cmd.Dir = work
+	cmd.Env = first.env
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	// The directory is made after the token's lock is taken, and locked
+	// at once: from its appearance the first run holds both.
+	for {
+		if _, err := os.Stat(filepath.Join(work, first.out)); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the first run ended before making its directory: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+
+	sameToken := first
+	sameToken.out = "second"
+	code, text := sameToken.runRefused(t, work)
+	if code == 0 || !strings.Contains(text, "in use by another ceremony on this machine") {
+		t.Errorf("a second run on the token: exit %d, want it refused as in use\n%s", code, text)
+	}
+	if _, err := os.Lstat(filepath.Join(work, "second")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the refused run left its directory: %v", err)
+	}
+
+	sameDir := freshToken(t, work, "third", "root")
+	sameDir.out = first.out
+	code, text = sameDir.runRefused(t, work)
+	if code == 0 || !strings.Contains(text, "output directory first") && !strings.Contains(text, "ceremony directory first") {
+		t.Errorf("a run into the first's directory: exit %d, want it refused\n%s", code, text)
+	}
+	if _, text := sameDir.ceremony(t, work, "token", "inspect", "--config", sameDir.config); !strings.Contains(text, "no initialised tokens") {
+		t.Errorf("the token of the run refused for the directory is no longer blank:\n%s", text)
+	}
+
+	if err := <-done; err != nil {
+		t.Fatalf("the first run: %v\n%s", err, out.String())
+	}
+	if code, text := first.ceremony(t, work, "transcript", "verify", filepath.Join(first.out, "transcript.jsonl")); code != 4 && code != 0 {
+		t.Fatalf("the first run's transcript: verify exit %d\n%s", code, text)
+	}
+	var shares []string
+	for i := 1; i <= 3; i++ {
+		shares = append(shares, filepath.Join(first.out, "shares", fmt.Sprintf("officer-%d.share", i)))
+	}
+	_, inv := first.ceremony(t, work, append([]string{"token", "inspect", "--config", "first.yaml"}, shares...)...)
+	if n := len(regexp.MustCompile(`(?m)^private-key `).FindAllString(inv, -1)); n != 2 {
+		t.Errorf("the first run's token holds %d private keys, want the root's and the audit key's:\n%s", n, inv)
+	}
+}
+
+// runRefused runs the root ceremony into r.out and returns its exit status
+// and output (it is expected to be refused).
+func (r crashResult) runRefused(t *testing.T, work string) (int, string) {
+	t.Helper()
+	return r.ceremony(t, work, "run", "scripts/root-key-generation.yaml", "--config", r.config,
+		"--rehearsal", "--answers", "quorum.yaml", "--input", "place=Crash lab", "--out", r.out)
 }

@@ -14,6 +14,7 @@ import (
 const closeUsage = `Usage:
   ceremony close DIR                      (lists what closing would do)
   ceremony close DIR --confirm [--config HSM.yaml (SHARE-FILE... | - | --pin-file FILE | --pin-env VAR)]
+  ceremony close DIR --confirm --token-gone --config HSM.yaml
 
 close ends a ceremony that was interrupted (a crash, a power loss, a
 rollback that could not finish): it destroys on the token the key pairs
@@ -23,6 +24,19 @@ not withdraw, each checked by SHA-256 first; and appends each of these,
 then a ceremony-closed event, to DIR/transcript.jsonl, which stays
 unsealed (transcript verify: UNSEALED, intact). If anything is not what
 the transcript recorded, nothing is changed.
+
+It also removes the temporary files of writes a kill cut short (never
+a complete file) and, for a ceremony that already ended (sealed, closed)
+or never recorded an event, writes a missing printable record: this
+tidying changes no transcript.
+
+A token can be gone: reset, destroyed, or lost by its module (SoftHSM2's
+file store rewrites a token's own file in place, so a kill at that
+moment leaves the token uninitialised and its keys unreadable). With
+--token-gone and --config naming it, close checks that the module lists
+no initialised token with that label and records the keys on it as
+destroyed with it, without a login. A token merely unplugged is not
+gone: plug it in and close with a login.
 
 The transcript of an unsealed ceremony is not authenticated: without
 --confirm, close only lists what it would destroy and withdraw, and the
@@ -41,52 +55,64 @@ var closeCmd = &Command{
 	Name: "close", Usage: closeUsage,
 	Flags: func(fs *flag.FlagSet) Run {
 		var o closeOptions
-		fs.StringVar(&o.configPath, "config", "", "HSM config `FILE` naming the token the leftover keys are on")
-		fs.StringVar(&o.pinFile, "pin-file", "", "user PIN `FILE`, for a token with a PIN")
-		fs.StringVar(&o.pinEnv, "pin-env", "", "environment `VARIABLE` holding the user PIN")
+		o.login.flags(fs, "the token the leftover keys are on")
 		fs.BoolVar(&o.confirm, "confirm", false, "do it (without: list what closing would do)")
+		fs.BoolVar(&o.tokenGone, "token-gone", false, "the token the keys are on is gone (its module lost it, or it was reset): record them destroyed with it, without a login")
 		return func(env *Env, pos []string) error { return closeRun(env, &o, pos) }
 	},
 }
 
 // closeOptions are the flags of close.
 type closeOptions struct {
-	configPath, pinFile, pinEnv string
-	confirm                     bool
+	login     loginFlags
+	confirm   bool
+	tokenGone bool
 }
 
-func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
-	stdout := env.Stdout
-	if len(pos) == 0 {
-		return usagef("which ceremony directory? (see 'ceremony close --help')")
-	}
-	dir, shareArgs := pos[0], pos[1:]
+// loginFlags are the flags with which close and seal log in to a token:
+// its config, and the user PIN (the activation shares are arguments).
+type loginFlags struct {
+	configPath, pinFile, pinEnv string
+}
+
+func (o *loginFlags) flags(fs *flag.FlagSet, which string) {
+	fs.StringVar(&o.configPath, "config", "", "HSM config `FILE` naming "+which)
+	fs.StringVar(&o.pinFile, "pin-file", "", "user PIN `FILE`, for a token with a PIN")
+	fs.StringVar(&o.pinEnv, "pin-env", "", "environment `VARIABLE` holding the user PIN")
+}
+
+// build checks the login flags with the share arguments and returns the
+// token's config and a login (nil when none was given). The ceremony in
+// dir may have initialised the token: its activation record is then the
+// one the shares are checked against. wipe wipes the shares read; call
+// it whatever the error.
+func (o *loginFlags) build(env *Env, dir string, shareArgs []string) (cfg hsm.Config, login func(*hsm.Token) (string, error), wipe func(), err error) {
+	wipe = func() {}
 	usePIN := o.pinFile != "" || o.pinEnv != ""
 	switch {
 	case o.pinFile != "" && o.pinEnv != "":
-		return usagef("give one of --pin-file and --pin-env, not both")
+		return cfg, nil, wipe, usagef("give one of --pin-file and --pin-env, not both")
 	case usePIN && len(shareArgs) > 0:
-		return usagef("give activation shares or a PIN, not both")
+		return cfg, nil, wipe, usagef("give activation shares or a PIN, not both")
 	case (usePIN || len(shareArgs) > 0) && o.configPath == "":
-		return usagef("--config FILE is required with a login: it names the token the keys are on")
+		return cfg, nil, wipe, usagef("--config FILE is required with a login: it names the token")
 	}
 	inputs, err := readAllShares(shareArgs, env.Stdin)
-	defer wipeShares(inputs)
+	wipe = func() { wipeShares(inputs) }
 	if err != nil {
-		return err
+		return cfg, nil, wipe, err
 	}
-	opts := engine.CloseOptions{Dir: dir, Confirmed: o.confirm}
 	if o.configPath != "" {
-		if opts.HSM, err = hsm.LoadConfig(o.configPath); err != nil {
-			return err
+		if cfg, err = hsm.LoadConfig(o.configPath); err != nil {
+			return cfg, nil, wipe, err
 		}
 	}
 	switch {
 	case len(inputs) > 0:
-		opts.Login = func(tok *hsm.Token) (string, error) {
-			record := opts.HSM.ActivationRecord
+		login = func(tok *hsm.Token) (string, error) {
+			record := cfg.ActivationRecord
 			if own := filepath.Join(dir, "artifacts", activation.ArtifactName); record == "" && fileExists(own) {
-				// The ceremony being closed initialised the token.
+				// The ceremony in dir initialised the token.
 				record = own
 			}
 			how, err := activationLogin(tok, record, inputs)
@@ -96,7 +122,7 @@ func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
 			return fmt.Sprintf("%d activation shares (%s)", len(inputs), how), nil
 		}
 	case usePIN:
-		opts.Login = func(tok *hsm.Token) (string, error) {
+		login = func(tok *hsm.Token) (string, error) {
 			pin, err := readPINFlag(o.pinFile, o.pinEnv)
 			if err != nil {
 				return "", err
@@ -108,6 +134,28 @@ func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
 			return "the user PIN", nil
 		}
 	}
+	return cfg, login, wipe, nil
+}
+
+func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
+	stdout := env.Stdout
+	if len(pos) == 0 {
+		return usagef("which ceremony directory? (see 'ceremony close --help')")
+	}
+	dir, shareArgs := pos[0], pos[1:]
+	opts := engine.CloseOptions{Dir: dir, Confirmed: o.confirm}
+	cfg, login, wipe, err := o.login.build(env, dir, shareArgs)
+	defer wipe()
+	if err != nil {
+		return err
+	}
+	opts.HSM, opts.Login, opts.TokenGone = cfg, login, o.tokenGone
+	if o.tokenGone && login != nil {
+		return usagef("--token-gone takes no login: the token it names is gone")
+	}
+	if o.tokenGone && o.login.configPath == "" {
+		return usagef("--token-gone needs --config FILE naming the token that is gone")
+	}
 	res, err := engine.CloseInterrupted(opts)
 	if err != nil {
 		if res != nil && (len(res.Destroyed) > 0 || len(res.Withdrawn) > 0) {
@@ -115,8 +163,22 @@ func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
 		}
 		return err
 	}
+	for _, t := range res.Tidied {
+		fmt.Fprintln(stdout, t)
+	}
 	if res.JournalCleared != "" {
 		fmt.Fprintln(stdout, res.JournalCleared)
+		return nil
+	}
+	if res.NothingToClose != "" {
+		for _, p := range res.Planned {
+			fmt.Fprintf(stdout, "would %s\n", p)
+		}
+		if o.confirm {
+			fmt.Fprintf(stdout, "There is nothing to close: %s. Tidied what the interruption left; the transcript is unchanged.\n", res.NothingToClose)
+		} else {
+			fmt.Fprintf(stdout, "There is nothing to close: %s. Nothing was changed; run again with --confirm to tidy what the interruption left.\n", res.NothingToClose)
+		}
 		return nil
 	}
 	if !o.confirm {

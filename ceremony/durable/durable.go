@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"syscall"
 )
 
@@ -38,9 +39,22 @@ func CreateExclusive(path string, perm fs.FileMode) (*os.File, error) {
 	return f, nil
 }
 
+// tempName matches the temporary names this package (and the ceremony's
+// QR export) write under before a file or directory is put in place:
+// ".NAME.tmp-" and digits or hex digits.
+var tempName = regexp.MustCompile(`^\..+\.tmp-[0-9a-f]+$`)
+
+// IsTemp reports whether name (a base name) is a temporary name that
+// WriteFileExclusive, WriteAll or ReplaceFile writes under. A crash can
+// leave one behind; it is never a complete file under its final name,
+// and can be removed.
+func IsTemp(name string) bool { return tempName.MatchString(name) }
+
 // WriteFileExclusive writes data to path atomically: readers see either no
 // file or the whole file, a crash never leaves a partial file under path,
-// and an existing file is never replaced.
+// and an existing file is never replaced. Until it is linked into place
+// the data is under a temporary name in the same directory (IsTemp), which
+// a crash can leave behind.
 func WriteFileExclusive(path string, data []byte, perm fs.FileMode) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%s: already exists; refusing to overwrite it", path)
@@ -116,4 +130,38 @@ func ReadRegularFile(path string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w (more than %d bytes)", ErrTooLarge, max)
 	}
 	return data, nil
+}
+
+// ReplaceFile writes data to path atomically, replacing a file there: a
+// reader, or a crash, sees the old file or the new one whole. It is for
+// files derived from others (a printable record), never for a record
+// itself.
+func ReplaceFile(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName) // a no-op after the rename
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := SyncDir(dir); err != nil {
+		return fmt.Errorf("%s: sync directory: %w", path, err)
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/devicepki/ceremony/ceremony/activation"
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/record"
@@ -38,6 +39,11 @@ type CloseOptions struct {
 	// the transcript of an unsealed ceremony is not authenticated, so the
 	// people closing it read the list before anything is destroyed.
 	Confirmed bool
+	// TokenGone: the token the leftover keys are on is gone (its module
+	// lost it, or it was reset or destroyed). The module HSM names must
+	// list no initialised token with the transcript's label; the keys
+	// are then recorded as destroyed with it, without a login.
+	TokenGone bool
 }
 
 // CloseResult says what closing did.
@@ -52,6 +58,12 @@ type CloseResult struct {
 	// JournalCleared says a sealed ceremony's journal was removed from
 	// the token, and nothing else done.
 	JournalCleared string
+	// NothingToClose says why the ceremony needed no closing (it ended,
+	// or never began) when close only tidied what a kill left around it.
+	NothingToClose string
+	// Tidied lists what was removed or rewritten outside the transcript:
+	// temporary files of writes cut short, the printable record.
+	Tidied []string
 }
 
 // leftoverKey is a key an interrupted ceremony generated or restored and
@@ -201,9 +213,12 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	dir, err := outdir.Open(opts.Dir)
-	if err != nil {
-		return nil, err
+	dir, openErr := outdir.Open(opts.Dir)
+	if openErr != nil {
+		var err error
+		if dir, err = outdir.Existing(opts.Dir); err != nil {
+			return nil, openErr
+		}
 	}
 	// A ceremony running in the directory holds its lock: close refuses
 	// it rather than destroy a live ceremony's keys.
@@ -211,15 +226,36 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		return nil, err
 	}
 	defer dir.Unlock()
+	if openErr != nil {
+		// Killed before its first event: nothing was recorded, so
+		// nothing was made; a temporary file may be left.
+		if res, err := tidyEnded(opts, dir, nil, "no event was recorded: the ceremony was stopped before it began, and made nothing"); res != nil || err != nil {
+			return res, err
+		}
+		return nil, openErr
+	}
 	path := dir.TranscriptPath()
 	if SealPending(dir.Path()) {
 		return nil, fmt.Errorf("%s was killed while sealing: its signature waits in %s; run 'ceremony seal %s' to finish the seal (nothing to close; nothing was changed)", dir.Path(), outdir.PendingSealFile, dir.Path())
 	}
 	if _, err := os.Lstat(filepath.Join(dir.Path(), outdir.SealFile)); err == nil {
+		var tidied *CloseResult
+		if chain, err := transcript.ReadFile(path); err == nil {
+			if tidied, err = tidyEnded(opts, dir, chain, "the ceremony was sealed"); err != nil {
+				return nil, err
+			}
+		}
 		if opts.Confirmed && opts.Login != nil {
 			// A kill after the seal, before the ceremony journal was
 			// cleared, leaves the token listing a finished ceremony.
-			return clearSealedJournal(opts, dir)
+			res, err := clearSealedJournal(opts, dir)
+			if tidied != nil && res != nil {
+				res.Tidied = tidied.Tidied
+			}
+			return res, err
+		}
+		if tidied != nil {
+			return tidied, nil
 		}
 		return nil, fmt.Errorf("%s has a seal (%s): a sealed ceremony completed; there is nothing to close", dir.Path(), outdir.SealFile)
 	}
@@ -238,8 +274,16 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transcript %s: %w", path, err)
 	}
+	if last := chain.Events[len(chain.Events)-1]; torn == nil && last.Is(transcript.TypeTranscriptSealing) {
+		// Every step completed: the ceremony is sealed, not undone.
+		return nil, fmt.Errorf("%s was killed while sealing, before its signature was made (event %d): every step completed, so it is sealed, not closed: run 'ceremony seal %s --config HSM.yaml' with a login to the token; nothing was changed", dir.Path(), last.Seq, dir.Path())
+	}
 	if ev, ended := endedBy(chain); ended {
 		if ev.Is(transcript.TypeTranscriptSealed, transcript.TypeCeremonyClosed) || (len(ks) == 0 && len(arts) == 0) {
+			why := fmt.Sprintf("the ceremony already ended (event %d, %s: %s)", ev.Seq, ev.Type, record.Printable(ev.Text))
+			if res, err := tidyEnded(opts, dir, chain, why); res != nil || err != nil {
+				return res, err
+			}
 			return nil, fmt.Errorf("transcript %s: the ceremony already ended (event %d, %s: %s); there is nothing to close", path, ev.Seq, ev.Type, record.Printable(ev.Text))
 		}
 	}
@@ -274,6 +318,11 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		present = append(present, a)
 	}
 
+	untidied, err := findUntidy(dir, chain, false)
+	if err != nil {
+		return nil, err
+	}
+
 	if !opts.Confirmed {
 		plan := &CloseResult{Transcript: path}
 		if torn != nil {
@@ -283,6 +332,10 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 			on := "the token"
 			if k.Token != "" {
 				on = fmt.Sprintf("token %q", record.Printable(k.Token))
+			}
+			if opts.TokenGone {
+				plan.Planned = append(plan.Planned, fmt.Sprintf("record key pair %q (id %s) as destroyed with %s, which is gone", record.Printable(k.Label), k.ID, on))
+				continue
 			}
 			if k.Intent {
 				plan.Planned = append(plan.Planned, fmt.Sprintf("destroy whatever carries id %s on %s: key pair %q was being generated when the ceremony stopped", k.ID, on, record.Printable(k.Label)))
@@ -296,6 +349,7 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		for _, a := range gone {
 			plan.Gone = append(plan.Gone, a.Path)
 		}
+		plan.Planned = append(plan.Planned, untidied.plan()...)
 		return plan, nil
 	}
 
@@ -304,7 +358,14 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		found   []leftoverKey
 		loginBy string
 	)
-	if len(ks) > 0 {
+	goneToken := ""
+	if len(ks) > 0 && opts.TokenGone {
+		if goneToken, err = tokenGone(opts.HSM, ks); err != nil {
+			return nil, err
+		}
+		found = ks
+	}
+	if len(ks) > 0 && !opts.TokenGone {
 		if opts.Login == nil {
 			return nil, errors.New("the ceremony left keys on a token: a login is needed to destroy them")
 		}
@@ -385,7 +446,16 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	}
 	defer w.Close()
 	res := &CloseResult{Transcript: path}
-	for i := len(found) - 1; i >= 0; i-- {
+	for i := len(found) - 1; i >= 0 && goneToken != ""; i-- {
+		k := found[i]
+		res.Destroyed = append(res.Destroyed, fmt.Sprintf("%s (id %s)", k.Label, k.ID))
+		if _, err := w.Append(transcript.Entry{Step: "close",
+			Text: fmt.Sprintf("Key pair %q (id %s) counts as destroyed: its token %q is gone (%s lists no initialised token so labelled)", record.Printable(k.Label), k.ID, goneToken, opts.HSM.Module),
+			Data: transcript.KeyDestroyed{Label: k.Label, ID: k.ID, Token: goneToken}}); err != nil {
+			return res, err
+		}
+	}
+	for i := len(found) - 1; i >= 0 && goneToken == ""; i-- {
 		k := found[i]
 		id, _ := hex.DecodeString(k.ID)
 		n, err := tok.DestroyObjectsWithID(id)
@@ -423,6 +493,12 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 			}
 		}
 	}
+	if err := dir.RemoveTempFiles(untidied.temps); err != nil {
+		return res, err
+	}
+	for _, t := range untidied.temps {
+		res.Tidied = append(res.Tidied, "removed "+t)
+	}
 	for _, a := range gone {
 		// Gone before this close (an interrupted close removed it, or
 		// someone did): recorded as withdrawn, so that the transcript
@@ -440,10 +516,14 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	}
 	text += ". It was not completed and is not sealed."
 	data := transcript.CeremonyClosed{Destroyed: res.Destroyed, Withdrawn: res.Withdrawn, AlreadyGone: res.Gone,
-		LastEventBefore: len(chain.Events)}
+		LastEventBefore: len(chain.Events), TempFilesRemoved: untidied.temps}
 	if torn != nil {
 		data.TornTail = &transcript.TornTail{Event: torn.Event, File: tornFile, SHA256: torn.SHA256, Size: len(torn.Bytes)}
 		text += fmt.Sprintf(" Its cut-off last line (event %d, %d bytes) was set aside as %s.", torn.Event, len(torn.Bytes), tornFile)
+	}
+	if goneToken != "" {
+		data.TokenGone = goneToken
+		text += fmt.Sprintf(" Token %q was gone: its keys count as destroyed with it.", goneToken)
 	}
 	if loginBy != "" {
 		data.Login = loginBy
@@ -459,8 +539,7 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	// The printable record is derived from the transcript: an aborted
 	// ceremony's is replaced by one that shows the closing.
 	if c, err := transcript.ReadFile(path); err == nil {
-		_ = os.Remove(filepath.Join(dir.Path(), outdir.RecordFile))
-		_ = dir.WriteFile(outdir.RecordFile, []byte(record.Render(c)))
+		_ = durable.ReplaceFile(filepath.Join(dir.Path(), outdir.RecordFile), []byte(record.Render(c)), 0o644)
 	}
 	return res, nil
 }
@@ -635,4 +714,33 @@ func clearSealedJournal(opts CloseOptions, dir *outdir.Dir) (*CloseResult, error
 	}
 	return &CloseResult{Transcript: dir.TranscriptPath(), Events: len(chain.Events),
 		JournalCleared: fmt.Sprintf("Cleared the journal of sealed ceremony %q from token %q; its keys and transcript stay as they are.", self, tok.Info().Label)}, nil
+}
+
+// tokenGone checks that the token the leftover keys ks are on is gone:
+// every key is on the token cfg names by label, and its module lists no
+// initialised token with that label. It returns the label.
+func tokenGone(cfg hsm.Config, ks []leftoverKey) (string, error) {
+	label := cfg.Token.Label
+	if cfg.Module == "" || label == "" {
+		return "", errors.New("--token-gone needs --config naming the module and the label of the token that is gone")
+	}
+	for _, k := range ks {
+		if k.Token != label {
+			return "", fmt.Errorf("key pair %q is on token %q by the transcript, not on token %q; nothing was changed", record.Printable(k.Label), record.Printable(k.Token), label)
+		}
+	}
+	unlockToken, err := hsm.LockToken(cfg)
+	if err != nil {
+		return "", err
+	}
+	defer unlockToken()
+	tok, err := hsm.Open(cfg)
+	if err == nil {
+		tok.Close()
+		return "", fmt.Errorf("token %q is there in %s: it is not gone; close with a login to destroy its keys; nothing was changed", label, cfg.Module)
+	}
+	if !errors.Is(err, hsm.ErrTokenNotFound) {
+		return "", err
+	}
+	return label, nil
 }

@@ -182,7 +182,7 @@ func TestRootKeyGenerationCeremony(t *testing.T) {
 		"key-generating", "key-generated", "lint-passed", "signing-approved", "certificate-issued",
 		"artifact-writing", "artifact-written", "artifact-writing", "artifact-written", "confirmed",
 		"key-generating", "key-generated", "lint-passed", "signing-approved", "certificate-issued",
-		"artifact-writing", "artifact-written", "confirmed", "transcript-sealed"}
+		"artifact-writing", "artifact-written", "confirmed", "transcript-sealing", "transcript-sealed"}
 	if got := eventTypes(chain); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("events %v\nwant %v", got, want)
 	}
@@ -665,7 +665,7 @@ func TestExceptionsGoOnRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	types := strings.Join(eventTypes(chain), " ")
-	if !strings.Contains(types, "key-generated exception lint-passed signing-approved certificate-issued") || !strings.HasSuffix(types, "exception transcript-sealed") {
+	if !strings.Contains(types, "key-generated exception lint-passed signing-approved certificate-issued") || !strings.HasSuffix(types, "exception transcript-sealing transcript-sealed") {
 		t.Fatalf("events %s", types)
 	}
 	md, _ := os.ReadFile(filepath.Join(r.out, "transcript.md"))

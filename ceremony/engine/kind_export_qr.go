@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/bundle"
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/qrimage"
 	"github.com/devicepki/ceremony/ceremony/qrtransfer"
@@ -93,8 +94,21 @@ func (r *run) exportQR(info StepInfo, st *exportQRStep) (string, error) {
 	}
 	var frames []string
 	if _, err := r.timed(info, fmt.Sprintf("Writing %d files as %d QR frames to %s/", len(files), len(exp.Frames), outdir.QRDir), func() error {
-		frames, err = exp.WriteDir(filepath.Join(r.out.Path(), outdir.QRDir))
-		return err
+		// Written whole or not at all: into a temporary directory first,
+		// renamed into place when complete. A kill leaves the temporary
+		// directory, which close tidies, never a partial qr/.
+		tmp, err := os.MkdirTemp(r.out.Path(), "."+outdir.QRDir+".tmp-*")
+		if err != nil {
+			return err
+		}
+		if frames, err = exp.WriteDir(tmp); err == nil {
+			err = os.Rename(tmp, filepath.Join(r.out.Path(), outdir.QRDir))
+		}
+		if err != nil {
+			_ = os.RemoveAll(tmp)
+			return err
+		}
+		return durable.SyncDir(r.out.Path())
 	}); err != nil {
 		return "", err
 	}

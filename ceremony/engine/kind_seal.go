@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/pki"
@@ -23,27 +24,32 @@ import (
 // that: not a CA, digitalSignature alone, extended key usage
 // documentSigning alone, valid now.
 func (r *run) auditKey(label string) (*hsm.KeyPair, *x509.Certificate, *x509.Certificate, error) {
-	kp, err := r.tok.FindKeyPair(label)
+	return auditKey(r.tok, label, r.opts.Now())
+}
+
+// auditKey finds the transcript-signing key labelled label on tok, as
+// the run's auditKey does, checked at now.
+func auditKey(tok *hsm.Token, label string, now time.Time) (*hsm.KeyPair, *x509.Certificate, *x509.Certificate, error) {
+	kp, err := tok.FindKeyPair(label)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cert, err := r.tok.FindCertificate(kp)
+	cert, err := tok.FindCertificate(kp)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	now := r.opts.Now()
 	switch {
 	case !pki.IsTranscriptSigner(cert):
 		return nil, nil, nil, fmt.Errorf("key %q is not a transcript-signing key: its certificate %q must be a non-CA certificate for digitalSignature only, with extended key usage documentSigning", label, cert.Subject)
 	case now.Before(cert.NotBefore) || now.After(cert.NotAfter):
 		return nil, nil, nil, fmt.Errorf("the audit certificate %q is not valid now (valid %s to %s)", cert.Subject, cert.NotBefore.UTC(), cert.NotAfter.UTC())
 	}
-	if rv, err := r.revocation(cert); err != nil {
+	if rv, err := revocation(tok, cert); err != nil {
 		return nil, nil, nil, err
 	} else if rv != nil {
 		return nil, nil, nil, fmt.Errorf("the audit certificate %q was revoked (CRL number %d, %s): certify a new audit key before sealing", cert.Subject, rv.CRLNumber, rv.Reason)
 	}
-	all, err := r.tok.Certificates()
+	all, err := tok.Certificates()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -55,7 +61,7 @@ func (r *run) auditKey(label string) (*hsm.KeyPair, *x509.Certificate, *x509.Cer
 	}
 	chains, err := cert.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("the audit certificate %q does not chain to a root certificate stored on token %q: %v", cert.Subject, r.tok.Info().Label, err)
+		return nil, nil, nil, fmt.Errorf("the audit certificate %q does not chain to a root certificate stored on token %q: %v", cert.Subject, tok.Info().Label, err)
 	}
 	chain := chains[0]
 	return kp, cert, chain[len(chain)-1], nil
@@ -137,42 +143,23 @@ func (r *run) seal(info StepInfo, i int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	events, head := r.tw.Len(), r.tw.Head()
-	text := fmt.Sprintf("Ceremony %s completed: %d steps, %d artifacts. Transcript sealed by audit key %q (certificate %q, SHA-256 %s, issued by %q, SHA-256 %s) after event %d, chain hash %s",
-		r.script.Name, len(r.script.Steps), len(r.artifacts), kp.Label, cert.Subject.CommonName, seal.Fingerprint(cert),
-		root.Subject.CommonName, seal.Fingerprint(root), events, head)
-	entry := transcript.Entry{Step: info.ID, Text: text, Data: transcript.TranscriptSealed{
-		EventsBeforeSeal: events,
-		ChainHash:        head,
-		Steps:            len(r.script.Steps),
-		Artifacts:        transcript.V(nonNil(r.artifacts)),
-		AuditKey:         transcript.KeyRef{Label: kp.Label, ID: kp.IDHex(), Token: r.tok.Info().Label},
-		AuditCertificate: transcript.CertificateRef{Subject: cert.Subject.String(), Serial: serialHex(cert.SerialNumber.Bytes()),
-			SHA256: seal.Fingerprint(cert), NotAfter: cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")},
-		RootCertificate: transcript.CertificateRef{Subject: root.Subject.String(), SHA256: seal.Fingerprint(root)},
-		SealFile:        outdir.SealFile,
-		SealFormat:      "CMS SignedData (RFC 5652), detached, DER",
-	}}
-	var sig []byte
+	job := sealJob{tok: r.tok, tw: r.tw, out: r.out, script: r.script.Name, steps: len(r.script.Steps), artifacts: r.artifacts}
+	// The key about to seal is recorded first: a kill before the
+	// signature is kept leaves a transcript that 'ceremony seal DIR'
+	// (with a login) seals with this key.
+	if err := r.record(transcript.Entry{Step: info.ID,
+		Text: fmt.Sprintf("Sealing the transcript with audit key %q (certificate %q, SHA-256 %s)", kp.Label, cert.Subject.CommonName, seal.Fingerprint(cert)),
+		Data: job.intent(kp, cert)}); err != nil {
+		return "", err
+	}
 	if _, err := r.timed(info, fmt.Sprintf("Sealing the transcript with audit key %q", kp.Label), func() error {
-		_, err := r.tw.Seal(entry, func(content []byte) (err error) {
-			if sig, err = seal.Sign(content, kp, cert, []*x509.Certificate{root}); err != nil {
-				return err
-			}
-			// The signature is kept durably, with the line it signs,
-			// before the seal event is written: a kill from here on
-			// leaves a seal that 'ceremony seal DIR' finishes.
-			return r.writePendingSeal(content, sig)
-		})
-		return err
+		return job.sign(info.ID, kp, cert, root)
 	}); err != nil {
 		return "", err
 	}
 	r.sealed = true
-	if err := r.out.WriteFile(outdir.SealFile, sig); err != nil {
-		return "", fmt.Errorf("the transcript is sealed but the seal could not be written (%w): 'ceremony seal %s' writes it from %s", err, r.out.Path(), outdir.PendingSealFile)
-	}
-	if err := removePendingSeal(r.out.Path()); err != nil {
+	chain, err := job.finish()
+	if err != nil {
 		return "", err
 	}
 	// Sealed: its keys are the ceremony's for good, and no close may
@@ -180,15 +167,87 @@ func (r *run) seal(info StepInfo, i int) (string, error) {
 	if err := r.clearJournals(); err != nil {
 		r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("WARNING: the ceremony is sealed, but its journal could not be cleared from the token (%v): 'ceremony close %s' with a login clears it", err, r.out.Path())})
 	}
-	chain, err := transcript.ReadFile(r.tw.Path())
-	if err != nil {
-		return "", fmt.Errorf("read back the sealed transcript: %w", err)
-	}
-	if err := r.out.WriteFile(outdir.RecordFile, []byte(record.Render(chain))); err != nil {
-		return "", fmt.Errorf("write the printable record: %w", err)
-	}
 	ws, _ := words.FromHex(chain.Head)
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Final digest: " + record.GroupHex(chain.Head)})
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Final digest as words: " + strings.Join(ws, " ")})
 	return fmt.Sprintf("Transcript sealed by audit key %q: %s, %s", kp.Label, outdir.SealFile, outdir.RecordFile), nil
+}
+
+// sealJob is what sealing a transcript needs: in the seal step, and in
+// 'ceremony seal DIR' for a ceremony killed after it announced the seal
+// and before its signature was kept.
+type sealJob struct {
+	tok       *hsm.Token
+	tw        *transcript.Writer
+	out       *outdir.Dir
+	script    string // the script's name
+	steps     int    // how many steps the script has
+	artifacts []outdir.Artifact
+}
+
+// intent is the transcript-sealing event's data: the key about to seal.
+func (j sealJob) intent(kp *hsm.KeyPair, cert *x509.Certificate) transcript.TranscriptSealing {
+	return transcript.TranscriptSealing{
+		AuditKey:         transcript.KeyRef{Label: kp.Label, ID: kp.IDHex(), Token: j.tok.Info().Label},
+		AuditCertificate: certRef(cert),
+	}
+}
+
+func certRef(cert *x509.Certificate) transcript.CertificateRef {
+	return transcript.CertificateRef{Subject: cert.Subject.String(), Serial: serialHex(cert.SerialNumber.Bytes()),
+		SHA256: seal.Fingerprint(cert), NotAfter: cert.NotAfter.UTC().Format("2006-01-02T15:04:05Z")}
+}
+
+// sign appends the seal event, signed by kp: the signature and the
+// event's line are kept durably (transcript.sig.pending) before the
+// event is written.
+func (j sealJob) sign(step string, kp *hsm.KeyPair, cert, root *x509.Certificate) error {
+	events, head := j.tw.Len(), j.tw.Head()
+	text := fmt.Sprintf("Ceremony %s completed: %d steps, %d artifacts. Transcript sealed by audit key %q (certificate %q, SHA-256 %s, issued by %q, SHA-256 %s) after event %d, chain hash %s",
+		j.script, j.steps, len(j.artifacts), kp.Label, cert.Subject.CommonName, seal.Fingerprint(cert),
+		root.Subject.CommonName, seal.Fingerprint(root), events, head)
+	entry := transcript.Entry{Step: step, Text: text, Data: transcript.TranscriptSealed{
+		EventsBeforeSeal: events,
+		ChainHash:        head,
+		Steps:            j.steps,
+		Artifacts:        transcript.V(nonNil(j.artifacts)),
+		AuditKey:         transcript.KeyRef{Label: kp.Label, ID: kp.IDHex(), Token: j.tok.Info().Label},
+		AuditCertificate: certRef(cert),
+		RootCertificate:  transcript.CertificateRef{Subject: root.Subject.String(), SHA256: seal.Fingerprint(root)},
+		SealFile:         outdir.SealFile,
+		SealFormat:       "CMS SignedData (RFC 5652), detached, DER",
+	}}
+	_, err := j.tw.Seal(entry, func(content []byte) error {
+		sig, err := seal.Sign(content, kp, cert, []*x509.Certificate{root})
+		if err != nil {
+			return err
+		}
+		// A kill from here on leaves a seal that 'ceremony seal DIR'
+		// finishes without signing again.
+		return writePendingSeal(j.out, content, sig)
+	})
+	return err
+}
+
+// finish writes transcript.sig from the pending seal, removes it, and
+// writes the printable record; it returns the sealed transcript.
+func (j sealJob) finish() (*transcript.Chain, error) {
+	p, err := readPendingSeal(j.out.Path())
+	if err != nil {
+		return nil, err
+	}
+	if err := j.out.WriteFile(outdir.SealFile, p.Signature); err != nil {
+		return nil, fmt.Errorf("the transcript is sealed but the seal could not be written (%w): 'ceremony seal %s' writes it from %s", err, j.out.Path(), outdir.PendingSealFile)
+	}
+	if err := removePendingSeal(j.out.Path()); err != nil {
+		return nil, err
+	}
+	chain, err := transcript.ReadFile(j.tw.Path())
+	if err != nil {
+		return nil, fmt.Errorf("read back the sealed transcript: %w", err)
+	}
+	if err := j.out.WriteFile(outdir.RecordFile, []byte(record.Render(chain))); err != nil {
+		return nil, fmt.Errorf("write the printable record: %w", err)
+	}
+	return chain, nil
 }

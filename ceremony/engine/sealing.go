@@ -26,14 +26,28 @@ type pendingSeal struct {
 
 // writePendingSeal records the seal line (the last line of content) and
 // its signature before the seal event is written.
-func (r *run) writePendingSeal(content, sig []byte) error {
+func writePendingSeal(out *outdir.Dir, content, sig []byte) error {
 	body := bytes.TrimSuffix(content, []byte("\n"))
 	line := body[bytes.LastIndexByte(body, '\n')+1:]
 	data, err := json.Marshal(pendingSeal{Line: string(line), Signature: sig})
 	if err != nil {
 		return err
 	}
-	return r.out.WriteFile(outdir.PendingSealFile, data)
+	return out.WriteFile(outdir.PendingSealFile, data)
+}
+
+// readPendingSeal reads the pending seal in dir.
+func readPendingSeal(dir string) (pendingSeal, error) {
+	var p pendingSeal
+	path := filepath.Join(dir, outdir.PendingSealFile)
+	raw, err := durable.ReadRegularFile(path, 1<<20)
+	if err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal(raw, &p); err != nil || p.Line == "" || len(p.Signature) == 0 {
+		return p, fmt.Errorf("%s: not a pending seal; nothing was changed", path)
+	}
+	return p, nil
 }
 
 // removePendingSeal removes the pending seal once transcript.sig is
@@ -69,16 +83,12 @@ func FinishSeal(dirPath string) (string, error) {
 	}
 	defer dir.Unlock()
 	pendingPath := filepath.Join(dir.Path(), outdir.PendingSealFile)
-	raw, err := durable.ReadRegularFile(pendingPath, 1<<20)
+	p, err := readPendingSeal(dir.Path())
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("%s: no pending seal (%s): the ceremony was not interrupted while sealing; nothing was changed", dir.Path(), outdir.PendingSealFile)
 	}
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", pendingPath, err)
-	}
-	var p pendingSeal
-	if err := json.Unmarshal(raw, &p); err != nil || p.Line == "" || len(p.Signature) == 0 {
-		return "", fmt.Errorf("%s: not a pending seal; nothing was changed", pendingPath)
+		return "", err
 	}
 	path := dir.TranscriptPath()
 	data, err := os.ReadFile(path)

@@ -194,8 +194,11 @@ func (r *run) approve(ctx context.Context, info StepInfo, role string, what stri
 
 // loadRegister reads the token's issuance register (empty if the token
 // has none yet).
-func (r *run) loadRegister() (*register.Register, error) {
-	data, err := r.tok.ReadPrivateData(register.Label)
+func (r *run) loadRegister() (*register.Register, error) { return loadRegister(r.tok) }
+
+// loadRegister reads tok's issuance register (an empty one if it has none).
+func loadRegister(tok *hsm.Token) (*register.Register, error) {
+	data, err := tok.ReadPrivateData(register.Label)
 	if errors.Is(err, hsm.ErrDataNotFound) {
 		return register.New(), nil
 	}
@@ -250,10 +253,15 @@ func orNone(s string) string {
 // revocation returns the register's revocation of c, or nil: a
 // certificate revoked by an earlier CRL ceremony must not be used again.
 func (r *run) revocation(c *x509.Certificate) (*register.Revocation, error) {
+	return revocation(r.tok, c)
+}
+
+// revocation returns the revocation of c in tok's issuance register, or nil.
+func revocation(tok *hsm.Token, c *x509.Certificate) (*register.Revocation, error) {
 	if bytes.Equal(c.RawIssuer, c.RawSubject) {
 		return nil, nil
 	}
-	reg, err := r.loadRegister()
+	reg, err := loadRegister(tok)
 	if err != nil {
 		return nil, err
 	}

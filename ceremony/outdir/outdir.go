@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -75,6 +76,9 @@ func Check(path string) (*Dir, error) {
 		return nil, fmt.Errorf("output directory %s: %w", path, err)
 	}
 	if len(entries) > 0 {
+		if durable.IsTemp(entries[0].Name()) {
+			return nil, fmt.Errorf("output directory %s holds %s, left by a ceremony stopped before its first event: run 'ceremony close %s --confirm' to tidy it, or choose a new --out", path, entries[0].Name(), path)
+		}
 		return nil, fmt.Errorf("output directory %s is not empty (holds %s); choose a new --out", path, entries[0].Name())
 	}
 	return &Dir{path: path}, nil
@@ -83,6 +87,19 @@ func Check(path string) (*Dir, error) {
 // Open returns the Dir of an existing ceremony directory (one that holds
 // a transcript), for closing an interrupted ceremony.
 func Open(path string) (*Dir, error) {
+	d, err := Existing(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(d.TranscriptPath()); err != nil {
+		return nil, fmt.Errorf("ceremony directory %s holds no %s: %w", d.path, TranscriptFile, err)
+	}
+	return d, nil
+}
+
+// Existing returns the Dir of an existing directory, which may hold no
+// transcript yet (a ceremony killed before its first event).
+func Existing(path string) (*Dir, error) {
 	path = filepath.Clean(path)
 	st, err := os.Lstat(path)
 	switch {
@@ -90,9 +107,6 @@ func Open(path string) (*Dir, error) {
 		return nil, fmt.Errorf("ceremony directory %s: %w", path, err)
 	case !st.IsDir():
 		return nil, fmt.Errorf("ceremony directory %s is not a directory", path)
-	}
-	if _, err := os.Lstat(filepath.Join(path, TranscriptFile)); err != nil {
-		return nil, fmt.Errorf("ceremony directory %s holds no %s: %w", path, TranscriptFile, err)
 	}
 	return &Dir{path: path}, nil
 }
@@ -188,6 +202,63 @@ func (d *Dir) WriteShareFile(name string, data []byte) (string, error) {
 		return "", err
 	}
 	return path, nil
+}
+
+// TempFiles lists, relative to the directory and with forward slashes,
+// the temporary files a write cut short by a crash left in it, in
+// artifacts/, shares/ or qr/ (durable.IsTemp), and the temporary
+// directory of a QR export cut short: none is a complete file under its
+// final name.
+func (d *Dir) TempFiles() ([]string, error) {
+	var found []string
+	if entries, err := os.ReadDir(d.path); err == nil {
+		for _, e := range entries {
+			if e.IsDir() && strings.HasPrefix(e.Name(), "."+QRDir+".tmp-") && durable.IsTemp(e.Name()) {
+				found = append(found, e.Name())
+			}
+		}
+	}
+	for _, sub := range []string{"", ArtifactsDir, SharesDir, QRDir} {
+		entries, err := os.ReadDir(filepath.Join(d.path, sub))
+		if errors.Is(err, fs.ErrNotExist) && sub != "" {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ceremony directory %s: %w", d.path, err)
+		}
+		for _, e := range entries {
+			if e.Type().IsRegular() && durable.IsTemp(e.Name()) {
+				found = append(found, pathpkg.Join(sub, e.Name()))
+			}
+		}
+	}
+	return found, nil
+}
+
+// RemoveTempFiles removes the temporary files TempFiles listed (a file
+// gone already is fine) and syncs their directories.
+func (d *Dir) RemoveTempFiles(names []string) error {
+	dirs := map[string]bool{}
+	for _, n := range names {
+		if !durable.IsTemp(pathpkg.Base(n)) {
+			return fmt.Errorf("outdir: %s is not a temporary file", n)
+		}
+		p := filepath.Join(d.path, filepath.FromSlash(n))
+		remove := os.Remove
+		if strings.HasPrefix(n, "."+QRDir+".tmp-") {
+			remove = os.RemoveAll // a QR export's temporary directory
+		}
+		if err := remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		dirs[filepath.Dir(p)] = true
+	}
+	for dir := range dirs {
+		if err := durable.SyncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Artifact describes a file written into the ceremony directory.

@@ -45,6 +45,7 @@ const (
 	TypeKeyDestroyed         = "key-destroyed"
 	TypeRollbackFailed       = "rollback-failed"
 	TypeArtifactWithdrawn    = "artifact-withdrawn"
+	TypeTranscriptSealing    = "transcript-sealing"
 	TypeTranscriptSealed     = "transcript-sealed"
 	TypeCeremonyFailed       = "ceremony-failed"
 	TypeCeremonyAborted      = "ceremony-aborted"
@@ -598,10 +599,25 @@ type CeremonyClosed struct {
 	Destroyed       []string `json:"destroyed"`
 	LastEventBefore int      `json:"last_event_before"`
 	Login           string   `json:"login,omitempty"`
-	Token           Value    `json:"token,omitzero"`
+	// TempFilesRemoved names the temporary files of writes cut short
+	// that close removed (none was a complete file).
+	TempFilesRemoved []string `json:"temp_files_removed,omitempty"`
+	Token            Value    `json:"token,omitzero"`
+	// TokenGone is the label of a token that was gone when the ceremony
+	// was closed (its module listed no initialised token so labelled):
+	// the keys on it were recorded as destroyed with it.
+	TokenGone string `json:"token_gone,omitempty"`
 	// TornTail is the cut-off last line close set aside, if there was one.
 	TornTail  *TornTail `json:"torn_tail,omitempty"`
 	Withdrawn []string  `json:"withdrawn"`
+}
+
+// TranscriptSealing announces the seal: the audit key about to sign the
+// transcript. A ceremony killed after it and before its signature was
+// kept is sealed by 'ceremony seal DIR' with this key.
+type TranscriptSealing struct {
+	AuditCertificate CertificateRef `json:"audit_certificate"`
+	AuditKey         KeyRef         `json:"audit_key"`
 }
 
 // TornTail is a cut-off last line, set aside in a file of its own.
@@ -613,6 +629,7 @@ type TornTail struct {
 }
 
 func (CeremonyStarted) EventType() string      { return TypeCeremonyStarted }
+func (TranscriptSealing) EventType() string    { return TypeTranscriptSealing }
 func (Attendance) EventType() string           { return TypeAttendance }
 func (Confirmed) EventType() string            { return TypeConfirmed }
 func (Choice) EventType() string               { return TypeChoice }
@@ -661,5 +678,5 @@ var Payloads = []Payload{
 	ShareTypebackFailed{}, ShareRejected{}, ExtractionEnding{}, KeyBackedUp{}, BackupException{}, BackupKeyRebuilt{}, KeyRestoring{}, KeyRestored{},
 	TokenLeftInitialised{}, KeyGenerating{}, KeyGenerated{}, KeySelected{}, LintPassed{}, LintFailed{}, SigningApproved{},
 	SigningRefused{}, CertificateIssued{}, CRLIssued{}, ArtifactWriting{}, ArtifactWritten{}, KeyDestroyed{}, RollbackFailed{},
-	ArtifactWithdrawn{}, TranscriptSealed{}, CeremonyFailed{}, CeremonyAborted{}, CeremonyClosed{},
+	ArtifactWithdrawn{}, TranscriptSealing{}, TranscriptSealed{}, CeremonyFailed{}, CeremonyAborted{}, CeremonyClosed{},
 }

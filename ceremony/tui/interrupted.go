@@ -95,6 +95,10 @@ func readInterrupted(dir string) *interrupted {
 	}
 	in.events = len(c.Events)
 	last := c.Events[len(c.Events)-1]
+	if torn == nil && last.Is(transcript.TypeTranscriptSealing) {
+		in.damaged = fmt.Sprintf("it was killed while sealing, before its signature was made: run 'ceremony seal %s --config HSM.yaml' with a login to the token, and the audit key signs it now", record.Printable(dir))
+		return in
+	}
 	in.last = record.Printable(last.Text)
 	in.ended = last.Is(transcript.TypeCeremonyAborted, transcript.TypeCeremonyFailed, transcript.TypeCeremonyClosed)
 	in.closed = last.Is(transcript.TypeCeremonyClosed)

@@ -191,6 +191,9 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 		return nil, &Failure{File: outdir.SealFile, Msg: durable.BareError(sigErr)}
 	case sealAt < 0:
 		res.Status = Unsealed
+		if last := evs[len(evs)-1]; last.Is(transcript.TypeTranscriptSealing) {
+			res.Notes = append(res.Notes, fmt.Sprintf("the ceremony was killed while sealing, before its signature was made (event %d announced it): 'ceremony seal DIR --config HSM.yaml' with a login to the token signs it now", last.Seq))
+		}
 	case errors.Is(sigErr, fs.ErrNotExist):
 		return nil, &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("missing: event %d says the transcript was sealed", evs[sealAt].Seq)}
 	case sigErr != nil:

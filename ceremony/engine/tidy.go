@@ -1,0 +1,111 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/devicepki/ceremony/ceremony/durable"
+	"github.com/devicepki/ceremony/ceremony/outdir"
+	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/transcript"
+)
+
+// untidy is what a kill can leave in a ceremony directory besides the
+// transcript's own state: temporary files of writes cut short (never a
+// complete file under a final name) and a printable record that is
+// missing or, for a closed ceremony, older than the transcript. Neither
+// is part of the record, so tidying changes no transcript.
+type untidy struct {
+	temps  []string // relative paths, as outdir.TempFiles lists them
+	record string   // why transcript.md is rewritten ("" if it is not)
+}
+
+func (u untidy) empty() bool { return len(u.temps) == 0 && u.record == "" }
+
+// plan words what tidying would do, one line each.
+func (u untidy) plan() []string {
+	var p []string
+	for _, t := range u.temps {
+		if strings.HasPrefix(t, "."+outdir.QRDir+".tmp-") {
+			p = append(p, fmt.Sprintf("remove %s, the QR export the interruption cut short (write the frames again with 'ceremony qr export')", t))
+			continue
+		}
+		p = append(p, fmt.Sprintf("remove %s, a temporary file of a write the interruption cut short (never a complete file)", t))
+	}
+	if u.record != "" {
+		p = append(p, fmt.Sprintf("write %s from the transcript (%s)", outdir.RecordFile, u.record))
+	}
+	return p
+}
+
+// findUntidy looks for what tidy would do in dir. chain is the intact
+// transcript (nil if there is none); ended says the ceremony ended on
+// record, so that its printable record should exist.
+func findUntidy(dir *outdir.Dir, chain *transcript.Chain, ended bool) (untidy, error) {
+	var u untidy
+	temps, err := dir.TempFiles()
+	if err != nil {
+		return u, err
+	}
+	u.temps = temps
+	if chain == nil || !ended {
+		return u, nil
+	}
+	have, err := os.ReadFile(filepath.Join(dir.Path(), outdir.RecordFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		u.record = "it is missing"
+	case err != nil:
+		return u, fmt.Errorf("%s: %w", filepath.Join(dir.Path(), outdir.RecordFile), err)
+	default:
+		if ev, _ := endedBy(chain); ev.Is(transcript.TypeCeremonyClosed) && !bytes.Equal(have, []byte(record.Render(chain))) {
+			u.record = "it was written before the ceremony was closed"
+		}
+	}
+	return u, nil
+}
+
+// tidy removes the temporary files and writes the printable record as u
+// says, and returns what it did.
+func tidy(dir *outdir.Dir, chain *transcript.Chain, u untidy) ([]string, error) {
+	if err := dir.RemoveTempFiles(u.temps); err != nil {
+		return nil, err
+	}
+	var done []string
+	for _, t := range u.temps {
+		done = append(done, "removed "+t)
+	}
+	if u.record != "" {
+		if err := durable.ReplaceFile(filepath.Join(dir.Path(), outdir.RecordFile), []byte(record.Render(chain)), 0o644); err != nil {
+			return done, err
+		}
+		done = append(done, fmt.Sprintf("wrote %s (%s)", outdir.RecordFile, u.record))
+	}
+	return done, nil
+}
+
+// tidyEnded handles close on a ceremony that has nothing left to close
+// (sealed, closed, or killed before its transcript held an event): what
+// a kill left around it is listed, or with opts.Confirmed tidied. It
+// returns nil when there is nothing to tidy.
+func tidyEnded(opts CloseOptions, dir *outdir.Dir, chain *transcript.Chain, why string) (*CloseResult, error) {
+	u, err := findUntidy(dir, chain, chain != nil)
+	if err != nil || u.empty() {
+		return nil, err
+	}
+	res := &CloseResult{Transcript: dir.TranscriptPath(), NothingToClose: why}
+	if chain != nil {
+		res.Events = len(chain.Events)
+	}
+	if !opts.Confirmed {
+		res.Planned = u.plan()
+		return res, nil
+	}
+	res.Tidied, err = tidy(dir, chain, u)
+	return res, err
+}
