@@ -3,7 +3,7 @@ GO      ?= go
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all deps test-deps build demo test vet bench clean
+.PHONY: all deps test-deps build demo test vet bench crash-sweep clean
 
 all: build
 
@@ -31,6 +31,11 @@ vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+## crash-sweep: kills the root ceremony at every file-changing system call
+## (make test tries every 7th); about 25 minutes on two cores
+crash-sweep: test-deps
+	CEREMONY_SYSCALL_STRIDE=1 $(GO) test -count=1 -timeout 0 -run 'TestKillAtSystemCalls' ./ceremony
 
 ## bench: performance, measured in benchmarks only (QR numbers use the demo's bundle)
 bench:
