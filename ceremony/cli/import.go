@@ -28,7 +28,7 @@ import (
 )
 
 const importUsage = `Usage:
-  ceremony import (--root ROOT.pem | --root-fingerprint SHA256) --out DIR [--bundle ID] INPUT...
+  ceremony import (--root ROOT.pem | --root-fingerprint SHA256) --out DIR [--bundle ID] [--crl CRL]... INPUT...
 
 import checks what was carried out of a ceremony against the root you pin,
 says what each file is, and writes the files to DIR only if every one of
@@ -52,6 +52,12 @@ transcript must be sealed under it, with every carried artifact matching;
 any other file must be an artifact of such a transcript. Anything else is
 refused, and nothing is written.
 
+A certificate that a CRL among the inputs revokes, or whose issuer it
+revokes, is refused, naming the CRL, the serial and the reason. --crl
+gives a CRL (checked as any CRL is) to check against without importing
+it: the latest CRL from the last revocation ceremony, say. A CRL alone is
+imported as any file is.
+
 Exit status: 0 accepted and written; 1 refused (nothing written); 2 usage.
 `
 
@@ -63,6 +69,7 @@ var importCmd = &Command{
 		fs.StringVar(&o.rootFP, "root-fingerprint", "", "the root certificate's `SHA256` fingerprint")
 		fs.StringVar(&o.out, "out", "", "output `DIR`")
 		fs.StringVar(&o.want, "bundle", "", "take only the frames of the bundle with this `ID`")
+		fs.Var((*pathList)(&o.crls), "crl", "check against this CRL `FILE` too, without importing it (repeatable)")
 		return func(env *Env, pos []string) error { return importRun(env, &o, pos) }
 	},
 }
@@ -70,6 +77,20 @@ var importCmd = &Command{
 // importOptions are the flags of import.
 type importOptions struct {
 	rootPath, rootFP, out, want string
+	crls                        []string
+}
+
+// pathList is a repeatable flag of file paths.
+type pathList []string
+
+func (p *pathList) String() string { return strings.Join(*p, ",") }
+
+func (p *pathList) Set(v string) error {
+	if v == "" {
+		return errors.New("give a file")
+	}
+	*p = append(*p, v)
+	return nil
 }
 
 func importRun(env *Env, o *importOptions, pos []string) error {
@@ -101,6 +122,13 @@ func importRun(env *Env, o *importOptions, pos []string) error {
 	inputs, set, err := gatherInputs(pos, o.want, env.Stdin, env.Stderr)
 	if err != nil {
 		return err
+	}
+	for i, p := range o.crls {
+		data, err := readInput(p)
+		if err != nil {
+			return fmt.Errorf("--crl %w", err)
+		}
+		inputs = append(inputs, opsimport.Input{Name: fmt.Sprintf("--crl/%d/%s", i+1, filepath.Base(p)), Path: p, Data: data, Origin: "--crl " + p, RevocationOnly: true})
 	}
 	checked, err := opsimport.Check(inputs, pin, time.Now())
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
-	"encoding/hex"
 	"fmt"
 	"regexp"
 	"sort"
@@ -73,19 +72,6 @@ func (c *checker) describeCertificate(ci *Certificate) {
 	if note != "" {
 		ci.Notes = append(ci.Notes, note)
 	}
-	for _, r := range ci.Revoked {
-		ci.Notes = append(ci.Notes, fmt.Sprintf("REVOKED: CRL %s (%s) lists serial %s, reason %s, since %s",
-			r.CRL.Number, r.Origin, hex.EncodeToString(cert.SerialNumber.Bytes()), pki.ReasonName(r.Reason), r.Time.UTC().Format(time.RFC3339)))
-	}
-	for _, issuer := range ci.Chain[min(1, len(ci.Chain)):max(1, len(ci.Chain)-1)] {
-		for _, other := range c.certs {
-			if other.Cert.Equal(issuer) && len(other.Revoked) > 0 {
-				r := other.Revoked[0]
-				ci.Notes = append(ci.Notes, fmt.Sprintf("its issuer %q is REVOKED (CRL %s, %s, reason %s)", name(issuer), r.CRL.Number, r.Origin, pki.ReasonName(r.Reason)))
-				break
-			}
-		}
-	}
 	switch {
 	case ci.Role != RoleRoot && bytes.Equal(cert.RawSubjectPublicKeyInfo, c.root.RawSubjectPublicKeyInfo):
 		ci.Notes = append(ci.Notes, "it certifies the pinned root's own key: another certificate for the root key, not the pinned root certificate")
@@ -142,8 +128,7 @@ func (c *checker) describeCertificateFile(it *Item) {
 	it.Title = fmt.Sprintf("%d certificates: %s", len(it.Certificates), strings.Join(titles, ", "))
 }
 
-// describeCRL fills a CRL's title, fields and notes: the decoded CRL with
-// the subject of each revoked certificate that is among the inputs, who
+// describeCRL fills a CRL's title, fields and notes: the decoded CRL, who
 // signed it, and whether it is current.
 func (c *checker) describeCRL(it *Item) {
 	crl, signer := it.CRL, it.CRLSigner
@@ -152,24 +137,9 @@ func (c *checker) describeCRL(it *Item) {
 		by = "the pinned root " + by
 	}
 	it.Title = fmt.Sprintf("CRL %s of %s", crl.Number, by)
-	revoked := map[int][]string{}
-	for _, ci := range c.certs {
-		if e, ok := revokes(it, ci); ok {
-			for i, e2 := range crl.RevokedCertificateEntries {
-				if e2.SerialNumber.Cmp(e.SerialNumber) == 0 {
-					revoked[i] = append(revoked[i], ci.Title)
-				}
-			}
-		}
-	}
-	n := 0
+	// A certificate among the inputs that it revokes refused the import
+	// (refuseRevoked): its entries name serials of certificates elsewhere.
 	for _, f := range pki.DescribeCRL(crl) {
-		if f.Label == "Revoked" {
-			if who := revoked[n]; len(who) > 0 {
-				f.Value += ": " + strings.Join(dedup(who), "; ")
-			}
-			n++
-		}
 		it.Fields = append(it.Fields, f)
 		if f.Label == "Next update" {
 			v := "current (next update due " + crl.NextUpdate.UTC().Format(time.RFC3339) + ")"
@@ -193,18 +163,6 @@ func (c *checker) describeCRL(it *Item) {
 			it.Notes = append(it.Notes, fmt.Sprintf("CRL %s of the same issuer (%s) is newer", o.Number, other.Input.origin()))
 		}
 	}
-}
-
-func dedup(s []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, x := range s {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // describeTranscript summarises a verified transcript: the ceremony, its

@@ -18,8 +18,9 @@
 //
 // It is not the transport (the QR layer unpacks a bundle into files first)
 // and not the command line; and it checks what the ceremony produced, not
-// whether online systems should trust it now (an expired or revoked
-// certificate is reported, not refused: the CRL travels with it).
+// whether online systems should trust it now (an expired certificate is
+// reported, not refused). A certificate that a CRL among the inputs
+// revokes, or whose issuer it revokes, is refused: ops must not import it.
 package opsimport
 
 import (
@@ -71,6 +72,9 @@ type Input struct {
 	// "bundle ABCD2345: artifacts/intermediate.crt.pem". Path (or Name) if
 	// empty.
 	Origin string
+	// RevocationOnly: a CRL given to check the other inputs against
+	// (import --crl), checked as any CRL is and not written.
+	RevocationOnly bool
 }
 
 func (in Input) origin() string {
@@ -328,6 +332,9 @@ func Check(inputs []Input, pin verify.Pin, now time.Time) (*Report, error) {
 		}
 	}
 	c.annotate()
+	if err := c.refuseRevoked(); err != nil {
+		return nil, err
+	}
 	return &Report{Root: c.root, Items: c.items}, nil
 }
 
@@ -358,6 +365,9 @@ func (c *checker) read(in Input) error {
 	it.data, it.Size, it.SHA256 = data, len(data), hex.EncodeToString(sum[:])
 	if it.content, err = parseContent(data); err != nil {
 		return refuse(it, "%v", err)
+	}
+	if in.RevocationOnly && it.content.crl == nil {
+		return refuse(it, "given with --crl, but it is not a CRL")
 	}
 	c.items = append(c.items, it)
 	c.byName[in.Name] = it
@@ -686,6 +696,34 @@ func (c *checker) annotate() {
 			sanitize(&ci.Title, ci.Fields, ci.Notes)
 		}
 	}
+}
+
+// refuseRevoked refuses the import if a CRL among the inputs revokes a
+// certificate among them, or the issuer of one: a revoked certificate must
+// not reach online systems, whatever else travels with it.
+func (c *checker) refuseRevoked() error {
+	for _, it := range c.items {
+		if it.Kind != KindCertificate {
+			continue
+		}
+		for _, ci := range it.Certificates {
+			if len(ci.Revoked) > 0 {
+				r := ci.Revoked[0]
+				return refuse(it, "%s (serial %s) is revoked by CRL %s (%s), reason %s, since %s: a revoked certificate is not imported",
+					ci.Title, hex.EncodeToString(ci.Cert.SerialNumber.Bytes()), r.CRL.Number, r.Origin, pki.ReasonName(r.Reason), r.Time.UTC().Format(time.RFC3339))
+			}
+			for i := 1; i < len(ci.Chain)-1; i++ {
+				issuer := &Certificate{Cert: ci.Chain[i], Chain: ci.Chain[i:]}
+				for _, crl := range c.crls {
+					if e, ok := revokes(crl, issuer); ok {
+						return refuse(it, "%s was issued by %q (serial %s), which CRL %s (%s) revokes, reason %s, since %s: a certificate under a revoked CA is not imported",
+							ci.Title, name(issuer.Cert), hex.EncodeToString(issuer.Cert.SerialNumber.Bytes()), crl.CRL.Number, crl.Input.origin(), pki.ReasonName(e.ReasonCode), e.RevocationTime.UTC().Format(time.RFC3339))
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // revocations finds the CRLs among the inputs that revoke ci: signed by

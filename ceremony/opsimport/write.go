@@ -28,12 +28,18 @@ func (r *Report) write(dir string) ([]Written, error) {
 	}
 	sort.SliceStable(items, func(i, j int) bool { return rank(items[i].Kind) < rank(items[j].Kind) })
 	files := make([]durable.NamedFile, 0, len(items))
+	kept := items[:0]
 	for _, it := range items {
 		if it.Kind == 0 || it.data == nil {
 			return nil, fmt.Errorf("%s: not checked", it.Input.origin())
 		}
+		if it.Input.RevocationOnly {
+			continue // given to check against, not to import
+		}
+		kept = append(kept, it)
 		files = append(files, durable.NamedFile{Name: it.Input.Name, Data: it.data})
 	}
+	items = kept
 	res, err := durable.WriteAll(dir, files)
 	if err != nil {
 		return nil, err

@@ -218,11 +218,19 @@ for d in demo-factory-berlin demo-crl; do
 	bin/ceremony import --root-fingerprint "$fp" --out $online/trusted/$d - < $online/scanned/$d.txt
 done
 say
-say "== Ops: files carried on removable media, checked together: the CRL marks Shenzhen revoked"
+say "== Ops: files carried on removable media, checked together with the CRL"
 bin/ceremony import --root $root --out $online/trusted/media \
 	$online/demo-factory-berlin/artifacts/intermediate.crt.pem \
-	$online/demo-factory-shenzhen/artifacts/intermediate.chain.pem \
 	$online/demo-crl/artifacts/root-ca.crl.pem
+say
+say "== Ops: the Shenzhen intermediate, which that CRL revokes, is refused"
+if bin/ceremony import --root $root --out $online/revoked --crl $online/demo-crl/artifacts/root-ca.crl.pem \
+	$online/demo-factory-shenzhen/artifacts/intermediate.chain.pem; then
+	say "make demo: a revoked intermediate was imported" >&2
+	exit 1
+fi
+[ ! -e $online/revoked ] || { say "make demo: a refused import wrote $online/revoked" >&2; exit 1; }
+say "(refused, nothing written)"
 say
 say "== Ops: a certificate from another root is refused"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout .softhsm/foreign.key \
