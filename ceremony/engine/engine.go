@@ -221,6 +221,10 @@ type Result struct {
 	// Head is the SHA-256 of the transcript's last line.
 	Head      string
 	Artifacts []outdir.Artifact
+	// Fingerprints are the certificate SHA-256 (fingerprint) of each
+	// certificate artifact, by path: what the paper record, verify's
+	// --root-fingerprint and import's pin name.
+	Fingerprints map[string]string
 	// QR is what the export-qr step wrote (nil if the script has none).
 	QR *QRExport
 }

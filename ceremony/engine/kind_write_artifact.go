@@ -13,6 +13,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/pki"
 	"github.com/devicepki/ceremony/ceremony/script"
+	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 )
 
@@ -127,8 +128,14 @@ func (k *writeArtifactStep) run(_ context.Context, r *run, info StepInfo) (strin
 		r.changed = true
 		r.artifacts = append(r.artifacts, art)
 		text := fmt.Sprintf("Wrote %s %s (%d bytes, SHA-256 %s)", what, art.Path, art.Size, art.SHA256)
+		fingerprint := ""
+		if iss := r.certs[k.Source]; iss != nil && format == FormatCertificate {
+			fingerprint = seal.Fingerprint(iss.Cert)
+			text += "; certificate SHA-256 (fingerprint) " + fingerprint
+		}
 		if err := r.record(transcript.Entry{Step: info.ID, Text: text, Data: transcript.ArtifactWritten{
 			Path: art.Path, SHA256: art.SHA256, Size: art.Size, Source: k.Source, Content: what, Format: format,
+			CertificateSHA256: fingerprint,
 		}}); err != nil {
 			return "", err
 		}

@@ -135,9 +135,18 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	if err := r.tw.Close(); err != nil {
 		return nil, fmt.Errorf("close transcript: %w", err)
 	}
-	return &Result{
+	res := &Result{
 		Dir: r.out.Path(), Transcript: r.tw.Path(), Events: r.tw.Len(), Head: r.tw.Head(), Artifacts: r.artifacts, QR: r.qr,
-	}, nil
+		Fingerprints: map[string]string{},
+	}
+	if c, err := transcript.ReadFile(r.tw.Path()); err == nil {
+		for _, a := range record.Artifacts(c) {
+			if a.CertificateSHA256 != "" {
+				res.Fingerprints[a.Path] = a.CertificateSHA256
+			}
+		}
+	}
+	return res, nil
 }
 
 // exceptions records the exceptions the participants noted at a step.

@@ -425,6 +425,12 @@ func (c *checker) pinRoot(pin verify.Pin) error {
 		return &Refusal{Reason: "no pinned root: give the root certificate or its SHA-256 fingerprint"}
 	case root == nil:
 		root = c.findRoot(fp)
+		for _, it := range c.items {
+			if root == nil && it.SHA256 == fp && len(it.content.certs) > 0 {
+				return &Refusal{Reason: fmt.Sprintf("%s is the SHA-256 of the file %s (its bytes, as sha256sum prints it), not a certificate's fingerprint: pin the root by its certificate SHA-256 (fingerprint) from the paper record, as openssl x509 -noout -fingerprint -sha256 prints it",
+					record.GroupHex(fp), it.Input.origin())}
+			}
+		}
 		if root == nil {
 			return &Refusal{Reason: fmt.Sprintf("the pinned root (SHA-256 %s) is not among the inputs: add the root certificate file (root-ca.crt.pem) to them, or pin the root certificate file instead of its fingerprint", record.GroupHex(fp))}
 		}

@@ -160,10 +160,15 @@ func Render(c *transcript.Chain) string {
 	if len(arts) == 0 {
 		w("None.\n")
 	} else {
-		w("| File | Bytes | SHA-256 |\n|---|---|---|\n")
+		w("| File | Bytes | File SHA-256 | Certificate SHA-256 (fingerprint) |\n|---|---|---|---|\n")
 		for _, a := range arts {
-			w("| `%s` | %d | `%s` |\n", a.Path, a.Size, a.SHA256)
+			fp := ""
+			if a.CertificateSHA256 != "" {
+				fp = "`" + ColonHex(a.CertificateSHA256) + "`"
+			}
+			w("| `%s` | %d | `%s` | %s |\n", a.Path, a.Size, a.SHA256, fp)
 		}
+		w("\nA file's SHA-256 is of its bytes (`sha256sum`); a certificate's fingerprint is the SHA-256 of the certificate itself, as `openssl x509 -noout -fingerprint -sha256` prints it, and what `--root-fingerprint` takes.\n")
 	}
 
 	w("\n## Final digest\n\n")
@@ -192,6 +197,9 @@ type Artifact struct {
 	Size   int    `json:"size"`
 	// Event is the event that recorded it.
 	Event int `json:"-"`
+	// CertificateSHA256 is a certificate file's fingerprint, if the
+	// transcript recorded it.
+	CertificateSHA256 string `json:"-"`
 }
 
 // Artifacts returns the artifacts a transcript records as written, without
@@ -202,7 +210,7 @@ func Artifacts(c *transcript.Chain) []Artifact {
 		switch transcript.Canonical(ev.Type) {
 		case transcript.TypeArtifactWritten:
 			if w, err := transcript.DataAs[transcript.ArtifactWritten](ev); err == nil {
-				out = append(out, Artifact{Path: w.Path, SHA256: w.SHA256, Size: w.Size, Event: ev.Seq})
+				out = append(out, Artifact{Path: w.Path, SHA256: w.SHA256, Size: w.Size, Event: ev.Seq, CertificateSHA256: w.CertificateSHA256})
 			}
 		case transcript.TypeArtifactWithdrawn:
 			if a, err := transcript.DataAs[transcript.ArtifactWithdrawn](ev); err == nil {
@@ -229,6 +237,19 @@ func Participants(c *transcript.Chain) []Participant {
 		}
 	}
 	return nil
+}
+
+// ColonHex formats a hex digest as openssl prints fingerprints: upper-case
+// byte pairs joined by colons.
+func ColonHex(h string) string {
+	var b strings.Builder
+	for i := 0; i+1 < len(h); i += 2 {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		b.WriteString(strings.ToUpper(h[i : i+2]))
+	}
+	return b.String()
 }
 
 // GroupHex formats a hex digest in groups of four for reading aloud.
@@ -348,7 +369,10 @@ func renderDetails(w func(string, ...any), ev transcript.Event) {
 		w("  - Certificate SHA-256: `%s`\n", GroupHex(f.SHA256))
 	case transcript.TypeArtifactWritten:
 		f, _ := transcript.DataAs[transcript.ArtifactWritten](ev)
-		w("  - File `%s`, %d bytes, SHA-256: `%s`\n", f.Path, f.Size, GroupHex(f.SHA256))
+		w("  - File `%s`, %d bytes, file SHA-256: `%s`\n", f.Path, f.Size, GroupHex(f.SHA256))
+		if f.CertificateSHA256 != "" {
+			w("  - Certificate SHA-256 (fingerprint): `%s`\n", ColonHex(f.CertificateSHA256))
+		}
 	case transcript.TypeException:
 		f, _ := transcript.DataAs[transcript.Exception](ev)
 		w("  - Expected: %s\n  - Happened: %s\n  - Done: %s\n", oneLine(f.Expected), oneLine(f.Happened), oneLine(f.Action))

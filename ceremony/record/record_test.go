@@ -178,7 +178,7 @@ func TestRender(t *testing.T) {
 		"  - Public key SHA-256: `"+groups4(pubKeySHA)+"`\n",
 		"  - Private key attributes: never-extractable, sensitive, sign\n",
 		"  - Certificate SHA-256: `"+groups4(certSHA)+"`\n",
-		"  - File `artifacts/root-ca.pub.pem`, 215 bytes, SHA-256: `"+groups4(artifactSHA)+"`\n",
+		"  - File `artifacts/root-ca.pub.pem`, 215 bytes, file SHA-256: `"+groups4(artifactSHA)+"`\n",
 		"- **7** `08:00:10.500 UTC` exception: Exception recorded by Wendy Witness at step write: the printer jammed — by Wendy Witness (witness)\n",
 		"  - Expected: A printout of the key\n  - Happened: The printer jammed\n  - Done: Cleared the jam and printed again\n",
 	)
@@ -194,7 +194,7 @@ func TestRender(t *testing.T) {
 	mustContain(t, out, "## Exceptions and overrides\n\n1. Event 7, step `write`, recorded by Wendy Witness. Expected: A printout of the key. Happened: The printer jammed. Done: Cleared the jam and printed again.\n")
 
 	// Artifacts table.
-	mustContain(t, out, "| File | Bytes | SHA-256 |\n|---|---|---|\n| `artifacts/root-ca.pub.pem` | 215 | `"+artifactSHA+"` |\n")
+	mustContain(t, out, "| File | Bytes | File SHA-256 | Certificate SHA-256 (fingerprint) |\n|---|---|---|---|\n| `artifacts/root-ca.pub.pem` | 215 | `"+artifactSHA+"` |  |\n")
 
 	// The final digest: the SHA-256 of the last line, recomputed here from
 	// the raw bytes, in groups and as words.
@@ -373,5 +373,13 @@ func TestMultiLineTextStaysInItsEvent(t *testing.T) {
 		if l != "" && !strings.HasPrefix(l, "### ") && !strings.HasPrefix(l, "- **") && !strings.HasPrefix(l, "  - ") {
 			t.Errorf("a line of the event list is no event: %q", l)
 		}
+	}
+}
+
+// Fingerprints print as openssl prints them, so that the paper record and
+// openssl x509 -noout -fingerprint -sha256 can be compared by eye.
+func TestColonHex(t *testing.T) {
+	if got := record.ColonHex("06f40a9b"); got != "06:F4:0A:9B" {
+		t.Fatalf("ColonHex = %q", got)
 	}
 }

@@ -546,7 +546,11 @@ type ArtifactWriting struct {
 
 // ArtifactWritten records a file written under artifacts/.
 type ArtifactWritten struct {
-	Content string `json:"content"`
+	// CertificateSHA256 is, for a certificate file, the certificate's
+	// fingerprint: the SHA-256 of its DER, which differs from the file's
+	// own SHA-256 (of the PEM text).
+	CertificateSHA256 string `json:"certificate_sha256,omitempty"`
+	Content           string `json:"content"`
 	Format  string `json:"format,omitempty"`
 	Path    string `json:"path"`
 	SHA256  string `json:"sha256"`

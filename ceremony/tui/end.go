@@ -68,15 +68,25 @@ func (e *endModel) View() string {
 		if ws, err := words.FromHex(res.Head); err == nil {
 			lines = append(lines, indent(strings.Join(ws, " "), 3, w)...)
 		}
-		lines = append(lines, " Artifacts:")
+		// The certificates' fingerprints, as the paper record and
+		// openssl print them (the other artifacts are in the record).
 		for _, a := range res.Artifacts {
-			lines = append(lines, cut("   "+a.Path+"  "+a.SHA256[:16]+"…", w))
+			if fp := res.Fingerprints[a.Path]; fp != "" {
+				lines = append(lines, cut(" Certificate SHA-256 (fingerprint) of "+a.Path+":", w))
+				// Two lines of 16 bytes each, never broken inside a byte.
+				if c := record.ColonHex(fp); len(c) == 95 {
+					lines = append(lines, cut("   "+c[:48], w), cut("   "+c[48:], w))
+				} else {
+					lines = append(lines, indent(c, 3, w)...)
+				}
+			}
 		}
 		lines = append(lines, " Carry out:")
 		if res.QR != nil {
-			lines = append(lines, indent(fmt.Sprintf("QR bundle %s: %d frames in qr/ of the ceremony directory; q shows them here, or print qr/sheet.html.", res.QR.Bundle, len(res.QR.Frames)), 3, w)...)
+			lines = append(lines, indent(fmt.Sprintf("QR bundle %s: %d frames in qr/; q shows them here, or print qr/sheet.html.", res.QR.Bundle, len(res.QR.Frames)), 3, w)...)
+			lines = append(lines, indent("Bundle SHA-256 as words, as on the sheet and at import: "+strings.Join(res.QR.Words, " "), 3, w)...)
 		}
-		lines = append(lines, indent("Or carry the directory, without its *.backup files (they stay in the room), on removable media; check it online with 'ceremony import'.", 3, w)...)
+		lines = append(lines, indent("Or the directory on removable media, without *.backup (it stays here).", 3, w)...)
 		lines = append(lines, indent("Print transcript.md; every participant signs it.", 3, w)...)
 	} else {
 		title := " CEREMONY FAILED"

@@ -478,7 +478,9 @@ func endResult(dir string) *engine.Result {
 			{Path: "artifacts/ceremony-audit.crt.pem", SHA256: "7a9c1e3f5b7d9a2c4e6f8b0d2a4c6e8f1b3d5a7c9e2f4b6d8a0c3e5f7b9d1a2c", Size: 790},
 		},
 		QR: &engine.QRExport{Dir: filepath.Join(dir, "qr"), Bundle: "b7e2c9", Frames: []string{"CQ1:B7E2C9:1/3:AAAA", "CQ1:B7E2C9:2/3:BBBB", "CQ1:B7E2C9:3/3:CCCC"},
-			SHA256: "5e7a9c1b3d5f7e9a2c4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a5c7e9b2d4f6a8c"},
+			SHA256: "5e7a9c1b3d5f7e9a2c4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a5c7e9b2d4f6a8c",
+			Words:  []string{"frog", "bacon", "leaf", "eagle", "oyster", "chair", "river", "hotel"}},
+		Fingerprints: map[string]string{"artifacts/root-ca.crt.pem": "06f40a9b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f"},
 	}
 }
 

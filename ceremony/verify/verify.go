@@ -238,6 +238,9 @@ func (res *Result) checkSeal(ev transcript.Event, content, sig []byte, pin Pin) 
 			return err
 		}
 		if root = s.CertificateBySHA256(want); root == nil {
+			if a, ok := fileWithSHA256(res.Chain, want); ok {
+				return &Failure{File: "pinned root", Msg: fmt.Sprintf("%s is the SHA-256 of the file %s (its bytes, as sha256sum prints it), not a certificate's fingerprint: pin the root by its certificate SHA-256 (fingerprint), as the paper record and openssl x509 -noout -fingerprint -sha256 give it", record.GroupHex(want), a.Path)}
+			}
 			return &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("the seal does not chain to the pinned root: it carries no certificate with SHA-256 %s", record.GroupHex(want))}
 		}
 	}
@@ -391,6 +394,20 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 		}
 	}
 	return nil
+}
+
+// fileWithSHA256 finds the artifact c records whose file SHA-256 is h: a
+// file hash given where a certificate fingerprint belongs.
+func fileWithSHA256(c *transcript.Chain, h string) (record.Artifact, bool) {
+	if c == nil {
+		return record.Artifact{}, false
+	}
+	for _, a := range record.Artifacts(c) {
+		if a.SHA256 == h {
+			return a, true
+		}
+	}
+	return record.Artifact{}, false
 }
 
 // LoadRoot reads a PEM file holding exactly one certificate.
