@@ -551,11 +551,11 @@ type ArtifactWritten struct {
 	// own SHA-256 (of the PEM text).
 	CertificateSHA256 string `json:"certificate_sha256,omitempty"`
 	Content           string `json:"content"`
-	Format  string `json:"format,omitempty"`
-	Path    string `json:"path"`
-	SHA256  string `json:"sha256"`
-	Size    int    `json:"size"`
-	Source  string `json:"source"`
+	Format            string `json:"format,omitempty"`
+	Path              string `json:"path"`
+	SHA256            string `json:"sha256"`
+	Size              int    `json:"size"`
+	Source            string `json:"source"`
 }
 
 // KeyDestroyed records a key pair of an unfinished ceremony destroyed.
