@@ -446,6 +446,20 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	}
 	defer w.Close()
 	res := &CloseResult{Transcript: path}
+	// What is about to go is recorded first: a kill from here on leaves a
+	// transcript that says so, and the next close finishes it.
+	closing := transcript.CeremonyClosing{Destroying: []string{}, Withdrawing: []string{}}
+	for _, k := range found {
+		closing.Destroying = append(closing.Destroying, fmt.Sprintf("%s (id %s)", k.Label, k.ID))
+	}
+	for _, a := range present {
+		closing.Withdrawing = append(closing.Withdrawing, a.Path)
+	}
+	if _, err := w.Append(transcript.Entry{Step: "close",
+		Text: fmt.Sprintf("Closing the interrupted ceremony: destroying %d key pair(s), withdrawing %d artifact(s)", len(closing.Destroying), len(closing.Withdrawing)),
+		Data: closing}); err != nil {
+		return res, err
+	}
 	for i := len(found) - 1; i >= 0 && goneToken != ""; i-- {
 		k := found[i]
 		res.Destroyed = append(res.Destroyed, fmt.Sprintf("%s (id %s)", k.Label, k.ID))

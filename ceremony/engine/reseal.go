@@ -112,6 +112,7 @@ func Seal(opts SealOptions) (string, error) {
 			return "", fmt.Errorf("sealed, but the ceremony's journal could not be cleared from the token (%w): 'ceremony close %s --confirm' with a login clears it", err, dir.Path())
 		}
 	}
+	removeTempFiles(dir)
 	return fmt.Sprintf("Sealed %s: audit key %q signed it now (event %d, transcript.sig), as the interrupted seal step would have", path, kp.Label, len(sealed.Events)), nil
 }
 

@@ -167,5 +167,6 @@ func FinishSeal(dirPath string) (string, error) {
 	if appendLine {
 		what = "appended the seal event (event " + fmt.Sprint(last.Seq) + ") and wrote transcript.sig"
 	}
+	removeTempFiles(dir)
 	return fmt.Sprintf("Sealed %s: %s from the pending seal, signed during the ceremony; nothing was signed again", path, what), nil
 }

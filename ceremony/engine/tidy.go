@@ -109,3 +109,11 @@ func tidyEnded(opts CloseOptions, dir *outdir.Dir, chain *transcript.Chain, why 
 	res.Tidied, err = tidy(dir, chain, u)
 	return res, err
 }
+
+// removeTempFiles removes, once a seal is finished, the temporary files
+// of writes the interruption cut short: none is part of the ceremony.
+func removeTempFiles(dir *outdir.Dir) {
+	if temps, err := dir.TempFiles(); err == nil {
+		_ = dir.RemoveTempFiles(temps)
+	}
+}

@@ -49,6 +49,7 @@ const (
 	TypeTranscriptSealed     = "transcript-sealed"
 	TypeCeremonyFailed       = "ceremony-failed"
 	TypeCeremonyAborted      = "ceremony-aborted"
+	TypeCeremonyClosing      = "ceremony-closing"
 	TypeCeremonyClosed       = "ceremony-closed"
 )
 
@@ -624,6 +625,16 @@ type TranscriptSealing struct {
 	AuditKey         KeyRef         `json:"audit_key"`
 }
 
+// CeremonyClosing announces what a close is about to destroy and withdraw,
+// before it changes anything: a close killed part-way leaves the
+// transcript saying which keys and files it was taking away, so that
+// verify does not mistake a file it removed for a file gone missing, and
+// the next close finishes the job.
+type CeremonyClosing struct {
+	Destroying  []string `json:"destroying"`  // "label (id ID)" of each key pair
+	Withdrawing []string `json:"withdrawing"` // artifact paths
+}
+
 // TornTail is a cut-off last line, set aside in a file of its own.
 type TornTail struct {
 	Event  int    `json:"event"`
@@ -634,6 +645,7 @@ type TornTail struct {
 
 func (CeremonyStarted) EventType() string      { return TypeCeremonyStarted }
 func (TranscriptSealing) EventType() string    { return TypeTranscriptSealing }
+func (CeremonyClosing) EventType() string      { return TypeCeremonyClosing }
 func (Attendance) EventType() string           { return TypeAttendance }
 func (Confirmed) EventType() string            { return TypeConfirmed }
 func (Choice) EventType() string               { return TypeChoice }
@@ -682,5 +694,5 @@ var Payloads = []Payload{
 	ShareTypebackFailed{}, ShareRejected{}, ExtractionEnding{}, KeyBackedUp{}, BackupException{}, BackupKeyRebuilt{}, KeyRestoring{}, KeyRestored{},
 	TokenLeftInitialised{}, KeyGenerating{}, KeyGenerated{}, KeySelected{}, LintPassed{}, LintFailed{}, SigningApproved{},
 	SigningRefused{}, CertificateIssued{}, CRLIssued{}, ArtifactWriting{}, ArtifactWritten{}, KeyDestroyed{}, RollbackFailed{},
-	ArtifactWithdrawn{}, TranscriptSealing{}, TranscriptSealed{}, CeremonyFailed{}, CeremonyAborted{}, CeremonyClosed{},
+	ArtifactWithdrawn{}, TranscriptSealing{}, TranscriptSealed{}, CeremonyFailed{}, CeremonyAborted{}, CeremonyClosing{}, CeremonyClosed{},
 }

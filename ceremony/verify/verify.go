@@ -332,6 +332,21 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 			delete(intended, a.Path)
 		}
 	}
+	// A close that was itself interrupted announced what it withdraws:
+	// such a file, missing, was removed by it.
+	closing := map[string]int{}
+	for _, ev := range evs {
+		switch {
+		case ev.Is(transcript.TypeCeremonyClosing):
+			if c, err := transcript.DataAs[transcript.CeremonyClosing](ev); err == nil {
+				for _, p := range c.Withdrawing {
+					closing[p] = ev.Seq
+				}
+			}
+		case ev.Is(transcript.TypeCeremonyClosed):
+			clear(closing)
+		}
+	}
 	recorded := map[string]bool{}
 	for _, a := range record.Artifacts(res.Chain) {
 		recorded[a.Path] = true
@@ -340,6 +355,9 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 		switch {
 		case errors.Is(err, fs.ErrNotExist) && carried:
 			res.Absent = append(res.Absent, a)
+			continue
+		case errors.Is(err, fs.ErrNotExist) && closing[a.Path] > 0 && res.Status == Unsealed:
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: withdrawn by a close that was interrupted (event %d announced it); run 'ceremony close' again to finish", a.Path, closing[a.Path]))
 			continue
 		case errors.Is(err, fs.ErrNotExist):
 			return &Failure{File: a.Path, Msg: fmt.Sprintf("recorded at event %d, but missing", a.Event)}
