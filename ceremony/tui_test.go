@@ -81,8 +81,11 @@ type tuiDriver struct {
 	abortAt *regexp.Regexp
 	log     []string
 	typo    bool // the typo test ran
-	qr      int  // share QR codes checked
-	shown   int  // share texts checked
+	// announced counts the steps that waited for the room before the
+	// machine acted.
+	announced int
+	qr        int // share QR codes checked
+	shown     int // share texts checked
 
 	// With shares=DIR: the ceremony whose shares the keyholders bring.
 	sharesDir string
@@ -278,6 +281,10 @@ func (d *tuiDriver) run() {
 			continue
 		case strings.Contains(pane, "CONFIRM:"):
 			d.keys("y")
+		case strings.Contains(pane, "READ ALOUD:"):
+			// A machine step waits for the room to hear its text.
+			d.announced++
+			d.keys("Enter")
 		case strings.Contains(pane, "SAFETY CHECK FAILED") && strings.Contains(pane, "Press o"):
 			d.keys("o")
 		case strings.Contains(pane, "why may the ceremony go"):

@@ -584,6 +584,10 @@ func (a *Face) Override(_ context.Context, req engine.OverrideRequest) (engine.O
 	return engine.OverrideAnswer{By: engine.Participant{Name: o.By}, Reason: o.Reason}, nil
 }
 
+// Announce implements engine.Face: an answers file stands for the room,
+// which has read the script; the machine goes on.
+func (a *Face) Announce(context.Context, engine.AnnounceRequest) error { return nil }
+
 // Exceptions implements engine.Face: the step's exceptions.
 func (a *Face) Exceptions(_ context.Context, step engine.StepInfo) ([]engine.Exception, error) {
 	var out []engine.Exception

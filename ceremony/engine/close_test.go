@@ -79,11 +79,11 @@ func TestCloseListsFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Withdrawn) != 1 || res.Events != 4 {
+	if len(res.Withdrawn) != 1 || res.Events != 5 {
 		t.Fatalf("result %+v", res)
 	}
 	c, err := transcript.ReadFile(filepath.Join(dir, "transcript.jsonl"))
-	if err != nil || c.Events[3].Type != "ceremony-closed" {
+	if err != nil || c.Events[2].Type != "ceremony-closing" || c.Events[4].Type != "ceremony-closed" {
 		t.Fatalf("transcript: %v", err)
 	}
 }

@@ -373,6 +373,8 @@ type scriptedFace struct {
 	// exceptions to report, by step id
 	exceptions map[string][]engine.Exception
 	reports    []engine.Report
+	// announced lists the steps announced before the machine acted.
+	announced []string
 	// shares to enter, in order; handedOut collects the shares shown,
 	// typeBack (if set) says what the keyholder types back.
 	shares    []string
@@ -426,6 +428,11 @@ func (f *scriptedFace) Override(_ context.Context, req engine.OverrideRequest) (
 	}
 	return engine.OverrideAnswer{Reason: f.override}, nil
 }
+func (f *scriptedFace) Announce(_ context.Context, req engine.AnnounceRequest) error {
+	f.announced = append(f.announced, req.Step.ID)
+	return nil
+}
+
 func (f *scriptedFace) Exceptions(_ context.Context, step engine.StepInfo) ([]engine.Exception, error) {
 	return f.exceptions[step.ID], nil
 }
@@ -801,5 +808,43 @@ func TestTokenInUseByAnotherCeremony(t *testing.T) {
 	unlock()
 	if _, err := r.run(t, r.answersFace(t)); err != nil {
 		t.Fatalf("run after the lock was released: %v", err)
+	}
+}
+
+// Every step whose machine acts at once is announced before it runs: its
+// text is read aloud and the room says to go on. Confirmations and choices
+// put their text to the people themselves and are not announced; steps
+// before attendance have nobody to announce them, and a step without text
+// has nothing to read. The text of every step is in ceremony-started, for
+// the printed record.
+func TestMachineStepsWaitForTheRoom(t *testing.T) {
+	r := newRig(t)
+	face := &scriptedFace{pins: []string{r.tok.PIN}}
+	if _, err := r.run(t, face); err != nil {
+		t.Fatal(err)
+	}
+	chain, err := transcript.ReadFile(filepath.Join(r.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := transcript.DataAs[transcript.CeremonyStarted](chain.Events[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	attended := false
+	for _, st := range start.Steps {
+		switch st.Kind {
+		case "attendance":
+			attended = true
+		case "confirm", "choose":
+		default:
+			if attended && st.Say != "" {
+				want = append(want, st.ID)
+			}
+		}
+	}
+	if strings.Join(face.announced, " ") != strings.Join(want, " ") || len(want) < 5 {
+		t.Fatalf("announced %v\nwant %v", face.announced, want)
 	}
 }

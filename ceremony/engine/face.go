@@ -52,6 +52,11 @@ type Face interface {
 	// its QR code); the engine checks the copy and asks again, with
 	// Problem set, if it differs. The face clears the screen afterwards.
 	HandOut(ctx context.Context, req HandOutRequest) (HandOutAnswer, error)
+	// Announce shows a step's text to be read aloud before the machine
+	// acts on it (a key generated, a token initialised, a share handed
+	// out) and waits until the participant, who leads the room, says to
+	// go on. ErrAborted means they stopped the ceremony instead.
+	Announce(ctx context.Context, req AnnounceRequest) error
 	// Exceptions returns the exceptions the participants recorded during a
 	// step (none is the usual answer). The engine asks after every step,
 	// and at a step that failed.
@@ -97,6 +102,13 @@ type Attendance map[string][]string
 
 // ConfirmRequest asks one participant to confirm a step.
 type ConfirmRequest struct {
+	Step        StepInfo
+	Participant Participant
+}
+
+// AnnounceRequest asks the participant who leads the room to read a step's
+// text aloud (Step.Say) and to say when the machine may act.
+type AnnounceRequest struct {
 	Step        StepInfo
 	Participant Participant
 }

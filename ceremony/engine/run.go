@@ -121,6 +121,9 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 				return nil, r.fail(i, err)
 			}
 		}
+		if err := r.announce(ctx, info); err != nil {
+			return nil, r.fail(i, err)
+		}
 		summary, err := r.step(ctx, i)
 		if err != nil {
 			return nil, r.fail(i, err)
@@ -147,6 +150,24 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// announce has the step's text read aloud, and waits for the room, before
+// a step whose machine acts at once. Confirmations and choices put their
+// text to the people themselves; a step without text, or before anyone's
+// attendance is recorded, is not announced.
+func (r *run) announce(ctx context.Context, info StepInfo) error {
+	if info.Say == "" || info.Kind == KindConfirm || info.Kind == KindChoose || info.Kind == script.KindAttendance {
+		return nil
+	}
+	leads := r.inRole("administrator")
+	if len(leads) == 0 && len(r.script.Roles) > 0 {
+		leads = r.inRole(r.script.Roles[0].Name)
+	}
+	if len(leads) == 0 {
+		return nil
+	}
+	return r.face.Announce(ctx, AnnounceRequest{Step: info, Participant: leads[0]})
 }
 
 // exceptions records the exceptions the participants noted at a step.
@@ -188,7 +209,7 @@ func (r *run) startEntry() transcript.Entry {
 	var steps []transcript.StartedStep
 	for i := range r.script.Steps {
 		info := r.info(i)
-		steps = append(steps, transcript.StartedStep{ID: info.ID, Kind: info.Kind, Title: info.Title})
+		steps = append(steps, transcript.StartedStep{ID: info.ID, Kind: info.Kind, Title: info.Title, Say: info.Say})
 	}
 	text := fmt.Sprintf("Ceremony %q (%s) started with the %s face", r.script.Title, r.script.Name, r.face.Name())
 	if r.opts.Rehearsal {

@@ -111,6 +111,11 @@ func Render(c *transcript.Chain) string {
 				w("\n### Ceremony\n\n")
 			case n > 0:
 				w("\n### Step %d of %d: %s (`%s`)\n\n", n, len(st.Steps), title, step)
+				// The text read aloud before the machine acted; a
+				// confirmation or a choice records it in its own event.
+				if s := st.Steps[n-1]; s.Say != "" && s.Kind != "confirm" && s.Kind != "choose" {
+					w("> Read aloud before it ran: “%s”\n\n", oneLine(s.Say))
+				}
 			default:
 				w("\n### Step `%s`\n\n", step)
 			}

@@ -47,7 +47,7 @@ var (
 	steps = []map[string]string{
 		{"id": "attendance", "kind": "attendance", "title": "Attendance"},
 		{"id": "check-room", "kind": "confirm", "title": "Check the room"},
-		{"id": "generate", "kind": "generate-key", "title": "Generate the root key"},
+		{"id": "generate", "kind": "generate-key", "say": "The HSM now generates the root key.", "title": "Generate the root key"},
 		{"id": "write", "kind": "write-artifact", "title": "Write the public key"},
 		{"id": "seal", "kind": "seal", "title": "Seal the transcript"},
 	}
@@ -175,6 +175,7 @@ func TestRender(t *testing.T) {
 	// Details: what was said, fingerprints in groups of four, attributes.
 	mustContain(t, out,
 		"  - Read aloud: “The room is closed and the machine is offline.”\n",
+		"(`generate`)\n\n> Read aloud before it ran: “The HSM now generates the root key.”\n\n",
 		"  - Public key SHA-256: `"+groups4(pubKeySHA)+"`\n",
 		"  - Private key attributes: never-extractable, sensitive, sign\n",
 		"  - Certificate SHA-256: `"+groups4(certSHA)+"`\n",
@@ -366,11 +367,11 @@ func TestMultiLineTextStaysInItsEvent(t *testing.T) {
 	if n := strings.Count(out, "\n## Final digest\n"); n != 1 {
 		t.Errorf("the record has %d \"## Final digest\" headings, want 1", n)
 	}
-	// Every line of the event list is a heading, an event, a detail or
-	// blank.
+	// Every line of the event list is a heading, a step's read-aloud
+	// text, an event, a detail or blank.
 	events := out[strings.Index(out, "\n## Events\n")+len("\n## Events\n") : strings.Index(out, "\n## Exceptions and overrides\n")]
 	for _, l := range strings.Split(events, "\n")[2:] {
-		if l != "" && !strings.HasPrefix(l, "### ") && !strings.HasPrefix(l, "- **") && !strings.HasPrefix(l, "  - ") {
+		if l != "" && !strings.HasPrefix(l, "### ") && !strings.HasPrefix(l, "- **") && !strings.HasPrefix(l, "  - ") && !strings.HasPrefix(l, "> Read aloud before it ran: ") {
 			t.Errorf("a line of the event list is no event: %q", l)
 		}
 	}

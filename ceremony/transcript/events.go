@@ -186,8 +186,10 @@ type CeremonyStarted struct {
 
 // StartedStep is a step of the script as ceremony-started lists it.
 type StartedStep struct {
-	ID    string `json:"id"`
-	Kind  string `json:"kind"`
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// Say is the step's text, inputs expanded, read aloud before it ran.
+	Say   string `json:"say,omitempty"`
 	Title string `json:"title"`
 }
 

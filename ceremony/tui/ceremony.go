@@ -230,6 +230,8 @@ func (c *ceremonyModel) onAsk(a askMsg) tea.Cmd {
 		c.prompt = newAttendancePrompt(req)
 	case engine.ConfirmRequest:
 		c.prompt = &confirmPrompt{req: req}
+	case engine.AnnounceRequest:
+		c.prompt = &announcePrompt{req: req}
 	case engine.ApprovalRequest:
 		c.prompt = &approvePrompt{req: req, say: c.say}
 	case engine.ChoiceRequest:

@@ -151,13 +151,20 @@ func (r *engineRig) attend(t *testing.T) {
 func TestEngineCeremony(t *testing.T) {
 	r := newEngineRig(t)
 	r.attend(t)
-	approvals := 0
+	approvals, announced := 0, 0
 	for {
 		req := r.next(t)
 		if req == nil {
 			break
 		}
 		switch req := req.(type) {
+		case engine.AnnounceRequest:
+			// The step's text is on screen, and the machine waits.
+			announced++
+			if v := text(r.m.View()); !strings.Contains(v, "READ ALOUD:") || !strings.Contains(v, "press Enter when the room has heard it") {
+				t.Fatalf("step %s announced without its prompt:\n%s", req.Step.ID, v)
+			}
+			r.keys(keyEnter)
 		case engine.ConfirmRequest:
 			if req.Step.ID == "read-fingerprint" {
 				r.fingerprintShown(t)
@@ -184,6 +191,9 @@ func TestEngineCeremony(t *testing.T) {
 	}
 	if approvals != 2 {
 		t.Errorf("%d approvals, want 2", approvals)
+	}
+	if announced < 5 {
+		t.Errorf("%d steps announced before the machine acted", announced)
 	}
 	for _, v := range r.views {
 		if strings.Contains(v, r.pin) || strings.Contains(v, r.pin[:6]) {

@@ -115,6 +115,12 @@ func (f *face) Confirm(ctx context.Context, req engine.ConfirmRequest) error {
 	return err
 }
 
+// Announce implements engine.Face.
+func (f *face) Announce(ctx context.Context, req engine.AnnounceRequest) error {
+	_, err := f.ask(ctx, req)
+	return err
+}
+
 // Approve implements engine.Face.
 func (f *face) Approve(ctx context.Context, req engine.ApprovalRequest) error {
 	_, err := f.ask(ctx, req)

@@ -301,6 +301,34 @@ func (p *confirmPrompt) view(th theme, width int) []string {
 	return wrap(fmt.Sprintf("%s: %s, press y to confirm this step.", th.Bold("CONFIRM"), th.Bold(who(p.req.Participant))), width)
 }
 
+// ----- announcement before the machine acts
+
+// announcePrompt holds a step whose machine acts at once (a key generated,
+// a token initialised, a share handed out) until its text, on screen
+// above, has been read aloud and the administrator says to go on.
+type announcePrompt struct{ req engine.AnnounceRequest }
+
+// goKey lets the machine act.
+var goKey = bind("Enter", "go on", "enter")
+
+func (p *announcePrompt) keys() []key.Binding {
+	refuse := refuseKey
+	refuse.SetHelp("n", "stop the ceremony")
+	return []key.Binding{goKey, refuse}
+}
+func (p *announcePrompt) refusal() string { return who(p.req.Participant) + " stops the ceremony" }
+
+func (p *announcePrompt) key(k tea.KeyMsg) *reply {
+	if key.Matches(k, goKey) {
+		return &reply{}
+	}
+	return nil
+}
+
+func (p *announcePrompt) view(th theme, width int) []string {
+	return wrap(fmt.Sprintf("%s %s, read the text above aloud; press Enter when the room has heard it and the machine may go on.", th.Bold("READ ALOUD:"), th.Bold(who(p.req.Participant))), width)
+}
+
 // ----- approval of what is signed
 
 // approvePrompt shows what is signed, in a window that scrolls over it,
