@@ -137,7 +137,7 @@ func (r *run) rebuildBackupKey(ctx context.Context, info StepInfo, st *rebuildBa
 		BackupLabel: b.Label, Algorithm: transcript.V(b.Algorithm),
 		BackupFile:      transcript.File{Path: in.backupPath, SHA256: sha256Hex(in.data)},
 		Certificate:     transcript.CertificateRef{Path: in.certPath, Subject: cert.Subject.String(), SHA256: iss.SHA256()},
-		PublicKeySHA256: b.PublicKeySHA256, BackupKeySplit: b.Manifest.Split, Shares: indices,
+		PublicKeySHA256: b.PublicKeySHA256, BackupKeySplit: b.Manifest.Split, Shares: indices, EnteredBy: nameList(by),
 		Checks: []string{"backup public key equals the certificate's", "every share matched the manifest", "backup key matched its commitment"},
 	}})
 }

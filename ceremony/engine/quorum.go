@@ -162,7 +162,7 @@ func (r *run) quorumLogin(ctx context.Context, info StepInfo, q *script.Quorum) 
 		names(by), len(by), rec.Manifest.Split, rec.Manifest.Threshold, rec.Manifest.Count, r.tok.Info().Label)
 	return text, r.record(transcript.Entry{Step: info.ID, Actors: actors(by...), Text: text, Data: transcript.HSMLogin{
 		Token:                  transcript.V(r.tok.Info()),
-		Quorum:                 &transcript.LoginQuorum{SplitID: rec.Manifest.Split, Shares: indices, Threshold: rec.Manifest.Threshold},
+		Quorum:                 &transcript.LoginQuorum{SplitID: rec.Manifest.Split, Shares: indices, Threshold: rec.Manifest.Threshold, EnteredBy: nameList(by)},
 		ActivationRecordSHA256: sha256Hex(data),
 		ActivationRecordFrom:   where,
 	}})
@@ -255,12 +255,15 @@ func containsParticipant(list []Participant, p Participant) bool {
 	return false
 }
 
-func names(ps []Participant) string {
+func names(ps []Participant) string { return strings.Join(nameList(ps), ", ") }
+
+// nameList lists the participants' names, in order.
+func nameList(ps []Participant) []string {
 	var out []string
 	for _, p := range ps {
 		out = append(out, p.Name)
 	}
-	return strings.Join(out, ", ")
+	return out
 }
 
 func sha256Hex(b []byte) string {

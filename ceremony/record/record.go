@@ -369,6 +369,22 @@ func renderDetails(w func(string, ...any), ev transcript.Event) {
 	case transcript.TypeKeyRestored:
 		f, _ := transcript.DataAs[transcript.KeyRestored](ev)
 		renderKey(w, f.PublicKeySHA256, f.Attributes)
+	case transcript.TypeHSMLogin:
+		if f, _ := transcript.DataAs[transcript.HSMLogin](ev); f.Quorum != nil {
+			renderShares(w, f.Quorum.SplitID, f.Quorum.Shares, f.Quorum.EnteredBy)
+		}
+	case transcript.TypeBackupKeyRebuilt:
+		f, _ := transcript.DataAs[transcript.BackupKeyRebuilt](ev)
+		renderShares(w, f.BackupKeySplit, f.Shares, f.EnteredBy)
+	case transcript.TypeSigningApproved:
+		// What the approvers saw, decoded, field by field.
+		f, _ := transcript.DataAs[transcript.SigningApproved](ev)
+		var shown []struct{ Label, Value string }
+		if f.Shown.Decode(&shown) == nil {
+			for _, fl := range shown {
+				w("  - %s: %s\n", oneLine(fl.Label), oneLine(fl.Value))
+			}
+		}
 	case transcript.TypeCertificateIssued:
 		f, _ := transcript.DataAs[transcript.CertificateIssued](ev)
 		w("  - Certificate SHA-256: `%s`\n", GroupHex(f.SHA256))
@@ -381,6 +397,17 @@ func renderDetails(w func(string, ...any), ev transcript.Event) {
 	case transcript.TypeException:
 		f, _ := transcript.DataAs[transcript.Exception](ev)
 		w("  - Expected: %s\n  - Happened: %s\n  - Done: %s\n", oneLine(f.Expected), oneLine(f.Happened), oneLine(f.Action))
+	}
+}
+
+// renderShares writes which share of a split each person entered.
+func renderShares(w func(string, ...any), split string, shares []int, by []string) {
+	for i, n := range shares {
+		who := "(not recorded)"
+		if i < len(by) {
+			who = oneLine(by[i])
+		}
+		w("  - Share %d of split `%s` entered by %s\n", n, oneLine(split), who)
 	}
 }
 

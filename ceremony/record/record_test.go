@@ -384,3 +384,29 @@ func TestColonHex(t *testing.T) {
 		t.Fatalf("ColonHex = %q", got)
 	}
 }
+
+// The record shows what each approver saw, decoded field by field, and
+// which share each person entered at a quorum login.
+func TestApprovalsAndSharesOnRecord(t *testing.T) {
+	entries := append(ceremonyEntries()[:6],
+		transcript.Entry{Type: "hsm-login", Step: "generate", Actors: []transcript.Actor{alice, otto}, Text: "Logged in",
+			Data: map[string]any{"token": map[string]string{"label": "root"}, "quorum": map[string]any{
+				"split_id": "ABCD-EFGH-JK", "shares": []int{4, 1}, "threshold": 2, "entered_by": []string{"Otto Operator", "Alice Admin"}}}},
+		transcript.Entry{Type: "signing-approved", Step: "generate", Actors: []transcript.Actor{otto}, Text: "Approved",
+			Data: map[string]any{"approved_by": "Otto Operator", "tbs_sha256": certSHA, "what": "certificate", "shown": []map[string]string{
+				{"label": "CSR SHA-256 (DER request)", "value": pubKeySHA},
+				{"label": "Subject", "value": "CN=Example Devices Factory Berlin Issuing CA"},
+				{"label": "Public key", "value": "ECDSA P-256"},
+				{"label": "Valid until", "value": "2036-12-06T15:02:46Z"},
+				{"label": "Basic constraints", "value": "CA:TRUE, path length 0"},
+			}}})
+	c, _ := write(t, entries, sealEntry())
+	mustContain(t, record.Render(c),
+		"  - Share 4 of split `ABCD-EFGH-JK` entered by Otto Operator\n  - Share 1 of split `ABCD-EFGH-JK` entered by Alice Admin\n",
+		"  - CSR SHA-256 (DER request): "+pubKeySHA+"\n",
+		"  - Subject: CN=Example Devices Factory Berlin Issuing CA\n",
+		"  - Public key: ECDSA P-256\n",
+		"  - Valid until: 2036-12-06T15:02:46Z\n",
+		"  - Basic constraints: CA:TRUE, path length 0\n",
+	)
+}

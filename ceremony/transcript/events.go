@@ -261,9 +261,11 @@ type HSMLogin struct {
 
 // LoginQuorum is the quorum whose shares a login rebuilt the PIN from.
 type LoginQuorum struct {
-	Shares    []int  `json:"shares"`
-	SplitID   string `json:"split_id"`
-	Threshold int    `json:"threshold"`
+	// EnteredBy names who entered each share, in the order of Shares.
+	EnteredBy []string `json:"entered_by,omitempty"`
+	Shares    []int    `json:"shares"`
+	SplitID   string   `json:"split_id"`
+	Threshold int      `json:"threshold"`
 }
 
 // HSMLoginFailed records that the token rejected a PIN.
@@ -377,14 +379,16 @@ type BackupException struct {
 
 // BackupKeyRebuilt records a backup key rebuilt from custodians' shares.
 type BackupKeyRebuilt struct {
-	Algorithm       Value          `json:"algorithm"`
-	BackupFile      File           `json:"backup_file"`
-	BackupKeySplit  string         `json:"backup_key_split"`
-	BackupLabel     string         `json:"backup_label"`
-	Certificate     CertificateRef `json:"certificate"`
-	Checks          []string       `json:"checks"`
-	PublicKeySHA256 string         `json:"public_key_sha256"`
-	Shares          []int          `json:"shares"`
+	Algorithm      Value          `json:"algorithm"`
+	BackupFile     File           `json:"backup_file"`
+	BackupKeySplit string         `json:"backup_key_split"`
+	BackupLabel    string         `json:"backup_label"`
+	Certificate    CertificateRef `json:"certificate"`
+	Checks         []string       `json:"checks"`
+	// EnteredBy names who entered each share, in the order of Shares.
+	EnteredBy       []string `json:"entered_by,omitempty"`
+	PublicKeySHA256 string   `json:"public_key_sha256"`
+	Shares          []int    `json:"shares"`
 }
 
 // KeyRestored records a backed-up key unwrapped into the token.
