@@ -203,7 +203,7 @@ func (r *run) exceptions(ctx context.Context, info StepInfo) error {
 func (r *run) startEntry() transcript.Entry {
 	var templates []transcript.File
 	for _, t := range r.templates {
-		templates = append(templates, transcript.File{Name: t.Name, Path: t.Path, SHA256: t.SHA256})
+		templates = append(templates, transcript.File{Name: t.Name, Path: t.Path, SHA256: t.SHA256, Text: t.Text})
 	}
 	sort.Slice(templates, func(i, j int) bool { return templates[i].Name < templates[j].Name })
 	var steps []transcript.StartedStep
@@ -220,7 +220,7 @@ func (r *run) startEntry() transcript.Entry {
 		Data: transcript.CeremonyStarted{
 			FormatVersion: transcript.Version,
 			Title:         r.script.Title,
-			Script:        transcript.File{Name: r.script.Name, Path: r.script.Path, SHA256: r.script.SHA256},
+			Script:        transcript.File{Name: r.script.Name, Path: r.script.Path, SHA256: r.script.SHA256, Text: r.script.Text},
 			Templates:     templates,
 			Steps:         steps,
 			Inputs:        r.inputs,

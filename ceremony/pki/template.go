@@ -214,6 +214,8 @@ type Profile struct {
 	Path string
 	// SHA256 is the hex SHA-256 of the template file's bytes.
 	SHA256 string
+	// Text is the template file's content, recorded in the transcript.
+	Text string
 
 	Kind        Kind
 	Description string
@@ -316,6 +318,7 @@ func Parse(path string, data []byte) (*Profile, error) {
 		Name:   strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)),
 		Path:   path,
 		SHA256: sha256Hex(data),
+		Text:   string(data),
 		doc:    doc,
 	}
 	if err := p.fill(&t); err != nil {

@@ -191,7 +191,35 @@ func Render(c *transcript.Chain) string {
 	if len(people) == 0 {
 		w("Name: ________________________  Role: ______________\n\nSignature: ________________________________  Date: ______________\n\n")
 	}
+	renderFiles(w, st)
 	return b.String()
+}
+
+// renderFiles appends the script and templates the ceremony ran, as the
+// transcript carries them (each text's SHA-256 is the one event 1
+// records: transcript verify checks it).
+func renderFiles(w func(string, ...any), st transcript.CeremonyStarted) {
+	files := append([]transcript.File{st.Script}, st.Templates...)
+	n := 0
+	for _, f := range files {
+		if f.Text == "" {
+			continue
+		}
+		if n == 0 {
+			w("\n## Appendix: the script and templates as run\n")
+		}
+		n++
+		w("\n### `%s` (SHA-256 `%s`)\n\n", oneLine(f.Path), GroupHex(f.SHA256))
+		fence := "```"
+		for strings.Contains(f.Text, fence) {
+			fence += "`"
+		}
+		lines := strings.Split(strings.TrimRight(f.Text, "\n"), "\n")
+		for i, l := range lines {
+			lines[i] = Printable(strings.ReplaceAll(l, "\t", "    "))
+		}
+		w("%s\n%s\n%s\n", fence, strings.Join(lines, "\n"), fence)
+	}
 }
 
 // Artifact is a file the transcript says the ceremony wrote and did not

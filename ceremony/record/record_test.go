@@ -410,3 +410,19 @@ func TestApprovalsAndSharesOnRecord(t *testing.T) {
 		"  - Basic constraints: CA:TRUE, path length 0\n",
 	)
 }
+
+// The script and templates as run are printed in an appendix, each under
+// its path and SHA-256, in a fence no line of theirs can close.
+func TestScriptAppendix(t *testing.T) {
+	text := "name: root-key-generation\nsteps:\n  - say: |\n      ``` not a fence end\n"
+	entries := ceremonyEntries()
+	entries[0] = started(map[string]any{
+		"title":  "Root Key Generation",
+		"script": map[string]string{"name": "root-key-generation", "path": "scripts/root-key-generation.yaml", "sha256": hexOf("script"), "text": text},
+		"steps":  steps,
+	})
+	c, _ := write(t, entries, sealEntry())
+	out := record.Render(c)
+	mustContain(t, out,
+		"\n## Appendix: the script and templates as run\n\n### `scripts/root-key-generation.yaml` (SHA-256 `"+groups4(hexOf("script"))+"`)\n\n````\n"+strings.TrimSuffix(text, "\n")+"\n````\n")
+}

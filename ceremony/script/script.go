@@ -50,6 +50,9 @@ type Script struct {
 	// its bytes.
 	Path   string `yaml:"-"`
 	SHA256 string `yaml:"-"`
+	// Text is the file's content, recorded in the transcript so that the
+	// printed record carries the script as it was run.
+	Text string `yaml:"-"`
 
 	Version     int     `yaml:"version"`
 	Name        string  `yaml:"name"`
@@ -147,7 +150,7 @@ func Parse(path string, data []byte, kinds *Kinds) (*Script, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(data)
-	s.Path, s.SHA256, s.doc = path, hex.EncodeToString(sum[:]), doc
+	s.Path, s.SHA256, s.Text, s.doc = path, hex.EncodeToString(sum[:]), string(data), doc
 	if err := s.validate(); err != nil {
 		return nil, err
 	}

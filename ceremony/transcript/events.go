@@ -137,6 +137,9 @@ type File struct {
 	Name   string `json:"name,omitempty"`
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
+	// Text is the file's content, where the transcript carries it (the
+	// script and templates a ceremony ran): its SHA-256 is SHA256.
+	Text string `json:"text,omitempty"`
 }
 
 // Labelled is a token object by label, with its digest.

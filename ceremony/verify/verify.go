@@ -155,6 +155,15 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 	if !evs[0].Is(transcript.TypeCeremonyStarted) {
 		return nil, &Failure{Event: 1, Msg: fmt.Sprintf("a transcript starts with ceremony-started, not %s", evs[0].Type)}
 	}
+	// The script and templates it carries, which the printed record
+	// shows, must be the files whose SHA-256 it records.
+	if st, err := transcript.DataAs[transcript.CeremonyStarted](evs[0]); err == nil {
+		for _, f := range append([]transcript.File{st.Script}, st.Templates...) {
+			if sum := sha256.Sum256([]byte(f.Text)); f.Text != "" && hex.EncodeToString(sum[:]) != f.SHA256 {
+				return nil, &Failure{Event: 1, Msg: fmt.Sprintf("the text of %s it carries has SHA-256 %s, not the recorded %s", f.Path, short(hex.EncodeToString(sum[:])), short(f.SHA256))}
+			}
+		}
+	}
 	sealAt := -1
 	for i, ev := range evs {
 		if ev.Is(transcript.TypeTranscriptSealed) {

@@ -690,3 +690,57 @@ func TestArtifactMustBeARegularFile(t *testing.T) {
 		t.Fatalf("symlinked artifact: %v", err)
 	}
 }
+
+// The script text event 1 carries (which the printed record shows) must be
+// the file whose SHA-256 it records: a re-chained transcript whose script
+// text was changed is refused at event 1, even unsealed.
+func TestScriptTextMatchesItsHash(t *testing.T) {
+	c := newCeremony(t, newPKI(t, "Example Devices Root CA R1"))
+	chain, err := transcript.Check(c.transcript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := chain.Events
+	var start map[string]any
+	if err := json.Unmarshal(evs[0].Data, &start); err != nil {
+		t.Fatal(err)
+	}
+	script, _ := start["script"].(map[string]any)
+	if script == nil {
+		t.Fatalf("event 1 has no script: %s", evs[0].Data)
+	}
+	for _, tc := range []struct {
+		name, text string
+		ok         bool
+	}{
+		{"its own text", "name: root-key-generation\n", true},
+		{"another text", "name: root-key-generation\nsteps: []\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			script["text"], script["sha256"] = tc.text, sha256Hex([]byte("name: root-key-generation\n"))
+			data, err := json.Marshal(start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs := append([]transcript.Event{}, chain.Events...)
+			evs[0].Data = data
+			// Unsealed: the seal event goes, the chain is rebuilt.
+			content := joinLines(rechain(t, evs[:len(evs)-1], nil, nil))
+			path := c.copyOf(t, func(dir string) {
+				_ = os.Remove(filepath.Join(dir, "transcript.sig"))
+				if err := os.WriteFile(filepath.Join(dir, "transcript.jsonl"), content, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			})
+			_, err = verify.Ceremony(path, verify.Pin{})
+			if tc.ok {
+				var f *verify.Failure
+				if errors.As(err, &f) && f.Event == 1 {
+					t.Fatalf("refused its own text: %v", err)
+				}
+				return
+			}
+			wantEvent(t, err, 1, "the text of ")
+		})
+	}
+}
