@@ -77,6 +77,27 @@ type Record struct {
 	// Token is the token's label at initialisation.
 	Token    string           `json:"token"`
 	Manifest *shares.Manifest `json:"manifest"`
+	// Holders names who was handed each share, in share order (share 1
+	// first); records written before holders were kept have none.
+	Holders []Holder `json:"holders,omitempty"`
+}
+
+// Holder is who was handed one share of the activation secret.
+type Holder struct {
+	Share int    `json:"share"`
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+}
+
+// HolderOf returns who was handed share n, or "" if the record does not
+// say.
+func (r *Record) HolderOf(n int) string {
+	for _, h := range r.Holders {
+		if h.Share == n {
+			return h.Name
+		}
+	}
+	return ""
 }
 
 // Format returns how the record's PINs are derived.

@@ -85,6 +85,9 @@ type stepAnswer struct {
 type shareSource struct {
 	By   string `yaml:"by"`
 	File string `yaml:"file"`
+	// IssuedToOther is why By enters a share issued to someone else (an
+	// absent officer's, say); without it such a share stops the ceremony.
+	IssuedToOther string `yaml:"issued_to_other"`
 }
 
 // mediaCopy is a directory on removable media and the passphrase that
@@ -577,6 +580,16 @@ func (a *Face) HandOut(_ context.Context, req engine.HandOutRequest) (engine.Han
 // answers file gives one.
 func (a *Face) Override(_ context.Context, req engine.OverrideRequest) (engine.OverrideAnswer, error) {
 	ans := a.f.Steps[req.Step.ID]
+	if req.Check == "share-holder" {
+		// A share entered by someone other than its holder: the entry's
+		// issued_to_other gives the reason.
+		for _, sh := range ans.Shares {
+			if len(req.Candidates) == 1 && sh.By == req.Candidates[0].Name && sh.IssuedToOther != "" {
+				return engine.OverrideAnswer{By: req.Candidates[0], Reason: sh.IssuedToOther}, nil
+			}
+		}
+		return engine.OverrideAnswer{}, fmt.Errorf("answers: step %q: %s; give the share's issued_to_other: REASON to use it", req.Step.ID, req.Problem)
+	}
 	if req.Check != "network" || ans.NetworkOverride == nil {
 		return engine.OverrideAnswer{}, fmt.Errorf("answers: step %q: %s, and the answers file gives no network_override {by: NAME, reason: TEXT}", req.Step.ID, req.Problem)
 	}

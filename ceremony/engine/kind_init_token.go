@@ -145,6 +145,9 @@ func (r *run) initToken(ctx context.Context, info StepInfo, st *initTokenStep) (
 	// and the hand-out of the shares depends on the module keeping a
 	// public data object.
 	st8.record = &activation.Record{Version: 1, Derivation: format.Derivation, PINLength: format.Length, Token: label, Manifest: man}
+	for i, h := range holders {
+		st8.record.Holders = append(st8.record.Holders, activation.Holder{Share: i + 1, Name: h.Name, Role: h.Role})
+	}
 	data, err := st8.record.Marshal()
 	if err != nil {
 		return "", err

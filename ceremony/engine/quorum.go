@@ -139,7 +139,7 @@ func (r *run) quorumLogin(ctx context.Context, info StepInfo, q *script.Quorum) 
 	if err != nil {
 		return "", err
 	}
-	sec, by, indices, err := r.collectShares(ctx, info, q.Role, rec.Manifest)
+	sec, by, indices, err := r.collectShares(ctx, info, q.Role, rec.Manifest, rec.HolderOf)
 	if err != nil {
 		return "", err
 	}
@@ -168,11 +168,33 @@ func (r *run) quorumLogin(ctx context.Context, info StepInfo, q *script.Quorum) 
 	}})
 }
 
+// shareFromOther asks the person who entered share n, issued to holder,
+// why; without a reason the ceremony stops. The reason goes on record as
+// an override of the check "share-holder".
+func (r *run) shareFromOther(ctx context.Context, info StepInfo, man *shares.Manifest, n int, holder string, who Participant) error {
+	problem := fmt.Sprintf("share %d of split %s was issued to %s, but %s entered it", n, man.Split, holder, who.Name)
+	r.face.Report(Report{Kind: Notice, Step: info, Text: "WARNING: " + problem})
+	ans, err := r.face.Override(ctx, OverrideRequest{Step: info, Check: "share-holder", Problem: problem, Candidates: []Participant{who}})
+	if err != nil {
+		return fmt.Errorf("%s, and nobody said why: %w", problem, err)
+	}
+	by, err := pick(ans.By, []Participant{who})
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(ans.Reason) == "" {
+		return fmt.Errorf("%s: a reason is required", problem)
+	}
+	return r.record(transcript.Entry{Step: info.ID, Actors: actors(by),
+		Text: fmt.Sprintf("Exception: %s; reason given by %s: %s", problem, by.Name, ans.Reason),
+		Data: transcript.Override{Check: "share-holder", Reason: ans.Reason, Details: transcript.V(map[string]any{"share": n, "split": man.Split, "issued_to": holder, "entered_by": who.Name})}})
+}
+
 // collectShares asks Threshold keyholders of role, one at a time, for
 // their shares of the split man describes, checks each as it is entered
 // (format, split, manifest hash, not entered twice), and rebuilds and
 // checks the secret.
-func (r *run) collectShares(ctx context.Context, info StepInfo, role string, man *shares.Manifest) (*secret.Secret, []Participant, []int, error) {
+func (r *run) collectShares(ctx context.Context, info StepInfo, role string, man *shares.Manifest, holderOf func(int) string) (*secret.Secret, []Participant, []int, error) {
 	present := r.inRole(role)
 	if len(present) < man.Threshold {
 		return nil, nil, nil, fmt.Errorf("%d %s(s) present; %d of the %d %s shares of split %s are needed",
@@ -219,6 +241,17 @@ func (r *run) collectShares(ctx context.Context, info StepInfo, role string, man
 				for _, g := range got {
 					if g.Index == sh.Index {
 						perr = fmt.Errorf("share %d was already entered", sh.Index)
+					}
+				}
+			}
+			if perr == nil && holderOf != nil {
+				// A share issued to someone else (an absent officer's,
+				// brought by another) is used only with a reason, on
+				// record.
+				if holder := holderOf(sh.Index); holder != "" && holder != who.Name {
+					if err := r.shareFromOther(ctx, info, man, sh.Index, holder, who); err != nil {
+						sh.Wipe()
+						return nil, nil, nil, err
 					}
 				}
 			}

@@ -214,7 +214,11 @@ type Choice struct {
 // Override records that a participant let the ceremony go on despite a
 // failed safety check.
 type Override struct {
-	Check      string `json:"check"`
+	Check string `json:"check"`
+	// Details says what the check found, for checks other than the
+	// network's (share-holder: the share, its split, to whom it was
+	// issued and who entered it).
+	Details    Value  `json:"details,omitzero"`
 	Interfaces Value  `json:"interfaces"`
 	Reason     string `json:"reason"`
 }

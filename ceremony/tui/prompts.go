@@ -615,6 +615,9 @@ func (p *overridePrompt) key(k tea.KeyMsg) *reply {
 func (p *overridePrompt) view(th theme, width int) []string {
 	out := wrap(th.Bad("SAFETY CHECK FAILED ("+p.req.Check+"): ")+p.req.Problem, width)
 	switch {
+	case !p.agreed && p.req.Check == "share-holder":
+		out = append(out, "")
+		out = append(out, wrap("Press o to use the share anyway and say why (it goes on record as an exception), n to stop.", width)...)
 	case !p.agreed:
 		out = append(out, "")
 		out = append(out, wrap("Press o to override it (never at a real ceremony), n to stop.", width)...)
