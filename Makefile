@@ -33,7 +33,7 @@ vet:
 	$(GO) vet ./...
 
 ## crash-sweep: kills the root ceremony, close and a signing ceremony at
-## every file-changing system call (make test tries every 7th and 3rd);
+## every file-changing system call (make test tries some at random);
 ## about 15 minutes on two cores
 crash-sweep: test-deps
 	CEREMONY_SYSCALL_STRIDE=1 $(GO) test -count=1 -timeout 0 -run 'TestKill.*AtSystemCalls' ./ceremony

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -521,18 +523,38 @@ func restoreRun(t *testing.T, work string, root crashResult, name, fault string)
 // module inside it) changes a file: the syscall-level kill points.
 const changingCalls = "write,pwrite64,writev,fsync,fdatasync,ftruncate,link,linkat,rename,renameat,renameat2,unlink,unlinkat,mkdirat,fchmod"
 
-// syscallStride is the step between the syscall kill points that
-// TestKillAtSystemCalls tries: CEREMONY_SYSCALL_STRIDE, default 7 (1 tries
-// every call, as `make crash-sweep` does).
-func syscallStride(t *testing.T) int {
+// syscallPoints chooses which of the calls 1..total a syscall kill test
+// tries. With CEREMONY_SYSCALL_STRIDE=S it tries every S-th (1: every
+// call, as `make crash-sweep` does); otherwise k of them drawn at random,
+// from the seed CEREMONY_SYSCALL_SEED or the clock, which the test logs:
+// every run of `make test` tries other points, and a failure is
+// reproduced with its seed.
+func syscallPoints(t *testing.T, total, k int) []int {
+	var points []int
 	if v := os.Getenv("CEREMONY_SYSCALL_STRIDE"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			t.Fatalf("CEREMONY_SYSCALL_STRIDE=%q: give a whole number from 1", v)
 		}
-		return n
+		for p := 1; p <= total; p += n {
+			points = append(points, p)
+		}
+		return points
 	}
-	return 7
+	seed := time.Now().UnixNano()
+	if v := os.Getenv("CEREMONY_SYSCALL_SEED"); v != "" {
+		var err error
+		if seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+			t.Fatalf("CEREMONY_SYSCALL_SEED=%q: give a whole number", v)
+		}
+	}
+	t.Logf("syscall kill points drawn with CEREMONY_SYSCALL_SEED=%d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	for _, p := range rng.Perm(total)[:min(k, total)] {
+		points = append(points, p+1)
+	}
+	slices.Sort(points)
+	return points
 }
 
 // The root ceremony is killed (SIGKILL, by strace) on entering its N-th
@@ -555,8 +577,7 @@ func TestKillAtSystemCalls(t *testing.T) {
 	if calls < 200 {
 		t.Fatalf("the traced ceremony's busiest thread made %d file-changing calls", calls)
 	}
-	stride := syscallStride(t)
-	for n := 1; n <= calls; n += stride {
+	for _, n := range syscallPoints(t, calls, 24) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			t.Parallel()
 			r := freshToken(t, work, fmt.Sprintf("sys-%d", n), "root")
@@ -602,8 +623,7 @@ func TestKillCloseAndSigningAtSystemCalls(t *testing.T) {
 	}
 	r := crashRun(t, work, "close-count", killed)
 	closeCalls := r.traced(t, work, 0, closeArgs(r)...)
-	stride := max(1, syscallStride(t)/2)
-	for n := 1; n <= closeCalls; n += stride {
+	for _, n := range syscallPoints(t, closeCalls, 10) {
 		t.Run(fmt.Sprintf("close-%d", n), func(t *testing.T) {
 			t.Parallel()
 			r := crashRun(t, work, fmt.Sprintf("close-%d", n), killed)
@@ -630,7 +650,7 @@ func TestKillCloseAndSigningAtSystemCalls(t *testing.T) {
 	root := crashRun(t, work, "sign-count-root", "")
 	s, args := signArgs(t, root, "sign-count")
 	signCalls := s.traced(t, work, 0, args...)
-	for n := 1; n <= signCalls; n += stride {
+	for _, n := range syscallPoints(t, signCalls, 12) {
 		t.Run(fmt.Sprintf("sign-%d", n), func(t *testing.T) {
 			t.Parallel()
 			name := fmt.Sprintf("sign-%d", n)
