@@ -191,6 +191,26 @@ func Render(c *transcript.Chain) string {
 	if len(people) == 0 {
 		w("Name: ________________________  Role: ______________\n\nSignature: ________________________________  Date: ______________\n\n")
 	}
+
+	// The witness's and the auditor's statements stand apart from the
+	// participants' signatures: each attests to something the others do
+	// not.
+	w("\n## Witness attestation\n\n")
+	w("I witnessed the whole ceremony from start to end. Every step was carried out as this record describes, following the script in its appendix; every exception and override is listed above; no key material or share left the room except as recorded; and the final digest words above match those on the ceremony machine's screen.\n\n")
+	witnesses := 0
+	for _, p := range people {
+		if p.Role == "witness" {
+			witnesses++
+			w("%s (witness)\n\nSignature: ________________________________  Date: ______________\n\n", oneLine(p.Name))
+		}
+	}
+	if witnesses == 0 {
+		w("Name: ________________________  (witness)\n\nSignature: ________________________________  Date: ______________\n\n")
+	}
+	w("\n## Auditor attestation\n\n")
+	w("I observed the ceremony, or examined this record, its transcript and its seal afterwards (`ceremony transcript verify`, or `scripts/audit/check-transcript.sh` with stock tools), and found them consistent with the script in the appendix and with the controls the certification practice statement requires. Findings, if any:\n\n")
+	w("______________________________________________________________________\n\n______________________________________________________________________\n\n")
+	w("Name: ________________________  Firm: ________________________  Observed in person / examined afterwards (strike one)\n\nSignature: ________________________________  Date: ______________\n\n")
 	renderFiles(w, st)
 	return b.String()
 }

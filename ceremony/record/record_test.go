@@ -221,9 +221,15 @@ func TestRender(t *testing.T) {
 	for _, p := range []transcript.Actor{alice, wendy, otto} {
 		mustContain(t, out, fmt.Sprintf("%s (%s)\n\nSignature: ________________________________  Date: ______________\n", p.Name, p.Role))
 	}
-	if n := strings.Count(out, "Signature: "); n != 3 {
-		t.Errorf("%d signature lines, want 3", n)
+	// Then the witness's attestation, by each witness, and the auditor's,
+	// with a blank for the auditor's name and firm: 5 in all.
+	if n := strings.Count(out, "Signature: "); n != 5 {
+		t.Errorf("%d signature lines, want 5", n)
 	}
+	mustContain(t, out,
+		"\n## Witness attestation\n\nI witnessed the whole ceremony from start to end.",
+		"Wendy Witness (witness)\n\nSignature: ________________________________  Date: ______________\n\n\n## Auditor attestation\n\n",
+		"Name: ________________________  Firm: ________________________  Observed in person / examined afterwards (strike one)\n")
 	if t.Failed() {
 		t.Logf("the record:\n%s", out)
 	}
