@@ -122,14 +122,18 @@ ok "seal: CMS signature by the audit certificate over transcript.jsonl"
 
 # ---- c. the artifacts ---------------------------------------------------
 # Records, in order: "W path sha256" for written, "D path" for withdrawn.
-grep -e '"type":"artifact-written"' -e '"type":"artifact-withdrawn"' -- "$tr_file" |
+atype='^\{"seq":[0-9]+,"time":"[^"]*","prev":"[0-9a-f]{64}","type":"artifact-(written|withdrawn)",'
+grep -E -- "$atype" "$tr_file" |
 	sed -n \
 		-e 's/.*"type":"artifact-written",.*"data":{.*"path":"\([^"]*\)","sha256":"\([0-9a-f]\{64\}\)","size":[0-9]*.*/W \1 \2/p' \
 		-e 's/.*"type":"artifact-withdrawn",.*"data":{.*"path":"\([^"]*\)".*/D \1/p' \
 		>"$tmp/records"
-nw=$(grep -c -e '"type":"artifact-written"' -e '"type":"artifact-withdrawn"' -- "$tr_file")
+nw=$(grep -c -E -- "$atype" "$tr_file")
 nr=$(grep -c '' "$tmp/records")
 [ "$nw" = "$nr" ] || fail "an artifact event could not be read ($nw events, $nr understood)"
+# Every recorded path, written or withdrawn, must stay inside artifacts/.
+bad=$(grep -v -E '^(W artifacts/[a-z0-9][a-z0-9._-]* [0-9a-f]{64}|D artifacts/[a-z0-9][a-z0-9._-]*)$' "$tmp/records" | head -n 1)
+[ -z "$bad" ] || fail "artifact path not allowed: ${bad#? }"
 
 # Last word on each path wins: written (with hash) or withdrawn.
 awk '{ if ($1 == "W") h[$2] = $3; else delete h[$2]; if (!($2 in seen)) { seen[$2] = 1; o[++k] = $2 } }
