@@ -14,7 +14,9 @@
 #     seal event's audit_certificate.sha256; it is issued directly by
 #     ROOT.pem (self-signed), carries the documentSigning EKU
 #     (1.3.6.1.5.5.7.3.36) and is not a CA; the CMS verifies with only that
-#     certificate (-nointern -certfile signer);
+#     certificate (-nointern -certfile signer); certificates are checked as
+#     of the seal event's time, as `ceremony transcript verify` checks them
+#     at the signing time;
 #  c. every artifact: each artifact-written path not later withdrawn exists
 #     with its recorded SHA-256, and DIR/artifacts holds no other file.
 #
@@ -85,10 +87,18 @@ want=$(printf '%s\n' "$seal_line" |
 	sed -n 's/.*"audit_certificate":{[^}]*"sha256":"\([0-9a-f]\{64\}\)".*/\1/p')
 [ -n "$want" ] || fail "event $n: no audit_certificate.sha256 in the seal event"
 
+# Certificates are checked as of the seal event's time (the ceremony's
+# own clock), so an audit certificate expired since still verifies.
+at=$(printf '%s\n' "$seal_line" | sed -n 's/^{"seq":[0-9]*,"time":"\([0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\)[.0-9]*Z".*/\1/p' |
+	awk -F'[-T:]' '{ y = $1; m = $2 + 0; d = $3 + 0; if (m <= 2) { y--; m += 12 }
+		days = 365 * y + int(y / 4) - int(y / 100) + int(y / 400) + int((153 * (m - 3) + 2) / 5) + d - 719469
+		printf "%.0f\n", days * 86400 + $4 * 3600 + $5 * 60 + $6 }')
+[ -n "$at" ] || fail "event $n: no readable UTC time in the seal event"
+
 # ROOT.pem must be a self-signed certificate.
 openssl x509 -in "$root" -noout >/dev/null 2>&1 || fail "$root: not a PEM certificate"
 [ "$(grep -c -e "-----BEGIN" -- "$root")" = 1 ] || fail "$root: must hold exactly one certificate"
-openssl verify -x509_strict -CAfile "$root" "$root" >/dev/null 2>&1 ||
+openssl verify -attime "$at" -x509_strict -CAfile "$root" "$root" >/dev/null 2>&1 ||
 	fail "$root: not a self-signed root certificate"
 
 # The certificate that made the signature (chain not yet checked).
@@ -100,7 +110,7 @@ real=$(openssl x509 -in "$tmp/signer.pem" -outform DER 2>/dev/null | sha256sum |
 	fail "$sig: signed by certificate $real, not the audit certificate $want of event $n"
 ok "signer is the audit certificate of event $n ($want)"
 
-openssl verify -x509_strict -CAfile "$root" "$tmp/signer.pem" >/dev/null 2>&1 ||
+openssl verify -attime "$at" -x509_strict -CAfile "$root" "$tmp/signer.pem" >/dev/null 2>&1 ||
 	fail "audit certificate is not issued directly by $root"
 ok "audit certificate issued directly by the root"
 
@@ -116,9 +126,9 @@ esac
 ok "audit certificate: documentSigning EKU, not a CA"
 
 openssl cms -verify -binary -inform DER -in "$sig" -content "$tr_file" -nointern \
-	-certfile "$tmp/signer.pem" -CAfile "$root" -purpose any -out /dev/null >/dev/null 2>&1 ||
+	-attime "$at" -certfile "$tmp/signer.pem" -CAfile "$root" -purpose any -out /dev/null >/dev/null 2>&1 ||
 	fail "$sig: strict CMS verification failed"
-ok "seal: CMS signature by the audit certificate over transcript.jsonl"
+ok "seal: CMS signature by the audit certificate over transcript.jsonl, certificates valid at the seal's time"
 
 # ---- c. the artifacts ---------------------------------------------------
 # Records, in order: "W path sha256" for written, "D path" for withdrawn.
