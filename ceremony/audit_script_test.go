@@ -104,6 +104,11 @@ func TestAuditScript(t *testing.T) {
 		{"extra-file", func(t *testing.T, dir string) {
 			writeFile(t, filepath.Join(dir, "artifacts", "extra.pem"), []byte("not recorded\n"))
 		}, false},
+		// A name with a newline, each line of it a recorded name: a
+		// line-by-line lookup would take it for two recorded files.
+		{"newline-name", func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "artifacts", "intermediate.crt.pem\nintermediate.chain.pem"), []byte("not recorded\n"))
+		}, false},
 		{"dropped-event", func(t *testing.T, dir string) {
 			lines := transcriptLines(t, dir)
 			writeLines(t, dir, append(lines[:3:3], lines[4:]...))

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -220,7 +223,7 @@ func endKilled(t *testing.T, work string, r crashResult) {
 		// SoftHSM2 rewrites its token file in place: killed between the
 		// truncation and the write, the token is gone, and its keys are
 		// unreadable with it. close records them so.
-		code, out = r.ceremony(t, work, "close", r.out, "--confirm", "--token-gone", "--config", r.config)
+		code, out = r.ceremony(t, work, "close", r.out, "--confirm", "--token-gone", "SoftHSM2 emptied token.object: a kill cut its rewrite", "--config", r.config)
 		shares = nil
 	}
 	if code != 0 && !strings.Contains(out, "there is nothing to close") {
@@ -784,4 +787,81 @@ func (r crashResult) runRefused(t *testing.T, work string) (int, string) {
 	t.Helper()
 	return r.ceremony(t, work, "run", "scripts/root-key-generation.yaml", "--config", r.config,
 		"--rehearsal", "--answers", "quorum.yaml", "--input", "place=Crash lab", "--out", r.out)
+}
+
+// A transcript killed after its transcript-sealing event is signed by
+// 'ceremony seal' only as it stood when its seal began: the token's
+// sealing record names the chain head. A forger who rewrites the unsealed
+// transcript (an artifact added, the chain rebuilt) gets nothing signed;
+// the genuine transcript is then sealed and verifies.
+func TestResealRefusesAForgedTranscript(t *testing.T) {
+	work := crashWork(t)
+	r := crashRun(t, work, "forged", "after:transcript-sealing@1")
+	path := filepath.Join(work, r.out, "transcript.jsonl")
+	genuine, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := transcript.Check(genuine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A forged artifact, recorded just before the seal began, and the
+	// chain rebuilt as anyone with sha256sum could.
+	evil := []byte("not the ceremony's\n")
+	if err := os.WriteFile(filepath.Join(work, r.out, "artifacts", "evil.txt"), evil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(evil)
+	evs := slices.Clone(c.Events)
+	last := evs[len(evs)-1]
+	forged := transcript.Event{Time: last.Time, Type: transcript.TypeArtifactWritten, Step: last.Step, Text: "Wrote artifacts/evil.txt",
+		Data: json.RawMessage(fmt.Sprintf(`{"content":"text","path":"artifacts/evil.txt","sha256":"%x","size":%d,"source":"seal"}`, sum, len(evil)))}
+	evs = append(evs[:len(evs)-1], forged, last)
+	var out bytes.Buffer
+	prev := strings.Repeat("0", 64)
+	for i, ev := range evs {
+		ev.Seq, ev.Prev = i+1, prev
+		var line bytes.Buffer
+		enc := json.NewEncoder(&line)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(ev); err != nil {
+			t.Fatal(err)
+		}
+		l := bytes.TrimSuffix(line.Bytes(), []byte("\n"))
+		out.Write(l)
+		out.WriteByte('\n')
+		prev = fmt.Sprintf("%x", sha256.Sum256(l))
+	}
+	if _, err := transcript.Check(out.Bytes()); err != nil {
+		t.Fatalf("the forgery is not well chained: %v", err)
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"seal", r.out, "--config", r.config}
+	for i := 1; i <= 3; i++ {
+		args = append(args, filepath.Join(r.out, "shares", fmt.Sprintf("officer-%d.share", i)))
+	}
+	code, text := r.ceremony(t, work, args...)
+	if code == 0 || !strings.Contains(text, "it is not the transcript whose seal was begun; nothing was changed") {
+		t.Fatalf("seal of the forged transcript: exit %d\n%s", code, text)
+	}
+	if _, err := os.Stat(filepath.Join(work, r.out, "transcript.sig")); err == nil {
+		t.Fatal("the forged transcript was signed")
+	}
+	// The genuine transcript is sealed.
+	if err := os.WriteFile(path, genuine, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(work, r.out, "artifacts", "evil.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if code, text := r.ceremony(t, work, args...); code != 0 {
+		t.Fatalf("seal of the genuine transcript: exit %d\n%s", code, text)
+	}
+	if code, text := r.ceremony(t, work, "transcript", "verify", filepath.Join(r.out, "transcript.jsonl"),
+		"--root", filepath.Join(r.out, "artifacts", "root-ca.crt.pem")); code != 0 {
+		t.Fatalf("verify after the seal: exit %d\n%s", code, text)
+	}
 }

@@ -14,7 +14,7 @@ import (
 const closeUsage = `Usage:
   ceremony close DIR                      (lists what closing would do)
   ceremony close DIR --confirm [--config HSM.yaml (SHARE-FILE... | - | --pin-file FILE | --pin-env VAR)]
-  ceremony close DIR --confirm --token-gone --config HSM.yaml
+  ceremony close DIR --confirm --token-gone REASON --config HSM.yaml
 
 close ends a ceremony that was interrupted (a crash, a power loss, a
 rollback that could not finish): it destroys on the token the key pairs
@@ -33,10 +33,12 @@ tidying changes no transcript.
 A token can be gone: reset, destroyed, or lost by its module (SoftHSM2's
 file store rewrites a token's own file in place, so a kill at that
 moment leaves the token uninitialised and its keys unreadable). With
---token-gone and --config naming it, close checks that the module lists
-no initialised token with that label and records the keys on it as
-destroyed with it, without a login. A token merely unplugged is not
-gone: plug it in and close with a login.
+--token-gone REASON and --config naming it, close checks that the
+module lists no initialised token with that label and records the keys
+on it as destroyed with it, and the reason, without a login. A token
+merely unplugged, or a config naming the wrong module or store, is not
+gone: the module cannot tell, so the listing without --confirm says what
+would be recorded, for the people to check first.
 
 The transcript of an unsealed ceremony is not authenticated: without
 --confirm, close only lists what it would destroy and withdraw, and the
@@ -57,7 +59,7 @@ var closeCmd = &Command{
 		var o closeOptions
 		o.login.flags(fs, "the token the leftover keys are on")
 		fs.BoolVar(&o.confirm, "confirm", false, "do it (without: list what closing would do)")
-		fs.BoolVar(&o.tokenGone, "token-gone", false, "the token the keys are on is gone (its module lost it, or it was reset): record them destroyed with it, without a login")
+		fs.StringVar(&o.tokenGone, "token-gone", "", "the token the keys are on is gone for good (its module lost it, it was reset): record them destroyed with it, without a login, and `REASON` why")
 		return func(env *Env, pos []string) error { return closeRun(env, &o, pos) }
 	},
 }
@@ -66,7 +68,7 @@ var closeCmd = &Command{
 type closeOptions struct {
 	login     loginFlags
 	confirm   bool
-	tokenGone bool
+	tokenGone string
 }
 
 // loginFlags are the flags with which close and seal log in to a token:
@@ -150,10 +152,10 @@ func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
 		return err
 	}
 	opts.HSM, opts.Login, opts.TokenGone = cfg, login, o.tokenGone
-	if o.tokenGone && login != nil {
+	if o.tokenGone != "" && login != nil {
 		return usagef("--token-gone takes no login: the token it names is gone")
 	}
-	if o.tokenGone && o.login.configPath == "" {
+	if o.tokenGone != "" && o.login.configPath == "" {
 		return usagef("--token-gone needs --config FILE naming the token that is gone")
 	}
 	res, err := engine.CloseInterrupted(opts)
@@ -175,7 +177,7 @@ func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
 			fmt.Fprintf(stdout, "would %s\n", p)
 		}
 		if o.confirm {
-			fmt.Fprintf(stdout, "There is nothing to close: %s. Tidied what the interruption left; the transcript is unchanged.\n", res.NothingToClose)
+			fmt.Fprintf(stdout, "There is nothing to close: %s. Tidied what the interruption left; no transcript was changed.\n", res.NothingToClose)
 		} else {
 			fmt.Fprintf(stdout, "There is nothing to close: %s. Nothing was changed; run again with --confirm to tidy what the interruption left.\n", res.NothingToClose)
 		}
@@ -192,6 +194,10 @@ func closeRun(env *Env, o *closeOptions, pos []string) (err error) {
 		return nil
 	}
 	for _, k := range res.Destroyed {
+		if o.tokenGone != "" {
+			fmt.Fprintf(stdout, "recorded key pair %s as destroyed with its token, which is gone\n", k)
+			continue
+		}
 		fmt.Fprintf(stdout, "destroyed key pair %s\n", k)
 	}
 	for _, a := range res.Withdrawn {

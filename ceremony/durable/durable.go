@@ -42,7 +42,7 @@ func CreateExclusive(path string, perm fs.FileMode) (*os.File, error) {
 // tempName matches the temporary names this package (and the ceremony's
 // QR export) write under before a file or directory is put in place:
 // ".NAME.tmp-" and digits or hex digits.
-var tempName = regexp.MustCompile(`^\..+\.tmp-[0-9a-f]+$`)
+var tempName = regexp.MustCompile(`^\.[A-Za-z0-9._-]+\.tmp-[0-9a-f]+$`)
 
 // IsTemp reports whether name (a base name) is a temporary name that
 // WriteFileExclusive, WriteAll or ReplaceFile writes under. A crash can

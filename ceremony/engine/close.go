@@ -42,8 +42,11 @@ type CloseOptions struct {
 	// TokenGone: the token the leftover keys are on is gone (its module
 	// lost it, or it was reset or destroyed). The module HSM names must
 	// list no initialised token with the transcript's label; the keys
-	// are then recorded as destroyed with it, without a login.
-	TokenGone bool
+	// are then recorded as destroyed with it, without a login. It holds
+	// the closer's reason, which is recorded: why the token is gone for
+	// good (an unplugged token, or a config naming the wrong module, is
+	// not gone).
+	TokenGone string
 }
 
 // CloseResult says what closing did.
@@ -333,7 +336,7 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 			if k.Token != "" {
 				on = fmt.Sprintf("token %q", record.Printable(k.Token))
 			}
-			if opts.TokenGone {
+			if opts.TokenGone != "" {
 				plan.Planned = append(plan.Planned, fmt.Sprintf("record key pair %q (id %s) as destroyed with %s, which is gone", record.Printable(k.Label), k.ID, on))
 				continue
 			}
@@ -359,13 +362,13 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		loginBy string
 	)
 	goneToken := ""
-	if len(ks) > 0 && opts.TokenGone {
+	if len(ks) > 0 && opts.TokenGone != "" {
 		if goneToken, err = tokenGone(opts.HSM, ks); err != nil {
 			return nil, err
 		}
 		found = ks
 	}
-	if len(ks) > 0 && !opts.TokenGone {
+	if len(ks) > 0 && opts.TokenGone == "" {
 		if opts.Login == nil {
 			return nil, errors.New("the ceremony left keys on a token: a login is needed to destroy them")
 		}
@@ -506,6 +509,9 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 				return res, err
 			}
 		}
+		if _, err := clearSealingOf(tok, ceremonyIDOf(chain)); err != nil {
+			return res, err
+		}
 	}
 	if err := dir.RemoveTempFiles(untidied.temps); err != nil {
 		return res, err
@@ -536,8 +542,8 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		text += fmt.Sprintf(" Its cut-off last line (event %d, %d bytes) was set aside as %s.", torn.Event, len(torn.Bytes), tornFile)
 	}
 	if goneToken != "" {
-		data.TokenGone = goneToken
-		text += fmt.Sprintf(" Token %q was gone: its keys count as destroyed with it.", goneToken)
+		data.TokenGone, data.TokenGoneReason = goneToken, opts.TokenGone
+		text += fmt.Sprintf(" Token %q was gone (%s): its keys count as destroyed with it.", goneToken, record.Printable(opts.TokenGone))
 	}
 	if loginBy != "" {
 		data.Login = loginBy
@@ -720,14 +726,27 @@ func clearSealedJournal(opts CloseOptions, dir *outdir.Dir) (*CloseResult, error
 		return nil, err
 	}
 	self := ceremonyIDOf(chain)
-	if j == nil || j.Ceremony != self {
-		return nil, fmt.Errorf("%s has a seal (%s): a sealed ceremony completed, and token %q holds no journal of it; there is nothing to close", dir.Path(), outdir.SealFile, tok.Info().Label)
-	}
-	if err := tok.DestroyPrivateData(journalLabel); err != nil {
+	// A kill after the seal can leave the sealing record, the journal, or
+	// both: each is removed if it names this ceremony.
+	hadSealing, err := clearSealingOf(tok, self)
+	if err != nil {
 		return nil, err
 	}
+	if (j == nil || j.Ceremony != self) && !hadSealing {
+		return nil, fmt.Errorf("%s has a seal (%s): a sealed ceremony completed, and token %q holds no journal of it; there is nothing to close", dir.Path(), outdir.SealFile, tok.Info().Label)
+	}
+	var what []string
+	if j != nil && j.Ceremony == self {
+		if err := tok.DestroyPrivateData(journalLabel); err != nil {
+			return nil, err
+		}
+		what = append(what, "journal")
+	}
+	if hadSealing {
+		what = append(what, "sealing record")
+	}
 	return &CloseResult{Transcript: dir.TranscriptPath(), Events: len(chain.Events),
-		JournalCleared: fmt.Sprintf("Cleared the journal of sealed ceremony %q from token %q; its keys and transcript stay as they are.", self, tok.Info().Label)}, nil
+		JournalCleared: fmt.Sprintf("Cleared the %s of sealed ceremony %q from token %q; its keys and transcript stay as they are.", strings.Join(what, " and "), self, tok.Info().Label)}, nil
 }
 
 // tokenGone checks that the token the leftover keys ks are on is gone:

@@ -89,3 +89,64 @@ func (r *run) clearJournals() error {
 	r.journaled = nil
 	return errors.Join(errs...)
 }
+
+// sealingLabel is the token's private data object that binds a seal
+// begun and not finished to the transcript as it stood: 'ceremony seal'
+// signs an interrupted seal only for the ceremony, and the chain head,
+// it names. Without it anyone who can rewrite an unsealed transcript
+// could have the audit key sign whatever they wrote.
+const sealingLabel = "ceremony-sealing"
+
+// sealingRecord is what sealingLabel holds.
+type sealingRecord struct {
+	Version  int    `json:"version"`
+	Ceremony string `json:"ceremony"`
+	// Head and Events are the chain head and event count just before the
+	// transcript-sealing event.
+	Head   string `json:"head"`
+	Events int    `json:"events"`
+}
+
+// writeSealing records on tok that ceremony is about to seal its
+// transcript, whose head is head after events events.
+func writeSealing(tok *hsm.Token, ceremony, head string, events int) error {
+	data, err := json.Marshal(sealingRecord{Version: 1, Ceremony: ceremony, Head: head, Events: events})
+	if err != nil {
+		return err
+	}
+	return tok.ReplacePrivateData(sealingLabel, data)
+}
+
+// readSealing reads tok's sealing record; nil if it has none.
+func readSealing(tok *hsm.Token) (*sealingRecord, error) {
+	data, err := tok.ReadPrivateData(sealingLabel)
+	if errors.Is(err, hsm.ErrDataNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s sealingRecord
+	if err := json.Unmarshal(data, &s); err != nil || s.Version != 1 || s.Ceremony == "" || s.Head == "" {
+		return nil, fmt.Errorf("token %q: the sealing record (%s) cannot be read", tok.Info().Label, sealingLabel)
+	}
+	return &s, nil
+}
+
+// clearSealing removes tok's sealing record once the seal is finished.
+func clearSealing(tok *hsm.Token) error {
+	if err := tok.DestroyPrivateData(sealingLabel); err != nil && !errors.Is(err, hsm.ErrDataNotFound) {
+		return err
+	}
+	return nil
+}
+
+// clearSealingOf removes tok's sealing record if it names ceremony, and
+// reports whether there was one.
+func clearSealingOf(tok *hsm.Token, ceremony string) (bool, error) {
+	sr, err := readSealing(tok)
+	if err != nil || sr == nil || sr.Ceremony != ceremony {
+		return false, err
+	}
+	return true, clearSealing(tok)
+}

@@ -146,7 +146,12 @@ func (r *run) seal(info StepInfo, i int) (string, error) {
 	job := sealJob{tok: r.tok, tw: r.tw, out: r.out, script: r.script.Name, steps: len(r.script.Steps), artifacts: r.artifacts}
 	// The key about to seal is recorded first: a kill before the
 	// signature is kept leaves a transcript that 'ceremony seal DIR'
-	// (with a login) seals with this key.
+	// (with a login) seals with this key, but only for the transcript
+	// the token's sealing record names by its chain head.
+	r.sealingBegun = true
+	if err := writeSealing(r.tok, r.ceremonyID(), r.tw.Head(), r.tw.Len()); err != nil {
+		return "", fmt.Errorf("record the seal's start on token %q: %w", r.tok.Info().Label, err)
+	}
 	if err := r.record(transcript.Entry{Step: info.ID,
 		Text: fmt.Sprintf("Sealing the transcript with audit key %q (certificate %q, SHA-256 %s)", kp.Label, cert.Subject.CommonName, seal.Fingerprint(cert)),
 		Data: job.intent(kp, cert)}); err != nil {
@@ -161,6 +166,9 @@ func (r *run) seal(info StepInfo, i int) (string, error) {
 	chain, err := job.finish()
 	if err != nil {
 		return "", err
+	}
+	if err := clearSealing(r.tok); err != nil {
+		r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("WARNING: the ceremony is sealed, but its sealing record could not be removed from the token (%v)", err)})
 	}
 	// Sealed: its keys are the ceremony's for good, and no close may
 	// touch them.

@@ -86,6 +86,20 @@ func Seal(opts SealOptions) (string, error) {
 	if _, err := opts.Login(tok); err != nil {
 		return "", err
 	}
+	// The token, not the transcript, says which transcript began its
+	// seal: its sealing record names the ceremony and the chain head
+	// just before the transcript-sealing event.
+	sr, err := readSealing(tok)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case sr == nil:
+		return "", fmt.Errorf("token %q holds no record that a ceremony began its seal: %s is not signed; nothing was changed", tok.Info().Label, path)
+	case sr.Ceremony != ceremonyIDOf(chain) || sr.Head != last.Prev || sr.Events != last.Seq-1:
+		return "", fmt.Errorf("token %q's sealing record names ceremony %q at event %d (chain head %s), not this transcript (%q, event %d, head %s): it is not the transcript whose seal was begun; nothing was changed",
+			tok.Info().Label, sr.Ceremony, sr.Events, short(sr.Head), ceremonyIDOf(chain), last.Seq-1, short(last.Prev))
+	}
 	kp, cert, root, err := auditKey(tok, intent.AuditKey.Label, opts.Now())
 	if err != nil {
 		return "", err
@@ -106,6 +120,9 @@ func Seal(opts SealOptions) (string, error) {
 	sealed, err := job.finish()
 	if err != nil {
 		return "", err
+	}
+	if err := clearSealing(tok); err != nil {
+		return "", fmt.Errorf("sealed, but the token's sealing record could not be removed (%w)", err)
 	}
 	if j, err := readJournal(tok); err == nil && j != nil && j.Ceremony == ceremonyIDOf(chain) {
 		if err := tok.DestroyPrivateData(journalLabel); err != nil && !errors.Is(err, hsm.ErrDataNotFound) {
@@ -134,4 +151,12 @@ func writtenArtifacts(c *transcript.Chain) []outdir.Artifact {
 		}
 	}
 	return arts
+}
+
+// short abbreviates a hex digest for a message.
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16] + "…"
+	}
+	return h
 }

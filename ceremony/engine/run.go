@@ -51,10 +51,11 @@ type run struct {
 	activationRecord string
 	changed          bool // something irreversible happened
 	// initialised is true once this run initialised the token.
-	initialised bool
-	sealed      bool         // the transcript is sealed: nothing more is recorded
-	started     map[int]bool // steps that began
-	asked       map[int]bool // steps whose exceptions were asked for
+	initialised  bool
+	sealed       bool         // the transcript is sealed: nothing more is recorded
+	sealingBegun bool         // the token holds this run's sealing record (writeSealing)
+	started      map[int]bool // steps that began
+	asked        map[int]bool // steps whose exceptions were asked for
 
 	// blank is the token slot an init-token step initialises; tok is nil
 	// until it has.
@@ -290,6 +291,11 @@ func (r *run) fail(i int, cause error) error {
 		// this ceremony as unfinished.
 		if err := r.clearJournals(); err != nil {
 			se.Err = fmt.Errorf("%w; and the token's ceremony journal could not be cleared: %v", se.Err, err)
+		}
+		if r.tok != nil && r.sealingBegun {
+			if _, err := clearSealingOf(r.tok, r.ceremonyID()); err != nil {
+				se.Err = fmt.Errorf("%w; and the token's sealing record could not be cleared: %v", se.Err, err)
+			}
 		}
 	}
 	for j := len(r.artifacts) - 1; j >= 0; j-- {

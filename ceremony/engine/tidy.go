@@ -94,6 +94,12 @@ func tidy(dir *outdir.Dir, chain *transcript.Chain, u untidy) ([]string, error) 
 // a kill left around it is listed, or with opts.Confirmed tidied. It
 // returns nil when there is nothing to tidy.
 func tidyEnded(opts CloseOptions, dir *outdir.Dir, chain *transcript.Chain, why string) (*CloseResult, error) {
+	if chain == nil && !onlyFirstEventTemp(dir) {
+		// No transcript: tidied only if it holds nothing but what a run
+		// killed before its first event leaves, so that close never
+		// clears a directory that was never a ceremony's.
+		return nil, nil
+	}
 	u, err := findUntidy(dir, chain, chain != nil)
 	if err != nil || u.empty() {
 		return nil, err
@@ -116,4 +122,20 @@ func removeTempFiles(dir *outdir.Dir) {
 	if temps, err := dir.TempFiles(); err == nil {
 		_ = dir.RemoveTempFiles(temps)
 	}
+}
+
+// onlyFirstEventTemp reports whether dir holds nothing but the temporary
+// files of a transcript's first event (.transcript.jsonl.tmp-N): all a
+// run killed before its first event leaves.
+func onlyFirstEventTemp(dir *outdir.Dir) bool {
+	entries, err := os.ReadDir(dir.Path())
+	if err != nil || len(entries) == 0 {
+		return false
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !durable.IsTemp(e.Name()) || !strings.HasPrefix(e.Name(), "."+outdir.TranscriptFile+".tmp-") {
+			return false
+		}
+	}
+	return true
 }

@@ -219,10 +219,12 @@ func (d *Dir) TempFiles() ([]string, error) {
 		}
 	}
 	for _, sub := range []string{"", ArtifactsDir, SharesDir, QRDir} {
-		entries, err := os.ReadDir(filepath.Join(d.path, sub))
-		if errors.Is(err, fs.ErrNotExist) && sub != "" {
+		// Only the directory's own subdirectories: one that is a symbolic
+		// link (to anywhere) is not looked into.
+		if st, err := os.Lstat(filepath.Join(d.path, sub)); sub != "" && (err != nil || !st.IsDir()) {
 			continue
 		}
+		entries, err := os.ReadDir(filepath.Join(d.path, sub))
 		if err != nil {
 			return nil, fmt.Errorf("ceremony directory %s: %w", d.path, err)
 		}
@@ -243,12 +245,27 @@ func (d *Dir) RemoveTempFiles(names []string) error {
 		if !durable.IsTemp(pathpkg.Base(n)) {
 			return fmt.Errorf("outdir: %s is not a temporary file", n)
 		}
-		p := filepath.Join(d.path, filepath.FromSlash(n))
-		remove := os.Remove
-		if strings.HasPrefix(n, "."+QRDir+".tmp-") {
-			remove = os.RemoveAll // a QR export's temporary directory
+		// Never through a symbolic link: the parent must be the
+		// directory itself or one of its real subdirectories.
+		if parent := pathpkg.Dir(n); parent != "." {
+			if st, err := os.Lstat(filepath.Join(d.path, parent)); err != nil || !st.IsDir() || strings.Contains(parent, "/") {
+				return fmt.Errorf("outdir: %s is not in the ceremony directory's own %s/", n, parent)
+			}
 		}
-		if err := remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		p := filepath.Join(d.path, filepath.FromSlash(n))
+		// Removed inside the directory as an os.Root: no symbolic link
+		// can lead the removal out of it.
+		root, err := os.OpenRoot(d.path)
+		if err != nil {
+			return err
+		}
+		remove := root.Remove
+		if strings.HasPrefix(n, "."+QRDir+".tmp-") {
+			remove = root.RemoveAll // a QR export's temporary directory
+		}
+		err = remove(filepath.FromSlash(n))
+		root.Close()
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		dirs[filepath.Dir(p)] = true

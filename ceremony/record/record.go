@@ -292,6 +292,22 @@ func Participants(c *transcript.Chain) []Participant {
 	return nil
 }
 
+// codeSpan puts text from outside (a CSR's subject, say) in a Markdown
+// code span on one line, so that it shows exactly as it is: no character
+// in it can start emphasis, a link or HTML, and its backticks cannot end
+// the span (the fence is longer than any run of them).
+func codeSpan(s string) string {
+	s = strings.Join(strings.Fields(Printable(strings.NewReplacer("\n", " ", "\t", " ", "\r", " ").Replace(s))), " ")
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
 // ColonHex formats a hex digest as openssl prints fingerprints: upper-case
 // byte pairs joined by colons.
 func ColonHex(h string) string {
@@ -430,7 +446,7 @@ func renderDetails(w func(string, ...any), ev transcript.Event) {
 		var shown []struct{ Label, Value string }
 		if f.Shown.Decode(&shown) == nil {
 			for _, fl := range shown {
-				w("  - %s: %s\n", oneLine(fl.Label), oneLine(fl.Value))
+				w("  - %s: %s\n", oneLine(fl.Label), codeSpan(fl.Value))
 			}
 		}
 	case transcript.TypeCertificateIssued:

@@ -391,8 +391,9 @@ func TestColonHex(t *testing.T) {
 	}
 }
 
-// The record shows what each approver saw, decoded field by field, and
-// which share each person entered at a quorum login.
+// The record shows what each approver saw, decoded field by field, each
+// value in a code span nothing in it can end or turn into emphasis, a
+// link or HTML, and which share each person entered at a quorum login.
 func TestApprovalsAndSharesOnRecord(t *testing.T) {
 	entries := append(ceremonyEntries()[:6],
 		transcript.Entry{Type: "hsm-login", Step: "generate", Actors: []transcript.Actor{alice, otto}, Text: "Logged in",
@@ -401,19 +402,19 @@ func TestApprovalsAndSharesOnRecord(t *testing.T) {
 		transcript.Entry{Type: "signing-approved", Step: "generate", Actors: []transcript.Actor{otto}, Text: "Approved",
 			Data: map[string]any{"approved_by": "Otto Operator", "tbs_sha256": certSHA, "what": "certificate", "shown": []map[string]string{
 				{"label": "CSR SHA-256 (DER request)", "value": pubKeySHA},
-				{"label": "Subject", "value": "CN=Example Devices Factory Berlin Issuing CA"},
+				{"label": "Subject", "value": "CN=*.evil.example* [x](http://x) <b>"},
 				{"label": "Public key", "value": "ECDSA P-256"},
 				{"label": "Valid until", "value": "2036-12-06T15:02:46Z"},
-				{"label": "Basic constraints", "value": "CA:TRUE, path length 0"},
+				{"label": "Basic constraints", "value": "CA:TRUE, `path` length 0"},
 			}}})
 	c, _ := write(t, entries, sealEntry())
 	mustContain(t, record.Render(c),
 		"  - Share 4 of split `ABCD-EFGH-JK` entered by Otto Operator\n  - Share 1 of split `ABCD-EFGH-JK` entered by Alice Admin\n",
-		"  - CSR SHA-256 (DER request): "+pubKeySHA+"\n",
-		"  - Subject: CN=Example Devices Factory Berlin Issuing CA\n",
-		"  - Public key: ECDSA P-256\n",
-		"  - Valid until: 2036-12-06T15:02:46Z\n",
-		"  - Basic constraints: CA:TRUE, path length 0\n",
+		"  - CSR SHA-256 (DER request): `"+pubKeySHA+"`\n",
+		"  - Subject: `CN=*.evil.example* [x](http://x) <b>`\n",
+		"  - Public key: `ECDSA P-256`\n",
+		"  - Valid until: `2036-12-06T15:02:46Z`\n",
+		"  - Basic constraints: ``CA:TRUE, `path` length 0``\n",
 	)
 }
 

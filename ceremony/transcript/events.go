@@ -625,6 +625,8 @@ type CeremonyClosed struct {
 	// was closed (its module listed no initialised token so labelled):
 	// the keys on it were recorded as destroyed with it.
 	TokenGone string `json:"token_gone,omitempty"`
+	// TokenGoneReason is why the closer said that token is gone.
+	TokenGoneReason string `json:"token_gone_reason,omitempty"`
 	// TornTail is the cut-off last line close set aside, if there was one.
 	TornTail  *TornTail `json:"torn_tail,omitempty"`
 	Withdrawn []string  `json:"withdrawn"`

@@ -166,6 +166,12 @@ if [ -d "$dir/artifacts" ]; then
 	for f in "$dir"/artifacts/* "$dir"/artifacts/.[!.]* "$dir"/artifacts/..?*; do
 		[ -e "$f" ] || [ -L "$f" ] || continue
 		b=${f##*/}
+		# A name the transcript could not have recorded (a newline, a
+		# space, an upper-case letter) is unrecorded by definition; the
+		# check is by case, so a newline cannot split it into two names.
+		case $b in
+		'' | *[!a-z0-9._-]* | [!a-z0-9]*) fail "unrecorded file in artifacts/: $(printf '%s' "$b" | tr -c 'a-z0-9._-' '?')" ;;
+		esac
 		grep -Fxq -- "$b" "$tmp/paths" || fail "unrecorded file in artifacts/: $b"
 	done
 fi
