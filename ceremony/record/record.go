@@ -433,6 +433,15 @@ func renderDetails(w func(string, ...any), ev transcript.Event) {
 	case transcript.TypeKeyRestored:
 		f, _ := transcript.DataAs[transcript.KeyRestored](ev)
 		renderKey(w, f.PublicKeySHA256, f.Attributes)
+	case transcript.TypeShareHandedOut:
+		f, _ := transcript.DataAs[transcript.ShareHandedOut](ev)
+		w("  - Share %d of split `%s` handed out, typed back correctly (share SHA-256 `%s`)\n", f.Share, oneLine(f.SplitID), GroupHex(f.ShareSHA256))
+		var m struct {
+			File, SHA256, Encryption string
+		}
+		if f.MediaCopy.Decode(&m) == nil && m.File != "" {
+			w("  - Copied to the keyholder's removable media as %s (%s), SHA-256 `%s`\n", codeSpan(m.File), oneLine(m.Encryption), GroupHex(m.SHA256))
+		}
 	case transcript.TypeHSMLogin:
 		if f, _ := transcript.DataAs[transcript.HSMLogin](ev); f.Quorum != nil {
 			renderShares(w, f.Quorum.SplitID, f.Quorum.Shares, f.Quorum.EnteredBy)

@@ -433,3 +433,16 @@ func TestScriptAppendix(t *testing.T) {
 	mustContain(t, out,
 		"\n## Appendix: the script and templates as run\n\n### `scripts/root-key-generation.yaml` (SHA-256 `"+groups4(hexOf("script"))+"`)\n\n````\n"+strings.TrimSuffix(text, "\n")+"\n````\n")
 }
+
+// A hand-out is on the record with its share's digest, and a copy to the
+// keyholder's removable media with its file and digest.
+func TestHandOutAndMediaCopyOnRecord(t *testing.T) {
+	entries := append(ceremonyEntries()[:6],
+		transcript.Entry{Type: "share-handed-out", Step: "generate", Actors: []transcript.Actor{otto}, Text: "Handed share 2",
+			Data: map[string]any{"purpose": "activation", "share": 2, "share_sha256": pubKeySHA, "split_id": "ABCD-EFGH-JK",
+				"media_copy": map[string]string{"file": "officer-2.share.age", "sha256": certSHA, "encryption": "age, scrypt passphrase"}}})
+	c, _ := write(t, entries, sealEntry())
+	mustContain(t, record.Render(c),
+		"  - Share 2 of split `ABCD-EFGH-JK` handed out, typed back correctly (share SHA-256 `"+groups4(pubKeySHA)+"`)\n",
+		"  - Copied to the keyholder's removable media as `officer-2.share.age` (age, scrypt passphrase), SHA-256 `"+groups4(certSHA)+"`\n")
+}
