@@ -67,6 +67,19 @@ func TestAuditScript(t *testing.T) {
 		}
 	}
 
+	// Pinned by the audit certificate's fingerprint as openssl prints it:
+	// the genuine ceremony passes; another fingerprint is refused.
+	auditFP := strings.TrimSpace(openssl(t, work, "x509", "-in", filepath.Join(work, root.out, "artifacts", "transcript-signing.crt.pem"), "-noout", "-fingerprint", "-sha256"))
+	for _, tc := range []struct {
+		pin string
+		ok  bool
+	}{{auditFP, true}, {strings.Repeat("AB:", 31) + "AB", false}} {
+		out, err := exec.Command("sh", script, filepath.Join(work, sign.out), rootPEM, tc.pin).CombinedOutput()
+		if (err == nil) != tc.ok || (!tc.ok && !strings.Contains(string(out), "not the pinned")) {
+			t.Errorf("pinned %q: %v\n%s", tc.pin, err, out)
+		}
+	}
+
 	// A leaf under the intermediate the sign ceremony issued for our key.
 	intermediate := filepath.Join(work, sign.out, "artifacts", "intermediate.crt.pem")
 	if err := os.WriteFile(filepath.Join(work, "leaf.ext"), []byte("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=1.3.6.1.5.5.7.3.36\n"), 0o644); err != nil {
@@ -180,13 +193,15 @@ func forgeSeal(t *testing.T, work, dir, fp, intermediate string) {
 		"-signer", "leaf.crt.pem", "-inkey", "leaf.key", "-certfile", intermediate, "-out", filepath.Join(dir, "transcript.sig"))
 }
 
-func openssl(t *testing.T, dir string, args ...string) {
+func openssl(t *testing.T, dir string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("openssl", args...)
 	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
+	out, err := cmd.CombinedOutput()
+	if err != nil {
 		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	return string(out)
 }
 
 func pemFingerprint(t *testing.T, path string) string {

@@ -1,5 +1,5 @@
 #!/bin/sh
-# check-transcript.sh DIR ROOT.pem
+# check-transcript.sh DIR ROOT.pem [AUDIT-CERT-SHA256]
 #
 # A strict check of a ceremony directory with stock tools only (openssl,
 # sha256sum, awk, sed, grep, tr, cut, head, tail, mktemp): no project code.
@@ -20,6 +20,9 @@
 #  c. every artifact: each artifact-written path not later withdrawn exists
 #     with its recorded SHA-256, and DIR/artifacts holds no other file.
 #
+# With AUDIT-CERT-SHA256 (from the paper record, as openssl prints it),
+# the seal must also be by exactly that certificate.
+#
 # The lenient `openssl cms -verify ... -CAfile ROOT` accepts a seal by ANY
 # certificate chained to the root; this script does not.
 #
@@ -28,13 +31,22 @@
 set -u
 
 prog=check-transcript
-usage() { echo "usage: $prog DIR ROOT.pem" >&2; exit 2; }
+usage() { echo "usage: $prog DIR ROOT.pem [AUDIT-CERT-SHA256]" >&2; exit 2; }
 fail() { echo "$prog: FAILED: $*" >&2; exit 1; }
 ok() { echo "OK: $*"; }
 
-[ "$#" -eq 2 ] || usage
+[ "$#" -eq 2 ] || [ "$#" -eq 3 ] || usage
 dir=$1
 root=$2
+# The audit certificate's fingerprint from the paper record, if given
+# (as openssl prints it, colons and case as you like): the seal must be
+# by that certificate, not merely by one the transcript names.
+pin=
+if [ "$#" -eq 3 ]; then
+	pin=$(printf '%s' "$3" | sed 's/^.*[Ff]ingerprint=//' | tr -d ': ' | tr 'A-F' 'a-f')
+	printf '%s' "$pin" | grep -Eq '^[0-9a-f]{64}$' ||
+		{ echo "$prog: AUDIT-CERT-SHA256: give the 64 hex digits of the audit certificate's SHA-256 fingerprint" >&2; exit 2; }
+fi
 [ -d "$dir" ] || { echo "$prog: not a directory: $dir" >&2; exit 2; }
 [ -f "$root" ] || { echo "$prog: no such file: $root" >&2; exit 2; }
 for t in openssl sha256sum awk sed grep tr cut head tail mktemp; do
@@ -86,6 +98,8 @@ seal_line=$(tail -n 1 -- "$tr_file")
 want=$(printf '%s\n' "$seal_line" |
 	sed -n 's/.*"audit_certificate":{[^}]*"sha256":"\([0-9a-f]\{64\}\)".*/\1/p')
 [ -n "$want" ] || fail "event $n: no audit_certificate.sha256 in the seal event"
+[ -z "$pin" ] || [ "$pin" = "$want" ] ||
+	fail "event $n: the seal event names audit certificate $want, not the pinned $pin"
 
 # Certificates are checked as of the seal event's time (the ceremony's
 # own clock), so an audit certificate expired since still verifies.
