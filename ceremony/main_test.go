@@ -94,11 +94,15 @@ steps:
   welcome: {confirmed_by: [Ada Administrator, Wanda Witness]}
   preflight: {network_override: {by: Ada Administrator, reason: test run on a networked machine}}
   check-clock: {choice: matches}
+  equipment-in:
+    inventory: {"HSM tamper-evident bag number (in)": TEB-100234, "HSM serial number (on its label)": HSM-0815, "Ceremony machine asset tag": LAPTOP-0042}
   inspect-hsm: {confirmed_by: [Ada Administrator, Wanda Witness]}
   read-fingerprint: {confirmed_by: [Ada Administrator, Wanda Witness]}
   issue-root-certificate: {approved_by: [Olga Officer, Omar Officer, Otto Officer, Oona Officer, Oscar Officer]}
   issue-audit-certificate: {approved_by: [Olga Officer, Omar Officer, Otto Officer, Oona Officer, Oscar Officer]}
   closing: {confirmed_by: [Ada Administrator, Wanda Witness]}
+  storage:
+    inventory: {"HSM tamper-evident bag number (out)": TEB-100235, "HSM stored in": Safe 2 at the Munich office, "Officers' share cards stored in": each officer's own sealed envelope in Safe 1, "Custodians' share cards stored in": bank deposit boxes A-E}
 `
 
 // defaultAnswers answer scripts/pin-login.yaml, the root key generation

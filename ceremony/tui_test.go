@@ -284,6 +284,10 @@ func (d *tuiDriver) run() {
 			continue
 		case strings.Contains(pane, "CONFIRM:"):
 			d.keys("y")
+		case strings.Contains(pane, "INVENTORY:"):
+			// Each item read out and typed; Enter goes to the next.
+			d.text("TEB-100234")
+			d.keys("Enter")
 		case strings.Contains(pane, "READ ALOUD:"):
 			// A machine step waits for the room to hear its text.
 			d.announced++

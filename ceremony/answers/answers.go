@@ -79,6 +79,8 @@ type stepAnswer struct {
 	// Media asks, per keyholder, for an encrypted copy of the share on
 	// removable media (hand-out-shares).
 	Media map[string]mediaCopy `yaml:"media"`
+	// Inventory gives the value typed for each item (inventory).
+	Inventory map[string]string `yaml:"inventory"`
 }
 
 // shareSource is a keyholder's share, read from a file.
@@ -233,8 +235,8 @@ func (a *Face) check(s *script.Script) error {
 		if has {
 			set := map[string]bool{"confirmed_by": len(ans.ConfirmedBy) > 0, "approved_by": len(ans.ApprovedBy) > 0, "choice": ans.Choice != "", "by": ans.By != "",
 				"pin": ans.PIN != nil, "network_override": ans.NetworkOverride != nil, "shares": len(ans.Shares) > 0,
-				"typed_back": len(ans.TypedBack) > 0, "media": len(ans.Media) > 0}
-			for _, f := range []string{"confirmed_by", "approved_by", "choice", "by", "pin", "network_override", "shares", "typed_back", "media"} {
+				"typed_back": len(ans.TypedBack) > 0, "media": len(ans.Media) > 0, "inventory": len(ans.Inventory) > 0}
+			for _, f := range []string{"confirmed_by", "approved_by", "choice", "by", "pin", "network_override", "shares", "typed_back", "media", "inventory"} {
 				if set[f] && !want[f] {
 					return a.errorf(p+"."+f, "step %q is a %s step and asks nothing of this kind", st.ID, st.Kind)
 				}
@@ -317,6 +319,21 @@ func (a *Face) checkAsk(p string, s *script.Script, st *script.Step, ask engine.
 			return a.errorf(p+".pin", "give exactly one of file or env")
 		}
 		return a.checkBy(p, ans.By, ask.Role, present)
+	case engine.AskInventory:
+		want["inventory"], want["by"] = true, true
+		for _, name := range ask.Items {
+			if v, ok := ans.Inventory[name]; !has || !ok || strings.TrimSpace(v) == "" {
+				return a.errorf(p+".inventory", "step %q needs inventory: {%q: VALUE, ...}, a value for each item typed", st.ID, name)
+			}
+		}
+		for name := range ans.Inventory {
+			if !slices.Contains(ask.Items, name) {
+				return a.errorf(p+".inventory", "step %q types no item %q (items: %s)", st.ID, name, strings.Join(ask.Items, ", "))
+			}
+		}
+		if ans.By != "" {
+			return a.checkBy(p, ans.By, ask.Role, present)
+		}
 	case engine.AskHandOut:
 		want["typed_back"], want["media"] = true, true
 		split, ok := s.Steps[s.StepIndex(ask.Split)].Spec.(script.QuorumStep)
@@ -595,6 +612,15 @@ func (a *Face) Override(_ context.Context, req engine.OverrideRequest) (engine.O
 	}
 	o := ans.NetworkOverride
 	return engine.OverrideAnswer{By: engine.Participant{Name: o.By}, Reason: o.Reason}, nil
+}
+
+// Inventory implements engine.Face: the step's inventory values. A value
+// the engine refused is not offered again.
+func (a *Face) Inventory(_ context.Context, req engine.InventoryRequest) (map[string]string, error) {
+	if req.Problem != "" {
+		return nil, fmt.Errorf("answers: step %q: %s", req.Step.ID, req.Problem)
+	}
+	return a.f.Steps[req.Step.ID].Inventory, nil
 }
 
 // Announce implements engine.Face: an answers file stands for the room,

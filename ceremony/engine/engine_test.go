@@ -428,6 +428,20 @@ func (f *scriptedFace) Override(_ context.Context, req engine.OverrideRequest) (
 	}
 	return engine.OverrideAnswer{Reason: f.override}, nil
 }
+func (f *scriptedFace) Inventory(_ context.Context, req engine.InventoryRequest) (map[string]string, error) {
+	if req.Problem != "" {
+		return nil, errors.New(req.Problem)
+	}
+	out := map[string]string{}
+	for _, it := range req.Items {
+		out[it.Name] = "TEB-" + strings.ToUpper(strings.Fields(it.Name)[0])
+		if it.Expect != "" {
+			out[it.Name] = it.Expect
+		}
+	}
+	return out, nil
+}
+
 func (f *scriptedFace) Announce(_ context.Context, req engine.AnnounceRequest) error {
 	f.announced = append(f.announced, req.Step.ID)
 	return nil

@@ -57,6 +57,11 @@ type Face interface {
 	// out) and waits until the participant, who leads the room, says to
 	// go on. ErrAborted means they stopped the ceremony instead.
 	Announce(ctx context.Context, req AnnounceRequest) error
+	// Inventory asks one participant to type the value of each item that
+	// is not filled in (a bag number, an asset tag, where a thing is
+	// stored) and returns them by item name. Problem, when set, says why
+	// the last answer was refused.
+	Inventory(ctx context.Context, req InventoryRequest) (map[string]string, error)
 	// Exceptions returns the exceptions the participants recorded during a
 	// step (none is the usual answer). The engine asks after every step,
 	// and at a step that failed.
@@ -111,6 +116,25 @@ type ConfirmRequest struct {
 type AnnounceRequest struct {
 	Step        StepInfo
 	Participant Participant
+}
+
+// InventoryRequest asks one participant for an inventory's values.
+type InventoryRequest struct {
+	Step        StepInfo
+	Participant Participant
+	Items       []InventoryItem
+	// Attempt counts from 1; Problem says what was wrong with the last.
+	Attempt int
+	Problem string
+}
+
+// InventoryItem is one item of an inventory: filled in (FromToken, with
+// Value) or to be typed, maybe with the value it must have.
+type InventoryItem struct {
+	Name      string
+	Value     string
+	FromToken bool
+	Expect    string
 }
 
 // ApprovalRequest asks one participant to approve a signature.

@@ -16,6 +16,7 @@ var Kinds = script.NewKinds(
 	preflightKind,
 	confirmKind,
 	chooseKind,
+	inventoryKind,
 	initTokenKind,
 	hsmLoginKind,
 	handOutSharesKind,
@@ -100,6 +101,8 @@ const (
 	// AskNetworkOverride: one attendee of Role may let the ceremony go
 	// on while a network interface is up. It is optional.
 	AskNetworkOverride
+	// AskInventory: one attendee of Role types a value for each of Items.
+	AskInventory
 )
 
 // Ask is one question a step puts to the people in the room.
@@ -113,6 +116,8 @@ type Ask struct {
 	Options []Option
 	// Split is the id of the step whose shares are handed out.
 	Split string
+	// Items are the names of the values an AskInventory asks for.
+	Items []string
 }
 
 // Asks returns what a step of a script loaded with Kinds asks the people

@@ -433,6 +433,18 @@ func renderDetails(w func(string, ...any), ev transcript.Event) {
 	case transcript.TypeKeyRestored:
 		f, _ := transcript.DataAs[transcript.KeyRestored](ev)
 		renderKey(w, f.PublicKeySHA256, f.Attributes)
+	case transcript.TypeInventory:
+		f, _ := transcript.DataAs[transcript.Inventory](ev)
+		for _, it := range f.Items {
+			note := ""
+			switch {
+			case it.FromToken:
+				note = " (reported by the token)"
+			case it.Expected != "":
+				note = " (as expected)"
+			}
+			w("  - %s: %s%s\n", oneLine(it.Name), codeSpan(it.Value), note)
+		}
 	case transcript.TypeShareHandedOut:
 		f, _ := transcript.DataAs[transcript.ShareHandedOut](ev)
 		w("  - Share %d of split `%s` handed out, typed back correctly (share SHA-256 `%s`)\n", f.Share, oneLine(f.SplitID), GroupHex(f.ShareSHA256))

@@ -12,6 +12,7 @@ const (
 	TypeCeremonyStarted      = "ceremony-started"
 	TypeAttendance           = "attendance"
 	TypeConfirmed            = "confirmed"
+	TypeInventory            = "inventory"
 	TypeChoice               = "choice"
 	TypeOverride             = "override"
 	TypePreflight            = "preflight"
@@ -650,6 +651,21 @@ type CeremonyClosing struct {
 	Withdrawing []string `json:"withdrawing"` // artifact paths
 }
 
+// Inventory records equipment, seals or storage: what was read out and
+// typed, or reported by the token, item by item.
+type Inventory struct {
+	Items []InventoryEntry `json:"items"`
+}
+
+// InventoryEntry is one item of an inventory.
+type InventoryEntry struct {
+	// Expected is the value the script required, if it named one.
+	Expected  string `json:"expected,omitempty"`
+	FromToken bool   `json:"from_token,omitempty"`
+	Name      string `json:"name"`
+	Value     string `json:"value"`
+}
+
 // TornTail is a cut-off last line, set aside in a file of its own.
 type TornTail struct {
 	Event  int    `json:"event"`
@@ -660,6 +676,7 @@ type TornTail struct {
 
 func (CeremonyStarted) EventType() string      { return TypeCeremonyStarted }
 func (TranscriptSealing) EventType() string    { return TypeTranscriptSealing }
+func (Inventory) EventType() string            { return TypeInventory }
 func (CeremonyClosing) EventType() string      { return TypeCeremonyClosing }
 func (Attendance) EventType() string           { return TypeAttendance }
 func (Confirmed) EventType() string            { return TypeConfirmed }
@@ -704,7 +721,7 @@ func (CeremonyClosed) EventType() string       { return TypeCeremonyClosed }
 // Payloads lists an empty payload of every event type, in the order the
 // format documentation lists them.
 var Payloads = []Payload{
-	CeremonyStarted{}, Attendance{}, Confirmed{}, Choice{}, Override{}, Preflight{}, Exception{},
+	CeremonyStarted{}, Attendance{}, Confirmed{}, Inventory{}, Choice{}, Override{}, Preflight{}, Exception{},
 	HSMLogin{}, HSMLoginFailed{}, TokenInitialising{}, TokenInitialised{}, SharesSplit{}, ShareHandedOut{},
 	ShareTypebackFailed{}, ShareRejected{}, ExtractionEnding{}, KeyBackedUp{}, BackupException{}, BackupKeyRebuilt{}, KeyRestoring{}, KeyRestored{},
 	TokenLeftInitialised{}, KeyGenerating{}, KeyGenerated{}, KeySelected{}, LintPassed{}, LintFailed{}, SigningApproved{},

@@ -50,7 +50,7 @@ func TestPayloads(t *testing.T) {
 			t.Errorf("%s: fields %v are not in the order of their names", typ, f)
 		}
 	}
-	if len(seen) != 42 {
+	if len(seen) != 43 {
 		t.Errorf("%d event types", len(seen))
 	}
 }

@@ -232,6 +232,8 @@ func (c *ceremonyModel) onAsk(a askMsg) tea.Cmd {
 		c.prompt = &confirmPrompt{req: req}
 	case engine.AnnounceRequest:
 		c.prompt = &announcePrompt{req: req}
+	case engine.InventoryRequest:
+		c.prompt = newInventoryPrompt(req)
 	case engine.ApprovalRequest:
 		c.prompt = &approvePrompt{req: req, say: c.say}
 	case engine.ChoiceRequest:

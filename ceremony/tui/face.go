@@ -115,6 +115,15 @@ func (f *face) Confirm(ctx context.Context, req engine.ConfirmRequest) error {
 	return err
 }
 
+// Inventory implements engine.Face.
+func (f *face) Inventory(ctx context.Context, req engine.InventoryRequest) (map[string]string, error) {
+	v, err := f.ask(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[string]string), nil
+}
+
 // Announce implements engine.Face.
 func (f *face) Announce(ctx context.Context, req engine.AnnounceRequest) error {
 	_, err := f.ask(ctx, req)

@@ -301,6 +301,92 @@ func (p *confirmPrompt) view(th theme, width int) []string {
 	return wrap(fmt.Sprintf("%s: %s, press y to confirm this step.", th.Bold("CONFIRM"), th.Bold(who(p.req.Participant))), width)
 }
 
+// ----- inventory: equipment, seals, storage
+
+// inventoryPrompt has one participant type the value of each item an
+// inventory step records, one field after another; items the token
+// reports are shown filled in. Enter moves to the next field, and on the
+// last records them all.
+type inventoryPrompt struct {
+	req    engine.InventoryRequest
+	typed  []int // the indexes of the items typed
+	inputs []lineInput
+	cur    int
+	prob   string
+}
+
+func newInventoryPrompt(req engine.InventoryRequest) *inventoryPrompt {
+	p := &inventoryPrompt{req: req}
+	for i, it := range req.Items {
+		if !it.FromToken {
+			p.typed = append(p.typed, i)
+			p.inputs = append(p.inputs, lineInput{max: engine.MaxInventoryValue})
+		}
+	}
+	return p
+}
+
+// nextKey moves to the next field, or records the inventory.
+var nextKey = bind("Enter", "next / record", "enter")
+
+func (p *inventoryPrompt) keys() []key.Binding {
+	return []key.Binding{typing("type", "the value read out"), nextKey}
+}
+
+func (p *inventoryPrompt) key(k tea.KeyMsg) *reply {
+	if len(p.inputs) == 0 {
+		if key.Matches(k, nextKey) {
+			return &reply{val: map[string]string{}}
+		}
+		return nil
+	}
+	if !key.Matches(k, nextKey) {
+		p.inputs[p.cur].key(k)
+		return nil
+	}
+	if strings.TrimSpace(p.inputs[p.cur].String()) == "" {
+		p.prob = "type the value read out"
+		return nil
+	}
+	p.prob = ""
+	if p.cur < len(p.inputs)-1 {
+		p.cur++
+		return nil
+	}
+	out := map[string]string{}
+	for j, i := range p.typed {
+		out[p.req.Items[i].Name] = strings.TrimSpace(p.inputs[j].String())
+	}
+	return &reply{val: out}
+}
+
+func (p *inventoryPrompt) view(th theme, width int) []string {
+	out := wrap(fmt.Sprintf("%s %s, read out each item and type it:", th.Bold("INVENTORY:"), th.Bold(who(p.req.Participant))), width)
+	if p.req.Problem != "" {
+		out = append(out, wrap(th.Bad("! "+p.req.Problem), width)...)
+	}
+	j := 0
+	for _, it := range p.req.Items {
+		label := record.Printable(it.Name) + ": "
+		switch {
+		case it.FromToken:
+			out = append(out, cut("  "+label+record.Printable(it.Value)+" (from the token)", width))
+			continue
+		case j == p.cur:
+			out = append(out, cut("> "+label, width), "  "+p.inputs[j].view(width-3))
+		case j < p.cur:
+			out = append(out, cut("  "+label+record.Printable(p.inputs[j].String()), width))
+		default:
+			out = append(out, cut("  "+label, width))
+		}
+		j++
+	}
+	if p.prob != "" {
+		out = append(out, th.Bad("! "+p.prob))
+	}
+	return out
+}
+
 // ----- announcement before the machine acts
 
 // announcePrompt holds a step whose machine acts at once (a key generated,
