@@ -186,7 +186,7 @@ func TestCBCPadRefusedBeforeAnyoneActsOnSoftHSM(t *testing.T) {
 	}
 	_, err = plan.Run(context.Background(), noFace{t: t})
 	t.Logf("%v", err)
-	want := "step back-up-root-key (steps[12], backup-key): the module offers CKM_AES_CBC_PAD without CKF_WRAP and CKF_UNWRAP, needed to wrap the key for its backup (AES-CBC with padding) and check the backup inside the HSM; instead: method: rfc5649 (CKM_AES_KEY_WRAP_PAD or CKM_AES_KEY_WRAP_KWP), or method: none (no backup; approved_by a role)"
+	want := "step back-up-root-key (steps[13], backup-key): the module offers CKM_AES_CBC_PAD without CKF_WRAP and CKF_UNWRAP, needed to wrap the key for its backup (AES-CBC with padding) and check the backup inside the HSM; instead: method: rfc5649 (CKM_AES_KEY_WRAP_PAD or CKM_AES_KEY_WRAP_KWP), or method: none (no backup; approved_by a role)"
 	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "nothing was changed") {
 		t.Fatalf("run: %v\nwant %q", err, want)
 	}
@@ -296,7 +296,7 @@ func TestTrustRefusedAtPlanTime(t *testing.T) {
 			for _, p := range plan.CheckHSM(caps) {
 				got = append(got, p.String())
 			}
-			want := "step back-up-root-key (steps[12], backup-key): the module refuses CKA_TRUSTED on a wrapping key (C_CreateObject: pkcs11: 0xD1: CKR_TEMPLATE_INCONSISTENT), needed to keep the key's backup under a wrapping key the security officer marked trusted; instead: allow_untrusted_wrap: true (the wrapping key is imported by the user without CKA_TRUSTED; recorded, with a warning), or method: none (no backup; approved_by a role)"
+			want := "step back-up-root-key (steps[13], backup-key): the module refuses CKA_TRUSTED on a wrapping key (C_CreateObject: pkcs11: 0xD1: CKR_TEMPLATE_INCONSISTENT), needed to keep the key's backup under a wrapping key the security officer marked trusted; instead: allow_untrusted_wrap: true (the wrapping key is imported by the user without CKA_TRUSTED; recorded, with a warning), or method: none (no backup; approved_by a role)"
 			if tc.refused && (len(got) != 1 || got[0] != want) || !tc.refused && len(got) != 0 {
 				t.Errorf("problems %q", got)
 			}

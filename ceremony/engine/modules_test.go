@@ -69,10 +69,10 @@ func TestRootCeremonyOnOpenCryptoki(t *testing.T) {
 	m := p11test.OpenCryptoki(t)
 	m.Setenv(t)
 	refusedBeforeAnyoneActs(t, m,
-		"step initialise-hsm (steps[5], init-token): the token accepts PINs of 4 to 8 characters",
-		"step generate-root-key (steps[7], generate-key): the module offers no CKM_EC_KEY_PAIR_GEN, needed to generate ecdsa-p384 keys",
-		"step back-up-root-key (steps[12], backup-key): the module offers no CKM_AES_KEY_WRAP_PAD",
-		"step back-up-root-key (steps[12], backup-key): the module refuses CKA_TRUSTED on a wrapping key (C_CreateObject: pkcs11: 0xD1: CKR_TEMPLATE_INCONSISTENT) and CKA_WRAP_WITH_TRUSTED (C_CreateObject: pkcs11: 0x12: CKR_ATTRIBUTE_TYPE_INVALID)")
+		"step initialise-hsm (steps[6], init-token): the token accepts PINs of 4 to 8 characters",
+		"step generate-root-key (steps[8], generate-key): the module offers no CKM_EC_KEY_PAIR_GEN, needed to generate ecdsa-p384 keys",
+		"step back-up-root-key (steps[13], backup-key): the module offers no CKM_AES_KEY_WRAP_PAD",
+		"step back-up-root-key (steps[13], backup-key): the module refuses CKA_TRUSTED on a wrapping key (C_CreateObject: pkcs11: 0xD1: CKR_TEMPLATE_INCONSISTENT) and CKA_WRAP_WITH_TRUSTED (C_CreateObject: pkcs11: 0x12: CKR_ATTRIBUTE_TYPE_INVALID)")
 }
 
 // On tpm2-pkcs11 (EC, but no AES key wrap) the ceremony is refused at
@@ -80,5 +80,5 @@ func TestRootCeremonyOnOpenCryptoki(t *testing.T) {
 func TestRootCeremonyOnTPM2(t *testing.T) {
 	m := p11test.TPM2(t)
 	m.Setenv(t)
-	refusedBeforeAnyoneActs(t, m, "step back-up-root-key (steps[12], backup-key): the module offers no CKM_AES_KEY_WRAP_PAD")
+	refusedBeforeAnyoneActs(t, m, "step back-up-root-key (steps[13], backup-key): the module offers no CKM_AES_KEY_WRAP_PAD")
 }
