@@ -16,6 +16,7 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/answers"
 	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/register"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/transcript"
@@ -185,6 +186,16 @@ func TestRootKeyGenerationCeremony(t *testing.T) {
 		"artifact-writing", "artifact-written", "confirmed", "transcript-sealing", "transcript-sealed"}
 	if got := eventTypes(chain); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("events %v\nwant %v", got, want)
+	}
+	// The result names each certificate artifact's fingerprint, as its
+	// artifact-written event does.
+	for _, a := range record.Artifacts(chain) {
+		if res.Fingerprints[a.Path] != a.CertificateSHA256 {
+			t.Errorf("%s: result fingerprint %q, transcript %q", a.Path, res.Fingerprints[a.Path], a.CertificateSHA256)
+		}
+	}
+	if len(res.Fingerprints) != 2 {
+		t.Errorf("fingerprints of %d certificates, want the root's and the audit key's: %v", len(res.Fingerprints), res.Fingerprints)
 	}
 
 	// The first event commits to the script and template bytes.

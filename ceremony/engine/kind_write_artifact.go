@@ -131,6 +131,7 @@ func (k *writeArtifactStep) run(_ context.Context, r *run, info StepInfo) (strin
 		fingerprint := ""
 		if iss := r.certs[k.Source]; iss != nil && format == FormatCertificate {
 			fingerprint = seal.Fingerprint(iss.Cert)
+			r.fingerprints[art.Path] = fingerprint
 			text += "; certificate SHA-256 (fingerprint) " + fingerprint
 		}
 		if err := r.record(transcript.Entry{Step: info.ID, Text: text, Data: transcript.ArtifactWritten{

@@ -51,8 +51,11 @@ type run struct {
 	activationRecord string
 	changed          bool // something irreversible happened
 	// initialised is true once this run initialised the token.
-	initialised  bool
-	sealed       bool         // the transcript is sealed: nothing more is recorded
+	initialised bool
+	sealed      bool // the transcript is sealed: nothing more is recorded
+	// fingerprints are the certificate SHA-256 of each certificate
+	// artifact written, by path (Result.Fingerprints).
+	fingerprints map[string]string
 	sealingBegun bool         // the token holds this run's sealing record (writeSealing)
 	started      map[int]bool // steps that began
 	asked        map[int]bool // steps whose exceptions were asked for
@@ -85,8 +88,8 @@ func newRun(p *Plan, tok *hsm.Token, face Face) (*run, error) {
 	return &run{Plan: p, tok: tok, tw: tw, face: face,
 		keys: map[string]*hsm.KeyPair{}, certs: map[string]*pki.Issued{}, crls: map[string]*pki.IssuedCRL{},
 		inRoom: map[string]bool{}, started: map[int]bool{}, asked: map[int]bool{}, pending: map[string]*pendingSplit{},
-		rebuilt: map[string]*rebuiltKey{},
-		others:  map[string]*hsm.Token{}, keyToken: map[*hsm.KeyPair]*hsm.Token{}}, nil
+		rebuilt: map[string]*rebuiltKey{}, fingerprints: map[string]string{},
+		others: map[string]*hsm.Token{}, keyToken: map[*hsm.KeyPair]*hsm.Token{}}, nil
 }
 
 func (r *run) record(e transcript.Entry) error {
@@ -141,14 +144,7 @@ func (r *run) run(ctx context.Context) (*Result, error) {
 	}
 	res := &Result{
 		Dir: r.out.Path(), Transcript: r.tw.Path(), Events: r.tw.Len(), Head: r.tw.Head(), Artifacts: r.artifacts, QR: r.qr,
-		Fingerprints: map[string]string{},
-	}
-	if c, err := transcript.ReadFile(r.tw.Path()); err == nil {
-		for _, a := range record.Artifacts(c) {
-			if a.CertificateSHA256 != "" {
-				res.Fingerprints[a.Path] = a.CertificateSHA256
-			}
-		}
+		Fingerprints: r.fingerprints,
 	}
 	return res, nil
 }
