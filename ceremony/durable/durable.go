@@ -59,28 +59,11 @@ func WriteFileExclusive(path string, data []byte, perm fs.FileMode) error {
 	if _, err := os.Lstat(path); err == nil {
 		return fmt.Errorf("%s: already exists; refusing to overwrite it", path)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmpName, err := writeTemp(path, data, perm)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return err
 	}
-	tmpName := tmp.Name()
 	defer os.Remove(tmpName) // after a successful link this removes the extra name only
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: write: %w", path, err)
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("%s: sync: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
 	// link(2) fails if path exists, unlike rename(2).
 	if err := os.Link(tmpName, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
@@ -88,10 +71,35 @@ func WriteFileExclusive(path string, data []byte, perm fs.FileMode) error {
 		}
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := SyncDir(dir); err != nil {
+	if err := SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("%s: sync directory: %w", path, err)
 	}
 	return nil
+}
+
+// writeTemp writes data, synced, with mode perm, to a new temporary file
+// beside path (named as IsTemp matches) and returns its name; on an
+// error nothing is left.
+func writeTemp(path string, data []byte, perm fs.FileMode) (string, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	if _, err = tmp.Write(data); err != nil {
+		err = fmt.Errorf("%s: write: %w", path, err)
+	} else if err = tmp.Chmod(perm); err != nil {
+		err = fmt.Errorf("%s: %w", path, err)
+	} else if err = tmp.Sync(); err != nil {
+		err = fmt.Errorf("%s: sync: %w", path, err)
+	}
+	if cerr := tmp.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("%s: %w", path, cerr)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return tmp.Name(), nil
 }
 
 // ErrNotRegular is returned by ReadRegularFile for a directory, device,
@@ -137,30 +145,15 @@ func ReadRegularFile(path string, max int64) ([]byte, error) {
 // files derived from others (a printable record), never for a record
 // itself.
 func ReplaceFile(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	tmpName, err := writeTemp(path, data, perm)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return err
 	}
-	tmpName := tmp.Name()
 	defer os.Remove(tmpName) // a no-op after the rename
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(perm)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
 	if err := os.Rename(tmpName, path); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := SyncDir(dir); err != nil {
+	if err := SyncDir(filepath.Dir(path)); err != nil {
 		return fmt.Errorf("%s: sync directory: %w", path, err)
 	}
 	return nil

@@ -48,3 +48,27 @@ func TestCreateExclusive(t *testing.T) {
 		t.Fatal("second create succeeded")
 	}
 }
+
+// ReplaceFile puts the new content in place whole, over the old file, and
+// leaves no temporary file; IsTemp knows its temporary names.
+func TestReplaceFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "transcript.md")
+	for _, content := range []string{"old\n", "new record\n"} {
+		if err := ReplaceFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(p); string(got) != content {
+			t.Fatalf("file holds %q, want %q", got, content)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("the directory holds %d entries, want the file alone", len(entries))
+	}
+	for name, want := range map[string]bool{".transcript.md.tmp-123": true, ".a.tmp-deadbeef": true, "transcript.md": false, ".x\x1b[2J.tmp-1": false, ".a.tmp-": false} {
+		if IsTemp(name) != want {
+			t.Errorf("IsTemp(%q) = %v", name, !want)
+		}
+	}
+}
