@@ -111,6 +111,36 @@ func (r crashResult) runKilled(t *testing.T, work, fault, script string, args ..
 	return r
 }
 
+// lastArtifactWritten runs the root ceremony once into WORK/baseline and
+// returns the number of its last artifact-written event: a root ceremony
+// killed just after it leaves two key pairs and five files to close.
+func lastArtifactWritten(t *testing.T, work string) int {
+	t.Helper()
+	base := crashRun(t, work, "baseline", "")
+	c, err := transcript.ReadFile(filepath.Join(work, base.out, "transcript.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := 0
+	for _, ev := range c.Events {
+		if ev.Is(transcript.TypeArtifactWritten) {
+			last = ev.Seq
+		}
+	}
+	return last
+}
+
+// login returns the arguments that log in to r's token with the given
+// officers' rehearsal shares of the ceremony in out: --config and the
+// share files.
+func (r crashResult) login(out string, officers ...int) []string {
+	args := []string{"--config", r.config}
+	for _, i := range officers {
+		args = append(args, filepath.Join(out, "shares", fmt.Sprintf("officer-%d.share", i)))
+	}
+	return args
+}
+
 // crashRun runs the root ceremony on a fresh SoftHSM2 installation into
 // WORK/name, killed at fault ("" for none).
 func crashRun(t *testing.T, work, name, fault string) crashResult {
@@ -184,10 +214,7 @@ func endKilled(t *testing.T, work string, r crashResult) {
 		t.Fatalf("verify after the kill: exit %d\n%s", code, out)
 	case strings.Contains(out, "killed while sealing, before its signature was made"):
 		// Signed now, under the ceremony's own officers' shares.
-		args := []string{"seal", r.out, "--config", r.config}
-		for i := 1; i <= 3; i++ {
-			args = append(args, filepath.Join(r.out, "shares", fmt.Sprintf("officer-%d.share", i)))
-		}
+		args := append([]string{"seal", r.out}, r.login(r.out, 1, 2, 3)...)
 		if code, out := r.ceremony(t, work, args...); code != 0 {
 			t.Fatalf("seal with a login: exit %d\n%s", code, out)
 		}
@@ -290,17 +317,7 @@ func noTempFiles(t *testing.T, dir string) {
 // verify reports the ceremony closed.
 func TestKillCloseAtEveryEvent(t *testing.T) {
 	work := crashWork(t)
-	base := crashRun(t, work, "baseline", "")
-	c, err := transcript.ReadFile(filepath.Join(work, base.out, "transcript.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lastArtifact := 0
-	for _, ev := range c.Events {
-		if ev.Is(transcript.TypeArtifactWritten) {
-			lastArtifact = ev.Seq
-		}
-	}
+	lastArtifact := lastArtifactWritten(t, work)
 	// A close of that ceremony writes ceremony-closing, 2 key-destroyed,
 	// 4 artifact-withdrawn and one ceremony-closed event.
 	for m := 1; m <= 8; m++ {
@@ -309,10 +326,7 @@ func TestKillCloseAtEveryEvent(t *testing.T) {
 			t.Run(strings.ReplaceAll(fault, ":", "-"), func(t *testing.T) {
 				t.Parallel()
 				r := crashRun(t, work, "c-"+strings.ReplaceAll(fault, ":", "-"), fmt.Sprintf("after:%d", lastArtifact))
-				shares := []string{"--config", r.config}
-				for i := 1; i <= 3; i++ {
-					shares = append(shares, filepath.Join(r.out, "shares", fmt.Sprintf("officer-%d.share", i)))
-				}
+				shares := r.login(r.out, 1, 2, 3)
 				cmd := exec.Command("ceremony", append([]string{"close", r.out, "--confirm"}, shares...)...)
 				cmd.Dir = work
 				cmd.Env = append(r.env, transcript.FaultEnv+"="+fault)
@@ -412,10 +426,7 @@ func endSigningKilled(t *testing.T, work string, root, r crashResult) {
 	transcriptPath := filepath.Join(r.out, "transcript.jsonl")
 	if _, err := os.Lstat(filepath.Join(work, transcriptPath)); err == nil {
 		code, out := r.ceremony(t, work, "transcript", "verify", transcriptPath)
-		shares := []string{"--config", root.config}
-		for _, i := range []int{1, 3, 5} {
-			shares = append(shares, filepath.Join(root.out, "shares", fmt.Sprintf("officer-%d.share", i)))
-		}
+		shares := root.login(root.out, 1, 3, 5)
 		switch {
 		case code == 3 && strings.Contains(out, "killed while sealing, before its signature was made"):
 			if code, out := r.ceremony(t, work, append([]string{"seal", r.out}, shares...)...); code != 0 {
@@ -602,27 +613,9 @@ func TestKillCloseAndSigningAtSystemCalls(t *testing.T) {
 		t.Fatal("strace is not installed (apt-get install strace)")
 	}
 	work := crashWork(t)
-	lastArtifact := func(t *testing.T) string {
-		base := crashRun(t, work, fmt.Sprintf("count-%d", time.Now().UnixNano()), "")
-		c, err := transcript.ReadFile(filepath.Join(work, base.out, "transcript.jsonl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		last := 0
-		for _, ev := range c.Events {
-			if ev.Is(transcript.TypeArtifactWritten) {
-				last = ev.Seq
-			}
-		}
-		return fmt.Sprintf("after:%d", last)
-	}
-	killed := lastArtifact(t)
+	killed := fmt.Sprintf("after:%d", lastArtifactWritten(t, work))
 	closeArgs := func(r crashResult) []string {
-		args := []string{"close", r.out, "--confirm", "--config", r.config}
-		for i := 1; i <= 3; i++ {
-			args = append(args, filepath.Join(r.out, "shares", fmt.Sprintf("officer-%d.share", i)))
-		}
-		return args
+		return append([]string{"close", r.out, "--confirm"}, r.login(r.out, 1, 2, 3)...)
 	}
 	r := crashRun(t, work, "close-count", killed)
 	closeCalls := r.traced(t, work, 0, closeArgs(r)...)
@@ -771,11 +764,7 @@ func TestTwoLiveRunsOverlap(t *testing.T) {
 	if code, text := first.ceremony(t, work, "transcript", "verify", filepath.Join(first.out, "transcript.jsonl")); code != 4 && code != 0 {
 		t.Fatalf("the first run's transcript: verify exit %d\n%s", code, text)
 	}
-	var shares []string
-	for i := 1; i <= 3; i++ {
-		shares = append(shares, filepath.Join(first.out, "shares", fmt.Sprintf("officer-%d.share", i)))
-	}
-	_, inv := first.ceremony(t, work, append([]string{"token", "inspect", "--config", "first.yaml"}, shares...)...)
+	_, inv := first.ceremony(t, work, append([]string{"token", "inspect"}, first.login(first.out, 1, 2, 3)...)...)
 	if n := len(regexp.MustCompile(`(?m)^private-key `).FindAllString(inv, -1)); n != 2 {
 		t.Errorf("the first run's token holds %d private keys, want the root's and the audit key's:\n%s", n, inv)
 	}
@@ -839,10 +828,7 @@ func TestResealRefusesAForgedTranscript(t *testing.T) {
 	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"seal", r.out, "--config", r.config}
-	for i := 1; i <= 3; i++ {
-		args = append(args, filepath.Join(r.out, "shares", fmt.Sprintf("officer-%d.share", i)))
-	}
+	args := append([]string{"seal", r.out}, r.login(r.out, 1, 2, 3)...)
 	code, text := r.ceremony(t, work, args...)
 	if code == 0 || !strings.Contains(text, "it is not the transcript whose seal was begun; nothing was changed") {
 		t.Fatalf("seal of the forged transcript: exit %d\n%s", code, text)
