@@ -83,22 +83,11 @@ type Record struct {
 }
 
 // Holder is who was handed one share of the activation secret.
-type Holder struct {
-	Share int    `json:"share"`
-	Name  string `json:"name"`
-	Role  string `json:"role"`
-}
+type Holder = shares.Holder
 
 // HolderOf returns who was handed share n, or "" if the record does not
 // say.
-func (r *Record) HolderOf(n int) string {
-	for _, h := range r.Holders {
-		if h.Share == n {
-			return h.Name
-		}
-	}
-	return ""
-}
+func (r *Record) HolderOf(n int) string { return shares.HolderOf(r.Holders, n) }
 
 // Format returns how the record's PINs are derived.
 func (r *Record) Format() PINFormat {

@@ -40,6 +40,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"regexp"
@@ -101,7 +102,15 @@ type Backup struct {
 	Mechanism hsm.WrapMechanism
 	// Wrapped is the ciphertext.
 	Wrapped []byte
+	// Holders names who was handed each share of the backup key, in
+	// share order (header Backup-Key-Holders); backups written before
+	// holders were kept have none.
+	Holders []shares.Holder
 }
+
+// HolderOf returns who was handed share n of the backup key, or "" if
+// the backup does not say.
+func (b *Backup) HolderOf(n int) string { return shares.HolderOf(b.Holders, n) }
 
 // Method is the backup method of b's mechanism.
 func (b *Backup) Method() hsm.Method { return b.Mechanism.Method() }
@@ -119,6 +128,12 @@ var headerNames = []string{"Backup-Format", "Key-Label", "Key-Type", "Public-Key
 
 // cbcHeaderNames are the further headers of a CBC_PAD backup.
 var cbcHeaderNames = []string{"Wrap-IV", "Ciphertext-SHA256"}
+
+// holdersHeader names who holds each share of the backup key, as JSON:
+// [{"share":1,"name":"...","role":"custodian"},...]. It is optional, so
+// that backups written before it still restore; a restore asks for a
+// reason when someone other than a share's holder enters it.
+const holdersHeader = "Backup-Key-Holders"
 
 // checkCiphertext checks the ciphertext's length for the method.
 func checkCiphertext(m hsm.Method, wrapped []byte) error {
@@ -167,6 +182,16 @@ func Encode(b *Backup) ([]byte, error) {
 		"Backup-Key-Commitment":   m.Commitment,
 		"Backup-Key-Share-SHA256": strings.Join(m.ShareHashes, " "),
 	}}
+	if len(b.Holders) > 0 {
+		if err := shares.CheckHolders(b.Holders, m); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		hs, err := json.Marshal(b.Holders)
+		if err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		block.Headers[holdersHeader] = string(hs)
+	}
 	switch b.Method() {
 	case hsm.MethodAESCBCPad:
 		if len(b.Mechanism.IV) != 16 {
@@ -214,6 +239,9 @@ func Decode(data []byte) (*Backup, error) {
 		if strings.TrimSpace(h[name]) == "" {
 			return nil, fmt.Errorf("backup file: header %s missing", name)
 		}
+	}
+	if _, ok := h[holdersHeader]; ok {
+		names = append(slices.Clip(names), holdersHeader)
 	}
 	if len(h) != len(names) {
 		for name := range h {
@@ -285,6 +313,16 @@ func Decode(data []byte) (*Backup, error) {
 	for _, x := range append([]string{b.Manifest.Commitment}, b.Manifest.ShareHashes...) {
 		if _, err := hex.DecodeString(x); err != nil || len(x) != 64 {
 			return nil, fmt.Errorf("backup file: %q is not a SHA-256 in hex", x)
+		}
+	}
+	if hs, ok := h[holdersHeader]; ok {
+		dec := json.NewDecoder(strings.NewReader(hs))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&b.Holders); err != nil || dec.More() {
+			return nil, fmt.Errorf("backup file: %s is not a JSON list of {share, name, role}", holdersHeader)
+		}
+		if err := shares.CheckHolders(b.Holders, b.Manifest); err != nil {
+			return nil, fmt.Errorf("backup file: %s: %w", holdersHeader, err)
 		}
 	}
 	return b, nil

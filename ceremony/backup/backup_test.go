@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -219,4 +220,50 @@ func FuzzDecode(f *testing.F) {
 			t.Errorf("error spans lines: %q", err)
 		}
 	})
+}
+
+// A backup names who holds each share of its backup key, so that a
+// restore can ask why someone else enters one; a backup without the
+// header (written before it existed) still decodes, and a header that
+// is malformed, short, out of order or carries control characters is
+// refused.
+func TestHolders(t *testing.T) {
+	b, _ := sample(t)
+	for i, n := range []string{"Carla Custodian", "Chen Custodian", "Cyril Custodian", "Cleo Custodian", "Çoşkun Kuştepe"} {
+		b.Holders = append(b.Holders, shares.Holder{Share: i + 1, Name: n, Role: "custodian"})
+	}
+	data, err := Encode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.HolderOf(2) != "Chen Custodian" || got.HolderOf(5) != "Çoşkun Kuştepe" || got.HolderOf(6) != "" || len(got.Holders) != 5 {
+		t.Fatalf("holders %+v", got.Holders)
+	}
+	_, old := sample(t)
+	if b, err := Decode(old); err != nil || b.Holders != nil || b.HolderOf(1) != "" {
+		t.Fatalf("a backup without holders: %v %+v", err, b)
+	}
+	line := regexp.MustCompile(`(?m)^Backup-Key-Holders: .*$`).FindString(string(data))
+	for name, bad := range map[string]string{
+		"not json":       "Backup-Key-Holders: Carla, Chen",
+		"short":          `Backup-Key-Holders: [{"share":1,"name":"Carla","role":"custodian"}]`,
+		"unknown field":  strings.Replace(line, `"role":"custodian"}`, `"role":"custodian","pin":"1"}`, 1),
+		"order":          strings.Replace(strings.Replace(line, `"share":1,`, `"share":9,`, 1), `"share":2,`, `"share":1,`, 1),
+		"control":        strings.Replace(line, "Chen Custodian", `Chen\u001b[2J`, 1),
+		"empty name":     strings.Replace(line, "Chen Custodian", " ", 1),
+		"trailing value": line + ` []`,
+	} {
+		_, err := Decode([]byte(strings.Replace(string(data), line, bad, 1)))
+		if err == nil || !strings.Contains(err.Error(), "Backup-Key-Holders") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	b.Holders = b.Holders[:2]
+	if _, err := Encode(b); err == nil {
+		t.Error("encoded 2 holders for 5 shares")
+	}
 }

@@ -243,7 +243,11 @@ func (r *run) backupKey(info StepInfo, st *backupKeyStep) (string, error) {
 	r.pending[info.ID] = &pendingSplit{role: q.Role, manifest: man, shares: list}
 	value.Wipe()
 
-	b := &backup.Backup{Label: kp.Label, Algorithm: kp.Algorithm, PublicKey: kp.Public(), Manifest: man, Mechanism: mech, Wrapped: wrapped}
+	var hs []shares.Holder
+	for i, p := range holders {
+		hs = append(hs, shares.Holder{Share: i + 1, Name: p.Name, Role: p.Role})
+	}
+	b := &backup.Backup{Label: kp.Label, Algorithm: kp.Algorithm, PublicKey: kp.Public(), Manifest: man, Mechanism: mech, Wrapped: wrapped, Holders: hs}
 	data, err := backup.Encode(b)
 	if err != nil {
 		return "", err

@@ -126,7 +126,7 @@ func (r *run) rebuildBackupKey(ctx context.Context, info StepInfo, st *rebuildBa
 	b, cert := in.backup, in.cert
 	iss := &pki.Issued{Cert: cert, DER: cert.Raw}
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Certificate SHA-256: " + record.GroupHex(iss.SHA256())})
-	sec, by, indices, err := r.collectShares(ctx, info, st.Quorum.Role, b.Manifest, nil)
+	sec, by, indices, err := r.collectShares(ctx, info, st.Quorum.Role, b.Manifest, b.HolderOf)
 	if err != nil {
 		return "", err
 	}

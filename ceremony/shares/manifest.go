@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
 )
 
 // manifestVersion is the version of the manifest format.
@@ -162,6 +164,46 @@ func (m *Manifest) checkHash(s *Share, given string) error {
 	if s.Hash() != m.ShareHashes[s.Index-1] {
 		return fmt.Errorf("share %d%s is not the share %d that was issued: its SHA-256 differs from the manifest's "+
 			"(it was altered, or copied with errors the checksums could not catch)", s.Index, given, s.Index)
+	}
+	return nil
+}
+
+// Holder is who was handed one share of a split.
+type Holder struct {
+	Share int    `json:"share"`
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+}
+
+// HolderOf returns the name of who was handed share n, or "" if hs does
+// not say.
+func HolderOf(hs []Holder, n int) string {
+	for _, h := range hs {
+		if h.Share == n {
+			return h.Name
+		}
+	}
+	return ""
+}
+
+// MaxHolderName bounds a holder's name as a file records it.
+const MaxHolderName = 200
+
+// CheckHolders checks a list of holders read from a file against the
+// split m describes: one per share, in share order, each named.
+func CheckHolders(hs []Holder, m *Manifest) error {
+	if len(hs) != m.Count {
+		return fmt.Errorf("%d holders for %d shares", len(hs), m.Count)
+	}
+	for i, h := range hs {
+		switch {
+		case h.Share != i+1:
+			return fmt.Errorf("holder %d is for share %d: list one holder per share, in share order", i+1, h.Share)
+		case strings.TrimSpace(h.Name) == "" || len(h.Name) > MaxHolderName || strings.IndexFunc(h.Name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+			return fmt.Errorf("holder of share %d: a name of 1 to %d printable characters", h.Share, MaxHolderName)
+		case strings.TrimSpace(h.Role) == "" || len(h.Role) > 63 || strings.IndexFunc(h.Role, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+			return fmt.Errorf("holder of share %d: a role of 1 to 63 printable characters", h.Share)
+		}
 	}
 	return nil
 }
