@@ -365,6 +365,8 @@ attendance:
   witness: [Wanda Witness]
   officer: [Olga Officer, Otto Officer, Oscar Officer]
 steps:
+  equipment-in: {inventory: {"HSM tamper-evident bag number (in)": TEB-100235, "Ceremony machine asset tag": LAPTOP-0042}}
+  storage: {inventory: {"HSM tamper-evident bag number (out)": TEB-100236, "HSM stored in": Safe 2, "Officers' share cards stored in": Safe 1}}
   welcome: {confirmed_by: [Ada Administrator, Wanda Witness]}
   preflight: {network_override: {by: Ada Administrator, reason: crash test on a networked machine}}
   check-clock: {choice: matches}
@@ -476,7 +478,7 @@ func signRun(t *testing.T, work string, root crashResult, name, fault string) cr
 	r := crashResult{out: name, config: root.config, env: root.env}
 	return r.runKilled(t, work, fault, "scripts/sign-intermediate.yaml", "--answers", answers,
 		"--input", "place=Crash lab", "--input", "root_certificate="+filepath.Join(root.out, "artifacts", "root-ca.crt.pem"),
-		"--input", "csr=factory.csr.pem")
+		"--input", "csr=factory.csr.pem", "--input", "hsm_bag_in=TEB-100235")
 }
 
 const restoreAnswers = `version: 1
@@ -487,6 +489,8 @@ attendance:
   officer: [Olga Officer, Omar Officer, Otto Officer, Oona Officer, Oscar Officer]
   custodian: [Carla Custodian, Cyril Custodian, Cosmo Custodian]
 steps:
+  equipment-in: {inventory: {"HSM tamper-evident bag number (in)": TEB-200001, "HSM serial number (on its label)": HSM-0816, "Ceremony machine asset tag": LAPTOP-0042}}
+  storage: {inventory: {"HSM tamper-evident bag number (out)": TEB-200002, "HSM stored in": Safe 2, "Officers' share cards stored in": Safe 1, "Custodians' share cards stored in": deposit boxes}}
   welcome: {confirmed_by: [Ada Administrator, Wanda Witness]}
   preflight: {network_override: {by: Ada Administrator, reason: crash test on a networked machine}}
   check-clock: {choice: matches}
@@ -641,7 +645,7 @@ func TestKillCloseAndSigningAtSystemCalls(t *testing.T) {
 		}
 		return crashResult{out: name, config: root.config, env: root.env}, []string{"run", "scripts/sign-intermediate.yaml", "--config", root.config,
 			"--answers", answers, "--input", "place=Crash lab", "--input", "root_certificate=" + filepath.Join(root.out, "artifacts", "root-ca.crt.pem"),
-			"--input", "csr=factory.csr.pem", "--out", name}
+			"--input", "csr=factory.csr.pem", "--input", "hsm_bag_in=TEB-100235", "--out", name}
 	}
 	root := crashRun(t, work, "sign-count-root", "")
 	s, args := signArgs(t, root, "sign-count")

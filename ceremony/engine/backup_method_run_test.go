@@ -358,7 +358,7 @@ func TestTamperedCBCBackupRefusedBeforeRestore(t *testing.T) {
 		switch {
 		case name == "good" && err != nil:
 			t.Errorf("the intact backup: %v", err)
-		case name == "tampered" && (err == nil || !strings.Contains(err.Error(), "steps[5].backup: "+path+": backup file: the ciphertext hashes to SHA-256 ") ||
+		case name == "tampered" && (err == nil || !strings.Contains(err.Error(), "steps[6].backup: "+path+": backup file: the ciphertext hashes to SHA-256 ") ||
 			!strings.Contains(err.Error(), "it was altered or damaged") || strings.Contains(err.Error(), "\n")):
 			t.Errorf("the tampered backup: %v", err)
 		}

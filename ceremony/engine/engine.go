@@ -124,6 +124,11 @@ func Prepare(opts Options) (*Plan, error) {
 		pinned: map[int]*x509.Certificate{},
 		start:  opts.Now().UTC().Truncate(time.Second),
 	}
+	// A script is approved before it runs: an approval dated after
+	// today is a mistake in the script or in the machine's clock.
+	if a := s.Approval; a != nil && a.Day().After(p.start) {
+		return nil, s.Errorf("approval.date", "%s is after today (%s): a script is approved before a ceremony runs it; check the date in the script and the machine's clock", a.Date, p.start.Format(time.DateOnly))
+	}
 	for i := range s.Steps {
 		if err := kindOf(s, i).prepare(p, i); err != nil {
 			return nil, err

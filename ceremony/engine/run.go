@@ -209,23 +209,31 @@ func (r *run) startEntry() transcript.Entry {
 		steps = append(steps, transcript.StartedStep{ID: info.ID, Kind: info.Kind, Title: info.Title, Say: info.Say})
 	}
 	text := fmt.Sprintf("Ceremony %q (%s) started with the %s face", r.script.Title, r.script.Name, r.face.Name())
+	var approval *transcript.ScriptApproval
+	if a := r.script.Approval; a != nil {
+		approval = &transcript.ScriptApproval{ApprovedBy: a.ApprovedBy, Date: a.Date, Reference: a.Reference}
+		text += fmt.Sprintf("; script approved on %s by %s", a.Date, strings.Join(a.ApprovedBy, "; "))
+	} else {
+		text += "; the script records no approval"
+	}
 	if r.opts.Rehearsal {
 		text = "REHEARSAL: " + text + "; shares handed out are also written to shares/ and protect nothing"
 	}
 	return transcript.Entry{
 		Text: text,
 		Data: transcript.CeremonyStarted{
-			FormatVersion: transcript.Version,
-			Title:         r.script.Title,
-			Script:        transcript.File{Name: r.script.Name, Path: r.script.Path, SHA256: r.script.SHA256, Text: r.script.Text},
-			Templates:     templates,
-			Steps:         steps,
-			Inputs:        r.inputs,
-			HSM:           transcript.V(r.opts.HSM),
-			Face:          r.face.Name(),
-			Rehearsal:     r.opts.Rehearsal,
-			ToolVersion:   r.opts.Tool.Version,
-			ValidityStart: r.start.Format("2006-01-02T15:04:05Z"),
+			FormatVersion:  transcript.Version,
+			Title:          r.script.Title,
+			Script:         transcript.File{Name: r.script.Name, Path: r.script.Path, SHA256: r.script.SHA256, Text: r.script.Text},
+			ScriptApproval: approval,
+			Templates:      templates,
+			Steps:          steps,
+			Inputs:         r.inputs,
+			HSM:            transcript.V(r.opts.HSM),
+			Face:           r.face.Name(),
+			Rehearsal:      r.opts.Rehearsal,
+			ToolVersion:    r.opts.Tool.Version,
+			ValidityStart:  r.start.Format("2006-01-02T15:04:05Z"),
 		},
 	}
 }

@@ -44,21 +44,21 @@ func TestSigningScriptRejects(t *testing.T) {
 	for _, tc := range []struct {
 		script, old, new, want string
 	}{
-		{"sign-intermediate", "    approved_by: officer\n", "", "steps[7].approved_by: required: the role whose every member approves"},
-		{"sign-intermediate", "    approved_by: officer\n", "    approved_by: auditor\n", `steps[7].approved_by: undeclared role "auditor"`},
+		{"sign-intermediate", "    approved_by: officer\n", "", "steps[8].approved_by: required: the role whose every member approves"},
+		{"sign-intermediate", "    approved_by: officer\n", "    approved_by: auditor\n", `steps[8].approved_by: undeclared role "auditor"`},
 		{"sign-intermediate", "    csr: ${csr}\n", "", "give exactly one of key"},
-		{"sign-intermediate", "    csr: ${csr}\n", "    csr: ${csr}\n    throwaway_key: true\n", "steps[7].csr: input csr must have default: none: with throwaway_key: true the certificate is for a throwaway key unless a CSR is given"},
-		{"sign-intermediate", "    csr: ${csr}\n", "    csr: ${request}\n", "steps[7].csr: refers to undeclared input ${request}"},
-		{"sign-intermediate", "    csr: ${csr}\n", "    csr: ${csr}\n    subject: {common_name: x}\n", "steps[7].subject: a CSR brings its own subject"},
-		{"sign-intermediate", "    issuer: find-root\n", "    issuer: self\n", "steps[7].issuer: only a key generated in this ceremony can sign its own certificate"},
+		{"sign-intermediate", "    csr: ${csr}\n", "    csr: ${csr}\n    throwaway_key: true\n", "steps[8].csr: input csr must have default: none: with throwaway_key: true the certificate is for a throwaway key unless a CSR is given"},
+		{"sign-intermediate", "    csr: ${csr}\n", "    csr: ${request}\n", "steps[8].csr: refers to undeclared input ${request}"},
+		{"sign-intermediate", "    csr: ${csr}\n", "    csr: ${csr}\n    subject: {common_name: x}\n", "steps[8].subject: a CSR brings its own subject"},
+		{"sign-intermediate", "    issuer: find-root\n", "    issuer: self\n", "steps[8].issuer: only a key generated in this ceremony can sign its own certificate"},
 		{"sign-intermediate", "    issuer: find-root\n", "    issuer: inspect-request\n", "is a confirm step, not issue-certificate or restore-key or use-key"},
-		{"sign-intermediate", "    formats: [certificate, chain]\n", "    formats: [certificate, crl]\n", `steps[8].formats[1]: "crl": a issue-certificate source can be written as certificate, chain, public-key`},
-		{"sign-intermediate", "    formats: [certificate, chain]\n", "    formats: [chain, chain]\n", `steps[8].formats[1]: "chain" listed twice`},
-		{"sign-intermediate", "    label: ${key_label}\n    certificate", "    certificate", "steps[6].label: required: the HSM label of the key to use"},
-		{"sign-intermediate", "  - id: inspect-request\n", "  - id: early\n    kind: use-key\n    title: Early\n    label: x\n\n  - id: inspect-request\n", "steps[4]: use-key needs the HSM: put an hsm-login step before it"},
-		{"issue-crl", "    revocations: ${revocations}\n", "", "steps[7].revocations: required"},
-		{"issue-crl", "    approved_by: officer\n", "", "steps[7].approved_by: required"},
-		{"issue-crl", "    issuer: find-root\n", "    issuer: welcome\n", "steps[7].issuer: step \"welcome\" is a confirm step"},
+		{"sign-intermediate", "    formats: [certificate, chain]\n", "    formats: [certificate, crl]\n", `steps[9].formats[1]: "crl": a issue-certificate source can be written as certificate, chain, public-key`},
+		{"sign-intermediate", "    formats: [certificate, chain]\n", "    formats: [chain, chain]\n", `steps[9].formats[1]: "chain" listed twice`},
+		{"sign-intermediate", "    label: ${key_label}\n    certificate", "    certificate", "steps[7].label: required: the HSM label of the key to use"},
+		{"sign-intermediate", "  - id: inspect-request\n", "  - id: early\n    kind: use-key\n    title: Early\n    label: x\n\n  - id: inspect-request\n", "steps[5]: use-key needs the HSM: put an hsm-login step before it"},
+		{"issue-crl", "    revocations: ${revocations}\n", "", "steps[8].revocations: required"},
+		{"issue-crl", "    approved_by: officer\n", "", "steps[8].approved_by: required"},
+		{"issue-crl", "    issuer: find-root\n", "    issuer: welcome\n", "steps[8].issuer: step \"welcome\" is a confirm step"},
 		{"generate-firmware-key", "    token: firmware-build\n    by: build-engineer\n", "    token: firmware-build\n    quorum: {role: officer}\n", "a second token is opened with its owner's PIN"},
 		{"generate-firmware-key", "    label: ${firmware_key_label}\n    token: firmware-build\n", "    label: ${firmware_key_label}\n    token: other\n", `nobody logs in to token "other" before this step`},
 		{"generate-firmware-key", "    token: firmware-build\n    by: build-engineer\n", "    token: Firmware_Build\n    by: build-engineer\n", `"Firmware_Build": use the lower-case name`},
@@ -88,7 +88,7 @@ func TestVerificationScripts(t *testing.T) {
 		if in, ok := csrInputOf(st); !ok || in != "csr" {
 			t.Errorf("%s: CSRInput() = %q, %t", name, in, ok)
 		}
-		given := map[string]string{"place": "p", "root_certificate": "r.pem", "code": "0a0b"}
+		given := map[string]string{"place": "p", "root_certificate": "r.pem", "code": "0a0b", "hsm_bag_in": "TEB-1"}
 		if name == "sign-verification-cert-intermediate" {
 			given["ca_key_label"], given["ca_certificate"] = "factory-a-ca", "i.pem"
 		}
@@ -129,35 +129,35 @@ func TestVerificationScriptRejects(t *testing.T) {
 		script, old, new, want string
 	}{
 		{"sign-verification-cert", "    csr: ${csr}\n", "    csr: ${csr}.pem\n",
-			`steps[7].csr: "${csr}.pem": with throwaway_key: true, csr is one input reference alone, such as ${csr}, whose default is none`},
-		{"sign-verification-cert", "    csr: ${csr}\n", "    csr: none\n", `steps[7].csr: "none": with throwaway_key: true, csr is one input reference alone`},
-		{"sign-verification-cert", "    csr: ${csr}\n", "    csr: ${code}\n", "steps[7].csr: input code must have default: none"},
-		{"sign-verification-cert", "    default: none\n", "", "steps[7].csr: input csr must have default: none"},
-		{"sign-verification-cert", "    default: none\n", "    default: verification.csr.pem\n", "steps[7].csr: input csr must have default: none"},
-		{"sign-verification-cert", "    csr: ${csr}\n    throwaway_key: true\n", "    csr: ${csr}\n", "steps[7].subject: a CSR brings its own subject"},
+			`steps[8].csr: "${csr}.pem": with throwaway_key: true, csr is one input reference alone, such as ${csr}, whose default is none`},
+		{"sign-verification-cert", "    csr: ${csr}\n", "    csr: none\n", `steps[8].csr: "none": with throwaway_key: true, csr is one input reference alone`},
+		{"sign-verification-cert", "    csr: ${csr}\n", "    csr: ${code}\n", "steps[8].csr: input code must have default: none"},
+		{"sign-verification-cert", "    default: none\n", "", "steps[8].csr: input csr must have default: none"},
+		{"sign-verification-cert", "    default: none\n", "    default: verification.csr.pem\n", "steps[8].csr: input csr must have default: none"},
+		{"sign-verification-cert", "    csr: ${csr}\n    throwaway_key: true\n", "    csr: ${csr}\n", "steps[8].subject: a CSR brings its own subject"},
 		{"sign-verification-cert", "    csr: ${csr}\n", "    csr: ${csr}\n    key: find-root\n", "give exactly one of key"},
-		{"sign-verification-cert", "    csr: ${csr}\n", "    csr: ${request}\n", "steps[7].csr: refers to undeclared input ${request}"},
+		{"sign-verification-cert", "    csr: ${csr}\n", "    csr: ${request}\n", "steps[8].csr: refers to undeclared input ${request}"},
 		{"sign-verification-cert-intermediate", "    label: ${key_label}\n    certificate: ${root_certificate}\n",
 			"    label: ${key_label}\n    certificate: ${root_certificate}\n    token: intermediate-ca\n",
-			`steps[6].token: nobody logs in to token "intermediate-ca" before this step: put an hsm-login step with token: intermediate-ca before it`},
+			`steps[7].token: nobody logs in to token "intermediate-ca" before this step: put an hsm-login step with token: intermediate-ca before it`},
 		{"sign-verification-cert-intermediate", openCAToken, "",
-			`steps[7].token: nobody logs in to token "intermediate-ca" before this step`},
+			`steps[8].token: nobody logs in to token "intermediate-ca" before this step`},
 		{"sign-verification-cert-intermediate", "    token: intermediate-ca\n    certificate: ${ca_certificate}\n", "    token: other-ca\n    certificate: ${ca_certificate}\n",
-			`steps[8].token: nobody logs in to token "other-ca" before this step`},
+			`steps[9].token: nobody logs in to token "other-ca" before this step`},
 		{"sign-verification-cert-intermediate", "    certificate: ${ca_certificate}\n", "",
-			`steps[8].certificate: required with token: the certificate of the key on token "intermediate-ca", as a file (a token made by ceremony csr holds none)`},
+			`steps[9].certificate: required with token: the certificate of the key on token "intermediate-ca", as a file (a token made by ceremony csr holds none)`},
 		{"sign-verification-cert-intermediate", "    issuer: find-root\n", "",
-			"steps[8].issuer: required with token: the id of the earlier use-key step that finds the root on the ceremony's main token"},
+			"steps[9].issuer: required with token: the id of the earlier use-key step that finds the root on the ceremony's main token"},
 		{"sign-verification-cert-intermediate", "    issuer: find-root\n", "    issuer: activate-hsm\n",
-			`steps[8].issuer: step "activate-hsm" is a hsm-login step, not use-key`},
+			`steps[9].issuer: step "activate-hsm" is a hsm-login step, not use-key`},
 		{"sign-verification-cert-intermediate", "    issuer: find-root\n", "    issuer: sign-verification\n",
-			`steps[8].issuer: step "sign-verification" comes later`},
+			`steps[9].issuer: step "sign-verification" comes later`},
 		{"sign-verification-cert-intermediate", "  - id: sign-verification\n", other,
-			`steps[9].issuer: step "find-ca-key" finds a key on token "intermediate-ca": the issuer is found on the ceremony's main token (the root)`},
+			`steps[10].issuer: step "find-ca-key" finds a key on token "intermediate-ca": the issuer is found on the ceremony's main token (the root)`},
 		{"sign-verification-cert", "    label: ${key_label}\n    certificate: ${root_certificate}\n",
-			"    label: ${key_label}\n    certificate: ${root_certificate}\n    issuer: welcome\n", "steps[6].issuer: goes with token: a key on the ceremony's main token is found with the certificate stored beside it"},
+			"    label: ${key_label}\n    certificate: ${root_certificate}\n    issuer: welcome\n", "steps[7].issuer: goes with token: a key on the ceremony's main token is found with the certificate stored beside it"},
 		{"sign-verification-cert", "    label: ${key_label}\n    certificate: ${root_certificate}\n",
-			"    label: ${key_label}\n    certificate: ${root_certificate}\n    token: Bad_Name\n", `steps[6].token: nobody logs in to token "Bad_Name"`},
+			"    label: ${key_label}\n    certificate: ${root_certificate}\n    token: Bad_Name\n", `steps[7].token: nobody logs in to token "Bad_Name"`},
 	} {
 		base := shippedScript(t, tc.script)
 		if !strings.Contains(base, tc.old) {

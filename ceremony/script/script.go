@@ -27,6 +27,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/devicepki/ceremony/ceremony/strictyaml"
 )
@@ -54,18 +56,43 @@ type Script struct {
 	// printed record carries the script as it was run.
 	Text string `yaml:"-"`
 
-	Version     int     `yaml:"version"`
-	Name        string  `yaml:"name"`
-	Title       string  `yaml:"title"`
-	Description string  `yaml:"description"`
-	Roles       []Role  `yaml:"roles"`
-	Inputs      []Input `yaml:"inputs"`
+	Version     int    `yaml:"version"`
+	Name        string `yaml:"name"`
+	Title       string `yaml:"title"`
+	Description string `yaml:"description"`
+	// Approval says who approved the script, and when, before any
+	// ceremony ran it; nil if the script records none.
+	Approval *Approval `yaml:"approval"`
+	Roles    []Role    `yaml:"roles"`
+	Inputs   []Input   `yaml:"inputs"`
 	// Steps are the script's steps, each with its kind's Spec.
 	Steps []Step `yaml:"-"`
 
 	RawSteps []strictyaml.Node `yaml:"steps"`
 	doc      *strictyaml.Document
 	kinds    *Kinds
+}
+
+// Approval records the script's approval: the people (or body) who
+// approved this text of the script, on what date, and where that decision
+// is written down. A change to the script changes its SHA-256, so its
+// approval must be given again.
+type Approval struct {
+	// ApprovedBy names each approver with their function:
+	// "Priya Patel, PKI policy authority chair".
+	ApprovedBy []string `yaml:"approved_by"`
+	// Date is the day of the approval, YYYY-MM-DD; no ceremony may run
+	// the script before it.
+	Date string `yaml:"date"`
+	// Reference points to the record of the decision (minutes, a change
+	// ticket); optional.
+	Reference string `yaml:"reference"`
+}
+
+// Day returns the approval's date.
+func (a *Approval) Day() time.Time {
+	d, _ := time.Parse(time.DateOnly, a.Date)
+	return d
 }
 
 // Role is a kind of participant and how many of them must be present.
@@ -131,6 +158,46 @@ func CheckName(name string) error {
 		return fmt.Errorf("%q: use lower-case letters, digits and '-'", name)
 	}
 	return nil
+}
+
+// Bounds of an approval's fields.
+const (
+	maxApprovers     = 20
+	maxApproverName  = 120
+	maxApprovalNotes = 200
+)
+
+func (s *Script) validateApproval() error {
+	a := s.Approval
+	if a == nil {
+		return nil
+	}
+	if len(a.ApprovedBy) == 0 || len(a.ApprovedBy) > maxApprovers {
+		return s.Errorf("approval.approved_by", "name 1 to %d approvers, each with their function", maxApprovers)
+	}
+	for i, name := range a.ApprovedBy {
+		p := fmt.Sprintf("approval.approved_by[%d]", i)
+		switch {
+		case !printableLine(name, maxApproverName):
+			return s.Errorf(p, "give a name of 1 to %d printable characters on one line", maxApproverName)
+		case slices.Index(a.ApprovedBy, name) != i:
+			return s.Errorf(p, "%q listed twice", name)
+		}
+	}
+	if d, err := time.Parse(time.DateOnly, a.Date); err != nil || d.Format(time.DateOnly) != a.Date {
+		return s.Errorf("approval.date", "%q: give the day of the approval as YYYY-MM-DD", a.Date)
+	}
+	if a.Reference != "" && !printableLine(a.Reference, maxApprovalNotes) {
+		return s.Errorf("approval.reference", "give at most %d printable characters on one line", maxApprovalNotes)
+	}
+	return nil
+}
+
+// printableLine reports whether text is 1 to max bytes of printable
+// characters, not all spaces.
+func printableLine(text string, max int) bool {
+	return strings.TrimSpace(text) != "" && len(text) <= max &&
+		strings.IndexFunc(text, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
 }
 
 // Load reads the script at path and validates it against the step kinds.
@@ -209,6 +276,9 @@ func (s *Script) validate() error {
 		return s.Errorf("roles", "declare at least one role")
 	case len(s.RawSteps) == 0:
 		return s.Errorf("steps", "a script needs steps")
+	}
+	if err := s.validateApproval(); err != nil {
+		return err
 	}
 	for i, r := range s.Roles {
 		p := fmt.Sprintf("roles[%d]", i)

@@ -148,3 +148,38 @@ func TestEnvelopeYAMLForms(t *testing.T) {
 		})
 	}
 }
+
+// A script may record its approval: who, on which day, and where the
+// decision is written down. What it records is checked like the rest.
+func TestApproval(t *testing.T) {
+	const approval = "approval:\n  approved_by: [\"Priya Patel, PKI policy authority chair\", \"Sam Ortiz, security officer\"]\n  date: 2026-11-20\n  reference: PA minutes 2026-11, item 3\n"
+	s, err := Parse("s.yaml", []byte(strings.Replace(envelope, "roles:\n", approval+"roles:\n", 1)), testKinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := s.Approval; a == nil || len(a.ApprovedBy) != 2 || a.ApprovedBy[1] != "Sam Ortiz, security officer" ||
+		a.Day().Format("2006-01-02") != "2026-11-20" || a.Reference != "PA minutes 2026-11, item 3" {
+		t.Fatalf("approval %+v", s.Approval)
+	}
+	if s, err := Parse("s.yaml", []byte(envelope), testKinds); err != nil || s.Approval != nil {
+		t.Fatalf("without approval: %v %+v", err, s)
+	}
+	for _, tc := range []struct{ old, new, want string }{
+		{"  approved_by: [\"Priya Patel, PKI policy authority chair\", \"Sam Ortiz, security officer\"]\n", "", "s.yaml: approval.approved_by: name 1 to 20 approvers"},
+		{"Sam Ortiz, security officer", "Priya Patel, PKI policy authority chair", `s.yaml:5: approval.approved_by[1]: "Priya Patel, PKI policy authority chair" listed twice`},
+		{"Sam Ortiz, security officer", "Sam\\u001b[2JOrtiz", "approval.approved_by[1]: give a name of 1 to 120 printable characters on one line"},
+		{"Sam Ortiz, security officer", "  ", "approval.approved_by[1]: give a name"},
+		{"Sam Ortiz, security officer", strings.Repeat("x", 121), "approval.approved_by[1]: give a name"},
+		{"date: 2026-11-20", "date: 2026-02-30", `s.yaml:6: approval.date: "2026-02-30": give the day of the approval as YYYY-MM-DD`},
+		{"date: 2026-11-20", "date: 20.11.2026", `approval.date: "20.11.2026"`},
+		{"  date: 2026-11-20\n", "", `approval.date: "": give the day`},
+		{"PA minutes 2026-11, item 3", `"line\nbreak"`, "approval.reference: give at most 200 printable characters on one line"},
+		{"  reference:", "  signed: yes\n  reference:", `unknown field "signed"`},
+	} {
+		text := strings.Replace(envelope, "roles:\n", strings.Replace(approval, tc.old, tc.new, 1)+"roles:\n", 1)
+		_, err := Parse("s.yaml", []byte(text), testKinds)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q -> %q: error = %v, want %q", tc.old, tc.new, err, tc.want)
+		}
+	}
+}

@@ -181,11 +181,21 @@ type CeremonyStarted struct {
 	Inputs        map[string]string `json:"inputs"`
 	Rehearsal     bool              `json:"rehearsal"`
 	Script        File              `json:"script"`
-	Steps         []StartedStep     `json:"steps"`
-	Templates     []File            `json:"templates"`
-	Title         string            `json:"title"`
-	ToolVersion   string            `json:"tool_version"`
-	ValidityStart string            `json:"validity_start"`
+	// ScriptApproval is the approval the script records (absent if none).
+	ScriptApproval *ScriptApproval `json:"script_approval,omitempty"`
+	Steps          []StartedStep   `json:"steps"`
+	Templates      []File          `json:"templates"`
+	Title          string          `json:"title"`
+	ToolVersion    string          `json:"tool_version"`
+	ValidityStart  string          `json:"validity_start"`
+}
+
+// ScriptApproval is who approved the script, on which day (YYYY-MM-DD),
+// and where the decision is written down, as the script states it.
+type ScriptApproval struct {
+	ApprovedBy []string `json:"approved_by"`
+	Date       string   `json:"date"`
+	Reference  string   `json:"reference,omitempty"`
 }
 
 // StartedStep is a step of the script as ceremony-started lists it.

@@ -25,7 +25,7 @@ import (
 
 // The screens are drawn at 80×24 (MinWidth×MinHeight), in the plain theme
 // (no escape codes), at a fixed time.
-var fixedNow = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+var fixedNow = time.Date(2026, 11, 27, 9, 26, 53, 0, time.UTC)
 
 // scriptsDir is the repository's scripts directory, as an absolute path
 // (some tests change directory).

@@ -316,7 +316,7 @@ func approvalReq(t *testing.T, info engine.StepInfo) engine.ApprovalRequest {
 			{Label: "Subject", Value: "CN=Example Devices Firmware Signing,O=Example Devices GmbH,C=DE"},
 			{Label: "Issuer", Value: "CN=Example Devices Root CA,O=Example Devices GmbH,C=DE"},
 			{Label: "Serial", Value: "5f3a9c0d2e7b41a86c19f0e2d4b7a3c5"},
-			{Label: "Valid from", Value: "2025-03-14T09:26:53Z"},
+			{Label: "Valid from", Value: "2026-11-27T09:26:53Z"},
 			{Label: "Valid until", Value: "2030-03-14T09:26:53Z"},
 			{Label: "Public key", Value: "ECDSA P-256"},
 			{Label: "Public key SHA-256", Value: "3b8f0c6e91d2a47b5e08c3f1d96a27e4b0c58d13f7a29e6c4d81b0f35a7e2c96"},

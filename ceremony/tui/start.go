@@ -11,6 +11,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/hsm"
 )
@@ -334,7 +335,9 @@ func (s *startModel) view(m *Model) string {
 		}
 	case phaseSettings:
 		sc := s.chosen.script
-		lines = append(lines, "", th.Bold(" "+sc.Title)+"  ("+s.chosen.path+")", "")
+		lines = append(lines, "", th.Bold(" "+sc.Title)+"  ("+s.chosen.path+")")
+		lines = append(lines, approvalLines(th, sc.Approval, w)...)
+		lines = append(lines, "")
 		for i, f := range s.form() {
 			val := f.input.String()
 			if f.toggle != nil {
@@ -454,4 +457,17 @@ func (o Options) now() time.Time {
 		return o.Now()
 	}
 	return time.Now()
+}
+
+// approvalLines says who approved the script and when, or warns that it
+// records no approval (the printed record lists that as an exception).
+func approvalLines(th theme, a *script.Approval, w int) []string {
+	if a == nil {
+		return indent(th.Warn("This script records no approval (approval: in the script); the printed record will say so."), 1, w)
+	}
+	text := fmt.Sprintf("Approved on %s by %s", a.Date, strings.Join(a.ApprovedBy, "; "))
+	if a.Reference != "" {
+		text += " (" + a.Reference + ")"
+	}
+	return indent(th.Faint(record.Printable(text)), 1, w)
 }

@@ -100,13 +100,16 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout .sof
 	-out transcripts/demo-requests/server.csr.pem 2>/dev/null
 
 root=transcripts/demo/artifacts/root-ca.crt.pem
+# Each signing rehearsal opens the HSM bag the root rehearsal sealed
+# (TEB-100235 in its answers); a real ceremony brings the number the last
+# ceremony's record shows.
 sign() { # sign SCRIPT OUT INPUT...
 	script=$1 out=$2; shift 2
 	say
 	say "== $script -> $out"
 	bin/ceremony run "scripts/$script.yaml" --config ".softhsm/$label.yaml" \
 		--answers "scripts/demo/$script.answers.yaml" \
-		--input place="Demo lab (make demo)" --input root_certificate=$root "$@" --out "$out"
+		--input place="Demo lab (make demo)" --input root_certificate=$root --input hsm_bag_in=TEB-100235 "$@" --out "$out"
 }
 sign sign-intermediate transcripts/demo-factory-berlin --input csr=transcripts/demo-requests/factory-berlin.csr.pem
 sign sign-intermediate transcripts/demo-factory-shenzhen --input csr=transcripts/demo-requests/factory-shenzhen.csr.pem
@@ -132,7 +135,7 @@ say
 say "== issue-crl on the restored token -> transcripts/demo-crl-restored"
 bin/ceremony run scripts/issue-crl.yaml --config ".softhsm/$rlabel.yaml" \
 	--answers scripts/demo/issue-crl-restored.answers.yaml \
-	--input place="Demo lab (make demo)" --input root_certificate=$root \
+	--input place="Demo lab (make demo)" --input root_certificate=$root --input hsm_bag_in=TEB-200002 \
 	--input revocations=transcripts/demo-requests/renew.yaml \
 	--input previous_crl=transcripts/demo-crl/artifacts/root-ca.crl.pem --out transcripts/demo-crl-restored
 
