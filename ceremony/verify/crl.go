@@ -89,7 +89,7 @@ func (res *Result) CheckCRLs(root *x509.Certificate, crls []CRL) ([]CRLChecked, 
 	}
 	for _, c := range crls {
 		if err := pki.CheckCRLIssuer(c.List, root); err != nil {
-			msg := fmt.Sprintf("CRL %s was not signed by the pinned root %q: %v", c.List.Number, root.Subject, err)
+			var msg string
 			switch {
 			case errors.Is(err, pki.ErrCRLOtherIssuer):
 				msg = fmt.Sprintf("CRL %s was issued by %q, not by the pinned root %q", c.List.Number, c.List.Issuer, root.Subject)
