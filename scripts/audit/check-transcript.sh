@@ -140,10 +140,15 @@ want=$(printf '%s\n' "$seal_line" |
 
 # Certificates are checked as of the seal event's time (the ceremony's
 # own clock), so an audit certificate expired since still verifies.
+# epoch(Y, M, D, h, m, s) in awk: seconds since 1970 of a UTC time.
+epoch_awk='function epoch(y, mo, d, h, mi, s,   days) {
+	y += 0; mo += 0; d += 0
+	if (mo <= 2) { y--; mo += 12 }
+	days = 365 * y + int(y / 4) - int(y / 100) + int(y / 400) + int((153 * (mo - 3) + 2) / 5) + d - 719469
+	return sprintf("%.0f", days * 86400 + h * 3600 + mi * 60 + int(s))
+}'
 at=$(printf '%s\n' "$seal_line" | sed -n 's/^{"seq":[0-9]*,"time":"\([0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\)[.0-9]*Z".*/\1/p' |
-	awk -F'[-T:]' '{ y = $1; m = $2 + 0; d = $3 + 0; if (m <= 2) { y--; m += 12 }
-		days = 365 * y + int(y / 4) - int(y / 100) + int(y / 400) + int((153 * (m - 3) + 2) / 5) + d - 719469
-		printf "%.0f\n", days * 86400 + $4 * 3600 + $5 * 60 + $6 }')
+	awk -F'[-T:]' "$epoch_awk"' { print epoch($1, $2, $3, $4, $5, $6) }')
 [ -n "$at" ] || fail "event $n: no readable UTC time in the seal event"
 
 # ROOT.pem must be a self-signed certificate.
@@ -186,19 +191,16 @@ ok "seal: CMS signature by the audit certificate over transcript.jsonl, certific
 # without leading zeros, as the signer's below; the reason and the date as
 # openssl prints them).
 crl_entries() {
-	openssl crl -in "$1" -noout -text 2>/dev/null | awk '
-	function epoch(mon, d, hms, y,   m, t, days) {
-		m = (index("JanFebMarAprMayJunJulAugSepOctNovDec", mon) + 2) / 3
+	openssl crl -in "$1" -noout -text 2>/dev/null | awk "$epoch_awk"'
+	function when(mon, d, hms, y,   t) {
 		split(hms, t, ":")
-		if (m <= 2) { y--; m += 12 }
-		days = 365 * y + int(y / 4) - int(y / 100) + int(y / 400) + int((153 * (m - 3) + 2) / 5) + d - 719469
-		return sprintf("%.0f", days * 86400 + t[1] * 3600 + t[2] * 60 + int(t[3]))
+		return epoch(y, (index("JanFebMarAprMayJunJulAugSepOctNovDec", mon) + 2) / 3, d, t[1], t[2], t[3])
 	}
 	function flush() { if (s != "") print s "|" e "|" r "|" dt; s = "" }
 	/^Revoked Certificates:/ { on = 1; next }
 	!on { next }
 	/^    Serial Number:/ { flush(); s = $3; gsub(/:/, "", s); s = toupper(s); sub(/^0+/, "", s); e = ""; dt = ""; r = "Unspecified"; next }
-	/^        Revocation Date:/ { e = epoch($3, $4, $5, $6); dt = $3 " " $4 " " $5 " " $6 " " $7; next }
+	/^        Revocation Date:/ { e = when($3, $4, $5, $6); dt = $3 " " $4 " " $5 " " $6 " " $7; next }
 	/X509v3 CRL Reason Code:/ { want = 1; next }
 	want { r = $0; sub(/^ +/, "", r); sub(/ +$/, "", r); want = 0; next }
 	/^    [^ ]/ { flush(); on = 0 }
