@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/devicepki/ceremony/ceremony/pki"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/hsm"
 )
@@ -30,9 +31,15 @@ import (
 // argument (exit 2) to both.
 func auditCRLs(t *testing.T, work string, root, sign crashResult, script string, shells []string) {
 	rootPEM := filepath.Join(work, root.out, "artifacts", "root-ca.crt.pem")
-	rootCert := readCertFile(t, rootPEM)
-	audit := readCertFile(t, filepath.Join(work, root.out, "artifacts", "transcript-signing.crt.pem"))
-	inter := readCertFile(t, filepath.Join(work, sign.out, "artifacts", "intermediate.crt.pem"))
+	var certs []*x509.Certificate
+	for _, p := range []string{rootPEM, filepath.Join(work, root.out, "artifacts", "transcript-signing.crt.pem"), filepath.Join(work, sign.out, "artifacts", "intermediate.crt.pem")} {
+		c, err := pki.ReadCertificateFile("certificate", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		certs = append(certs, c)
+	}
+	rootCert, audit, inter := certs[0], certs[1], certs[2]
 	sealAt := sealTime(t, filepath.Join(work, sign.out))
 	if st := sealTime(t, filepath.Join(work, root.out)); st.After(sealAt) {
 		t.Fatalf("the root ceremony was sealed after the sign ceremony: %s, %s", st, sealAt)
@@ -224,19 +231,6 @@ func writeCRL(t *testing.T, path string, issuer *x509.Certificate, key crypto.Si
 		t.Fatal(err)
 	}
 	writeFile(t, path, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}))
-}
-
-func readCertFile(t *testing.T, path string) *x509.Certificate {
-	t.Helper()
-	b, _ := pem.Decode(readFile(t, path))
-	if b == nil {
-		t.Fatalf("%s: no PEM", path)
-	}
-	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
 }
 
 // exitStatus runs cmd and returns its exit status and output.
