@@ -67,6 +67,8 @@ func TestAuditScript(t *testing.T) {
 		}
 	}
 
+	t.Run("crl", func(t *testing.T) { auditCRLs(t, work, root, sign, script, shells) })
+
 	// Pinned by the audit certificate's fingerprint as openssl prints it:
 	// the genuine ceremony passes; another fingerprint is refused.
 	auditFP := strings.TrimSpace(openssl(t, work, "x509", "-in", filepath.Join(work, root.out, "artifacts", "transcript-signing.crt.pem"), "-noout", "-fingerprint", "-sha256"))

@@ -396,8 +396,18 @@ func rehearsalSecrets(ts *testscript.TestScript, dir string) map[string]string {
 
 // manifests returns the share manifests a transcript records, by split id.
 func manifests(ts *testscript.TestScript, path string) map[string]*shares.Manifest {
-	chain, _, err := transcript.ReadIntact(path)
+	out, err := readManifests(path)
 	ts.Check(err)
+	return out
+}
+
+// readManifests returns the share manifests the transcript at path
+// records, by split.
+func readManifests(path string) (map[string]*shares.Manifest, error) {
+	chain, _, err := transcript.ReadIntact(path)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]*shares.Manifest{}
 	for _, ev := range chain.Events {
 		if ev.Type != "shares-split" {
@@ -406,10 +416,12 @@ func manifests(ts *testscript.TestScript, path string) map[string]*shares.Manife
 		var d struct {
 			Manifest *shares.Manifest `json:"manifest"`
 		}
-		ts.Check(json.Unmarshal(ev.Data, &d))
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			return nil, err
+		}
 		out[d.Manifest.Split] = d.Manifest
 	}
-	return out
+	return out, nil
 }
 
 // keyaccess TOKEN KEYLABEL ACCESS: pkcs11-tool lists the private key
@@ -566,42 +578,66 @@ func cmdDerivePIN(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 || neg {
 		ts.Fatalf("usage: derivepin OUT LABEL")
 	}
-	dir := ts.MkAbs(args[0])
-	chain, _, err := transcript.ReadIntact(filepath.Join(dir, "transcript.jsonl"))
+	so, user, err := rehearsalPINs(ts.MkAbs(args[0]))
 	ts.Check(err)
+	defer so.Wipe()
+	defer user.Wipe()
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]+".pin"), user.Bytes(), 0o600))
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]+".sopin"), so.Bytes(), 0o600))
+}
+
+// rehearsalPINs rebuilds the activation secret of the rehearsal ceremony
+// in dir from its officer shares and derives the token's PINs from it as
+// the ceremony does.
+func rehearsalPINs(dir string) (so, user *secret.Secret, err error) {
+	chain, _, err := transcript.ReadIntact(filepath.Join(dir, "transcript.jsonl"))
+	if err != nil {
+		return nil, nil, err
+	}
 	var format activation.PINFormat
+	var mans map[string]*shares.Manifest
 	for _, ev := range chain.Events {
 		if ev.Is(transcript.TypeTokenInitialised) {
 			d, err := transcript.DataAs[transcript.TokenInitialised](ev)
-			ts.Check(err)
+			if err != nil {
+				return nil, nil, err
+			}
 			format = activation.PINFormat{Derivation: d.PINDerivation, Length: d.PINLength}
 		}
 	}
 	if format.Length == 0 {
-		ts.Fatalf("%s records no token initialisation", args[0])
+		return nil, nil, fmt.Errorf("%s records no token initialisation", dir)
 	}
-	mans := manifests(ts, filepath.Join(dir, "transcript.jsonl"))
+	if mans, err = readManifests(filepath.Join(dir, "transcript.jsonl")); err != nil {
+		return nil, nil, err
+	}
 	files, _ := filepath.Glob(filepath.Join(dir, "shares", "officer-*.share"))
 	var list []*shares.Share
 	for _, f := range files {
 		b, err := os.ReadFile(f)
-		ts.Check(err)
+		if err != nil {
+			return nil, nil, err
+		}
 		sh, err := shares.Parse(b)
-		ts.Check(err)
+		if err != nil {
+			return nil, nil, err
+		}
 		list = append(list, sh)
 	}
 	if len(list) == 0 {
-		ts.Fatalf("no officer shares in %s/shares", args[0])
+		return nil, nil, fmt.Errorf("no officer shares in %s/shares", dir)
 	}
 	man := mans[list[0].Split.String()]
 	sec, err := shares.Combine(list, man)
-	ts.Check(err)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer sec.Wipe()
 	id, err := man.SplitID()
-	ts.Check(err)
-	so, user, err := activation.PINs(sec, id, format)
-	ts.Check(err)
-	ts.Check(os.WriteFile(ts.MkAbs(args[1]+".pin"), user.Bytes(), 0o600))
-	ts.Check(os.WriteFile(ts.MkAbs(args[1]+".sopin"), so.Bytes(), 0o600))
+	if err != nil {
+		return nil, nil, err
+	}
+	return activation.PINs(sec, id, format)
 }
 
 // ecpoint CERT LABEL [TOKEN]: the EC point pkcs11-tool lists for the

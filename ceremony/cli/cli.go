@@ -41,7 +41,7 @@ Usage:
   ceremony close DIR [--confirm --config HSM.yaml (SHARE-FILE... | - | --pin-file FILE | --pin-env VAR)]
   ceremony csr --config HSM.yaml --label KEY-LABEL [--generate ALGORITHM] --subject /C=../O=../CN=..
                (--pin-file FILE | --pin-env VAR) --out FILE.csr.pem
-  ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256)
+  ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256) [--crl CRL.pem]...
   ceremony transcript show OUT/transcript.jsonl
   ceremony qr export FILE... --out DIR [--frame-bytes N] [--ecc L|M|Q|H]
   ceremony qr show FILE... [--frame-bytes N] [--ecc L|M|Q|H] [--rate FPS]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/seal"
@@ -25,7 +26,7 @@ const (
 )
 
 const transcriptUsage = `Usage:
-  ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256)
+  ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256) [--crl CRL.pem]...
   ceremony transcript show   OUT/transcript.jsonl
 
 verify checks the transcript's lines, sequence numbers and hash chain, the
@@ -33,6 +34,14 @@ seal (transcript.sig) against the root you pin, and every artifact's SHA-256.
 Exit status: 0 verified; 1 something is wrong (the line says where);
 2 usage; 3 unsealed but intact up to its last event; 4 sealed and intact,
 but no root pinned.
+
+--crl (repeatable) checks the root's CRLs too: each must be signed by the
+pinned root (else exit 2). If one revokes the audit certificate that
+sealed the transcript, or a certificate the root issued that the transcript
+records, verify fails (exit 1): whatever the revocation date for the
+reasons key-compromise, ca-compromise, aa-compromise and unspecified (or
+none); for any other reason (superseded, cessation-of-operation...) only if
+the revocation date is at or before the seal event's time.
 
 show prints the printable record (the same as OUT/transcript.md).
 `
@@ -45,12 +54,14 @@ var transcriptCmd = &Command{
 			Flags: func(fs *flag.FlagSet) Run {
 				rootPath := fs.String("root", "", "pinned root certificate `ROOT.pem`")
 				rootFP := fs.String("root-fingerprint", "", "pinned root certificate's `SHA256` fingerprint (hex; colons and spaces allowed)")
+				var crls []string
+				fs.Var((*pathList)(&crls), "crl", "check the seal against the root's CRL `FILE` (PEM) too (repeatable)")
 				return func(env *Env, pos []string) error {
 					path, err := oneTranscript(pos)
 					if err != nil {
 						return err
 					}
-					return verifyTranscript(env, path, *rootPath, *rootFP)
+					return verifyTranscript(env, path, *rootPath, *rootFP, crls)
 				}
 			},
 		},
@@ -86,7 +97,7 @@ func oneTranscript(pos []string) (string, error) {
 	return pos[0], nil
 }
 
-func verifyTranscript(env *Env, path, rootPath, rootFP string) error {
+func verifyTranscript(env *Env, path, rootPath, rootFP string, crlPaths []string) error {
 	stdout := env.Stdout
 	fail := func(code int, format string, a ...any) error {
 		err := errors.New(record.Printable(fmt.Sprintf(format, a...)))
@@ -112,8 +123,30 @@ func verifyTranscript(env *Env, path, rootPath, rootFP string) error {
 		}
 		pin.Fingerprint = fp
 	}
+	if len(crlPaths) > 0 && pin.Root == nil && pin.Fingerprint == "" {
+		return fail(ExitUsage, "--crl needs the pinned root that signed it: give --root or --root-fingerprint")
+	}
+	var crls []verify.CRL
+	for _, p := range crlPaths {
+		crl, err := verify.ReadCRL(p)
+		if err != nil {
+			return fail(ExitUsage, "--crl %v", err)
+		}
+		crls = append(crls, crl)
+	}
 	res, err := verify.Ceremony(path, pin)
 	if err != nil {
+		return fail(ExitFailure, "%s: FAILED: %v", path, err)
+	}
+	if err := checkCRLs(stdout, res, pin, crls); err != nil {
+		var ce *verify.CRLError
+		var ue *UsageError
+		switch {
+		case errors.As(err, &ce):
+			return fail(ExitUsage, "--crl %v", err)
+		case errors.As(err, &ue):
+			return err
+		}
 		return fail(ExitFailure, "%s: FAILED: %v", path, err)
 	}
 	c := res.Chain
@@ -132,6 +165,35 @@ func verifyTranscript(env *Env, path, rootPath, rootFP string) error {
 		return &ExitError{ExitUnpinned, errors.New("who sealed it is unproven: pin the root with --root ROOT.pem or --root-fingerprint SHA256 (from the paper record)")}
 	case verify.Unsealed:
 		return &ExitError{ExitUnsealed, fmt.Errorf("unsealed, intact up to event %d: the ceremony did not complete (%s)", last.Seq, record.Printable(record.Status(c)))}
+	}
+	return nil
+}
+
+// checkCRLs checks the transcript against the auditor's CRLs, if any, and
+// prints an OK line for each.
+func checkCRLs(w io.Writer, res *verify.Result, pin verify.Pin, crls []verify.CRL) error {
+	if len(crls) == 0 {
+		return nil
+	}
+	root := res.Root
+	if root == nil {
+		root = pin.Root
+	}
+	if root == nil {
+		return usagef("--crl: the transcript is unsealed, so the root pinned by its fingerprint is not known: pin it with --root ROOT.pem to check CRLs")
+	}
+	checked, err := res.CheckCRLs(root, crls)
+	if err != nil {
+		return err
+	}
+	for _, c := range checked {
+		l := c.CRL.List
+		line := fmt.Sprintf("CRL OK: %s: CRL %s (this update %s), signed by the pinned root, revokes none of the certificates the transcript relies on (%d checked)",
+			c.CRL.File, l.Number, l.ThisUpdate.UTC().Format(time.RFC3339), c.Checked)
+		for _, later := range c.Later {
+			line += "; " + later
+		}
+		fmt.Fprintln(w, record.Printable(line))
 	}
 	return nil
 }

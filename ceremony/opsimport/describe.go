@@ -159,7 +159,7 @@ func (c *checker) describeCRL(it *Item) {
 	it.Fields = append(it.Fields, pki.Field{Label: "Signed by", Value: fmt.Sprintf("%s (certificate SHA-256 %s)", by, seal.Fingerprint(signer))})
 	for _, other := range c.crls {
 		o := other.CRL
-		if other != it && sameName(o.Issuer, o.RawIssuer, crl.Issuer, crl.RawIssuer) && bytes.Equal(other.CRLSigner.RawSubjectPublicKeyInfo, signer.RawSubjectPublicKeyInfo) && o.Number.Cmp(crl.Number) > 0 {
+		if other != it && pki.SameName(o.Issuer, o.RawIssuer, crl.Issuer, crl.RawIssuer) && bytes.Equal(other.CRLSigner.RawSubjectPublicKeyInfo, signer.RawSubjectPublicKeyInfo) && o.Number.Cmp(crl.Number) > 0 {
 			it.Notes = append(it.Notes, fmt.Sprintf("CRL %s of the same issuer (%s) is newer", o.Number, other.Input.origin()))
 		}
 	}

@@ -28,7 +28,6 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -536,11 +535,11 @@ func (c *checker) chain(cert *x509.Certificate) ([]*x509.Certificate, error) {
 	selfSigned := bytes.Equal(cert.RawSubject, cert.RawIssuer) && cert.CheckSignatureFrom(cert) == nil
 	var ua x509.UnknownAuthorityError
 	switch {
-	case selfSigned && sameName(cert.Subject, cert.RawSubject, root.Subject, root.RawSubject):
+	case selfSigned && pki.SameName(cert.Subject, cert.RawSubject, root.Subject, root.RawSubject):
 		return nil, fmt.Errorf("it is self-signed with the pinned root's name, but it is not the pinned root (its SHA-256 is %s, the pinned root's %s)", short(seal.Fingerprint(cert)), short(seal.Fingerprint(root)))
 	case selfSigned:
 		return nil, fmt.Errorf("it is a self-signed certificate of another root (SHA-256 %s)", short(seal.Fingerprint(cert)))
-	case errors.As(err, &ua) && sameName(cert.Issuer, cert.RawIssuer, root.Subject, root.RawSubject):
+	case errors.As(err, &ua) && pki.SameName(cert.Issuer, cert.RawIssuer, root.Subject, root.RawSubject):
 		return nil, errors.New("it names the pinned root as its issuer, but the pinned root's key did not sign it: another key with the same name did")
 	case errors.As(err, &ua):
 		return nil, fmt.Errorf("it was issued by %q, which is neither the pinned root nor a certificate among the inputs that chains to it", cert.Issuer.String())
@@ -548,15 +547,9 @@ func (c *checker) chain(cert *x509.Certificate) ([]*x509.Certificate, error) {
 	return nil, fmt.Errorf("%v (checked at %s)", err, at.UTC().Format(time.RFC3339))
 }
 
-// sameName reports whether two names are the same, byte for byte or as
-// text (a name encoded with other string types reads the same to people).
-func sameName(a pkix.Name, rawA []byte, b pkix.Name, rawB []byte) bool {
-	return bytes.Equal(rawA, rawB) || a.String() == b.String()
-}
-
 // checkCRL verifies a CRL's signature with the pinned root, or with a CA
 // certificate among the inputs that chains to it. Issuer names are
-// compared as the chain check compares them (sameName): a CRL in the
+// compared as the chain check compares them (pki.SameName): a CRL in the
 // pinned root's name, however encoded, that the pinned root's key did not
 // sign is called what it is, a CRL of a look-alike.
 func (c *checker) checkCRL(it *Item) error {
@@ -573,11 +566,12 @@ func (c *checker) checkCRL(it *Item) error {
 	var named *x509.Certificate
 	var lastErr error
 	for _, s := range signers {
-		if !sameName(s.Subject, s.RawSubject, crl.Issuer, crl.RawIssuer) {
+		err := pki.CheckCRLIssuer(crl, s)
+		if errors.Is(err, pki.ErrCRLOtherIssuer) {
 			continue
 		}
 		named = s
-		if lastErr = crl.CheckSignatureFrom(s); lastErr == nil {
+		if lastErr = err; lastErr == nil {
 			it.Kind, it.CRL, it.CRLSigner = KindCRL, crl, s
 			c.crls = append(c.crls, it)
 			return nil
@@ -749,16 +743,7 @@ func revokes(crlItem *Item, ci *Certificate) (x509.RevocationListEntry, bool) {
 	if len(ci.Chain) < 2 {
 		return x509.RevocationListEntry{}, false
 	}
-	crl, issuer := crlItem.CRL, ci.Chain[1]
-	if !sameName(ci.Cert.Issuer, ci.Cert.RawIssuer, crl.Issuer, crl.RawIssuer) || !bytes.Equal(issuer.RawSubjectPublicKeyInfo, crlItem.CRLSigner.RawSubjectPublicKeyInfo) {
-		return x509.RevocationListEntry{}, false
-	}
-	for _, e := range crl.RevokedCertificateEntries {
-		if e.SerialNumber.Cmp(ci.Cert.SerialNumber) == 0 {
-			return e, true
-		}
-	}
-	return x509.RevocationListEntry{}, false
+	return pki.RevokedBy(crlItem.CRL, crlItem.CRLSigner, ci.Cert, ci.Chain[1])
 }
 
 // keyOwner describes the certificate among the inputs that certifies pub,

@@ -92,6 +92,8 @@ type Result struct {
 	Absent []record.Artifact
 	// Notes are things worth knowing that are not failures.
 	Notes []string
+	// dir is the ceremony directory.
+	dir string
 }
 
 // LastEvent is the number of the transcript's last event.
@@ -125,7 +127,7 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 	if err != nil {
 		return nil, &Failure{File: filepath.Base(path), Msg: durable.BareError(err)}
 	}
-	res := &Result{}
+	res := &Result{dir: dir}
 	chain, err := transcript.Check(content)
 	var ce *transcript.ChainError
 	if errors.As(err, &ce) && ce.CutOff && ce.Event > 1 {

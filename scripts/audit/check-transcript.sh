@@ -1,5 +1,5 @@
 #!/bin/sh
-# check-transcript.sh DIR ROOT.pem [AUDIT-CERT-SHA256]
+# check-transcript.sh [-c CRL.pem]... DIR ROOT.pem [AUDIT-CERT-SHA256]
 #
 # A strict check of a ceremony directory with stock tools only (openssl,
 # sha256sum, awk, sed, grep, tr, cut, head, tail, mktemp): no project code.
@@ -17,6 +17,21 @@
 #     certificate (-nointern -certfile signer); certificates are checked as
 #     of the seal event's time, as `ceremony transcript verify` checks them
 #     at the signing time;
+#  b2. with -c CRL.pem (repeatable: the root's CRLs, as the issue-crl
+#     ceremony writes them, artifacts/root-ca.crl.pem): each CRL must be
+#     signed by ROOT.pem (openssl crl -CAfile ROOT.pem -noout prints
+#     "verify OK"; else exit 2, the file is the wrong one), and the audit
+#     certificate's serial must not be on it, by this time rule: a
+#     revocation for Key Compromise, CA Compromise, AA Compromise or
+#     Unspecified (or with no reason code) refuses the seal whatever its
+#     date, since a forger holding a leaked key seals whatever they like,
+#     dated as they like; any other reason (Superseded, Cessation Of
+#     Operation...) retires the certificate without saying its key leaked,
+#     and refuses the seal only if the revocation date is at or before the
+#     seal event's time. `ceremony transcript verify --crl` applies the same
+#     rule, and also to every certificate the root issued whose fingerprint
+#     the transcript records; this script looks only at the audit
+#     certificate;
 #  c. every artifact: each artifact-written path not later withdrawn exists
 #     with its recorded SHA-256, and DIR/artifacts holds no other file.
 #
@@ -26,15 +41,37 @@
 # The lenient `openssl cms -verify ... -CAfile ROOT` accepts a seal by ANY
 # certificate chained to the root; this script does not.
 #
+# Measured with OpenSSL 3.0, and why b2 reads the CRL's text with awk:
+# `openssl crl -CAfile ROOT.pem -noout` exits 0 even when the signature
+# does not verify (it prints "verify failure"), so the script looks for
+# "verify OK". `openssl verify -crl_check -CRLfile CRL -attime SEAL` cannot
+# apply the time rule: it refuses a listed certificate whatever the reason
+# and the revocation date (a Superseded entry dated after -attime too), and
+# with -attime before the CRL's lastUpdate (any CRL issued after the seal)
+# it reports "CRL is not yet valid" as well.
+#
 # Exit status: 0 verified, 1 a check failed (one line on stderr naming it),
 # 2 usage error or a missing tool.
 set -u
 
 prog=check-transcript
-usage() { echo "usage: $prog DIR ROOT.pem [AUDIT-CERT-SHA256]" >&2; exit 2; }
+usage() { echo "usage: $prog [-c CRL.pem]... DIR ROOT.pem [AUDIT-CERT-SHA256]" >&2; exit 2; }
 fail() { echo "$prog: FAILED: $*" >&2; exit 1; }
 ok() { echo "OK: $*"; }
 
+# The CRLs, as crl_1, crl_2, ... (eval assigns the value, never expands it).
+ncrl=0
+while getopts c: opt; do
+	case $opt in
+	c)
+		[ -f "$OPTARG" ] || { echo "$prog: no such CRL file: $OPTARG" >&2; exit 2; }
+		ncrl=$((ncrl + 1))
+		eval "crl_$ncrl=\$OPTARG"
+		;;
+	*) usage ;;
+	esac
+done
+shift $((OPTIND - 1))
 [ "$#" -eq 2 ] || [ "$#" -eq 3 ] || usage
 dir=$1
 root=$2
@@ -103,10 +140,15 @@ want=$(printf '%s\n' "$seal_line" |
 
 # Certificates are checked as of the seal event's time (the ceremony's
 # own clock), so an audit certificate expired since still verifies.
+# epoch(Y, M, D, h, m, s) in awk: seconds since 1970 of a UTC time.
+epoch_awk='function epoch(y, mo, d, h, mi, s,   days) {
+	y += 0; mo += 0; d += 0
+	if (mo <= 2) { y--; mo += 12 }
+	days = 365 * y + int(y / 4) - int(y / 100) + int(y / 400) + int((153 * (mo - 3) + 2) / 5) + d - 719469
+	return sprintf("%.0f", days * 86400 + h * 3600 + mi * 60 + int(s))
+}'
 at=$(printf '%s\n' "$seal_line" | sed -n 's/^{"seq":[0-9]*,"time":"\([0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\)[.0-9]*Z".*/\1/p' |
-	awk -F'[-T:]' '{ y = $1; m = $2 + 0; d = $3 + 0; if (m <= 2) { y--; m += 12 }
-		days = 365 * y + int(y / 4) - int(y / 100) + int(y / 400) + int((153 * (m - 3) + 2) / 5) + d - 719469
-		printf "%.0f\n", days * 86400 + $4 * 3600 + $5 * 60 + $6 }')
+	awk -F'[-T:]' "$epoch_awk"' { print epoch($1, $2, $3, $4, $5, $6) }')
 [ -n "$at" ] || fail "event $n: no readable UTC time in the seal event"
 
 # ROOT.pem must be a self-signed certificate.
@@ -143,6 +185,58 @@ openssl cms -verify -binary -inform DER -in "$sig" -content "$tr_file" -nointern
 	-attime "$at" -certfile "$tmp/signer.pem" -CAfile "$root" -purpose any -out /dev/null >/dev/null 2>&1 ||
 	fail "$sig: strict CMS verification failed"
 ok "seal: CMS signature by the audit certificate over transcript.jsonl, certificates valid at the seal's time"
+
+# ---- b2. the root's CRLs -------------------------------------------------
+# Each CRL entry as "SERIAL|EPOCH|REASON|DATE" (serial upper-case hex
+# without leading zeros, as the signer's below; the reason and the date as
+# openssl prints them).
+crl_entries() {
+	openssl crl -in "$1" -noout -text 2>/dev/null | awk "$epoch_awk"'
+	function when(mon, d, hms, y,   t) {
+		split(hms, t, ":")
+		return epoch(y, (index("JanFebMarAprMayJunJulAugSepOctNovDec", mon) + 2) / 3, d, t[1], t[2], t[3])
+	}
+	function flush() { if (s != "") print s "|" e "|" r "|" dt; s = "" }
+	/^Revoked Certificates:/ { on = 1; next }
+	!on { next }
+	/^    Serial Number:/ { flush(); s = $3; gsub(/:/, "", s); s = toupper(s); sub(/^0+/, "", s); e = ""; dt = ""; r = "Unspecified"; next }
+	/^        Revocation Date:/ { e = when($3, $4, $5, $6); dt = $3 " " $4 " " $5 " " $6 " " $7; next }
+	/X509v3 CRL Reason Code:/ { want = 1; next }
+	want { r = $0; sub(/^ +/, "", r); sub(/ +$/, "", r); want = 0; next }
+	/^    [^ ]/ { flush(); on = 0 }
+	END { flush() }'
+}
+if [ "$ncrl" -gt 0 ]; then
+	serial=$(openssl x509 -in "$tmp/signer.pem" -noout -serial 2>/dev/null | sed 's/^serial=//' | tr -d ':' | tr 'a-f' 'A-F' | sed 's/^0*//')
+	[ -n "$serial" ] || fail "audit certificate: no serial number"
+	i=0
+	while [ "$i" -lt "$ncrl" ]; do
+		i=$((i + 1))
+		eval "c=\$crl_$i"
+		v=$(openssl crl -in "$c" -CAfile "$root" -noout 2>&1)
+		[ "$v" = "verify OK" ] ||
+			{ echo "$prog: CRL $c is not signed by $root: $(printf '%s' "$v" | tr '\n' ' ')" >&2; exit 2; }
+		num=$(openssl crl -in "$c" -noout -crlnumber 2>/dev/null | sed 's/^crlNumber=//')
+		crl_entries "$c" >"$tmp/crl" || fail "CRL $c: its entries could not be read"
+		hit=$(awk -F'|' -v s="$serial" '$1 == s { print; exit }' "$tmp/crl")
+		if [ -z "$hit" ]; then
+			ok "CRL $c (number $num) is signed by the root and does not list the audit certificate (serial $serial)"
+			continue
+		fi
+		rev=$(printf '%s\n' "$hit" | cut -d'|' -f2)
+		reason=$(printf '%s\n' "$hit" | cut -d'|' -f3)
+		when=$(printf '%s\n' "$hit" | cut -d'|' -f4)
+		case $reason in
+		"Key Compromise" | "CA Compromise" | "AA Compromise" | Unspecified)
+			fail "CRL $c revokes the audit certificate (serial $serial), reason $reason, on $when: a revocation for this reason refuses the seal whatever its date"
+			;;
+		esac
+		[ -n "$rev" ] || fail "CRL $c lists the audit certificate (serial $serial) without a readable revocation date"
+		[ "$rev" -gt "$at" ] ||
+			fail "CRL $c revokes the audit certificate (serial $serial), reason $reason, on $when: at or before the seal (event $n)"
+		ok "CRL $c (number $num) is signed by the root and lists the audit certificate (serial $serial), reason $reason, on $when, after the seal (event $n): a revocation for this reason does not reach back"
+	done
+fi
 
 # ---- c. the artifacts ---------------------------------------------------
 # Records, in order: "W path sha256" for written, "D path" for withdrawn.

@@ -1,0 +1,175 @@
+package verify
+
+import (
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/devicepki/ceremony/ceremony/pki"
+	"github.com/devicepki/ceremony/ceremony/seal"
+	"github.com/devicepki/ceremony/ceremony/transcript"
+)
+
+// CRL is a certificate revocation list an auditor gives, and its file.
+type CRL struct {
+	File string
+	List *x509.RevocationList
+}
+
+// ReadCRL reads a file holding one PEM "X509 CRL" block, as the issue-crl
+// ceremony writes it (artifacts/root-ca.crl.pem).
+func ReadCRL(path string) (CRL, error) {
+	l, err := pki.ReadCRLFile("CRL", path)
+	if err != nil {
+		return CRL{}, err
+	}
+	return CRL{File: path, List: l}, nil
+}
+
+// CRLError is a CRL that is not the pinned root's: the auditor gave the
+// wrong file, which says nothing about the transcript.
+type CRLError struct {
+	File, Msg string
+}
+
+func (e *CRLError) Error() string { return e.File + ": " + e.Msg }
+
+// CRLChecked is what one CRL says of the certificates a transcript relies
+// on, when it revokes none of them in a way that refuses it.
+type CRLChecked struct {
+	CRL CRL
+	// Checked is how many certificates were looked up in it.
+	Checked int
+	// Later lists the revocations it holds of those certificates that do
+	// not refuse the transcript: dated after the seal, for a reason that
+	// does not reach back (superseded, cessation-of-operation...).
+	Later []string
+}
+
+// The time rule. A revocation for key compromise (or a CA's or an
+// attribute authority's compromise) or for no stated reason (unspecified,
+// or no reason code) refuses the transcript whatever its date: the key may
+// have been in other hands before anyone noticed, and a forger who holds it
+// can seal an edited transcript dated as they like. Any other reason
+// (superseded, cessation-of-operation, affiliation-changed,
+// privilege-withdrawn, certificate-hold) says the certificate was retired,
+// not that its key leaked: it refuses only a transcript sealed at or after
+// the revocation date (revocation date <= the seal event's time).
+func reachesBack(reason int) bool {
+	switch reason {
+	case 0, 1, 2, 10: // unspecified, keyCompromise, cACompromise, aACompromise
+		return true
+	}
+	return false
+}
+
+// relied is a certificate a transcript relies on: the seal's signer, or a
+// certificate it records that the root issued.
+type relied struct {
+	cert *x509.Certificate
+	what string
+}
+
+// CheckCRLs checks the transcript res verified against the CRLs the
+// auditor gives: each must have been issued by root (else a *CRLError).
+// The certificates looked up are the seal's signer (the audit certificate)
+// and every certificate the root issued whose fingerprint the transcript
+// records beside an artifact. One that a CRL revokes fails the check, a
+// *Failure naming the CRL, the serial, the reason and the revocation
+// date, by the time rule of reachesBack, judged at the seal event's time
+// (an unsealed transcript's last event's).
+func (res *Result) CheckCRLs(root *x509.Certificate, crls []CRL) ([]CRLChecked, error) {
+	if root == nil {
+		return nil, errors.New("no root to check the CRLs against")
+	}
+	for _, c := range crls {
+		if err := pki.CheckCRLIssuer(c.List, root); err != nil {
+			var msg string
+			switch {
+			case errors.Is(err, pki.ErrCRLOtherIssuer):
+				msg = fmt.Sprintf("CRL %s was issued by %q, not by the pinned root %q", c.List.Number, c.List.Issuer, root.Subject)
+			case errors.As(err, new(x509.ConstraintViolationError)):
+				msg = fmt.Sprintf("CRL %s names the pinned root, which may not sign CRLs (no cRLSign)", c.List.Number)
+			default:
+				msg = fmt.Sprintf("CRL %s names the pinned root %q as its issuer, but the pinned root's key did not sign it: another key with the same name did", c.List.Number, root.Subject)
+			}
+			return nil, &CRLError{File: c.File, Msg: msg}
+		}
+	}
+	evs := res.Chain.Events
+	last := evs[len(evs)-1]
+	at, err := time.Parse(time.RFC3339Nano, last.Time)
+	if err != nil {
+		return nil, &Failure{Event: last.Seq, Msg: fmt.Sprintf("time %q: %v", last.Time, err)}
+	}
+	when := fmt.Sprintf("the seal (event %d, %s)", last.Seq, at.UTC().Format(time.RFC3339))
+	if !last.Is(transcript.TypeTranscriptSealed) {
+		when = fmt.Sprintf("the last event (%d, %s)", last.Seq, at.UTC().Format(time.RFC3339))
+	}
+	certs, err := res.reliedOn(root)
+	if err != nil {
+		return nil, err
+	}
+	var out []CRLChecked
+	for _, c := range crls {
+		done := CRLChecked{CRL: c, Checked: len(certs)}
+		for _, r := range certs {
+			e, ok := pki.RevokedBy(c.List, root, r.cert, root)
+			if !ok {
+				continue
+			}
+			serial := hex.EncodeToString(r.cert.SerialNumber.Bytes())
+			reason, date := pki.ReasonName(e.ReasonCode), e.RevocationTime.UTC().Format(time.RFC3339)
+			switch {
+			case reachesBack(e.ReasonCode):
+				return nil, &Failure{File: c.File, Msg: fmt.Sprintf("CRL %s revokes %s (serial %s), reason %s, on %s: a revocation for this reason refuses the seal whatever its date", c.List.Number, r.what, serial, reason, date)}
+			case !e.RevocationTime.After(at):
+				return nil, &Failure{File: c.File, Msg: fmt.Sprintf("CRL %s revokes %s (serial %s), reason %s, on %s: at or before %s", c.List.Number, r.what, serial, reason, date, when)}
+			}
+			done.Later = append(done.Later, fmt.Sprintf("it revokes %s (serial %s), reason %s, on %s, after %s: a revocation for this reason does not reach back", r.what, serial, reason, date, when))
+		}
+		out = append(out, done)
+	}
+	return out, nil
+}
+
+// reliedOn lists the seal's signer and the certificates the root issued
+// that the transcript records beside an artifact (its certificate_sha256),
+// read from the artifact files, which check compared with the transcript.
+func (res *Result) reliedOn(root *x509.Certificate) ([]relied, error) {
+	var out []relied
+	seen := map[string]bool{seal.Fingerprint(root): true}
+	if res.Seal != nil {
+		s := res.Seal.Signer
+		seen[seal.Fingerprint(s)] = true
+		out = append(out, relied{s, fmt.Sprintf("the audit certificate %q that sealed the transcript", s.Subject)})
+	}
+	for _, a := range res.Artifacts {
+		if a.CertificateSHA256 == "" || seen[a.CertificateSHA256] {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(res.dir, filepath.FromSlash(a.Path)))
+		if err != nil {
+			return nil, &Failure{File: a.Path, Msg: err.Error()}
+		}
+		for b, rest := pem.Decode(data); b != nil; b, rest = pem.Decode(rest) {
+			if b.Type != "CERTIFICATE" {
+				continue
+			}
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil || seal.Fingerprint(c) != a.CertificateSHA256 || seen[a.CertificateSHA256] {
+				continue
+			}
+			seen[a.CertificateSHA256] = true
+			if c.CheckSignatureFrom(root) == nil {
+				out = append(out, relied{c, fmt.Sprintf("the certificate %q of %s", c.Subject, a.Path)})
+			}
+		}
+	}
+	return out, nil
+}
