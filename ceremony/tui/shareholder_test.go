@@ -126,7 +126,7 @@ func newCRLRig(t *testing.T) *crlRig {
 	}
 	crlScript := filepath.Join(scriptsDir, "issue-crl.yaml")
 	inputs := map[string]string{"place": "Test lab", "revocations": revocations, "previous_crl": "none",
-		"root_certificate": filepath.Join(root, "artifacts", "root-ca.crt.pem")}
+		"root_certificate": filepath.Join(root, "artifacts", "root-ca.crt.pem"), "hsm_bag_in": "TEB-2"}
 	r.out = filepath.Join(r.dir, "crl")
 	plan, err = engine.Prepare(engine.Options{ScriptPath: crlScript, Inputs: inputs, HSM: r.h.Config("root"), OutDir: r.out,
 		Tool: engine.CurrentTool("test"), Interfaces: noInterfaces})
@@ -263,6 +263,8 @@ func (r *crlRig) toLogin(t *testing.T) {
 			r.keys(keyEnter)
 		case engine.ConfirmRequest:
 			r.keys(runes("y"))
+		case engine.InventoryRequest:
+			r.inventory(t, req)
 		case engine.ShareRequest:
 			if req.Number != 1 && req.Number != 2 {
 				t.Fatalf("share %d asked", req.Number)
@@ -284,6 +286,24 @@ func (r *crlRig) toLogin(t *testing.T) {
 		default:
 			t.Fatalf("unexpected question %T", req)
 		}
+	}
+}
+
+// inventory types each item the inventory form asks for: the HSM's bag
+// the root ceremony sealed it in (TEB-2) where one is expected.
+func (r *crlRig) inventory(t *testing.T, req engine.InventoryRequest) {
+	t.Helper()
+	r.screen(t, "INVENTORY:")
+	for _, it := range req.Items {
+		if it.FromToken {
+			continue
+		}
+		v := "recorded in the test"
+		if it.Expect != "" {
+			v = it.Expect
+		}
+		r.typeText(v)
+		r.keys(keyEnter)
 	}
 }
 
@@ -376,6 +396,8 @@ func TestShareHolderOverride(t *testing.T) {
 			r.keys(keyEnter)
 		case engine.ConfirmRequest:
 			r.keys(runes("y"))
+		case engine.InventoryRequest:
+			r.inventory(t, req)
 		case engine.ApprovalRequest:
 			// y counts only once the screen has shown the end of it.
 			r.screen(t, "APPROVE the CRL to be signed: "+who(req.Participant))
