@@ -203,6 +203,10 @@ func (r *run) startEntry() transcript.Entry {
 		templates = append(templates, transcript.File{Name: t.Name, Path: t.Path, SHA256: t.SHA256, Text: t.Text})
 	}
 	sort.Slice(templates, func(i, j int) bool { return templates[i].Name < templates[j].Name })
+	var roles []transcript.StartedRole
+	for _, ro := range r.script.Roles {
+		roles = append(roles, transcript.StartedRole{Name: ro.Name, Description: strings.TrimSpace(ro.Description)})
+	}
 	var steps []transcript.StartedStep
 	for i := range r.script.Steps {
 		info := r.info(i)
@@ -226,6 +230,7 @@ func (r *run) startEntry() transcript.Entry {
 			Title:          r.script.Title,
 			Script:         transcript.File{Name: r.script.Name, Path: r.script.Path, SHA256: r.script.SHA256, Text: r.script.Text},
 			ScriptApproval: approval,
+			Roles:          roles,
 			Templates:      templates,
 			Steps:          steps,
 			Inputs:         r.inputs,

@@ -180,7 +180,10 @@ type CeremonyStarted struct {
 	HSM           Value             `json:"hsm"`
 	Inputs        map[string]string `json:"inputs"`
 	Rehearsal     bool              `json:"rehearsal"`
-	Script        File              `json:"script"`
+	// Roles are the script's roles with what each does, for the record's
+	// list of participants.
+	Roles  []StartedRole `json:"roles,omitempty"`
+	Script File          `json:"script"`
 	// ScriptApproval is the approval the script records (absent if none).
 	ScriptApproval *ScriptApproval `json:"script_approval,omitempty"`
 	Steps          []StartedStep   `json:"steps"`
@@ -188,6 +191,13 @@ type CeremonyStarted struct {
 	Title          string          `json:"title"`
 	ToolVersion    string          `json:"tool_version"`
 	ValidityStart  string          `json:"validity_start"`
+}
+
+// StartedRole is a role of the script: its name and what people in it
+// do, as the script describes it.
+type StartedRole struct {
+	Description string `json:"description"`
+	Name        string `json:"name"`
 }
 
 // ScriptApproval is who approved the script, on which day (YYYY-MM-DD),
