@@ -69,6 +69,7 @@ func TestCommandLine(t *testing.T) {
 			"fwsign":       cmdFWSign,
 			"fwverify":     cmdFWVerify,
 			"flipbyte":     cmdFlipByte,
+			"pemflip":      cmdPEMFlip,
 			"zbarimg":      cmdZbarimg,
 			"tmuxwait":     cmdTmuxWait,
 			"panedecode":   cmdPaneDecode,

@@ -481,6 +481,28 @@ func verifyFirmware(cert, root *x509.Certificate, image, sig, raw []byte) error 
 
 // flipbyte FILE N: flips the low bit of byte N of FILE (0-based; a
 // negative N counts from the end, -1 is the last byte).
+// cmdPEMFlip flips one bit of byte N of a PEM file's body (its decoded
+// bytes), keeping its headers: a damaged ciphertext in a well-formed file.
+func cmdPEMFlip(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: pemflip FILE N")
+	}
+	path := ts.MkAbs(args[0])
+	data, err := os.ReadFile(path)
+	ts.Check(err)
+	block, _ := pem.Decode(data)
+	if block == nil {
+		ts.Fatalf("%s holds no PEM block", args[0])
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	if n < 0 || n >= len(block.Bytes) {
+		ts.Fatalf("%s's body has %d bytes", args[0], len(block.Bytes))
+	}
+	block.Bytes[n] ^= 0x01
+	ts.Check(os.WriteFile(path, pem.EncodeToMemory(block), 0o644))
+}
+
 func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 || neg {
 		ts.Fatalf("usage: flipbyte FILE N")

@@ -36,13 +36,17 @@ package backup
 import (
 	"bytes"
 	"crypto"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -106,6 +110,10 @@ type Backup struct {
 	// share order (header Backup-Key-Holders); backups written before
 	// holders were kept have none.
 	Holders []shares.Holder
+	// mac and macInput are, for a decoded file, its Backup-MAC (hex) and
+	// the bytes it covers; mac is "" for a file written without one.
+	mac      string
+	macInput []byte
 }
 
 // HolderOf returns who was handed share n of the backup key, or "" if
@@ -148,8 +156,80 @@ func checkCiphertext(m hsm.Method, wrapped []byte) error {
 	return nil
 }
 
-// Encode writes b as a backup file.
-func Encode(b *Backup) ([]byte, error) {
+// macHeader holds an HMAC-SHA256, under a key derived from the backup
+// key, of every other header and the ciphertext: with the backup key
+// rebuilt from the custodians' shares, the host checks that nothing in
+// the file was altered or damaged before a token is touched, without
+// unwrapping the key it holds.
+const macHeader = "Backup-MAC"
+
+// macLabel separates the MAC key derived from the backup key from any
+// other use of it.
+const macLabel = "ceremony backup file MAC v1"
+
+// Encode writes b as a backup file without a Backup-MAC header (as files
+// written before it existed were).
+func Encode(b *Backup) ([]byte, error) { return encode(b, nil) }
+
+// EncodeSealed writes b as a backup file with a Backup-MAC header under
+// backupKey, the key the ciphertext is wrapped with.
+func EncodeSealed(b *Backup, backupKey []byte) ([]byte, error) {
+	if len(backupKey) == 0 {
+		return nil, errors.New("backup: no backup key for the MAC")
+	}
+	return encode(b, backupKey)
+}
+
+// macOf returns the hex HMAC-SHA256 of data under the key derived from
+// backupKey.
+func macOf(backupKey, data []byte) (string, error) {
+	k, err := hkdf.Key(sha256.New, backupKey, nil, macLabel, 32)
+	if err != nil {
+		return "", err
+	}
+	h := hmac.New(sha256.New, k)
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// macInputOf is what Backup-MAC covers: every other header, sorted, as
+// "name: value" lines, a blank line, and the ciphertext.
+func macInputOf(headers map[string]string, body []byte) []byte {
+	var b bytes.Buffer
+	for _, name := range slices.Sorted(maps.Keys(headers)) {
+		if name != macHeader {
+			fmt.Fprintf(&b, "%s: %s\n", name, headers[name])
+		}
+	}
+	b.WriteString("\n")
+	b.Write(body)
+	return b.Bytes()
+}
+
+// HasMAC reports whether the decoded file carries a Backup-MAC.
+func (b *Backup) HasMAC() bool { return b.mac != "" }
+
+// ErrMACMismatch says a backup file's MAC does not match the backup key
+// rebuilt for it.
+var ErrMACMismatch = errors.New("its Backup-MAC does not match the rebuilt backup key: the file was altered or damaged since it was written (its ciphertext or a header); restore from an intact copy")
+
+// CheckMAC checks the decoded file's Backup-MAC with the rebuilt backup
+// key. A file without one is not checked (HasMAC says so).
+func (b *Backup) CheckMAC(backupKey []byte) error {
+	if !b.HasMAC() {
+		return nil
+	}
+	got, err := macOf(backupKey, b.macInput)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal([]byte(got), []byte(b.mac)) {
+		return ErrMACMismatch
+	}
+	return nil
+}
+
+func encode(b *Backup, backupKey []byte) ([]byte, error) {
 	spki, err := x509.MarshalPKIXPublicKey(b.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("backup: public key: %w", err)
@@ -204,6 +284,13 @@ func Encode(b *Backup) ([]byte, error) {
 			return nil, fmt.Errorf("backup: %s takes no IV", b.Mechanism)
 		}
 	}
+	if backupKey != nil {
+		mac, err := macOf(backupKey, macInputOf(block.Headers, block.Bytes))
+		if err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		block.Headers[macHeader] = mac
+	}
 	return pem.EncodeToMemory(block), nil
 }
 
@@ -240,8 +327,10 @@ func Decode(data []byte) (*Backup, error) {
 			return nil, fmt.Errorf("backup file: header %s missing", name)
 		}
 	}
-	if _, ok := h[holdersHeader]; ok {
-		names = append(slices.Clip(names), holdersHeader)
+	for _, optional := range []string{holdersHeader, macHeader} {
+		if _, ok := h[optional]; ok {
+			names = append(slices.Clip(names), optional)
+		}
 	}
 	if len(h) != len(names) {
 		for name := range h {
@@ -314,6 +403,12 @@ func Decode(data []byte) (*Backup, error) {
 		if _, err := hex.DecodeString(x); err != nil || len(x) != 64 {
 			return nil, fmt.Errorf("backup file: %q is not a SHA-256 in hex", x)
 		}
+	}
+	if mac, ok := h[macHeader]; ok {
+		if _, err := hex.DecodeString(mac); err != nil || len(mac) != 64 {
+			return nil, fmt.Errorf("backup file: %s %q is not an HMAC-SHA256 in hex", macHeader, mac)
+		}
+		b.mac, b.macInput = strings.ToLower(mac), macInputOf(h, block.Bytes)
 	}
 	if hs, ok := h[holdersHeader]; ok {
 		dec := json.NewDecoder(strings.NewReader(hs))

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -265,5 +266,56 @@ func TestHolders(t *testing.T) {
 	b.Holders = b.Holders[:2]
 	if _, err := Encode(b); err == nil {
 		t.Error("encoded 2 holders for 5 shares")
+	}
+}
+
+// A backup written with EncodeSealed carries a MAC under a key derived
+// from the backup key: the key rebuilt from the custodians' shares checks
+// it on the host, so a changed ciphertext, key or holder list is found
+// before a token is touched.
+func TestMAC(t *testing.T) {
+	b, plain := sample(t)
+	for i, n := range []string{"A", "B", "C", "D", "E"} {
+		b.Holders = append(b.Holders, shares.Holder{Share: i + 1, Name: n, Role: "custodian"})
+	}
+	key := bytes.Repeat([]byte{9}, 32)
+	data, err := EncodeSealed(b, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.HasMAC() || got.CheckMAC(key) != nil {
+		t.Fatalf("the sealed file does not check: %v", got.CheckMAC(key))
+	}
+	if err := got.CheckMAC(bytes.Repeat([]byte{8}, 32)); !errors.Is(err, ErrMACMismatch) {
+		t.Fatalf("another key: %v", err)
+	}
+	if p, err := Decode(plain); err != nil || p.HasMAC() || p.CheckMAC(key) != nil {
+		t.Fatalf("a file without a MAC: %v", err)
+	}
+	block, _ := pem.Decode(data)
+	flipped := bytes.Clone(block.Bytes)
+	flipped[10] ^= 1
+	for name, changed := range map[string][]byte{
+		"ciphertext": pem.EncodeToMemory(&pem.Block{Type: block.Type, Headers: block.Headers, Bytes: flipped}),
+		"holders":    []byte(strings.Replace(string(data), `"name":"B"`, `"name":"Mallory"`, 1)),
+		"label":      []byte(strings.Replace(string(data), "Key-Label: root-ca", "Key-Label: root-cb", 1)),
+	} {
+		d, err := Decode(changed)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := d.CheckMAC(key); !errors.Is(err, ErrMACMismatch) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s changed: %v", name, err)
+		}
+	}
+	if _, err := Decode([]byte(strings.Replace(string(data), "Backup-MAC: ", "Backup-MAC: zz", 1))); err == nil || !strings.Contains(err.Error(), "Backup-MAC") {
+		t.Errorf("a malformed MAC: %v", err)
+	}
+	if _, err := EncodeSealed(b, nil); err == nil {
+		t.Error("sealed without a key")
 	}
 }

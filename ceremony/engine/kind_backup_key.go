@@ -241,14 +241,17 @@ func (r *run) backupKey(info StepInfo, st *backupKeyStep) (string, error) {
 		return "", err
 	}
 	r.pending[info.ID] = &pendingSplit{role: q.Role, manifest: man, shares: list}
-	value.Wipe()
 
 	var hs []shares.Holder
 	for i, p := range holders {
 		hs = append(hs, shares.Holder{Share: i + 1, Name: p.Name, Role: p.Role})
 	}
 	b := &backup.Backup{Label: kp.Label, Algorithm: kp.Algorithm, PublicKey: kp.Public(), Manifest: man, Mechanism: mech, Wrapped: wrapped, Holders: hs}
-	data, err := backup.Encode(b)
+	// The file's MAC is under a key derived from the backup key: the
+	// restore checks it with the key rebuilt from the shares before it
+	// touches a token.
+	data, err := backup.EncodeSealed(b, value.Bytes())
+	value.Wipe()
 	if err != nil {
 		return "", err
 	}

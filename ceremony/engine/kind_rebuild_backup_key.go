@@ -130,6 +130,17 @@ func (r *run) rebuildBackupKey(ctx context.Context, info StepInfo, st *rebuildBa
 	if err != nil {
 		return "", err
 	}
+	checks := []string{"backup public key equals the certificate's", "every share matched the manifest", "backup key matched its commitment"}
+	if b.HasMAC() {
+		if err := b.CheckMAC(sec.Bytes()); err != nil {
+			sec.Wipe()
+			return "", fmt.Errorf("backup %s: %w", in.backupPath, err)
+		}
+		checks = append(checks, "the backup file's MAC matched the rebuilt backup key: its ciphertext and headers are as written")
+	} else {
+		r.face.Report(Report{Kind: Notice, Step: info, Text: fmt.Sprintf("NOTE: backup %s has no Backup-MAC (it was written before backups carried one): its ciphertext is checked only when the HSM unwraps it, after the new token is initialised", filepath.Base(in.backupPath))})
+		checks = append(checks, "the backup file has no MAC: its ciphertext is checked when the HSM unwraps it")
+	}
 	r.rebuilt[info.ID] = &rebuiltKey{secret: sec, by: by, indices: indices}
 	text := fmt.Sprintf("Rebuilt the backup key of %s (key %q) from %d %s shares of split %s; every share and the rebuilt key matched the backup's manifest, and the backup's public key matches certificate %q (SHA-256 %s); nothing was written to a token",
 		filepath.Base(in.backupPath), b.Label, len(indices), st.Quorum.Role, b.Manifest.Split, cert.Subject.String(), iss.SHA256())
@@ -138,6 +149,6 @@ func (r *run) rebuildBackupKey(ctx context.Context, info StepInfo, st *rebuildBa
 		BackupFile:      transcript.File{Path: in.backupPath, SHA256: sha256Hex(in.data)},
 		Certificate:     transcript.CertificateRef{Path: in.certPath, Subject: cert.Subject.String(), SHA256: iss.SHA256()},
 		PublicKeySHA256: b.PublicKeySHA256, BackupKeySplit: b.Manifest.Split, Shares: indices, EnteredBy: nameList(by),
-		Checks: []string{"backup public key equals the certificate's", "every share matched the manifest", "backup key matched its commitment"},
+		Checks: checks,
 	}})
 }
