@@ -22,7 +22,9 @@ import (
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/lexer"
 	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 )
 
 // Document is a decoded YAML file, kept so that errors about its values can
@@ -34,6 +36,16 @@ type Document struct {
 
 // MaxSize is the largest file Decode accepts.
 const MaxSize = 1 << 20
+
+// MaxDepth is how deeply a file's collections may nest (block and flow
+// together); MaxNodes is how many YAML tokens a file may hold. The
+// shipped files nest at most 5 levels and hold at most 650 tokens
+// (TestShapeLimits keeps them far inside the limits); without the limits
+// a megabyte of "[[[[" runs the parser out of memory (2 GB and more).
+const (
+	MaxDepth = 32
+	MaxNodes = 50000
+)
 
 // Option changes how Decode reports errors.
 type Option int
@@ -53,6 +65,9 @@ func Decode(name string, data []byte, v any, opts ...Option) (*Document, error) 
 	}
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte limit for a ceremony file", name, len(data), MaxSize)
+	}
+	if err := checkShape(name, data); err != nil {
+		return nil, err
 	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
@@ -145,6 +160,55 @@ var (
 	quoted    = regexp.MustCompile(`"[^"]*"`)
 	decimalRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
 )
+
+// checkShape refuses, before the file is parsed, a file that nests
+// deeper than MaxDepth or holds more than MaxNodes tokens, naming the
+// line of the first token past the limit. The lexer is linear in the
+// file's size; the parser is not, for deep nesting.
+func checkShape(name string, data []byte) error {
+	return checkShapeLimits(name, data, MaxDepth, MaxNodes)
+}
+
+func checkShapeLimits(name string, data []byte, maxDepth, maxNodes int) error {
+	toks := lexer.Tokenize(string(data))
+	at := func(tk *token.Token) string {
+		if tk.Position != nil {
+			return fmt.Sprintf("%s:%d", name, tk.Position.Line)
+		}
+		return name
+	}
+	var indents []int // the columns of the open block collections
+	flow, line := 0, 0
+	for i, tk := range toks {
+		if i == maxNodes {
+			return fmt.Errorf("%s: more than %d YAML nodes; a ceremony file holds far fewer", at(tk), maxNodes)
+		}
+		if tk.Type == token.CommentType || tk.Position == nil {
+			continue
+		}
+		// The first token of a line, outside flow collections, opens
+		// or closes block levels by its indentation.
+		if tk.Position.Line != line && flow == 0 {
+			line = tk.Position.Line
+			col := tk.Position.Column
+			for len(indents) > 0 && indents[len(indents)-1] >= col {
+				indents = indents[:len(indents)-1]
+			}
+			indents = append(indents, col)
+		}
+		line = tk.Position.Line
+		switch tk.Type {
+		case token.SequenceStartType, token.MappingStartType:
+			flow++
+		case token.SequenceEndType, token.MappingEndType:
+			flow = max(flow-1, 0)
+		}
+		if len(indents)+flow > maxDepth {
+			return fmt.Errorf("%s: nested more than %d levels deep; a ceremony file nests far less", at(tk), maxDepth)
+		}
+	}
+	return nil
+}
 
 // plainOnly refuses the YAML features that can make a value differ from its
 // text, before anything is decoded.

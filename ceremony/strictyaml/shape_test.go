@@ -1,0 +1,77 @@
+package strictyaml
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/goccy/go-yaml/lexer"
+)
+
+// The shape limits leave the project's own files far inside them, and
+// refuse, with the line, a file nested too deeply in flow or block style
+// or holding too many nodes, before the parser sees it.
+func TestShapeLimits(t *testing.T) {
+	var files []string
+	for _, pattern := range []string{"scripts/*.yaml", "scripts/demo/*.yaml", "templates/*.yaml", "examples/*/*.yaml"} {
+		m, _ := filepath.Glob(filepath.Join("..", "..", pattern))
+		files = append(files, m...)
+	}
+	if len(files) < 20 {
+		t.Fatalf("only %d project YAML files found", len(files))
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		depth, nodes := shape(data)
+		if depth > MaxDepth/3 || nodes > MaxNodes/5 {
+			t.Errorf("%s nests %d levels and holds %d nodes: too close to the limits", f, depth, nodes)
+		}
+		if err := checkShape(f, data); err != nil {
+			t.Error(err)
+		}
+	}
+
+	block := "version: 1\n"
+	for i := range MaxDepth + 1 {
+		block += strings.Repeat(" ", i) + "- a:\n"
+	}
+	for name, tc := range map[string]struct{ data, want string }{
+		"flow":      {"version: 1\ntitle: " + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + "\n", "f.yaml:2: nested more than 32 levels deep"},
+		"flow maps": {"version: 1\nx:\n  y: " + strings.Repeat("{a: ", 40) + "1" + strings.Repeat("}", 40) + "\n", "f.yaml:3: nested more than 32 levels deep"},
+		"block":     {block, "f.yaml:34: nested more than 32 levels deep"},
+		"nodes":     {"version: 1\nroles:\n" + strings.Repeat("  - a\n", MaxNodes), "f.yaml:25000: more than 50000 YAML nodes"},
+	} {
+		var v map[string]any
+		_, err := Decode("f.yaml", []byte(tc.data), &v)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+	// Text that merely holds brackets, in plain or quoted scalars, is not
+	// nesting.
+	var v map[string]any
+	if _, err := Decode("f.yaml", []byte("a: \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"\nb: x[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\nc: |\n  [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"), &v); err != nil {
+		t.Errorf("brackets in text: %v", err)
+	}
+}
+
+// shape measures a file as checkShape sees it: its deepest nesting and
+// its number of tokens.
+func shape(data []byte) (depth, nodes int) {
+	for d := 1; d <= MaxDepth; d++ {
+		if checkShapeDepth(data, d) == nil {
+			return d, countTokens(data)
+		}
+	}
+	return MaxDepth + 1, countTokens(data)
+}
+
+func checkShapeDepth(data []byte, depth int) error {
+	return checkShapeLimits("f", data, depth, MaxNodes)
+}
+
+func countTokens(data []byte) int { return len(lexer.Tokenize(string(data))) }
