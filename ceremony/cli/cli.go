@@ -121,6 +121,12 @@ func init() { setPaths(commands, "") }
 // Main runs the command line with args (without the program name) in env
 // and returns the exit status. Without arguments it opens the TUI.
 func Main(args []string, env *Env) int {
+	// Everything printed goes through one sanitiser: text from files and
+	// tokens cannot drive the terminal. The TUI and qr show draw on the
+	// terminal itself (env.terminal).
+	e := *env
+	e.terminal, e.Stdout, e.Stderr = env.Stdout, record.TextWriter(env.Stdout), record.TextWriter(env.Stderr)
+	env = &e
 	if len(args) == 0 {
 		return report(env, "", true, tuiRun(env, tui.Options{}))
 	}

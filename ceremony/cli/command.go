@@ -25,6 +25,9 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	// Version is this program's version, stamped at build time.
 	Version string
+	// terminal is Stdout as given, for the TUI and qr show to draw on;
+	// Main passes Stdout and Stderr through record.TextWriter.
+	terminal io.Writer
 }
 
 // Command is one command of the command line, as typed after "ceremony":

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -123,6 +124,34 @@ func TestReport(t *testing.T) {
 		code := report(&Env{Stderr: &errb}, c.path, c.bare, c.err)
 		if code != c.code || errb.String() != c.stderr {
 			t.Errorf("report(%q, %v): %d %q, want %d %q", c.path, c.err, code, errb.String(), c.code, c.stderr)
+		}
+	}
+}
+
+// What a command prints passes through one sanitiser: a file name (or
+// any text from an input) holding escape sequences, a NUL or a
+// direction override reaches the terminal as U+FFFD, on standard output
+// and in the one-line error alike.
+func TestOutputIsPrintable(t *testing.T) {
+	dir := t.TempDir()
+	hostile := filepath.Join(dir, "t\x1b[2J\x00\u202e.jsonl")
+	for _, args := range [][]string{
+		{"transcript", "verify", hostile},
+		{"transcript", "show", hostile},
+		{"shares", "check", hostile},
+		{"run", hostile, "--answers", hostile, "--config", hostile},
+	} {
+		code, stdout, stderr := runMain(t, strings.NewReader(""), args...)
+		if code == 0 {
+			t.Errorf("%v: exit 0", args)
+		}
+		for _, out := range []string{stdout, stderr} {
+			if strings.ContainsAny(out, "\x1b\x00\u202e") {
+				t.Errorf("%v printed a control character: %q", args, out)
+			}
+		}
+		if !strings.Contains(stderr, "t\uFFFD[2J\uFFFD\uFFFD.jsonl") {
+			t.Errorf("%v: the error does not name the file: %q", args, stderr)
 		}
 	}
 }

@@ -56,7 +56,7 @@ func tuiRun(env *Env, opts tui.Options) error {
 // terminal.
 func terminal(env *Env) (in, out *os.File, ok bool) {
 	in, inOK := env.Stdin.(*os.File)
-	out, outOK := env.Stdout.(*os.File)
+	out, outOK := env.terminal.(*os.File)
 	if !inOK || !outOK || !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
 		return nil, nil, false
 	}

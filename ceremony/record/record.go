@@ -12,6 +12,7 @@ package record
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -353,6 +354,35 @@ func Printable(s string) string {
 		}
 		return '\uFFFD'
 	}, s)
+}
+
+// PrintableLines is Printable for text of several lines: newlines stay,
+// and every other control, invisible or direction-changing character
+// becomes U+FFFD.
+func PrintableLines(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || unicode.IsPrint(r) {
+			return r
+		}
+		return '\uFFFD'
+	}, s)
+}
+
+// TextWriter returns a writer that passes text to w through
+// PrintableLines: what a command prints (names, subjects, reasons and
+// file names from its inputs among it) cannot move the cursor, clear the
+// screen or hide text on a terminal. Each Write is taken as whole text;
+// a byte that is not UTF-8 becomes U+FFFD. It reports len(p) written
+// when w took all of the sanitised text.
+func TextWriter(w io.Writer) io.Writer { return textWriter{w} }
+
+type textWriter struct{ w io.Writer }
+
+func (t textWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(t.w, PrintableLines(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // oneLine puts text from the transcript on one line and makes it inert in

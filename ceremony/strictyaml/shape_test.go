@@ -75,3 +75,32 @@ func checkShapeDepth(data []byte, depth int) error {
 }
 
 func countTokens(data []byte) int { return len(lexer.Tokenize(string(data))) }
+
+// Text in a ceremony file is printable: a control character other than
+// newline, or an invisible or direction-changing one, in a value or a
+// key, quoted or in a block, is refused with its line and column and
+// without repeating the text. Letters of any script, combining marks and
+// symbols pass.
+func TestControlCharactersRefused(t *testing.T) {
+	for name, tc := range map[string]struct{ data, want string }{
+		"escape":      {"title: \"a\\e[2Jb\"\n", "f.yaml:1:8: the text holds the control character U+001B"},
+		"nul":         {"a: b\ntitle: \"x\\0y\"\n", "f.yaml:2:8: the text holds the control character U+0000"},
+		"tab":         {"title: \"a\\tb\"\n", "U+0009"},
+		"bidi":        {"title: \"abc\u202edef\"\n", "U+202E"},
+		"zero width":  {"title: \"a\u200bb\"\n", "U+200B"},
+		"in a key":    {"\"k\\e\": v\n", "U+001B"},
+		"in a block":  {"say: |\n  line one\n  line \x1b[31m two\n", "U+001B"},
+		"raw c1":      {"title: \"a\u0085b\"\n", "U+0085"},
+		"single-quot": {"title: 'a\x07b'\n", "U+0007"},
+	} {
+		var v map[string]any
+		_, err := Decode("f.yaml", []byte(tc.data), &v)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") || strings.ContainsAny(err.Error(), "\x1b\x00\u202e") {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+	var v map[string]any
+	if _, err := Decode("f.yaml", []byte("title: \"Çoşkun Kuştepe, 王小明, e\u0301, ✓\"\nsay: |\n  two\n  lines\n"), &v); err != nil {
+		t.Errorf("printable text refused: %v", err)
+	}
+}

@@ -19,6 +19,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -247,6 +249,11 @@ func plainOnly(name string, f *ast.File) error {
 			}
 		case *ast.InfinityNode, *ast.NanNode:
 			bad = fmt.Errorf("%s: .inf and .nan are not allowed; put the value in quotes to keep it as text", where(n))
+		case *ast.StringNode:
+			if i := strings.IndexFunc(n.Value, unprintable); i >= 0 {
+				r, _ := utf8.DecodeRuneInString(n.Value[i:])
+				bad = fmt.Errorf("%s: the text holds the control character U+%04X; a ceremony file holds printable text and newlines only", where(n), r)
+			}
 		}
 		return bad == nil
 	})
@@ -256,6 +263,15 @@ func plainOnly(name string, f *ast.File) error {
 		}
 	}
 	return bad
+}
+
+// unprintable reports a character no text in a ceremony file may hold:
+// a control character other than newline (tab included: YAML does not
+// indent with it), or an invisible or direction-changing one (U+200B,
+// U+202E, ...), all of which could make text read differently on a
+// terminal or on paper than it is.
+func unprintable(r rune) bool {
+	return r != '\n' && r != ' ' && !unicode.IsPrint(r) && !unicode.IsMark(r)
 }
 
 type visitFunc func(ast.Node) bool
