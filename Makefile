@@ -22,7 +22,7 @@ demo: deps build
 ## test: every test, as CI runs them (needs softhsm2, opensc, openssl, and
 ## the opencryptoki and tpm2-pkcs11 packages scripts/demo/deps.sh lists)
 test: test-deps vet
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 test-deps:
 	@sh scripts/demo/deps.sh test

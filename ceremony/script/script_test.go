@@ -167,7 +167,7 @@ func TestApproval(t *testing.T) {
 	for _, tc := range []struct{ old, new, want string }{
 		{"  approved_by: [\"Priya Patel, PKI policy authority chair\", \"Sam Ortiz, security officer\"]\n", "", "s.yaml: approval.approved_by: name 1 to 20 approvers"},
 		{"Sam Ortiz, security officer", "Priya Patel, PKI policy authority chair", `s.yaml:5: approval.approved_by[1]: "Priya Patel, PKI policy authority chair" listed twice`},
-		{"Sam Ortiz, security officer", "Sam\\u001b[2JOrtiz", "approval.approved_by[1]: give a name of 1 to 120 printable characters on one line"},
+		{"Sam Ortiz, security officer", "Sam\\u001b[2JOrtiz", "s.yaml:5:60: the text holds the control character U+001B"},
 		{"Sam Ortiz, security officer", "  ", "approval.approved_by[1]: give a name"},
 		{"Sam Ortiz, security officer", strings.Repeat("x", 121), "approval.approved_by[1]: give a name"},
 		{"date: 2026-11-20", "date: 2026-02-30", `s.yaml:6: approval.date: "2026-02-30": give the day of the approval as YYYY-MM-DD`},
