@@ -7,7 +7,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/record/pdf"
 	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/ceremony/verify"
@@ -26,7 +28,7 @@ const (
 
 const transcriptUsage = `Usage:
   ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256)
-  ceremony transcript show   OUT/transcript.jsonl
+  ceremony transcript show   [--pdf FILE] OUT/transcript.jsonl
 
 verify checks the transcript's lines, sequence numbers and hash chain, the
 seal (transcript.sig) against the root you pin, and every artifact's SHA-256.
@@ -34,7 +36,9 @@ Exit status: 0 verified; 1 something is wrong (the line says where);
 2 usage; 3 unsealed but intact up to its last event; 4 sealed and intact,
 but no root pinned.
 
-show prints the printable record (the same as OUT/transcript.md).
+show prints the printable record (the same as OUT/transcript.md); with
+--pdf FILE it writes the PDF record to FILE instead (the same as
+OUT/transcript.pdf; "-" writes it to standard output).
 `
 
 var transcriptCmd = &Command{
@@ -57,6 +61,7 @@ var transcriptCmd = &Command{
 		{
 			Name: "show", Usage: transcriptUsage,
 			Flags: func(fs *flag.FlagSet) Run {
+				pdfPath := fs.String("pdf", "", "write the PDF record to `FILE` (\"-\": standard output) instead of printing the record")
 				return func(env *Env, pos []string) error {
 					path, err := oneTranscript(pos)
 					if err != nil {
@@ -67,8 +72,15 @@ var transcriptCmd = &Command{
 						return fmt.Errorf("%s: %v", path, err)
 					}
 					if torn != nil {
-						fmt.Fprintf(env.Stdout, "NOTE: event %d was cut off in the middle of its write (%d bytes, SHA-256 %s): a crash; the record below is the %d events before it. ceremony close sets the bytes aside.\n\n",
+						note := env.Stdout
+						if *pdfPath == "-" {
+							note = env.Stderr
+						}
+						fmt.Fprintf(note, "NOTE: event %d was cut off in the middle of its write (%d bytes, SHA-256 %s): a crash; the record below is the %d events before it. ceremony close sets the bytes aside.\n\n",
 							torn.Event, len(torn.Bytes), torn.SHA256, len(chain.Events))
+					}
+					if *pdfPath != "" {
+						return showPDF(env, chain, *pdfPath, path)
 					}
 					fmt.Fprint(env.Stdout, record.Render(chain))
 					return nil
@@ -76,6 +88,23 @@ var transcriptCmd = &Command{
 			},
 		},
 	},
+}
+
+// showPDF writes the PDF record of chain (read from path) to file.
+func showPDF(env *Env, chain *transcript.Chain, file, path string) error {
+	data, err := pdf.Render(chain)
+	if err != nil {
+		return fmt.Errorf("%s: the PDF record: %v", path, err)
+	}
+	if file == "-" {
+		_, err := env.Stdout.Write(data)
+		return err
+	}
+	if err := durable.ReplaceFile(file, data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "Wrote %s: the PDF record of %s (%d bytes).\n", file, path, len(data))
+	return nil
 }
 
 // oneTranscript returns the one transcript file a subcommand was given.
