@@ -155,9 +155,12 @@ func layout(d *record.Document, pages int, out *bytes.Buffer) (int, error) {
 	f.SetMargins(marginX, marginTop, marginX)
 	f.SetAutoPageBreak(false, 0)
 	f.SetCellMargin(0)
-	f.AddUTF8FontFromBytes(sans, "", goregular.TTF)
-	f.AddUTF8FontFromBytes(sans, "B", gobold.TTF)
-	f.AddUTF8FontFromBytes(mono, "", gomono.TTF)
+	// fpdf writes into the font bytes it is given while it cuts the
+	// subset it embeds (measured: a second PDF in the same process came
+	// out different), so each PDF gets its own copy.
+	f.AddUTF8FontFromBytes(sans, "", bytes.Clone(goregular.TTF))
+	f.AddUTF8FontFromBytes(sans, "B", bytes.Clone(gobold.TTF))
+	f.AddUTF8FontFromBytes(mono, "", bytes.Clone(gomono.TTF))
 	f.SetCatalogSort(true)
 	t := d.Time.UTC()
 	if d.Time.IsZero() {
@@ -182,7 +185,7 @@ func layout(d *record.Document, pages int, out *bytes.Buffer) (int, error) {
 	}
 	n := f.PageNo()
 	if out == nil {
-		f.Close()
+		// Counting: the pages are laid out, nothing is written.
 		return n, f.Error()
 	}
 	return n, f.Output(out)

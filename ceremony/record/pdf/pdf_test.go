@@ -15,6 +15,9 @@ import (
 	"github.com/devicepki/ceremony/ceremony/record/pdf"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/internal/pdfcheck"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/gomono"
+	"golang.org/x/image/font/gofont/goregular"
 )
 
 func hexOf(s string) string {
@@ -141,11 +144,18 @@ func TestRecord(t *testing.T) {
 
 func TestDeterministic(t *testing.T) {
 	c := ceremony(t, entries(5, "Root Key Generation", "Zoë Ødegård", "Иван Петров", "李小龍"))
+	fonts := sha256.Sum256(bytes.Join([][]byte{goregular.TTF, gobold.TTF, gomono.TTF}, nil))
 	_, a := render(t, c)
-	for range 3 {
+	for i := range 3 {
+		// Another PDF in between: nothing carries over from one to the
+		// next (fpdf once wrote into the shared font bytes).
+		render(t, ceremony(t, entries(i, "Other")))
 		if _, b := render(t, c); !bytes.Equal(a, b) {
 			t.Fatal("the same transcript gave two different PDFs")
 		}
+	}
+	if sha256.Sum256(bytes.Join([][]byte{goregular.TTF, gobold.TTF, gomono.TTF}, nil)) != fonts {
+		t.Error("rendering changed the Go fonts' bytes")
 	}
 	if !bytes.Contains(a, []byte("/CreationDate (D:20261121")) {
 		t.Error("the creation date is not the last event's")
