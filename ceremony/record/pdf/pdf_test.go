@@ -199,7 +199,10 @@ func TestHostile(t *testing.T) {
 		}
 	}
 	all := strings.Join(pages, "")
-	for _, want := range []string{"Долгое имя", "Ctrl\uFFFD"} {
+	if strings.ContainsAny(all, "李長עع🔑") {
+		t.Error("a character the Go fonts lack was not replaced")
+	}
+	for _, want := range []string{"Долгое имя", "Ctrl\uFFFD", "emoji \uFFFD\uFFFD"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the PDF lacks %q", want)
 		}
