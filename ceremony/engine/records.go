@@ -14,12 +14,21 @@ import (
 	"github.com/devicepki/ceremony/ceremony/transcript"
 )
 
-// recordFiles are the printable records written beside the transcript,
-// both rendered from it alone: transcript.md and transcript.pdf.
-var recordFiles = []string{outdir.RecordFile, outdir.RecordPDFFile}
+// recordFiles returns the printable records written beside a transcript,
+// each rendered from it alone: transcript.md always, and transcript.pdf,
+// the record that is printed and signed, once the transcript is sealed
+// (issue 20: "written with the seal"). A ceremony that failed, was
+// aborted or was closed keeps transcript.md only, which says so at the
+// top; `ceremony transcript show --pdf` renders a PDF of any transcript.
+func recordFiles(chain *transcript.Chain) []string {
+	if n := len(chain.Events); n > 0 && chain.Events[n-1].Is(transcript.TypeTranscriptSealed) {
+		return []string{outdir.RecordFile, outdir.RecordPDFFile}
+	}
+	return []string{outdir.RecordFile}
+}
 
-// renderRecord returns the printable record name (one of recordFiles) of
-// a transcript.
+// renderRecord returns the printable record name (transcript.md or
+// transcript.pdf) of a transcript.
 func renderRecord(name string, chain *transcript.Chain) ([]byte, error) {
 	if name == outdir.RecordPDFFile {
 		return pdf.Render(chain)
@@ -41,11 +50,12 @@ const (
 )
 
 // writeRecords writes the printable records of a transcript into its
-// ceremony directory: every place that writes transcript.md writes
-// transcript.pdf with it, through here.
+// ceremony directory: every place that writes transcript.md does it
+// through here, and writes transcript.pdf with it when the transcript is
+// sealed.
 func writeRecords(dir *outdir.Dir, chain *transcript.Chain, how recordWrite) error {
 	var errs []error
-	for _, name := range recordFiles {
+	for _, name := range recordFiles(chain) {
 		if how == recordMissing {
 			if _, err := os.Lstat(filepath.Join(dir.Path(), name)); !errors.Is(err, fs.ErrNotExist) {
 				continue

@@ -18,8 +18,8 @@ import (
 // transcript's own state: temporary files of writes cut short (never a
 // complete file under a final name) and a printable record that is
 // missing or, for a closed ceremony, older than the transcript (each of
-// transcript.md and transcript.pdf). Neither is part of the record, so
-// tidying changes no transcript.
+// transcript.md and, for a sealed ceremony, transcript.pdf). Neither is
+// part of the record, so tidying changes no transcript.
 type untidy struct {
 	temps   []string // relative paths, as outdir.TempFiles lists them
 	records []rewrite
@@ -27,7 +27,7 @@ type untidy struct {
 
 // rewrite is a printable record tidy writes again from the transcript.
 type rewrite struct {
-	name string // one of recordFiles
+	name string // one of recordFiles(chain)
 	why  string
 }
 
@@ -66,7 +66,7 @@ func findUntidy(dir *outdir.Dir, chain *transcript.Chain, ended bool) (untidy, e
 	if ev, _ := endedBy(chain); ev.Is(transcript.TypeCeremonyClosed) {
 		closed = true
 	}
-	for _, name := range recordFiles {
+	for _, name := range recordFiles(chain) {
 		have, err := os.ReadFile(filepath.Join(dir.Path(), name))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
