@@ -218,3 +218,32 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 }
+
+// A transcript with little in it (no attendance, no artifacts, no script
+// text, not sealed) renders, with its footers.
+func TestSparse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "transcript.jsonl")
+	w, err := transcript.Create(path, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append(transcript.Entry{Type: "ceremony-started", Text: "Ceremony started", Data: map[string]any{"title": ""}}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	c, err := transcript.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := render(t, c)
+	pages, n, err := pdfcheck.Pages(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pages) != n || n != 4 {
+		t.Fatalf("%d pages (pdfinfo %d), want 4: the record, and a page for each of the three signature sections", len(pages), n)
+	}
+	if err := pdfcheck.Footer(pages, c, ""); err != nil {
+		t.Fatal(err)
+	}
+}
