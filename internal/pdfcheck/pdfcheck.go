@@ -131,6 +131,13 @@ func Check(path string, c *transcript.Chain) error {
 			return fmt.Errorf("page %d, headed %q, holds event lines", i+1, s)
 		}
 	}
+	// Every page from the signatures to the appendix is signed: none
+	// holds an event.
+	for i := sections["Signatures"]; i < appendix; i++ {
+		if eventLine.MatchString(pages[i]) {
+			return fmt.Errorf("page %d, a signature page, holds event lines", i+1)
+		}
+	}
 	signing := norm(strings.Join(pages[sections["Signatures"]:appendix], " "))
 	for _, p := range record.Participants(c) {
 		if name := norm(record.Printable(p.Name)); !strings.Contains(signing, name) {
