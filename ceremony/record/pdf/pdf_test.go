@@ -125,6 +125,10 @@ func TestRecord(t *testing.T) {
 	if err := pdfcheck.Check(path, c); err != nil {
 		t.Fatal(err)
 	}
+	// The check is not a formality: another transcript's PDF fails it.
+	if err := pdfcheck.Check(path, ceremony(t, entries(29, "Root Key Generation"))); err == nil {
+		t.Fatal("the PDF passed the check against another transcript")
+	}
 	pages, n, err := pdfcheck.Pages(path)
 	if err != nil {
 		t.Fatal(err)
