@@ -3,6 +3,7 @@ module github.com/devicepki/ceremony
 go 1.26.0
 
 require (
+	codeberg.org/go-pdf/fpdf v0.12.0
 	filippo.io/age v1.3.2
 	github.com/ThalesIgnite/crypto11 v1.2.5
 	github.com/charmbracelet/bubbles v1.0.0
@@ -22,6 +23,7 @@ require (
 	github.com/smallstep/pkcs7 v0.2.3
 	github.com/zmap/zcrypto v0.0.0-20260906180147-3ed30b1e9340
 	github.com/zmap/zlint/v3 v3.7.3
+	golang.org/x/image v0.46.0
 	golang.org/x/text v0.43.0
 )
 

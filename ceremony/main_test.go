@@ -29,6 +29,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/shares"
 	"github.com/devicepki/ceremony/ceremony/transcript"
+	"github.com/devicepki/ceremony/internal/pdfcheck"
 	"github.com/devicepki/ceremony/internal/softhsmtest"
 )
 
@@ -78,6 +79,7 @@ func TestCommandLine(t *testing.T) {
 			"panerows":     cmdPaneRows,
 			"panesame":     cmdPaneSame,
 			"killsealing":  cmdKillSealing,
+			"pdfcheck":     cmdPDFCheck,
 		},
 	})
 }
@@ -972,4 +974,16 @@ func cmdKillSealing(ts *testscript.TestScript, neg bool, args []string) {
 	for _, f := range []string{"transcript.sig", "transcript.md", "qr"} {
 		ts.Check(os.RemoveAll(filepath.Join(dir, f)))
 	}
+}
+
+// cmdPDFCheck checks DIR/transcript.pdf against DIR/transcript.jsonl:
+// pdfcheck DIR (pdftotext and pdfinfo must be installed).
+func cmdPDFCheck(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pdfcheck DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	c, err := transcript.ReadFile(filepath.Join(dir, "transcript.jsonl"))
+	ts.Check(err)
+	ts.Check(pdfcheck.Check(filepath.Join(dir, "transcript.pdf"), c))
 }

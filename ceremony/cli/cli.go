@@ -58,7 +58,8 @@ Commands:
            answers file for rehearsals and tests. Every step is recorded in
            OUT/transcript.jsonl; certificates and public keys go to
            OUT/artifacts/. The last step seals the transcript
-           (OUT/transcript.sig) and writes the printable OUT/transcript.md.
+           (OUT/transcript.sig) and writes the printable record,
+           OUT/transcript.md and OUT/transcript.pdf.
   shares check
            Check Shamir shares: each share's checksums, and with the
            transcript that recorded the split, each share against the

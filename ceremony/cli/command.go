@@ -30,6 +30,15 @@ type Env struct {
 	terminal io.Writer
 }
 
+// binaryOut is standard output as given, for bytes that are not text
+// (a PDF written to "-").
+func (e *Env) binaryOut() io.Writer {
+	if e.terminal != nil {
+		return e.terminal
+	}
+	return e.Stdout
+}
+
 // Command is one command of the command line, as typed after "ceremony":
 // a leaf with flags and a run function, or a group of subcommands (qr,
 // transcript, shares, token). Main finds the command, parses its flags,

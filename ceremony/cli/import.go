@@ -41,7 +41,8 @@ refuses the import). An INPUT is:
   FILE.txt          QR frames as text lines
   FILE              a certificate or chain, a CRL (PEM or DER), a
                     transcript.jsonl with its transcript.sig (and
-                    transcript.md), or a ceremony's artifacts/ file
+                    transcript.md, transcript.pdf), or a ceremony's
+                    artifacts/ file
   DIR               a ceremony directory (its transcript, seal, record and
                     artifacts; key backups are left out)
 
@@ -301,7 +302,7 @@ func commandLineName(path string) string {
 // its seal and record, and the artifacts but key backups.
 func ceremonyDir(dir string, log io.Writer) ([]opsimport.Input, error) {
 	var ins []opsimport.Input
-	for _, n := range []string{outdir.TranscriptFile, outdir.SealFile, outdir.RecordFile} {
+	for _, n := range []string{outdir.TranscriptFile, outdir.SealFile, outdir.RecordFile, outdir.RecordPDFFile} {
 		p := filepath.Join(dir, n)
 		if _, err := os.Lstat(p); err == nil {
 			ins = append(ins, opsimport.Input{Name: n, Path: p, Origin: p})

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/record/pdf"
 	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/ceremony/verify"
@@ -27,7 +29,7 @@ const (
 
 const transcriptUsage = `Usage:
   ceremony transcript verify OUT/transcript.jsonl (--root ROOT.pem | --root-fingerprint SHA256) [--crl CRL.pem]...
-  ceremony transcript show   OUT/transcript.jsonl
+  ceremony transcript show   [--pdf FILE] OUT/transcript.jsonl
 
 verify checks the transcript's lines, sequence numbers and hash chain, the
 seal (transcript.sig) against the root you pin, and every artifact's SHA-256.
@@ -43,7 +45,9 @@ reasons key-compromise, ca-compromise, aa-compromise and unspecified (or
 none); for any other reason (superseded, cessation-of-operation...) only if
 the revocation date is at or before the seal event's time.
 
-show prints the printable record (the same as OUT/transcript.md).
+show prints the printable record (the same as OUT/transcript.md); with
+--pdf FILE it writes the PDF record to FILE instead (the same as
+OUT/transcript.pdf; "-" writes it to standard output).
 `
 
 var transcriptCmd = &Command{
@@ -68,6 +72,7 @@ var transcriptCmd = &Command{
 		{
 			Name: "show", Usage: transcriptUsage,
 			Flags: func(fs *flag.FlagSet) Run {
+				pdfPath := fs.String("pdf", "", "write the PDF record to `FILE` (\"-\": standard output) instead of printing the record")
 				return func(env *Env, pos []string) error {
 					path, err := oneTranscript(pos)
 					if err != nil {
@@ -78,8 +83,15 @@ var transcriptCmd = &Command{
 						return fmt.Errorf("%s: %v", path, err)
 					}
 					if torn != nil {
-						fmt.Fprintf(env.Stdout, "NOTE: event %d was cut off in the middle of its write (%d bytes, SHA-256 %s): a crash; the record below is the %d events before it. ceremony close sets the bytes aside.\n\n",
+						note := env.Stdout
+						if *pdfPath == "-" {
+							note = env.Stderr
+						}
+						fmt.Fprintf(note, "NOTE: event %d was cut off in the middle of its write (%d bytes, SHA-256 %s): a crash; the record below is the %d events before it. ceremony close sets the bytes aside.\n\n",
 							torn.Event, len(torn.Bytes), torn.SHA256, len(chain.Events))
+					}
+					if *pdfPath != "" {
+						return showPDF(env, chain, *pdfPath, path)
 					}
 					fmt.Fprint(env.Stdout, record.Render(chain))
 					return nil
@@ -87,6 +99,24 @@ var transcriptCmd = &Command{
 			},
 		},
 	},
+}
+
+// showPDF writes the PDF record of chain (read from path) to file.
+func showPDF(env *Env, chain *transcript.Chain, file, path string) error {
+	data, err := pdf.Render(chain)
+	if err != nil {
+		return fmt.Errorf("%s: the PDF record: %v", path, err)
+	}
+	if file == "-" {
+		// A PDF is bytes, not text: it bypasses the text sanitiser.
+		_, err := env.binaryOut().Write(data)
+		return err
+	}
+	if err := durable.WriteFileExclusive(file, data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "Wrote %s: the PDF record of %s (%d bytes).\n", file, path, len(data))
+	return nil
 }
 
 // oneTranscript returns the one transcript file a subcommand was given.

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/devicepki/ceremony/ceremony/activation"
-	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/record"
@@ -553,7 +552,7 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	// The printable record is derived from the transcript: an aborted
 	// ceremony's is replaced by one that shows the closing.
 	if c, err := transcript.ReadFile(path); err == nil {
-		_ = durable.ReplaceFile(filepath.Join(dir.Path(), outdir.RecordFile), []byte(record.Render(c)), 0o644)
+		_ = writeRecords(dir, c, recordReplace)
 	}
 	return res, nil
 }

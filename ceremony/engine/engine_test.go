@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
@@ -17,10 +18,12 @@ import (
 	"github.com/devicepki/ceremony/ceremony/answers"
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/record/pdf"
 	"github.com/devicepki/ceremony/ceremony/register"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/hsm"
+	"github.com/devicepki/ceremony/internal/pdfcheck"
 	"github.com/devicepki/ceremony/internal/softhsmtest"
 )
 
@@ -196,6 +199,23 @@ func TestRootKeyGenerationCeremony(t *testing.T) {
 	}
 	if len(res.Fingerprints) != 2 {
 		t.Errorf("fingerprints of %d certificates, want the root's and the audit key's: %v", len(res.Fingerprints), res.Fingerprints)
+	}
+
+	// The seal writes both printable records, each what the transcript
+	// renders to; the PDF, read back with pdftotext, shows the
+	// transcript page by page.
+	md, err := os.ReadFile(filepath.Join(r.out, "transcript.md"))
+	if err != nil || string(md) != record.Render(chain) {
+		t.Fatalf("transcript.md is not the record of the transcript (%v)", err)
+	}
+	pdfFile := filepath.Join(r.out, "transcript.pdf")
+	if data, err := os.ReadFile(pdfFile); err != nil {
+		t.Fatal(err)
+	} else if want, _ := pdf.Render(chain); !bytes.Equal(data, want) {
+		t.Fatal("transcript.pdf is not the PDF record of the transcript")
+	}
+	if err := pdfcheck.Check(pdfFile, chain); err != nil {
+		t.Fatal(err)
 	}
 
 	// The first event commits to the script and template bytes.

@@ -74,7 +74,7 @@ func (r *run) sealLabel() string {
 
 var sealKind = script.Kind{
 	Name:    script.KindSeal,
-	Summary: "ends every script: the audit key signs the transcript (transcript.sig) and the printable record is written (transcript.md)",
+	Summary: "ends every script: the audit key signs the transcript (transcript.sig) and the printable records are written (transcript.md, transcript.pdf)",
 	New:     func() script.Spec { return &sealStep{} },
 }
 
@@ -137,7 +137,8 @@ func (k *sealStep) run(_ context.Context, r *run, info StepInfo) (string, error)
 }
 
 // seal is the last step: the audit key signs the transcript, the seal goes
-// to transcript.sig, and the printable record to transcript.md.
+// to transcript.sig, and the printable records to transcript.md and
+// transcript.pdf.
 func (r *run) seal(info StepInfo, i int) (string, error) {
 	kp, cert, root, err := r.auditKey(r.labels[i])
 	if err != nil {
@@ -178,7 +179,7 @@ func (r *run) seal(info StepInfo, i int) (string, error) {
 	ws, _ := words.FromHex(chain.Head)
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Final digest: " + record.GroupHex(chain.Head)})
 	r.face.Report(Report{Kind: Notice, Step: info, Text: "Final digest as words: " + strings.Join(ws, " ")})
-	return fmt.Sprintf("Transcript sealed by audit key %q: %s, %s", kp.Label, outdir.SealFile, outdir.RecordFile), nil
+	return fmt.Sprintf("Transcript sealed by audit key %q: %s, %s, %s", kp.Label, outdir.SealFile, outdir.RecordFile, outdir.RecordPDFFile), nil
 }
 
 // sealJob is what sealing a transcript needs: in the seal step, and in
@@ -238,7 +239,7 @@ func (j sealJob) sign(step string, kp *hsm.KeyPair, cert, root *x509.Certificate
 }
 
 // finish writes transcript.sig from the pending seal, removes it, and
-// writes the printable record; it returns the sealed transcript.
+// writes the printable records; it returns the sealed transcript.
 func (j sealJob) finish() (*transcript.Chain, error) {
 	p, err := readPendingSeal(j.out.Path())
 	if err != nil {
@@ -254,7 +255,7 @@ func (j sealJob) finish() (*transcript.Chain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read back the sealed transcript: %w", err)
 	}
-	if err := j.out.WriteFile(outdir.RecordFile, []byte(record.Render(chain))); err != nil {
+	if err := writeRecords(j.out, chain, recordNew); err != nil {
 		return nil, fmt.Errorf("write the printable record: %w", err)
 	}
 	return chain, nil

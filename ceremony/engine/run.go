@@ -12,7 +12,6 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/pki"
-	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/hsm"
@@ -349,7 +348,7 @@ func (r *run) fail(i int, cause error) error {
 	if !r.sealed {
 		// The printable record of an unsealed ceremony says so at the top.
 		if chain, err := transcript.ReadFile(r.tw.Path()); err == nil {
-			_ = r.out.WriteFile(outdir.RecordFile, []byte(record.Render(chain)))
+			_ = writeRecords(r.out, chain, recordNew)
 		}
 	}
 	return se

@@ -11,7 +11,6 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/outdir"
-	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 )
@@ -155,10 +154,8 @@ func FinishSeal(dirPath string) (string, error) {
 	} else if err := dir.WriteFile(outdir.SealFile, p.Signature); err != nil {
 		return "", err
 	}
-	if _, err := os.Lstat(filepath.Join(dir.Path(), outdir.RecordFile)); errors.Is(err, fs.ErrNotExist) {
-		if err := dir.WriteFile(outdir.RecordFile, []byte(record.Render(chain))); err != nil {
-			return "", err
-		}
+	if err := writeRecords(dir, chain, recordMissing); err != nil {
+		return "", err
 	}
 	if err := removePendingSeal(dir.Path()); err != nil {
 		return "", err

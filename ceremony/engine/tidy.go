@@ -11,21 +11,27 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/outdir"
-	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 )
 
 // untidy is what a kill can leave in a ceremony directory besides the
 // transcript's own state: temporary files of writes cut short (never a
 // complete file under a final name) and a printable record that is
-// missing or, for a closed ceremony, older than the transcript. Neither
-// is part of the record, so tidying changes no transcript.
+// missing or, for a closed ceremony, older than the transcript (each of
+// transcript.md and, for a sealed ceremony, transcript.pdf). Neither is
+// part of the record, so tidying changes no transcript.
 type untidy struct {
-	temps  []string // relative paths, as outdir.TempFiles lists them
-	record string   // why transcript.md is rewritten ("" if it is not)
+	temps   []string // relative paths, as outdir.TempFiles lists them
+	records []rewrite
 }
 
-func (u untidy) empty() bool { return len(u.temps) == 0 && u.record == "" }
+// rewrite is a printable record tidy writes again from the transcript.
+type rewrite struct {
+	name string // one of recordFiles(chain)
+	why  string
+}
+
+func (u untidy) empty() bool { return len(u.temps) == 0 && len(u.records) == 0 }
 
 // plan words what tidying would do, one line each.
 func (u untidy) plan() []string {
@@ -37,8 +43,8 @@ func (u untidy) plan() []string {
 		}
 		p = append(p, fmt.Sprintf("remove %s, a temporary file of a write the interruption cut short (never a complete file)", t))
 	}
-	if u.record != "" {
-		p = append(p, fmt.Sprintf("write %s from the transcript (%s)", outdir.RecordFile, u.record))
+	for _, r := range u.records {
+		p = append(p, fmt.Sprintf("write %s from the transcript (%s)", r.name, r.why))
 	}
 	return p
 }
@@ -56,15 +62,25 @@ func findUntidy(dir *outdir.Dir, chain *transcript.Chain, ended bool) (untidy, e
 	if chain == nil || !ended {
 		return u, nil
 	}
-	have, err := os.ReadFile(filepath.Join(dir.Path(), outdir.RecordFile))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		u.record = "it is missing"
-	case err != nil:
-		return u, fmt.Errorf("%s: %w", filepath.Join(dir.Path(), outdir.RecordFile), err)
-	default:
-		if ev, _ := endedBy(chain); ev.Is(transcript.TypeCeremonyClosed) && !bytes.Equal(have, []byte(record.Render(chain))) {
-			u.record = "it was written before the ceremony was closed"
+	closed := false
+	if ev, _ := endedBy(chain); ev.Is(transcript.TypeCeremonyClosed) {
+		closed = true
+	}
+	for _, name := range recordFiles(chain) {
+		have, err := os.ReadFile(filepath.Join(dir.Path(), name))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			u.records = append(u.records, rewrite{name, "it is missing"})
+		case err != nil:
+			return u, fmt.Errorf("%s: %w", filepath.Join(dir.Path(), name), err)
+		case closed:
+			want, err := renderRecord(name, chain)
+			if err != nil {
+				return u, fmt.Errorf("render %s: %w", name, err)
+			}
+			if !bytes.Equal(have, want) {
+				u.records = append(u.records, rewrite{name, "it was written before the ceremony was closed"})
+			}
 		}
 	}
 	return u, nil
@@ -80,11 +96,11 @@ func tidy(dir *outdir.Dir, chain *transcript.Chain, u untidy) ([]string, error) 
 	for _, t := range u.temps {
 		done = append(done, "removed "+t)
 	}
-	if u.record != "" {
-		if err := durable.ReplaceFile(filepath.Join(dir.Path(), outdir.RecordFile), []byte(record.Render(chain)), 0o644); err != nil {
+	for _, r := range u.records {
+		if err := writeRecord(dir, chain, r.name, true); err != nil {
 			return done, err
 		}
-		done = append(done, fmt.Sprintf("wrote %s (%s)", outdir.RecordFile, u.record))
+		done = append(done, fmt.Sprintf("wrote %s (%s)", r.name, r.why))
 	}
 	return done, nil
 }

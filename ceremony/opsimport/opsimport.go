@@ -8,8 +8,8 @@
 // refuses them all, and Write writes all of them or none.
 //
 // Files are classified by their content, not their names. Names serve only
-// to pair a transcript.jsonl with the transcript.sig, transcript.md and
-// artifacts/ files of the same ceremony directory. A file carried under
+// to pair a transcript.jsonl with the transcript.sig, transcript.md,
+// transcript.pdf and artifacts/ files of the same ceremony directory. A file carried under
 // another name than the one a verified transcript recorded (a hand-made
 // bundle that holds artifacts/x.pem as x.pem, say) is matched to that
 // artifact by its SHA-256, which the sealed transcript vouches for, if
@@ -43,6 +43,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/pki"
 	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/record/pdf"
 	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/verify"
 )
@@ -102,8 +103,8 @@ const (
 	KindTranscript
 	// KindSeal: the transcript.sig beside a verified transcript.
 	KindSeal
-	// KindRecord: the transcript.md beside a verified transcript, identical
-	// to the record rendered from it.
+	// KindRecord: the transcript.md or transcript.pdf beside a verified
+	// transcript, identical to the record rendered from it.
 	KindRecord
 	// KindArtifact: any other file that is an artifact of a verified
 	// transcript among the inputs (public keys, say).
@@ -608,7 +609,7 @@ func (c *checker) checkRest(it *Item) error {
 		return nil
 	case base == outdir.TranscriptFile:
 		return refuse(it, "named %s, but it is no ceremony transcript (one begins {\"seq\":1,)", outdir.TranscriptFile)
-	case base == outdir.RecordFile && cer == nil:
+	case (base == outdir.RecordFile || base == outdir.RecordPDFFile) && cer == nil:
 		return refuse(it, "a printable record without a verified %s beside it: carry the transcript with it", outdir.TranscriptFile)
 	case base == outdir.RecordFile:
 		if !bytes.Equal(it.data, []byte(record.Render(cer.res.Chain))) {
@@ -617,6 +618,20 @@ func (c *checker) checkRest(it *Item) error {
 		it.Kind, it.Transcript = KindRecord, cer.res
 		it.Title = fmt.Sprintf("printable record of the transcript %s", cer.item.Input.origin())
 		it.Fields = []pki.Field{{Label: "Matches", Value: "the record rendered from the verified transcript, byte for byte"}}
+		return nil
+	case base == outdir.RecordPDFFile:
+		// The PDF is rendered deterministically from the transcript, so
+		// it is checked the same way as transcript.md.
+		want, err := pdf.Render(cer.res.Chain)
+		if err != nil {
+			return refuse(it, "the PDF record of the transcript beside it (%s) could not be rendered to compare: %v", cer.item.Input.origin(), err)
+		}
+		if !bytes.Equal(it.data, want) {
+			return refuse(it, "does not match the transcript beside it (%s): it is not that transcript's PDF record (render it again with ceremony transcript show --pdf)", cer.item.Input.origin())
+		}
+		it.Kind, it.Transcript = KindRecord, cer.res
+		it.Title = fmt.Sprintf("PDF record of the transcript %s", cer.item.Input.origin())
+		it.Fields = []pki.Field{{Label: "Matches", Value: "the PDF record rendered from the verified transcript, byte for byte"}}
 		return nil
 	}
 	if cer, a, ok := c.artifactOf(it.Input.Name); ok {

@@ -86,7 +86,7 @@ func (c *checker) matchContent(it *Item) error {
 	_, base := splitName(it.Input.Name)
 	switch {
 	case it.Kind == KindTranscript, it.content.transcript, it.content.seal != nil, it.content.backup,
-		base == outdir.TranscriptFile, base == outdir.SealFile, base == outdir.RecordFile:
+		base == outdir.TranscriptFile, base == outdir.SealFile, base == outdir.RecordFile, base == outdir.RecordPDFFile:
 		return nil
 	}
 	if _, _, ok := c.artifactOf(it.Input.Name); ok {

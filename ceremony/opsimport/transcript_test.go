@@ -13,6 +13,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/opsimport"
 	"github.com/devicepki/ceremony/ceremony/record"
+	"github.com/devicepki/ceremony/ceremony/record/pdf"
 	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 	"github.com/devicepki/ceremony/ceremony/verify"
@@ -54,8 +55,8 @@ func newFirmwareCeremony(t *testing.T, p *testPKI) *firmwareCeremony {
 }
 
 // bundle returns the ceremony's files as a bundle carries them, under
-// prefix: transcript.jsonl, transcript.sig, transcript.md and every
-// artifact but the backup.
+// prefix: transcript.jsonl, transcript.sig, transcript.md, transcript.pdf
+// and every artifact but the backup.
 func (c *firmwareCeremony) bundle(t *testing.T, prefix string) []file {
 	t.Helper()
 	chain, err := transcript.Check(c.Transcript)
@@ -66,6 +67,7 @@ func (c *firmwareCeremony) bundle(t *testing.T, prefix string) []file {
 		{prefix + "transcript.jsonl", c.Transcript},
 		{prefix + "transcript.sig", c.Sig},
 		{prefix + "transcript.md", []byte(record.Render(chain))},
+		{prefix + "transcript.pdf", renderPDF(t, chain)},
 	}
 	for _, a := range c.Artifacts {
 		if a.Path != backupPath {
@@ -73,6 +75,15 @@ func (c *firmwareCeremony) bundle(t *testing.T, prefix string) []file {
 		}
 	}
 	return files
+}
+
+func renderPDF(t *testing.T, chain *transcript.Chain) []byte {
+	t.Helper()
+	b, err := pdf.Render(chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // without returns files without the one named name; with replaces or adds it.
@@ -127,6 +138,7 @@ func TestTranscript(t *testing.T) {
 	}{
 		"ABCD2345/transcript.sig":                     {opsimport.KindSeal, `seal of the transcript bundle TEST: ABCD2345/transcript.jsonl, by "Transcript Audit"`},
 		"ABCD2345/transcript.md":                      {opsimport.KindRecord, "printable record of the transcript bundle TEST: ABCD2345/transcript.jsonl"},
+		"ABCD2345/transcript.pdf":                     {opsimport.KindRecord, "PDF record of the transcript bundle TEST: ABCD2345/transcript.jsonl"},
 		"ABCD2345/artifacts/root-ca.crt.pem":          {opsimport.KindCertificate, `the pinned root "Example Devices Root CA R1"`},
 		"ABCD2345/artifacts/firmware-signing.crt.pem": {opsimport.KindCertificate, `firmware-signing certificate "Example Devices Firmware Signing 2026"`},
 		"ABCD2345/artifacts/firmware-signing.pub.pem": {opsimport.KindArtifact, `public key (ECDSA P-256, PEM) of firmware-signing certificate "Example Devices Firmware Signing 2026"`},
@@ -208,6 +220,10 @@ func TestTranscriptRefused(t *testing.T) {
 			"B/transcript.jsonl", []string{"artifacts/sub: not recorded in the transcript"}},
 		{"the record altered", with(files, "B/transcript.md", []byte(strings.Replace(record.Render(chain), "Room 4", "Room 5", 1))),
 			"B/transcript.md", []string{"does not match the transcript beside it (bundle TEST: B/transcript.jsonl)"}},
+		{"the PDF record altered", with(files, "B/transcript.pdf", bytes.Replace(renderPDF(t, chain), []byte("/Creator"), []byte("/Creatox"), 1)),
+			"B/transcript.pdf", []string{"does not match the transcript beside it (bundle TEST: B/transcript.jsonl): it is not that transcript's PDF record"}},
+		{"the PDF record of another transcript", with(files, "B/transcript.pdf", renderPDF(t, foreignChain(t, foreign))),
+			"B/transcript.pdf", []string{"does not match the transcript beside it"}},
 		{"the seal missing", without(files, "B/transcript.sig"),
 			"B/transcript.jsonl", []string{"transcript.sig: missing: event 12 says the transcript was sealed"}},
 		{"unsealed", with(without(files, "B/transcript.sig"), "B/transcript.jsonl", unsealed),
@@ -224,6 +240,8 @@ func TestTranscriptRefused(t *testing.T) {
 			"B/transcript.jsonl", []string{"transcript.sig: missing"}},
 		{"a record without its transcript", []file{{"B/transcript.md", []byte(record.Render(chain))}},
 			"B/transcript.md", []string{"a printable record without a verified transcript.jsonl beside it"}},
+		{"a PDF record without its transcript", []file{{"B/transcript.pdf", renderPDF(t, chain)}},
+			"B/transcript.pdf", []string{"a printable record without a verified transcript.jsonl beside it"}},
 		{"a public key not covered", []file{{"firmware-signing.pub.pem", c.Artifacts[2].Data}},
 			"firmware-signing.pub.pem", []string{"not covered by a certificate chain to the pinned root or a verified transcript"}},
 		{"a file beside the transcript that it does not record", append(files, file{"B/firmware-signing.pub.pem", foreign.Artifacts[2].Data}),
@@ -413,4 +431,13 @@ func TestWriteWritesWhatWasChecked(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(out, "root-ca.crt.pem")); !bytes.Equal(got, ceremonytest.PEM(p.Root)) {
 		t.Fatalf("wrote %q", got)
 	}
+}
+
+func foreignChain(t *testing.T, c *firmwareCeremony) *transcript.Chain {
+	t.Helper()
+	chain, err := transcript.Check(c.Transcript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return chain
 }

@@ -33,8 +33,10 @@ const (
 	// `ceremony seal DIR` finishes the seal from it.
 	PendingSealFile = "transcript.sig.pending"
 	// RecordFile is the printable rendering of the transcript.
-	RecordFile   = "transcript.md"
-	ArtifactsDir = "artifacts"
+	RecordFile = "transcript.md"
+	// RecordPDFFile is the same record as a paged PDF, to print.
+	RecordPDFFile = "transcript.pdf"
+	ArtifactsDir  = "artifacts"
 	// SharesDir holds a rehearsal's shares (never a real ceremony's).
 	SharesDir = "shares"
 	// QRDir holds the QR frames and printable sheet of what is carried
@@ -129,10 +131,10 @@ func (d *Dir) Path() string { return d.path }
 func (d *Dir) TranscriptPath() string { return filepath.Join(d.path, TranscriptFile) }
 
 // WriteFile writes one of the ceremony directory's own files (SealFile,
-// RecordFile, a transcript's cut-off line set aside) atomically; it never
+// RecordFile, RecordPDFFile, a transcript's cut-off line set aside) atomically; it never
 // overwrites.
 func (d *Dir) WriteFile(name string, data []byte) error {
-	if name != SealFile && name != RecordFile && name != PendingSealFile && !tornName.MatchString(name) {
+	if name != SealFile && name != RecordFile && name != RecordPDFFile && name != PendingSealFile && !tornName.MatchString(name) {
 		return fmt.Errorf("outdir: %s is not a ceremony file", name)
 	}
 	return durable.WriteFileExclusive(filepath.Join(d.path, name), data, 0o644)

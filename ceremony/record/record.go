@@ -15,7 +15,9 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/devicepki/ceremony/ceremony/shares"
@@ -48,11 +50,16 @@ func closedAfter(c *transcript.Chain) int {
 	return d.LastEventBefore
 }
 
-// Render returns the printable record of a checked transcript.
+// Render returns the printable record of a checked transcript, as
+// Markdown (transcript.md).
 func Render(c *transcript.Chain) string {
-	var b strings.Builder
-	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	return Build(c).Markdown()
+}
 
+// Build returns the printable record of a checked transcript as a
+// document, for a renderer to lay out.
+func Build(c *transcript.Chain) *Document {
+	d := &doc{}
 	var st transcript.CeremonyStarted
 	if len(c.Events) > 0 {
 		st, _ = transcript.DataAs[transcript.CeremonyStarted](c.Events[0])
@@ -61,26 +68,30 @@ func Render(c *transcript.Chain) string {
 	if title == "" {
 		title = st.Script.Name
 	}
-	w("# Ceremony record: %s\n\n", title)
+	d.Title, d.Head = title, c.Head
+	d.Words, _ = words.FromHex(c.Head)
+	d.heading(1, plain("Ceremony record: "+title))
 	first, last := c.Events[0], c.Events[len(c.Events)-1]
+	d.Time, _ = time.Parse(time.RFC3339Nano, last.Time)
 	place := st.Inputs["place"]
 	if place == "" {
 		place = "(not recorded)"
 	}
-	w("| | |\n|---|---|\n")
-	w("| Ceremony | %s (script `%s`) |\n", cell(title), cell(st.Script.Name))
-	w("| Script file | `%s` |\n", cell(st.Script.Path))
-	w("| Script SHA-256 | `%s` |\n", st.Script.SHA256)
-	w("| Place | %s |\n", cell(place))
-	w("| Date | %s (UTC) |\n", first.Time[:10])
-	w("| Began | %s |\n", clock(first.Time))
-	w("| Ended | %s |\n", clock(last.Time))
-	w("| Events | %d |\n", len(c.Events))
-	w("| Status | **%s** |\n", Status(c))
+	// The ceremony at a glance: a row is one line here.
+	head := d.table(nil, nil)
+	head.kv("Ceremony", outside(title), plain(" (script "), outsideMono(st.Script.Name), plain(")"))
+	head.kv("Script file", outsideMono(st.Script.Path))
+	head.kv("Script SHA-256", mono(st.Script.SHA256))
+	head.kv("Place", outside(place))
+	head.kv("Date", plain(first.Time[:10]+" (UTC)"))
+	head.kv("Began", plain(clock(first.Time)))
+	head.kv("Ended", plain(clock(last.Time)))
+	head.kv("Events", plain(strconv.Itoa(len(c.Events))))
+	head.kv("Status", bold(Status(c)))
 	if st.Rehearsal {
-		w("| Rehearsal | **yes**: the shares handed out were also written to `shares/`; they protect nothing |\n")
+		head.kv("Rehearsal", bold("yes"), plain(": the shares handed out were also written to "), mono("shares/"), plain("; they protect nothing"))
 	}
-	w("| Recorded by | ceremony %s, %s face |\n", cell(st.ToolVersion), cell(st.Face))
+	head.kv("Recorded by", plain("ceremony "), outside(st.ToolVersion), plain(", "), outside(st.Face), plain(" face"))
 	var inputs []string
 	for _, k := range slices.Sorted(maps.Keys(st.Inputs)) {
 		if k != "place" {
@@ -88,52 +99,53 @@ func Render(c *transcript.Chain) string {
 		}
 	}
 	if len(inputs) > 0 {
-		w("| Inputs | %s |\n", cell(strings.Join(inputs, "; ")))
+		head.kv("Inputs", outside(strings.Join(inputs, "; ")))
 	}
 
 	people := Participants(c)
-	w("\n## Participants\n\n")
+	d.heading(2, plain("Participants"))
 	if len(people) == 0 {
-		w("No attendance was recorded.\n")
+		d.para(plain("No attendance was recorded."))
 	} else {
-		w("| Role | Name |\n|---|---|\n")
+		t := d.table(line(plain("Role")), line(plain("Name")))
 		for _, p := range people {
-			w("| %s | %s |\n", cell(p.Role), cell(p.Name))
+			t.row(line(outside(p.Role)), line(outside(p.Name)))
 		}
 	}
 
-	w("\n## Events\n\nTimes are UTC. Each step lists what the machine recorded, in order.\n")
+	d.heading(2, plain("Events"))
+	d.para(plain("Times are UTC. Each step lists what the machine recorded, in order."))
 	step := "\x00"
 	for _, ev := range c.Events {
 		if ev.Step != step {
 			step = ev.Step
 			switch n, title := stepTitle(st.Steps, step); {
 			case step == "":
-				w("\n### Ceremony\n\n")
+				d.heading(3, plain("Ceremony"))
 			case n > 0:
-				w("\n### Step %d of %d: %s (`%s`)\n\n", n, len(st.Steps), title, step)
+				d.heading(3, plain(fmt.Sprintf("Step %d of %d: %s (", n, len(st.Steps), title)), mono(step), plain(")"))
 				// The text read aloud before the machine acted; a
 				// confirmation or a choice records it in its own event.
 				if s := st.Steps[n-1]; s.Say != "" && s.Kind != "confirm" && s.Kind != "choose" {
-					w("> Read aloud before it ran: “%s”\n\n", oneLine(s.Say))
+					d.quote(plain("Read aloud before it ran: “"), outside(s.Say), plain("”"))
 				}
 			default:
-				w("\n### Step `%s`\n\n", step)
+				d.heading(3, plain("Step "), mono(step))
 			}
 		}
-		by := ""
+		t := line(bold(strconv.Itoa(ev.Seq)), plain(" "), mono(clock(ev.Time)[11:]), plain(" "), outside(ev.Type), plain(": "), outside(ev.Text))
 		if len(ev.Actors) > 0 && !ev.Is(transcript.TypeAttendance, transcript.TypeConfirmed) {
 			var names []string
 			for _, a := range ev.Actors {
-				names = append(names, fmt.Sprintf("%s (%s)", oneLine(a.Name), oneLine(a.Role)))
+				names = append(names, fmt.Sprintf("%s (%s)", clean(a.Name), clean(a.Role)))
 			}
-			by = " — by " + strings.Join(names, ", ")
+			t = append(t, plain(" — by "), Span{Text: strings.Join(names, ", "), Style: Outside})
 		}
-		w("- **%d** `%s` %s: %s%s\n", ev.Seq, clock(ev.Time)[11:], oneLine(ev.Type), oneLine(ev.Text), by)
-		renderDetails(w, ev)
+		d.item(0, t...)
+		details(d, ev)
 	}
 
-	w("\n## Exceptions and overrides\n\n")
+	d.heading(2, plain("Exceptions and overrides"))
 	n := 0
 	for _, ev := range c.Events {
 		if !ev.Is(transcript.TypeException, transcript.TypeOverride, transcript.TypeBackupException) {
@@ -144,82 +156,87 @@ func Render(c *transcript.Chain) string {
 		if len(ev.Actors) > 0 {
 			who = ev.Actors[0].Name
 		}
+		at := plain(fmt.Sprintf("Event %d, step ", ev.Seq))
 		if ev.Is(transcript.TypeBackupException) {
 			b, _ := transcript.DataAs[transcript.BackupException](ev)
-			w("%d. Event %d, step `%s`: key `%s` has no backup (%s); approved by %s\n", n, ev.Seq, ev.Step, oneLine(b.Label), oneLine(b.Reason), oneLine(b.ApprovedBy))
+			d.item(n, at, mono(ev.Step), plain(": key "), outsideMono(b.Label), plain(" has no backup ("), outside(b.Reason), plain("); approved by "), outside(b.ApprovedBy))
 			continue
 		}
 		if o, err := transcript.DataAs[transcript.Override](ev); err == nil {
-			w("%d. Event %d, step `%s`: %s overrode the %s check. Reason: %s\n", n, ev.Seq, ev.Step, who, o.Check, oneLine(o.Reason))
+			d.item(n, at, mono(ev.Step), plain(fmt.Sprintf(": %s overrode the %s check. Reason: ", who, o.Check)), outside(o.Reason))
 			continue
 		}
 		f, _ := transcript.DataAs[transcript.Exception](ev)
-		w("%d. Event %d, step `%s`, recorded by %s. Expected: %s Happened: %s Done: %s\n", n, ev.Seq, ev.Step, who,
-			sentence(f.Expected), sentence(f.Happened), sentence(f.Action))
+		d.item(n, at, mono(ev.Step), plain(fmt.Sprintf(", recorded by %s. Expected: ", who)), sentence(f.Expected),
+			plain(" Happened: "), sentence(f.Happened), plain(" Done: "), sentence(f.Action))
 	}
 	if n == 0 {
-		w("None recorded.\n")
+		d.para(plain("None recorded."))
 	}
 
-	w("\n## Artifacts\n\n")
+	d.heading(2, plain("Artifacts"))
 	arts := Artifacts(c)
 	if len(arts) == 0 {
-		w("None.\n")
+		d.para(plain("None."))
 	} else {
-		w("| File | Bytes | File SHA-256 | Certificate SHA-256 (fingerprint) |\n|---|---|---|---|\n")
+		t := d.table(line(plain("File")), line(plain("Bytes")), line(plain("File SHA-256")), line(plain("Certificate SHA-256 (fingerprint)")))
 		for _, a := range arts {
-			fp := ""
+			var fp Text
 			if a.CertificateSHA256 != "" {
-				fp = "`" + ColonHex(a.CertificateSHA256) + "`"
+				fp = line(mono(ColonHex(a.CertificateSHA256)))
 			}
-			w("| `%s` | %d | `%s` | %s |\n", a.Path, a.Size, a.SHA256, fp)
+			t.row(line(mono(a.Path)), line(plain(strconv.Itoa(a.Size))), line(mono(a.SHA256)), fp)
 		}
-		w("\nA file's SHA-256 is of its bytes (`sha256sum`); a certificate's fingerprint is the SHA-256 of the certificate itself, as `openssl x509 -noout -fingerprint -sha256` prints it, and what `--root-fingerprint` takes.\n")
+		d.para(plain("A file's SHA-256 is of its bytes ("), mono("sha256sum"), plain("); a certificate's fingerprint is the SHA-256 of the certificate itself, as "),
+			mono("openssl x509 -noout -fingerprint -sha256"), plain(" prints it, and what "), mono("--root-fingerprint"), plain(" takes."))
 	}
 
-	w("\n## Final digest\n\n")
-	w("SHA-256 of the transcript's last line (event %d), which commits to every event before it:\n\n", last.Seq)
-	w("```\n%s\n```\n\n", GroupHex(c.Head))
-	ws, _ := words.FromHex(c.Head)
-	w("The same digest as words, one per byte, to read aloud and compare:\n\n```\n%s\n```\n", strings.Join(words.Lines(ws, 8), "\n"))
-	w("\nCheck the transcript and its seal: `ceremony transcript verify transcript.jsonl --root root-ca.crt.pem`.\n")
+	d.heading(2, plain("Final digest"))
+	d.para(plain(fmt.Sprintf("SHA-256 of the transcript's last line (event %d), which commits to every event before it:", last.Seq)))
+	d.code(GroupHex(c.Head))
+	d.para(plain("The same digest as words, one per byte, to read aloud and compare:"))
+	d.code(words.Lines(d.Words, 8)...)
+	d.para(plain("Check the transcript and its seal: "), mono("ceremony transcript verify transcript.jsonl --root root-ca.crt.pem"), plain("."))
 
-	w("\n## Signatures\n\n")
-	w("By signing I confirm that I was present, that this record describes the ceremony as it happened, and that the final digest words above match those shown on the ceremony machine's screen.\n\n")
+	// Each group of signatures starts a page of its own.
+	d.section(plain("Signatures"))
+	d.para(plain("By signing I confirm that I was present, that this record describes the ceremony as it happened, and that the final digest words above match those shown on the ceremony machine's screen."))
 	for _, p := range people {
-		w("%s (%s)\n\nSignature: ________________________________  Date: ______________\n\n", oneLine(p.Name), oneLine(p.Role))
+		d.signature(outside(p.Name), plain(" ("), outside(p.Role), plain(")"))
 	}
 	if len(people) == 0 {
-		w("Name: ________________________  Role: ______________\n\nSignature: ________________________________  Date: ______________\n\n")
+		d.signature(plain("Name: ________________________  Role: ______________"))
 	}
 
 	// The witness's and the auditor's statements stand apart from the
 	// participants' signatures: each attests to something the others do
 	// not.
-	w("\n## Witness attestation\n\n")
-	w("I witnessed the whole ceremony from start to end. Every step was carried out as this record describes, following the script in its appendix; every exception and override is listed above; no key material or share left the room except as recorded; and the final digest words above match those on the ceremony machine's screen.\n\n")
+	d.section(plain("Witness attestation"))
+	d.para(plain("I witnessed the whole ceremony from start to end. Every step was carried out as this record describes, following the script in its appendix; every exception and override is listed above; no key material or share left the room except as recorded; and the final digest words above match those on the ceremony machine's screen."))
 	witnesses := 0
 	for _, p := range people {
 		if p.Role == "witness" {
 			witnesses++
-			w("%s (witness)\n\nSignature: ________________________________  Date: ______________\n\n", oneLine(p.Name))
+			d.signature(outside(p.Name), plain(" (witness)"))
 		}
 	}
 	if witnesses == 0 {
-		w("Name: ________________________  (witness)\n\nSignature: ________________________________  Date: ______________\n\n")
+		d.signature(plain("Name: ________________________  (witness)"))
 	}
-	w("\n## Auditor attestation\n\n")
-	w("I observed the ceremony, or examined this record, its transcript and its seal afterwards (`ceremony transcript verify`, or `scripts/audit/check-transcript.sh` with stock tools), and found them consistent with the script in the appendix and with the controls the certification practice statement requires. Findings, if any:\n\n")
-	w("______________________________________________________________________\n\n______________________________________________________________________\n\n")
-	w("Name: ________________________  Firm: ________________________  Observed in person / examined afterwards (strike one)\n\nSignature: ________________________________  Date: ______________\n\n")
-	renderFiles(w, st)
-	return b.String()
+	d.section(plain("Auditor attestation"))
+	d.para(plain("I observed the ceremony, or examined this record, its transcript and its seal afterwards ("), mono("ceremony transcript verify"),
+		plain(", or "), mono("scripts/audit/check-transcript.sh"), plain(" with stock tools), and found them consistent with the script in the appendix and with the controls the certification practice statement requires. Findings, if any:"))
+	d.para(plain("______________________________________________________________________"))
+	d.para(plain("______________________________________________________________________"))
+	d.signature(plain("Name: ________________________  Firm: ________________________  Observed in person / examined afterwards (strike one)"))
+	appendix(d, st)
+	return &d.Document
 }
 
-// renderFiles appends the script and templates the ceremony ran, as the
+// appendix adds the script and templates the ceremony ran, as the
 // transcript carries them (each text's SHA-256 is the one event 1
 // records: transcript verify checks it).
-func renderFiles(w func(string, ...any), st transcript.CeremonyStarted) {
+func appendix(d *doc, st transcript.CeremonyStarted) {
 	files := append([]transcript.File{st.Script}, st.Templates...)
 	n := 0
 	for _, f := range files {
@@ -227,19 +244,15 @@ func renderFiles(w func(string, ...any), st transcript.CeremonyStarted) {
 			continue
 		}
 		if n == 0 {
-			w("\n## Appendix: the script and templates as run\n")
+			d.section(plain("Appendix: the script and templates as run"))
 		}
 		n++
-		w("\n### `%s` (SHA-256 `%s`)\n\n", oneLine(f.Path), GroupHex(f.SHA256))
-		fence := "```"
-		for strings.Contains(f.Text, fence) {
-			fence += "`"
-		}
+		d.heading(3, outsideMono(f.Path), plain(" (SHA-256 "), mono(GroupHex(f.SHA256)), plain(")"))
 		lines := strings.Split(strings.TrimRight(f.Text, "\n"), "\n")
 		for i, l := range lines {
 			lines[i] = Printable(strings.ReplaceAll(l, "\t", "    "))
 		}
-		w("%s\n%s\n%s\n", fence, strings.Join(lines, "\n"), fence)
+		d.code(lines...)
 	}
 }
 
@@ -293,22 +306,6 @@ func Participants(c *transcript.Chain) []Participant {
 	return nil
 }
 
-// codeSpan puts text from outside (a CSR's subject, say) in a Markdown
-// code span on one line, so that it shows exactly as it is: no character
-// in it can start emphasis, a link or HTML, and its backticks cannot end
-// the span (the fence is longer than any run of them).
-func codeSpan(s string) string {
-	s = strings.Join(strings.Fields(Printable(strings.NewReplacer("\n", " ", "\t", " ", "\r", " ").Replace(s))), " ")
-	fence := "`"
-	for strings.Contains(s, fence) {
-		fence += "`"
-	}
-	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
-		s = " " + s + " "
-	}
-	return fence + s + fence
-}
-
 // ColonHex formats a hex digest as openssl prints fingerprints: upper-case
 // byte pairs joined by colons.
 func ColonHex(h string) string {
@@ -337,11 +334,6 @@ func GroupHex(h string) string {
 // clock turns an event time into "2006-01-02 15:04:05.000 UTC".
 func clock(t string) string {
 	return strings.Replace(strings.TrimSuffix(t, "Z"), "T", " ", 1) + " UTC"
-}
-
-// cell makes text safe inside a Markdown table cell.
-func cell(s string) string {
-	return strings.ReplaceAll(oneLine(s), "|", `\|`)
 }
 
 // Printable makes untrusted text safe on a terminal and one line:
@@ -385,26 +377,26 @@ func (t textWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// oneLine puts text from the transcript on one line and makes it inert in
-// Markdown and on a terminal: control, invisible and direction-changing
-// characters become U+FFFD, and < > are escaped so no HTML renders.
-func oneLine(s string) string {
+// clean puts text from the transcript on one line and makes it inert on a
+// terminal: control, invisible and direction-changing characters become
+// U+FFFD (a renderer escapes what its own markup needs).
+func clean(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsSpace(r) || unicode.IsPrint(r) {
 			return r
 		}
 		return '\uFFFD'
 	}, s)
-	s = strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
 	return strings.Join(strings.Fields(s), " ")
 }
 
-func sentence(s string) string {
-	s = oneLine(s)
+// sentence is text from the transcript, clean, ending with a full stop.
+func sentence(s string) Span {
+	s = clean(s)
 	if s != "" && !strings.ContainsAny(s[len(s)-1:], ".!?") {
 		s += "."
 	}
-	return s
+	return Span{Text: s, Style: Outside}
 }
 
 // stepTitle returns the 1-based position and title of step id, or 0.
@@ -417,13 +409,13 @@ func stepTitle(steps []transcript.StartedStep, id string) (int, string) {
 	return 0, ""
 }
 
-// renderDetails writes, under an event's line, the digests and texts from
-// its data that people compare and read.
-func renderDetails(w func(string, ...any), ev transcript.Event) {
+// details adds, under an event's line, the digests and texts from its data
+// that people compare and read.
+func details(d *doc, ev transcript.Event) {
 	switch transcript.Canonical(ev.Type) {
 	case transcript.TypeConfirmed:
 		if f, _ := transcript.DataAs[transcript.Confirmed](ev); f.Said != "" {
-			w("  - Read aloud: “%s”\n", oneLine(f.Said))
+			d.sub(plain("Read aloud: “"), outside(f.Said), plain("”"))
 		}
 	case transcript.TypePreflight:
 		f, _ := transcript.DataAs[transcript.Preflight](ev)
@@ -431,38 +423,39 @@ func renderDetails(w func(string, ...any), ev transcript.Event) {
 		if f.Tool.Revision != "" {
 			build += ", revision " + f.Tool.Revision
 		}
-		w("  - Program SHA-256: `%s` (%s)\n", GroupHex(f.Tool.ExecSHA256), build)
-		w("  - PKCS#11 module `%s` SHA-256: `%s`\n", f.PKCS11Module.Path, GroupHex(f.PKCS11Module.SHA256))
+		d.sub(plain("Program SHA-256: "), mono(GroupHex(f.Tool.ExecSHA256)), plain(" ("+build+")"))
+		d.sub(plain("PKCS#11 module "), mono(f.PKCS11Module.Path), plain(" SHA-256: "), mono(GroupHex(f.PKCS11Module.SHA256)))
 	case transcript.TypeSharesSplit:
 		f, _ := transcript.DataAs[transcript.SharesSplit](ev)
 		var m shares.Manifest
 		if f.Manifest.Decode(&m) != nil {
 			return
 		}
-		w("  - Split `%s`: %s, %d of %d shares needed; commitment `%s`\n", oneLine(m.Split), oneLine(m.Purpose), m.Threshold, m.Count, GroupHex(m.Commitment))
+		d.sub(plain("Split "), outsideMono(m.Split), plain(": "), outside(m.Purpose), plain(fmt.Sprintf(", %d of %d shares needed; commitment ", m.Threshold, m.Count)), mono(GroupHex(m.Commitment)))
 		for _, h := range f.Holders {
 			hash := ""
 			if h.Share >= 1 && h.Share <= len(m.ShareHashes) {
 				hash = m.ShareHashes[h.Share-1]
 			}
-			w("  - Share %d: %s (%s), share SHA-256 `%s`\n", h.Share, oneLine(h.Name), oneLine(h.Role), GroupHex(hash))
+			d.sub(plain(fmt.Sprintf("Share %d: ", h.Share)), outside(h.Name), plain(" ("), outside(h.Role), plain("), share SHA-256 "), mono(GroupHex(hash)))
 		}
 	case transcript.TypeKeyGenerated:
 		f, _ := transcript.DataAs[transcript.KeyGenerated](ev)
-		renderKey(w, f.PublicKeySHA256, f.Attributes)
+		key(d, f.PublicKeySHA256, f.Attributes)
 	case transcript.TypeKeyBackedUp:
 		f, _ := transcript.DataAs[transcript.KeyBackedUp](ev)
-		renderKey(w, f.PublicKeySHA256, f.Attributes)
+		key(d, f.PublicKeySHA256, f.Attributes)
 		if f.CiphertextSHA256 != "" {
-			w("  - Backup ciphertext SHA-256: `%s`\n", GroupHex(f.CiphertextSHA256))
+			d.sub(plain("Backup ciphertext SHA-256: "), mono(GroupHex(f.CiphertextSHA256)))
 		}
 	case transcript.TypeBackupException:
 		f, _ := transcript.DataAs[transcript.BackupException](ev)
-		renderKey(w, f.PublicKeySHA256, f.Attributes)
-		w("  - No backup, approved by: %s\n  - Statement SHA-256: `%s`\n", oneLine(f.ApprovedBy), GroupHex(f.StatementSHA256))
+		key(d, f.PublicKeySHA256, f.Attributes)
+		d.sub(plain("No backup, approved by: "), outside(f.ApprovedBy))
+		d.sub(plain("Statement SHA-256: "), mono(GroupHex(f.StatementSHA256)))
 	case transcript.TypeKeyRestored:
 		f, _ := transcript.DataAs[transcript.KeyRestored](ev)
-		renderKey(w, f.PublicKeySHA256, f.Attributes)
+		key(d, f.PublicKeySHA256, f.Attributes)
 	case transcript.TypeInventory:
 		f, _ := transcript.DataAs[transcript.Inventory](ev)
 		for _, it := range f.Items {
@@ -473,63 +466,65 @@ func renderDetails(w func(string, ...any), ev transcript.Event) {
 			case it.Expected != "":
 				note = " (as expected)"
 			}
-			w("  - %s: %s%s\n", oneLine(it.Name), codeSpan(it.Value), note)
+			d.sub(outside(it.Name), plain(": "), verbatim(it.Value), plain(note))
 		}
 	case transcript.TypeShareHandedOut:
 		f, _ := transcript.DataAs[transcript.ShareHandedOut](ev)
-		w("  - Share %d of split `%s` handed out, typed back correctly (share SHA-256 `%s`)\n", f.Share, oneLine(f.SplitID), GroupHex(f.ShareSHA256))
+		d.sub(plain(fmt.Sprintf("Share %d of split ", f.Share)), outsideMono(f.SplitID), plain(" handed out, typed back correctly (share SHA-256 "), mono(GroupHex(f.ShareSHA256)), plain(")"))
 		var m struct {
 			File, SHA256, Encryption string
 		}
 		if f.MediaCopy.Decode(&m) == nil && m.File != "" {
-			w("  - Copied to the keyholder's removable media as %s (%s), SHA-256 `%s`\n", codeSpan(m.File), oneLine(m.Encryption), GroupHex(m.SHA256))
+			d.sub(plain("Copied to the keyholder's removable media as "), verbatim(m.File), plain(" ("), outside(m.Encryption), plain("), SHA-256 "), mono(GroupHex(m.SHA256)))
 		}
 	case transcript.TypeHSMLogin:
 		if f, _ := transcript.DataAs[transcript.HSMLogin](ev); f.Quorum != nil {
-			renderShares(w, f.Quorum.SplitID, f.Quorum.Shares, f.Quorum.EnteredBy)
+			sharesEntered(d, f.Quorum.SplitID, f.Quorum.Shares, f.Quorum.EnteredBy)
 		}
 	case transcript.TypeBackupKeyRebuilt:
 		f, _ := transcript.DataAs[transcript.BackupKeyRebuilt](ev)
-		renderShares(w, f.BackupKeySplit, f.Shares, f.EnteredBy)
+		sharesEntered(d, f.BackupKeySplit, f.Shares, f.EnteredBy)
 	case transcript.TypeSigningApproved:
 		// What the approvers saw, decoded, field by field.
 		f, _ := transcript.DataAs[transcript.SigningApproved](ev)
 		var shown []struct{ Label, Value string }
 		if f.Shown.Decode(&shown) == nil {
 			for _, fl := range shown {
-				w("  - %s: %s\n", oneLine(fl.Label), codeSpan(fl.Value))
+				d.sub(outside(fl.Label), plain(": "), verbatim(fl.Value))
 			}
 		}
 	case transcript.TypeCertificateIssued:
 		f, _ := transcript.DataAs[transcript.CertificateIssued](ev)
-		w("  - Certificate SHA-256: `%s`\n", GroupHex(f.SHA256))
+		d.sub(plain("Certificate SHA-256: "), mono(GroupHex(f.SHA256)))
 	case transcript.TypeArtifactWritten:
 		f, _ := transcript.DataAs[transcript.ArtifactWritten](ev)
-		w("  - File `%s`, %d bytes, file SHA-256: `%s`\n", f.Path, f.Size, GroupHex(f.SHA256))
+		d.sub(plain("File "), mono(f.Path), plain(fmt.Sprintf(", %d bytes, file SHA-256: ", f.Size)), mono(GroupHex(f.SHA256)))
 		if f.CertificateSHA256 != "" {
-			w("  - Certificate SHA-256 (fingerprint): `%s`\n", ColonHex(f.CertificateSHA256))
+			d.sub(plain("Certificate SHA-256 (fingerprint): "), mono(ColonHex(f.CertificateSHA256)))
 		}
 	case transcript.TypeException:
 		f, _ := transcript.DataAs[transcript.Exception](ev)
-		w("  - Expected: %s\n  - Happened: %s\n  - Done: %s\n", oneLine(f.Expected), oneLine(f.Happened), oneLine(f.Action))
+		d.sub(plain("Expected: "), outside(f.Expected))
+		d.sub(plain("Happened: "), outside(f.Happened))
+		d.sub(plain("Done: "), outside(f.Action))
 	}
 }
 
-// renderShares writes which share of a split each person entered.
-func renderShares(w func(string, ...any), split string, shares []int, by []string) {
+// sharesEntered adds which share of a split each person entered.
+func sharesEntered(d *doc, split string, shares []int, by []string) {
 	for i, n := range shares {
-		who := "(not recorded)"
+		who := plain("(not recorded)")
 		if i < len(by) {
-			who = oneLine(by[i])
+			who = outside(by[i])
 		}
-		w("  - Share %d of split `%s` entered by %s\n", n, oneLine(split), who)
+		d.sub(plain(fmt.Sprintf("Share %d of split ", n)), outsideMono(split), plain(" entered by "), who)
 	}
 }
 
-// renderKey writes a key's public key digest and the attributes its
-// private key has.
-func renderKey(w func(string, ...any), publicKeySHA256 string, attributes transcript.Value) {
-	w("  - Public key SHA-256: `%s`\n", GroupHex(publicKeySHA256))
+// key adds a key's public key digest and the attributes its private key
+// has.
+func key(d *doc, publicKeySHA256 string, attributes transcript.Value) {
+	d.sub(plain("Public key SHA-256: "), mono(GroupHex(publicKeySHA256)))
 	var attrs map[string]bool
 	_ = attributes.Decode(&attrs)
 	var set []string
@@ -538,5 +533,5 @@ func renderKey(w func(string, ...any), publicKeySHA256 string, attributes transc
 			set = append(set, strings.ReplaceAll(k, "_", "-"))
 		}
 	}
-	w("  - Private key attributes: %s\n", strings.Join(set, ", "))
+	d.sub(plain("Private key attributes: " + strings.Join(set, ", ")))
 }

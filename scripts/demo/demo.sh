@@ -265,6 +265,7 @@ transcripts/demo/shares/ are rehearsal shares: they protect nothing. Inspect:
   bin/ceremony shares check --transcript transcripts/demo/transcript.jsonl transcripts/demo/shares/custodian-*.share
   SOFTHSM2_CONF=.softhsm/softhsm2.conf bin/ceremony token inspect --config .softhsm/$label.yaml transcripts/demo/shares/officer-[123].share
   less transcripts/demo/transcript.md
+  xdg-open transcripts/demo/transcript.pdf  # the same record to print and sign
   openssl x509 -in transcripts/demo/artifacts/root-ca.crt.pem -noout -text
   xdg-open transcripts/demo/qr/sheet.html   # the printable QR sheet of what was carried out
   bin/ceremony qr show transcripts/demo/artifacts/root-ca.crt.pem
