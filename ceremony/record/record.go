@@ -61,6 +61,7 @@ func Render(c *transcript.Chain) string {
 func Build(c *transcript.Chain) *Document {
 	d := &doc{}
 	var st transcript.CeremonyStarted
+	started := len(c.Events) > 0 && c.Events[0].Is(transcript.TypeCeremonyStarted)
 	if len(c.Events) > 0 {
 		st, _ = transcript.DataAs[transcript.CeremonyStarted](c.Events[0])
 	}
@@ -82,6 +83,15 @@ func Build(c *transcript.Chain) *Document {
 	head.kv("Ceremony", outside(title), plain(" (script "), outsideMono(st.Script.Name), plain(")"))
 	head.kv("Script file", outsideMono(st.Script.Path))
 	head.kv("Script SHA-256", mono(st.Script.SHA256))
+	if a := st.ScriptApproval; a != nil {
+		ap := []Span{plain("approved on "), outside(a.Date), plain(" by "), outside(strings.Join(a.ApprovedBy, "; "))}
+		if a.Reference != "" {
+			ap = append(ap, plain(" ("), outside(a.Reference), plain(")"))
+		}
+		head.kv("Script approval", ap...)
+	} else if started {
+		head.kv("Script approval", bold("none recorded"), plain(": the script states no approval (see exceptions)"))
+	}
 	head.kv("Place", outside(place))
 	head.kv("Date", plain(first.Time[:10]+" (UTC)"))
 	head.kv("Began", plain(clock(first.Time)))
@@ -106,10 +116,21 @@ func Build(c *transcript.Chain) *Document {
 	d.heading(2, plain("Participants"))
 	if len(people) == 0 {
 		d.para(plain("No attendance was recorded."))
-	} else {
+	} else if len(st.Roles) == 0 {
 		t := d.table(line(plain("Role")), line(plain("Name")))
 		for _, p := range people {
 			t.row(line(outside(p.Role)), line(outside(p.Name)))
+		}
+	} else {
+		// What each role does, as the script describes it: a key
+		// ceremony report names the roles and their responsibilities.
+		does := map[string]string{}
+		for _, r := range st.Roles {
+			does[r.Name] = r.Description
+		}
+		t := d.table(line(plain("Role")), line(plain("Name")), line(plain("Responsibilities")))
+		for _, p := range people {
+			t.row(line(outside(p.Role)), line(outside(p.Name)), line(outside(does[p.Role])))
 		}
 	}
 
@@ -147,6 +168,10 @@ func Build(c *transcript.Chain) *Document {
 
 	d.heading(2, plain("Exceptions and overrides"))
 	n := 0
+	if started && st.ScriptApproval == nil {
+		n++
+		d.item(n, plain("The script states no approval (its "), mono("approval:"), plain(" field): who approved it, and when, is not on record."))
+	}
 	for _, ev := range c.Events {
 		if !ev.Is(transcript.TypeException, transcript.TypeOverride, transcript.TypeBackupException) {
 			continue

@@ -65,12 +65,14 @@ func started(data any) transcript.Entry {
 func ceremonyEntries() []transcript.Entry {
 	return []transcript.Entry{
 		started(map[string]any{
-			"title":        "Root Key Generation",
-			"inputs":       map[string]string{"place": "Room 4.12, Munich", "key_label": "root-ca"},
-			"script":       map[string]string{"name": "root-key-generation", "path": "scripts/root-key-generation.yaml", "sha256": hexOf("script")},
-			"steps":        steps,
-			"face":         "answers",
-			"tool_version": "v1.2.3",
+			"title":           "Root Key Generation",
+			"inputs":          map[string]string{"place": "Room 4.12, Munich", "key_label": "root-ca"},
+			"script":          map[string]string{"name": "root-key-generation", "path": "scripts/root-key-generation.yaml", "sha256": hexOf("script")},
+			"steps":           steps,
+			"face":            "answers",
+			"tool_version":    "v1.2.3",
+			"script_approval": map[string]any{"approved_by": []string{"Priya Patel, PA chair", "Sam <b>Ortiz</b>"}, "date": "2026-11-20", "reference": "PA minutes, item 3"},
+			"roles":           []map[string]string{{"name": "administrator", "description": "runs the machine"}, {"name": "witness", "description": "watches | confirms"}},
 		}),
 		{Type: "attendance", Step: "attendance", Actors: []transcript.Actor{alice, wendy, otto}, Text: "Present: Alice Admin, Wendy Witness, Otto Operator"},
 		{Type: "confirmed", Step: "check-room", Actors: []transcript.Actor{alice, wendy}, Text: "Confirmed by Alice Admin, Wendy Witness",
@@ -149,11 +151,14 @@ func TestRender(t *testing.T) {
 		"| Events | 8 |",
 		"| Status | **SEALED after event 7 (check the seal: ceremony transcript verify)** |",
 		"| Recorded by | ceremony v1.2.3, answers face |",
+		"| Script approval | approved on 2026-11-20 by Priya Patel, PA chair; Sam &lt;b&gt;Ortiz&lt;/b&gt; (PA minutes, item 3) |",
 		"| Inputs | key_label = root-ca |",
 	)
 
 	// Participants, in attendance order.
-	mustContain(t, out, "| Role | Name |\n|---|---|\n| administrator | Alice Admin |\n| witness | Wendy Witness |\n| operator | Otto Operator |\n")
+	// Participants, in attendance order, with what each role does (a role
+	// the script does not describe has an empty cell).
+	mustContain(t, out, "| Role | Name | Responsibilities |\n|---|---|---|\n| administrator | Alice Admin | runs the machine |\n| witness | Wendy Witness | watches \\| confirms |\n| operator | Otto Operator |  |\n")
 
 	// Every event, with its number, time, type and text.
 	for _, ev := range c.Events {
@@ -337,7 +342,7 @@ func TestRenderSparseTranscripts(t *testing.T) {
 			{Type: "artifact-written", Text: "wrote"},
 			{Type: "exception", Text: "oops"},
 			{Type: "override", Text: "overrode"},
-		}, []string{"1. Event 7", "2. Event 8", "## Artifacts\n\nNone.\n", "No attendance was recorded."}},
+		}, []string{"1. The script states no approval", "2. Event 7", "3. Event 8", "| Script approval | **none recorded**", "## Artifacts\n\nNone.\n", "No attendance was recorded."}},
 		{"a single event", []transcript.Entry{{Type: "note", Text: "just this"}},
 			[]string{"| Events | 1 |", "NOT SEALED: the record ends at event 1 (note)", "## Exceptions and overrides\n\nNone recorded.\n"}},
 	} {

@@ -87,7 +87,7 @@ func (e *endModel) View() string {
 			lines = append(lines, indent("Bundle SHA-256 as words, as on the sheet and at import: "+strings.Join(res.QR.Words, " "), 3, w)...)
 		}
 		lines = append(lines, indent("Or the directory on removable media, without *.backup (it stays here).", 3, w)...)
-		lines = append(lines, indent("Print transcript.md; every participant signs it.", 3, w)...)
+		lines = append(lines, indent("Print transcript.pdf (every page); every participant signs it.", 3, w)...)
 	} else {
 		title := " CEREMONY FAILED"
 		var se *engine.StepError

@@ -202,7 +202,7 @@ func TestEngineCeremony(t *testing.T) {
 	}
 	end := r.m.View()
 	checkSize(t, end, 80, 24)
-	if !strings.Contains(end, "CEREMONY COMPLETE") || !strings.Contains(text(end), "Print transcript.md; every participant signs it.") {
+	if !strings.Contains(end, "CEREMONY COMPLETE") || !strings.Contains(text(end), "Print transcript.pdf (every page); every participant signs it.") {
 		t.Errorf("end screen:\n%s", end)
 	}
 	assertNotInModel(t, r.m, r.pin)

@@ -82,7 +82,7 @@ func TestKnownBugEndScreenOverflow(t *testing.T) {
 	m.Update(engineDoneMsg{res: endResult(m.cer.outDir)})
 	v := m.View()
 	var problems []string
-	for _, want := range []string{"(87 events)", "Print transcript.md; every participant signs it.", "Bundle SHA-256 as words", "06:F4:0A:9B"} {
+	for _, want := range []string{"(87 events)", "Print transcript.pdf (every page); every participant signs it.", "Bundle SHA-256 as words", "06:F4:0A:9B"} {
 		if !strings.Contains(text(v), want) {
 			problems = append(problems, fmt.Sprintf("%q is not on the end screen", want))
 		}
