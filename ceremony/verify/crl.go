@@ -137,7 +137,6 @@ func (res *Result) checkArtifactCRLs(dir string) error {
 	return nil
 }
 
-
 // The time rule. A revocation for key compromise (or a CA's or an
 // attribute authority's compromise) or for no stated reason (unspecified,
 // or no reason code) refuses the transcript whatever its date: the key may
