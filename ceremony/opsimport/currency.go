@@ -76,23 +76,23 @@ func (c *checker) checkCurrency() error {
 		if !crl.NextUpdate.IsZero() {
 			next = crl.NextUpdate.UTC().Format(time.RFC3339)
 		}
-		var what string
+		var what, label string
 		switch {
 		case c.now.Before(crl.ThisUpdate):
-			what = "not yet valid"
+			what, label = "is not yet valid", "NOT YET VALID"
 		case crl.NextUpdate.IsZero():
-			what = "of unknown currency (it gives no next update)"
+			what, label = "gives no next update, so its currency is unknown", "WITHOUT A NEXT UPDATE"
 		case c.now.After(crl.NextUpdate):
-			what = "stale"
+			what, label = "is stale", "STALE"
 		default:
 			continue
 		}
 		dates := fmt.Sprintf("this update %s, next update %s, now %s", this, next, now)
 		if c.allowStale == "" {
-			return refuse(it, "CRL %s is %s (%s): import a current CRL, or give --allow-stale-crl REASON to import this one anyway", crl.Number, what, dates)
+			return refuse(it, "CRL %s %s (%s): import a current CRL, or give --allow-stale-crl REASON to import this one anyway", crl.Number, what, dates)
 		}
 		it.StaleReason = c.allowStale
-		it.Notes = append(it.Notes, record.Printable(fmt.Sprintf("IMPORTED ALTHOUGH %s (%s) by --allow-stale-crl, reason: %s", strings.ToUpper(what), dates, c.allowStale)))
+		it.Notes = append(it.Notes, record.Printable(fmt.Sprintf("IMPORTED ALTHOUGH %s (%s) by --allow-stale-crl, reason: %s", label, dates, c.allowStale)))
 	}
 	return nil
 }

@@ -3,7 +3,9 @@ package opsimport_test
 import (
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/sha512"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"math/big"
 	"strings"
@@ -91,10 +93,69 @@ func TestCRLCurrency(t *testing.T) {
 			wantRefusal(t, err, "bundle TEST: berlin.crt.pem", "is revoked by CRL 9", "reason superseded")
 		}
 	})
+	t.Run("no next update", func(t *testing.T) {
+		data := withoutNextUpdate(t, crlAt(t, p.Root, p.RootKey, now.Add(-day), now.Add(90*day)), p.RootKey)
+		_, err := opsimport.Check(stage(t, file{"root-ca.crl.pem", data}), pin, now)
+		wantRefusal(t, err, "bundle TEST: root-ca.crl.pem", "CRL 9 gives no next update, so its currency is unknown (this update "+now.Add(-day).UTC().Format(time.RFC3339)+", next update none, now ")
+		r, err := opsimport.CheckWith(stage(t, file{"root-ca.crl.pem", data}), pin, opsimport.Options{Now: now, AllowStaleCRL: "issuer gives none"})
+		if err != nil || item(t, r, "root-ca.crl.pem").StaleReason != "issuer gives none" {
+			t.Fatalf("%v", err)
+		}
+	})
 	t.Run("bad reasons", func(t *testing.T) {
 		for _, reason := range []string{" ", "two\nlines", "bell\a", strings.Repeat("x", opsimport.MaxStaleReason+1)} {
 			_, err := opsimport.CheckWith(stage(t, file{"root-ca.crl.pem", stale}), pin, opsimport.Options{Now: now, AllowStaleCRL: reason})
 			wantRefusal(t, err, "", "--allow-stale-crl: ")
 		}
 	})
+}
+
+// withoutNextUpdate re-signs the PEM CRL crlPEM with key, its nextUpdate
+// removed (Go's x509 always writes one; RFC 5280 makes it optional in the
+// syntax).
+func withoutNextUpdate(t testing.TB, crlPEM []byte, key *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	b, _ := pem.Decode(crlPEM)
+	var outer struct {
+		TBS, Alg asn1.RawValue
+		Sig      asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(b.Bytes, &outer); err != nil {
+		t.Fatal(err)
+	}
+	var fields []byte
+	rest, n := outer.TBS.Bytes, 0
+	for len(rest) > 0 {
+		var v asn1.RawValue
+		var err error
+		if rest, err = asn1.Unmarshal(rest, &v); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		// version, signature, issuer, thisUpdate, nextUpdate, ...
+		if n == 5 && (v.Tag == asn1.TagUTCTime || v.Tag == asn1.TagGeneralizedTime) {
+			continue
+		}
+		fields = append(fields, v.FullBytes...)
+	}
+	tbs, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSequence, IsCompound: true, Bytes: fields})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha512.Sum384(tbs) // the P-384 root signs with ECDSA-SHA384
+	sig, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := asn1.Marshal(struct {
+		TBS, Alg asn1.RawValue
+		Sig      asn1.BitString
+	}{asn1.RawValue{FullBytes: tbs}, outer.Alg, asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := x509.ParseRevocationList(der); err != nil || !l.NextUpdate.IsZero() {
+		t.Fatalf("re-signed CRL: %v", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
 }

@@ -21,6 +21,9 @@
 // whether online systems should trust it now (an expired certificate is
 // reported, not refused). A certificate that a CRL among the inputs
 // revokes, or whose issuer it revokes, is refused: ops must not import it.
+// A CRL must be current, though (checkCurrency): a stale one would tell
+// online systems that nothing more was revoked; Options.AllowStaleCRL
+// imports one anyway, for a reason the report records.
 package opsimport
 
 import (
