@@ -22,13 +22,15 @@ import (
 	"github.com/devicepki/ceremony/ceremony/qrframe"
 	"github.com/devicepki/ceremony/ceremony/qrimage"
 	"github.com/devicepki/ceremony/ceremony/qrtransfer"
+	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/verify"
 	"github.com/devicepki/ceremony/ceremony/words"
 )
 
 const importUsage = `Usage:
-  ceremony import (--root ROOT.pem | --root-fingerprint SHA256) --out DIR [--bundle ID] [--crl CRL]... INPUT...
+  ceremony import (--root ROOT.pem | --root-fingerprint SHA256) --out DIR [--bundle ID] [--crl CRL]...
+                  [--allow-stale-crl REASON] INPUT...
 
 import checks what was carried out of a ceremony against the root you pin,
 says what each file is, and writes the files to DIR only if every one of
@@ -59,6 +61,14 @@ gives a CRL (checked as any CRL is) to check against without importing
 it: the latest CRL from the last revocation ceremony, say. A CRL alone is
 imported as any file is.
 
+Every CRL, imported or given with --crl, must be current: one whose next
+update has passed (stale), whose this update is still to come (not yet
+valid: check the clock), or that gives no next update is refused, naming
+its dates and now. --allow-stale-crl REASON imports it anyway; the report
+prints the reason and the dates beside the CRL. A certificate that a CRL
+revokes is refused whether the CRL is current or not (revoked stays
+revoked).
+
 Exit status: 0 accepted and written; 1 refused (nothing written); 2 usage.
 `
 
@@ -71,6 +81,7 @@ var importCmd = &Command{
 		fs.StringVar(&o.out, "out", "", "output `DIR`")
 		fs.StringVar(&o.want, "bundle", "", "take only the frames of the bundle with this `ID`")
 		fs.Var((*pathList)(&o.crls), "crl", "check against this CRL `FILE` too, without importing it (repeatable)")
+		fs.Var(&o.allowStale, "allow-stale-crl", "import a CRL that is not current anyway, for this `REASON` (recorded in the report)")
 		return func(env *Env, pos []string) error { return importRun(env, &o, pos) }
 	},
 }
@@ -79,6 +90,23 @@ var importCmd = &Command{
 type importOptions struct {
 	rootPath, rootFP, out, want string
 	crls                        []string
+	allowStale                  reasonFlag
+}
+
+// reasonFlag is a flag that needs a non-empty, printable reason.
+type reasonFlag struct {
+	set    bool
+	reason string
+}
+
+func (r *reasonFlag) String() string { return r.reason }
+
+func (r *reasonFlag) Set(v string) error {
+	if err := opsimport.CheckStaleReason(v); err != nil {
+		return err
+	}
+	r.set, r.reason = true, v
+	return nil
 }
 
 // pathList is a repeatable flag of file paths.
@@ -131,7 +159,7 @@ func importRun(env *Env, o *importOptions, pos []string) error {
 		}
 		inputs = append(inputs, opsimport.Input{Name: fmt.Sprintf("--crl/%d/%s", i+1, filepath.Base(p)), Path: p, Data: data, Origin: "--crl " + p, RevocationOnly: true})
 	}
-	checked, err := opsimport.Check(inputs, pin, time.Now())
+	checked, err := opsimport.CheckWith(inputs, pin, opsimport.Options{Now: time.Now(), AllowStaleCRL: o.allowStale.reason})
 	if err != nil {
 		return fmt.Errorf("REFUSED: %v; nothing is written", err)
 	}
@@ -332,6 +360,9 @@ func printReport(w io.Writer, r *opsimport.Report, set *qrframe.Set, written []o
 	if set != nil {
 		fmt.Fprintf(w, "QR bundle %s: %d frames, SHA-256 %s\n", set.ID(), set.Total, set.Digest.Hex())
 		printWords(w, "bundle SHA-256 as words (compare them with the sheet)", words.Encode(set.Digest[:]))
+	}
+	if r.AllowStaleCRL != "" {
+		fmt.Fprintf(w, "--allow-stale-crl: %s\n", record.Printable(r.AllowStaleCRL))
 	}
 	for _, it := range r.Items {
 		fmt.Fprintf(w, "\n%s: %s\n", it.Input.Name, it.Title)

@@ -33,7 +33,18 @@ empty. Each file goes into the bundle under its base name, and a file in a
 directory named artifacts under artifacts/NAME, so that files exported
 from a ceremony directory keep its layout (transcript.jsonl,
 transcript.sig, artifacts/...), which 'ceremony import' needs to pair
-artifacts with their transcript.
+artifacts with their transcript. A ceremony directory given stands for
+its public files: the transcript, its seal and its public artifacts, as
+the export-qr step carries them (the others are named and left out).
+
+Nothing secret leaves by QR: export (and show) refuse, by content whatever
+the name, a key backup, a share (its CS1A/CS1B line), an age-encrypted
+file, and a private key (a PEM PRIVATE KEY block, or PKCS#8, PKCS#1 or EC
+DER); and a file of a ceremony directory that its transcript does not
+list as a public artifact (a key backup, the activation record, anything
+unrecorded or changed). One line names the file and why; nothing is
+written. A PIN is not recognised by content: do not export one. import
+refuses to reassemble a bundle holding any of these.
 
 show cycles the same frames full-screen in this terminal for a camera to
 scan: space pauses, left/right step, +/- change the rate, i inverts, q quits.
@@ -100,7 +111,7 @@ func qrExportFlags(fs *flag.FlagSet) Run {
 		case len(pos) == 0:
 			return usagef("name the files to export")
 		}
-		files, err := qrtransfer.ReadFiles(pos)
+		files, err := readPublic(pos, env.Stderr)
 		if err != nil {
 			return err
 		}
@@ -114,6 +125,16 @@ func qrExportFlags(fs *flag.FlagSet) Run {
 		describeExport(stdout, exp, *out)
 		return nil
 	}
+}
+
+// readPublic reads the files to export or show: nothing secret
+// (qrtransfer.ReadFilesLog).
+func readPublic(paths []string, log io.Writer) ([]bundle.File, error) {
+	files, err := qrtransfer.ReadFilesLog(paths, log)
+	if se := (*qrtransfer.SecretError)(nil); errors.As(err, &se) {
+		return nil, fmt.Errorf("REFUSED: %w; nothing is written", err)
+	}
+	return files, err
 }
 
 // describeExport prints what an export wrote, for the people in the room.
@@ -152,7 +173,7 @@ func qrShowFlags(fs *flag.FlagSet) Run {
 		if !ok {
 			return errors.New("needs a terminal; use 'ceremony qr export' to write the frames as images")
 		}
-		files, err := qrtransfer.ReadFiles(pos)
+		files, err := readPublic(pos, env.Stderr)
 		if err != nil {
 			return err
 		}

@@ -43,7 +43,14 @@ sealed the transcript, or a certificate the root issued that the transcript
 records, verify fails (exit 1): whatever the revocation date for the
 reasons key-compromise, ca-compromise, aa-compromise and unspecified (or
 none); for any other reason (superseded, cessation-of-operation...) only if
-the revocation date is at or before the seal event's time.
+the revocation date is at or before the seal event's time. A CRL given
+that is not current now (past its next update, or not yet valid) is still
+checked, with a CRL NOTE line: a newer CRL may revoke more.
+
+A CRL among the transcript's artifacts (issue-crl's root-ca.crl.pem) must
+have been issued by the seal: a this update after the seal event's time
+fails. Whether it is current now is a CRL OK or CRL NOTE line, never a
+failure: an old sealed transcript stays verified when its CRL goes stale.
 
 show prints the printable record (the same as OUT/transcript.md); with
 --pdf FILE it writes the PDF record to FILE instead (the same as
@@ -179,6 +186,7 @@ func verifyTranscript(env *Env, path, rootPath, rootFP string, crlPaths []string
 		}
 		return fail(ExitFailure, "%s: FAILED: %v", path, err)
 	}
+	artifactCRLs(stdout, res)
 	c := res.Chain
 	last := c.Events[len(c.Events)-1]
 	switch res.Status {
@@ -224,8 +232,26 @@ func checkCRLs(w io.Writer, res *verify.Result, pin verify.Pin, crls []verify.CR
 			line += "; " + later
 		}
 		fmt.Fprintln(w, record.Printable(line))
+		if c.Note != "" {
+			fmt.Fprintln(w, record.Printable(fmt.Sprintf("CRL NOTE: %s: CRL %s is %s: it answers for what it revokes, but a newer CRL may revoke more; check against the current one", c.CRL.File, l.Number, c.Note)))
+		}
 	}
 	return nil
+}
+
+// artifactCRLs prints a line for each CRL the transcript records as an
+// artifact: issued by the seal (verify checked), and current now (OK) or
+// not (NOTE: a CRL going stale after its ceremony is expected).
+func artifactCRLs(w io.Writer, res *verify.Result) {
+	for _, c := range res.CRLs {
+		l := c.List
+		dates := fmt.Sprintf("this update %s, next update %s", l.ThisUpdate.UTC().Format(time.RFC3339), l.NextUpdate.UTC().Format(time.RFC3339))
+		if c.Note == "" {
+			fmt.Fprintln(w, record.Printable(fmt.Sprintf("CRL OK: %s: CRL %s (%s) was issued by the seal and is current now", c.Path, l.Number, dates)))
+			continue
+		}
+		fmt.Fprintln(w, record.Printable(fmt.Sprintf("CRL NOTE: %s: CRL %s (%s) was issued by the seal, and is %s; the sealed transcript is not at fault", c.Path, l.Number, dates, c.Note)))
+	}
 }
 
 // summary prints what an auditor wants to see at a glance.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/backup"
 	"github.com/devicepki/ceremony/ceremony/keys"
+	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/pki"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/shares"
@@ -261,7 +262,7 @@ func (r *run) backupKey(info StepInfo, st *backupKeyStep) (string, error) {
 	}
 	r.changed = true
 	r.artifacts = append(r.artifacts, art)
-	r.inRoom[art.Path] = true
+	r.inRoom[art.Path] = outdir.StaysInRoom(outdir.ContentKeyBackup)
 	if kp, err = r.refind(r.keys[st.Key]); err != nil {
 		return "", err
 	}
@@ -297,7 +298,7 @@ func (r *run) backupKey(info StepInfo, st *backupKeyStep) (string, error) {
 		return "", err
 	}
 	if err := r.record(transcript.Entry{Step: info.ID, Text: fmt.Sprintf("Wrote key backup %s (%d bytes, SHA-256 %s)", art.Path, art.Size, art.SHA256),
-		Data: transcript.ArtifactWritten{Path: art.Path, SHA256: art.SHA256, Size: art.Size, Source: st.Key, Content: "key backup"}}); err != nil {
+		Data: transcript.ArtifactWritten{Path: art.Path, SHA256: art.SHA256, Size: art.Size, Source: st.Key, Content: outdir.ContentKeyBackup}}); err != nil {
 		return "", err
 	}
 	if err := r.recordSplit(info, fmt.Sprintf("backup key of %q", kp.Label), man, holders); err != nil {

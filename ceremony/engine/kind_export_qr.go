@@ -135,7 +135,9 @@ type QRExport struct {
 }
 
 // publicFiles reads what leaves the room: the transcript, its seal, and
-// every artifact but key backups, as the ceremony directory holds them.
+// every artifact but those that stay in the room (outdir.StaysInRoom: key
+// backups and the activation record), as the ceremony directory holds
+// them.
 func (r *run) publicFiles() ([]bundle.File, error) {
 	names := []string{outdir.TranscriptFile, outdir.SealFile}
 	recorded := map[string]string{}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/devicepki/ceremony/ceremony/activation"
+	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/shares"
@@ -158,10 +159,10 @@ func (r *run) initToken(ctx context.Context, info StepInfo, st *initTokenStep) (
 	}
 	r.changed = true
 	r.artifacts = append(r.artifacts, art)
-	r.inRoom[art.Path] = true
+	r.inRoom[art.Path] = outdir.StaysInRoom(outdir.ContentActivationRecord)
 	r.activationRecord = art.Path
 	if err := r.record(transcript.Entry{Step: info.ID, Text: fmt.Sprintf("Wrote the activation record %s (%d bytes, SHA-256 %s)", art.Path, art.Size, art.SHA256),
-		Data: transcript.ArtifactWritten{Path: art.Path, SHA256: art.SHA256, Size: art.Size, Source: info.ID, Content: "activation record"}}); err != nil {
+		Data: transcript.ArtifactWritten{Path: art.Path, SHA256: art.SHA256, Size: art.Size, Source: info.ID, Content: outdir.ContentActivationRecord}}); err != nil {
 		return "", err
 	}
 	var (

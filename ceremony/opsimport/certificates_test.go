@@ -305,8 +305,11 @@ func TestCRLs(t *testing.T) {
 		// The device the intermediate's CRL revokes refuses the import.
 		_, err := opsimport.Check(stage(t, files...), pin, now)
 		wantRefusal(t, err, "bundle TEST: device.crt.pem", `end-entity certificate "device-000123" (serial `, "is revoked by CRL 7 (bundle TEST: berlin.crl.der), reason key-compromise")
-		// Without it, the rest is imported.
-		r, err := opsimport.Check(stage(t, append(files[:1:1], files[2:]...)...), pin, now)
+		// Also with the stale CRLs allowed: revoked stays revoked.
+		_, err = opsimport.CheckWith(stage(t, files...), pin, opsimport.Options{Now: now, AllowStaleCRL: "test"})
+		wantRefusal(t, err, "bundle TEST: device.crt.pem", "is revoked by CRL 7")
+		// Without it, the rest is imported, the stale CRLs by a reason.
+		r, err := opsimport.CheckWith(stage(t, append(files[:1:1], files[2:]...)...), pin, opsimport.Options{Now: now, AllowStaleCRL: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,9 @@
 // whether online systems should trust it now (an expired certificate is
 // reported, not refused). A certificate that a CRL among the inputs
 // revokes, or whose issuer it revokes, is refused: ops must not import it.
+// A CRL must be current, though (checkCurrency): a stale one would tell
+// online systems that nothing more was revoked; Options.AllowStaleCRL
+// imports one anyway, for a reason the report records.
 package opsimport
 
 import (
@@ -176,6 +179,10 @@ type Report struct {
 	Root *x509.Certificate
 	// Items are the inputs, in the order given.
 	Items []*Item
+	// AllowStaleCRL is the reason given to import CRLs that are not
+	// current (Options.AllowStaleCRL); each such CRL's Item has it as
+	// StaleReason.
+	AllowStaleCRL string
 }
 
 // Item is one accepted input and what it is. Title, Fields and Notes are
@@ -199,6 +206,10 @@ type Item struct {
 	// key signed it.
 	CRL       *x509.RevocationList
 	CRLSigner *x509.Certificate
+	// StaleReason is set for a CRL that is not current (past its next
+	// update, not yet valid, or without one), imported because of this
+	// reason (Options.AllowStaleCRL); its Notes give the dates.
+	StaleReason string
 	// Transcript is a KindTranscript file's verification; for any other
 	// file of a verified transcript's ceremony directory (its seal, its
 	// record, an artifact it records, which may be a certificate or a
@@ -272,8 +283,10 @@ func refuse(it *Item, format string, a ...any) error {
 
 // checker holds what Check learns as it goes.
 type checker struct {
-	now  time.Time
-	root *x509.Certificate
+	now time.Time
+	// allowStale is the reason a CRL that is not current is imported.
+	allowStale string
+	root       *x509.Certificate
 	// roots holds the pinned root; inter every other certificate among
 	// the inputs, as candidate intermediates (made on first use).
 	roots, inter *x509.CertPool
@@ -300,8 +313,14 @@ type ceremony struct {
 // pin.Fingerprint, whose certificate must then be among the inputs or
 // carried in a transcript seal among them), and says what each one is. now
 // is the time certificates' and CRLs' validity is judged at. The error is
-// the first refusal, a *Refusal; no report comes with it.
+// the first refusal, a *Refusal; no report comes with it. A CRL that is
+// not current at now is refused (see CheckWith to import one anyway).
 func Check(inputs []Input, pin verify.Pin, now time.Time) (*Report, error) {
+	return check(inputs, pin, Options{Now: now})
+}
+
+func check(inputs []Input, pin verify.Pin, opts Options) (*Report, error) {
+	now := opts.Now
 	if len(inputs) == 0 {
 		return nil, &Refusal{Reason: "no files to import"}
 	}
@@ -311,7 +330,7 @@ func Check(inputs []Input, pin verify.Pin, now time.Time) (*Report, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	c := &checker{now: now, byName: map[string]*Item{}, ceremonies: map[string]*ceremony{}}
+	c := &checker{now: now, allowStale: opts.AllowStaleCRL, byName: map[string]*Item{}, ceremonies: map[string]*ceremony{}}
 	for _, in := range inputs {
 		if err := c.read(in); err != nil {
 			return nil, err
@@ -335,7 +354,10 @@ func Check(inputs []Input, pin verify.Pin, now time.Time) (*Report, error) {
 	if err := c.refuseRevoked(); err != nil {
 		return nil, err
 	}
-	return &Report{Root: c.root, Items: c.items}, nil
+	if err := c.checkCurrency(); err != nil {
+		return nil, err
+	}
+	return &Report{Root: c.root, Items: c.items, AllowStaleCRL: opts.AllowStaleCRL}, nil
 }
 
 // read reads one input and decides what it holds.

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -175,10 +176,41 @@ func (e *Export) WriteDir(dir string) ([]string, error) {
 
 // ReadFiles reads the files to export, each under its base name, kept
 // under artifacts/ if it lies in a directory named artifacts (FileName).
+// Nothing secret leaves (Secret, CheckCeremonyFile): the first file that
+// is secret by its content, or a file of a ceremony directory that its
+// transcript does not list as public, refuses them all. A ceremony
+// directory given stands for its public files (the transcript, its seal,
+// its public artifacts, as the export-qr step carries them); the
+// artifacts it leaves out are named on log, one line each.
 func ReadFiles(paths []string) ([]bundle.File, error) {
+	return ReadFilesLog(paths, io.Discard)
+}
+
+// ReadFilesLog is ReadFiles, saying on log what a ceremony directory
+// leaves out.
+func ReadFilesLog(paths []string, log io.Writer) ([]bundle.File, error) {
+	var expanded []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil || !st.IsDir() {
+			expanded = append(expanded, p)
+			continue
+		}
+		if !isFile(filepath.Join(p, outdir.TranscriptFile)) {
+			return nil, fmt.Errorf("%s: a directory, but not a ceremony directory (no %s): name the files to export", p, outdir.TranscriptFile)
+		}
+		ps, left, err := ceremonyFiles(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range left {
+			fmt.Fprintf(log, "%s: not a public artifact of its transcript; left out\n", l)
+		}
+		expanded = append(expanded, ps...)
+	}
 	var files []bundle.File
 	seen := map[string]string{}
-	for _, p := range paths {
+	for _, p := range expanded {
 		name := FileName(p)
 		if err := bundle.CheckName(name); err != nil {
 			return nil, fmt.Errorf("%s: %v", p, err)
@@ -192,6 +224,12 @@ func ReadFiles(paths []string) ([]bundle.File, error) {
 			if errors.Is(err, durable.ErrNotRegular) || errors.Is(err, durable.ErrTooLarge) {
 				return nil, fmt.Errorf("%s: %w", p, err)
 			}
+			return nil, err
+		}
+		if why := Secret(data); why != "" {
+			return nil, &SecretError{Name: p, Why: why}
+		}
+		if err := CheckCeremonyFile(p, data); err != nil {
 			return nil, err
 		}
 		files = append(files, bundle.File{Name: name, Data: data})

@@ -89,6 +89,10 @@ func (im *Importer) Result() ([]bundle.File, *qrframe.Set, error) {
 	if err != nil {
 		return nil, set, fmt.Errorf("bundle %s: %v; nothing is written", set.ID(), err)
 	}
+	// Nothing secret is reassembled, whoever made the frames.
+	if err := CheckFiles(files); err != nil {
+		return nil, set, fmt.Errorf("bundle %s: %v; nothing is written", set.ID(), err)
+	}
 	for _, o := range im.asm.Others(set) {
 		if o.Digest == set.Digest {
 			continue // another cut of the same bundle

@@ -12,6 +12,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/qrframe"
 	"github.com/devicepki/ceremony/ceremony/qrimage"
 	"github.com/devicepki/ceremony/ceremony/qrtransfer"
+	"github.com/devicepki/ceremony/internal/ceremonytest"
 )
 
 func randomFiles(seed uint64, sizes ...int) []bundle.File {
@@ -158,14 +159,12 @@ func TestReadFiles(t *testing.T) {
 func TestReadFilesKeepsArtifacts(t *testing.T) {
 	dir := t.TempDir()
 	cer := filepath.Join(dir, "transcripts", "demo-firmware")
-	for _, n := range []string{"transcript.jsonl", "transcript.sig", "artifacts/firmware-signing.pub.pem", "artifacts/firmware-signing.crt.pem"} {
-		p := filepath.Join(cer, filepath.FromSlash(n))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(n), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	// A real transcript: it decides which files are public.
+	c := ceremonytest.NewCeremony(t, ceremonytest.NewPKI(t, "Test Root"),
+		ceremonytest.Artifact{Path: "artifacts/firmware-signing.pub.pem", Data: []byte("artifacts/firmware-signing.pub.pem")},
+		ceremonytest.Artifact{Path: "artifacts/firmware-signing.crt.pem", Data: []byte("artifacts/firmware-signing.crt.pem")})
+	if err := os.CopyFS(cer, os.DirFS(c.Dir)); err != nil {
+		t.Fatal(err)
 	}
 	t.Chdir(cer)
 	for _, tc := range []struct {
@@ -186,7 +185,7 @@ func TestReadFilesKeepsArtifacts(t *testing.T) {
 		var got []string
 		for _, f := range files {
 			got = append(got, f.Name)
-			if want := f.Name; string(f.Data) != want {
+			if want, _ := os.ReadFile(filepath.FromSlash(f.Name)); !bytes.Equal(f.Data, want) {
 				t.Errorf("%s holds %q", f.Name, f.Data)
 			}
 		}

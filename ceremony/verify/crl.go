@@ -49,6 +49,92 @@ type CRLChecked struct {
 	// not refuse the transcript: dated after the seal, for a reason that
 	// does not reach back (superseded, cessation-of-operation...).
 	Later []string
+	// Note, if set, says the CRL is not current now (Currency): it
+	// still answers for what it revokes, but a newer CRL may revoke more.
+	Note string
+}
+
+// now is the time CRLs' currency is judged at (tests set it).
+var now = time.Now
+
+// Currency says whether l is current at now: "" if its thisUpdate is not
+// after now and its nextUpdate is given and not before now; else one
+// clause saying why not, with the dates. It is the rule 'ceremony import'
+// refuses CRLs by; here it only informs.
+func Currency(l *x509.RevocationList, now time.Time) string {
+	at := now.UTC().Format(time.RFC3339)
+	switch {
+	case now.Before(l.ThisUpdate):
+		return fmt.Sprintf("not yet valid now (this update %s, now %s): check this machine's clock", l.ThisUpdate.UTC().Format(time.RFC3339), at)
+	case l.NextUpdate.IsZero():
+		return "of unknown currency: it gives no next update"
+	case now.After(l.NextUpdate):
+		return fmt.Sprintf("stale now (next update %s, now %s): a newer CRL should exist", l.NextUpdate.UTC().Format(time.RFC3339), at)
+	}
+	return ""
+}
+
+// judgedAt is the time the transcript's claims are judged at: the seal
+// event's, or an unsealed transcript's last event's; and how to say it.
+func (res *Result) judgedAt() (time.Time, string, error) {
+	evs := res.Chain.Events
+	last := evs[len(evs)-1]
+	at, err := time.Parse(time.RFC3339Nano, last.Time)
+	if err != nil {
+		return time.Time{}, "", &Failure{Event: last.Seq, Msg: fmt.Sprintf("time %q: %v", last.Time, err)}
+	}
+	when := fmt.Sprintf("the seal (event %d, %s)", last.Seq, at.UTC().Format(time.RFC3339))
+	if !last.Is(transcript.TypeTranscriptSealed) {
+		when = fmt.Sprintf("the last event (%d, %s)", last.Seq, at.UTC().Format(time.RFC3339))
+	}
+	return at, when, nil
+}
+
+// ArtifactCRL is a CRL the transcript records as an artifact (issue-crl's
+// artifacts/root-ca.crl.pem).
+type ArtifactCRL struct {
+	Path string // relative to the ceremony directory
+	List *x509.RevocationList
+	// Note is "" if the CRL is current now, else why not (Currency). A
+	// CRL going stale after the ceremony is expected, not a failure.
+	Note string
+}
+
+// checkArtifactCRLs reads the CRLs among the artifacts present (already
+// checked against their recorded SHA-256) and fails one whose thisUpdate
+// is after the time the transcript is judged at (judgedAt): a CRL the
+// ceremony issued was valid when it was sealed. Whether each is current
+// now is noted, never failed: an old sealed transcript stays verified when
+// its CRL goes stale.
+func (res *Result) checkArtifactCRLs(dir string) error {
+	for _, a := range res.Artifacts {
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(a.Path)))
+		if err != nil {
+			return &Failure{File: a.Path, Msg: err.Error()}
+		}
+		var l *x509.RevocationList
+		if b, _ := pem.Decode(data); b != nil && b.Type == "X509 CRL" {
+			if l, err = x509.ParseRevocationList(b.Bytes); err != nil {
+				return &Failure{File: a.Path, Msg: fmt.Sprintf("an X509 CRL block that does not parse: %v", err)}
+			}
+		} else if b == nil && len(data) > 0 && data[0] == 0x30 {
+			// DER: a CRL, or a certificate or key, say.
+			if l, err = x509.ParseRevocationList(data); err != nil {
+				continue
+			}
+		} else {
+			continue
+		}
+		at, when, err := res.judgedAt()
+		if err != nil {
+			return err
+		}
+		if l.ThisUpdate.After(at) {
+			return &Failure{File: a.Path, Msg: fmt.Sprintf("CRL %s has this update %s, after %s: it was not valid when the transcript was sealed, so the ceremony did not issue it as recorded", l.Number, l.ThisUpdate.UTC().Format(time.RFC3339), when)}
+		}
+		res.CRLs = append(res.CRLs, ArtifactCRL{Path: a.Path, List: l, Note: Currency(l, now())})
+	}
+	return nil
 }
 
 // The time rule. A revocation for key compromise (or a CA's or an
@@ -82,7 +168,9 @@ type relied struct {
 // records beside an artifact. One that a CRL revokes fails the check, a
 // *Failure naming the CRL, the serial, the reason and the revocation
 // date, by the time rule of reachesBack, judged at the seal event's time
-// (an unsealed transcript's last event's).
+// (an unsealed transcript's last event's). A CRL that is not current now
+// (Currency) is still checked, and says so in its Note: it answers for
+// what it revokes, not for what was revoked after it.
 func (res *Result) CheckCRLs(root *x509.Certificate, crls []CRL) ([]CRLChecked, error) {
 	if root == nil {
 		return nil, errors.New("no root to check the CRLs against")
@@ -101,15 +189,9 @@ func (res *Result) CheckCRLs(root *x509.Certificate, crls []CRL) ([]CRLChecked, 
 			return nil, &CRLError{File: c.File, Msg: msg}
 		}
 	}
-	evs := res.Chain.Events
-	last := evs[len(evs)-1]
-	at, err := time.Parse(time.RFC3339Nano, last.Time)
+	at, when, err := res.judgedAt()
 	if err != nil {
-		return nil, &Failure{Event: last.Seq, Msg: fmt.Sprintf("time %q: %v", last.Time, err)}
-	}
-	when := fmt.Sprintf("the seal (event %d, %s)", last.Seq, at.UTC().Format(time.RFC3339))
-	if !last.Is(transcript.TypeTranscriptSealed) {
-		when = fmt.Sprintf("the last event (%d, %s)", last.Seq, at.UTC().Format(time.RFC3339))
+		return nil, err
 	}
 	certs, err := res.reliedOn(root)
 	if err != nil {
@@ -117,7 +199,7 @@ func (res *Result) CheckCRLs(root *x509.Certificate, crls []CRL) ([]CRLChecked, 
 	}
 	var out []CRLChecked
 	for _, c := range crls {
-		done := CRLChecked{CRL: c, Checked: len(certs)}
+		done := CRLChecked{CRL: c, Checked: len(certs), Note: Currency(c.List, now())}
 		for _, r := range certs {
 			e, ok := pki.RevokedBy(c.List, root, r.cert, root)
 			if !ok {

@@ -92,6 +92,9 @@ type Result struct {
 	Absent []record.Artifact
 	// Notes are things worth knowing that are not failures.
 	Notes []string
+	// CRLs are the CRLs among Artifacts, each issued by the time the
+	// transcript was sealed, and whether each is current now.
+	CRLs []ArtifactCRL
 	// dir is the ceremony directory.
 	dir string
 }
@@ -215,6 +218,9 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 		}
 	}
 	if err := res.checkArtifacts(dir, carried); err != nil {
+		return nil, err
+	}
+	if err := res.checkArtifactCRLs(dir); err != nil {
 		return nil, err
 	}
 	return res, nil
