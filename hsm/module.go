@@ -3,9 +3,11 @@ package hsm
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -129,10 +131,43 @@ func (m *module) initialize(path string) error {
 		if errors.As(err, &p11) && p11 == pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED {
 			return fmt.Errorf("pkcs11 module %s is already in use by this process outside package hsm (it is initialised, but no token of it is open here): %w", path, err)
 		}
-		return fmt.Errorf("pkcs11 module %s: initialise: %w", path, err)
+		return fmt.Errorf("pkcs11 module %s did not start (C_Initialize: %w): %s", path, err, initHint(path))
 	}
 	m.rawInit = true
 	return nil
+}
+
+// initHint says, for a module that failed C_Initialize, where its
+// configuration and log are: the module's own error code rarely says.
+func initHint(path string) string {
+	base := strings.ToLower(filepath.Base(path))
+	switch {
+	case strings.Contains(base, "softhsm"):
+		conf, set := os.LookupEnv("SOFTHSM2_CONF")
+		where := fmt.Sprintf("SOFTHSM2_CONF names %s", conf)
+		if !set || conf == "" {
+			conf, where = "/etc/softhsm/softhsm2.conf", "SOFTHSM2_CONF is not set, so it reads /etc/softhsm/softhsm2.conf"
+		}
+		state := "which exists: check its directories.tokendir exists and is writable"
+		if _, err := os.Stat(conf); err != nil {
+			state = "which cannot be read (" + errReason(err) + ")"
+		}
+		return fmt.Sprintf("SoftHSM2 could not start from its configuration: %s, %s; its log is the system log (journalctl -t softhsm2)", where, state)
+	case strings.Contains(base, "opencryptoki"):
+		return "opencryptoki needs its slot daemon: start pkcsslotd (systemctl start pkcsslotd) and check /etc/opencryptoki/opencryptoki.conf; its log is the system log"
+	case strings.Contains(base, "tpm2"):
+		return "tpm2-pkcs11 could not reach its store or the TPM: check TPM2_PKCS11_STORE and TPM2_PKCS11_TCTI (or that tpm2-abrmd is running); TPM2_PKCS11_LOG_LEVEL=2 makes it log why"
+	}
+	return "the module could not start: check the configuration its vendor documents (often a file named by an environment variable) and its log"
+}
+
+// errReason is an error's last part, without the path an os error repeats.
+func errReason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // finalize ends the registry's own initialisation, if it made one. The

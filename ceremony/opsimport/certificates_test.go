@@ -224,6 +224,14 @@ func TestForeignCertificates(t *testing.T) {
 		t.Fatalf("the damaged certificate should still parse: %v", err)
 	}
 	unknownIssuer, _ := endEntity(t, "orphan", foreignCA, foreignKey, nil)
+	beforeRoot, _ := endEntity(t, "device-early", p.Root, p.RootKey, func(c *x509.Certificate) {
+		c.NotBefore, c.NotAfter = p.Root.NotBefore.Add(-48*time.Hour), p.Root.NotBefore.Add(-24*time.Hour)
+	})
+	keyDER, err := x509.MarshalPKCS8PrivateKey(ceremonytest.NewKey(t, elliptic.P256()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 
 	for _, tc := range []struct {
 		name  string
@@ -245,6 +253,13 @@ func TestForeignCertificates(t *testing.T) {
 			"orphan.crt.pem", []string{"neither the pinned root nor a certificate among the inputs that chains to it"}},
 		{"a broken signature", []file{{"berlin.crt.der", damaged}},
 			"berlin.crt.der", []string{"does not chain to the pinned root"}},
+		// Said in the user's words, not Go's "current time ... is before".
+		{"valid before its issuer", []file{{"early.crt.pem", ceremonytest.PEM(beforeRoot)}},
+			"early.crt.pem", []string{`its issuer "CN=Example Devices Root CA R1,O=Example Devices GmbH,C=DE" was not valid when it was: it is valid from ` + beforeRoot.NotBefore.UTC().Format("2006-01-02")}},
+		{"a private key", []file{{"berlin.crt.pem", keyPEM}},
+			"berlin.crt.pem", []string{"a private key (PEM PRIVATE KEY): secrets never leave the ceremony room or their token"}},
+		{"a private key in DER", []file{{"berlin.der", keyDER}},
+			"berlin.der", []string{"a private key (DER, PKCS#8)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := opsimport.Check(stage(t, tc.files...), verify.Pin{Root: p.Root}, now)

@@ -45,6 +45,7 @@ import (
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/pki"
+	"github.com/devicepki/ceremony/ceremony/qrtransfer"
 	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/record/pdf"
 	"github.com/devicepki/ceremony/ceremony/seal"
@@ -567,6 +568,17 @@ func (c *checker) chain(cert *x509.Certificate) ([]*x509.Certificate, error) {
 	case errors.As(err, &ua):
 		return nil, fmt.Errorf("it was issued by %q, which is neither the pinned root nor a certificate among the inputs that chains to it", cert.Issuer.String())
 	}
+	var inv x509.CertificateInvalidError
+	if errors.As(err, &inv) && inv.Reason == x509.Expired && inv.Cert != nil {
+		// Go calls the time a chain is checked at "current time"; here it
+		// is a moment inside this certificate's own validity.
+		day := func(t time.Time) string { return t.UTC().Format("2006-01-02") }
+		if inv.Cert.Equal(cert) {
+			return nil, fmt.Errorf("its validity (%s to %s) is out of order: it is valid at no time", day(cert.NotBefore), day(cert.NotAfter))
+		}
+		return nil, fmt.Errorf("its issuer %q was not valid when it was: it is valid from %s to %s, its issuer only from %s to %s (a certificate cannot be valid outside its issuer's validity)",
+			inv.Cert.Subject.String(), day(cert.NotBefore), day(cert.NotAfter), day(inv.Cert.NotBefore), day(inv.Cert.NotAfter))
+	}
 	return nil, fmt.Errorf("%v (checked at %s)", err, at.UTC().Format(time.RFC3339))
 }
 
@@ -622,6 +634,10 @@ func (c *checker) checkRest(it *Item) error {
 	switch {
 	case it.content.backup:
 		return refuse(it, "a wrapped key backup (%s): key backups stay in the ceremony room; remove it from what you import", backup.PEMType)
+	case qrtransfer.Secret(it.data) != "":
+		// A private key, a share or an encrypted copy of one: say what it
+		// is, not that no chain covers it.
+		return refuse(it, "%s: secrets never leave the ceremony room or their token, and ops imports only public files; remove it from what you import (and treat it as exposed if it was carried out)", qrtransfer.Secret(it.data))
 	case base == outdir.SealFile && cer == nil:
 		return refuse(it, "a transcript seal without a verified %s beside it: carry the transcript with it", outdir.TranscriptFile)
 	case base == outdir.SealFile:

@@ -2,6 +2,7 @@ package qrtransfer
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -58,12 +59,16 @@ func (im *Importer) Image(path string) bool {
 	return im.Line(text, path)
 }
 
+// MaxLine bounds a scanned line: the longest frame a QR code holds
+// (version 40, level L: 2953 bytes) as text is far shorter.
+const MaxLine = 64 << 10
+
 // Lines reads scanned lines from r until it ends, or (if stopWhenComplete)
 // until a bundle is complete, as a person at a keyboard-wedge scanner
 // expects. Lines are numbered from 1 in messages, prefixed by name.
 func (im *Importer) Lines(r io.Reader, name string, stopWhenComplete bool) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<10)
+	sc.Buffer(make([]byte, 0, 64<<10), MaxLine)
 	n := 0
 	for sc.Scan() {
 		n++
@@ -71,7 +76,10 @@ func (im *Importer) Lines(r io.Reader, name string, stopWhenComplete bool) error
 			return nil
 		}
 	}
-	if err := sc.Err(); err != nil {
+	switch err := sc.Err(); {
+	case errors.Is(err, bufio.ErrTooLong):
+		return fmt.Errorf("%sline %d: longer than %d bytes, and a scanned frame is at most a few thousand: this is not a line of QR frames (a file read by mistake?)", name, n+1, MaxLine)
+	case err != nil:
 		return fmt.Errorf("%sline %d: %v", name, n+1, err)
 	}
 	return nil

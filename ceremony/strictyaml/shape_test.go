@@ -104,3 +104,18 @@ func TestControlCharactersRefused(t *testing.T) {
 		t.Errorf("printable text refused: %v", err)
 	}
 }
+
+// A number beyond any setting is refused in words, not as a Go overflow.
+func TestHugeNumbers(t *testing.T) {
+	for _, n := range []string{"9223372036854775808", "99999999999999999999999", "-9223372036854775809", "2147483648"} {
+		var v struct{ Min int }
+		_, err := Decode("f.yaml", []byte("min: "+n+"\n"), &v)
+		if err == nil || !strings.Contains(err.Error(), "f.yaml:1:6: this number is out of range") || strings.Contains(err.Error(), "unmarshal") {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	var v struct{ Min int }
+	if _, err := Decode("f.yaml", []byte("min: 2147483647\n"), &v); err != nil || v.Min != 2147483647 {
+		t.Errorf("the largest number: %v %d", err, v.Min)
+	}
+}

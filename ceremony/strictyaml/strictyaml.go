@@ -158,6 +158,11 @@ func oneLine(name string, err error) error {
 	return fmt.Errorf("%s: %s", name, firstLine(err.Error()))
 }
 
+// maxNumber bounds a number in a ceremony file: the largest setting any
+// field takes (days of validity, bits, bytes) is far smaller, and a
+// larger one would overflow the field it is decoded into.
+const maxNumber = 1<<31 - 1
+
 var (
 	quoted    = regexp.MustCompile(`"[^"]*"`)
 	decimalRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
@@ -238,6 +243,8 @@ func plainOnly(name string, f *ast.File) error {
 		case *ast.IntegerNode:
 			if !decimalRE.MatchString(text) || text == "-0" {
 				bad = fmt.Errorf("%s: this value is a number in YAML but not written as a plain decimal; put it in quotes to keep it as text", where(n))
+			} else if v, err := strconv.ParseInt(text, 10, 32); err != nil || v < -maxNumber || v > maxNumber {
+				bad = fmt.Errorf("%s: this number is out of range: no setting in a ceremony file takes one beyond ±%d (put it in quotes if it is text, such as a serial number)", where(n), maxNumber)
 			}
 		case *ast.FloatNode:
 			if strconv.FormatFloat(n.Value, 'f', -1, 64) != text {
@@ -250,7 +257,11 @@ func plainOnly(name string, f *ast.File) error {
 		case *ast.InfinityNode, *ast.NanNode:
 			bad = fmt.Errorf("%s: .inf and .nan are not allowed; put the value in quotes to keep it as text", where(n))
 		case *ast.StringNode:
-			if i := strings.IndexFunc(n.Value, unprintable); i >= 0 {
+			if tk := n.GetToken(); tk != nil && tk.Type == token.StringType && decimalRE.MatchString(text) {
+				// A plain integer beyond int64 is read as text, which
+				// no number field takes.
+				bad = fmt.Errorf("%s: this number is out of range: no setting in a ceremony file takes one beyond ±%d (put it in quotes if it is text, such as a serial number)", where(n), maxNumber)
+			} else if i := strings.IndexFunc(n.Value, unprintable); i >= 0 {
 				r, _ := utf8.DecodeRuneInString(n.Value[i:])
 				bad = fmt.Errorf("%s: the text holds the control character U+%04X; a ceremony file holds printable text and newlines only", where(n), r)
 			}
