@@ -43,6 +43,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
@@ -138,9 +139,9 @@ var _ engine.Face = (*Face)(nil)
 // only in a rehearsal: outside one, a script with a hand-out-shares step is
 // refused here, before anything runs.
 func Load(path string, s *script.Script, progress io.Writer, rehearsal bool) (*Face, error) {
-	data, err := os.ReadFile(path)
+	data, err := durable.ReadFile(durable.Answers, path)
 	if err != nil {
-		return nil, fmt.Errorf("answers file: %w", err)
+		return nil, err
 	}
 	a := &Face{path: path, dir: filepath.Dir(path), out: progress, shown: map[string]bool{}}
 	if a.out == nil {

@@ -8,6 +8,7 @@
 package cli
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -127,6 +128,12 @@ func Main(args []string, env *Env) int {
 	// terminal itself (env.terminal).
 	e := *env
 	e.terminal, e.Stdout, e.Stderr = env.Stdout, record.TextWriter(env.Stdout), record.TextWriter(env.Stderr)
+	// A command reading standard input (shares, scanned frames) stops
+	// on SIGINT or SIGTERM even while no input comes.
+	if e.Ctx == nil {
+		e.Ctx = context.Background()
+	}
+	e.terminalIn, e.Stdin = env.Stdin, cancelReader{ctx: e.Ctx, r: env.Stdin}
 	env = &e
 	if len(args) == 0 {
 		return report(env, "", true, tuiRun(env, tui.Options{}))

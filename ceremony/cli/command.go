@@ -28,7 +28,46 @@ type Env struct {
 	// terminal is Stdout as given, for the TUI and qr show to draw on;
 	// Main passes Stdout and Stderr through record.TextWriter.
 	terminal io.Writer
+	// terminalIn is Stdin as given, for the TUI and qr show.
+	terminalIn io.Reader
 }
+
+// cancelReader reads r until ctx is done: a read that waits on a
+// terminal or pipe with no input ends with an error when the command is
+// interrupted or terminated, instead of holding the process.
+type cancelReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c cancelReader) Read(p []byte) (int, error) {
+	if c.r == nil {
+		return 0, io.EOF
+	}
+	if err := c.ctx.Err(); err != nil {
+		return 0, errStopped
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	buf := make([]byte, len(p))
+	done := make(chan result, 1)
+	go func() {
+		n, err := c.r.Read(buf)
+		done <- result{n, err}
+	}()
+	select {
+	case res := <-done:
+		return copy(p, buf[:res.n]), res.err
+	case <-c.ctx.Done():
+		// The read goes on in its goroutine; the process is ending.
+		return 0, errStopped
+	}
+}
+
+// errStopped ends a read of standard input when the command is stopped.
+var errStopped = errors.New("stopped by a signal (interrupt or terminate) while reading standard input; nothing was changed")
 
 // binaryOut is standard output as given, for bytes that are not text
 // (a PDF written to "-").

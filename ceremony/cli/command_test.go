@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runMain runs Main with stdin and returns the exit status and output.
@@ -153,5 +155,38 @@ func TestOutputIsPrintable(t *testing.T) {
 		if !strings.Contains(stderr, "t\uFFFD[2J\uFFFD\uFFFD.jsonl") {
 			t.Errorf("%v: the error does not name the file: %q", args, stderr)
 		}
+	}
+}
+
+// A command waiting on standard input stops when it is interrupted or
+// terminated: the read ends, the command fails in one line, and nothing
+// is written.
+func TestStdinReadStopsOnSignal(t *testing.T) {
+	qOut := filepath.Join(t.TempDir(), "q")
+	for _, args := range [][]string{
+		{"shares", "check", "-"},
+		{"qr", "import", "--out", qOut, "-"},
+	} {
+		r, w := io.Pipe() // no input ever comes
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errb strings.Builder
+		done := make(chan int, 1)
+		go func() {
+			done <- Main(args, &Env{Ctx: ctx, Stdin: r, Stdout: &out, Stderr: &errb, Version: "test"})
+		}()
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+		select {
+		case code := <-done:
+			if code == 0 || !strings.Contains(errb.String(), "stopped by a signal (interrupt or terminate) while reading standard input") || strings.Count(errb.String(), "\n") != 1 {
+				t.Errorf("%v: exit %d, %q", args, code, errb.String())
+			}
+		case <-time.After(5 * time.Second):
+			t.Errorf("%v: still reading standard input after the signal", args)
+		}
+		w.Close()
+	}
+	if _, err := os.Stat(qOut); err == nil {
+		t.Error("qr import wrote its output")
 	}
 }

@@ -55,7 +55,7 @@ func tuiRun(env *Env, opts tui.Options) error {
 // terminal returns env's standard input and output if both are a
 // terminal.
 func terminal(env *Env) (in, out *os.File, ok bool) {
-	in, inOK := env.Stdin.(*os.File)
+	in, inOK := env.terminalIn.(*os.File)
 	out, outOK := env.terminal.(*os.File)
 	if !inOK || !outOK || !term.IsTerminal(in.Fd()) || !term.IsTerminal(out.Fd()) {
 		return nil, nil, false

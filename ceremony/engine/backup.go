@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -111,7 +110,7 @@ func (r *run) writeMedia(ans HandOutAnswer, holder Participant, sh *shares.Share
 		return nil, fmt.Errorf("media copy for %s: %w", holder.Name, err)
 	}
 	// Read back what the media holds, as a later audit would.
-	back, err := os.ReadFile(path)
+	back, err := durable.ReadFile(durable.MediaCopy, path)
 	if err != nil {
 		return nil, fmt.Errorf("media copy for %s: read back: %w", holder.Name, err)
 	}

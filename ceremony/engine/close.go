@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/devicepki/ceremony/ceremony/activation"
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/outdir"
 	"github.com/devicepki/ceremony/ceremony/record"
@@ -302,7 +303,7 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 	var present, gone []outdir.Artifact
 	for _, a := range arts {
 		local, _ := outdir.ArtifactPath(a.Path)
-		data, err := os.ReadFile(filepath.Join(dir.Path(), local))
+		data, err := durable.ReadFile(durable.Artifact, filepath.Join(dir.Path(), local))
 		if errors.Is(err, os.ErrNotExist) {
 			if !announced[a.Path] {
 				gone = append(gone, a)

@@ -149,7 +149,7 @@ func (r *run) publicFiles() ([]bundle.File, error) {
 	}
 	files := make([]bundle.File, 0, len(names))
 	for _, n := range names {
-		data, err := os.ReadFile(filepath.Join(r.out.Path(), filepath.FromSlash(n)))
+		data, err := durable.ReadFile(durable.Artifact, filepath.Join(r.out.Path(), filepath.FromSlash(n)))
 		if err != nil {
 			return nil, fmt.Errorf("read %s for the QR export: %w", n, err)
 		}

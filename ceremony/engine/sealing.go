@@ -90,7 +90,7 @@ func FinishSeal(dirPath string) (string, error) {
 		return "", err
 	}
 	path := dir.TranscriptPath()
-	data, err := os.ReadFile(path)
+	data, err := durable.ReadFile(durable.Transcript, path)
 	if err != nil {
 		return "", err
 	}
@@ -147,7 +147,7 @@ func FinishSeal(dirPath string) (string, error) {
 		}
 	}
 	sigPath := filepath.Join(dir.Path(), outdir.SealFile)
-	if have, err := os.ReadFile(sigPath); err == nil {
+	if have, err := durable.ReadFile(durable.Seal, sigPath); err == nil {
 		if !bytes.Equal(have, p.Signature) {
 			return "", fmt.Errorf("%s is there and is not the pending seal's signature; nothing more was changed", sigPath)
 		}

@@ -67,7 +67,7 @@ func findUntidy(dir *outdir.Dir, chain *transcript.Chain, ended bool) (untidy, e
 		closed = true
 	}
 	for _, name := range recordFiles(chain) {
-		have, err := os.ReadFile(filepath.Join(dir.Path(), name))
+		have, err := durable.ReadFile(durable.Record, filepath.Join(dir.Path(), name))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			u.records = append(u.records, rewrite{name, "it is missing"})

@@ -10,11 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/strictyaml"
 )
@@ -57,9 +57,9 @@ func (p *CRLProfile) ExcludedLints() []string {
 
 // LoadCRL reads, decodes and validates the CRL template at path.
 func LoadCRL(path string) (*CRLProfile, error) {
-	data, err := os.ReadFile(path)
+	data, err := durable.ReadFile(durable.Template, path)
 	if err != nil {
-		return nil, fmt.Errorf("template %w", err)
+		return nil, err
 	}
 	var t crlTemplate
 	doc, err := strictyaml.Decode(path, data, &t)

@@ -16,7 +16,6 @@ import (
 	"maps"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -25,6 +24,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/keys"
 	"github.com/devicepki/ceremony/ceremony/strictyaml"
 )
@@ -300,9 +300,9 @@ func (p *Profile) SelfSigned() bool { return rules[p.Kind].selfSigned }
 
 // Load reads, decodes and validates the template at path.
 func Load(path string) (*Profile, error) {
-	data, err := os.ReadFile(path)
+	data, err := durable.ReadFile(durable.Template, path)
 	if err != nil {
-		return nil, fmt.Errorf("template %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }

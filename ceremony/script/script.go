@@ -22,7 +22,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -30,6 +29,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/strictyaml"
 )
 
@@ -202,9 +202,9 @@ func printableLine(text string, max int) bool {
 
 // Load reads the script at path and validates it against the step kinds.
 func Load(path string, kinds *Kinds) (*Script, error) {
-	data, err := os.ReadFile(path)
+	data, err := durable.ReadFile(durable.Script, path)
 	if err != nil {
-		return nil, fmt.Errorf("script %w", err)
+		return nil, err
 	}
 	return Parse(path, data, kinds)
 }

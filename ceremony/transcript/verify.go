@@ -7,8 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"time"
+
+	"github.com/devicepki/ceremony/ceremony/durable"
 )
 
 // ChainError says which event of a transcript is broken and how.
@@ -32,7 +33,7 @@ type Chain struct {
 
 // ReadFile reads and checks the transcript at path; see Check.
 func ReadFile(path string) (*Chain, error) {
-	data, err := os.ReadFile(path)
+	data, err := durable.ReadFile(durable.Transcript, path)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ type Torn struct {
 // torn bytes, so that close, show and the TUI carry on from the intact
 // prefix as verify does; any other fault is an error.
 func ReadIntact(path string) (*Chain, *Torn, error) {
-	data, err := os.ReadFile(path)
+	data, err := durable.ReadFile(durable.Transcript, path)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -6,10 +6,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/pki"
 	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/transcript"
@@ -108,9 +108,9 @@ type ArtifactCRL struct {
 // its CRL goes stale.
 func (res *Result) checkArtifactCRLs(dir string) error {
 	for _, a := range res.Artifacts {
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(a.Path)))
+		data, err := durable.ReadRegularFile(filepath.Join(dir, filepath.FromSlash(a.Path)), durable.CRL.Max)
 		if err != nil {
-			return &Failure{File: a.Path, Msg: err.Error()}
+			return &Failure{File: a.Path, Msg: readFailure(durable.CRL, filepath.Join(dir, filepath.FromSlash(a.Path)), err)}
 		}
 		var l *x509.RevocationList
 		if b, _ := pem.Decode(data); b != nil && b.Type == "X509 CRL" {
@@ -235,9 +235,9 @@ func (res *Result) reliedOn(root *x509.Certificate) ([]relied, error) {
 		if a.CertificateSHA256 == "" || seen[a.CertificateSHA256] {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(res.dir, filepath.FromSlash(a.Path)))
+		data, err := durable.ReadRegularFile(filepath.Join(res.dir, filepath.FromSlash(a.Path)), durable.Artifact.Max)
 		if err != nil {
-			return nil, &Failure{File: a.Path, Msg: err.Error()}
+			return nil, &Failure{File: a.Path, Msg: readFailure(durable.Artifact, filepath.Join(res.dir, filepath.FromSlash(a.Path)), err)}
 		}
 		for b, rest := pem.Decode(data); b != nil; b, rest = pem.Decode(rest) {
 			if b.Type != "CERTIFICATE" {

@@ -126,9 +126,9 @@ func Carried(path string, pin Pin) (*Result, error) {
 // carried, absent artifacts are listed rather than failing.
 func check(path string, pin Pin, carried bool) (*Result, error) {
 	dir := filepath.Dir(path)
-	content, err := os.ReadFile(path)
+	content, err := durable.ReadRegularFile(path, durable.Transcript.Max)
 	if err != nil {
-		return nil, &Failure{File: filepath.Base(path), Msg: durable.BareError(err)}
+		return nil, &Failure{File: filepath.Base(path), Msg: readFailure(durable.Transcript, path, err)}
 	}
 	res := &Result{dir: dir}
 	chain, err := transcript.Check(content)
@@ -182,7 +182,7 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 	}
 
 	sigPath := filepath.Join(dir, outdir.SealFile)
-	sig, sigErr := os.ReadFile(sigPath)
+	sig, sigErr := durable.ReadRegularFile(sigPath, durable.Seal.Max)
 	_, pendErr := os.Lstat(filepath.Join(dir, outdir.PendingSealFile))
 	pending := pendErr == nil
 	switch {
@@ -385,9 +385,9 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 		case st.Size() != int64(a.Size):
 			return &Failure{File: a.Path, Msg: fmt.Sprintf("%d bytes, but event %d recorded %d bytes: the file was changed", st.Size(), a.Event, a.Size)}
 		}
-		data, err := os.ReadFile(file)
+		data, err := durable.ReadRegularFile(file, durable.Artifact.Max)
 		if err != nil {
-			return &Failure{File: a.Path, Msg: durable.BareError(err)}
+			return &Failure{File: a.Path, Msg: readFailure(durable.Artifact, file, err)}
 		}
 		sum := sha256.Sum256(data)
 		if got := hex.EncodeToString(sum[:]); got != a.SHA256 || len(data) != a.Size {
@@ -416,7 +416,7 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 			return &Failure{File: p, Msg: fmt.Sprintf("withdrawn at event %d, but still present: do not carry it out", withdrawn[p])}
 		case res.Status == Unsealed && intended[p].Path != "":
 			a := intended[p]
-			data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+			data, err := durable.ReadRegularFile(filepath.Join(dir, filepath.FromSlash(p)), durable.Artifact.Max)
 			sum := sha256.Sum256(data)
 			if err != nil || hex.EncodeToString(sum[:]) != a.SHA256 {
 				return &Failure{File: p, Msg: fmt.Sprintf("event %d announced this file with SHA-256 %s, but it is not that file: it is not the ceremony's", a.Event, short(a.SHA256))}
@@ -462,4 +462,16 @@ func short(h string) string {
 func looksSealed(ev transcript.Event) bool {
 	var d transcript.TranscriptSealed
 	return json.Unmarshal(ev.Data, &d) == nil && d.EventsBeforeSeal == ev.Seq-1 && d.ChainHash == ev.Prev
+}
+
+// readFailure says why a file of kind k could not be read, without the
+// path a Failure names already.
+func readFailure(k durable.Kind, path string, err error) string {
+	switch {
+	case errors.Is(err, durable.ErrNotRegular):
+		return "not a regular file: it is " + durable.What(path)
+	case errors.Is(err, durable.ErrTooLarge):
+		return fmt.Sprintf("larger than %d bytes, the limit for a %s", k.Max, k.Name)
+	}
+	return durable.BareError(err)
 }
