@@ -22,16 +22,15 @@ type Kind struct {
 // about 200 KB) and bound what a wrong or hostile file can make the
 // program allocate. docs/reference.md lists them.
 var (
-	Script      = Kind{"script", 1 << 20}
-	Template    = Kind{"template", 1 << 20}
-	Answers     = Kind{"answers file", 1 << 20}
-	Transcript  = Kind{"transcript", 64 << 20}
-	Seal        = Kind{"seal", 1 << 20}
-	Artifact    = Kind{"artifact", 64 << 20}
-	Record      = Kind{"printable record", 64 << 20}
-	MediaCopy   = Kind{"media copy", 64 << 10}
-	Certificate = Kind{"certificate", 1 << 20}
-	CRL         = Kind{"CRL", 64 << 20}
+	Script     = Kind{"script", 1 << 20}
+	Template   = Kind{"template", 1 << 20}
+	Answers    = Kind{"answers file", 1 << 20}
+	Transcript = Kind{"transcript", 64 << 20}
+	Seal       = Kind{"seal", 1 << 20}
+	Artifact   = Kind{"artifact", 64 << 20}
+	Record     = Kind{"printable record", 64 << 20}
+	MediaCopy  = Kind{"media copy", 64 << 10}
+	CRL        = Kind{"CRL", 64 << 20}
 )
 
 // ReadFile reads a file of kind k at path: a regular file (a FIFO,
