@@ -25,12 +25,12 @@ var (
 	Script     = Kind{"script", 1 << 20}
 	Template   = Kind{"template", 1 << 20}
 	Answers    = Kind{"answers file", 1 << 20}
-	Transcript = Kind{"transcript", 64 << 20}
+	Transcript = Kind{"transcript", 8 << 20}
 	Seal       = Kind{"seal", 1 << 20}
 	Artifact   = Kind{"artifact", 64 << 20}
-	Record     = Kind{"printable record", 64 << 20}
+	Record     = Kind{"printable record", 8 << 20}
 	MediaCopy  = Kind{"media copy", 64 << 10}
-	CRL        = Kind{"CRL", 64 << 20}
+	CRL        = Kind{"CRL", 16 << 20}
 )
 
 // ReadFile reads a file of kind k at path: a regular file (a FIFO,

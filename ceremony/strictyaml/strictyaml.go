@@ -177,6 +177,9 @@ func checkShape(name string, data []byte) error {
 }
 
 func checkShapeLimits(name string, data []byte, maxDepth, maxNodes int) error {
+	if err := prescan(name, data, maxDepth, maxNodes); err != nil {
+		return err
+	}
 	toks := lexer.Tokenize(string(data))
 	at := func(tk *token.Token) string {
 		if tk.Position != nil {
@@ -212,6 +215,110 @@ func checkShapeLimits(name string, data []byte, maxDepth, maxNodes int) error {
 		}
 		if len(indents)+flow > maxDepth {
 			return fmt.Errorf("%s: nested more than %d levels deep; a ceremony file nests far less", at(tk), maxDepth)
+		}
+	}
+	return nil
+}
+
+// prescan bounds what the lexer is given, in one pass over the bytes: the
+// lexer's tokens cost some hundred bytes each, so a megabyte of "[" (or
+// of "a,") would cost hundreds of megabytes before the token limits
+// could be applied. It counts flow brackets where YAML reads them as
+// brackets (at the start of a value, or inside a flow collection; quoted
+// text and comments skipped) and refuses nesting past maxDepth; and it
+// refuses a file whose non-blank lines, commas and brackets together
+// pass twice maxNodes, each of which starts at least one token. The
+// lexer's count (checkShapeLimits) is the exact check.
+func prescan(name string, data []byte, maxDepth, maxNodes int) error {
+	depth, units, line := 0, 0, 1
+	valueStart, blank := true, true // at the start of a value; the line so far is spaces
+	indent := 0                     // the current line's indentation
+	block := -1                     // in a block scalar: the indentation of the line that opened it
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if blank && c == ' ' {
+			indent++
+		}
+		switch {
+		case c == '\n':
+			line++
+			if !blank {
+				units++
+			}
+			valueStart, blank, indent = true, true, 0
+			// A block scalar's lines are text: skip each line indented
+			// more than the one that opened it (and blank ones).
+			for block >= 0 {
+				j, n := i+1, 0
+				for j < len(data) && data[j] == ' ' {
+					j, n = j+1, n+1
+				}
+				if j < len(data) && data[j] != '\n' && n <= block {
+					block = -1
+					break
+				}
+				for j < len(data) && data[j] != '\n' {
+					j++
+				}
+				if j >= len(data) {
+					return nil
+				}
+				i, line, units = j, line+1, units+1
+			}
+			continue
+		case c == ' ' || c == '\t' || c == '\r':
+			continue
+		case c == '#' && (i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n'):
+			for i < len(data) && data[i] != '\n' {
+				i++
+			}
+			i--
+			continue
+		}
+		blank = false
+		switch {
+		case (c == '"' || c == '\'') && valueStart:
+			// Skip the quoted text ("" escapes with \, '' with '').
+			for i++; i < len(data); i++ {
+				if data[i] == '\n' {
+					line++
+				}
+				if c == '"' && data[i] == '\\' {
+					i++
+					continue
+				}
+				if data[i] == c {
+					if c == '\'' && i+1 < len(data) && data[i+1] == '\'' {
+						i++
+						continue
+					}
+					break
+				}
+			}
+			valueStart = false
+		case (c == '[' || c == '{') && (valueStart || depth > 0):
+			depth++
+			units++
+			if depth > maxDepth {
+				return fmt.Errorf("%s:%d: nested more than %d levels deep; a ceremony file nests far less", name, line, maxDepth)
+			}
+			valueStart = true
+		case (c == ']' || c == '}') && depth > 0:
+			depth--
+			valueStart = false
+		case (c == '|' || c == '>') && valueStart && depth == 0:
+			block = indent
+			valueStart = false
+		case c == ',' && depth > 0:
+			units++
+			valueStart = true
+		case c == '-' || c == ':' || c == '?':
+			valueStart = i+1 >= len(data) || data[i+1] == ' ' || data[i+1] == '\n' || data[i+1] == '\t'
+		default:
+			valueStart = false
+		}
+		if units > 2*maxNodes {
+			return fmt.Errorf("%s:%d: more than %d YAML nodes; a ceremony file holds far fewer", name, line, maxNodes)
 		}
 	}
 	return nil
