@@ -152,6 +152,11 @@ func verifyTranscript(env *Env, path, rootPath, rootFP string, crlPaths []string
 		if err != nil {
 			return fail(ExitUsage, "%v", err)
 		}
+		// A wrong argument, not a failed transcript: an intermediate or
+		// the audit certificate given where the root belongs.
+		if verify.CheckRoot(root) != nil {
+			return fail(ExitUsage, "--root %s: this is not a self-signed root: %q is issued by %q; pin the company root certificate (root-ca.crt.pem)", rootPath, root.Subject.String(), root.Issuer.String())
+		}
 		pin.Root = root
 	case rootFP != "":
 		fp, err := seal.NormalizeFingerprint(rootFP)
