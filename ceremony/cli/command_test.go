@@ -190,3 +190,34 @@ func TestStdinReadStopsOnSignal(t *testing.T) {
 		t.Error("qr import wrote its output")
 	}
 }
+
+// Every numeric option is checked against its range before anything is
+// read or written; NaN and infinities included.
+func TestOptionRanges(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a.txt")
+	if err := os.WriteFile(file, []byte("public\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"qr", "show", file, "--rate", "NaN"}, "--rate NaN: choose 0.5 to 10 frames per second"},
+		{[]string{"qr", "show", file, "--rate", "0"}, "--rate 0: choose"},
+		{[]string{"qr", "show", file, "--rate", "-Inf"}, "--rate -Inf: choose"},
+		{[]string{"qr", "show", file, "--rate", "1e9"}, "choose 0.5 to 10"},
+		{[]string{"qr", "export", file, "--out", out, "--frame-bytes", "-5"}, "frame size -5 bytes: choose 16 to"},
+		{[]string{"qr", "export", file, "--out", out, "--frame-bytes", "99999999999"}, "frame size 99999999999 bytes: choose 16 to"},
+		{[]string{"qr", "export", file, "--out", out, "--ecc", "Z"}, `unknown QR error-correction level "Z"`},
+	} {
+		code, _, stderr := runMain(t, strings.NewReader(""), tc.args...)
+		if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, %q; want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("an output directory was made")
+	}
+}

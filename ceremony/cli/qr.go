@@ -166,7 +166,7 @@ func qrShowFlags(fs *flag.FlagSet) Run {
 		if len(pos) == 0 {
 			return usagef("name the files to show")
 		}
-		if *rate < qrshow.MinRate || *rate > qrshow.MaxRate {
+		if !(*rate >= qrshow.MinRate && *rate <= qrshow.MaxRate) { // NaN too
 			return usagef("--rate %g: choose %g to %g frames per second", *rate, qrshow.MinRate, qrshow.MaxRate)
 		}
 		in, out, ok := terminal(env)
