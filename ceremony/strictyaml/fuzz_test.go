@@ -58,6 +58,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("steps:\n  - id: a\n    kind: confirm\n    rest: {x: 1}\n"))
 	f.Add([]byte("a: &x 1\nb: *x\n"))
 	f.Add([]byte("name: !!str 0010\n"))
+	f.Add([]byte("\x01:")) // a control character in an unknown key's error
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var v fuzzDoc
 		doc, err := Decode("in.yaml", data, &v)

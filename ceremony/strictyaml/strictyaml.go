@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -228,12 +229,33 @@ func kindWord(t reflect.Type) string {
 	}
 }
 
+// firstLine returns the first line of a go-yaml message, with any other
+// control character it quotes from the file (a key of "\x01") escaped as
+// in Go.
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
-	return s
+	return escapeControl(s)
+}
+
+// escapeControl escapes the control characters of s as strconv.Quote
+// would, and leaves everything else as it is.
+func escapeControl(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Node is a part of a document kept undecoded, for a caller that decides
