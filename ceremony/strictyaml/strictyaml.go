@@ -188,8 +188,10 @@ func plainOnly(name string, f *ast.File) error {
 		return bad == nil
 	})
 	for _, d := range f.Docs {
-		if d != nil {
-			ast.Walk(v, d)
+		// An empty document ("---" at the end) has no body, and its
+		// GetToken would dereference it: walk only the bodies.
+		if d != nil && d.Body != nil {
+			ast.Walk(v, d.Body)
 		}
 	}
 	return bad
