@@ -113,6 +113,9 @@ func (d *Document) Line(path string) int {
 // name, the line (when the path exists in the file) and the path itself:
 //
 //	templates/root-ca.yaml:12: validity.duration: 30y exceeds the 25-year limit for a root
+//
+// Control characters (a key of the file in the path, a value printed
+// with %s) are escaped as in Go, so that the error is one printable line.
 func (d *Document) Errorf(path, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	where := d.name
@@ -120,9 +123,9 @@ func (d *Document) Errorf(path, format string, args ...any) error {
 		where = fmt.Sprintf("%s:%d", d.name, l)
 	}
 	if path == "" {
-		return fmt.Errorf("%s: %s", where, msg)
+		return errors.New(escapeControl(where + ": " + msg))
 	}
-	return fmt.Errorf("%s: %s: %s", where, path, msg)
+	return errors.New(escapeControl(where + ": " + path + ": " + msg))
 }
 
 // oneLine turns a go-yaml error into "name:line:col: message".
