@@ -3,7 +3,7 @@ GO      ?= go
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all deps test-deps build demo test vet bench crash-sweep clean
+.PHONY: all deps test-deps build demo test vet bench crash-sweep fuzz clean
 
 all: build
 
@@ -37,6 +37,13 @@ vet:
 ## about 15 minutes on two cores
 crash-sweep: test-deps
 	CEREMONY_SYSCALL_STRIDE=1 $(GO) test -count=1 -timeout 0 -run 'TestKill.*AtSystemCalls' ./ceremony
+
+## fuzz: runs every parser's fuzz target for FUZZTIME each (default 30s),
+## one after the other with one worker; the list is in scripts/fuzz.sh.
+## make test runs only their seed corpora
+FUZZTIME ?= 30s
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) sh scripts/fuzz.sh
 
 ## bench: performance, measured in benchmarks only (QR numbers use the demo's bundle)
 bench:

@@ -195,6 +195,11 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	return parseConfig(path, data)
+}
+
+// parseConfig decodes and validates an HSM config read from path.
+func parseConfig(path string, data []byte) (Config, error) {
 	var c Config
 	doc, err := strictyaml.Decode(path, data, &c)
 	if err != nil {

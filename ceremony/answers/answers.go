@@ -143,6 +143,12 @@ func Load(path string, s *script.Script, progress io.Writer, rehearsal bool) (*F
 	if err != nil {
 		return nil, err
 	}
+	return parse(path, data, s, progress, rehearsal)
+}
+
+// parse decodes and checks an answers file read from path; see Load.
+func parse(path string, data []byte, s *script.Script, progress io.Writer, rehearsal bool) (*Face, error) {
+	var err error
 	a := &Face{path: path, dir: filepath.Dir(path), out: progress, shown: map[string]bool{}}
 	if a.out == nil {
 		a.out = io.Discard

@@ -384,7 +384,7 @@ func Decode(data []byte) (*Backup, error) {
 		return nil, err
 	}
 	if want := strings.ToLower(h["Public-Key-SHA256"]); want != b.PublicKeySHA256 {
-		return nil, fmt.Errorf("backup file: Public-Key-SHA256 %s does not match the Public-Key (%s)", want, b.PublicKeySHA256)
+		return nil, fmt.Errorf("backup file: Public-Key-SHA256 %s does not match the Public-Key (%s)", printable(want), b.PublicKeySHA256)
 	}
 	sm := sharesRE.FindStringSubmatch(h["Backup-Key-Shares"])
 	if sm == nil {

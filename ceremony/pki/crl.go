@@ -61,6 +61,11 @@ func LoadCRL(path string) (*CRLProfile, error) {
 	if err != nil {
 		return nil, err
 	}
+	return ParseCRL(path, data)
+}
+
+// ParseCRL decodes and validates a CRL template read from path.
+func ParseCRL(path string, data []byte) (*CRLProfile, error) {
 	var t crlTemplate
 	doc, err := strictyaml.Decode(path, data, &t)
 	if err != nil {
@@ -179,7 +184,16 @@ func NewCRLDraft(p *CRLProfile, issuer *x509.Certificate, issuerKey crypto.Publi
 // ReadCRLFile reads a file holding exactly one PEM "X509 CRL" (a regular
 // file of at most 1 MiB). Errors name what it is for and the file.
 func ReadCRLFile(what, path string) (*x509.RevocationList, error) {
-	der, err := readPEMFile(what, path, "X509 CRL", "the CRL", 1<<20)
+	data, err := readRegular(what, path, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	return parseCRLPEM(what, path, data)
+}
+
+// parseCRLPEM parses data, read from path, as ReadCRLFile does.
+func parseCRLPEM(what, path string, data []byte) (*x509.RevocationList, error) {
+	der, err := decodePEM(what, path, "X509 CRL", "the CRL", data)
 	if err != nil {
 		return nil, err
 	}

@@ -242,7 +242,17 @@ const maxCertificateFile = 1 << 16
 // nothing else: a regular file (a FIFO is refused, not waited on) of at
 // most 64 KiB. Errors name what the certificate is for and the file.
 func ReadCertificateFile(what, path string) (*x509.Certificate, error) {
-	der, err := readPEMFile(what, path, "CERTIFICATE", "the certificate", maxCertificateFile)
+	data, err := readRegular(what, path, maxCertificateFile)
+	if err != nil {
+		return nil, err
+	}
+	return parseCertificatePEM(what, path, data)
+}
+
+// parseCertificatePEM parses data, read from path, as ReadCertificateFile
+// does.
+func parseCertificatePEM(what, path string, data []byte) (*x509.Certificate, error) {
+	der, err := decodePEM(what, path, "CERTIFICATE", "the certificate", data)
 	if err != nil {
 		return nil, err
 	}
@@ -253,14 +263,20 @@ func ReadCertificateFile(what, path string) (*x509.Certificate, error) {
 	return c, nil
 }
 
-// readPEMFile reads a regular file (a FIFO is refused, not waited on) of
-// at most max bytes holding exactly one PEM block of type typ and nothing
-// else, and returns the block's bytes. Errors name what the file is for.
-func readPEMFile(what, path, typ, alone string, max int64) ([]byte, error) {
+// readRegular reads a regular file (a FIFO is refused, not waited on) of
+// at most max bytes. Errors name what the file is for.
+func readRegular(what, path string, max int64) ([]byte, error) {
 	data, err := durable.ReadRegularFile(path, max)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", what, path, durable.Cause(err))
 	}
+	return data, nil
+}
+
+// decodePEM returns the bytes of the one PEM block of type typ that data,
+// read from path, holds with nothing else (white space aside). Errors name
+// what the file is for.
+func decodePEM(what, path, typ, alone string, data []byte) ([]byte, error) {
 	block, rest := pem.Decode(data)
 	switch {
 	case block == nil || block.Type != typ:

@@ -67,6 +67,12 @@ func Load(path string) ([]Request, error) {
 	if err != nil {
 		return nil, fmt.Errorf("revocations file %w", err)
 	}
+	return parse(path, data)
+}
+
+// parse decodes and checks a revocations file read from path; certificate
+// files it names are read relative to path's directory.
+func parse(path string, data []byte) ([]Request, error) {
 	var f file
 	doc, err := strictyaml.Decode(path, data, &f)
 	if err != nil {

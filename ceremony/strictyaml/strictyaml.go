@@ -129,6 +129,9 @@ func (d *Document) Line(path string) int {
 // name, the line (when the path exists in the file) and the path itself:
 //
 //	templates/root-ca.yaml:12: validity.duration: 30y exceeds the 25-year limit for a root
+//
+// Control characters (a key of the file in the path, a value printed
+// with %s) are escaped as in Go, so that the error is one printable line.
 func (d *Document) Errorf(path, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	where := d.name
@@ -136,9 +139,9 @@ func (d *Document) Errorf(path, format string, args ...any) error {
 		where = fmt.Sprintf("%s:%d", d.name, l)
 	}
 	if path == "" {
-		return fmt.Errorf("%s: %s", where, msg)
+		return errors.New(escapeControl(where + ": " + msg))
 	}
-	return fmt.Errorf("%s: %s: %s", where, path, msg)
+	return errors.New(escapeControl(where + ": " + path + ": " + msg))
 }
 
 // oneLine turns a go-yaml error into "name:line:col: message".
@@ -376,8 +379,10 @@ func plainOnly(name string, f *ast.File) error {
 		return bad == nil
 	})
 	for _, d := range f.Docs {
-		if d != nil {
-			ast.Walk(v, d)
+		// An empty document ("---" at the end) has no body, and its
+		// GetToken would dereference it: walk only the bodies.
+		if d != nil && d.Body != nil {
+			ast.Walk(v, d.Body)
 		}
 	}
 	return bad
@@ -426,12 +431,33 @@ func kindWord(t reflect.Type) string {
 	}
 }
 
+// firstLine returns the first line of a go-yaml message, with any other
+// control character it quotes from the file (a key of "\x01") escaped as
+// in Go.
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
-	return s
+	return escapeControl(s)
+}
+
+// escapeControl escapes the control characters of s as strconv.Quote
+// would, and leaves everything else as it is.
+func escapeControl(s string) string {
+	if strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Node is a part of a document kept undecoded, for a caller that decides

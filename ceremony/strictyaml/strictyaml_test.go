@@ -153,3 +153,17 @@ func TestSizeLimitAndSensitiveSyntaxErrors(t *testing.T) {
 		t.Fatalf("sensitive error %q", quiet)
 	}
 }
+
+// An empty document after the mapping ("---" at the end of the file) does
+// not panic the checks; FuzzParseConfig and FuzzParseRevocations found it.
+func TestEmptyTrailingDocument(t *testing.T) {
+	for _, in := range []string{"0:\n---", "name: x\n---\n", "---\nname: x\n---\n"} {
+		var v struct {
+			Name string `yaml:"name"`
+		}
+		_, err := Decode("in.yaml", []byte(in), &v)
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v", in, err)
+		}
+	}
+}

@@ -130,6 +130,11 @@ func ReadIntact(path string) (*Chain, *Torn, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return checkIntact(data)
+}
+
+// checkIntact checks a transcript read whole; see ReadIntact.
+func checkIntact(data []byte) (*Chain, *Torn, error) {
 	c, err := Check(data)
 	var ce *ChainError
 	if err == nil || !errors.As(err, &ce) || !ce.CutOff {
