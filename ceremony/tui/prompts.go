@@ -473,7 +473,7 @@ func (p *approvePrompt) build(width int) {
 		p.lines = append(p.lines, "")
 	}
 	for _, f := range p.req.Fields {
-		val := f.Value
+		val := record.Printable(f.Value) // decoded from a CSR or certificate: never raw
 		if strings.Contains(f.Label, "SHA-256") && hexRE.MatchString(val) {
 			val = record.GroupHex(strings.ReplaceAll(val, " ", ""))
 		}
