@@ -120,6 +120,12 @@ func ReadRegularFile(path string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return ReadOpenFile(f, max)
+}
+
+// ReadOpenFile reads f, already open, as ReadRegularFile reads a file: a
+// regular file of at most max bytes, read from where f stands.
+func ReadOpenFile(f *os.File, max int64) ([]byte, error) {
 	st, err := f.Stat()
 	switch {
 	case err != nil:

@@ -631,13 +631,14 @@ func (c *checker) checkRest(it *Item) error {
 	}
 	dir, base := splitName(it.Input.Name)
 	cer := c.ceremonies[dir]
+	secret := qrtransfer.Secret(it.data)
 	switch {
 	case it.content.backup:
 		return refuse(it, "a wrapped key backup (%s): key backups stay in the ceremony room; remove it from what you import", backup.PEMType)
-	case qrtransfer.Secret(it.data) != "":
+	case secret != "":
 		// A private key, a share or an encrypted copy of one: say what it
 		// is, not that no chain covers it.
-		return refuse(it, "%s: secrets never leave the ceremony room or their token, and ops imports only public files; remove it from what you import (and treat it as exposed if it was carried out)", qrtransfer.Secret(it.data))
+		return refuse(it, "%s: secrets never leave the ceremony room or their token, and ops imports only public files; remove it from what you import (and treat it as exposed if it was carried out)", secret)
 	case base == outdir.SealFile && cer == nil:
 		return refuse(it, "a transcript seal without a verified %s beside it: carry the transcript with it", outdir.TranscriptFile)
 	case base == outdir.SealFile:

@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -105,17 +104,7 @@ func Reopen(path string, now func() time.Time) (*Writer, *Chain, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open transcript: %w", err)
 	}
-	var data []byte
-	switch st, serr := f.Stat(); {
-	case serr != nil:
-		err = serr
-	case !st.Mode().IsRegular():
-		err = fmt.Errorf("%w: it is %s", durable.ErrNotRegular, durable.What(path))
-	case st.Size() > durable.Transcript.Max:
-		err = fmt.Errorf("larger than %d bytes, the limit for a transcript: %w", durable.Transcript.Max, durable.ErrTooLarge)
-	default:
-		data, err = io.ReadAll(io.LimitReader(f, durable.Transcript.Max+1))
-	}
+	data, err := durable.ReadOpenFile(f, durable.Transcript.Max)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("read transcript %s: %w", path, err)
