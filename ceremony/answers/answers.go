@@ -45,6 +45,7 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/script"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/ceremony/strictyaml"
@@ -500,13 +501,14 @@ func (a *Face) Approve(_ context.Context, req engine.ApprovalRequest) error {
 		if req.NotSigned {
 			what, words = "To be approved", "SHA-256 as words:"
 		}
-		fmt.Fprintf(a.out, "        %s (%s), as shown to every approver:\n", what, req.What)
+		fmt.Fprintf(a.out, "        %s (%s), as shown to every approver:\n", what, record.Printable(req.What))
 		for _, f := range req.Fields {
-			fmt.Fprintf(a.out, "          %-28s %s\n", f.Label+":", f.Value)
+			// Decoded from a CSR or certificate: one line, never raw.
+			fmt.Fprintf(a.out, "          %-28s %s\n", record.Printable(f.Label)+":", record.Printable(f.Value))
 		}
 		fmt.Fprintf(a.out, "          %-28s %s\n", words, req.Words)
 	}
-	fmt.Fprintf(a.out, "        Approved by %s (%s), as the answers file says\n", req.Participant.Name, req.Participant.Role)
+	fmt.Fprintf(a.out, "        Approved by %s (%s), as the answers file says\n", record.Printable(req.Participant.Name), req.Participant.Role)
 	return nil
 }
 
@@ -589,7 +591,7 @@ func (a *Face) HandOut(_ context.Context, req engine.HandOutRequest) (engine.Han
 	if err != nil {
 		return out, err
 	}
-	fmt.Fprintf(a.out, "        %s receives %s; typed back from %s\n", req.Holder.Name, req.Describe, from)
+	fmt.Fprintf(a.out, "        %s receives %s; typed back from %s\n", record.Printable(req.Holder.Name), record.Printable(req.Describe), from)
 	if m, ok := ans.Media[req.Holder.Name]; ok {
 		out.MediaDir = a.abs(m.Dir)
 		if out.Passphrase, err = a.read(p+".media."+req.Holder.Name+".passphrase", m.Passphrase); err != nil {
@@ -648,15 +650,15 @@ func (a *Face) Exceptions(_ context.Context, step engine.StepInfo) ([]engine.Exc
 func (a *Face) Report(r engine.Report) {
 	switch r.Kind {
 	case engine.StepStarted:
-		fmt.Fprintf(a.out, "[%2d/%d] %s\n", r.Step.Index+1, r.Step.Total, r.Text)
+		fmt.Fprintf(a.out, "[%2d/%d] %s\n", r.Step.Index+1, r.Step.Total, record.Printable(r.Text))
 	case engine.StepDone:
-		fmt.Fprintf(a.out, "        %s\n", r.Text)
+		fmt.Fprintf(a.out, "        %s\n", record.Printable(r.Text))
 	case engine.OperationStarted:
-		fmt.Fprintf(a.out, "        %s ...\n", r.Text)
+		fmt.Fprintf(a.out, "        %s ...\n", record.Printable(r.Text))
 	case engine.OperationDone:
 		fmt.Fprintf(a.out, "        ... done in %s\n", r.Elapsed.Round(100_000))
 	case engine.Notice:
-		fmt.Fprintf(a.out, "        %s\n", r.Text)
+		fmt.Fprintf(a.out, "        %s\n", record.Printable(r.Text))
 	}
 }
 

@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/pki"
 )
 
 const good = `version: 1
@@ -231,5 +233,42 @@ func TestReportWritesProgress(t *testing.T) {
 	f.Report(engine.Report{Kind: engine.OperationStarted, Step: step, Text: "Generating"})
 	if got := buf.String(); got != "[ 7/12] Generate the root key\n        Generating ...\n" {
 		t.Fatalf("progress %q", got)
+	}
+}
+
+// TestUntrustedTextOnOneLine: what the engine hands the face from CSRs,
+// certificates, scripts and inputs cannot move the cursor, clear the
+// screen or add a line that looks like the program's own (the text writer
+// cli.Main puts on stdout keeps newlines, so the face itself folds them).
+func TestUntrustedTextOnOneLine(t *testing.T) {
+	f, err := load(t, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	f.out = &buf
+	hostile := "CN=x\x1b[2J\n        Approved by Mallory (witness), as the answers file says\u202e"
+	step := engine.StepInfo{ID: "issue-root-certificate", Index: 5, Total: 8, Title: "Issue\x07 the root"}
+	f.Report(engine.Report{Kind: engine.StepStarted, Step: step, Text: step.Title + "\x1b]0;t\x07"})
+	f.Report(engine.Report{Kind: engine.Notice, Step: step, Text: hostile})
+	f.Report(engine.Report{Kind: engine.OperationStarted, Step: step, Text: hostile})
+	f.Report(engine.Report{Kind: engine.StepDone, Step: step, Text: hostile})
+	err = f.Approve(context.Background(), engine.ApprovalRequest{Step: step, What: "root\ncertificate",
+		Participant: engine.Participant{Role: "witness", Name: "Wanda"},
+		Fields:      []pki.Field{{Label: "Sub\x1bject", Value: hostile}}, TBSSHA256: "ab", Words: "w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if i := strings.IndexFunc(out, func(r rune) bool { return r != '\n' && !unicode.IsPrint(r) }); i >= 0 {
+		t.Fatalf("raw control or invisible character %q in %q", out[i:i+1], out)
+	}
+	if strings.Contains(out, "\n        Approved by Mallory") {
+		t.Fatalf("a forged line stands on its own:\n%s", out)
+	}
+	// Eight lines: start, notice, operation, done, the approval heading,
+	// one field, the words, and the approval.
+	if n := strings.Count(out, "\n"); n != 8 {
+		t.Fatalf("%d lines, want 8:\n%s", n, out)
 	}
 }
