@@ -2,7 +2,8 @@
 # check-transcript.sh [-c CRL.pem]... DIR ROOT.pem [AUDIT-CERT-SHA256]
 #
 # A strict check of a ceremony directory with stock tools only (openssl,
-# sha256sum, awk, sed, grep, tr, cut, head, tail, mktemp): no project code.
+# sha256sum, awk, sed, grep, tr, cut, head, tail, mktemp, date): no project
+# code.
 #
 # It checks, in order, and stops at the first failure:
 #  a. the hash chain of DIR/transcript.jsonl: seq 1,2,3,... without gaps,
@@ -33,7 +34,11 @@
 #     the transcript records; this script looks only at the audit
 #     certificate;
 #  c. every artifact: each artifact-written path not later withdrawn exists
-#     with its recorded SHA-256, and DIR/artifacts holds no other file.
+#     with its recorded SHA-256, and DIR/artifacts holds no other file;
+#  c2. every artifact that is a CRL (PEM or DER) has a lastUpdate at or
+#     before the seal event's time: a CRL the ceremony issued was valid when
+#     it was sealed. Whether it is current now (nextUpdate not passed) is a
+#     NOTE line, never a failure, as in `ceremony transcript verify`.
 #
 # With AUDIT-CERT-SHA256 (from the paper record, as openssl prints it),
 # the seal must also be by exactly that certificate.
@@ -58,6 +63,7 @@ prog=check-transcript
 usage() { echo "usage: $prog [-c CRL.pem]... DIR ROOT.pem [AUDIT-CERT-SHA256]" >&2; exit 2; }
 fail() { echo "$prog: FAILED: $*" >&2; exit 1; }
 ok() { echo "OK: $*"; }
+note() { echo "NOTE: $*"; }
 
 # The CRLs, as crl_1, crl_2, ... (eval assigns the value, never expands it).
 ncrl=0
@@ -86,7 +92,7 @@ if [ "$#" -eq 3 ]; then
 fi
 [ -d "$dir" ] || { echo "$prog: not a directory: $dir" >&2; exit 2; }
 [ -f "$root" ] || { echo "$prog: no such file: $root" >&2; exit 2; }
-for t in openssl sha256sum awk sed grep tr cut head tail mktemp; do
+for t in openssl sha256sum awk sed grep tr cut head tail mktemp date; do
 	command -v "$t" >/dev/null 2>&1 || { echo "$prog: missing tool: $t" >&2; exit 2; }
 done
 
@@ -284,5 +290,43 @@ if [ -d "$dir/artifacts" ]; then
 	done
 fi
 ok "artifacts/ holds no unrecorded file"
+
+# ---- c2. the CRLs among the artifacts -----------------------------------
+# A CRL the ceremony issued (issue-crl's artifacts/root-ca.crl.pem) was
+# valid when the transcript was sealed: a lastUpdate after the seal event's
+# time fails. Whether it is still current is a NOTE, never a failure: a
+# sealed ceremony's CRL going stale later is expected.
+now=$(date -u +%s)
+crl_when() { # "Nov 21 07:00:00 2026 GMT" -> seconds since 1970
+	printf '%s\n' "$1" | awk "$epoch_awk"'{ split($3, t, ":")
+		print epoch($4, (index("JanFebMarAprMayJunJulAugSepOctNovDec", $1) + 2) / 3, $2, t[1], t[2], t[3]) }'
+}
+while read -r p h; do
+	f=$dir/$p
+	form=PEM
+	if ! grep -q -e '-----BEGIN X509 CRL-----' -- "$f"; then
+		# DER: a CRL, or a certificate or key, say.
+		openssl crl -inform DER -in "$f" -noout >/dev/null 2>&1 || continue
+		form=DER
+	fi
+	u=$(openssl crl -inform "$form" -in "$f" -noout -lastupdate -nextupdate 2>/dev/null) ||
+		fail "$p: an X509 CRL that does not parse"
+	last=$(printf '%s\n' "$u" | sed -n 's/^lastUpdate=//p')
+	next=$(printf '%s\n' "$u" | sed -n 's/^nextUpdate=//p')
+	le=$(crl_when "$last")
+	[ -n "$le" ] || fail "$p: no readable lastUpdate in the CRL"
+	[ "$le" -le "$at" ] ||
+		fail "$p: CRL lastUpdate $last is after the seal (event $n): it was not valid when the transcript was sealed, so the ceremony did not issue it as recorded"
+	case $next in
+	'' | NONE) note "$p: CRL issued by the seal (lastUpdate $last); it gives no nextUpdate, so its currency is unknown" ;;
+	*)
+		if [ "$(crl_when "$next")" -lt "$now" ]; then
+			note "$p: CRL issued by the seal (lastUpdate $last), stale now (nextUpdate $next): a newer CRL should exist; the sealed transcript is not at fault"
+		else
+			ok "$p: CRL issued by the seal (lastUpdate $last), current now (nextUpdate $next)"
+		fi
+		;;
+	esac
+done <"$tmp/live"
 
 echo "VERIFIED: $dir $n events, final digest $head"
