@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -35,12 +36,16 @@ import (
 //     (PKCS#8, encrypted PKCS#8, PKCS#1, SEC 1, OpenSSH), damaged or not,
 //     or DER that parses as a PKCS#8, PKCS#1 or EC private key.
 //
+//   - a token's activation record (a JSON object with pin_derivation and
+//     manifest): not secret, but it stays in the room by the transcript's
+//     rule (outdir.StaysInRoom), and a copy taken out of its ceremony
+//     directory is refused by what it holds.
+//
 // A PIN is not recognised by content: a short line of digits or letters
 // could as well be a serial number or a bundle id, so none is guessed at.
-// Files of a ceremony directory are judged by its transcript instead
-// (CheckCeremonyFile), and the activation record stays in the room that
-// way. The rule is content only: a public certificate called x.backup
-// passes, a backup called x.pem does not.
+// Files of a ceremony directory are also judged by its transcript
+// (CheckCeremonyFile). The rule is content only: a public certificate
+// called x.backup passes, a backup called x.pem does not.
 
 // SecretError is a file that must not leave the room as QR frames.
 type SecretError struct {
@@ -85,6 +90,9 @@ func Secret(data []byte) string {
 	if why := share(data); why != "" {
 		return why
 	}
+	if activationRecord(data) {
+		return "a token's activation record (how its PINs are derived, and its share manifest): it stays in the ceremony room"
+	}
 	if len(data) > 0 && data[0] == 0x30 {
 		if _, err := x509.ParsePKCS8PrivateKey(data); err == nil {
 			return "a private key (DER, PKCS#8)"
@@ -97,6 +105,24 @@ func Secret(data []byte) string {
 		}
 	}
 	return ""
+}
+
+// activationRecord reports whether data is a token's activation record
+// (activation.Record as init-token writes it): a JSON object with its
+// pin_derivation and manifest, whatever else it holds or lacks, so an
+// edited copy is caught as well as a true one.
+func activationRecord(data []byte) bool {
+	t := bytes.TrimLeft(data, " \t\r\n")
+	if len(t) == 0 || t[0] != '{' {
+		return false
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(t, &fields) != nil {
+		return false
+	}
+	_, pins := fields["pin_derivation"]
+	_, manifest := fields["manifest"]
+	return pins && manifest
 }
 
 // share says why data is a share, or "".
