@@ -20,6 +20,8 @@
 #   strace        kills ceremonies at their system calls (ceremony/crash_test.go)
 #   poppler-utils pdftotext and pdfinfo, which read the PDF record back
 #                 (internal/pdfcheck)
+#   time          GNU time, which measures a run's peak memory
+#                 (ceremony/memory_test.go)
 set -eu
 missing=""
 command -v "${CC:-gcc}" >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || missing="$missing gcc"
@@ -30,7 +32,7 @@ command -v zbarimg >/dev/null 2>&1 || missing="$missing zbar-tools"
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 if [ "${1:-}" = test ] && command -v dpkg >/dev/null 2>&1; then
 	for p in opencryptoki libtpm2-pkcs11-1 libtpm2-pkcs11-tools swtpm swtpm-tools tpm2-tools \
-		libtss2-tcti-swtpm0 tpm2-abrmd libtss2-tcti-tabrmd0 dbus strace poppler-utils; do
+		libtss2-tcti-swtpm0 tpm2-abrmd libtss2-tcti-tabrmd0 dbus strace poppler-utils time; do
 		dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
 	done
 fi

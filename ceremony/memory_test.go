@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/devicepki/ceremony/ceremony/qrimage"
+)
+
+// memoryCeiling is what no input may make the program use: 256 MiB of
+// resident memory, as the kernel counts it (getrusage's ru_maxrss).
+const memoryCeiling = 256 << 20
+
+// gnuTime measures a run's peak resident memory (-f %M, in KiB).
+const gnuTime = "/usr/bin/time"
+
+// TestMemoryCeiling runs the program on the largest inputs its readers
+// take, of the kinds that cost the most memory per byte read, and checks
+// the peak resident memory of each run. A scanned QR image is the worst:
+// its pixels, not its file size, set the cost, so the images are the
+// largest qrimage decodes (qrimage.MaxPixels) in the formats that decode
+// to the most bytes per pixel: 8-bit RGBA PNG, also interlaced (Go's PNG
+// decoder holds every pass and the merged image), and a JPEG.
+//
+// Not a timing test: the runs are measured by memory only.
+func TestMemoryCeiling(t *testing.T) {
+	if _, err := os.Stat(gnuTime); err != nil {
+		t.Fatalf("GNU time (Debian package time) is needed to measure a run's memory: %v", err)
+	}
+	dir := t.TempDir()
+	side := 1
+	for (side+1)*(side+1) <= qrimage.MaxPixels {
+		side++
+	}
+	img := checkerboard(side)
+	write := func(name string, data []byte) string {
+		t.Helper()
+		if len(data) > qrimage.MaxFileSize {
+			t.Fatalf("%s: %d bytes, past the image file limit: the test would measure a refusal", name, len(data))
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	plain := write("rgba.png", buf.Bytes())
+	interlaced := write("rgba-interlaced.png", adam7PNG(t, img))
+	buf.Reset()
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	jpg := write("photo.jpg", buf.Bytes())
+	// Check the interlaced writer against the standard decoder: the run
+	// must measure a decode, not a refusal of a bad file.
+	if f, err := os.Open(interlaced); err != nil {
+		t.Fatal(err)
+	} else if cfg, err := png.DecodeConfig(f); err != nil || cfg.Width != side || cfg.ColorModel != color.NRGBAModel {
+		t.Fatalf("interlaced PNG: %+v %v", cfg, err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"RGBA PNG", []string{"qr", "import", "--out", filepath.Join(dir, "o1"), plain}},
+		{"interlaced RGBA PNG", []string{"qr", "import", "--out", filepath.Join(dir, "o2"), interlaced}},
+		{"JPEG", []string{"qr", "import", "--out", filepath.Join(dir, "o3"), jpg}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// GNU time forks the program itself: its peak is its own, not
+			// this test process's (a child started from here would carry
+			// this process's high-water mark through exec).
+			rssFile := filepath.Join(dir, "rss")
+			cmd := exec.Command(gnuTime, append([]string{"-f", "%M", "-o", rssFile, "ceremony"}, tc.args...)...)
+			cmd.Env = append(os.Environ(), "GOMEMLIMIT=") // the program's own limit
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				t.Fatal(err)
+			}
+			// No code is in the picture: the decoder tries every way it
+			// knows, which is the most work an image costs.
+			if !strings.Contains(string(out), "no QR code found") {
+				t.Fatalf("want every attempt made and no code found, got:\n%s", out)
+			}
+			b, err := os.ReadFile(rssFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The last line; GNU time puts "Command exited with non-zero
+			// status N" before it.
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			kib, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+			if err != nil {
+				t.Fatalf("%s -f %%M wrote %q: %v", gnuTime, b, err)
+			}
+			rss := kib << 10
+			t.Logf("%s (%d×%d): peak resident memory %d MiB", tc.name, side, side, rss>>20)
+			if rss > memoryCeiling {
+				t.Errorf("peak resident memory %d MiB, past %d MiB", rss>>20, memoryCeiling>>20)
+			}
+		})
+	}
+}
+
+// checkerboard is a side×side 8-bit RGBA image of 40-pixel squares, half
+// transparent so no encoder drops its alpha channel.
+func checkerboard(side int) *image.NRGBA {
+	img := image.NewNRGBA(image.Rect(0, 0, side, side))
+	for y := 0; y < side; y++ {
+		for x := 0; x < side; x++ {
+			v := uint8(255)
+			if (x/40+y/40)%2 == 0 {
+				v = 0
+			}
+			i := img.PixOffset(x, y)
+			copy(img.Pix[i:i+4], []byte{v, v, v, 200})
+		}
+	}
+	return img
+}
+
+// adam7PNG writes img as an interlaced (Adam7) 8-bit RGBA PNG, which
+// image/png cannot write.
+func adam7PNG(t *testing.T, img *image.NRGBA) []byte {
+	t.Helper()
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	var raw bytes.Buffer
+	z, _ := zlib.NewWriterLevel(&raw, zlib.BestSpeed)
+	for _, p := range [7][4]int{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}} {
+		x0, y0, dx, dy := p[0], p[1], p[2], p[3]
+		pw, ph := (w-x0+dx-1)/dx, (h-y0+dy-1)/dy
+		if pw <= 0 || ph <= 0 {
+			continue
+		}
+		row := make([]byte, 1+4*pw) // filter type 0, then the pixels
+		for y := y0; y < h; y += dy {
+			for i, x := 0, x0; x < w; i, x = i+1, x+dx {
+				o := img.PixOffset(x, y)
+				copy(row[1+4*i:], img.Pix[o:o+4])
+			}
+			if _, err := z.Write(row); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		binary.Write(&out, binary.BigEndian, uint32(len(data)))
+		c := crc32.NewIEEE()
+		c.Write([]byte(typ))
+		c.Write(data)
+		out.WriteString(typ)
+		out.Write(data)
+		binary.Write(&out, binary.BigEndian, c.Sum32())
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	copy(ihdr[8:], []byte{8, 6, 0, 0, 1}) // depth 8, RGBA, deflate, filter 0, Adam7
+	chunk("IHDR", ihdr)
+	chunk("IDAT", raw.Bytes())
+	chunk("IEND", nil)
+	return out.Bytes()
+}
