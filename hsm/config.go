@@ -214,20 +214,12 @@ func parseConfig(path string, data []byte) (Config, error) {
 	return c, nil
 }
 
-// maxConfigFile bounds an HSM config: a few lines.
-const maxConfigFile = 64 << 10
+// configFile is the kind of an HSM config, for durable.ReadFile: a few
+// lines, so 64 KiB.
+var configFile = durable.Kind{Name: "hsm config", Max: 64 << 10}
 
 // readConfigFile reads an HSM config: a regular file (a FIFO or device is
-// refused, not waited on) of at most maxConfigFile bytes.
+// refused by what it is, not waited on) of at most 64 KiB.
 func readConfigFile(path string) ([]byte, error) {
-	data, err := durable.ReadRegularFile(path, maxConfigFile)
-	switch {
-	case errors.Is(err, durable.ErrNotRegular):
-		return nil, fmt.Errorf("hsm config %s: not a regular file", path)
-	case errors.Is(err, durable.ErrTooLarge):
-		return nil, fmt.Errorf("hsm config %s: larger than %d bytes", path, maxConfigFile)
-	case err != nil:
-		return nil, fmt.Errorf("hsm config: %w", err)
-	}
-	return data, nil
+	return durable.ReadFile(configFile, path)
 }

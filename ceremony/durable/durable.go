@@ -131,7 +131,7 @@ func ReadOpenFile(f *os.File, max int64) ([]byte, error) {
 	case err != nil:
 		return nil, err
 	case !st.Mode().IsRegular():
-		return nil, ErrNotRegular
+		return nil, fmt.Errorf("%w: it is %s", ErrNotRegular, modeName(st.Mode()))
 	case st.Size() > max:
 		return nil, fmt.Errorf("%w (more than %d bytes)", ErrTooLarge, max)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 )
 
 // Kind is a kind of file the program reads, with the most bytes it reads
@@ -36,19 +37,35 @@ var (
 // ReadFile reads a file of kind k at path: a regular file (a FIFO,
 // device, socket or directory, or a symbolic link to one, is refused by
 // what it is, without waiting on it) of at most k.Max bytes. Errors are
-// one line, "KIND PATH: what is wrong", and wrap fs.ErrNotExist,
-// ErrNotRegular or ErrTooLarge.
+// a *ReadError, one line, "KIND PATH: what is wrong", and wrap
+// fs.ErrNotExist, ErrNotRegular or ErrTooLarge.
 func ReadFile(k Kind, path string) ([]byte, error) {
 	data, err := ReadRegularFile(path, k.Max)
 	switch {
-	case errors.Is(err, ErrNotRegular):
-		return nil, fmt.Errorf("%s %s: %w: it is %s", k.Name, path, ErrNotRegular, What(path))
 	case errors.Is(err, ErrTooLarge):
-		return nil, fmt.Errorf("%s %s: larger than %d bytes, the limit for a %s: %w", k.Name, path, k.Max, k.Name, ErrTooLarge)
+		return nil, &ReadError{k, path, fmt.Errorf("larger than %d bytes, the limit for %s %s: %w", k.Max, article(k.Name), k.Name, ErrTooLarge)}
 	case err != nil:
-		return nil, fmt.Errorf("%s %s: %w", k.Name, path, Cause(err))
+		return nil, &ReadError{k, path, Cause(err)}
 	}
 	return data, nil
+}
+
+// ReadError is a file ReadFile could not read, or refused.
+type ReadError struct {
+	Kind Kind
+	Path string
+	Err  error // what is wrong, without the path
+}
+
+func (e *ReadError) Error() string { return e.Kind.Name + " " + e.Path + ": " + e.Err.Error() }
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// article is "an" before a vowel, else "a".
+func article(noun string) string {
+	if noun != "" && strings.ContainsRune("aeiouAEIOU", rune(noun[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 // What names the type of the non-regular file at path.
@@ -57,7 +74,12 @@ func What(path string) string {
 	if err != nil {
 		return "not a regular file"
 	}
-	switch m := st.Mode(); {
+	return modeName(st.Mode())
+}
+
+// modeName names the type of a file that is not a regular file.
+func modeName(m fs.FileMode) string {
+	switch {
 	case m.IsDir():
 		return "a directory"
 	case m&fs.ModeNamedPipe != 0:
@@ -69,5 +91,5 @@ func What(path string) string {
 	case m&fs.ModeDevice != 0:
 		return "a device"
 	}
-	return "not a regular file"
+	return "a special file"
 }

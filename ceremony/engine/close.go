@@ -263,6 +263,9 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 		return nil, fmt.Errorf("%s has a seal (%s): a sealed ceremony completed; there is nothing to close", dir.Path(), outdir.SealFile)
 	}
 	chain, torn, err := transcript.ReadIntact(path)
+	if _, unread := errors.AsType[*durable.ReadError](err); unread {
+		return nil, err // names the transcript and what it is
+	}
 	if err != nil {
 		return nil, fmt.Errorf("transcript %s: %w (closing appends to an intact transcript only; transcript verify says where it breaks)", path, err)
 	}

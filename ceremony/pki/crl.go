@@ -184,7 +184,7 @@ func NewCRLDraft(p *CRLProfile, issuer *x509.Certificate, issuerKey crypto.Publi
 // ReadCRLFile reads a file holding exactly one PEM "X509 CRL" (a regular
 // file of at most 1 MiB). Errors name what it is for and the file.
 func ReadCRLFile(what, path string) (*x509.RevocationList, error) {
-	data, err := readRegular(what, path, 1<<20)
+	data, err := readRegular(what, path, durable.CRL.Max)
 	if err != nil {
 		return nil, err
 	}
