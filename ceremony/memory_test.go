@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"compress/zlib"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -13,11 +16,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/devicepki/ceremony/ceremony/qrimage"
+	"github.com/devicepki/ceremony/internal/ceremonytest"
 )
 
 // memoryCeiling is what no input may make the program use: 256 MiB of
@@ -33,7 +38,9 @@ const gnuTime = "/usr/bin/time"
 // its pixels, not its file size, set the cost, so the images are the
 // largest qrimage decodes (qrimage.MaxPixels) in the formats that decode
 // to the most bytes per pixel: 8-bit RGBA PNG, also interlaced (Go's PNG
-// decoder holds every pass and the merged image), and a JPEG.
+// decoder holds every pass and the merged image), and a JPEG. Then a
+// transcript just under its 8 MiB limit, of the smallest events (the most
+// of them), verified, shown and rendered as PDF.
 //
 // Not a timing test: the runs are measured by memory only.
 func TestMemoryCeiling(t *testing.T) {
@@ -76,13 +83,20 @@ func TestMemoryCeiling(t *testing.T) {
 		t.Fatalf("interlaced PNG: %+v %v", cfg, err)
 	}
 
+	big := bigTranscript(t, dir)
+	const noCode, unsealed = "no QR code found", "unsealed"
 	for _, tc := range []struct {
 		name string
 		args []string
+		// want is in the output: the run did the work, not refuse it.
+		want string
 	}{
-		{"RGBA PNG", []string{"qr", "import", "--out", filepath.Join(dir, "o1"), plain}},
-		{"interlaced RGBA PNG", []string{"qr", "import", "--out", filepath.Join(dir, "o2"), interlaced}},
-		{"JPEG", []string{"qr", "import", "--out", filepath.Join(dir, "o3"), jpg}},
+		{"RGBA PNG", []string{"qr", "import", "--out", filepath.Join(dir, "o1"), plain}, noCode},
+		{"interlaced RGBA PNG", []string{"qr", "import", "--out", filepath.Join(dir, "o2"), interlaced}, noCode},
+		{"JPEG", []string{"qr", "import", "--out", filepath.Join(dir, "o3"), jpg}, noCode},
+		{"transcript verify", []string{"transcript", "verify", big, "--root-fingerprint", strings.Repeat("ab", 32)}, unsealed},
+		{"transcript show", []string{"transcript", "show", big}, "Root key"},
+		{"transcript show --pdf", []string{"transcript", "show", "--pdf", filepath.Join(dir, "big.pdf"), big}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// GNU time forks the program itself: its peak is its own, not
@@ -96,10 +110,11 @@ func TestMemoryCeiling(t *testing.T) {
 			if err != nil && !errors.As(err, &exit) {
 				t.Fatal(err)
 			}
-			// No code is in the picture: the decoder tries every way it
-			// knows, which is the most work an image costs.
-			if !strings.Contains(string(out), "no QR code found") {
-				t.Fatalf("want every attempt made and no code found, got:\n%s", out)
+			// No code is in the pictures: the decoder tries every way it
+			// knows, which is the most work an image costs. The transcript
+			// is read whole, every event checked and rendered.
+			if !strings.Contains(string(out), tc.want) {
+				t.Fatalf("want %q in the output, got:\n%.2000s", tc.want, out)
 			}
 			b, err := os.ReadFile(rssFile)
 			if err != nil {
@@ -113,12 +128,58 @@ func TestMemoryCeiling(t *testing.T) {
 				t.Fatalf("%s -f %%M wrote %q: %v", gnuTime, b, err)
 			}
 			rss := kib << 10
-			t.Logf("%s (%d×%d): peak resident memory %d MiB", tc.name, side, side, rss>>20)
+			t.Logf("%s: peak resident memory %d MiB", tc.name, rss>>20)
 			if rss > memoryCeiling {
 				t.Errorf("peak resident memory %d MiB, past %d MiB", rss>>20, memoryCeiling>>20)
 			}
 		})
 	}
+}
+
+// bigTranscript writes an intact, unsealed transcript just under the 8 MiB
+// a transcript may have, its hash chain sound: the events of a small
+// sealed ceremony but its seal, then copies of its confirmation up to the
+// limit (each line as the writer made it, with its seq and prev changed).
+// It returns its path.
+func bigTranscript(t *testing.T, dir string) string {
+	t.Helper()
+	p := ceremonytest.NewPKI(t, "Memory Root")
+	c := ceremonytest.NewCeremony(t, p)
+	lines := strings.Split(strings.TrimSuffix(string(c.Transcript), "\n"), "\n")
+	lines = lines[:len(lines)-1] // the seal
+	seqPrev := regexp.MustCompile(`^\{"seq":[0-9]+,("time":"[^"]*",)"prev":"[0-9a-f]{64}",`)
+	var out bytes.Buffer
+	prev := strings.Repeat("0", 64)
+	add := func(seq int, line string) {
+		l := seqPrev.ReplaceAllString(line, fmt.Sprintf(`{"seq":%d,${1}"prev":"%s",`, seq, prev))
+		sum := sha256.Sum256([]byte(l))
+		prev = hex.EncodeToString(sum[:])
+		out.WriteString(l + "\n")
+	}
+	confirmed := ""
+	for i, l := range lines {
+		if strings.Contains(l, `"type":"confirmed"`) {
+			confirmed = l
+		}
+		add(i+1, l)
+	}
+	if confirmed == "" {
+		t.Fatal("no confirmed event to copy")
+	}
+	// The copies at the last event's time: times never go back.
+	timeOf := regexp.MustCompile(`"time":"[^"]*"`)
+	confirmed = timeOf.ReplaceAllLiteralString(confirmed, timeOf.FindString(lines[len(lines)-1]))
+	for seq := len(lines) + 1; out.Len() < 8<<20-1024; seq++ {
+		add(seq, confirmed)
+	}
+	path := filepath.Join(dir, "big", "transcript.jsonl")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // checkerboard is a side×side 8-bit RGBA image of 40-pixel squares, half
