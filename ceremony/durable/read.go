@@ -31,7 +31,7 @@ var (
 	Artifact   = Kind{"artifact", 64 << 20}
 	Record     = Kind{"printable record", 8 << 20}
 	MediaCopy  = Kind{"media copy", 64 << 10}
-	CRL        = Kind{"CRL", 16 << 20}
+	CRL        = Kind{"CRL", 4 << 20}
 )
 
 // ReadFile reads a file of kind k at path: a regular file (a FIFO,

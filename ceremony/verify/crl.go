@@ -1,12 +1,15 @@
 package verify
 
 import (
+	"bytes"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/devicepki/ceremony/ceremony/durable"
@@ -108,9 +111,13 @@ type ArtifactCRL struct {
 // its CRL goes stale.
 func (res *Result) checkArtifactCRLs(dir string) error {
 	for _, a := range res.Artifacts {
-		data, err := durable.ReadRegularFile(filepath.Join(dir, filepath.FromSlash(a.Path)), durable.CRL.Max)
+		// Read as an artifact: most are not CRLs, and may be larger.
+		data, err := durable.ReadRegularFile(filepath.Join(dir, filepath.FromSlash(a.Path)), durable.Artifact.Max)
 		if err != nil {
-			return &Failure{File: a.Path, Msg: readFailure(durable.CRL, filepath.Join(dir, filepath.FromSlash(a.Path)), err)}
+			return &Failure{File: a.Path, Msg: readFailure(durable.Artifact, filepath.Join(dir, filepath.FromSlash(a.Path)), err)}
+		}
+		if int64(len(data)) > durable.CRL.Max && (bytes.Contains(data, []byte("-----BEGIN X509 CRL")) || looksLikeDERCRL(data)) {
+			return &Failure{File: a.Path, Msg: fmt.Sprintf("a CRL of %d bytes, larger than %d bytes, the limit for a CRL", len(data), durable.CRL.Max)}
 		}
 		var l *x509.RevocationList
 		if b, _ := pem.Decode(data); b != nil && b.Type == "X509 CRL" {
@@ -135,6 +142,39 @@ func (res *Result) checkArtifactCRLs(dir string) error {
 		res.CRLs = append(res.CRLs, ArtifactCRL{Path: a.Path, List: l, Note: Currency(l, now())})
 	}
 	return nil
+}
+
+// looksLikeDERCRL reports whether data opens as a DER CRL would, without
+// parsing its entries: a SEQUENCE whose first element, the to-be-signed
+// list, holds an optional INTEGER version, then an algorithm (SEQUENCE),
+// the issuer (SEQUENCE) and thisUpdate (UTCTime or GeneralizedTime). A
+// certificate's to-be-signed part has its serial (INTEGER) and validity
+// (SEQUENCE) there instead.
+func looksLikeDERCRL(data []byte) bool {
+	var outer, tbs asn1.RawValue
+	if _, err := asn1.Unmarshal(data, &outer); err != nil || outer.Tag != asn1.TagSequence {
+		return false
+	}
+	if _, err := asn1.Unmarshal(outer.Bytes, &tbs); err != nil || tbs.Tag != asn1.TagSequence {
+		return false
+	}
+	var elems []asn1.RawValue
+	for rest := tbs.Bytes; len(rest) > 0 && len(elems) < 4; {
+		var v asn1.RawValue
+		var err error
+		if rest, err = asn1.Unmarshal(rest, &v); err != nil {
+			return false
+		}
+		elems = append(elems, v)
+	}
+	is := func(v asn1.RawValue, tags ...int) bool {
+		return v.Class == asn1.ClassUniversal && slices.Contains(tags, v.Tag)
+	}
+	if len(elems) > 0 && is(elems[0], asn1.TagInteger) {
+		elems = elems[1:] // the version
+	}
+	return len(elems) >= 3 && is(elems[0], asn1.TagSequence) && is(elems[1], asn1.TagSequence) &&
+		is(elems[2], asn1.TagUTCTime, asn1.TagGeneralizedTime)
 }
 
 // The time rule. A revocation for key compromise (or a CA's or an

@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
@@ -90,4 +91,42 @@ func mustDER(t testing.TB, pemData []byte) []byte {
 		t.Fatal("no PEM block")
 	}
 	return b.Bytes
+}
+
+// Artifacts are read as artifacts (up to 64 MiB), and only a CRL among
+// them is held to a CRL's 4 MiB: a large artifact that is no CRL
+// verifies; a CRL past the limit, in PEM or DER, fails without its
+// entries being parsed.
+func TestArtifactCRLSize(t *testing.T) {
+	p := newPKI(t, "CRL Size Root")
+	sealed := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	big5 := bytes.Repeat([]byte("firmware "), 5<<20/9+1)
+	c := ceremonytest.NewCeremony(t, p.shared(), ceremonytest.Artifact{Path: "artifacts/firmware.bin", Data: big5})
+	if res, err := verify.Ceremony(c.Path(), verify.Pin{Root: p.root}); err != nil || res.Status != verify.Verified {
+		t.Fatalf("a 5 MiB artifact that is no CRL: %v", err)
+	}
+
+	// A CRL of 4 MiB and a bit: many entries of the smallest size.
+	var entries []x509.RevocationListEntry
+	for range 4 << 20 / 20 {
+		entries = append(entries, x509.RevocationListEntry{SerialNumber: big.NewInt(1), RevocationTime: sealed.Add(-time.Hour)})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(4), ThisUpdate: sealed.Add(-time.Hour), NextUpdate: sealed.AddDate(0, 1, 0), RevokedCertificateEntries: entries}, p.root, p.rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(der) <= 4<<20 {
+		t.Fatalf("the CRL is %d bytes, not past the limit", len(der))
+	}
+	if !verify.LooksLikeDERCRL(der) || verify.LooksLikeDERCRL(p.root.Raw) || verify.LooksLikeDERCRL(big5) {
+		t.Fatal("looksLikeDERCRL tells a CRL from a certificate and from other bytes wrongly")
+	}
+	for name, data := range map[string][]byte{"root-ca.crl.pem": pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), "root-ca.crl": der} {
+		c := ceremonytest.NewCeremony(t, p.shared(), ceremonytest.Artifact{Path: "artifacts/" + name, Data: data})
+		_, err := verify.Ceremony(c.Path(), verify.Pin{Root: p.root})
+		var f *verify.Failure
+		if !errors.As(err, &f) || f.File != "artifacts/"+name || !strings.Contains(f.Msg, "larger than 4194304 bytes, the limit for a CRL") {
+			t.Fatalf("%s: got %v", name, err)
+		}
+	}
 }

@@ -11,3 +11,6 @@ func SetNow(t testing.TB, at time.Time) {
 	now = func() time.Time { return at }
 	t.Cleanup(func() { now = old })
 }
+
+// LooksLikeDERCRL is looksLikeDERCRL, for tests.
+var LooksLikeDERCRL = looksLikeDERCRL
