@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"compress/zlib"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -13,6 +16,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/devicepki/ceremony/ceremony/qrimage"
 	"github.com/devicepki/ceremony/internal/ceremonytest"
@@ -40,7 +45,8 @@ const gnuTime = "/usr/bin/time"
 // to the most bytes per pixel: 8-bit RGBA PNG, also interlaced (Go's PNG
 // decoder holds every pass and the merged image), and a JPEG. Then a
 // transcript just under its 8 MiB limit, of the smallest events (the most
-// of them), verified, shown and rendered as PDF.
+// of them), verified, shown and rendered as PDF; and a CRL just under its
+// 4 MiB, checked by verify --crl and by import.
 //
 // Not a timing test: the runs are measured by memory only.
 func TestMemoryCeiling(t *testing.T) {
@@ -84,6 +90,7 @@ func TestMemoryCeiling(t *testing.T) {
 	}
 
 	big := bigTranscript(t, dir)
+	crlCeremony, crl := bigCRL(t, dir)
 	const noCode, unsealed = "no QR code found", "unsealed"
 	for _, tc := range []struct {
 		name string
@@ -97,6 +104,8 @@ func TestMemoryCeiling(t *testing.T) {
 		{"transcript verify", []string{"transcript", "verify", big, "--root-fingerprint", strings.Repeat("ab", 32)}, unsealed},
 		{"transcript show", []string{"transcript", "show", big}, "Root key"},
 		{"transcript show --pdf", []string{"transcript", "show", "--pdf", filepath.Join(dir, "big.pdf"), big}, ""},
+		{"transcript verify --crl", []string{"transcript", "verify", crlCeremony.Path(), "--root", crlCeremony.RootPEM, "--crl", crl}, "CRL OK"},
+		{"import of a CRL", []string{"import", "--root", crlCeremony.RootPEM, "--out", filepath.Join(dir, "o4"), crl}, "ACCEPTED"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// GNU time forks the program itself: its peak is its own, not
@@ -180,6 +189,33 @@ func bigTranscript(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// bigCRL writes a CRL of the root of a small sealed ceremony, just under
+// the 4 MiB a CRL may have, of the smallest entries (the most of them),
+// and returns the ceremony and the CRL's path.
+func bigCRL(t *testing.T, dir string) (*ceremonytest.Ceremony, string) {
+	t.Helper()
+	p := ceremonytest.NewPKI(t, "Memory CRL Root")
+	c := ceremonytest.NewCeremony(t, p)
+	now := time.Now()
+	entries := make([]x509.RevocationListEntry, 154_000)
+	for i := range entries {
+		entries[i] = x509.RevocationListEntry{SerialNumber: big.NewInt(1), RevocationTime: now.Add(-time.Hour)}
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(2), ThisUpdate: now.Add(-time.Hour), NextUpdate: now.AddDate(0, 1, 0), RevokedCertificateEntries: entries}, p.Root, p.RootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+	if len(data) > 4<<20 || len(data) < 4<<20-100<<10 {
+		t.Fatalf("the CRL is %d bytes: not just under 4 MiB", len(data))
+	}
+	path := filepath.Join(dir, "big.crl.pem")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return c, path
 }
 
 // checkerboard is a side×side 8-bit RGBA image of 40-pixel squares, half
