@@ -45,8 +45,9 @@ refuses the import). An INPUT is:
                     transcript.jsonl with its transcript.sig (and
                     transcript.md, transcript.pdf), or a ceremony's
                     artifacts/ file
-  DIR               a ceremony directory (its transcript, seal, record and
-                    artifacts; key backups are left out)
+  DIR               a ceremony directory (its transcript, seal, records and
+                    the artifacts it lists as public; key backups and the
+                    activation record are named and left out)
 
 Frames from all inputs make one bundle (--bundle ID picks one when frames
 of several were read). Certificates must chain to the pinned root; a CRL
@@ -327,31 +328,39 @@ func commandLineName(path string) string {
 }
 
 // ceremonyDir lists what a ceremony directory carries out: the transcript,
-// its seal and record, and the artifacts but key backups.
+// its seal and records, and the artifacts its transcript lists as public
+// (qrtransfer.CeremonyFiles, as qr export of a directory takes them). The
+// others (a key backup, the activation record, a file the transcript does
+// not record) are named on log and left out.
 func ceremonyDir(dir string, log io.Writer) ([]opsimport.Input, error) {
-	var ins []opsimport.Input
-	for _, n := range []string{outdir.TranscriptFile, outdir.SealFile, outdir.RecordFile, outdir.RecordPDFFile} {
-		p := filepath.Join(dir, n)
-		if _, err := os.Lstat(p); err == nil {
-			ins = append(ins, opsimport.Input{Name: n, Path: p, Origin: p})
-		}
-	}
-	if len(ins) == 0 {
+	if _, err := os.Lstat(filepath.Join(dir, outdir.TranscriptFile)); err != nil {
 		return nil, fmt.Errorf("%s: a directory, but not a ceremony directory (no %s): name the files to import", dir, outdir.TranscriptFile)
 	}
-	entries, err := os.ReadDir(filepath.Join(dir, outdir.ArtifactsDir))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	paths, left, err := qrtransfer.CeremonyFiles(dir)
+	if err != nil {
 		return nil, err
 	}
-	for _, e := range entries {
-		p := filepath.Join(dir, outdir.ArtifactsDir, e.Name())
-		if strings.HasSuffix(e.Name(), ".backup") {
-			fmt.Fprintf(log, "%s: a key backup: never imported; leaving it out\n", p)
-			continue
+	for _, n := range []string{outdir.RecordFile, outdir.RecordPDFFile} {
+		if p := filepath.Join(dir, n); present(p) {
+			paths = append(paths, p)
 		}
-		ins = append(ins, opsimport.Input{Name: outdir.ArtifactsDir + "/" + e.Name(), Path: p, Origin: p})
+	}
+	for _, p := range left {
+		fmt.Fprintf(log, "%s: not a public artifact of its transcript; left out\n", p)
+	}
+	var ins []opsimport.Input
+	for _, p := range paths {
+		name := qrtransfer.FileName(p)
+		ins = append(ins, opsimport.Input{Name: name, Path: p, Origin: p})
 	}
 	return ins, nil
+}
+
+// present reports whether anything is at path (a link included: the
+// import's reader says what is wrong with it).
+func present(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // printReport says what was accepted and written.

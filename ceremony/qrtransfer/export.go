@@ -199,7 +199,7 @@ func ReadFilesLog(paths []string, log io.Writer) ([]bundle.File, error) {
 		if !isFile(filepath.Join(p, outdir.TranscriptFile)) {
 			return nil, fmt.Errorf("%s: a directory, but not a ceremony directory (no %s): name the files to export", p, outdir.TranscriptFile)
 		}
-		ps, left, err := ceremonyFiles(p)
+		ps, left, err := CeremonyFiles(p)
 		if err != nil {
 			return nil, err
 		}

@@ -250,10 +250,12 @@ func CheckCeremonyFile(path string, data []byte) error {
 	return &SecretError{Name: path, Why: fmt.Sprintf("a file of the ceremony directory %s that its transcript does not list as a public artifact", dir)}
 }
 
-// ceremonyFiles lists the public files of the ceremony directory dir, as
+// CeremonyFiles lists the public files of the ceremony directory dir, as
 // the export-qr step carries them: the transcript, its seal, and each
-// public artifact present; and the files under artifacts/ left out.
-func ceremonyFiles(dir string) (paths, left []string, err error) {
+// public artifact present; and the files under artifacts/ left out (a key
+// backup, the activation record, a file the transcript does not record).
+// qr export and import of a directory both take what it lists.
+func CeremonyFiles(dir string) (paths, left []string, err error) {
 	public, _, err := publicArtifacts(dir)
 	if err != nil {
 		return nil, nil, err
