@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -301,11 +302,20 @@ func CloseInterrupted(opts CloseOptions) (*CloseResult, error) {
 			opts.Now().UTC().Format(time.RFC3339), last.Format(time.RFC3339))
 	}
 
-	// Check every artifact before touching anything.
+	// Check every artifact before touching anything. Nothing is followed
+	// out of the directory: an unsealed transcript proves nothing, so a
+	// link in place of artifacts/ or of an artifact could make close
+	// remove files of another ceremony, or any file.
+	if err := dir.CheckNoLinks(); err != nil {
+		return nil, fmt.Errorf("%w: close changes only files inside the ceremony directory; nothing was changed", err)
+	}
 	announced := announcedOnly(chain)
 	var present, gone []outdir.Artifact
 	for _, a := range arts {
 		local, _ := outdir.ArtifactPath(a.Path)
+		if st, err := os.Lstat(filepath.Join(dir.Path(), local)); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%s is a symbolic link, not the file the ceremony wrote: close changes only files inside the ceremony directory; nothing was changed (move it away and run close again)", filepath.Join(dir.Path(), local))
+		}
 		data, err := durable.ReadFile(durable.Artifact, filepath.Join(dir.Path(), local))
 		if errors.Is(err, os.ErrNotExist) {
 			if !announced[a.Path] {

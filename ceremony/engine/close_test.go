@@ -87,3 +87,60 @@ func TestCloseListsFirst(t *testing.T) {
 		t.Fatalf("transcript: %v", err)
 	}
 }
+
+// An unsealed transcript proves nothing, so close follows no link out of
+// its directory: with artifacts/, an artifact, or the transcript itself a
+// symbolic link to another ceremony's files, it refuses, listed or
+// confirmed, and the files there stay.
+func TestCloseFollowsNoLink(t *testing.T) {
+	start := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	now := func() time.Time { return start.Add(time.Hour) }
+	for _, tc := range []struct {
+		name string
+		// evil turns dir into the forgery, pointing at victim (another
+		// ceremony directory holding artifacts/x.crt.pem), and returns
+		// the file that must stay.
+		evil func(t *testing.T, dir, victim string) string
+	}{
+		{"artifacts/ a link", func(t *testing.T, dir, victim string) string {
+			mustDo(t, os.RemoveAll(filepath.Join(dir, "artifacts")))
+			mustDo(t, os.Symlink(filepath.Join(victim, "artifacts"), filepath.Join(dir, "artifacts")))
+			return filepath.Join(victim, "artifacts", "x.crt.pem")
+		}},
+		{"an artifact a link", func(t *testing.T, dir, victim string) string {
+			mustDo(t, os.Remove(filepath.Join(dir, "artifacts", "x.crt.pem")))
+			mustDo(t, os.Symlink(filepath.Join(victim, "artifacts", "x.crt.pem"), filepath.Join(dir, "artifacts", "x.crt.pem")))
+			return filepath.Join(victim, "artifacts", "x.crt.pem")
+		}},
+		{"the transcript a link", func(t *testing.T, dir, victim string) string {
+			mustDo(t, os.Remove(filepath.Join(dir, "transcript.jsonl")))
+			mustDo(t, os.Symlink(filepath.Join(victim, "transcript.jsonl"), filepath.Join(dir, "transcript.jsonl")))
+			return filepath.Join(dir, "artifacts", "x.crt.pem")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, victim := interruptedDir(t, start), interruptedDir(t, start)
+			keep := tc.evil(t, dir, victim)
+			before, _ := os.ReadFile(filepath.Join(victim, "transcript.jsonl"))
+			for _, confirmed := range []bool{false, true} {
+				_, err := CloseInterrupted(CloseOptions{Dir: dir, Now: now, Confirmed: confirmed})
+				if err == nil || !strings.Contains(err.Error(), "is a symbolic link") || !strings.Contains(err.Error(), "nothing was changed") {
+					t.Fatalf("confirmed %v: err = %v", confirmed, err)
+				}
+			}
+			if _, err := os.Stat(keep); err != nil {
+				t.Fatalf("%s was removed", keep)
+			}
+			if after, _ := os.ReadFile(filepath.Join(victim, "transcript.jsonl")); string(after) != string(before) {
+				t.Fatal("the other ceremony's transcript changed")
+			}
+		})
+	}
+}
+
+func mustDo(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -113,6 +113,20 @@ func Existing(path string) (*Dir, error) {
 	return &Dir{path: path}, nil
 }
 
+// CheckNoLinks refuses a directory whose transcript, seal, artifacts/ or
+// shares/ is a symbolic link: what a command changes in a ceremony
+// directory (close withdraws artifacts and appends to the transcript)
+// stays inside it.
+func (d *Dir) CheckNoLinks() error {
+	for _, name := range []string{TranscriptFile, SealFile, ArtifactsDir, SharesDir} {
+		p := filepath.Join(d.path, name)
+		if st, err := os.Lstat(p); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s is a symbolic link, not part of the ceremony directory", p)
+		}
+	}
+	return nil
+}
+
 // ArtifactPath checks that p, a path recorded in a transcript, names a
 // file directly in artifacts/ (nothing outside the ceremony directory),
 // and returns it in the local form.
