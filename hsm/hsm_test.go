@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,6 +79,11 @@ func TestOpenFailuresNameTheCause(t *testing.T) {
 	if err := os.WriteFile(notALibrary, []byte("not a library"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A FIFO would block dlopen for ever.
+	fifo := filepath.Join(t.TempDir(), "libfifo.so")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		cfg  hsm.Config
@@ -90,6 +96,10 @@ func TestOpenFailuresNameTheCause(t *testing.T) {
 			nil, []string{notALibrary, "cannot be loaded"}},
 		{"module is a directory", hsm.Config{Module: t.TempDir(), Token: hsm.TokenSelector{Label: "root"}},
 			nil, []string{"is a directory"}},
+		{"module is a FIFO", hsm.Config{Module: fifo, Token: hsm.TokenSelector{Label: "root"}},
+			nil, []string{fifo, "is a FIFO (named pipe), not a shared library"}},
+		{"module is a device", hsm.Config{Module: "/dev/zero", Token: hsm.TokenSelector{Label: "root"}},
+			nil, []string{"/dev/zero", "is a character device, not a shared library"}},
 		{"relative module", hsm.Config{Module: "libsofthsm2.so", Token: hsm.TokenSelector{Label: "root"}},
 			nil, []string{"must be an absolute path"}},
 		{"missing token", h.Config("no-such-token"),

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/miekg/pkcs11"
 )
 
@@ -83,6 +84,9 @@ func moduleKey(path string) (string, error) {
 		return "", fmt.Errorf("pkcs11 module %s: %w", path, err)
 	case st.IsDir():
 		return "", fmt.Errorf("pkcs11 module %s: is a directory, not a shared library", path)
+	case !st.Mode().IsRegular():
+		// Loading a FIFO would block in dlopen, where no signal stops it.
+		return "", fmt.Errorf("pkcs11 module %s: is %s, not a shared library", path, durable.What(path))
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
