@@ -92,6 +92,15 @@ func TestControlCharactersRefused(t *testing.T) {
 		"in a block":  {"say: |\n  line one\n  line \x1b[31m two\n", "U+001B"},
 		"raw c1":      {"title: \"a\u0085b\"\n", "U+0085"},
 		"single-quot": {"title: 'a\x07b'\n", "U+0007"},
+		// Anywhere in the file, comments included, by line and column.
+		"latin-1 comment": {"# Gepr\xfcft\ntitle: x\n", "f.yaml:1:7: the byte 0xFC is not UTF-8 text: save the file as UTF-8"},
+		"latin-1 title":   {"a: b\ntitle: J\xfcrgen\n", "f.yaml:2:9: the byte 0xFC is not UTF-8 text"},
+		"bom":             {"\uFEFFtitle: x\n", "f.yaml:1:1: a byte-order mark (U+FEFF): save the file as UTF-8 without one"},
+		"raw tab in text": {"title: Root\tCA\n", "f.yaml:1:12: a tab: indent with spaces, and write spaces in text"},
+		"tab in comment":  {"title: x # a\tb\n", "f.yaml:1:13: a tab"},
+		"escape comment":  {"# \x1b[2J\ntitle: x\n", "f.yaml:1:3: the text holds the control character U+001B"},
+		"lone CR":         {"title: x\rother: y\n", "f.yaml:1:9: the text holds the control character U+000D"},
+		"bidi comment":    {"title: x # \u202e\n", "f.yaml:1:12: the text holds the control character U+202E"},
 	} {
 		var v map[string]any
 		_, err := Decode("f.yaml", []byte(tc.data), &v)
@@ -102,6 +111,9 @@ func TestControlCharactersRefused(t *testing.T) {
 	var v map[string]any
 	if _, err := Decode("f.yaml", []byte("title: \"Çoşkun Kuştepe, 王小明, e\u0301, ✓\"\nsay: |\n  two\n  lines\n"), &v); err != nil {
 		t.Errorf("printable text refused: %v", err)
+	}
+	if _, err := Decode("f.yaml", []byte("# saved on Windows\r\ntitle: x\r\n"), &v); err != nil {
+		t.Errorf("CRLF line ends refused: %v", err)
 	}
 }
 

@@ -68,6 +68,9 @@ func Decode(name string, data []byte, v any, opts ...Option) (*Document, error) 
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%s: %d bytes is larger than the %d-byte limit for a ceremony file", name, len(data), MaxSize)
 	}
+	if err := checkText(name, data); err != nil {
+		return nil, err
+	}
 	if err := checkShape(name, data); err != nil {
 		return nil, err
 	}
@@ -386,6 +389,37 @@ func plainOnly(name string, f *ast.File) error {
 		}
 	}
 	return bad
+}
+
+// checkText refuses, by its line and column, a byte or character no
+// ceremony file may hold anywhere, comments included (a script's whole
+// text is carried in its transcript and printed in the record): bytes that
+// are not UTF-8 (the text would be read one way here and another there,
+// and the transcript's copy would not match the file), a byte-order mark,
+// a tab, and any character unprintable refuses. A carriage return is
+// taken before a newline only (a file saved on Windows).
+func checkText(name string, data []byte) error {
+	line, col := 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		where := fmt.Sprintf("%s:%d:%d", name, line, col)
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return fmt.Errorf("%s: the byte 0x%02X is not UTF-8 text: save the file as UTF-8", where, data[i])
+		case r == '\uFEFF':
+			return fmt.Errorf("%s: a byte-order mark (U+FEFF): save the file as UTF-8 without one", where)
+		case r == '\t':
+			return fmt.Errorf("%s: a tab: indent with spaces, and write spaces in text", where)
+		case r == '\r' && i+1 < len(data) && data[i+1] == '\n':
+		case r == '\n':
+			line, col = line+1, 0
+		case unprintable(r):
+			return fmt.Errorf("%s: the text holds the control character U+%04X; a ceremony file holds printable text and newlines only", where, r)
+		}
+		i += size
+		col++
+	}
+	return nil
 }
 
 // unprintable reports a character no text in a ceremony file may hold:
