@@ -112,15 +112,12 @@ func (w *writer) wrap(t record.Text, base, width float64, bold bool) []tline {
 			if x > 0 {
 				flush()
 			}
-			for f.GetStringWidth(word) > width {
-				r := []rune(word)
-				n := fitRunes(f.GetStringWidth, r, width)
-				add(fam, st, size, string(r[:n]), f.GetStringWidth(string(r[:n])))
-				flush()
-				word = string(r[n:])
-			}
-			if word != "" {
-				add(fam, st, size, word, f.GetStringWidth(word))
+			pieces := splitRunes(f.GetStringWidth, []rune(word), width)
+			for i, p := range pieces {
+				add(fam, st, size, p.text, p.w)
+				if i < len(pieces)-1 {
+					flush()
+				}
 			}
 			if rest := tok[len(strings.TrimRight(tok, " ")):]; rest != "" {
 				add(fam, st, size, rest, f.GetStringWidth(rest))
@@ -133,19 +130,32 @@ func (w *writer) wrap(t record.Text, base, width float64, bold bool) []tline {
 	return lines
 }
 
-// fitRunes returns how many of the first runes fit in width (at least
-// one).
-func fitRunes(width func(string) float64, r []rune, max float64) int {
-	lo, hi := 1, len(r)
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if width(string(r[:mid])) <= max {
-			lo = mid
-		} else {
-			hi = mid - 1
+// piece is a run of text and its width.
+type piece struct {
+	text string
+	w    float64
+}
+
+// splitRunes breaks r into pieces at most max wide (each at least one
+// rune), in one pass: a character's width does not depend on its
+// neighbours (no kerning), so each is measured once. A word of n
+// characters costs O(n), not O(n²) as measuring every prefix would: a
+// transcript may hold a name 100,000 characters long.
+func splitRunes(width func(string) float64, r []rune, max float64) []piece {
+	var out []piece
+	start, w := 0, 0.0
+	for i, c := range r {
+		cw := width(string(c))
+		if i > start && w+cw > max {
+			out = append(out, piece{string(r[start:i]), w})
+			start, w = i, 0
 		}
+		w += cw
 	}
-	return lo
+	if start < len(r) || len(out) == 0 {
+		out = append(out, piece{string(r[start:]), w})
+	}
+	return out
 }
 
 // draw draws a laid-out line with its top left at x, y.
@@ -276,16 +286,8 @@ func (w *writer) code(b record.Block) {
 	var lines []tline
 	for _, l := range b.Lines {
 		l = printable(mono, l)
-		r := []rune(l)
-		for {
-			n := len(r)
-			if f.GetStringWidth(string(r)) > textW-4 {
-				n = fitRunes(f.GetStringWidth, r, textW-4)
-			}
-			lines = append(lines, tline{{mono, "", size, string(r[:n]), f.GetStringWidth(string(r[:n]))}})
-			if r = r[n:]; len(r) == 0 {
-				break
-			}
+		for _, p := range splitRunes(f.GetStringWidth, []rune(l), textW-4) {
+			lines = append(lines, tline{{mono, "", size, p.text, p.w}})
 		}
 	}
 	w.keep(float64(len(lines))*lh + 2)
