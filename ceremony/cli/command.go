@@ -8,6 +8,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/devicepki/ceremony/ceremony/record"
 )
 
 // Env is what a command runs with. Main's caller gives it (the ceremony
@@ -250,11 +252,29 @@ func report(env *Env, path string, bare bool, err error) int {
 	}
 	var ai asIs
 	if path != "" && !bare && !errors.As(err, &ai) {
-		fmt.Fprintf(env.Stderr, "ceremony: %s: %v\n", path, err)
+		fmt.Fprintf(env.Stderr, "ceremony: %s: %s\n", path, errorLine(err))
 	} else {
-		fmt.Fprintf(env.Stderr, "ceremony: %v\n", err)
+		fmt.Fprintf(env.Stderr, "ceremony: %s\n", errorLine(err))
 	}
 	return code
+}
+
+// maxErrorLine is the most characters an error line shows: enough for any
+// message with its paths, and a bound on what an input repeated in one (a
+// name, a key, a path of 100,000 characters) can print.
+const maxErrorLine = 2000
+
+// errorLine is err's text on one printable line (a newline in a file
+// name, say, becomes U+FFFD, as every other control character does), at
+// most maxErrorLine characters: a longer one keeps its start and its end,
+// where what to do is said, and says how much it left out.
+func errorLine(err error) string {
+	r := []rune(record.Printable(err.Error()))
+	if len(r) <= maxErrorLine {
+		return string(r)
+	}
+	const keep = maxErrorLine / 2
+	return fmt.Sprintf("%s … (%d characters left out) … %s", string(r[:keep]), len(r)-2*keep, string(r[len(r)-keep:]))
 }
 
 // parseInterleaved parses flags that may come before or after positional

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // runMain runs Main with stdin and returns the exit status and output.
@@ -156,6 +158,12 @@ func TestOutputIsPrintable(t *testing.T) {
 			t.Errorf("%v: the error does not name the file: %q", args, stderr)
 		}
 	}
+	// Help keeps its layout: the flag package aligns with tabs, which the
+	// sanitiser lets through.
+	_, stdout, stderr := runMain(t, strings.NewReader(""), "run", "--help")
+	if out := stdout + stderr; strings.Contains(out, "\uFFFD") || !strings.Contains(out, "\t") {
+		t.Errorf("run --help: %q", out)
+	}
 }
 
 // A command waiting on standard input stops when it is interrupted or
@@ -219,5 +227,37 @@ func TestOptionRanges(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("an output directory was made")
+	}
+}
+
+// An error is one printable line whatever it repeats: a file name with a
+// newline in it cannot start a second line, and a 100,000-character input
+// quoted in an error is cut in the middle, keeping the start and the end
+// (where what to do is said).
+func TestErrorIsOneBoundedLine(t *testing.T) {
+	var stderr strings.Builder
+	env := &Env{Stderr: &stderr}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"newline in a path", errors.New("/tmp/x\ny.jsonl: not a regular file"), []string{"/tmp/x\uFFFDy.jsonl: not a regular file"}},
+		{"huge input", fmt.Errorf("name %q: too long; use at most 64 characters", strings.Repeat("W", 100000)),
+			[]string{`name "WWW`, "characters left out", `WWW": too long; use at most 64 characters`}},
+	} {
+		stderr.Reset()
+		if code := report(env, "qr import", false, tc.err); code != ExitFailure {
+			t.Fatalf("%s: exit %d", tc.name, code)
+		}
+		out := stderr.String()
+		if strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") || utf8.RuneCountInString(out) > maxErrorLine+100 {
+			t.Fatalf("%s: not one bounded line (%d characters):\n%.300s", tc.name, utf8.RuneCountInString(out), out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: %q lacks %q", tc.name, out[:min(len(out), 300)], w)
+			}
+		}
 	}
 }

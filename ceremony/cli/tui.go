@@ -31,7 +31,7 @@ func tuiRun(env *Env, opts tui.Options) error {
 		return nil
 	}
 	if o.Err != nil {
-		fmt.Fprintf(env.Stderr, "ceremony: %v\n", o.Err)
+		fmt.Fprintf(env.Stderr, "ceremony: %s\n", errorLine(o.Err))
 		var se *engine.StepError
 		if errors.As(o.Err, &se) && !se.Discarded {
 			fmt.Fprintf(env.Stderr, "ceremony: the unsealed transcript is %s\n", filepath.Join(o.Dir, "transcript.jsonl"))

@@ -373,12 +373,13 @@ func Printable(s string) string {
 	}, s)
 }
 
-// PrintableLines is Printable for text of several lines: newlines stay,
-// and every other control, invisible or direction-changing character
-// becomes U+FFFD.
+// PrintableLines is Printable for text of several lines: newlines and
+// tabs (which only move the cursor on to the next column, as the flag
+// package's help aligns with them) stay, and every other control,
+// invisible or direction-changing character becomes U+FFFD.
 func PrintableLines(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r == '\n' || unicode.IsPrint(r) {
+		if r == '\n' || r == '\t' || unicode.IsPrint(r) {
 			return r
 		}
 		return '\uFFFD'
