@@ -216,12 +216,17 @@ func TestOptionRanges(t *testing.T) {
 		{[]string{"qr", "show", file, "--rate", "0"}, "--rate 0: choose"},
 		{[]string{"qr", "show", file, "--rate", "-Inf"}, "--rate -Inf: choose"},
 		{[]string{"qr", "show", file, "--rate", "1e9"}, "choose 0.5 to 10"},
-		{[]string{"qr", "export", file, "--out", out, "--frame-bytes", "-5"}, "frame size -5 bytes: choose 16 to"},
-		{[]string{"qr", "export", file, "--out", out, "--frame-bytes", "99999999999"}, "frame size 99999999999 bytes: choose 16 to"},
+		{[]string{"qr", "export", file, "--out", out, "--frame-bytes", "-5"}, "--frame-bytes -5: choose 16 to"},
+		{[]string{"qr", "export", file, "--out", out, "--frame-bytes", "99999999999"}, "--frame-bytes 99999999999: choose 16 to"},
+		{[]string{"qr", "export", file, "--out", out, "--frame-bytes", "1"}, "--frame-bytes 1: choose 16 to"},
+		{[]string{"qr", "show", file, "--frame-bytes", "100000"}, "--frame-bytes 100000: choose 16 to"},
 		{[]string{"qr", "export", file, "--out", out, "--ecc", "Z"}, `unknown QR error-correction level "Z"`},
+		{[]string{"qr", "export", file, "--out", out, "--title", "A\x1b]0;x\aB"}, "--title: holds the control character U+001B; give printable text"},
+		{[]string{"qr", "export", file, "--out", out, "--title", "A\u202eB"}, "--title: holds the control character U+202E"},
+		{[]string{"qr", "export", file, "--out", out, "--title", strings.Repeat("t", 201)}, "--title: 201 characters; give at most 200"},
 	} {
 		code, _, stderr := runMain(t, strings.NewReader(""), tc.args...)
-		if code == 0 || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+		if code != ExitUsage || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%v: exit %d, %q; want %q", tc.args, code, stderr, tc.want)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/x/term"
 
@@ -111,6 +113,12 @@ func qrExportFlags(fs *flag.FlagSet) Run {
 		case len(pos) == 0:
 			return usagef("name the files to export")
 		}
+		if err := checkSheetTitle(*title); err != nil {
+			return err
+		}
+		if err := checkFrameBytes(*frameBytes, ecc.level); err != nil {
+			return err
+		}
 		files, err := readPublic(pos, env.Stderr)
 		if err != nil {
 			return err
@@ -125,6 +133,36 @@ func qrExportFlags(fs *flag.FlagSet) Run {
 		describeExport(stdout, exp, *out)
 		return nil
 	}
+}
+
+// checkFrameBytes refuses a --frame-bytes whose frames would not fit one
+// QR code at the error correction level (the default if not given).
+func checkFrameBytes(n int, level qrimage.Level) error {
+	if level == 0 {
+		level = qrtransfer.DefaultLevel
+	}
+	if max := qrtransfer.MaxFrameBytes(level); n < qrframe.MinFrameBytes || n > max {
+		return usagef("--frame-bytes %d: choose %d to %d at error correction %s", n, qrframe.MinFrameBytes, max, level)
+	}
+	return nil
+}
+
+// maxSheetTitle is the longest --title, in characters: a line of the
+// printed sheet.
+const maxSheetTitle = 200
+
+// checkSheetTitle refuses a --title the printed sheet cannot show as
+// given: a control, invisible or direction-changing character, or more
+// than maxSheetTitle characters.
+func checkSheetTitle(title string) error {
+	if i := strings.IndexFunc(title, func(r rune) bool { return !unicode.IsPrint(r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(title[i:])
+		return usagef("--title: holds the control character U+%04X; give printable text", r)
+	}
+	if n := utf8.RuneCountInString(title); n > maxSheetTitle {
+		return usagef("--title: %d characters; give at most %d", n, maxSheetTitle)
+	}
+	return nil
 }
 
 // readPublic reads the files to export or show: nothing secret
@@ -169,13 +207,20 @@ func qrShowFlags(fs *flag.FlagSet) Run {
 		if !(*rate >= qrshow.MinRate && *rate <= qrshow.MaxRate) { // NaN too
 			return usagef("--rate %g: choose %g to %g frames per second", *rate, qrshow.MinRate, qrshow.MaxRate)
 		}
-		in, out, ok := terminal(env)
-		if !ok {
-			return errors.New("needs a terminal; use 'ceremony qr export' to write the frames as images")
+		if *frameBytes != 0 {
+			if err := checkFrameBytes(*frameBytes, ecc.level); err != nil {
+				return err
+			}
 		}
+		// The files first: a refusal comes before anything is drawn or
+		// asked of the terminal.
 		files, err := readPublic(pos, env.Stderr)
 		if err != nil {
 			return err
+		}
+		in, out, ok := terminal(env)
+		if !ok {
+			return errors.New("needs a terminal; use 'ceremony qr export' to write the frames as images")
 		}
 		level := ecc.level
 		if level == 0 {
