@@ -103,7 +103,10 @@ func TestStdinIsInjected(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	code, stdout, stderr = runMain(t, strings.NewReader("not a share\n"), "shares", "check", "-")
-	if code != ExitFailure || !strings.HasPrefix(stdout, "share 1 on standard input (line 1): ") || stderr != "" {
+	// The report on standard output, and the one error line naming the
+	// share on standard error, as every refusal has.
+	if code != ExitFailure || !strings.HasPrefix(stdout, "share 1 on standard input (line 1): ") ||
+		!strings.HasPrefix(stderr, "ceremony: shares check: share 1 on standard input (line 1): ") || strings.Count(stderr, "\n") != 1 {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }

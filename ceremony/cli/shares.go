@@ -68,19 +68,26 @@ func sharesCheck(env *Env, tpath string, pos []string) (err error) {
 	if err != nil {
 		return err
 	}
-	if code := checkShares(inputs, manifests, tpath != "", env.Stdout); code != ExitOK {
-		return &ExitError{Code: code}
+	if problems := checkShares(inputs, manifests, tpath != "", env.Stdout); len(problems) > 0 {
+		// The report is on standard output; the error line says what
+		// failed, as every refusal does.
+		first := problems[0]
+		if len(problems) > 1 {
+			first = fmt.Sprintf("%s (and %d more, listed above)", first, len(problems)-1)
+		}
+		return &ExitError{Code: ExitFailure, Err: errors.New(first)}
 	}
 	return nil
 }
 
-// checkShares prints a line per share and per split, and returns the exit
-// status.
-func checkShares(inputs []shareInput, manifests map[string]*shares.Manifest, haveTranscript bool, stdout io.Writer) int {
-	status := ExitOK
+// checkShares prints a line per share and per split, and returns the
+// problems found, each as its line says it.
+func checkShares(inputs []shareInput, manifests map[string]*shares.Manifest, haveTranscript bool, stdout io.Writer) []string {
+	var problems []string
 	bad := func(format string, a ...any) {
-		fmt.Fprintf(stdout, format+"\n", a...)
-		status = ExitFailure
+		line := fmt.Sprintf(format, a...)
+		fmt.Fprintln(stdout, line)
+		problems = append(problems, line)
 	}
 	type group struct {
 		man    *shares.Manifest
@@ -149,7 +156,7 @@ func checkShares(inputs []shareInput, manifests map[string]*shares.Manifest, hav
 				id, m.Purpose, m.Threshold, m.Count, len(g.shares))
 		}
 	}
-	return status
+	return problems
 }
 
 // manifestsIn reads the share manifests a transcript records, by split id.
