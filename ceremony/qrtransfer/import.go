@@ -59,6 +59,12 @@ func (im *Importer) Image(path string) bool {
 	return im.Line(text, path)
 }
 
+// MaxProblems is how many lines that are not frames Lines takes before it
+// stops: a person scanning makes a few bad scans, not hundreds, and random
+// data or a file read by mistake must not print a line for each of
+// millions.
+const MaxProblems = 100
+
 // MaxLine bounds a scanned line: the longest frame a QR code holds
 // (version 40, level L: 2953 bytes) as text is far shorter.
 const MaxLine = 64 << 10
@@ -74,6 +80,9 @@ func (im *Importer) Lines(r io.Reader, name string, stopWhenComplete bool) error
 		n++
 		if im.Line(sc.Text(), fmt.Sprintf("%sline %d", name, n)) && stopWhenComplete {
 			return nil
+		}
+		if im.Problems >= MaxProblems {
+			return fmt.Errorf("%sline %d: stopped after %d lines that are not QR frames: this is not a scan of frames (a file read by mistake?); nothing is written", name, n, im.Problems)
 		}
 	}
 	switch err := sc.Err(); {

@@ -203,3 +203,19 @@ func TestReadFilesKeepsArtifacts(t *testing.T) {
 		}
 	}
 }
+
+// Lines that are not frames are reported one by one, up to MaxProblems;
+// then reading stops with one error, however much more input there is
+// (random data on standard input printed a line for each of millions).
+func TestLinesStopAfterManyProblems(t *testing.T) {
+	var log strings.Builder
+	im := qrtransfer.NewImporter("", &log)
+	garbage := strings.Repeat("not a frame\n", 1_000_000)
+	err := im.Lines(strings.NewReader(garbage), "", false)
+	if err == nil || !strings.Contains(err.Error(), "line 100: stopped after 100 lines that are not QR frames") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := strings.Count(log.String(), "\n"); n != qrtransfer.MaxProblems {
+		t.Fatalf("%d progress lines, want %d", n, qrtransfer.MaxProblems)
+	}
+}
