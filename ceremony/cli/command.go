@@ -214,6 +214,9 @@ func (c *Command) run(env *Env, args []string) error {
 	fs.SetOutput(io.Discard)
 	run := c.Flags(fs)
 	pos, err := parseInterleaved(fs, args)
+	if err == nil {
+		err = emptyFlag(fs)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(env.Stdout, c.Usage)
 		if c.ListFlags {
@@ -275,6 +278,21 @@ func errorLine(err error) string {
 	}
 	const keep = maxErrorLine / 2
 	return fmt.Sprintf("%s … (%d characters left out) … %s", string(r[:keep]), len(r)-2*keep, string(r[len(r)-keep:]))
+}
+
+// emptyFlag refuses a text flag given with an empty value (--out "",
+// --pdf ""): it is a mistake (an unset shell variable, say), and taking it
+// as "not given" would run with a default nobody chose.
+func emptyFlag(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if g, ok := f.Value.(flag.Getter); ok && err == nil {
+			if s, isText := g.Get().(string); isText && s == "" {
+				err = fmt.Errorf("--%s is empty: give a value, or leave the flag out", f.Name)
+			}
+		}
+	})
+	return err
 }
 
 // parseInterleaved parses flags that may come before or after positional

@@ -269,3 +269,19 @@ func TestErrorIsOneBoundedLine(t *testing.T) {
 		}
 	}
 }
+
+// A text flag given empty is a usage error, not the default: 'run --out
+// ""' ran a whole ceremony into the default directory.
+func TestEmptyFlagRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"run", "scripts/root-key-generation.yaml", "--out", "", "--answers", "a.yaml", "--config", "hsm.yaml"},
+		{"transcript", "show", "--pdf", "", "t.jsonl"},
+		{"qr", "export", "f", "--out", ""},
+		{"import", "--root", "", "--out", "o", "f"},
+	} {
+		code, stdout, stderr := runMain(t, strings.NewReader(""), args...)
+		if code != ExitUsage || stdout != "" || !strings.Contains(stderr, " is empty: give a value, or leave the flag out") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%q: exit %d, %q %q", args, code, stdout, stderr)
+		}
+	}
+}
