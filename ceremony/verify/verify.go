@@ -66,9 +66,15 @@ type Failure struct {
 	Event int    // 1-based event number, 0 if the problem is a file
 	File  string // path relative to the ceremony directory, if a file
 	Msg   string
+	// Line is true when Msg is a whole sentence naming the transcript
+	// line (and so the event) at fault.
+	Line bool
 }
 
 func (f *Failure) Error() string {
+	if f.Line {
+		return f.Msg
+	}
 	if f.Event > 0 {
 		return fmt.Sprintf("event %d: %s", f.Event, f.Msg)
 	}
@@ -150,6 +156,10 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 		}
 	}
 	if err != nil {
+		if errors.As(err, &ce) && ce.Line {
+			// A line that is no event at all: the sentence names it.
+			return nil, &Failure{Event: ce.Event, Msg: ce.Msg, Line: true}
+		}
 		if errors.As(err, &ce) {
 			return nil, &Failure{Event: ce.Event, Msg: ce.Msg}
 		}

@@ -385,6 +385,33 @@ func TestSwapAdjacentLines(t *testing.T) {
 	}
 }
 
+// A line that is no event at all is named by its line, in words, never by
+// the JSON decoder's text.
+func TestLineNotAnEvent(t *testing.T) {
+	c := newCeremony(t, newPKI(t, "Example Devices Root CA R1"))
+	ls := lines(c.transcript)
+	for _, tc := range []struct {
+		name string
+		line []byte
+		want string
+	}{
+		{"blank", []byte{}, "line 3 is empty: a transcript has one event per line, no blank lines"},
+		{"seq out of range", bytes.Replace(ls[2], []byte(`"seq":3,`), []byte(`"seq":1e999999999,`), 1), "event 3 (line 3): seq is not a whole number from 1 up"},
+		{"NUL", bytes.Replace(ls[2], []byte(`"seq":3,"time":"`), []byte("\"seq\":3,\"time\":\"\x00"), 1), "line 3 is not a JSON event: a control character (byte 0x00)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			changed := append([][]byte{}, ls...)
+			changed[2] = tc.line
+			path := c.copyOf(t, func(dir string) { writeTranscript(t, dir, joinLines(changed)) })
+			_, err := verify.Ceremony(path, verify.Pin{Root: c.pki.root})
+			wantEvent(t, err, 3, tc.want)
+			if !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "json") {
+				t.Fatalf("got %q, want it to start %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestEventAppendedAfterTheSeal(t *testing.T) {
 	c := newCeremony(t, newPKI(t, "Example Devices Root CA R1"))
 	ls := lines(c.transcript)
