@@ -164,6 +164,15 @@ func Pack(files []File) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
+// cause is a decoder's error as a short parenthesised cause: "it ends
+// early" for a cut-off stream, else the decoder's text.
+func cause(err error) string {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return "it ends early"
+	}
+	return err.Error()
+}
+
 // Unpack returns the files of a packed bundle. It does not check a digest:
 // callers compare Of(packed) with the digest they expect first.
 func Unpack(packed []byte) ([]File, error) {
@@ -171,7 +180,7 @@ func Unpack(packed []byte) ([]File, error) {
 	zr := flate.NewReader(src)
 	archive, err := io.ReadAll(io.LimitReader(zr, MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("the bundle does not decompress: %v", err)
+		return nil, fmt.Errorf("the bundle's compressed data is damaged: the frames do not come from one intact export (%s)", cause(err))
 	}
 	if len(archive) > MaxSize {
 		return nil, fmt.Errorf("the bundle decompresses to more than %d bytes", MaxSize)
@@ -190,7 +199,7 @@ func Unpack(packed []byte) ([]File, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("the bundle's archive is damaged: %v", err)
+			return nil, fmt.Errorf("the bundle's archive is damaged: the frames do not come from one intact export (%s)", cause(err))
 		}
 		if len(files) == MaxFiles {
 			return nil, fmt.Errorf("the bundle holds more than %d files", MaxFiles)
@@ -216,7 +225,7 @@ func Unpack(packed []byte) ([]File, error) {
 		seen[hdr.Name] = true
 		data, err := io.ReadAll(io.LimitReader(tr, hdr.Size+1))
 		if err != nil {
-			return nil, fmt.Errorf("the bundle's %q is damaged: %v", hdr.Name, err)
+			return nil, fmt.Errorf("the bundle's %q is damaged: the frames do not come from one intact export (%s)", hdr.Name, cause(err))
 		}
 		if total += len(data); int64(len(data)) != hdr.Size || total > len(archive) {
 			return nil, fmt.Errorf("the bundle's %q holds %d bytes, not the %d its header says", hdr.Name, len(data), hdr.Size)

@@ -163,8 +163,8 @@ func TestUnpackRefusesHostileBundles(t *testing.T) {
 		packed []byte
 		want   string
 	}{
-		"not deflate":       {[]byte{0xff, 0xff, 0xff}, "does not decompress"},
-		"truncated":         {good[:len(good)/2], "does not decompress"},
+		"not deflate":       {[]byte{0xff, 0xff, 0xff}, "the bundle's compressed data is damaged: the frames do not come from one intact export (flate: corrupt input before offset 1)"},
+		"truncated":         {good[:len(good)/2], "the bundle's compressed data is damaged: the frames do not come from one intact export (it ends early)"},
 		"trailing bytes":    {append(append([]byte(nil), good...), 0), "follow the compressed bundle"},
 		"path traversal":    {deflate(t, archive(t, reg("../../etc/cron.d/x", "boom"))), "bad name"},
 		"absolute path":     {deflate(t, archive(t, reg("/tmp/x", "boom"))), "bad name"},
@@ -173,7 +173,7 @@ func TestUnpackRefusesHostileBundles(t *testing.T) {
 		"duplicate":         {deflate(t, archive(t, reg("a", "1"), reg("a", "2"))), "twice"},
 		"empty archive":     {deflate(t, archive(t)), "no files"},
 		"garbage after end": {deflate(t, append(archive(t, reg("a", "1")), []byte("hidden")...)), "follows the end"},
-		"not tar":           {deflate(t, bytes.Repeat([]byte("x"), 1024)), "damaged"},
+		"not tar":           {deflate(t, bytes.Repeat([]byte("x"), 1024)), "the bundle's archive is damaged: the frames do not come from one intact export ("},
 		"bomb":              {deflate(t, make([]byte, bundle.MaxSize+1)), "more than"},
 		"sparse bomb":       {deflate(t, sparseBomb(1<<28)), "only plain ustar"},
 		"pax header": {deflate(t, archive(t, tarEntry{&tar.Header{Typeflag: tar.TypeReg, Name: "x.pem", Size: 1, Mode: 0o644, Format: tar.FormatPAX,
@@ -185,6 +185,12 @@ func TestUnpackRefusesHostileBundles(t *testing.T) {
 			_, err := bundle.Unpack(c.packed)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+			// A decoder's text only as a parenthesised cause.
+			for _, lib := range []string{"flate:", "archive/tar:", "EOF"} {
+				if i := strings.Index(err.Error(), lib); i >= 0 && !strings.Contains(err.Error()[:i], "(") {
+					t.Fatalf("got %q: %s without a sentence first", err, lib)
+				}
 			}
 		})
 	}

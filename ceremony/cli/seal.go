@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/devicepki/ceremony/ceremony/engine"
+	"github.com/devicepki/ceremony/ceremony/outdir"
 )
 
 const sealUsage = `Usage:
@@ -40,6 +45,9 @@ var sealCmd = &Command{
 			if len(pos) == 0 {
 				return usagef("which ceremony directory? (see 'ceremony seal --help')")
 			}
+			if err := ceremonyDirExists(pos[0]); err != nil {
+				return err
+			}
 			cfg, login, wipe, err := o.build(env, pos[0], pos[1:])
 			defer wipe()
 			if err != nil {
@@ -53,4 +61,19 @@ var sealCmd = &Command{
 			return nil
 		}
 	},
+}
+
+// ceremonyDirExists says, in words, that dir is no ceremony directory when
+// it or its transcript does not exist; other problems are left to the
+// engine, which names them.
+func ceremonyDirExists(dir string) error {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no ceremony directory at %s: give the directory the ceremony wrote (its --out)", dir)
+	}
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		if _, err := os.Lstat(filepath.Join(dir, outdir.TranscriptFile)); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%s is not a ceremony directory: it holds no %s; give the directory the ceremony wrote (its --out)", dir, outdir.TranscriptFile)
+		}
+	}
+	return nil
 }

@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -85,6 +88,16 @@ var transcriptCmd = &Command{
 					if err != nil {
 						return err
 					}
+					pdfGiven := false
+					fs.Visit(func(f *flag.Flag) { pdfGiven = pdfGiven || f.Name == "pdf" })
+					if pdfGiven && *pdfPath == "" {
+						return usagef("--pdf needs a file to write the PDF record to (\"-\": standard output)")
+					}
+					if *pdfPath != "" && *pdfPath != "-" {
+						if err := pdfTarget(*pdfPath); err != nil {
+							return err
+						}
+					}
 					chain, torn, err := transcript.ReadIntact(path)
 					if err != nil {
 						return fmt.Errorf("%s: %v", path, err)
@@ -120,9 +133,29 @@ func showPDF(env *Env, chain *transcript.Chain, file, path string) error {
 		return err
 	}
 	if err := durable.WriteFileExclusive(file, data, 0o644); err != nil {
-		return err
+		if strings.Contains(err.Error(), "already exists") {
+			return err
+		}
+		// Not the temporary file's name, which the error carries.
+		return fmt.Errorf("--pdf %s: the PDF record could not be written there (%v)", file, durable.Cause(err))
 	}
 	fmt.Fprintf(env.Stdout, "Wrote %s: the PDF record of %s (%d bytes).\n", file, path, len(data))
+	return nil
+}
+
+// pdfTarget says, before any work, why the PDF record cannot be written
+// to file: its directory is missing or is not a directory.
+func pdfTarget(file string) error {
+	dir := filepath.Dir(file)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--pdf %s: its directory %s does not exist", file, dir)
+	case err != nil:
+		return fmt.Errorf("--pdf %s: its directory %s cannot be used (%v)", file, dir, durable.Cause(err))
+	case !st.IsDir():
+		return fmt.Errorf("--pdf %s: %s is not a directory", file, dir)
+	}
 	return nil
 }
 

@@ -40,8 +40,13 @@ func readPendingSeal(dir string) (pendingSeal, error) {
 	var p pendingSeal
 	path := filepath.Join(dir, outdir.PendingSealFile)
 	raw, err := durable.ReadRegularFile(path, 1<<20)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return p, err
+	}
+	if err != nil {
+		// Name the file: the reader's error names none for a FIFO or
+		// a file above the limit.
+		return p, fmt.Errorf("%s: %s; nothing was changed", path, durable.BareError(err))
 	}
 	if err := json.Unmarshal(raw, &p); err != nil || p.Line == "" || len(p.Signature) == 0 {
 		return p, fmt.Errorf("%s: not a pending seal; nothing was changed", path)

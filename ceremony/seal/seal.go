@@ -27,6 +27,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/smallstep/pkcs7"
 
@@ -182,7 +184,7 @@ func Parse(der []byte) (*Seal, error) {
 
 	p7, err := pkcs7.Parse(der)
 	if err != nil {
-		return nil, fmt.Errorf("not a CMS SignedData: %v", err)
+		return nil, unreadable(err)
 	}
 	// p7 must hold exactly the bytes checked above.
 	var certs []byte
@@ -280,7 +282,7 @@ func parseEnvelope(der []byte) (signedData, error) {
 	var ci contentInfo
 	rest, err := asn1.Unmarshal(der, &ci)
 	if err != nil {
-		return signedData{}, fmt.Errorf("not a DER CMS SignedData: %v", err)
+		return signedData{}, unreadable(err)
 	}
 	if len(rest) > 0 {
 		return signedData{}, fmt.Errorf("%d bytes of trailing data after the seal", len(rest))
@@ -303,7 +305,7 @@ func parseEnvelope(der []byte) (signedData, error) {
 		return signedData{}, fmt.Errorf("the seal lists %d digest algorithms, expected one", len(sd.DigestAlgorithms))
 	}
 	if again, err := asn1.Marshal(ci); err != nil || !bytes.Equal(again, der) {
-		return signedData{}, errors.New("not a DER CMS SignedData: the encoding is not canonical DER")
+		return signedData{}, errors.New("not a CMS signature this tool can read: its encoding is not canonical DER (it is damaged, or not a seal)")
 	}
 	return sd, nil
 }
@@ -317,6 +319,36 @@ func isAlgorithm(id pkix.AlgorithmIdentifier, oid asn1.ObjectIdentifier) bool {
 // not hash to the digest the seal signed.
 var ErrContentChanged = errors.New("the content differs from what was sealed")
 
+// ErrBadSignature is returned, wrapped, by Verify when the seal's
+// signature does not verify: the seal (or the signed digest in it) was
+// changed after signing.
+var ErrBadSignature = errors.New("the seal's signature does not match: the content or its seal was changed after sealing")
+
+// unreadable says that the bytes are not a seal this package can decode,
+// with the decoder's reason, shortened, as the cause.
+func unreadable(err error) error {
+	return fmt.Errorf("not a CMS signature this tool can read: it is damaged, or not a seal (%s)", cause(err))
+}
+
+// cause shortens a decoder's error to one short printable line, to follow
+// a sentence in parentheses.
+func cause(err error) string {
+	cause := err.Error()
+	for _, noise := range []string{"syntax error: ", "structure error: "} {
+		cause = strings.Replace(cause, noise, "", 1)
+	}
+	if r := []rune(cause); len(r) > 120 {
+		cause = string(r[:120]) + "…"
+	}
+	cause = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, cause)
+	return cause
+}
+
 // Verify checks that the seal signs exactly content: content hashes to the
 // messageDigest attribute (else an error wrapping ErrContentChanged), the
 // signature over the signed attributes verifies with the key of the signer
@@ -327,7 +359,7 @@ func (s *Seal) Verify(content []byte) error {
 		return errors.New("not a parsed seal")
 	}
 	if err := s.checkAttributeSignature(); err != nil {
-		return fmt.Errorf("the seal's signature does not verify with the key of %q: %v", s.Signer.Subject, err)
+		return fmt.Errorf("%w: it does not verify with the key of its signer %q", ErrBadSignature, s.Signer.Subject)
 	}
 	h := s.hash.New()
 	h.Write(content)
@@ -340,7 +372,7 @@ func (s *Seal) Verify(content []byte) error {
 	p7 := *s.p7
 	p7.Content = content
 	if err := p7.Verify(); err != nil {
-		return fmt.Errorf("the seal's signature does not verify with the key of %q: %v", s.Signer.Subject, err)
+		return fmt.Errorf("%w: it does not verify with the key of its signer %q", ErrBadSignature, s.Signer.Subject)
 	}
 	return nil
 }
@@ -397,8 +429,8 @@ func (s *Seal) VerifyChain(root *x509.Certificate) error {
 			c.Subject, c.Issuer, root.Subject, Fingerprint(root))
 	}
 	if err != nil {
-		return fmt.Errorf("the seal's certificate %q does not verify against the pinned root %q at the signing time %s: %v",
-			c.Subject, root.Subject, s.SigningTime.UTC().Format(time.RFC3339), err)
+		return fmt.Errorf("the seal's certificate %q does not verify against the pinned root %q at the signing time %s: the certificates the seal carries are damaged, or not valid for it (%s)",
+			c.Subject, root.Subject, s.SigningTime.UTC().Format(time.RFC3339), cause(err))
 	}
 	for _, carried := range s.Certificates {
 		if !onChain(chains, carried) {

@@ -251,6 +251,15 @@ func TestOpenSSLInterop(t *testing.T) {
 			if err := s.Verify(changed); !errors.Is(err, ErrContentChanged) {
 				t.Errorf("Verify(changed content) = %v, want ErrContentChanged", err)
 			}
+			// One bit of the signature flipped: still a seal, but its
+			// signature no longer matches, said in words.
+			flipped := bytes.Clone(sig)
+			flipped[len(flipped)-3] ^= 0x01
+			if fs, err := Parse(flipped); err != nil {
+				t.Errorf("Parse(one signature bit flipped) = %v", err)
+			} else if err := fs.Verify(content); !errors.Is(err, ErrBadSignature) || strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "crypto/") {
+				t.Errorf("Verify(one signature bit flipped) = %v, want ErrBadSignature in words", err)
+			}
 
 			for _, wrong := range []*testPKI{other, impostor} {
 				if err := opensslVerify(t, sig, content, wrong.root); err == nil {
@@ -378,10 +387,12 @@ func TestParseRejects(t *testing.T) {
 	}{
 		{"empty", nil, "the seal is empty"},
 		{"PEM", pem.EncodeToMemory(&pem.Block{Type: "CMS", Bytes: good}), "PEM given, expected DER"},
-		{"random bytes", random, "not a DER CMS SignedData"},
+		{"random bytes", random, "not a CMS signature this tool can read: it is damaged, or not a seal ("},
+		{"truncated", good[:100], "not a CMS signature this tool can read: it is damaged, or not a seal (asn1: data truncated)"},
+		{"length too large", append([]byte{0x30, 0x84, 0x7f, 0xff, 0xff, 0xff}, good[4:]...), "not a CMS signature this tool can read: it is damaged, or not a seal ("},
 		{"trailing garbage", append(bytes.Clone(good), 0x00, 0x01), "2 bytes of trailing data"},
-		{"BER indefinite length", indefinite, "not a DER CMS SignedData"},
-		{"BER non-minimal length", nonMinimal, "not a DER CMS SignedData"},
+		{"BER indefinite length", indefinite, "not a CMS signature this tool can read"},
+		{"BER non-minimal length", nonMinimal, "not a CMS signature this tool can read"},
 		{"not detached", rawSeal(t, content, false, []*x509.Certificate{cert}, []crypto.Signer{key}), "embeds its content"},
 		{"two signers", rawSeal(t, content, true, []*x509.Certificate{cert, cert2}, []crypto.Signer{key, key2}), "2 signers"},
 		{"signer certificate missing", rawSeal(t, content, true, []*x509.Certificate{&withoutCert}, []crypto.Signer{key}), "does not carry the certificate of its signer"},
@@ -393,6 +404,10 @@ func TestParseRejects(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("Parse: %q, want one line containing %q", err, tc.want)
+			}
+			// The decoder's text, if any, only as a cause at the end.
+			if msg := err.Error(); strings.Contains(msg, "error:") || strings.HasPrefix(msg, "asn1") || strings.HasPrefix(msg, "pkcs7") {
+				t.Errorf("Parse: %q: a decoder's text without a sentence first", msg)
 			}
 		})
 	}

@@ -129,9 +129,16 @@ func TestCheckRejects(t *testing.T) {
 		{"line duplicated", join(lines[0], lines[1], lines[1], lines[2], lines[3]), 3, "sequence number 2, expected 3"},
 		{"cut off", data[:len(data)-10], 4, "incomplete last line"},
 		{"garbage appended", join(data, []byte("{}\n")), 5, "canonical"},
-		{"blank line", join(lines[0], []byte("\n"), lines[1]), 2, "not a valid event"},
+		{"blank line", join(lines[0], []byte("\n"), lines[1]), 2, "line 2 is empty: a transcript has one event per line, no blank lines"},
+		{"seq out of range", bytes.Replace(data, []byte(`"seq":3,`), []byte(`"seq":1e999999999,`), 1), 3, "event 3 (line 3): seq is not a whole number from 1 up"},
+		{"seq too large", bytes.Replace(data, []byte(`"seq":3,`), []byte(`"seq":99999999999999999999999,`), 1), 3, "event 3 (line 3): seq is not a whole number from 1 up"},
+		{"seq a fraction", bytes.Replace(data, []byte(`"seq":3,`), []byte(`"seq":1.5e308,`), 1), 3, "event 3 (line 3): seq is not a whole number from 1 up"},
+		{"NUL in a string", bytes.Replace(data, []byte(`"seq":3,"time":"`), []byte("\"seq\":3,\"time\":\"\x00"), 1), 3, "line 3 is not a JSON event: a control character (byte 0x00) at column"},
+		{"text a number", bytes.Replace(data, []byte(`"seq":2,`), []byte(`"seq":2,"text":7,`), 1), 2, "event 2 (line 2): text is not text"},
+		{"an array", join(lines[0], []byte("[1]\n")), 2, "line 2 is not a JSON event: it is a JSON array, not an object"},
+		{"truncated JSON", join(lines[0], []byte("{\"seq\":2\n")), 2, "line 2 is not a JSON event: it ends in the middle of the JSON"},
 		{"pretty-printed", bytes.Replace(data, []byte(`"seq":2,`), []byte(`"seq": 2,`), 1), 2, "canonical"},
-		{"unknown field", bytes.Replace(data, []byte(`"seq":4,`), []byte(`"seq":4,"pin":"1",`), 1), 4, "unknown field"},
+		{"unknown field", bytes.Replace(data, []byte(`"seq":4,`), []byte(`"seq":4,"pin":"1",`), 1), 4, `event 4 (line 4): unknown field "pin": an event has only`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Check(tc.data)
@@ -141,6 +148,9 @@ func TestCheckRejects(t *testing.T) {
 			}
 			if ce.Event != tc.event || !strings.Contains(ce.Msg, tc.want) {
 				t.Fatalf("err = %v, want event %d %q", err, tc.event, tc.want)
+			}
+			if msg := err.Error(); strings.Contains(msg, "json:") || strings.Contains(msg, "Go ") || strings.ContainsAny(msg, "\n\x00") {
+				t.Fatalf("err = %q: the JSON decoder's own text, or not one line", msg)
 			}
 		})
 	}

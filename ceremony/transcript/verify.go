@@ -7,7 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/devicepki/ceremony/ceremony/durable"
 )
@@ -20,9 +25,17 @@ type ChainError struct {
 	// as a crash in the middle of a write leaves it: the events before
 	// it are intact.
 	CutOff bool
+	// Line is true when Msg is a whole sentence that names the line
+	// itself ("line 3 is empty: ..."): a line that is not an event at all.
+	Line bool
 }
 
-func (e *ChainError) Error() string { return fmt.Sprintf("event %d: %s", e.Event, e.Msg) }
+func (e *ChainError) Error() string {
+	if e.Line {
+		return e.Msg
+	}
+	return fmt.Sprintf("event %d: %s", e.Event, e.Msg)
+}
 
 // Chain is the result of checking a transcript's lines.
 type Chain struct {
@@ -68,10 +81,10 @@ func Check(data []byte) (*Chain, error) {
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&ev); err != nil {
-			return nil, &ChainError{Event: n, Msg: fmt.Sprintf("not a valid event: %v", err)}
+			return nil, lineError(n, line, err)
 		}
 		if dec.More() {
-			return nil, &ChainError{Event: n, Msg: "more than one JSON value on the line"}
+			return nil, &ChainError{Event: n, Line: true, Msg: fmt.Sprintf("line %d holds more than one JSON value: a transcript has one event per line (the transcript was altered or damaged)", n)}
 		}
 		if canon, err := marshal(ev); err != nil || !bytes.Equal(canon, line) {
 			return nil, &ChainError{Event: n, Msg: "line is not in canonical form (altered by hand?)"}
@@ -150,4 +163,73 @@ func checkIntact(data []byte) (*Chain, *Torn, error) {
 	}
 	sum := sha256.Sum256(data[cut:])
 	return c, &Torn{Event: ce.Event, Offset: cut, Bytes: data[cut:], SHA256: hex.EncodeToString(sum[:])}, nil
+}
+
+// lineError says, in the reader's words, why line n (the nth event) does
+// not decode as an event: never the JSON decoder's own text, which names
+// Go types.
+func lineError(n int, line []byte, err error) *ChainError {
+	damaged := "the transcript was altered or damaged"
+	if len(bytes.TrimSpace(line)) == 0 {
+		return &ChainError{Event: n, Line: true, Msg: fmt.Sprintf("line %d is empty: a transcript has one event per line, no blank lines", n)}
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		at := int(syn.Offset) - 1
+		if at < 0 {
+			at = 0
+		}
+		if at < len(line) && line[at] < 0x20 {
+			return &ChainError{Event: n, Line: true, Msg: fmt.Sprintf("line %d is not a JSON event: a control character (byte 0x%02x) at column %d — %s", n, line[at], at+1, damaged)}
+		}
+		if at < len(line) && (line[at] == 0x7f || line[at] >= 0x80) {
+			return &ChainError{Event: n, Line: true, Msg: fmt.Sprintf("line %d is not a JSON event: an unexpected byte 0x%02x at column %d — %s", n, line[at], at+1, damaged)}
+		}
+		return &ChainError{Event: n, Line: true, Msg: fmt.Sprintf("line %d is not a JSON event: the JSON is malformed at column %d — %s", n, at+1, damaged)}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &ChainError{Event: n, Line: true, Msg: fmt.Sprintf("line %d is not a JSON event: it ends in the middle of the JSON — %s", n, damaged)}
+	case errors.As(err, &typ) && typ.Field == "":
+		return &ChainError{Event: n, Line: true, Msg: fmt.Sprintf("line %d is not a JSON event: it is a JSON %s, not an object — %s", n, printable(typ.Value), damaged)}
+	case errors.As(err, &typ):
+		return &ChainError{Event: n, Line: true, Msg: fmt.Sprintf("event %d (line %d): %s — %s", n, n, fieldWants(typ.Field), damaged)}
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if name, qerr := strconv.Unquote(f); qerr == nil {
+			f = name
+		}
+		return &ChainError{Event: n, Line: true, Msg: fmt.Sprintf("event %d (line %d): unknown field %q: an event has only the fields seq, time, prev, type, step, actors, text and data — %s", n, n, printable(f), damaged)}
+	}
+	return &ChainError{Event: n, Line: true, Msg: fmt.Sprintf("line %d is not a JSON event — %s", n, damaged)}
+}
+
+// fieldWants says what the event field named by a JSON decoder's path
+// (such as "seq" or "actors.name") must be.
+func fieldWants(field string) string {
+	switch {
+	case field == "seq":
+		return "seq is not a whole number from 1 up"
+	case field == "actors":
+		return "actors is not a list of people"
+	case strings.HasPrefix(field, "actors."):
+		return fmt.Sprintf("actors: %s is not text", strings.TrimPrefix(field, "actors."))
+	}
+	return fmt.Sprintf("%s is not text", printable(field))
+}
+
+// printable keeps at most 40 printable characters of s, for a message.
+func printable(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i >= 40 {
+			b.WriteString("…")
+			break
+		}
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

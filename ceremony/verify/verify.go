@@ -66,9 +66,15 @@ type Failure struct {
 	Event int    // 1-based event number, 0 if the problem is a file
 	File  string // path relative to the ceremony directory, if a file
 	Msg   string
+	// Line is true when Msg is a whole sentence naming the transcript
+	// line (and so the event) at fault.
+	Line bool
 }
 
 func (f *Failure) Error() string {
+	if f.Line {
+		return f.Msg
+	}
 	if f.Event > 0 {
 		return fmt.Sprintf("event %d: %s", f.Event, f.Msg)
 	}
@@ -150,6 +156,10 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 		}
 	}
 	if err != nil {
+		if errors.As(err, &ce) && ce.Line {
+			// A line that is no event at all: the sentence names it.
+			return nil, &Failure{Event: ce.Event, Msg: ce.Msg, Line: true}
+		}
 		if errors.As(err, &ce) {
 			return nil, &Failure{Event: ce.Event, Msg: ce.Msg}
 		}
@@ -202,7 +212,7 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 	case sealAt < 0 && sigErr == nil:
 		return nil, &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("present, but the transcript has no seal event: it ends at event %d (events after %d removed?)", len(evs), len(evs))}
 	case sealAt < 0 && !errors.Is(sigErr, fs.ErrNotExist):
-		return nil, &Failure{File: outdir.SealFile, Msg: durable.BareError(sigErr)}
+		return nil, &Failure{File: outdir.SealFile, Msg: readFailure(durable.Seal, sigPath, sigErr)}
 	case sealAt < 0:
 		res.Status = Unsealed
 		if last := evs[len(evs)-1]; last.Is(transcript.TypeTranscriptSealing) {
@@ -211,7 +221,7 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 	case errors.Is(sigErr, fs.ErrNotExist):
 		return nil, &Failure{File: outdir.SealFile, Msg: fmt.Sprintf("missing: event %d says the transcript was sealed", evs[sealAt].Seq)}
 	case sigErr != nil:
-		return nil, &Failure{File: outdir.SealFile, Msg: durable.BareError(sigErr)}
+		return nil, &Failure{File: outdir.SealFile, Msg: readFailure(durable.Seal, sigPath, sigErr)}
 	default:
 		if err := res.checkSeal(evs[sealAt], content, sig, pin); err != nil {
 			return nil, err
@@ -245,6 +255,9 @@ func (res *Result) checkSeal(ev transcript.Event, content, sig []byte, pin Pin) 
 	if err := s.Verify(content); err != nil {
 		if errors.Is(err, seal.ErrContentChanged) {
 			return &Failure{Event: ev.Seq, Msg: "the transcript differs from what the seal signed: " + outdir.SealFile + " is the seal of another transcript, or this seal event, or the chain it commits to, was rewritten"}
+		}
+		if errors.Is(err, seal.ErrBadSignature) {
+			return &Failure{File: outdir.SealFile, Msg: "the seal's signature does not match " + outdir.TranscriptFile + ": the transcript or its seal was changed after sealing"}
 		}
 		return &Failure{File: outdir.SealFile, Msg: err.Error()}
 	}

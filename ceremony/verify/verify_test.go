@@ -308,6 +308,8 @@ func TestEveryByteOfTheSeal(t *testing.T) {
 			switch {
 			case !errors.As(err, &f):
 				t.Fatalf("seal byte %d changed by %s: %v, want a *verify.Failure", off, m.name, err)
+			case f.File == "transcript.sig" && libraryFirst(f.Msg):
+				t.Fatalf("seal byte %d changed by %s: %q: a library's text without a sentence first", off, m.name, f.Msg)
 			case f.File == "transcript.sig":
 			default:
 				t.Fatalf("seal byte %d changed by %s: %v, want a failure naming transcript.sig", off, m.name, err)
@@ -328,6 +330,7 @@ func TestDamagedSealIsNamed(t *testing.T) {
 	for name, off := range map[string]int{
 		"messageDigest changed":                 bytes.Index(c.sig, digest[:]) + 5,
 		"audit certificate's signature changed": bytes.Index(c.sig, c.pki.audit.Raw) + len(c.pki.audit.Raw) - 1,
+		"seal's signature changed":              len(c.sig) - 3,
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := c.copyOf(t, func(dir string) {
@@ -341,8 +344,44 @@ func TestDamagedSealIsNamed(t *testing.T) {
 			if f := asFailure(t, err); f.File != "transcript.sig" {
 				t.Fatalf("a damaged transcript.sig is blamed on the intact transcript: %v", err)
 			}
+			if name == "seal's signature changed" && err.Error() != "transcript.sig: the seal's signature does not match transcript.jsonl: the transcript or its seal was changed after sealing" {
+				t.Fatalf("got %q", err)
+			}
 		})
 	}
+}
+
+// TestUnreadableSeal: a seal cut short or with an impossible length says
+// what it is in words, the decoder's reason only as a cause at the end.
+func TestUnreadableSeal(t *testing.T) {
+	c := newCeremony(t, newPKI(t, "Example Devices Root CA R1"))
+	for name, sig := range map[string][]byte{
+		"truncated":        c.sig[:100],
+		"length too large": append([]byte{0x30, 0x84, 0x7f, 0xff, 0xff, 0xff}, c.sig[4:]...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := c.copyOf(t, func(dir string) {
+				if err := os.WriteFile(filepath.Join(dir, "transcript.sig"), sig, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			})
+			_, err := verify.Ceremony(path, verify.Pin{Root: c.pki.root})
+			if want := "transcript.sig: not a CMS signature this tool can read: it is damaged, or not a seal ("; !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("got %q, want it to start %q", err, want)
+			}
+		})
+	}
+}
+
+// libraryFirst reports whether msg shows a Go library's error text other
+// than as a parenthesised cause after a sentence.
+func libraryFirst(msg string) bool {
+	for _, lib := range []string{"asn1:", "x509:", "pkcs7:", "crypto/", "json:"} {
+		if i := strings.Index(msg, lib); i >= 0 && !strings.Contains(msg[:i], "(") {
+			return true
+		}
+	}
+	return false
 }
 
 func writeTranscript(t *testing.T, dir string, data []byte) {
@@ -381,6 +420,33 @@ func TestSwapAdjacentLines(t *testing.T) {
 			path := c.copyOf(t, func(dir string) { writeTranscript(t, dir, joinLines(swapped)) })
 			_, err := verify.Ceremony(path, verify.Pin{Root: c.pki.root})
 			wantEvent(t, err, i+1, fmt.Sprintf("sequence number %d, expected %d", i+2, i+1))
+		})
+	}
+}
+
+// A line that is no event at all is named by its line, in words, never by
+// the JSON decoder's text.
+func TestLineNotAnEvent(t *testing.T) {
+	c := newCeremony(t, newPKI(t, "Example Devices Root CA R1"))
+	ls := lines(c.transcript)
+	for _, tc := range []struct {
+		name string
+		line []byte
+		want string
+	}{
+		{"blank", []byte{}, "line 3 is empty: a transcript has one event per line, no blank lines"},
+		{"seq out of range", bytes.Replace(ls[2], []byte(`"seq":3,`), []byte(`"seq":1e999999999,`), 1), "event 3 (line 3): seq is not a whole number from 1 up"},
+		{"NUL", bytes.Replace(ls[2], []byte(`"seq":3,"time":"`), []byte("\"seq\":3,\"time\":\"\x00"), 1), "line 3 is not a JSON event: a control character (byte 0x00)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			changed := append([][]byte{}, ls...)
+			changed[2] = tc.line
+			path := c.copyOf(t, func(dir string) { writeTranscript(t, dir, joinLines(changed)) })
+			_, err := verify.Ceremony(path, verify.Pin{Root: c.pki.root})
+			wantEvent(t, err, 3, tc.want)
+			if !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "json") {
+				t.Fatalf("got %q, want it to start %q", err, tc.want)
+			}
 		})
 	}
 }
