@@ -88,11 +88,6 @@ var transcriptCmd = &Command{
 					if err != nil {
 						return err
 					}
-					pdfGiven := false
-					fs.Visit(func(f *flag.Flag) { pdfGiven = pdfGiven || f.Name == "pdf" })
-					if pdfGiven && *pdfPath == "" {
-						return usagef("--pdf needs a file to write the PDF record to (\"-\": standard output)")
-					}
 					if *pdfPath != "" && *pdfPath != "-" {
 						if err := pdfTarget(*pdfPath); err != nil {
 							return err
