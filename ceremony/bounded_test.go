@@ -129,6 +129,13 @@ func TestEveryReaderBounded(t *testing.T) {
 		{"PIN file", func(t *testing.T, bad string) ([]string, string) {
 			return []string{"hsm", "check", "--config", initialised, "--pin-file", bad}, "--pin-file"
 		}, append(os.Environ(), h.Env()...)},
+		{"activation record an HSM config names", func(t *testing.T, bad string) ([]string, string) {
+			cfg := filepath.Join(t.TempDir(), "hsm.yaml")
+			if err := os.WriteFile(cfg, []byte("module: "+h.Module+"\ntoken:\n  label: demo\nactivation_record: "+bad+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"hsm", "check", "--config", cfg}, bad
+		}, append(os.Environ(), h.Env()...)},
 		{"transcript to verify", func(t *testing.T, bad string) ([]string, string) {
 			return []string{"transcript", "verify", bad, "--root", root}, bad
 		}, nil},

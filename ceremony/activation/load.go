@@ -71,17 +71,26 @@ func Load(tok *hsm.Token, file string) (*Record, []byte, string, error) {
 	return rec, data, where, nil
 }
 
+// recordFile is the kind of an activation record file, for
+// durable.ReadFile.
+var recordFile = durable.Kind{Name: "activation record", Max: maxRecordFile}
+
 // readRecordFile reads a record file: a regular file of bounded size
-// (a FIFO or device is refused, not waited on).
+// (a FIFO or device is refused by what it is, not waited on).
 func readRecordFile(path string) ([]byte, error) {
-	data, err := durable.ReadRegularFile(path, maxRecordFile)
-	switch {
-	case errors.Is(err, durable.ErrNotRegular):
-		return nil, fmt.Errorf("activation record %s: not a regular file", path)
-	case errors.Is(err, durable.ErrTooLarge):
-		return nil, fmt.Errorf("activation record %s: larger than %d bytes", path, maxRecordFile)
-	case err != nil:
-		return nil, fmt.Errorf("activation record: %w", err)
+	return durable.ReadFile(recordFile, path)
+}
+
+// ReadRecordFile reads and checks the activation record file at path, as
+// an HSM config's activation_record names it; errors name the file.
+func ReadRecordFile(path string) (*Record, error) {
+	data, err := readRecordFile(path)
+	if err != nil {
+		return nil, err
 	}
-	return data, nil
+	rec, err := ParseRecord(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rec, nil
 }

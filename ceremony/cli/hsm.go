@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/devicepki/ceremony/ceremony/activation"
 	"github.com/devicepki/ceremony/ceremony/engine"
 	"github.com/devicepki/ceremony/ceremony/secret"
 	"github.com/devicepki/ceremony/hsm"
@@ -81,6 +82,13 @@ func hsmCheck(env *Env, o hsmCheckOptions, scripts []string) error {
 	cfg, err := hsm.LoadConfig(o.configPath)
 	if err != nil {
 		return err
+	}
+	// The activation record the config names is read at every login with
+	// shares: a wrong one is said now, before a ceremony needs it.
+	if cfg.ActivationRecord != "" {
+		if _, err := activation.ReadRecordFile(cfg.ActivationRecord); err != nil {
+			return fmt.Errorf("%s: activation_record: %w", o.configPath, err)
+		}
 	}
 	rehearse := usePIN || len(o.shares) > 0
 	tok, caps, kat, err := readCapabilities(cfg, rehearse)
