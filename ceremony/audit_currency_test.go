@@ -109,6 +109,15 @@ func TestAuditScriptArtifactCRLs(t *testing.T) {
 			}
 		})
 	}
+	// A CRL after a certificate in one file: both read the CRL (openssl
+	// takes the first X509 CRL block, and so does verify).
+	t.Run("dated after the seal, behind a certificate", func(t *testing.T) {
+		data := append(ceremonytest.PEM(root), pemOf(crl(sealed.Add(time.Hour), sealed.AddDate(50, 0, 0)))...)
+		ok, out := run(t, ceremonytest.Artifact{Path: "artifacts/root-ca.crl.pem", Data: data})
+		if ok || !strings.Contains(out, "FAILED: artifacts/root-ca.crl.pem: CRL lastUpdate Nov 21 09:00:00 2026 GMT is after the seal") {
+			t.Fatalf("want a failure, got:\n%s", out)
+		}
+	})
 	t.Run("a CRL block that does not parse", func(t *testing.T) {
 		bad := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: []byte("not DER")})
 		ok, out := run(t, ceremonytest.Artifact{Path: "artifacts/root-ca.crl.pem", Data: bad})

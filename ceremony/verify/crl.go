@@ -120,11 +120,11 @@ func (res *Result) checkArtifactCRLs(dir string) error {
 			return &Failure{File: a.Path, Msg: fmt.Sprintf("a CRL of %d bytes, larger than %d bytes, the limit for a CRL", len(data), durable.CRL.Max)}
 		}
 		var l *x509.RevocationList
-		if b, _ := pem.Decode(data); b != nil && b.Type == "X509 CRL" {
+		if b := firstCRLBlock(data); b != nil {
 			if l, err = x509.ParseRevocationList(b.Bytes); err != nil {
 				return &Failure{File: a.Path, Msg: fmt.Sprintf("an X509 CRL block that does not parse: %v", err)}
 			}
-		} else if b == nil && len(data) > 0 && data[0] == 0x30 {
+		} else if b, _ := pem.Decode(data); b == nil && len(data) > 0 && data[0] == 0x30 {
 			// DER: a CRL, or a certificate or key, say.
 			if l, err = x509.ParseRevocationList(data); err != nil {
 				continue
@@ -142,6 +142,18 @@ func (res *Result) checkArtifactCRLs(dir string) error {
 		res.CRLs = append(res.CRLs, ArtifactCRL{Path: a.Path, List: l, Note: Currency(l, now())})
 	}
 	return nil
+}
+
+// firstCRLBlock returns the first PEM block of type X509 CRL in data,
+// after any others (a certificate, say), as openssl crl reads a file; or
+// nil.
+func firstCRLBlock(data []byte) *pem.Block {
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil || b.Type == "X509 CRL" {
+			return b
+		}
+	}
 }
 
 // looksLikeDERCRL reports whether data opens as a DER CRL would, without
