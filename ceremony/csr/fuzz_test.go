@@ -12,19 +12,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unicode"
-)
 
-// checkError fails unless err is one line of printable text.
-func checkError(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if i := strings.IndexFunc(err.Error(), unicode.IsControl); i >= 0 {
-		t.Fatalf("error holds a control character at %d: %q", i, err)
-	}
-}
+	"github.com/devicepki/ceremony/internal/fuzzcheck"
+)
 
 // FuzzParseCSR: a CSR file, PEM or DER, never panics Parse; an error is
 // one printable line naming the file; an accepted request does not alias
@@ -48,7 +38,7 @@ func FuzzParseCSR(f *testing.F) {
 	f.Add(bytes.Replace(p, []byte("CERTIFICATE REQUEST"), []byte("CERTIFICATE"), 2))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := Parse("in.csr", data)
-		checkError(t, err)
+		fuzzcheck.OneLine(t, err)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "in.csr: ") {
 				t.Fatalf("error does not name the file: %v", err)
@@ -75,7 +65,7 @@ func FuzzParseSubject(f *testing.F) {
 	f.Add("CN=x")
 	f.Fuzz(func(t *testing.T, s string) {
 		sub, err := ParseSubject(s)
-		checkError(t, err)
+		fuzzcheck.OneLine(t, err)
 		if err != nil {
 			return
 		}

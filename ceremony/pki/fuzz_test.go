@@ -14,19 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode"
-)
 
-// checkError fails unless err is one line of printable text.
-func checkError(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if i := strings.IndexFunc(err.Error(), unicode.IsControl); i >= 0 {
-		t.Fatalf("error holds a control character at %d: %q", i, err)
-	}
-}
+	"github.com/devicepki/ceremony/internal/fuzzcheck"
+)
 
 func addTemplateSeeds(f *testing.F, crl bool) {
 	for _, dir := range []string{"templates", "examples/rsa-templates"} {
@@ -48,7 +38,7 @@ func FuzzParseTemplate(f *testing.F) {
 	addTemplateSeeds(f, false)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse("t.yaml", data)
-		checkError(t, err)
+		fuzzcheck.OneLine(t, err)
 		if err != nil {
 			return
 		}
@@ -69,7 +59,7 @@ func FuzzParseCRLTemplate(f *testing.F) {
 	addTemplateSeeds(f, true)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParseCRL("crl.yaml", data)
-		checkError(t, err)
+		fuzzcheck.OneLine(t, err)
 		if err != nil {
 			return
 		}
@@ -119,7 +109,7 @@ func FuzzCertificatePEM(f *testing.F) {
 	f.Add(crl)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parseCertificatePEM("certificate", "c.pem", data)
-		checkError(t, err)
+		fuzzcheck.OneLine(t, err)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "certificate c.pem: ") {
 				t.Fatalf("error does not name the file: %v", err)
@@ -142,7 +132,7 @@ func FuzzCRLPEM(f *testing.F) {
 	f.Add(cert)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l, err := parseCRLPEM("CRL", "r.pem", data)
-		checkError(t, err)
+		fuzzcheck.OneLine(t, err)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "CRL r.pem: ") {
 				t.Fatalf("error does not name the file: %v", err)

@@ -5,7 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"unicode"
+
+	"github.com/devicepki/ceremony/internal/fuzzcheck"
 )
 
 // addYAMLSeeds adds every YAML file of the repository's scripts, templates
@@ -18,17 +19,6 @@ func addYAMLSeeds(f *testing.F) {
 				f.Add(data)
 			}
 		}
-	}
-}
-
-// checkError fails unless err is one line of printable text.
-func checkError(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	if i := strings.IndexFunc(err.Error(), unicode.IsControl); i >= 0 {
-		t.Fatalf("error holds a control character at %d: %q", i, err)
 	}
 }
 
@@ -62,13 +52,13 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var v fuzzDoc
 		doc, err := Decode("in.yaml", data, &v)
-		checkError(t, err)
+		fuzzcheck.OneLine(t, err)
 		if err != nil && !strings.HasPrefix(err.Error(), "in.yaml") {
 			t.Fatalf("error does not name the file: %v", err)
 		}
 		var w fuzzDoc
 		_, serr := Decode("in.yaml", data, &w, Sensitive)
-		checkError(t, serr)
+		fuzzcheck.OneLine(t, serr)
 		if (err == nil) != (serr == nil) {
 			t.Fatalf("Sensitive changes the outcome: %v / %v", err, serr)
 		}
@@ -78,6 +68,6 @@ func FuzzDecode(f *testing.F) {
 		for _, p := range []string{"version", "name", "list[0]", "map.k", "steps[0].rest", "nested.b[1]", "]["} {
 			_ = doc.Line(p)
 		}
-		checkError(t, doc.Errorf("name", "bad %q", v.Name))
+		fuzzcheck.OneLine(t, doc.Errorf("name", "bad %q", v.Name))
 	})
 }

@@ -7,7 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unicode"
+
+	"github.com/devicepki/ceremony/internal/fuzzcheck"
 
 	"github.com/devicepki/ceremony/internal/docvector"
 )
@@ -23,9 +24,7 @@ func checkChainError(t *testing.T, err error) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("not a ChainError: %v", err)
 	}
-	if i := strings.IndexFunc(err.Error(), unicode.IsControl); i >= 0 {
-		t.Fatalf("error holds a control character at %d: %q", i, err)
-	}
+	fuzzcheck.OneLine(t, err)
 }
 
 // FuzzTranscriptLine: one line as the first event of a transcript, and its
