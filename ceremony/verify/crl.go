@@ -14,6 +14,7 @@ import (
 
 	"github.com/devicepki/ceremony/ceremony/durable"
 	"github.com/devicepki/ceremony/ceremony/pki"
+	"github.com/devicepki/ceremony/ceremony/record"
 	"github.com/devicepki/ceremony/ceremony/seal"
 	"github.com/devicepki/ceremony/ceremony/transcript"
 )
@@ -103,44 +104,38 @@ type ArtifactCRL struct {
 	Note string
 }
 
-// checkArtifactCRLs reads the CRLs among the artifacts present (already
-// checked against their recorded SHA-256) and fails one whose thisUpdate
-// is after the time the transcript is judged at (judgedAt): a CRL the
-// ceremony issued was valid when it was sealed. Whether each is current
-// now is noted, never failed: an old sealed transcript stays verified when
-// its CRL goes stale.
-func (res *Result) checkArtifactCRLs(dir string) error {
-	for _, a := range res.Artifacts {
-		// Read as an artifact: most are not CRLs, and may be larger.
-		data, err := durable.ReadRegularFile(filepath.Join(dir, filepath.FromSlash(a.Path)), durable.Artifact.Max)
-		if err != nil {
-			return &Failure{File: a.Path, Msg: readFailure(durable.Artifact, filepath.Join(dir, filepath.FromSlash(a.Path)), err)}
-		}
-		if int64(len(data)) > durable.CRL.Max && (bytes.Contains(data, []byte("-----BEGIN X509 CRL")) || looksLikeDERCRL(data)) {
-			return &Failure{File: a.Path, Msg: fmt.Sprintf("a CRL of %d bytes, larger than %d bytes, the limit for a CRL", len(data), durable.CRL.Max)}
-		}
-		var l *x509.RevocationList
-		if b := firstCRLBlock(data); b != nil {
-			if l, err = x509.ParseRevocationList(b.Bytes); err != nil {
-				return &Failure{File: a.Path, Msg: fmt.Sprintf("an X509 CRL block that does not parse: %v", err)}
-			}
-		} else if b, _ := pem.Decode(data); b == nil && len(data) > 0 && data[0] == 0x30 {
-			// DER: a CRL, or a certificate or key, say.
-			if l, err = x509.ParseRevocationList(data); err != nil {
-				continue
-			}
-		} else {
-			continue
-		}
-		at, when, err := res.judgedAt()
-		if err != nil {
-			return err
-		}
-		if l.ThisUpdate.After(at) {
-			return &Failure{File: a.Path, Msg: fmt.Sprintf("CRL %s has this update %s, after %s: it was not valid when the transcript was sealed, so the ceremony did not issue it as recorded", l.Number, l.ThisUpdate.UTC().Format(time.RFC3339), when)}
-		}
-		res.CRLs = append(res.CRLs, ArtifactCRL{Path: a.Path, List: l, Note: Currency(l, now())})
+// checkArtifactCRL looks at an artifact present, already read and checked
+// against its recorded SHA-256: if it is a CRL, it fails one whose
+// thisUpdate is after the time the transcript is judged at (judgedAt), as
+// a CRL the ceremony issued was valid when it was sealed, and records it in
+// res.CRLs. Whether it is current now is noted, never failed: an old
+// sealed transcript stays verified when its CRL goes stale.
+func (res *Result) checkArtifactCRL(a record.Artifact, data []byte) error {
+	if int64(len(data)) > durable.CRL.Max && (bytes.Contains(data, []byte("-----BEGIN X509 CRL")) || looksLikeDERCRL(data)) {
+		return &Failure{File: a.Path, Msg: fmt.Sprintf("a CRL of %d bytes, larger than %d bytes, the limit for a CRL", len(data), durable.CRL.Max)}
 	}
+	var l *x509.RevocationList
+	var err error
+	if b := firstCRLBlock(data); b != nil {
+		if l, err = x509.ParseRevocationList(b.Bytes); err != nil {
+			return &Failure{File: a.Path, Msg: fmt.Sprintf("an X509 CRL block that does not parse: %v", err)}
+		}
+	} else if b, _ := pem.Decode(data); b == nil && len(data) > 0 && data[0] == 0x30 {
+		// DER: a CRL, or a certificate or key, say.
+		if l, err = x509.ParseRevocationList(data); err != nil {
+			return nil
+		}
+	} else {
+		return nil
+	}
+	at, when, err := res.judgedAt()
+	if err != nil {
+		return err
+	}
+	if l.ThisUpdate.After(at) {
+		return &Failure{File: a.Path, Msg: fmt.Sprintf("CRL %s has this update %s, after %s: it was not valid when the transcript was sealed, so the ceremony did not issue it as recorded", l.Number, l.ThisUpdate.UTC().Format(time.RFC3339), when)}
+	}
+	res.CRLs = append(res.CRLs, ArtifactCRL{Path: a.Path, List: l, Note: Currency(l, now())})
 	return nil
 }
 

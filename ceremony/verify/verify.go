@@ -230,9 +230,6 @@ func check(path string, pin Pin, carried bool) (*Result, error) {
 	if err := res.checkArtifacts(dir, carried); err != nil {
 		return nil, err
 	}
-	if err := res.checkArtifactCRLs(dir); err != nil {
-		return nil, err
-	}
 	return res, nil
 }
 
@@ -406,6 +403,10 @@ func (res *Result) checkArtifacts(dir string, carried bool) error {
 		if got := hex.EncodeToString(sum[:]); got != a.SHA256 || len(data) != a.Size {
 			return &Failure{File: a.Path, Msg: fmt.Sprintf("SHA-256 %s (%d bytes), but event %d recorded %s (%d bytes): the file was changed",
 				short(got), len(data), a.Event, short(a.SHA256), a.Size)}
+		}
+		// Read once: the same bytes are looked at as a CRL.
+		if err := res.checkArtifactCRL(a, data); err != nil {
+			return err
 		}
 		res.Artifacts = append(res.Artifacts, a)
 	}
